@@ -1,0 +1,102 @@
+/*
+ * evt_err: the one error enum every module returns.
+ *
+ * Each code has three texts: its name (for tests), an English line for the log (never with
+ * personal data) and a Chinese line for the cashier's screen. Modules add codes here rather
+ * than inventing their own, so the UI can always say something precise.
+ */
+#ifndef EVT_ERR_H
+#define EVT_ERR_H
+
+/* X-macro: code, English log text, cashier text (Chinese). */
+#define EVT_ERR_LIST(X)                                                                            \
+    X(EVT_OK, "ok", "成功")                                                                        \
+    /* generic */                                                                                  \
+    X(EVT_ERR_ARG, "invalid argument", "内部错误：参数无效")                                       \
+    X(EVT_ERR_NOMEM, "out of memory (arena exhausted)", "内存不足，请重启终端")                    \
+    X(EVT_ERR_OVERFLOW, "buffer too small", "数据过长")                                            \
+    X(EVT_ERR_INTERNAL, "internal error", "内部错误")                                              \
+    X(EVT_ERR_NOT_FOUND, "not found", "未找到")                                                    \
+    X(EVT_ERR_UNSUPPORTED, "not supported", "不支持的操作")                                        \
+    X(EVT_ERR_TIMEOUT, "timed out", "操作超时")                                                    \
+    X(EVT_ERR_CANCELLED, "cancelled by cashier", "已取消")                                         \
+    X(EVT_ERR_BUSY, "busy", "终端忙，请稍候")                                                      \
+    /* network */                                                                                  \
+    X(EVT_ERR_NET_RESOLVE, "host name lookup failed", "无法解析平台地址，请检查网络设置")          \
+    X(EVT_ERR_NET_CONNECT, "connection refused or unreachable", "无法连接医保平台，请检查网络")    \
+    X(EVT_ERR_NET_CLOSED, "connection closed by peer", "平台连接被中断")                           \
+    X(EVT_ERR_NET_IO, "network I/O error", "网络通信错误")                                         \
+    X(EVT_ERR_NET_TIMEOUT, "no answer from platform in time", "医保平台响应超时")                  \
+    /* TLS */                                                                                      \
+    X(EVT_ERR_TLS_CONFIG, "TLS configuration invalid (CA or settings)", "安全证书配置错误")        \
+    X(EVT_ERR_TLS_HANDSHAKE, "TLS handshake failed", "安全连接建立失败")                           \
+    X(EVT_ERR_TLS_CERT_UNTRUSTED, "server certificate not trusted", "平台证书不受信任，已拒绝连接") \
+    X(EVT_ERR_TLS_HOSTNAME, "server certificate does not match host name",                        \
+      "平台证书与地址不符，已拒绝连接")                                                            \
+    X(EVT_ERR_TLS_CERT_EXPIRED, "server certificate expired or not yet valid",                     \
+      "平台证书已过期或未生效")                                                                    \
+    X(EVT_ERR_TLS_ALERT, "TLS alert or record error", "安全连接异常中断")                          \
+    /* HTTP */                                                                                     \
+    X(EVT_ERR_HTTP_MALFORMED, "malformed HTTP response", "平台应答格式错误")                       \
+    X(EVT_ERR_HTTP_STATUS, "HTTP error status from platform", "医保平台服务异常")                  \
+    X(EVT_ERR_HTTP_TOO_LARGE, "HTTP response too large", "平台应答过大")                           \
+    /* platform protocol */                                                                        \
+    X(EVT_ERR_JSON_MALFORMED, "malformed JSON in response", "平台应答数据损坏")                    \
+    X(EVT_ERR_PROTO_FIELD_MISSING, "required field missing in response", "平台应答缺少必要字段")   \
+    X(EVT_ERR_PROTO_FIELD_INVALID, "field has an invalid value in response",                       \
+      "平台应答字段无效")                                                                          \
+    X(EVT_ERR_MONEY_INVALID, "amount not in 16,2 decimal form", "平台应答金额格式错误")             \
+    X(EVT_ERR_MONEY_MISMATCH, "settlement amounts do not add up", "结算金额不平，请勿交付，联系平台") \
+    X(EVT_ERR_PLATFORM_REJECTED, "platform returned a business error", "医保平台拒绝交易")         \
+    X(EVT_ERR_PROTO_MSGID, "message id invalid or exhausted", "报文流水号错误")                    \
+    X(EVT_ERR_NOT_SIGNED_IN, "operator not signed in", "操作员未签到")                             \
+    /* scanning and voucher classification */                                                      \
+    X(EVT_ERR_SCAN_UNREADABLE, "no QR code could be decoded",                                      \
+      "未识别到二维码，请调亮手机屏幕后重试")                                                      \
+    X(EVT_ERR_VOUCHER_WECHAT_PAY, "WeChat Pay payment code", "这是微信付款码，请出示医保电子凭证")  \
+    X(EVT_ERR_VOUCHER_ALIPAY, "Alipay payment code", "这是支付宝付款码，请出示医保电子凭证")        \
+    X(EVT_ERR_VOUCHER_UNIONPAY, "UnionPay payment code", "这是银联付款码，请出示医保电子凭证")      \
+    X(EVT_ERR_VOUCHER_URL, "URL, not a voucher", "这是网址二维码，请出示医保电子凭证")             \
+    X(EVT_ERR_VOUCHER_TOO_LONG, "payload too long for a voucher", "二维码内容过长，不是医保电子凭证") \
+    X(EVT_ERR_VOUCHER_BINARY, "binary or non-ASCII payload", "二维码内容无法识别，不是医保电子凭证") \
+    X(EVT_ERR_VOUCHER_UNKNOWN, "payload is not an e-voucher", "不是医保电子凭证，请重新出示")      \
+    X(EVT_ERR_VOUCHER_DUPLICATE, "same code scanned again in this sale",                           \
+      "该凭证已扫描，正在处理本次交易")                                                            \
+    X(EVT_ERR_VOUCHER_EXPIRED, "dynamic code expired", "电子凭证已过期，请刷新后重新出示")         \
+    /* identity and insurance */                                                                   \
+    X(EVT_ERR_INSURANCE_SUSPENDED, "insurance suspended", "参保状态异常（暂停参保），不能结算")    \
+    X(EVT_ERR_INSURANCE_NONE, "no usable insurance record", "未查询到有效参保信息")                \
+    /* transactions */                                                                             \
+    X(EVT_ERR_OUTCOME_UNKNOWN, "settlement outcome unknown; reversal queued",                      \
+      "结算结果未知，已登记冲正，请勿重复收费")                                                    \
+    X(EVT_ERR_REVERSAL_PENDING, "a reversal is still pending", "有待冲正交易，请稍候重试")         \
+    X(EVT_ERR_ORDER_INVALID, "order invalid", "订单数据无效")                                      \
+    X(EVT_ERR_ORDER_DUPLICATE, "order already settled", "该订单已结算")                            \
+    /* storage and journal */                                                                      \
+    X(EVT_ERR_STORAGE_IO, "storage I/O error", "存储器读写错误")                                   \
+    X(EVT_ERR_JOURNAL_CORRUPT, "journal record corrupt (skipped)", "交易日志损坏，已跳过损坏记录") \
+    X(EVT_ERR_JOURNAL_FULL, "journal full", "交易日志已满")                                        \
+    /* configuration */                                                                            \
+    X(EVT_ERR_CONFIG_MISSING, "configuration key missing", "终端未完成配置，请联系技术员")         \
+    X(EVT_ERR_CONFIG_INVALID, "configuration value invalid", "终端配置错误，请联系技术员")         \
+    /* printer */                                                                                  \
+    X(EVT_ERR_PRINTER_IO, "printer I/O error", "打印机故障")                                       \
+    X(EVT_ERR_PRINTER_PAPER_OUT, "printer out of paper", "打印机缺纸，请装纸")                     \
+    /* ECR link */                                                                                 \
+    X(EVT_ERR_ECR_MALFORMED, "malformed ECR message", "收银系统消息格式错误")
+
+typedef enum evt_err {
+#define EVT_ERR_ENUM_(code, log, cashier) code,
+    EVT_ERR_LIST(EVT_ERR_ENUM_)
+#undef EVT_ERR_ENUM_
+        EVT_ERR_COUNT_
+} evt_err;
+
+/* "EVT_ERR_TIMEOUT": stable identifier for tests and structured logs. */
+const char *evt_err_name(evt_err err);
+/* English description for log lines; never contains personal data. */
+const char *evt_err_log_text(evt_err err);
+/* Chinese message for the cashier's screen (UTF-8). */
+const char *evt_err_cashier_text(evt_err err);
+
+#endif /* EVT_ERR_H */

@@ -1,0 +1,24 @@
+/*
+ * HAL contract: the receipt printer, an ESC/POS byte sink (USB, serial, file on the sim).
+ * The firmware builds the whole job (evt_receipt) and hands it over in chunks.
+ */
+#ifndef EVT_HAL_PRINTER_H
+#define EVT_HAL_PRINTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+
+typedef struct evt_hal_printer {
+    void *ctx;
+    /* Starts a job; job_name is a short ASCII tag (e.g. the msgid) the sim uses for file
+     * names. EVT_ERR_PRINTER_PAPER_OUT / EVT_ERR_PRINTER_IO when the printer is not ready. */
+    evt_err (*begin)(void *ctx, const char *job_name);
+    /* Appends raw ESC/POS bytes to the current job. */
+    evt_err (*write)(void *ctx, const uint8_t *data, size_t len);
+    /* Ends the job: the paper is cut and (on the sim) the .bin and PNG preview written. */
+    evt_err (*end)(void *ctx);
+} evt_hal_printer;
+
+#endif /* EVT_HAL_PRINTER_H */

@@ -1,0 +1,55 @@
+/*
+ * HAL contract: the cashier's screen and keypad. The firmware composes whole screens (a title,
+ * up to EVT_UI_MAX_LINES lines of UTF-8 text, a hint line); the board draws them on a tty,
+ * an LCD, or records them for tests. Keys come back one at a time.
+ */
+#ifndef EVT_HAL_UI_H
+#define EVT_HAL_UI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+
+#define EVT_UI_MAX_LINES 12
+#define EVT_UI_LINE_BYTES 96 /* UTF-8 bytes per line incl. NUL (about 30 CJK characters) */
+
+typedef enum evt_ui_tone {
+    EVT_UI_NORMAL,  /* information, prompts */
+    EVT_UI_CONFIRM, /* the cashier must check and confirm */
+    EVT_UI_SUCCESS, /* money moved, receipt printed */
+    EVT_UI_ERROR,   /* refused or failed: read the message */
+} evt_ui_tone;
+
+typedef struct evt_ui_screen {
+    evt_ui_tone tone;
+    char title[EVT_UI_LINE_BYTES];
+    char lines[EVT_UI_MAX_LINES][EVT_UI_LINE_BYTES];
+    uint8_t line_count;
+    char hint[EVT_UI_LINE_BYTES]; /* e.g. "[确认] 结算  [取消] 返回" */
+} evt_ui_screen;
+
+typedef enum evt_key {
+    EVT_KEY_NONE = 0,
+    EVT_KEY_OK,     /* 确认 */
+    EVT_KEY_CANCEL, /* 取消 */
+    EVT_KEY_MENU,   /* 功能: keyed sale, reprint, ... */
+    EVT_KEY_DIGIT,  /* a digit or '.', in evt_key_event.ch */
+    EVT_KEY_BACKSPACE,
+    EVT_KEY_QUIT, /* sim/test only: leave the main loop */
+} evt_key;
+
+typedef struct evt_key_event {
+    evt_key key;
+    char ch; /* for EVT_KEY_DIGIT */
+} evt_key_event;
+
+typedef struct evt_hal_ui {
+    void *ctx;
+    /* Replaces the whole screen. The screen struct is only read during the call. */
+    evt_err (*show)(void *ctx, const evt_ui_screen *screen);
+    /* Waits up to timeout_ms for a key press. EVT_ERR_TIMEOUT when none. */
+    evt_err (*read_key)(void *ctx, uint32_t timeout_ms, evt_key_event *out);
+} evt_hal_ui;
+
+#endif /* EVT_HAL_UI_H */
