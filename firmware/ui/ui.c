@@ -1,0 +1,260 @@
+/* evt_ui: the cashier's screens. See ui.h. */
+#include "evt/ui.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/mask.h"
+#include "evt/money.h"
+
+/* Longest wait slice: keeps the loop responsive to QUIT without busy-polling. */
+#define UI_KEY_SLICE_MS 200
+
+void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal)
+{
+    memset(ui, 0, sizeof *ui);
+    ui->hal = hal;
+}
+
+static void screen_begin(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint)
+{
+    memset(&ui->current, 0, sizeof ui->current);
+    ui->current.tone = tone;
+    snprintf(ui->current.title, sizeof ui->current.title, "%s", title);
+    snprintf(ui->current.hint, sizeof ui->current.hint, "%s", hint ? hint : "");
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+screen_line(evt_ui *ui, const char *fmt, ...)
+{
+    if (ui->current.line_count >= EVT_UI_MAX_LINES) {
+        return; /* screens are designed to fit; a dropped line is better than a crash */
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->current.lines[ui->current.line_count], EVT_UI_LINE_BYTES, fmt, ap);
+    va_end(ap);
+    ui->current.line_count++;
+}
+
+static evt_err screen_show(evt_ui *ui)
+{
+    if (ui->hal == NULL || ui->hal->show == NULL) {
+        return EVT_ERR_ARG;
+    }
+    return ui->hal->show(ui->hal->ctx, &ui->current);
+}
+
+/* "12.30" for the screen; fen are always printed with two decimals. */
+static const char *yuan(evt_fen fen, char buf[24])
+{
+    if (evt_money_format(fen, buf, 24) == 0) {
+        snprintf(buf, 24, "?");
+    }
+    return buf;
+}
+
+const char *evt_ui_insutype_label(const char *insutype)
+{
+    if (strcmp(insutype, "310") == 0) {
+        return "职工基本医疗保险";
+    }
+    if (strcmp(insutype, "390") == 0) {
+        return "城乡居民基本医疗保险";
+    }
+    if (strcmp(insutype, "320") == 0) {
+        return "公务员医疗补助";
+    }
+    if (strcmp(insutype, "330") == 0) {
+        return "大额医疗费用补助";
+    }
+    if (strcmp(insutype, "340") == 0) {
+        return "离休人员医疗保障";
+    }
+    if (strcmp(insutype, "510") == 0) {
+        return "生育保险";
+    }
+    return "其他险种";
+}
+
+const char *evt_ui_gender_label(const char *gend)
+{
+    if (strcmp(gend, "1") == 0) {
+        return "男";
+    }
+    if (strcmp(gend, "2") == 0) {
+        return "女";
+    }
+    return "未知";
+}
+
+/* Province of a 6-digit region code (医保区划): the first two digits (GB/T 2260). The full
+ * district list is platform data the terminal does not carry; the code itself is shown too. */
+static const char *region_province(const char *admdvs)
+{
+    static const struct {
+        char prefix[3];
+        const char *name;
+    } provinces[] = {
+        {"11", "北京市"},   {"12", "天津市"},   {"13", "河北省"},   {"14", "山西省"},
+        {"15", "内蒙古"},   {"21", "辽宁省"},   {"22", "吉林省"},   {"23", "黑龙江省"},
+        {"31", "上海市"},   {"32", "江苏省"},   {"33", "浙江省"},   {"34", "安徽省"},
+        {"35", "福建省"},   {"36", "江西省"},   {"37", "山东省"},   {"41", "河南省"},
+        {"42", "湖北省"},   {"43", "湖南省"},   {"44", "广东省"},   {"45", "广西"},
+        {"46", "海南省"},   {"50", "重庆市"},   {"51", "四川省"},   {"52", "贵州省"},
+        {"53", "云南省"},   {"54", "西藏"},     {"61", "陕西省"},   {"62", "甘肃省"},
+        {"63", "青海省"},   {"64", "宁夏"},     {"65", "新疆"},     {"66", "新疆兵团"},
+    };
+    for (size_t i = 0; i < sizeof provinces / sizeof provinces[0]; i++) {
+        if (strncmp(admdvs, provinces[i].prefix, 2) == 0) {
+            return provinces[i].name;
+        }
+    }
+    return "未知地区";
+}
+
+evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
+                         unsigned pending_reversals)
+{
+    screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 就绪", "[功能] 手工录入  等待收银系统订单");
+    screen_line(ui, "%s", institution);
+    screen_line(ui, "操作员：%s", operator_name);
+    if (pending_reversals > 0) {
+        screen_line(ui, "待冲正交易：%u 笔（自动重试中）", pending_reversals);
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice)
+{
+    char total[24];
+    screen_begin(ui, EVT_UI_NORMAL, "请出示医保电子凭证", "[取消] 终止本单");
+    screen_line(ui, "订单：%s", order->order_id);
+    screen_line(ui, "药品 %u 项，合计 %s 元", (unsigned)order->item_count,
+                yuan(order->total, total));
+    screen_line(ui, "请扫描患者手机上的医保码");
+    if (notice != NULL && notice[0] != '\0') {
+        screen_line(ui, "%s", notice);
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line)
+{
+    screen_begin(ui, EVT_UI_NORMAL, title, "请稍候");
+    if (line != NULL) {
+        screen_line(ui, "%s", line);
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher,
+                             const evt_person *person, const evt_insurance *insu)
+{
+    char name[EVT_NAME_BYTES * 2], id[40], money[24];
+    screen_begin(ui, EVT_UI_CONFIRM, "请核对患者身份", "[确认] 本人无误  [取消] 终止");
+    if (evt_mask_name(person->psn_name, name, sizeof name) != EVT_OK) {
+        snprintf(name, sizeof name, "***");
+    }
+    if (evt_mask_id(person->certno, id, sizeof id) != EVT_OK) {
+        snprintf(id, sizeof id, "****");
+    }
+    screen_line(ui, "姓名：%s  性别：%s  年龄：%u", name, evt_ui_gender_label(person->gend),
+                (unsigned)person->age);
+    screen_line(ui, "证件号：%s", id);
+    screen_line(ui, "险种：%s", evt_ui_insutype_label(insu->insutype));
+    screen_line(ui, "参保地：%s %s", region_province(insu->insuplc_admdvs),
+                insu->insuplc_admdvs);
+    if (insu->balc_present) {
+        screen_line(ui, "个人账户余额：%s 元", yuan(insu->balc, money));
+    } else {
+        screen_line(ui, "个人账户：无（居民医保）");
+    }
+    if (voucher->via_family_account) {
+        char holder[EVT_NAME_BYTES * 2];
+        if (evt_mask_name(voucher->holder_name, holder, sizeof holder) != EVT_OK) {
+            snprintf(holder, sizeof holder, "***");
+        }
+        screen_line(ui, "【亲情账户代展码】展码人：%s", holder);
+        screen_line(ui, "请确认就医者为上述本人，非展码人");
+    }
+    return screen_show(ui);
+}
+
+static void split_lines(evt_ui *ui, const evt_settlement *setl, bool has_account)
+{
+    char m[24];
+    screen_line(ui, "医疗费总额：%s", yuan(setl->medfee_sumamt, m));
+    screen_line(ui, "基金支付：  %s", yuan(setl->fund_pay_sumamt, m));
+    screen_line(ui, "个人账户：  %s", yuan(setl->acct_pay, m));
+    screen_line(ui, "共济支付：  %s", yuan(setl->acct_mulaid_pay, m));
+    screen_line(ui, "现金支付：  %s", yuan(setl->psn_cash_pay, m));
+    if (has_account && setl->balc_present) {
+        screen_line(ui, "账户余额：  %s", yuan(setl->balc, m));
+    }
+    if (setl->fulamt_ownpay_amt != 0) {
+        screen_line(ui, "其中全自费：%s", yuan(setl->fulamt_ownpay_amt, m));
+    }
+}
+
+evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_account)
+{
+    screen_begin(ui, EVT_UI_CONFIRM, "请确认结算金额", "[确认] 结算  [取消] 终止");
+    split_lines(ui, setl, has_account);
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
+                            bool receipt_printed)
+{
+    char cash[24];
+    screen_begin(ui, EVT_UI_SUCCESS, "结算成功", "[确认] 下一位");
+    split_lines(ui, setl, has_account);
+    screen_line(ui, "请收取现金：%s 元", yuan(setl->psn_cash_pay, cash));
+    screen_line(ui, "%s", receipt_printed ? "结算单已打印" : "结算单打印失败，可在功能菜单补打");
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail)
+{
+    screen_begin(ui, EVT_UI_ERROR, title, "[确认] 返回");
+    screen_line(ui, "%s", evt_err_cashier_text(err));
+    if (detail != NULL && detail[0] != '\0') {
+        screen_line(ui, "%s", detail);
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed)
+{
+    uint32_t waited = 0;
+    *confirmed = false;
+    while (waited < timeout_ms) {
+        uint32_t slice = timeout_ms - waited < UI_KEY_SLICE_MS ? timeout_ms - waited
+                                                               : UI_KEY_SLICE_MS;
+        evt_key_event ev = {0};
+        evt_err err = ui->hal->read_key(ui->hal->ctx, slice, &ev);
+        waited += slice;
+        if (err == EVT_ERR_TIMEOUT) {
+            continue;
+        }
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (ev.key == EVT_KEY_OK) {
+            *confirmed = true;
+            return EVT_OK;
+        }
+        if (ev.key == EVT_KEY_CANCEL) {
+            return EVT_OK;
+        }
+        if (ev.key == EVT_KEY_QUIT) {
+            return EVT_ERR_CANCELLED;
+        }
+    }
+    return EVT_ERR_TIMEOUT;
+}

@@ -1,0 +1,53 @@
+/*
+ * evt_ui: the cashier's screens. Composes evt_ui_screen contents (Chinese, masked personal
+ * data) and shows them through the board's evt_hal_ui; waits for the cashier's decision.
+ * Every screen a sale can show is built here, so wording and masking live in one place.
+ */
+#ifndef EVT_UI_H
+#define EVT_UI_H
+
+#include <stdbool.h>
+
+#include "evt/hal_ui.h"
+#include "evt/sale.h"
+
+typedef struct evt_ui {
+    const evt_hal_ui *hal;
+    evt_ui_screen current; /* last screen shown (tests and redraws) */
+} evt_ui;
+
+void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal);
+
+/* Idle: terminal ready, institution and operator, pending reversals if any. */
+evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
+                         unsigned pending_reversals);
+/* "请出示医保电子凭证" with the order total and item count. notice is an optional extra line
+ * (e.g. why the last scan was refused), NULL for none. */
+evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice);
+/* A short progress screen ("正在查询参保信息…"). */
+evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line);
+/* Identity check before money moves: masked name and ID, gender, age, insurance type,
+ * insured region, balance, and the 亲情账户 marker with the masked holder. */
+evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher,
+                             const evt_person *person, const evt_insurance *insu);
+/* Pre-settlement split for the cashier to confirm. */
+evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_account);
+/* Final result of a settled sale (cash to collect, receipt state). */
+evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
+                            bool receipt_printed);
+/* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
+ * platform's err_msg) on its own line. */
+evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail);
+
+/*
+ * Waits for OK or CANCEL (other keys ignored). *confirmed = true for OK.
+ * timeout_ms bounds the whole wait; EVT_ERR_TIMEOUT if the cashier did nothing.
+ * EVT_ERR_CANCELLED if the board asked to quit (sim/test QUIT key).
+ */
+evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed);
+
+/* Labels for codes the platform sends. */
+const char *evt_ui_insutype_label(const char *insutype); /* 310 -> 职工基本医疗保险 */
+const char *evt_ui_gender_label(const char *gend);       /* 1 -> 男 */
+
+#endif /* EVT_UI_H */

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# README command two: everything CI checks, from a fresh clone.
+#   1. bootstrap dependencies (idempotent)
+#   2. build and run the whole suite on the sim board (debug)
+#   3. build and run the whole suite again with AddressSanitizer + UBSan
+#   4. cross-compile the portable core for Cortex-M4 and check it calls nothing OS-specific
+# Ends with one summary line: "N passed, N failed".
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+JOBS="${EVT_JOBS:-$(nproc)}"
+start=$(date +%s)
+passed=0
+failed=0
+failures=()
+
+step() { printf '\n== %s\n' "$*"; }
+
+record() { # name status
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+# ctest summary "100% tests passed, 0 tests failed out of 42" -> add counts
+run_ctest() { # preset
+    local log="build/$1/ctest.log" total fails
+    ctest --preset "$1" -j"$JOBS" --output-on-failure --timeout 300 2>&1 | tee "$log"
+    total=$(sed -n 's/.*tests failed out of \([0-9]\+\).*/\1/p' "$log" | tail -1)
+    fails=$(sed -n 's/.* \([0-9]\+\) tests failed out of.*/\1/p' "$log" | tail -1)
+    if [ -z "$total" ]; then
+        record "ctest $1 (no summary)" 1
+        return
+    fi
+    passed=$((passed + total - fails))
+    failed=$((failed + fails))
+    if [ "$fails" -ne 0 ]; then failures+=("ctest $1: $fails failed"); fi
+}
+
+step "bootstrap"
+tools/bootstrap.sh
+record "bootstrap" $?
+
+for preset in sim-debug sim-asan; do
+    step "build $preset"
+    if cmake --preset "$preset" >/dev/null && cmake --build --preset "$preset" -j"$JOBS"; then
+        record "build $preset" 0
+        step "tests $preset"
+        run_ctest "$preset"
+    else
+        record "build $preset" 1
+    fi
+done
+
+step "Cortex-M4 compile of the portable core"
+if cmake --preset core-cortexm >/dev/null && cmake --build --preset core-cortexm -j"$JOBS"; then
+    record "core-cortexm build" 0
+    tools/check-core-symbols.sh build/core-cortexm/firmware/libevt_core.a
+    record "core-cortexm portability check" $?
+    arm-none-eabi-size -t build/core-cortexm/firmware/libevt_core.a | tail -1
+else
+    record "core-cortexm build" 1
+fi
+
+elapsed=$(($(date +%s) - start))
+echo
+if [ "${#failures[@]}" -gt 0 ]; then
+    printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "tools/test.sh took ${elapsed}s"
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
