@@ -82,6 +82,8 @@
     /* printer */                                                                                  \
     X(EVT_ERR_PRINTER_IO, "printer I/O error", "打印机故障")                                       \
     X(EVT_ERR_PRINTER_PAPER_OUT, "printer out of paper", "打印机缺纸，请装纸")                     \
+    X(EVT_ERR_RECEIPT_REF_INVALID, "not a receipt reference QR code",                              \
+      "不是本系统结算单上的二维码")                                                              \
     /* ECR link */                                                                                 \
     X(EVT_ERR_ECR_MALFORMED, "malformed ECR message", "收银系统消息格式错误")
 
