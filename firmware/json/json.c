@@ -1,0 +1,794 @@
+/*
+ * evt_json: strict validation pass + number-preserving rewrite + cJSON; typed getters and
+ * exact builders. See json.h and docs/money-and-json.md.
+ */
+#include "evt/json.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "evt/arena.h"
+
+/*
+ * Marker that prefixes a number token's text inside the rewritten copy. 0xFF never occurs in
+ * UTF-8, the validation pass rejects it in raw string bytes, and cJSON's \u decoding only
+ * produces UTF-8: so no genuine string can start with it and a marked string can only be a
+ * former number.
+ */
+#define NUMBER_MARK 0xFFu
+
+/* ---- validation pass ------------------------------------------------------------------ */
+
+typedef struct scanner {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    size_t numbers; /* number tokens seen: each grows the rewritten copy by 3 bytes */
+} scanner;
+
+static bool is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_digit_u8(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static void skip_ws(scanner *s)
+{
+    while (s->pos < s->len && is_ws(s->p[s->pos])) {
+        s->pos++;
+    }
+}
+
+static bool peek(const scanner *s, uint8_t *c)
+{
+    if (s->pos >= s->len) {
+        return false;
+    }
+    *c = s->p[s->pos];
+    return true;
+}
+
+static int hex_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Reads "\uXXXX" at s->pos (pointing at the backslash). */
+static bool read_u_escape(scanner *s, unsigned *code)
+{
+    if (s->len - s->pos < 6 || s->p[s->pos] != '\\' || s->p[s->pos + 1] != 'u') {
+        return false;
+    }
+    unsigned value = 0;
+    for (size_t i = 2; i < 6; i++) {
+        int h = hex_value(s->p[s->pos + i]);
+        if (h < 0) {
+            return false;
+        }
+        value = (value << 4) | (unsigned)h;
+    }
+    s->pos += 6;
+    *code = value;
+    return true;
+}
+
+/* One UTF-8 encoded character at s->pos whose lead byte is >= 0x80 (RFC 3629 table:
+ * no overlongs, no surrogates, nothing above U+10FFFF). */
+static bool scan_utf8(scanner *s)
+{
+    uint8_t lead = s->p[s->pos];
+    size_t extra;
+    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        extra = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        extra = 2;
+        if (lead == 0xE0) {
+            lo = 0xA0;
+        } else if (lead == 0xED) {
+            hi = 0x9F;
+        }
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        extra = 3;
+        if (lead == 0xF0) {
+            lo = 0x90;
+        } else if (lead == 0xF4) {
+            hi = 0x8F;
+        }
+    } else {
+        return false;
+    }
+    if (s->len - s->pos <= extra) {
+        return false;
+    }
+    for (size_t i = 1; i <= extra; i++) {
+        uint8_t c = s->p[s->pos + i];
+        uint8_t min = i == 1 ? lo : 0x80;
+        uint8_t max = i == 1 ? hi : 0xBF;
+        if (c < min || c > max) {
+            return false;
+        }
+    }
+    s->pos += extra + 1;
+    return true;
+}
+
+static bool scan_string(scanner *s)
+{
+    s->pos++; /* opening quote */
+    for (;;) {
+        uint8_t c;
+        if (!peek(s, &c)) {
+            return false;
+        }
+        if (c == '"') {
+            s->pos++;
+            return true;
+        }
+        if (c < 0x20) {
+            return false;
+        }
+        if (c == '\\') {
+            if (s->pos + 1 >= s->len) {
+                return false;
+            }
+            uint8_t e = s->p[s->pos + 1];
+            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                e == 't') {
+                s->pos += 2;
+                continue;
+            }
+            unsigned code;
+            if (!read_u_escape(s, &code) || code == 0) {
+                return false;
+            }
+            if (code >= 0xDC00 && code <= 0xDFFF) {
+                return false; /* low surrogate without its high half */
+            }
+            if (code >= 0xD800 && code <= 0xDBFF) {
+                unsigned low;
+                if (!read_u_escape(s, &low) || low < 0xDC00 || low > 0xDFFF) {
+                    return false;
+                }
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            s->pos++;
+        } else if (!scan_utf8(s)) {
+            return false;
+        }
+    }
+}
+
+static void skip_digits(scanner *s)
+{
+    while (s->pos < s->len && is_digit_u8(s->p[s->pos])) {
+        s->pos++;
+    }
+}
+
+/* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool scan_number(scanner *s)
+{
+    uint8_t c;
+    if (peek(s, &c) && c == '-') {
+        s->pos++;
+    }
+    if (!peek(s, &c) || !is_digit_u8(c)) {
+        return false;
+    }
+    s->pos++;
+    if (c != '0') {
+        skip_digits(s);
+    }
+    if (peek(s, &c) && c == '.') {
+        s->pos++;
+        if (!peek(s, &c) || !is_digit_u8(c)) {
+            return false;
+        }
+        skip_digits(s);
+    }
+    if (peek(s, &c) && (c == 'e' || c == 'E')) {
+        s->pos++;
+        if (peek(s, &c) && (c == '+' || c == '-')) {
+            s->pos++;
+        }
+        if (!peek(s, &c) || !is_digit_u8(c)) {
+            return false;
+        }
+        skip_digits(s);
+    }
+    s->numbers++;
+    return true;
+}
+
+static bool scan_literal(scanner *s, const char *word)
+{
+    size_t n = strlen(word);
+    if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0) {
+        return false;
+    }
+    s->pos += n;
+    return true;
+}
+
+/* Recursion is bounded by EVT_JSON_MAX_DEPTH, so the stack use is too. */
+static bool scan_value(scanner *s, unsigned depth)
+{
+    uint8_t c;
+    skip_ws(s);
+    if (!peek(s, &c)) {
+        return false;
+    }
+    switch (c) {
+    case '{':
+    case '[': {
+        if (depth >= EVT_JSON_MAX_DEPTH) {
+            return false;
+        }
+        uint8_t close = c == '{' ? '}' : ']';
+        s->pos++;
+        skip_ws(s);
+        if (peek(s, &c) && c == close) {
+            s->pos++;
+            return true;
+        }
+        for (;;) {
+            if (close == '}') {
+                skip_ws(s);
+                if (!peek(s, &c) || c != '"' || !scan_string(s)) {
+                    return false; /* keys must be strings */
+                }
+                skip_ws(s);
+                if (!peek(s, &c) || c != ':') {
+                    return false;
+                }
+                s->pos++;
+            }
+            if (!scan_value(s, depth + 1)) {
+                return false;
+            }
+            skip_ws(s);
+            if (!peek(s, &c)) {
+                return false;
+            }
+            s->pos++;
+            if (c == close) {
+                return true;
+            }
+            if (c != ',') {
+                return false;
+            }
+        }
+    }
+    case '"':
+        return scan_string(s);
+    case 't':
+        return scan_literal(s, "true");
+    case 'f':
+        return scan_literal(s, "false");
+    case 'n':
+        return scan_literal(s, "null");
+    default:
+        return scan_number(s);
+    }
+}
+
+/* ---- rewrite + cJSON -------------------------------------------------------------------- */
+
+/* Copies validated text into out, wrapping every number token as "<MARK>digits". The input
+ * is known to be valid, so a plain lexer suffices: outside strings, '-' or a digit can only
+ * start a number. Returns the bytes written. */
+static size_t rewrite_numbers(const uint8_t *in, size_t len, uint8_t *out)
+{
+    size_t i = 0, w = 0;
+    while (i < len) {
+        uint8_t c = in[i];
+        if (c == '"') {
+            out[w++] = in[i++];
+            while (in[i] != '"') {
+                if (in[i] == '\\') {
+                    out[w++] = in[i++];
+                }
+                out[w++] = in[i++];
+            }
+            out[w++] = in[i++];
+        } else if (c == '-' || is_digit_u8(c)) {
+            out[w++] = '"';
+            out[w++] = NUMBER_MARK;
+            while (i < len && (is_digit_u8(in[i]) || in[i] == '-' || in[i] == '+' || in[i] == '.' ||
+                               in[i] == 'e' || in[i] == 'E')) {
+                out[w++] = in[i++];
+            }
+            out[w++] = '"';
+        } else {
+            out[w++] = in[i++];
+        }
+    }
+    return w;
+}
+
+static bool is_marked(const cJSON *item)
+{
+    return cJSON_IsString(item) && item->valuestring != NULL &&
+           (uint8_t)item->valuestring[0] == NUMBER_MARK;
+}
+
+/* Turns marked strings back into number nodes (cJSON_Raw with the original text) and rejects
+ * duplicate keys. Depth is bounded by the validation pass. */
+static evt_err restore_numbers(cJSON *node)
+{
+    if (is_marked(node)) {
+        size_t n = strlen(node->valuestring);
+        memmove(node->valuestring, node->valuestring + 1, n); /* n includes the NUL shift */
+        node->type = cJSON_Raw;
+        return EVT_OK;
+    }
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) {
+        return EVT_OK;
+    }
+    for (cJSON *child = node->child; child != NULL; child = child->next) {
+        if (cJSON_IsObject(node)) {
+            for (const cJSON *prev = node->child; prev != child; prev = prev->next) {
+                if (strcmp(prev->string, child->string) == 0) {
+                    return EVT_ERR_JSON_MALFORMED;
+                }
+            }
+        }
+        evt_err err = restore_numbers(child);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+    return EVT_OK;
+}
+
+evt_err evt_json_parse(const char *text, size_t len, cJSON **out)
+{
+    if (out == NULL || (text == NULL && len != 0)) {
+        return EVT_ERR_ARG;
+    }
+    *out = NULL;
+    scanner s = {.p = (const uint8_t *)text, .len = len, .pos = 0, .numbers = 0};
+    if (len == 0 || !scan_value(&s, 0)) {
+        return EVT_ERR_JSON_MALFORMED;
+    }
+    skip_ws(&s);
+    if (s.pos != len) {
+        return EVT_ERR_JSON_MALFORMED; /* trailing bytes after the value */
+    }
+    if (s.numbers > (SIZE_MAX - len - 1) / 3) {
+        return EVT_ERR_NOMEM;
+    }
+
+    size_t copy_len = len + 3 * s.numbers;
+    uint8_t *copy = evt_malloc(copy_len + 1);
+    if (copy == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    size_t written = rewrite_numbers((const uint8_t *)text, len, copy);
+    copy[written] = '\0';
+
+    /* The text is already known to be valid JSON, so a NULL here can only mean that cJSON
+     * could not allocate a node. The NUL is inside the length so cJSON can see the end. */
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)copy, written + 1, NULL, true);
+    evt_free(copy);
+    if (root == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    evt_err err = restore_numbers(root);
+    if (err != EVT_OK) {
+        cJSON_Delete(root);
+        return err;
+    }
+    *out = root;
+    return EVT_OK;
+}
+
+void evt_json_free(cJSON *root)
+{
+    cJSON_Delete(root);
+}
+
+bool evt_json_is_number(const cJSON *item)
+{
+    return item != NULL && cJSON_IsRaw(item) && item->valuestring != NULL;
+}
+
+const char *evt_json_number_text(const cJSON *item)
+{
+    return evt_json_is_number(item) ? item->valuestring : NULL;
+}
+
+/* ---- diagnostics ----------------------------------------------------------------------- */
+
+static void copy_truncated(char *out, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > cap - 1) {
+        n = evt_json_utf8_prefix(src, n, cap - 1);
+    }
+    memcpy(out, src, n);
+    out[n] = '\0';
+}
+
+void evt_json_diag_set(evt_json_diag *diag, const char *name)
+{
+    if (diag != NULL) {
+        copy_truncated(diag->field, sizeof diag->field, name != NULL ? name : "");
+    }
+}
+
+void evt_json_diag_prefix(evt_json_diag *diag, const char *parent)
+{
+    if (diag == NULL || parent == NULL) {
+        return;
+    }
+    char joined[EVT_JSON_FIELD_BYTES];
+    size_t plen = strlen(parent);
+    size_t flen = strlen(diag->field);
+    size_t w = 0;
+    for (size_t i = 0; i < plen && w < sizeof joined - 1; i++) {
+        joined[w++] = parent[i];
+    }
+    if (flen > 0 && w < sizeof joined - 1) {
+        joined[w++] = '.';
+    }
+    for (size_t i = 0; i < flen && w < sizeof joined - 1; i++) {
+        joined[w++] = diag->field[i];
+    }
+    joined[w] = '\0';
+    memcpy(diag->field, joined, w + 1);
+}
+
+/* ---- getters --------------------------------------------------------------------------- */
+
+static evt_err fail(evt_json_diag *diag, const char *key, evt_err err)
+{
+    evt_json_diag_set(diag, key);
+    return err;
+}
+
+/* Looks key up; null counts as absent. *item is NULL when absent. */
+static evt_err lookup(const cJSON *obj, const char *key, bool required, const cJSON **item,
+                      evt_json_diag *diag)
+{
+    *item = NULL;
+    if (obj == NULL || key == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    if (!cJSON_IsObject(obj)) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    const cJSON *found = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (found == NULL || cJSON_IsNull(found)) {
+        return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+    }
+    *item = found;
+    return EVT_OK;
+}
+
+static evt_err get_container(const cJSON *obj, const char *key, bool required, bool want_object,
+                             const cJSON **out, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    const cJSON *item;
+    evt_err err = lookup(obj, key, required, &item, diag);
+    *out = NULL;
+    if (err != EVT_OK || item == NULL) {
+        return err;
+    }
+    if (want_object ? !cJSON_IsObject(item) : !cJSON_IsArray(item)) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    *out = item;
+    return EVT_OK;
+}
+
+evt_err evt_json_get_object(const cJSON *obj, const char *key, bool required, const cJSON **out,
+                            evt_json_diag *diag)
+{
+    return get_container(obj, key, required, true, out, diag);
+}
+
+evt_err evt_json_get_array(const cJSON *obj, const char *key, bool required, const cJSON **out,
+                           evt_json_diag *diag)
+{
+    return get_container(obj, key, required, false, out, diag);
+}
+
+/* Text of a string or number node; NULL for other types. */
+static const char *scalar_text(const cJSON *item)
+{
+    if (cJSON_IsString(item) || evt_json_is_number(item)) {
+        return item->valuestring;
+    }
+    return NULL;
+}
+
+evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
+                            evt_json_diag *diag)
+{
+    if (out == NULL || cap == 0) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    out[0] = '\0';
+    const cJSON *item;
+    evt_err err = lookup(obj, key, required, &item, diag);
+    if (err != EVT_OK || item == NULL) {
+        return err;
+    }
+    const char *text = scalar_text(item);
+    if (text == NULL) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    size_t n = strlen(text);
+    if (n == 0) {
+        return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+    }
+    if (n > cap - 1) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    memcpy(out, text, n + 1);
+    return EVT_OK;
+}
+
+void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0) {
+        return;
+    }
+    out[0] = '\0';
+    if (obj == NULL || key == NULL || !cJSON_IsObject(obj)) {
+        return;
+    }
+    const char *text = scalar_text(cJSON_GetObjectItemCaseSensitive(obj, key));
+    if (text != NULL) {
+        copy_truncated(out, cap, text);
+    }
+}
+
+/* Strict integer text; false on any deviation or on int64 overflow. */
+static bool parse_int_text(const char *text, int64_t *out)
+{
+    size_t pos = 0;
+    bool negative = text[0] == '-';
+    if (negative) {
+        pos++;
+    }
+    if (!is_digit_u8((uint8_t)text[pos]) || (text[pos] == '0' && text[pos + 1] != '\0')) {
+        return false;
+    }
+    /* Accumulate negatively so INT64_MIN is reachable without overflow. */
+    int64_t value = 0;
+    for (; text[pos] != '\0'; pos++) {
+        if (!is_digit_u8((uint8_t)text[pos])) {
+            return false;
+        }
+        int digit = text[pos] - '0';
+        if (value < (INT64_MIN + digit) / 10) {
+            return false;
+        }
+        value = value * 10 - digit;
+    }
+    if (!negative) {
+        if (value == INT64_MIN) {
+            return false;
+        }
+        value = -value;
+    }
+    *out = value;
+    return true;
+}
+
+evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
+                         int64_t *out, bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    const cJSON *item;
+    evt_err err = lookup(obj, key, required, &item, diag);
+    if (err != EVT_OK || item == NULL) {
+        return err;
+    }
+    const char *text = scalar_text(item);
+    if (text == NULL) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    if (text[0] == '\0') {
+        return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+    }
+    int64_t value;
+    if (!parse_int_text(text, &value) || value < min || value > max) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    *out = value;
+    if (present != NULL) {
+        *present = true;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
+                           bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    const cJSON *item;
+    evt_err err = lookup(obj, key, required, &item, diag);
+    if (err != EVT_OK || item == NULL) {
+        return err;
+    }
+    const char *text = scalar_text(item);
+    if (text == NULL) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    bool has_value = false;
+    err = evt_money_parse(text, strlen(text), out, &has_value);
+    if (err != EVT_OK) {
+        return fail(diag, key, err);
+    }
+    if (!has_value && required) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING);
+    }
+    if (present != NULL) {
+        *present = has_value;
+    }
+    return EVT_OK;
+}
+
+/* ---- builders -------------------------------------------------------------------------- */
+
+evt_err evt_json_new_object(cJSON **out)
+{
+    if (out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *out = cJSON_CreateObject();
+    return *out != NULL ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_err evt_json_add_object(cJSON *obj, const char *key, cJSON **child)
+{
+    if (obj == NULL || key == NULL || child == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *child = cJSON_AddObjectToObject(obj, key);
+    return *child != NULL ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_err evt_json_add_array(cJSON *obj, const char *key, cJSON **child)
+{
+    if (obj == NULL || key == NULL || child == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *child = cJSON_AddArrayToObject(obj, key);
+    return *child != NULL ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_err evt_json_append_object(cJSON *array, cJSON **child)
+{
+    if (array == NULL || child == NULL || !cJSON_IsArray(array)) {
+        return EVT_ERR_ARG;
+    }
+    cJSON *item = cJSON_CreateObject();
+    if (item == NULL) {
+        *child = NULL;
+        return EVT_ERR_NOMEM;
+    }
+    if (!cJSON_AddItemToArray(array, item)) {
+        cJSON_Delete(item);
+        *child = NULL;
+        return EVT_ERR_NOMEM;
+    }
+    *child = item;
+    return EVT_OK;
+}
+
+evt_err evt_json_add_string(cJSON *obj, const char *key, const char *value)
+{
+    if (obj == NULL || key == NULL) {
+        return EVT_ERR_ARG;
+    }
+    return cJSON_AddStringToObject(obj, key, value != NULL ? value : "") != NULL ? EVT_OK
+                                                                                 : EVT_ERR_NOMEM;
+}
+
+static evt_err add_raw(cJSON *obj, const char *key, const char *text)
+{
+    if (obj == NULL || key == NULL) {
+        return EVT_ERR_ARG;
+    }
+    return cJSON_AddRawToObject(obj, key, text) != NULL ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_err evt_json_add_money(cJSON *obj, const char *key, evt_fen fen)
+{
+    if (!evt_money_in_range(fen)) {
+        return EVT_ERR_ARG;
+    }
+    char text[EVT_MONEY_TEXT_BYTES];
+    if (evt_money_format(fen, text, sizeof text) == 0) {
+        return EVT_ERR_INTERNAL;
+    }
+    return add_raw(obj, key, text);
+}
+
+evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value)
+{
+    /* Written by hand: newlib-nano's printf has no %lld. */
+    char text[24];
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    char digits[21];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(magnitude % 10u));
+        magnitude /= 10u;
+    } while (magnitude != 0);
+    size_t w = 0;
+    if (value < 0) {
+        text[w++] = '-';
+    }
+    while (n > 0) {
+        text[w++] = digits[--n];
+    }
+    text[w] = '\0';
+    return add_raw(obj, key, text);
+}
+
+evt_err evt_json_print(const cJSON *root, char *buf, size_t cap, size_t *len)
+{
+    if (root == NULL || buf == NULL || cap == 0 || cap > INT_MAX) {
+        return EVT_ERR_ARG;
+    }
+    /* cJSON's preallocated printer never allocates; it takes a non-const tree only because
+     * its API predates const. */
+    if (!cJSON_PrintPreallocated((cJSON *)root, buf, (int)cap, false)) {
+        buf[0] = '\0';
+        return EVT_ERR_OVERFLOW;
+    }
+    if (len != NULL) {
+        *len = strlen(buf);
+    }
+    return EVT_OK;
+}
+
+size_t evt_json_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max) {
+        return len;
+    }
+    size_t n = max;
+    /* s[n] is the first byte left out; if it continues a character, that character would be
+     * cut, so drop it entirely. */
+    while (n > 0 && ((uint8_t)s[n] & 0xC0u) == 0x80u) {
+        n--;
+    }
+    return n;
+}

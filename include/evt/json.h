@@ -1,0 +1,135 @@
+/*
+ * evt_json: exact JSON on top of cJSON.
+ *
+ * cJSON turns every number into a double, which cannot hold 0.1 or a 17-digit id exactly.
+ * evt_json_parse therefore validates the text itself (strict RFC 8259, UTF-8, bounded depth)
+ * and hands cJSON a copy in which every number token is wrapped as a marked string; after
+ * parsing, those nodes are turned into cJSON_Raw nodes whose valuestring is the number's
+ * original text, character for character. Nothing in a parsed tree is ever a cJSON_Number.
+ * See docs/money-and-json.md for the reasoning and the trade-offs.
+ *
+ * Getters report which field was wrong through evt_json_diag (the field's key, or a dotted
+ * path when the caller prefixes it), so the log can name it without logging its value.
+ *
+ * Builders never use cJSON_CreateNumber: money and integers are written as raw JSON number
+ * text produced by integer code (evt_money_format), so what goes on the wire is exact.
+ *
+ * All allocation goes through cJSON's hooks, which evt_arena_init routes into the arena.
+ */
+#ifndef EVT_JSON_H
+#define EVT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "evt/err.h"
+#include "evt/money.h"
+
+/* Deepest nesting accepted (objects + arrays). Platform envelopes need 4; the bound keeps
+ * cJSON's recursion, and so the stack on a Cortex-M, small. */
+#define EVT_JSON_MAX_DEPTH 32
+
+/* Room for a dotted field path such as "output.setlinfo.acct_mulaid_pay". */
+#define EVT_JSON_FIELD_BYTES 64
+
+/* Names the field a getter or a cross-check rejected. Never holds a value, only a name. */
+typedef struct evt_json_diag {
+    char field[EVT_JSON_FIELD_BYTES];
+} evt_json_diag;
+
+/* Sets diag->field to name (truncated to fit). diag may be NULL. */
+void evt_json_diag_set(evt_json_diag *diag, const char *name);
+/* Turns "acct_pay" into "<parent>.acct_pay" (truncated to fit). diag may be NULL. Used when
+ * an error bubbles up out of a nested object, so the log names the full path. */
+void evt_json_diag_prefix(evt_json_diag *diag, const char *parent);
+
+/*
+ * Parses len bytes of JSON text exactly. On success *out is a tree to release with
+ * evt_json_free; number tokens are cJSON_Raw nodes holding their original text.
+ * Errors: EVT_ERR_JSON_MALFORMED for anything that is not one complete, strict JSON value:
+ * empty or truncated text, trailing bytes, bad number grammar, invalid UTF-8, raw control
+ * characters in strings, unpaired UTF-16 surrogates, "\u0000" (would cut C strings), nesting
+ * deeper than EVT_JSON_MAX_DEPTH, non-string keys, duplicate keys in one object (an amount
+ * given twice is ambiguous). EVT_ERR_NOMEM when the arena cannot hold the tree.
+ * EVT_ERR_ARG for NULL pointers.
+ */
+evt_err evt_json_parse(const char *text, size_t len, cJSON **out);
+void evt_json_free(cJSON *root);
+
+/* True for a number node of a tree from evt_json_parse (or one built by evt_json_add_*). */
+bool evt_json_is_number(const cJSON *item);
+/* The exact text of a number node, or NULL if item is not one. */
+const char *evt_json_number_text(const cJSON *item);
+
+/*
+ * Getters. obj must be an object; key is looked up case-sensitively. On any error diag
+ * names key. A member whose value is null counts as absent. required = true means absent
+ * is EVT_ERR_PROTO_FIELD_MISSING; otherwise absent gives EVT_OK with the documented default.
+ */
+
+/* Child object / array. Absent optional: *out = NULL. Other type: FIELD_INVALID. */
+evt_err evt_json_get_object(const cJSON *obj, const char *key, bool required, const cJSON **out,
+                            evt_json_diag *diag);
+evt_err evt_json_get_array(const cJSON *obj, const char *key, bool required, const cJSON **out,
+                           evt_json_diag *diag);
+
+/*
+ * String field copied into out (cap bytes including the NUL). Accepts a JSON string or a
+ * JSON number (its exact text: platforms send codes either way). A required field that is
+ * "" is FIELD_MISSING; an optional absent field yields "". Longer than cap - 1 bytes:
+ * FIELD_INVALID (identifiers are never cut). Object/array/bool: FIELD_INVALID.
+ */
+evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
+                            evt_json_diag *diag);
+
+/* Free text (messages): optional, copied and, if too long, cut at a UTF-8 character
+ * boundary rather than failing. Absent or not a string/number: "" and EVT_OK. */
+void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap);
+
+/*
+ * Integer field as JSON number (0, -1) or string ("0", "-1"): optional '-', then "0" or a
+ * digit 1-9 followed by digits; no fraction, exponent, sign '+', spaces or leading zeros.
+ * Outside [min, max]: FIELD_INVALID. "" counts as absent. present may be NULL;
+ * absent optional gives *out = 0, *present = false.
+ */
+evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
+                         int64_t *out, bool *present, evt_json_diag *diag);
+
+/*
+ * Amount field in any of the platform's forms: JSON number (12.30, 0, 0.0000), string
+ * ("12.30") or "" (not applicable). Parsed by evt_money_parse, never through double.
+ * Text that is not an exact 16,2 amount: EVT_ERR_MONEY_INVALID. For a required field, absent,
+ * null or "" is FIELD_MISSING. Optional and absent/"": *out = 0, *present = false.
+ * Bool/object/array: FIELD_INVALID. present may be NULL.
+ */
+evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
+                           bool *present, evt_json_diag *diag);
+
+/*
+ * Builders. Every one returns EVT_ERR_NOMEM when the arena is full (the partial tree stays
+ * owned by the root: release it with evt_json_free), EVT_ERR_ARG for NULL pointers.
+ */
+evt_err evt_json_new_object(cJSON **out);
+evt_err evt_json_add_object(cJSON *obj, const char *key, cJSON **child);
+evt_err evt_json_add_array(cJSON *obj, const char *key, cJSON **child);
+/* Appends an empty object to an array. */
+evt_err evt_json_append_object(cJSON *array, cJSON **child);
+/* value NULL is written as "". */
+evt_err evt_json_add_string(cJSON *obj, const char *key, const char *value);
+/* Raw JSON number "12.30" (always two decimals). |fen| > EVT_FEN_MAX: EVT_ERR_ARG. */
+evt_err evt_json_add_money(cJSON *obj, const char *key, evt_fen fen);
+/* Raw JSON integer number. */
+evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value);
+
+/* Compact serialisation into buf (cap bytes incl. the NUL); *len excludes the NUL.
+ * EVT_ERR_OVERFLOW if it does not fit. Does not allocate. */
+evt_err evt_json_print(const cJSON *root, char *buf, size_t cap, size_t *len);
+
+/* Length of the longest prefix of s (len bytes) that is at most max bytes and does not end
+ * inside a UTF-8 multi-byte sequence. */
+size_t evt_json_utf8_prefix(const char *s, size_t len, size_t max);
+
+#endif /* EVT_JSON_H */
