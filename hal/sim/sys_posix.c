@@ -1,0 +1,217 @@
+/* evt_sim_sys: POSIX clocks, getrandom() entropy and a stderr/file log sink. */
+#include "evt_sim/sys_posix.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define CST_OFFSET_S (8 * 3600)
+
+struct evt_sim_sys {
+    evt_hal_sys hal;
+    evt_sim_sys_options opt;
+    FILE *log_file;
+    uint64_t log_count;
+};
+
+const char *evt_sim_log_level_name(evt_log_level level)
+{
+    switch (level) {
+    case EVT_LOG_DEBUG:
+        return "DEBUG";
+    case EVT_LOG_INFO:
+        return "INFO";
+    case EVT_LOG_WARN:
+        return "WARN";
+    case EVT_LOG_ERROR:
+        return "ERROR";
+    }
+    return "?";
+}
+
+/* Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days), so the
+ * result never depends on the C library's idea of the local zone. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+evt_err evt_sim_cst_from_unix(int64_t unix_s, evt_datetime *out)
+{
+    if (out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    const int64_t local = unix_s + CST_OFFSET_S;
+    int64_t days = local / 86400;
+    int64_t secs = local % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days -= 1;
+    }
+    int64_t year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    if (year < 2000 || year > 2099) {
+        return EVT_ERR_UNSUPPORTED;
+    }
+    out->year = (uint16_t)year;
+    out->month = (uint8_t)month;
+    out->day = (uint8_t)day;
+    out->hour = (uint8_t)(secs / 3600);
+    out->minute = (uint8_t)(secs / 60 % 60);
+    out->second = (uint8_t)(secs % 60);
+    return EVT_OK;
+}
+
+static uint64_t sys_monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t sys_unix_seconds(void *ctx)
+{
+    const evt_sim_sys *sys = ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec + sys->opt.clock_offset_s;
+}
+
+static evt_err sys_local_time(void *ctx, evt_datetime *out)
+{
+    return evt_sim_cst_from_unix(sys_unix_seconds(ctx), out);
+}
+
+static evt_err sys_entropy(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    if (buf == NULL && len > 0) {
+        return EVT_ERR_ARG;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom(buf + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return EVT_ERR_INTERNAL;
+        }
+        done += (size_t)n;
+    }
+    return EVT_OK;
+}
+
+static void sys_sleep_ms(void *ctx, uint32_t ms)
+{
+    (void)ctx;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void sys_log_write(void *ctx, evt_log_level level, const char *module, const char *line)
+{
+    evt_sim_sys *sys = ctx;
+    if (level < sys->opt.min_level) {
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    evt_datetime dt;
+    char stamp[48];
+    if (evt_sim_cst_from_unix((int64_t)ts.tv_sec + sys->opt.clock_offset_s, &dt) == EVT_OK) {
+        snprintf(stamp, sizeof stamp, "%04u-%02u-%02u %02u:%02u:%02u.%03d", dt.year, dt.month,
+                 dt.day, dt.hour, dt.minute, dt.second, (int)(ts.tv_nsec / 1000000L));
+    } else {
+        snprintf(stamp, sizeof stamp, "@%lld", (long long)ts.tv_sec);
+    }
+    const char *lvl = evt_sim_log_level_name(level);
+    const char *mod = module != NULL ? module : "-";
+    const char *text = line != NULL ? line : "";
+    /* One fprintf per sink keeps a line whole even when other writers share stderr. */
+    if (sys->opt.log_to_stderr) {
+        fprintf(stderr, "%s %s %s: %s\n", stamp, lvl, mod, text);
+    }
+    if (sys->log_file != NULL) {
+        fprintf(sys->log_file, "%s %s %s: %s\n", stamp, lvl, mod, text);
+        fflush(sys->log_file);
+    }
+    sys->log_count++;
+}
+
+evt_err evt_sim_sys_open(evt_sim_sys **out, const evt_sim_sys_options *opt)
+{
+    if (out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *out = NULL;
+    evt_sim_sys *sys = calloc(1, sizeof *sys);
+    if (sys == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    if (opt != NULL) {
+        sys->opt = *opt;
+    } else {
+        sys->opt.log_to_stderr = true;
+        sys->opt.min_level = EVT_LOG_INFO;
+    }
+    if (sys->opt.log_path != NULL) {
+        sys->log_file = fopen(sys->opt.log_path, "ae");
+        if (sys->log_file == NULL) {
+            free(sys);
+            return EVT_ERR_STORAGE_IO;
+        }
+    }
+    sys->opt.log_path = NULL; /* not kept: the caller's string may not outlive us */
+    sys->hal = (evt_hal_sys){
+        .ctx = sys,
+        .monotonic_ms = sys_monotonic_ms,
+        .unix_seconds = sys_unix_seconds,
+        .local_time = sys_local_time,
+        .entropy = sys_entropy,
+        .sleep_ms = sys_sleep_ms,
+        .log_write = sys_log_write,
+    };
+    *out = sys;
+    return EVT_OK;
+}
+
+void evt_sim_sys_close(evt_sim_sys *sys)
+{
+    if (sys == NULL) {
+        return;
+    }
+    if (sys->log_file != NULL) {
+        fclose(sys->log_file);
+    }
+    free(sys);
+}
+
+const evt_hal_sys *evt_sim_sys_hal(evt_sim_sys *sys)
+{
+    return &sys->hal;
+}
+
+void evt_sim_sys_set_clock_offset(evt_sim_sys *sys, int64_t offset_s)
+{
+    sys->opt.clock_offset_s = offset_s;
+}
+
+uint64_t evt_sim_sys_log_count(const evt_sim_sys *sys)
+{
+    return sys->log_count;
+}

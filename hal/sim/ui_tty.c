@@ -1,0 +1,696 @@
+/* evt_sim_ui: framed text screens on a FILE*, transcript file, keys from a tty or a script. */
+#include "evt_sim/ui_tty.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_HISTORY 32u
+#define FRAME_WIDTH     44 /* display columns inside the frame */
+#define KEYQ_CAP        128
+
+typedef struct script_step {
+    char *match; /* text that must be on screen; "" matches any screen */
+    evt_key_event *keys;
+    size_t key_count;
+    unsigned line_no;
+} script_step;
+
+struct evt_sim_ui {
+    evt_hal_ui hal;
+    FILE *out;
+    FILE *transcript;
+    /* screens: ring of the last history screens */
+    evt_ui_screen *ring;
+    size_t history;
+    size_t shown;
+    /* interactive */
+    int key_fd;
+    bool restore_tty;
+    struct termios saved_tio;
+    bool raw;
+    evt_key_event keyq[KEYQ_CAP];
+    size_t keyq_head, keyq_len;
+    bool line_had_command; /* interactive line mode: Enter after a command adds no OK */
+    /* scripted */
+    bool scripted;
+    script_step *steps;
+    size_t step_count;
+    size_t step;     /* current step */
+    size_t step_key; /* next key within it (0: not started, match required) */
+    bool quit_sent;
+    bool no_wait;
+    uint32_t stall_limit;
+    uint32_t stalls;
+    bool stalled;
+};
+
+static void sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- screen formatting ---------------------------------------------------------------- */
+
+/* Terminal columns of one code point: East Asian wide and fullwidth forms take two. */
+static int cp_width(uint32_t cp)
+{
+    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
+        return 0;
+    }
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
+        return 2;
+    }
+    return 1;
+}
+
+/* Display width of a UTF-8 string; malformed bytes count as one column each. */
+static int text_width(const char *s)
+{
+    int w = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != 0) {
+        uint32_t cp;
+        int n;
+        if (*p < 0x80) {
+            cp = *p;
+            n = 1;
+        } else if ((*p & 0xE0) == 0xC0) {
+            cp = *p & 0x1F;
+            n = 2;
+        } else if ((*p & 0xF0) == 0xE0) {
+            cp = *p & 0x0F;
+            n = 3;
+        } else if ((*p & 0xF8) == 0xF0) {
+            cp = *p & 0x07;
+            n = 4;
+        } else {
+            w++;
+            p++;
+            continue;
+        }
+        int i = 1;
+        for (; i < n && (p[i] & 0xC0) == 0x80; i++) {
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (i < n) {
+            w++;
+            p++;
+            continue;
+        }
+        w += cp_width(cp);
+        p += n;
+    }
+    return w;
+}
+
+static const char *tone_tag(evt_ui_tone tone)
+{
+    switch (tone) {
+    case EVT_UI_CONFIRM:
+        return "[确认] ";
+    case EVT_UI_SUCCESS:
+        return "[成功] ";
+    case EVT_UI_ERROR:
+        return "[错误] ";
+    case EVT_UI_NORMAL:
+        break;
+    }
+    return "";
+}
+
+typedef struct outbuf {
+    char *p;
+    size_t cap;
+    size_t len;
+    bool overflow;
+} outbuf;
+
+static void put(outbuf *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = 0;
+}
+
+static void put_rule(outbuf *o)
+{
+    put(o, "+", 1);
+    for (int i = 0; i < FRAME_WIDTH + 2; i++) {
+        put(o, "-", 1);
+    }
+    put(o, "+\n", 2);
+}
+
+/* One framed row; text wider than the frame runs past the border rather than being cut, so
+ * the transcript always holds the complete text tests look for. */
+static void put_row(outbuf *o, const char *a, const char *b)
+{
+    put(o, "| ", 2);
+    put(o, a, strlen(a));
+    put(o, b, strlen(b));
+    int w = text_width(a) + text_width(b);
+    for (; w < FRAME_WIDTH; w++) {
+        put(o, " ", 1);
+    }
+    put(o, " |\n", 3);
+}
+
+/* Copies a fixed-size screen field, forcing termination: the firmware fills them with
+ * snprintf, but a driver must not read past a field that was not terminated. */
+static void field(char *dst, const char *src)
+{
+    memcpy(dst, src, EVT_UI_LINE_BYTES);
+    dst[EVT_UI_LINE_BYTES - 1] = 0;
+}
+
+evt_err evt_sim_ui_format(const evt_ui_screen *screen, char *buf, size_t cap)
+{
+    if (screen == NULL || buf == NULL || cap == 0) {
+        return EVT_ERR_ARG;
+    }
+    outbuf o = {.p = buf, .cap = cap};
+    buf[0] = 0;
+    char text[EVT_UI_LINE_BYTES];
+    put_rule(&o);
+    field(text, screen->title);
+    put_row(&o, tone_tag(screen->tone), text);
+    put_rule(&o);
+    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
+    for (size_t i = 0; i < n; i++) {
+        field(text, screen->lines[i]);
+        put_row(&o, "", text);
+    }
+    field(text, screen->hint);
+    if (text[0] != 0) {
+        put_rule(&o);
+        put_row(&o, "", text);
+    }
+    put_rule(&o);
+    return o.overflow ? EVT_ERR_OVERFLOW : EVT_OK;
+}
+
+bool evt_sim_ui_screen_contains(const evt_ui_screen *screen, const char *text)
+{
+    if (screen == NULL || text == NULL) {
+        return false;
+    }
+    if (text[0] == 0) {
+        return true;
+    }
+    char f[EVT_UI_LINE_BYTES];
+    field(f, screen->title);
+    if (strstr(f, text) != NULL) {
+        return true;
+    }
+    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
+    for (size_t i = 0; i < n; i++) {
+        field(f, screen->lines[i]);
+        if (strstr(f, text) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
+{
+    evt_sim_ui *ui = ctx;
+    if (screen == NULL) {
+        return EVT_ERR_ARG;
+    }
+    const evt_ui_screen *prev = evt_sim_ui_screen(ui, 0);
+    /* A different screen may be what the script waits for: restart the stall count. A
+     * firmware redrawing the same screen (a countdown tick) must still be able to stall. */
+    if (prev == NULL || memcmp(prev, screen, sizeof *screen) != 0) {
+        ui->stalls = 0;
+    }
+    ui->ring[ui->shown % ui->history] = *screen;
+    ui->shown++;
+    char block[(EVT_UI_MAX_LINES + 6) * (EVT_UI_LINE_BYTES + FRAME_WIDTH + 8)];
+    evt_err err = evt_sim_ui_format(screen, block, sizeof block);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (ui->out != NULL) {
+        fputs(block, ui->out);
+        fflush(ui->out);
+    }
+    if (ui->transcript != NULL) {
+        fprintf(ui->transcript, "--- screen %zu ---\n%s", ui->shown, block);
+        fflush(ui->transcript);
+    }
+    return EVT_OK;
+}
+
+/* ---- keys ---------------------------------------------------------------------------- */
+
+static void keyq_push(evt_sim_ui *ui, evt_key key, char ch)
+{
+    if (ui->keyq_len == KEYQ_CAP) {
+        return; /* a cashier hammering keys faster than the firmware reads loses some */
+    }
+    ui->keyq[(ui->keyq_head + ui->keyq_len) % KEYQ_CAP] = (evt_key_event){.key = key, .ch = ch};
+    ui->keyq_len++;
+}
+
+static void interpret_byte(evt_sim_ui *ui, unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || c == '.') {
+        keyq_push(ui, EVT_KEY_DIGIT, (char)c);
+        return;
+    }
+    if (c == '\n' || c == '\r') {
+        if (ui->raw || !ui->line_had_command) {
+            keyq_push(ui, EVT_KEY_OK, 0);
+        }
+        ui->line_had_command = false;
+        return;
+    }
+    evt_key key = EVT_KEY_NONE;
+    switch (c) {
+    case 'c':
+    case 'C':
+    case 0x1B:
+        key = EVT_KEY_CANCEL;
+        break;
+    case 'm':
+    case 'M':
+        key = EVT_KEY_MENU;
+        break;
+    case 'b':
+    case 'B':
+    case 0x08:
+    case 0x7F:
+        key = EVT_KEY_BACKSPACE;
+        break;
+    case 'q':
+    case 'Q':
+        key = EVT_KEY_QUIT;
+        break;
+    case 'o':
+    case 'O':
+        key = EVT_KEY_OK;
+        break;
+    default:
+        return; /* unknown keys do nothing, like an unlabelled key on a keypad */
+    }
+    keyq_push(ui, key, 0);
+    ui->line_had_command = true;
+}
+
+static evt_err interactive_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *out)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (ui->keyq_len > 0) {
+            *out = ui->keyq[ui->keyq_head];
+            ui->keyq_head = (ui->keyq_head + 1) % KEYQ_CAP;
+            ui->keyq_len--;
+            return EVT_OK;
+        }
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t elapsed =
+            (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        int64_t left = (int64_t)timeout_ms - elapsed;
+        if (left < 0) {
+            left = 0;
+        }
+        struct pollfd pfd = {.fd = ui->key_fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
+        if (pr < 0 && errno == EINTR) {
+            continue;
+        }
+        if (pr <= 0) {
+            return EVT_ERR_TIMEOUT;
+        }
+        unsigned char bytes[64];
+        ssize_t n = read(ui->key_fd, bytes, sizeof bytes);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            /* The keyboard went away (stdin closed): the sim has nobody to serve. */
+            ui->key_fd = -1;
+            out->key = EVT_KEY_QUIT;
+            out->ch = 0;
+            return EVT_OK;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            interpret_byte(ui, bytes[i]);
+        }
+        if (ui->keyq_len == 0 && left == 0) {
+            return EVT_ERR_TIMEOUT;
+        }
+    }
+}
+
+static evt_err scripted_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *out)
+{
+    if (ui->step >= ui->step_count) {
+        if (!ui->quit_sent) {
+            ui->quit_sent = true;
+            *out = (evt_key_event){.key = EVT_KEY_QUIT};
+            return EVT_OK;
+        }
+    } else {
+        script_step *st = &ui->steps[ui->step];
+        const evt_ui_screen *cur = evt_sim_ui_screen(ui, 0);
+        /* The match is checked when a line starts; the rest of its keys follow even though the
+         * firmware redraws the screen after each digit. */
+        if (ui->step_key > 0 || (cur != NULL && evt_sim_ui_screen_contains(cur, st->match))) {
+            *out = st->keys[ui->step_key++];
+            if (ui->step_key == st->key_count) {
+                ui->step++;
+                ui->step_key = 0;
+            }
+            ui->stalls = 0;
+            return EVT_OK;
+        }
+        if (ui->stall_limit != 0 && ++ui->stalls >= ui->stall_limit) {
+            fprintf(stderr,
+                    "evt_sim_ui: script stalled at line %u: waiting for \"%s\" on screen "
+                    "\"%s\"\n",
+                    st->line_no, st->match, cur != NULL ? cur->title : "(none)");
+            ui->stalled = true;
+            ui->step = ui->step_count;
+            ui->quit_sent = true;
+            *out = (evt_key_event){.key = EVT_KEY_QUIT};
+            return EVT_OK;
+        }
+    }
+    if (!ui->no_wait) {
+        sleep_ms(timeout_ms);
+    }
+    return EVT_ERR_TIMEOUT;
+}
+
+static evt_err ui_read_key(void *ctx, uint32_t timeout_ms, evt_key_event *out)
+{
+    evt_sim_ui *ui = ctx;
+    if (out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *out = (evt_key_event){.key = EVT_KEY_NONE};
+    if (ui->scripted) {
+        return scripted_key(ui, timeout_ms, out);
+    }
+    if (ui->key_fd >= 0) {
+        return interactive_key(ui, timeout_ms, out);
+    }
+    sleep_ms(timeout_ms);
+    return EVT_ERR_TIMEOUT;
+}
+
+/* ---- script parsing ------------------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) {
+        s[--n] = 0;
+    }
+    return s;
+}
+
+static bool parse_action(const char *action, script_step *st)
+{
+    static const struct {
+        const char *name;
+        evt_key key;
+    } simple[] = {{"OK", EVT_KEY_OK},
+                  {"CANCEL", EVT_KEY_CANCEL},
+                  {"MENU", EVT_KEY_MENU},
+                  {"QUIT", EVT_KEY_QUIT},
+                  {"BACKSPACE", EVT_KEY_BACKSPACE}};
+    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+        if (strcmp(action, simple[i].name) == 0) {
+            st->keys = malloc(sizeof *st->keys);
+            if (st->keys == NULL) {
+                return false;
+            }
+            st->keys[0] = (evt_key_event){.key = simple[i].key};
+            st->key_count = 1;
+            return true;
+        }
+    }
+    bool with_ok;
+    const char *chars;
+    if (strncmp(action, "DIGITS:", 7) == 0) {
+        with_ok = true;
+        chars = action + 7;
+    } else if (strncmp(action, "TYPE:", 5) == 0) {
+        with_ok = false;
+        chars = action + 5;
+    } else {
+        return false;
+    }
+    size_t n = strlen(chars);
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((chars[i] >= '0' && chars[i] <= '9') || chars[i] == '.')) {
+            return false; /* the keypad has digits and '.', nothing else */
+        }
+    }
+    st->keys = malloc((n + 1) * sizeof *st->keys);
+    if (st->keys == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st->keys[i] = (evt_key_event){.key = EVT_KEY_DIGIT, .ch = chars[i]};
+    }
+    st->key_count = n;
+    if (with_ok) {
+        st->keys[n] = (evt_key_event){.key = EVT_KEY_OK};
+        st->key_count++;
+    }
+    return true;
+}
+
+static evt_err parse_script(evt_sim_ui *ui, const char *text)
+{
+    char *copy = strdup(text);
+    if (copy == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    evt_err err = EVT_OK;
+    unsigned line_no = 0;
+    char *save = NULL;
+    /* strtok_r would merge blank lines and break line numbers; split by hand. */
+    for (char *line = copy; line != NULL; line = save) {
+        save = strchr(line, '\n');
+        if (save != NULL) {
+            *save++ = 0;
+        }
+        line_no++;
+        char *t = trim(line);
+        if (t[0] == 0 || t[0] == '#') {
+            continue;
+        }
+        char *arrow = strstr(t, "=>");
+        if (arrow == NULL) {
+            fprintf(stderr, "evt_sim_ui: script line %u: missing \"=>\"\n", line_no);
+            err = EVT_ERR_ARG;
+            break;
+        }
+        *arrow = 0;
+        char *match = trim(t);
+        char *action = trim(arrow + 2);
+        script_step *grown = realloc(ui->steps, (ui->step_count + 1) * sizeof *grown);
+        if (grown == NULL) {
+            err = EVT_ERR_NOMEM;
+            break;
+        }
+        ui->steps = grown;
+        script_step *st = &ui->steps[ui->step_count];
+        memset(st, 0, sizeof *st);
+        st->line_no = line_no;
+        st->match = strdup(match);
+        if (st->match == NULL) {
+            err = EVT_ERR_NOMEM;
+            break;
+        }
+        ui->step_count++;
+        if (!parse_action(action, st)) {
+            fprintf(stderr, "evt_sim_ui: script line %u: unknown action \"%s\"\n", line_no, action);
+            err = EVT_ERR_ARG;
+            break;
+        }
+    }
+    free(copy);
+    return err;
+}
+
+static char *read_file(const char *path, evt_err *err)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        *err = errno == ENOENT ? EVT_ERR_NOT_FOUND : EVT_ERR_STORAGE_IO;
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (len < cap - 1) {
+            break;
+        }
+        char *grown = realloc(buf, cap * 2);
+        if (grown == NULL) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        cap *= 2;
+    }
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (buf == NULL) {
+        *err = EVT_ERR_NOMEM;
+        return NULL;
+    }
+    if (failed) {
+        free(buf);
+        *err = EVT_ERR_STORAGE_IO;
+        return NULL;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+evt_err evt_sim_ui_open(evt_sim_ui **out, const evt_sim_ui_options *opt)
+{
+    if (out == NULL || opt == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *out = NULL;
+    bool has_script = opt->script_path != NULL || opt->script_text != NULL;
+    if ((opt->script_path != NULL && opt->script_text != NULL) ||
+        (has_script && opt->key_fd >= 0)) {
+        return EVT_ERR_ARG;
+    }
+    evt_sim_ui *ui = calloc(1, sizeof *ui);
+    if (ui == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    ui->key_fd = -1;
+    ui->history = opt->history != 0 ? opt->history : DEFAULT_HISTORY;
+    ui->ring = calloc(ui->history, sizeof *ui->ring);
+    if (ui->ring == NULL) {
+        evt_sim_ui_close(ui);
+        return EVT_ERR_NOMEM;
+    }
+    ui->out = opt->out;
+    ui->no_wait = opt->script_no_wait;
+    ui->stall_limit = opt->script_stall_limit;
+    if (opt->transcript_path != NULL) {
+        ui->transcript = fopen(opt->transcript_path, "ae");
+        if (ui->transcript == NULL) {
+            evt_sim_ui_close(ui);
+            return EVT_ERR_STORAGE_IO;
+        }
+    }
+    if (has_script) {
+        evt_err err = EVT_OK;
+        char *text =
+            opt->script_text != NULL ? strdup(opt->script_text) : read_file(opt->script_path, &err);
+        if (text == NULL) {
+            evt_sim_ui_close(ui);
+            return err != EVT_OK ? err : EVT_ERR_NOMEM;
+        }
+        err = parse_script(ui, text);
+        free(text);
+        if (err != EVT_OK) {
+            evt_sim_ui_close(ui);
+            return err;
+        }
+        ui->scripted = true;
+    } else if (opt->key_fd >= 0) {
+        ui->key_fd = opt->key_fd;
+        if (opt->raw_tty && isatty(ui->key_fd) && tcgetattr(ui->key_fd, &ui->saved_tio) == 0) {
+            struct termios tio = ui->saved_tio;
+            tio.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+            tio.c_cc[VMIN] = 1;
+            tio.c_cc[VTIME] = 0;
+            if (tcsetattr(ui->key_fd, TCSANOW, &tio) == 0) {
+                ui->restore_tty = true;
+                ui->raw = true;
+            }
+        }
+    }
+    ui->hal = (evt_hal_ui){.ctx = ui, .show = ui_show, .read_key = ui_read_key};
+    *out = ui;
+    return EVT_OK;
+}
+
+void evt_sim_ui_close(evt_sim_ui *ui)
+{
+    if (ui == NULL) {
+        return;
+    }
+    if (ui->restore_tty) {
+        tcsetattr(ui->key_fd, TCSANOW, &ui->saved_tio);
+    }
+    if (ui->transcript != NULL) {
+        fclose(ui->transcript);
+    }
+    for (size_t i = 0; i < ui->step_count; i++) {
+        free(ui->steps[i].match);
+        free(ui->steps[i].keys);
+    }
+    free(ui->steps);
+    free(ui->ring);
+    free(ui);
+}
+
+const evt_hal_ui *evt_sim_ui_hal(evt_sim_ui *ui)
+{
+    return &ui->hal;
+}
+
+size_t evt_sim_ui_screen_count(const evt_sim_ui *ui)
+{
+    return ui->shown;
+}
+
+const evt_ui_screen *evt_sim_ui_screen(const evt_sim_ui *ui, size_t back)
+{
+    if (back >= ui->shown || back >= ui->history) {
+        return NULL;
+    }
+    return &ui->ring[(ui->shown - 1 - back) % ui->history];
+}
+
+size_t evt_sim_ui_script_remaining(const evt_sim_ui *ui)
+{
+    return ui->step_count - ui->step;
+}
+
+bool evt_sim_ui_script_stalled(const evt_sim_ui *ui)
+{
+    return ui->stalled;
+}
