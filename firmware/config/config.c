@@ -1,0 +1,600 @@
+/* evt_config: provisioning file parser. Table-driven: one row per key, one checker each. */
+#include "evt/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/mask.h"
+
+/* A checker stores the value or returns why not (English, never quoting the value). */
+typedef const char *(*key_setter)(evt_config *cfg, const char *v, size_t n);
+
+typedef struct key_def {
+    const char *name;
+    key_setter set;
+    bool required;
+} key_def;
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static void copy(char *dst, const char *v, size_t n)
+{
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* Identifiers on the wire: printable ASCII without spaces. */
+static const char *set_token(char *dst, size_t cap, const char *v, size_t n)
+{
+    if (n >= cap) {
+        return "too long";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x21 || v[i] > 0x7E) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+    copy(dst, v, n);
+    return NULL;
+}
+
+/* Names shown on screens and receipts: UTF-8 without control characters. */
+static const char *set_text(char *dst, size_t cap, const char *v, size_t n)
+{
+    if (n >= cap) {
+        return "too long";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7F) {
+            return "contains control characters";
+        }
+    }
+    copy(dst, v, n);
+    return NULL;
+}
+
+static const char *set_digits(char *dst, size_t count, const char *v, size_t n, const char *why)
+{
+    if (n != count) {
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(v[i])) {
+            return why;
+        }
+    }
+    copy(dst, v, n);
+    return NULL;
+}
+
+/* Unsigned decimal without sign or leading zeros (a leading zero often hides a typo). */
+static bool parse_uint(const char *v, size_t n, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (n == 0 || n > 10 || (n > 1 && v[0] == '0')) {
+        return false;
+    }
+    uint64_t value = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(v[i])) {
+            return false;
+        }
+        value = value * 10u + (uint64_t)(v[i] - '0');
+    }
+    if (value < min || value > max) {
+        return false;
+    }
+    *out = (uint32_t)value;
+    return true;
+}
+
+/* RFC 1123 host name (also accepts dotted IPv4, whose labels are digits). */
+static bool valid_hostname(const char *v, size_t n)
+{
+    if (n == 0 || n > 253) {
+        return false;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == '.') {
+            if (label == 0 || v[i - 1] == '-') {
+                return false;
+            }
+            label = 0;
+            continue;
+        }
+        if (!is_alnum(c) && c != '-') {
+            return false;
+        }
+        if (c == '-' && label == 0) {
+            return false;
+        }
+        if (++label > 63) {
+            return false;
+        }
+    }
+    return label > 0 && v[n - 1] != '-';
+}
+
+static bool valid_ipv4(const char *v, size_t n)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        size_t start = i;
+        while (i < n && is_digit(v[i])) {
+            i++;
+        }
+        uint32_t octet;
+        if (!parse_uint(v + start, i - start, 0, 255, &octet)) {
+            return false;
+        }
+        if (part < 3) {
+            if (i >= n || v[i] != '.') {
+                return false;
+            }
+            i++;
+        }
+    }
+    return i == n;
+}
+
+/* Shape check of an IPv6 literal; the network stack does the final parse. */
+static bool valid_ipv6(const char *v, size_t n)
+{
+    if (n < 2 || n > 45) {
+        return false;
+    }
+    size_t colons = 0;
+    size_t group = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == ':') {
+            colons++;
+            group = 0;
+        } else if (is_hex(v[i]) || v[i] == '.') {
+            if (++group > 15) { /* 4 hex digits, or an embedded dotted IPv4 tail */
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    return colons >= 2 && colons <= 7 && strstr(v, ":::") == NULL;
+}
+
+static const char *set_platform_url(evt_config *cfg, const char *v, size_t n)
+{
+    static const char scheme[] = "https://";
+    const size_t slen = sizeof scheme - 1;
+    if (n >= sizeof cfg->platform_url) {
+        return "too long";
+    }
+    if (n < slen) {
+        return "must start with https://";
+    }
+    for (size_t i = 0; i < slen; i++) {
+        char c = v[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != scheme[i]) {
+            return "must start with https://";
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x21 || v[i] > 0x7E) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+    const char *p = v + slen;
+    const char *end = v + n;
+    const char *auth_end = memchr(p, '/', (size_t)(end - p));
+    if (auth_end == NULL) {
+        auth_end = end;
+    }
+    const char *host = p;
+    const char *host_end;
+    const char *after_host;
+    bool ipv6 = false;
+    if (p < auth_end && *p == '[') {
+        const char *close = memchr(p, ']', (size_t)(auth_end - p));
+        if (close == NULL) {
+            return "IPv6 literal without closing ]";
+        }
+        host = p + 1;
+        host_end = close;
+        after_host = close + 1;
+        ipv6 = true;
+        char tmp[46];
+        size_t hl = (size_t)(host_end - host);
+        if (hl >= sizeof tmp) {
+            return "invalid IPv6 literal";
+        }
+        copy(tmp, host, hl);
+        if (!valid_ipv6(tmp, hl)) {
+            return "invalid IPv6 literal";
+        }
+    } else {
+        host_end = memchr(p, ':', (size_t)(auth_end - p));
+        if (host_end == NULL) {
+            host_end = auth_end;
+        }
+        after_host = host_end;
+        if (!valid_hostname(host, (size_t)(host_end - host))) {
+            return "invalid host (expected https://host[:port]/path)";
+        }
+    }
+    uint32_t port = 443;
+    if (after_host < auth_end) {
+        if (*after_host != ':' ||
+            !parse_uint(after_host + 1, (size_t)(auth_end - after_host - 1), 1, 65535, &port)) {
+            return "invalid port (1-65535)";
+        }
+    }
+    for (const char *q = auth_end; q < end; q++) {
+        if (*q == '#') {
+            return "must not contain a fragment (#)";
+        }
+    }
+    copy(cfg->platform_url, v, n);
+    copy(cfg->host, host, (size_t)(host_end - host));
+    cfg->host_is_ipv6 = ipv6;
+    cfg->port = (uint16_t)port;
+    if (auth_end == end) {
+        copy(cfg->path, "/", 1);
+    } else {
+        copy(cfg->path, auth_end, (size_t)(end - auth_end));
+    }
+    return NULL;
+}
+
+static const char *set_tls_server_name(evt_config *cfg, const char *v, size_t n)
+{
+    if (n >= sizeof cfg->tls_server_name) {
+        return "too long";
+    }
+    if (!valid_hostname(v, n) && !valid_ipv6(v, n)) {
+        return "must be a host name or IP literal";
+    }
+    copy(cfg->tls_server_name, v, n);
+    return NULL;
+}
+
+static const char *set_ca_file(evt_config *cfg, const char *v, size_t n)
+{
+    return set_text(cfg->ca_file, sizeof cfg->ca_file, v, n);
+}
+
+static const char *set_fixmedins_code(evt_config *cfg, const char *v, size_t n)
+{
+    if (n != 12) {
+        return "must be 12 letters or digits";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum(v[i])) {
+            return "must be 12 letters or digits";
+        }
+    }
+    copy(cfg->fixmedins_code, v, n);
+    return NULL;
+}
+
+static const char *set_fixmedins_name(evt_config *cfg, const char *v, size_t n)
+{
+    return set_text(cfg->fixmedins_name, sizeof cfg->fixmedins_name, v, n);
+}
+
+static const char *set_mdtrtarea_admvs(evt_config *cfg, const char *v, size_t n)
+{
+    return set_digits(cfg->mdtrtarea_admvs, 6, v, n, "must be 6 digits");
+}
+
+static const char *set_recer_sys_code(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->recer_sys_code, sizeof cfg->recer_sys_code, v, n);
+}
+
+static const char *set_dev_no(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->dev_no, sizeof cfg->dev_no, v, n);
+}
+
+static const char *set_msgid_slot(evt_config *cfg, const char *v, size_t n)
+{
+    if (n != 1 || !is_digit(v[0])) {
+        return "must be one digit 0-9";
+    }
+    cfg->msgid_slot = (uint8_t)(v[0] - '0');
+    return NULL;
+}
+
+static const char *set_opter(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->opter, sizeof cfg->opter, v, n);
+}
+
+static const char *set_opter_name(evt_config *cfg, const char *v, size_t n)
+{
+    return set_text(cfg->opter_name, sizeof cfg->opter_name, v, n);
+}
+
+static const char *set_opter_type(evt_config *cfg, const char *v, size_t n)
+{
+    if (n != 1 || v[0] < '1' || v[0] > '3') {
+        return "must be 1, 2 or 3";
+    }
+    cfg->opter_type = (uint8_t)(v[0] - '0');
+    return NULL;
+}
+
+static const char *set_paas_id(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->paas_id, sizeof cfg->paas_id, v, n);
+}
+
+static const char *set_paas_token(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->paas_token, sizeof cfg->paas_token, v, n);
+}
+
+static const char *set_infver(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->infver, sizeof cfg->infver, v, n);
+}
+
+static const char *set_ecr_port(evt_config *cfg, const char *v, size_t n)
+{
+    uint32_t port;
+    if (n == 1 && v[0] == '0') {
+        cfg->ecr_port = 0;
+        return NULL;
+    }
+    if (!parse_uint(v, n, 1, 65535, &port)) {
+        return "must be 0 (off) or a port 1-65535";
+    }
+    cfg->ecr_port = (uint16_t)port;
+    return NULL;
+}
+
+static const char *set_ecr_bind(evt_config *cfg, const char *v, size_t n)
+{
+    if (n >= sizeof cfg->ecr_bind || (!valid_ipv4(v, n) && !valid_ipv6(v, n))) {
+        return "must be an IPv4 or IPv6 address literal";
+    }
+    copy(cfg->ecr_bind, v, n);
+    return NULL;
+}
+
+static const char *set_paper_width_mm(evt_config *cfg, const char *v, size_t n)
+{
+    if (n == 2 && memcmp(v, "58", 2) == 0) {
+        cfg->paper_width_mm = 58;
+    } else if (n == 2 && memcmp(v, "80", 2) == 0) {
+        cfg->paper_width_mm = 80;
+    } else {
+        return "must be 58 or 80";
+    }
+    return NULL;
+}
+
+static const char *set_receipt_qr(evt_config *cfg, const char *v, size_t n)
+{
+    if (n == 6 && memcmp(v, "raster", 6) == 0) {
+        cfg->receipt_qr = EVT_RECEIPT_QR_RASTER;
+    } else if (n == 6 && memcmp(v, "native", 6) == 0) {
+        cfg->receipt_qr = EVT_RECEIPT_QR_NATIVE;
+    } else {
+        return "must be raster or native";
+    }
+    return NULL;
+}
+
+static const char *set_http_timeout_ms(evt_config *cfg, const char *v, size_t n)
+{
+    return parse_uint(v, n, 1000, 600000, &cfg->http_timeout_ms)
+               ? NULL
+               : "must be milliseconds 1000-600000";
+}
+
+static const char *set_connect_timeout_ms(evt_config *cfg, const char *v, size_t n)
+{
+    return parse_uint(v, n, 100, 600000, &cfg->connect_timeout_ms)
+               ? NULL
+               : "must be milliseconds 100-600000";
+}
+
+static const char *set_office_id(evt_config *cfg, const char *v, size_t n)
+{
+    return set_token(cfg->office_id, sizeof cfg->office_id, v, n);
+}
+
+static const char *set_office_name(evt_config *cfg, const char *v, size_t n)
+{
+    return set_text(cfg->office_name, sizeof cfg->office_name, v, n);
+}
+
+static const char *set_business_type(evt_config *cfg, const char *v, size_t n)
+{
+    return set_digits(cfg->business_type, 5, v, n, "must be 5 digits (e.g. 02121)");
+}
+
+static const key_def keys[] = {
+    {"platform_url", set_platform_url, true},
+    {"tls_server_name", set_tls_server_name, false},
+    {"ca_file", set_ca_file, true},
+    {"fixmedins_code", set_fixmedins_code, true},
+    {"fixmedins_name", set_fixmedins_name, true},
+    {"mdtrtarea_admvs", set_mdtrtarea_admvs, true},
+    {"recer_sys_code", set_recer_sys_code, true},
+    {"dev_no", set_dev_no, true},
+    {"msgid_slot", set_msgid_slot, true},
+    {"opter", set_opter, true},
+    {"opter_name", set_opter_name, true},
+    {"opter_type", set_opter_type, true},
+    {"paas_id", set_paas_id, true},
+    {"paas_token", set_paas_token, true},
+    {"infver", set_infver, false},
+    {"ecr_port", set_ecr_port, false},
+    {"ecr_bind", set_ecr_bind, false},
+    {"paper_width_mm", set_paper_width_mm, false},
+    {"receipt_qr", set_receipt_qr, false},
+    {"http_timeout_ms", set_http_timeout_ms, false},
+    {"connect_timeout_ms", set_connect_timeout_ms, false},
+    {"office_id", set_office_id, true},
+    {"office_name", set_office_name, true},
+    {"business_type", set_business_type, false},
+};
+
+#define KEY_COUNT (sizeof keys / sizeof keys[0])
+
+static void apply_defaults(evt_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    copy(cfg->infver, "V1.0", 4);
+    copy(cfg->ecr_bind, "127.0.0.1", 9);
+    cfg->paper_width_mm = 58;
+    cfg->receipt_qr = EVT_RECEIPT_QR_RASTER;
+    cfg->http_timeout_ms = 15000;
+    cfg->connect_timeout_ms = 5000;
+    copy(cfg->business_type, "02121", 5);
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static void trim(const char **s, const char **e)
+{
+    while (*s < *e && is_blank(**s)) {
+        (*s)++;
+    }
+    while (*e > *s && is_blank((*e)[-1])) {
+        (*e)--;
+    }
+}
+
+static evt_err fail(evt_config *out, evt_err err, char *msg, size_t cap, unsigned line,
+                    const char *key, const char *why)
+{
+    memset(out, 0, sizeof *out);
+    if (msg != NULL && cap > 0) {
+        if (key != NULL) {
+            snprintf(msg, cap, "line %u: %s: %s", line, key, why);
+        } else {
+            snprintf(msg, cap, "line %u: %s", line, why);
+        }
+    }
+    return err;
+}
+
+evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *msg, size_t msg_cap)
+{
+    if (text == NULL || out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    if (msg != NULL && msg_cap > 0) {
+        msg[0] = '\0';
+    }
+    apply_defaults(out);
+    unsigned seen_line[KEY_COUNT] = {0};
+
+    const char *p = text;
+    const char *end = text + len;
+    /* Windows editors prefix a byte order mark; it is not part of the first key. */
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+    }
+    unsigned line_no = 0;
+    while (p < end) {
+        line_no++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl != NULL ? nl : end;
+        const char *next = nl != NULL ? nl + 1 : end;
+        if (line_end > p && line_end[-1] == '\r') {
+            line_end--;
+        }
+        if (!evt_mask_utf8_valid(p, (size_t)(line_end - p), NULL)) {
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, NULL,
+                        "not valid UTF-8 text");
+        }
+        const char *s = p;
+        const char *e = line_end;
+        p = next;
+        trim(&s, &e);
+        if (s == e || *s == '#') {
+            continue;
+        }
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (eq == NULL) {
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, NULL,
+                        "expected key = value");
+        }
+        const char *ks = s;
+        const char *ke = eq;
+        const char *vs = eq + 1;
+        const char *ve = e;
+        trim(&ks, &ke);
+        trim(&vs, &ve);
+        size_t klen = (size_t)(ke - ks);
+        bool key_ok = klen > 0 && klen <= 32;
+        for (size_t i = 0; key_ok && i < klen; i++) {
+            char c = ks[i];
+            key_ok = (c >= 'a' && c <= 'z') || is_digit(c) || c == '_';
+        }
+        if (!key_ok) {
+            /* Not echoed: a line like "<token> = ..." must not put the token in a log. */
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, NULL,
+                        "invalid key name (expected lowercase key = value)");
+        }
+        char key[33];
+        copy(key, ks, klen);
+        size_t k = 0;
+        while (k < KEY_COUNT && strcmp(keys[k].name, key) != 0) {
+            k++;
+        }
+        if (k == KEY_COUNT) {
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, "unknown key", key);
+        }
+        if (seen_line[k] != 0) {
+            char first[40];
+            snprintf(first, sizeof first, "already set on line %u", seen_line[k]);
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, key, first);
+        }
+        seen_line[k] = line_no;
+        if (vs == ve) {
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, key,
+                        "empty value (remove the line to use the default)");
+        }
+        const char *why = keys[k].set(out, vs, (size_t)(ve - vs));
+        if (why != NULL) {
+            return fail(out, EVT_ERR_CONFIG_INVALID, msg, msg_cap, line_no, key, why);
+        }
+    }
+    for (size_t k = 0; k < KEY_COUNT; k++) {
+        if (keys[k].required && seen_line[k] == 0) {
+            memset(out, 0, sizeof *out);
+            if (msg != NULL && msg_cap > 0) {
+                snprintf(msg, msg_cap, "missing key: %s", keys[k].name);
+            }
+            return EVT_ERR_CONFIG_MISSING;
+        }
+    }
+    if (out->tls_server_name[0] == '\0') {
+        /* host fits: both buffers are sized for the longest host name. */
+        copy(out->tls_server_name, out->host, strlen(out->host));
+    }
+    return EVT_OK;
+}

@@ -1,0 +1,73 @@
+/*
+ * evt_config: the provisioning file a technician writes for one terminal (docs/provisioning.md).
+ *
+ * Format: UTF-8 text, one `key = value` per line, whitespace around key and value trimmed,
+ * lines starting with '#' are comments, blank lines ignored, CR LF accepted. There are no
+ * inline comments (tokens and names may contain '#'). Every key at most once; unknown keys
+ * are errors, so a typo never silently falls back to a default.
+ *
+ * Parsed into a fixed struct (no heap). Errors name the key and the line in a caller's
+ * buffer and never quote a value, so a message can be logged or shown as is (the paas_token
+ * never appears in it). Field sizes are the platform's field lengths in bytes, + 1 for NUL.
+ */
+#ifndef EVT_CONFIG_H
+#define EVT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+
+typedef enum evt_receipt_qr {
+    EVT_RECEIPT_QR_RASTER, /* QR drawn by the firmware as a raster image (any printer) */
+    EVT_RECEIPT_QR_NATIVE, /* the printer's own QR command (GS ( k) */
+} evt_receipt_qr;
+
+typedef struct evt_config {
+    /* Platform endpoint, https only. host is a name or an IP literal (IPv6 without its
+     * brackets); port defaults to 443; path defaults to "/". */
+    char platform_url[257];
+    char host[254];
+    uint16_t port;
+    char path[257];
+    bool host_is_ipv6;
+    char tls_server_name[254]; /* defaults to host */
+    char ca_file[257];         /* path of the PEM CA bundle; the board loads it */
+
+    char fixmedins_code[13];  /* 12 characters, e.g. H12010400001 */
+    char fixmedins_name[201]; /* UTF-8 */
+    char mdtrtarea_admvs[7];  /* 6 digits */
+    char recer_sys_code[11];
+    char dev_no[101];    /* terminal id */
+    uint8_t msgid_slot;  /* 0..9, different for each terminal of one institution */
+    char opter[31];      /* operator id */
+    char opter_name[51]; /* UTF-8 */
+    uint8_t opter_type;  /* 1 staff, 2 self-service terminal, 3 mobile terminal */
+    char paas_id[65];
+    char paas_token[129]; /* secret: never log */
+    char infver[7];       /* default "V1.0" */
+
+    uint16_t ecr_port;           /* 0 = ECR link off (default) */
+    char ecr_bind[46];           /* IPv4/IPv6 literal, default "127.0.0.1" */
+    uint8_t paper_width_mm;      /* 58 (default) or 80 */
+    evt_receipt_qr receipt_qr;   /* default raster */
+    uint32_t http_timeout_ms;    /* default 15000 */
+    uint32_t connect_timeout_ms; /* default 5000 */
+
+    char office_id[31];    /* for ec.query officeId */
+    char office_name[101]; /* for ec.query officeName, UTF-8 */
+    char business_type[6]; /* ec.query businessType, default "02121" (pharmacy purchase) */
+} evt_config;
+
+/*
+ * Parses len bytes of text into *out (fully overwritten; defaults applied). On error returns
+ * EVT_ERR_CONFIG_INVALID (bad syntax, unknown or duplicate key, bad value) or
+ * EVT_ERR_CONFIG_MISSING (a required key absent) and writes e.g.
+ * "line 7: mdtrtarea_admvs: must be 6 digits" or "missing key: paas_token" into msg
+ * (msg_cap bytes incl. NUL; msg may be NULL). EVT_ERR_ARG for NULL text/out.
+ * On error *out is left zeroed, never half-filled.
+ */
+evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *msg, size_t msg_cap);
+
+#endif /* EVT_CONFIG_H */
