@@ -47,6 +47,8 @@
       "平台应答字段无效")                                                                          \
     X(EVT_ERR_MONEY_INVALID, "amount not in 16,2 decimal form", "平台应答金额格式错误")             \
     X(EVT_ERR_MONEY_MISMATCH, "settlement amounts do not add up", "结算金额不平，请勿交付，联系平台") \
+    X(EVT_ERR_PROTO_PERSON_MISMATCH, "settlement is for another person than this sale",            \
+      "结算人员与本次交易不符，请勿交付，联系平台")                                                \
     X(EVT_ERR_PLATFORM_REJECTED, "platform returned a business error", "医保平台拒绝交易")         \
     X(EVT_ERR_PROTO_MSGID, "message id invalid or exhausted", "报文流水号错误")                    \
     X(EVT_ERR_NOT_SIGNED_IN, "operator not signed in", "操作员未签到")                             \
