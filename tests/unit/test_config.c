@@ -1,0 +1,413 @@
+/* evt_config: the provisioning file format, defaults, and every kind of error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "evt/config.h"
+
+/* The demo provisioning file of docs/provisioning.md. */
+static const char demo[] =
+    "# 和平区康宁大药房, counter 1\n"
+    "platform_url = https://127.0.0.1:8443/fsi/api/rsfComIfsService/callService\n"
+    "tls_server_name = platform.evt.test\n"
+    "ca_file = /etc/evt/platform-ca.pem\n"
+    "\n"
+    "fixmedins_code  = H12010400001\n"
+    "fixmedins_name  = 和平区康宁大药房\n"
+    "mdtrtarea_admvs = 120104\n"
+    "recer_sys_code  = TJYB\n"
+    "dev_no          = H12010400001-T01\n"
+    "msgid_slot      = 1\n"
+    "opter           = T01\n"
+    "opter_name      = 收银台1\n"
+    "opter_type      = 2\n"
+    "paas_id         = evt-paas-demo\n"
+    "paas_token      = evt-demo-token-1234\n"
+    "office_id       = YF01\n"
+    "office_name     = 药房收银\n"
+    "\t# optional keys\n"
+    "ecr_port = 9100\n"
+    "paper_width_mm = 80\n"
+    "receipt_qr = native\n";
+
+/* Required keys only, for building error cases. */
+static const char minimal[] = "platform_url = https://platform.example.cn/fsi/api\n"
+                              "ca_file = ca.pem\n"
+                              "fixmedins_code = H12010400001\n"
+                              "fixmedins_name = 药房\n"
+                              "mdtrtarea_admvs = 120104\n"
+                              "recer_sys_code = TJYB\n"
+                              "dev_no = T01\n"
+                              "msgid_slot = 0\n"
+                              "opter = T01\n"
+                              "opter_name = 收银\n"
+                              "opter_type = 1\n"
+                              "paas_id = p\n"
+                              "paas_token = evt-demo-token-1234\n"
+                              "office_id = YF\n"
+                              "office_name = 药房\n";
+
+static evt_config cfg;
+static char msg[160];
+
+static evt_err parse(const char *text)
+{
+    memset(msg, 0, sizeof msg);
+    return evt_config_parse(text, strlen(text), &cfg, msg, sizeof msg);
+}
+
+/* minimal + one extra line appended (the extra is line 16). */
+static evt_err parse_with(const char *extra)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s%s\n", minimal, extra);
+    return parse(buf);
+}
+
+static void expect_invalid(const char *extra, const char *want_msg)
+{
+    evt_err err = parse_with(extra);
+    if (err != EVT_ERR_CONFIG_INVALID || strcmp(msg, want_msg) != 0) {
+        fail_msg("for [%s]: got %s \"%s\", want \"%s\"", extra, evt_err_name(err), msg, want_msg);
+    }
+    assert_null(strstr(msg, "evt-demo-token-1234"));
+}
+
+static void test_demo_file(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(demo), EVT_OK);
+    assert_string_equal(msg, "");
+    assert_string_equal(cfg.host, "127.0.0.1");
+    assert_int_equal(cfg.port, 8443);
+    assert_string_equal(cfg.path, "/fsi/api/rsfComIfsService/callService");
+    assert_false(cfg.host_is_ipv6);
+    assert_string_equal(cfg.tls_server_name, "platform.evt.test");
+    assert_string_equal(cfg.ca_file, "/etc/evt/platform-ca.pem");
+    assert_string_equal(cfg.fixmedins_code, "H12010400001");
+    assert_string_equal(cfg.fixmedins_name, "和平区康宁大药房");
+    assert_string_equal(cfg.mdtrtarea_admvs, "120104");
+    assert_string_equal(cfg.recer_sys_code, "TJYB");
+    assert_string_equal(cfg.dev_no, "H12010400001-T01");
+    assert_int_equal(cfg.msgid_slot, 1);
+    assert_string_equal(cfg.opter, "T01");
+    assert_string_equal(cfg.opter_name, "收银台1");
+    assert_int_equal(cfg.opter_type, 2);
+    assert_string_equal(cfg.paas_id, "evt-paas-demo");
+    assert_string_equal(cfg.paas_token, "evt-demo-token-1234");
+    assert_string_equal(cfg.office_id, "YF01");
+    assert_string_equal(cfg.office_name, "药房收银");
+    assert_int_equal(cfg.ecr_port, 9100);
+    assert_int_equal(cfg.paper_width_mm, 80);
+    assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_NATIVE);
+    /* defaults */
+    assert_string_equal(cfg.infver, "V1.0");
+    assert_string_equal(cfg.ecr_bind, "127.0.0.1");
+    assert_int_equal(cfg.http_timeout_ms, 15000);
+    assert_int_equal(cfg.connect_timeout_ms, 5000);
+    assert_string_equal(cfg.business_type, "02121");
+}
+
+static void test_the_docs_example_parses(void **state)
+{
+    (void)state;
+    /* docs/provisioning.md carries the full example between ```ini fences; it must stay
+     * valid. */
+    FILE *f = fopen(EVT_SOURCE_DIR "/docs/provisioning.md", "rb");
+    assert_non_null(f);
+    static char doc[32768];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char *start = strstr(doc, "```ini\n");
+    assert_non_null(start);
+    start += 7;
+    char *end = strstr(start, "```");
+    assert_non_null(end);
+    assert_int_equal(evt_config_parse(start, (size_t)(end - start), &cfg, msg, sizeof msg), EVT_OK);
+    assert_string_equal(cfg.fixmedins_code, "H12010400001");
+    assert_string_equal(cfg.fixmedins_name, "和平区康宁大药房");
+    assert_string_equal(cfg.mdtrtarea_admvs, "120104");
+    assert_string_equal(cfg.paas_id, "evt-paas-demo");
+    assert_string_equal(cfg.paas_token, "evt-demo-token-1234");
+}
+
+static void test_minimal_defaults(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(minimal), EVT_OK);
+    assert_string_equal(cfg.host, "platform.example.cn");
+    assert_int_equal(cfg.port, 443);
+    assert_string_equal(cfg.path, "/fsi/api");
+    assert_string_equal(cfg.tls_server_name, "platform.example.cn");
+    assert_int_equal(cfg.ecr_port, 0);
+    assert_int_equal(cfg.paper_width_mm, 58);
+    assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_RASTER);
+    assert_int_equal(cfg.msgid_slot, 0);
+}
+
+static void test_crlf_bom_whitespace_comments(void **state)
+{
+    (void)state;
+    char buf[4096];
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "\xEF\xBB\xBF# comment first\r\n");
+    /* Convert minimal's LF to CR LF and indent with tabs and spaces. */
+    for (const char *p = minimal; *p; p++) {
+        if (p == minimal || p[-1] == '\n') {
+            buf[o++] = '\t';
+            buf[o++] = ' ';
+        }
+        if (*p == '\n') {
+            buf[o++] = ' ';
+            buf[o++] = '\r';
+        }
+        buf[o++] = *p;
+    }
+    o += (size_t)snprintf(buf + o, sizeof buf - o,
+                          "   \r\n  # indented comment = with equals\r\nbusiness_type=01101");
+    assert_int_equal(evt_config_parse(buf, o, &cfg, msg, sizeof msg), EVT_OK);
+    assert_string_equal(cfg.opter_name, "收银");
+    assert_string_equal(cfg.business_type, "01101"); /* last line without newline */
+}
+
+static void test_hash_in_value_is_kept(void **state)
+{
+    (void)state;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", minimal);
+    char *tok = strstr(buf, "evt-demo-token-1234");
+    assert_non_null(tok);
+    memcpy(tok, "evt#demo#token#1234", 19);
+    assert_int_equal(parse(buf), EVT_OK);
+    assert_string_equal(cfg.paas_token, "evt#demo#token#1234");
+}
+
+static void test_urls(void **state)
+{
+    (void)state;
+    const char *head = strchr(minimal, '\n') + 1; /* minimal without its platform_url line */
+    char buf[4096];
+
+    snprintf(buf, sizeof buf, "platform_url = https://[::1]:9443/fsi/x?a=1\n%s", head);
+    assert_int_equal(parse(buf), EVT_OK);
+    assert_string_equal(cfg.host, "::1");
+    assert_true(cfg.host_is_ipv6);
+    assert_int_equal(cfg.port, 9443);
+    assert_string_equal(cfg.path, "/fsi/x?a=1");
+    assert_string_equal(cfg.tls_server_name, "::1");
+
+    snprintf(buf, sizeof buf, "platform_url = HTTPS://[2001:db8::10]\n%s", head);
+    assert_int_equal(parse(buf), EVT_OK);
+    assert_string_equal(cfg.host, "2001:db8::10");
+    assert_int_equal(cfg.port, 443);
+    assert_string_equal(cfg.path, "/");
+
+    snprintf(buf, sizeof buf, "platform_url = https://hsa.tj.gov.cn:65535\n%s", head);
+    assert_int_equal(parse(buf), EVT_OK);
+    assert_int_equal(cfg.port, 65535);
+    assert_string_equal(cfg.path, "/");
+
+    static const struct {
+        const char *url;
+        const char *why;
+    } bad[] = {
+        {"http://h/x", "must start with https://"},
+        {"ftp://h/x", "must start with https://"},
+        {"https://", "invalid host (expected https://host[:port]/path)"},
+        {"https:///x", "invalid host (expected https://host[:port]/path)"},
+        {"https://user@h/x", "invalid host (expected https://host[:port]/path)"},
+        {"https://-h/x", "invalid host (expected https://host[:port]/path)"},
+        {"https://h..cn/x", "invalid host (expected https://host[:port]/path)"},
+        {"https://h:0/x", "invalid port (1-65535)"},
+        {"https://h:65536/x", "invalid port (1-65535)"},
+        {"https://h:/x", "invalid port (1-65535)"},
+        {"https://h:8a/x", "invalid port (1-65535)"},
+        {"https://[::1/x", "IPv6 literal without closing ]"},
+        {"https://[zz::1]/x", "invalid IPv6 literal"},
+        {"https://[::1]x/x", "invalid port (1-65535)"},
+        {"https://h/x#frag", "must not contain a fragment (#)"},
+        {"https://h/a b", "must be printable ASCII without spaces"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "platform_url = %s\n%s", bad[i].url, head);
+        char want[128];
+        snprintf(want, sizeof want, "line 1: platform_url: %s", bad[i].why);
+        evt_err err = parse(buf);
+        if (err != EVT_ERR_CONFIG_INVALID || strcmp(msg, want) != 0) {
+            fail_msg("%s: got %s \"%s\", want \"%s\"", bad[i].url, evt_err_name(err), msg, want);
+        }
+    }
+}
+
+static void test_value_errors(void **state)
+{
+    (void)state;
+    expect_invalid("tls_server_name = bad_host!",
+                   "line 16: tls_server_name: must be a host name or IP literal");
+    expect_invalid("ecr_port = 65536", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
+    expect_invalid("ecr_port = -1", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
+    expect_invalid("ecr_port = 0100", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
+    expect_invalid("ecr_bind = 256.0.0.1",
+                   "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+    expect_invalid("ecr_bind = localhost",
+                   "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+    expect_invalid("paper_width_mm = 57", "line 16: paper_width_mm: must be 58 or 80");
+    expect_invalid("receipt_qr = RASTER", "line 16: receipt_qr: must be raster or native");
+    expect_invalid("http_timeout_ms = 999",
+                   "line 16: http_timeout_ms: must be milliseconds 1000-600000");
+    expect_invalid("connect_timeout_ms = 5s",
+                   "line 16: connect_timeout_ms: must be milliseconds 100-600000");
+    expect_invalid("business_type = 2121", "line 16: business_type: must be 5 digits (e.g. 02121)");
+    expect_invalid("infver = V1.0.0.0", "line 16: infver: too long");
+    expect_invalid("infver = ",
+                   "line 16: infver: empty value (remove the line to use the default)");
+    expect_invalid("no equals sign here", "line 16: expected key = value");
+    expect_invalid("= value", "line 16: invalid key name (expected lowercase key = value)");
+    expect_invalid("Paas_Token = x", "line 16: invalid key name (expected lowercase key = value)");
+    expect_invalid("platform url = x",
+                   "line 16: invalid key name (expected lowercase key = value)");
+    expect_invalid("colour = blue", "line 16: unknown key: colour");
+    expect_invalid("paas_token = other", "line 16: paas_token: already set on line 13");
+    expect_invalid("fixmedins_code = H1201040000", "line 16: fixmedins_code: already set on line 3");
+}
+
+/* Replaces the value of `key` in minimal and parses. */
+static evt_err parse_replacing(const char *key, const char *value)
+{
+    static char buf[4096];
+    const char *line = strstr(minimal, key);
+    assert_non_null(line);
+    const char *eol = strchr(line, '\n');
+    snprintf(buf, sizeof buf, "%.*s%s = %s%s", (int)(line - minimal), minimal, key, value, eol);
+    return parse(buf);
+}
+
+static void expect_replace_invalid(const char *key, const char *value, const char *want)
+{
+    evt_err err = parse_replacing(key, value);
+    if (err != EVT_ERR_CONFIG_INVALID || strcmp(msg, want) != 0) {
+        fail_msg("%s: got %s \"%s\", want \"%s\"", key, evt_err_name(err), msg, want);
+    }
+    assert_null(strstr(msg, value[0] ? value : "\x01"));
+}
+
+static void test_required_value_rules(void **state)
+{
+    (void)state;
+    expect_replace_invalid("fixmedins_code", "H1201040000",
+                           "line 3: fixmedins_code: must be 12 letters or digits");
+    expect_replace_invalid("fixmedins_code", "H12010400001X",
+                           "line 3: fixmedins_code: must be 12 letters or digits");
+    expect_replace_invalid("fixmedins_code", "H1201040000-",
+                           "line 3: fixmedins_code: must be 12 letters or digits");
+    expect_replace_invalid("mdtrtarea_admvs", "12010", "line 5: mdtrtarea_admvs: must be 6 digits");
+    expect_replace_invalid("mdtrtarea_admvs", "12010A",
+                           "line 5: mdtrtarea_admvs: must be 6 digits");
+    expect_replace_invalid("recer_sys_code", "ABCDEFGHIJK", "line 6: recer_sys_code: too long");
+    expect_replace_invalid("dev_no", "T 01",
+                           "line 7: dev_no: must be printable ASCII without spaces");
+    expect_replace_invalid("msgid_slot", "10", "line 8: msgid_slot: must be one digit 0-9");
+    expect_replace_invalid("opter_type", "4", "line 11: opter_type: must be 1, 2 or 3");
+    expect_replace_invalid("opter_type", "0", "line 11: opter_type: must be 1, 2 or 3");
+    /* The secret's checker fails without echoing it. */
+    expect_replace_invalid("paas_token", "secret token",
+                           "line 13: paas_token: must be printable ASCII without spaces");
+    /* 50 bytes fit opter_name (16 CJK characters = 48 bytes), 51 do not. */
+    assert_int_equal(parse_replacing("opter_name", "一二三四五六七八九十一二三四五六ab"), EVT_OK);
+    expect_replace_invalid("opter_name", "一二三四五六七八九十一二三四五六abc",
+                           "line 10: opter_name: too long");
+    expect_replace_invalid("fixmedins_name", "药\x01房",
+                           "line 4: fixmedins_name: contains control characters");
+    assert_int_equal(parse_replacing("office_id", "YF-01"), EVT_OK);
+    assert_string_equal(cfg.office_id, "YF-01");
+}
+
+static void test_optional_accepted_values(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("ecr_bind = ::"), EVT_OK);
+    assert_string_equal(cfg.ecr_bind, "::");
+    assert_int_equal(parse_with("ecr_bind = 0.0.0.0"), EVT_OK);
+    assert_int_equal(parse_with("ecr_bind = fe80::1:2"), EVT_OK);
+    assert_int_equal(parse_with("ecr_port = 0"), EVT_OK);
+    assert_int_equal(cfg.ecr_port, 0);
+    assert_int_equal(parse_with("ecr_port = 65535"), EVT_OK);
+    assert_int_equal(cfg.ecr_port, 65535);
+    assert_int_equal(parse_with("http_timeout_ms = 600000"), EVT_OK);
+    assert_int_equal(cfg.http_timeout_ms, 600000);
+    assert_int_equal(parse_with("tls_server_name = ::1"), EVT_OK);
+    assert_int_equal(parse_with("receipt_qr = raster"), EVT_OK);
+    assert_int_equal(parse_with("infver = V1.1"), EVT_OK);
+    assert_string_equal(cfg.infver, "V1.1");
+}
+
+static void test_missing_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(""), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: platform_url");
+    /* Drop each required line in turn. */
+    const char *line = minimal;
+    while (*line) {
+        const char *eol = strchr(line, '\n');
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%.*s%s", (int)(line - minimal), minimal, eol + 1);
+        char key[40];
+        size_t klen = (size_t)(strchr(line, ' ') - line);
+        snprintf(key, sizeof key, "missing key: %.*s", (int)klen, line);
+        assert_int_equal(parse(buf), EVT_ERR_CONFIG_MISSING);
+        assert_string_equal(msg, key);
+        line = eol + 1;
+    }
+}
+
+static void test_invalid_utf8_and_nul(void **state)
+{
+    (void)state;
+    expect_invalid("fixmedins_name_x = \xE5\xBC", "line 16: not valid UTF-8 text");
+    char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%sinfver = V1", minimal);
+    buf[n - 1] = '\0'; /* NUL inside the text */
+    assert_int_equal(evt_config_parse(buf, n, &cfg, msg, sizeof msg), EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg, "line 16: not valid UTF-8 text");
+}
+
+static void test_error_leaves_struct_zeroed_and_small_msg(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("colour = blue"), EVT_ERR_CONFIG_INVALID);
+    static const evt_config zero;
+    assert_memory_equal(&cfg, &zero, sizeof cfg);
+    char tiny[8];
+    assert_int_equal(evt_config_parse(minimal, 10, &cfg, tiny, sizeof tiny),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(tiny, "line 1:");
+    assert_int_equal(evt_config_parse(minimal, strlen(minimal), &cfg, NULL, 0), EVT_OK);
+    assert_int_equal(evt_config_parse(NULL, 0, &cfg, msg, sizeof msg), EVT_ERR_ARG);
+    assert_int_equal(evt_config_parse(minimal, 1, NULL, msg, sizeof msg), EVT_ERR_ARG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_demo_file),
+        cmocka_unit_test(test_the_docs_example_parses),
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_crlf_bom_whitespace_comments),
+        cmocka_unit_test(test_hash_in_value_is_kept),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_required_value_rules),
+        cmocka_unit_test(test_optional_accepted_values),
+        cmocka_unit_test(test_missing_keys),
+        cmocka_unit_test(test_invalid_utf8_and_nul),
+        cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
