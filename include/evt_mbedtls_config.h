@@ -7,8 +7,15 @@
  *   buffer allocator, so mbedTLS, PSA and cJSON all draw from it and its peak is measurable;
  * - the client only sends small JSON requests, so the outgoing record buffer is cut to 4 KiB
  *   (the incoming one must stay 16 KiB: the server chooses its record size);
- * - bare-metal builds have no file system, sockets or OS entropy: the HAL provides I/O and
- *   entropy instead (the cross toolchain defines EVT_MBEDTLS_BARE_METAL).
+ * - entropy and time come from the board's HAL (evt_hal_sys) in EVERY build, the host one
+ *   included, so the sim exercises exactly the code path a bare-metal board runs. The
+ *   firmware (firmware/https/tls_platform.c) provides mbedtls_hardware_poll(),
+ *   mbedtls_ms_time() and mbedtls_platform_gmtime_r(), and registers the wall clock with
+ *   mbedtls_platform_set_time(); evt_https_platform_init() wires them to the HAL. A program
+ *   that links mbedTLS's entropy, X.509 or TLS code must therefore link evt_core and call
+ *   evt_https_platform_init() first;
+ * - bare-metal builds have no file system, sockets or OS threads: the HAL provides I/O
+ *   instead (the cross toolchain defines EVT_MBEDTLS_BARE_METAL).
  */
 #ifndef EVT_MBEDTLS_CONFIG_H
 #define EVT_MBEDTLS_CONFIG_H
@@ -20,14 +27,22 @@
 #undef MBEDTLS_SSL_OUT_CONTENT_LEN
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
 
+/* Entropy: only the HAL source (no /dev/urandom or getrandom inside mbedTLS). */
+#define MBEDTLS_NO_PLATFORM_ENTROPY
+#define MBEDTLS_ENTROPY_HARDWARE_ALT
+
+/* Time: wall clock for certificate validity and a monotonic clock for TLS 1.3 ticket ages,
+ * both from the HAL; gmtime_r is POSIX, so the firmware brings a portable one. */
+#define MBEDTLS_PLATFORM_TIME_ALT
+#define MBEDTLS_PLATFORM_MS_TIME_ALT
+#define MBEDTLS_PLATFORM_GMTIME_R_ALT
+
 #if defined(EVT_MBEDTLS_BARE_METAL)
 #undef MBEDTLS_NET_C
 #undef MBEDTLS_TIMING_C
 #undef MBEDTLS_FS_IO
 #undef MBEDTLS_PSA_ITS_FILE_C
 #undef MBEDTLS_PSA_CRYPTO_STORAGE_C
-#define MBEDTLS_NO_PLATFORM_ENTROPY
-#define MBEDTLS_ENTROPY_HARDWARE_ALT
 #endif
 
 #endif /* EVT_MBEDTLS_CONFIG_H */

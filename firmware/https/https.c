@@ -1,0 +1,1160 @@
+/*
+ * evt_https: HTTP/1.1 over mbedTLS on the evt_hal_net contract. See include/evt/https.h for
+ * the contract and docs/https-client.md for the reasoning.
+ *
+ * The HTTP layer is deliberately small and strict: the terminal talks to one kind of server,
+ * so anything outside plain HTTP/1.1 framing (Content-Length, chunked, read-to-close) is an
+ * error, not something to be tolerant about.
+ */
+#include "evt/https.h"
+
+#include <string.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/psa_util.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "evt/arena.h"
+#include "evt/log.h"
+
+#define MOD "https"
+
+#define RX_BUF_LEN            2048u
+#define MAX_INTERIM_RESPONSES 4
+/* Time the close_notify of a deliberate disconnect may take; the peer's answer is not awaited. */
+#define CLOSE_NOTIFY_TIMEOUT_MS 200u
+
+typedef enum phase {
+    PHASE_HANDSHAKE,
+    PHASE_EXCHANGE,
+} phase;
+
+struct evt_https_client {
+    const evt_hal_net *net;
+    const evt_hal_sys *sys;
+
+    char *host;
+    char *server_name;
+    char *path;
+    uint16_t port;
+    uint32_t connect_timeout_ms;
+    uint32_t io_timeout_ms;
+    size_t max_body;
+
+    mbedtls_x509_crt ca;
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
+    bool ssl_ready; /* ssl set up (buffers allocated) */
+    bool connected; /* handshake done, connection usable for another request */
+
+    evt_net_sock *sock;
+    /* Bio state. */
+    uint64_t deadline_ms;
+    bool probing;      /* liveness check: the HAL must not wait at all */
+    size_t bytes_sent; /* bytes the transport accepted since the last reset */
+    evt_err net_err;   /* what the HAL said when the bio failed */
+
+    /* Decrypted response bytes not yet parsed. */
+    uint8_t rx[RX_BUF_LEN];
+    size_t rx_pos, rx_len;
+    bool rx_eof;       /* the peer ended the stream */
+    bool rx_clean_eof; /* ... with close_notify (a read-to-close body is complete) */
+    char line[EVT_HTTPS_MAX_LINE + 1];
+
+    /* Diagnostics. */
+    uint32_t connections_opened;
+    const char *tls_version;
+    const char *ciphersuite;
+    int last_mbedtls_error;
+    uint32_t last_verify_flags;
+    evt_err last_net_error;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers */
+
+static uint64_t now_ms(const evt_https_client *c)
+{
+    return c->sys->monotonic_ms(c->sys->ctx);
+}
+
+static uint32_t remaining_ms(const evt_https_client *c)
+{
+    uint64_t now = now_ms(c);
+    if (now >= c->deadline_ms) {
+        return 0;
+    }
+    uint64_t left = c->deadline_ms - now;
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+static char *arena_strdup(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = evt_malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n + 1);
+    }
+    return p;
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ieq(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (lower(*a) != lower(*b)) {
+            return false;
+        }
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+/* RFC 9110 tchar. */
+static bool is_tchar(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return true;
+    }
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_token(const char *s)
+{
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!is_tchar(*s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Field value: visible ASCII, obs-text, SP and HTAB; never CR, LF or NUL. */
+static bool is_field_value(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 && ch != '\t') {
+            return false;
+        }
+        if (ch == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t append(char *dst, size_t cap, size_t pos, const char *src)
+{
+    size_t n = strlen(src);
+    if (pos + n < cap) {
+        memcpy(dst + pos, src, n);
+    }
+    return pos + n; /* the caller sized dst by a first pass; overflow means a sizing bug */
+}
+
+static size_t append_u(char *dst, size_t cap, size_t pos, unsigned long v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    tmp[--i] = '\0';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return append(dst, cap, pos, tmp + i);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* mbedTLS bio onto evt_hal_net */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    evt_https_client *c = ctx;
+    size_t sent = 0;
+    evt_err err = c->net->send(c->net->ctx, c->sock, buf, len, remaining_ms(c), &sent);
+    if (err == EVT_OK) {
+        c->bytes_sent += sent;
+        return (int)sent;
+    }
+    c->net_err = err;
+    c->last_net_error = err;
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t unused_timeout)
+{
+    (void)unused_timeout; /* our own deadlines rule, not mbedTLS's per-read timeout */
+    evt_https_client *c = ctx;
+    size_t got = 0;
+    uint32_t wait = c->probing ? 0 : remaining_ms(c);
+    evt_err err = c->net->recv(c->net->ctx, c->sock, buf, len, wait, &got);
+    if (err == EVT_OK) {
+        return (int)got;
+    }
+    c->net_err = err;
+    if (!c->probing || err != EVT_ERR_NET_TIMEOUT) {
+        c->last_net_error = err;
+    }
+    switch (err) {
+    case EVT_ERR_NET_CLOSED:
+        return 0; /* mbedTLS reports end of stream as MBEDTLS_ERR_SSL_CONN_EOF */
+    case EVT_ERR_NET_TIMEOUT:
+        return MBEDTLS_ERR_SSL_TIMEOUT;
+    default:
+        return MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Error mapping */
+
+static bool is_alloc_error(int ret)
+{
+    return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED || ret == MBEDTLS_ERR_X509_ALLOC_FAILED ||
+           ret == MBEDTLS_ERR_MPI_ALLOC_FAILED || ret == MBEDTLS_ERR_PK_ALLOC_FAILED ||
+           ret == MBEDTLS_ERR_ECP_ALLOC_FAILED;
+}
+
+static evt_err map_verify_flags(uint32_t flags)
+{
+    /* Precedence: a chain we do not trust says nothing reliable about names or dates; a name
+     * mismatch means the wrong server even if the clock is off; dates come last. */
+    if (flags & (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_REVOKED |
+                 MBEDTLS_X509_BADCERT_MISSING | MBEDTLS_X509_BADCERT_SKIP_VERIFY |
+                 MBEDTLS_X509_BADCERT_OTHER | MBEDTLS_X509_BADCERT_KEY_USAGE |
+                 MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE |
+                 MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
+                 MBEDTLS_X509_BADCERT_BAD_KEY)) {
+        return EVT_ERR_TLS_CERT_UNTRUSTED;
+    }
+    if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+        return EVT_ERR_TLS_HOSTNAME;
+    }
+    if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE |
+                 MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE)) {
+        return EVT_ERR_TLS_CERT_EXPIRED;
+    }
+    return EVT_ERR_TLS_CERT_UNTRUSTED;
+}
+
+/* Maps a failed mbedTLS call. The network driver's own verdict wins when it caused it. */
+static evt_err map_tls_error(evt_https_client *c, int ret, phase ph)
+{
+    c->last_mbedtls_error = ret;
+    if (is_alloc_error(ret)) {
+        return EVT_ERR_NOMEM;
+    }
+    if (ph == PHASE_HANDSHAKE) {
+        if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+            uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+            c->last_verify_flags = flags;
+            return map_verify_flags(flags);
+        }
+        if (c->net_err == EVT_ERR_NET_TIMEOUT) {
+            return EVT_ERR_NET_TIMEOUT;
+        }
+        /* Alerts, a dropped connection or no common version or suite: the server and we
+         * could not agree on a secure channel. */
+        return EVT_ERR_TLS_HANDSHAKE;
+    }
+    if (c->net_err != EVT_OK) {
+        return c->net_err;
+    }
+    switch (ret) {
+    case MBEDTLS_ERR_SSL_CONN_EOF:
+    case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+        return EVT_ERR_NET_CLOSED;
+    case MBEDTLS_ERR_SSL_TIMEOUT:
+        return EVT_ERR_NET_TIMEOUT;
+    default:
+        /* Fatal alerts, bad MACs, malformed or unexpected records. */
+        return EVT_ERR_TLS_ALERT;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Connection management */
+
+static void drop_connection(evt_https_client *c, bool send_close_notify)
+{
+    if (c->ssl_ready) {
+        if (send_close_notify && c->connected && c->sock) {
+            c->deadline_ms = now_ms(c) + CLOSE_NOTIFY_TIMEOUT_MS;
+            c->net_err = EVT_OK;
+            (void)mbedtls_ssl_close_notify(&c->ssl);
+        }
+        /* Frees the record buffers: an idle terminal gives the arena back to other modules. */
+        mbedtls_ssl_free(&c->ssl);
+        c->ssl_ready = false;
+    }
+    if (c->sock) {
+        c->net->close(c->net->ctx, c->sock);
+        c->sock = NULL;
+    }
+    c->connected = false;
+    c->rx_pos = c->rx_len = 0;
+    c->rx_eof = c->rx_clean_eof = false;
+}
+
+static evt_err connect_tls(evt_https_client *c)
+{
+    uint64_t started = now_ms(c);
+    c->deadline_ms = started + c->connect_timeout_ms;
+    c->net_err = EVT_OK;
+
+    evt_err err = c->net->connect(c->net->ctx, c->host, c->port, c->connect_timeout_ms, &c->sock);
+    if (err != EVT_OK) {
+        c->last_net_error = err;
+        c->sock = NULL;
+        EVT_LOGW(MOD, "connect to port %u failed: %s", (unsigned)c->port, evt_err_name(err));
+        return err;
+    }
+    c->connections_opened++;
+
+    mbedtls_ssl_init(&c->ssl);
+    c->ssl_ready = true;
+    int ret = mbedtls_ssl_setup(&c->ssl, &c->conf);
+    if (ret == 0) {
+        /* SNI and the certificate's CN/SAN check both use this name. */
+        ret = mbedtls_ssl_set_hostname(&c->ssl, c->server_name);
+    }
+    if (ret != 0) {
+        c->last_mbedtls_error = ret;
+        drop_connection(c, false);
+        EVT_LOGE(MOD, "TLS setup failed: -0x%04x", (unsigned)-ret);
+        return is_alloc_error(ret) ? EVT_ERR_NOMEM : EVT_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, NULL, bio_recv_timeout);
+
+    do {
+        ret = mbedtls_ssl_handshake(&c->ssl);
+    } while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+    if (ret != 0) {
+        err = map_tls_error(c, ret, PHASE_HANDSHAKE);
+        EVT_LOGW(MOD, "TLS handshake failed: %s (mbedtls -0x%04x, verify flags 0x%08lx, net %s)",
+                 evt_err_name(err), (unsigned)-ret, (unsigned long)c->last_verify_flags,
+                 evt_err_name(c->net_err));
+        drop_connection(c, false);
+        return err;
+    }
+    c->connected = true;
+    c->tls_version = mbedtls_ssl_get_version(&c->ssl);
+    c->ciphersuite = mbedtls_ssl_get_ciphersuite(&c->ssl);
+    EVT_LOGI(MOD, "connected: %s %s in %lu ms", c->tls_version, c->ciphersuite,
+             (unsigned long)(now_ms(c) - started));
+    return EVT_OK;
+}
+
+/*
+ * Is the kept-alive connection still usable? Reads without waiting: a close_notify, a FIN, a
+ * reset or stray bytes all mean the server is done with it (or it is out of step), and since
+ * nothing of the next request was written yet, reconnecting is safe.
+ */
+static bool idle_connection_alive(evt_https_client *c)
+{
+    if (c->rx_pos != c->rx_len || c->rx_eof) {
+        return false;
+    }
+    c->probing = true;
+    bool alive = false;
+    for (int i = 0; i < 4; i++) {
+        c->net_err = EVT_OK;
+        int ret = mbedtls_ssl_read(&c->ssl, c->rx, sizeof(c->rx));
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
+            ret == MBEDTLS_ERR_SSL_WANT_READ) {
+            continue; /* post-handshake message handled; look again */
+        }
+        alive = (ret == MBEDTLS_ERR_SSL_TIMEOUT && c->net_err == EVT_ERR_NET_TIMEOUT);
+        if (!alive) {
+            EVT_LOGI(MOD, "idle connection found closed (mbedtls -0x%04x, net %s)",
+                     (unsigned)(ret < 0 ? -ret : ret), evt_err_name(c->net_err));
+        }
+        break;
+    }
+    c->probing = false;
+    c->net_err = EVT_OK;
+    return alive;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Reading the response */
+
+static evt_err rx_fill(evt_https_client *c)
+{
+    if (c->rx_eof) {
+        return EVT_ERR_NET_CLOSED;
+    }
+    for (int spins = 0; spins < 16; spins++) {
+        c->net_err = EVT_OK;
+        int ret = mbedtls_ssl_read(&c->ssl, c->rx, sizeof(c->rx));
+        if (ret > 0) {
+            c->rx_pos = 0;
+            c->rx_len = (size_t)ret;
+            return EVT_OK;
+        }
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
+            ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            continue;
+        }
+        if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            c->rx_eof = true;
+            c->rx_clean_eof = true;
+            c->last_mbedtls_error = ret;
+            return EVT_ERR_NET_CLOSED;
+        }
+        if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+            c->rx_eof = true;
+            c->last_mbedtls_error = MBEDTLS_ERR_SSL_CONN_EOF;
+            return EVT_ERR_NET_CLOSED;
+        }
+        return map_tls_error(c, ret, PHASE_EXCHANGE);
+    }
+    return EVT_ERR_TLS_ALERT; /* a stream of non-data records is not a response */
+}
+
+/* Reads one CRLF-terminated line into c->line (without CRLF). A bare LF, a CR not followed
+ * by LF, or a NUL is malformed; a line longer than the limit is too large. */
+static evt_err read_line(evt_https_client *c, size_t *len_out, size_t *section_budget)
+{
+    size_t len = 0;
+    bool cr = false;
+    for (;;) {
+        if (c->rx_pos == c->rx_len) {
+            evt_err err = rx_fill(c);
+            if (err != EVT_OK) {
+                return err;
+            }
+        }
+        char ch = (char)c->rx[c->rx_pos++];
+        if (*section_budget == 0) {
+            return EVT_ERR_HTTP_TOO_LARGE;
+        }
+        (*section_budget)--;
+        if (cr) {
+            if (ch != '\n') {
+                return EVT_ERR_HTTP_MALFORMED;
+            }
+            c->line[len] = '\0';
+            *len_out = len;
+            return EVT_OK;
+        }
+        if (ch == '\r') {
+            cr = true;
+            continue;
+        }
+        if (ch == '\n' || ch == '\0') {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        if (len == EVT_HTTPS_MAX_LINE) {
+            return EVT_ERR_HTTP_TOO_LARGE;
+        }
+        c->line[len++] = ch;
+    }
+}
+
+static evt_err read_exact(evt_https_client *c, uint8_t *dst, size_t n)
+{
+    while (n) {
+        if (c->rx_pos == c->rx_len) {
+            evt_err err = rx_fill(c);
+            if (err != EVT_OK) {
+                return err;
+            }
+        }
+        size_t take = c->rx_len - c->rx_pos;
+        if (take > n) {
+            take = n;
+        }
+        if (dst) {
+            memcpy(dst, c->rx + c->rx_pos, take);
+            dst += take;
+        }
+        c->rx_pos += take;
+        n -= take;
+    }
+    return EVT_OK;
+}
+
+typedef struct parsed_head {
+    int status;
+    int minor_version; /* HTTP/1.x */
+    bool has_length;
+    uint64_t content_length;
+    bool chunked;
+    bool conn_close;
+    bool conn_keep_alive;
+} parsed_head;
+
+static bool parse_status_line(const char *l, size_t len, parsed_head *h)
+{
+    /* "HTTP/1.1 200 OK" — the reason phrase may be empty, and the SP before it is
+     * optional in practice (RFC 9112 asks clients to ignore the reason). */
+    if (len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') {
+        return false;
+    }
+    for (int i = 9; i < 12; i++) {
+        if (l[i] < '0' || l[i] > '9') {
+            return false;
+        }
+    }
+    if (len > 12 && l[12] != ' ') {
+        return false;
+    }
+    for (size_t i = 13; i < len; i++) {
+        unsigned char ch = (unsigned char)l[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            return false;
+        }
+    }
+    h->minor_version = l[7] - '0';
+    h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    return h->status >= 100;
+}
+
+/* Trims optional whitespace around a field value in place; returns the start. */
+static char *trim_ows(char *v)
+{
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+        v[--n] = '\0';
+    }
+    return v;
+}
+
+static bool parse_decimal(const char *v, uint64_t *out)
+{
+    if (!*v) {
+        return false;
+    }
+    uint64_t n = 0;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9') {
+            return false;
+        }
+        if (n > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    *out = n;
+    return true;
+}
+
+/* Connection: comma-separated tokens. */
+static bool parse_connection(char *v, parsed_head *h)
+{
+    char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        char *start = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t') {
+            if (!is_tchar(*p)) {
+                return false;
+            }
+            p++;
+        }
+        char save = *p;
+        *p = '\0';
+        if (ieq(start, "close")) {
+            h->conn_close = true;
+        } else if (ieq(start, "keep-alive")) {
+            h->conn_keep_alive = true;
+        }
+        *p = save;
+    }
+    return true;
+}
+
+static evt_err parse_header_line(char *l, parsed_head *h)
+{
+    /* obs-fold (a continuation line) was deprecated by RFC 7230 and is refused. */
+    if (l[0] == ' ' || l[0] == '\t') {
+        return EVT_ERR_HTTP_MALFORMED;
+    }
+    char *colon = strchr(l, ':');
+    if (!colon) {
+        return EVT_ERR_HTTP_MALFORMED;
+    }
+    *colon = '\0';
+    if (!is_token(l)) {
+        return EVT_ERR_HTTP_MALFORMED; /* includes whitespace before the colon */
+    }
+    char *value = trim_ows(colon + 1);
+    if (!is_field_value(value)) {
+        return EVT_ERR_HTTP_MALFORMED;
+    }
+    if (ieq(l, "Content-Length")) {
+        uint64_t n;
+        if (!parse_decimal(value, &n)) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        /* Repeated lengths that disagree are a classic smuggling vector. */
+        if (h->has_length && h->content_length != n) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        h->has_length = true;
+        h->content_length = n;
+    } else if (ieq(l, "Transfer-Encoding")) {
+        /* We send no TE header, so only plain chunked may come back. */
+        if (!ieq(value, "chunked") || h->chunked) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        h->chunked = true;
+    } else if (ieq(l, "Connection")) {
+        if (!parse_connection(value, h)) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+    }
+    return EVT_OK;
+}
+
+static evt_err read_head(evt_https_client *c, parsed_head *h)
+{
+    for (int interim = 0; interim <= MAX_INTERIM_RESPONSES; interim++) {
+        memset(h, 0, sizeof(*h));
+        size_t budget = EVT_HTTPS_MAX_HEADER_SECTION;
+        size_t len = 0;
+        evt_err err = read_line(c, &len, &budget);
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (!parse_status_line(c->line, len, h)) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        for (;;) {
+            err = read_line(c, &len, &budget);
+            if (err != EVT_OK) {
+                return err;
+            }
+            if (len == 0) {
+                break;
+            }
+            err = parse_header_line(c->line, h);
+            if (err != EVT_OK) {
+                return err;
+            }
+        }
+        if (h->status >= 200) {
+            return EVT_OK;
+        }
+        if (h->status == 101) {
+            return EVT_ERR_HTTP_MALFORMED; /* we never ask to switch protocols */
+        }
+        /* 1xx interim response (e.g. 100 Continue): the final one follows. */
+    }
+    return EVT_ERR_HTTP_MALFORMED;
+}
+
+/* Grows an arena buffer; the allocator has no realloc. */
+static evt_err body_reserve(char **body, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return EVT_OK;
+    }
+    size_t ncap = *cap ? *cap : 1024;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    char *nb = evt_malloc(ncap);
+    if (!nb) {
+        return EVT_ERR_NOMEM;
+    }
+    if (*body) {
+        memcpy(nb, *body, *cap);
+        evt_free(*body);
+    }
+    *body = nb;
+    *cap = ncap;
+    return EVT_OK;
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+static evt_err read_chunked(evt_https_client *c, char **body, size_t *cap, size_t *len)
+{
+    size_t budget = EVT_HTTPS_MAX_HEADER_SECTION; /* chunk-size lines and trailers */
+    for (;;) {
+        size_t llen = 0;
+        evt_err err = read_line(c, &llen, &budget);
+        if (err != EVT_OK) {
+            return err;
+        }
+        uint64_t size = 0;
+        size_t i = 0;
+        for (; i < llen; i++) {
+            int hv = hex_value(c->line[i]);
+            if (hv < 0) {
+                break;
+            }
+            if (i >= 15) {
+                return EVT_ERR_HTTP_TOO_LARGE; /* beyond any cap we could accept */
+            }
+            size = size * 16 + (uint64_t)hv;
+        }
+        /* chunk-size [ BWS ; chunk-ext ]: extensions carry nothing we use. */
+        if (i == 0) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        size_t j = i;
+        while (j < llen && (c->line[j] == ' ' || c->line[j] == '\t')) {
+            j++;
+        }
+        if (j < llen && c->line[j] != ';') {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        if (size == 0) {
+            break;
+        }
+        if (size > c->max_body - *len) {
+            return EVT_ERR_HTTP_TOO_LARGE;
+        }
+        err = body_reserve(body, cap, *len + (size_t)size + 1);
+        if (err != EVT_OK) {
+            return err;
+        }
+        err = read_exact(c, (uint8_t *)*body + *len, (size_t)size);
+        if (err != EVT_OK) {
+            return err;
+        }
+        *len += (size_t)size;
+        uint8_t crlf[2];
+        err = read_exact(c, crlf, 2);
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (crlf[0] != '\r' || crlf[1] != '\n') {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+    }
+    /* Trailer section: header lines up to an empty line; nothing in it concerns us. */
+    for (;;) {
+        size_t llen = 0;
+        evt_err err = read_line(c, &llen, &budget);
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (llen == 0) {
+            return EVT_OK;
+        }
+        char *colon = strchr(c->line, ':');
+        if (!colon || c->line[0] == ' ' || c->line[0] == '\t') {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+        *colon = '\0';
+        if (!is_token(c->line) || !is_field_value(colon + 1)) {
+            return EVT_ERR_HTTP_MALFORMED;
+        }
+    }
+}
+
+static evt_err read_to_close(evt_https_client *c, char **body, size_t *cap, size_t *len)
+{
+    for (;;) {
+        if (c->rx_pos == c->rx_len) {
+            evt_err err = rx_fill(c);
+            if (err == EVT_ERR_NET_CLOSED) {
+                /* Without close_notify the end of the body cannot be told from a
+                 * truncation by an attacker or a broken link. */
+                return c->rx_clean_eof ? EVT_OK : EVT_ERR_NET_CLOSED;
+            }
+            if (err != EVT_OK) {
+                return err;
+            }
+        }
+        size_t take = c->rx_len - c->rx_pos;
+        if (take > c->max_body - *len) {
+            return EVT_ERR_HTTP_TOO_LARGE;
+        }
+        evt_err err = body_reserve(body, cap, *len + take + 1);
+        if (err != EVT_OK) {
+            return err;
+        }
+        memcpy(*body + *len, c->rx + c->rx_pos, take);
+        c->rx_pos += take;
+        *len += take;
+    }
+}
+
+/* Reads the whole response into resp; *keep_alive says if the connection may be reused. */
+static evt_err read_response(evt_https_client *c, evt_https_response *resp, bool *keep_alive)
+{
+    parsed_head h;
+    *keep_alive = false;
+    evt_err err = read_head(c, &h);
+    if (err != EVT_OK) {
+        return err;
+    }
+    resp->status = h.status;
+    if (h.chunked && h.has_length) {
+        return EVT_ERR_HTTP_MALFORMED;
+    }
+    bool persistent = h.minor_version == 1 ? !h.conn_close : (h.conn_keep_alive && !h.conn_close);
+
+    char *body = NULL;
+    size_t cap = 0, len = 0;
+    bool no_body = h.status == 204 || h.status == 304;
+    if (no_body) {
+        err = EVT_OK;
+    } else if (h.chunked) {
+        err = read_chunked(c, &body, &cap, &len);
+    } else if (h.has_length) {
+        if (h.content_length > c->max_body) {
+            err = EVT_ERR_HTTP_TOO_LARGE;
+        } else {
+            err = body_reserve(&body, &cap, (size_t)h.content_length + 1);
+            if (err == EVT_OK) {
+                err = read_exact(c, (uint8_t *)body, (size_t)h.content_length);
+            }
+            len = (size_t)h.content_length;
+        }
+    } else {
+        persistent = false;
+        err = read_to_close(c, &body, &cap, &len);
+    }
+    if (err == EVT_OK) {
+        err = body_reserve(&body, &cap, len + 1);
+    }
+    if (err != EVT_OK) {
+        evt_free(body);
+        return err;
+    }
+    body[len] = '\0';
+    resp->body = body;
+    resp->body_len = len;
+    /* Bytes beyond the response on a connection we did not pipeline on mean we are out of
+     * step with the server: never reuse such a connection. */
+    *keep_alive = persistent && c->rx_pos == c->rx_len && !c->rx_eof;
+    return EVT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request */
+
+static bool reserved_header(const char *name)
+{
+    static const char *const reserved[] = {"Host",       "Content-Length",    "Content-Type",
+                                           "Connection", "Transfer-Encoding", "Keep-Alive",
+                                           "TE",         "Upgrade",           "Trailer"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (ieq(name, reserved[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool path_ok(const char *p)
+{
+    if (p[0] != '/') {
+        return false;
+    }
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= 0x20 || ch >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Builds head + body in one arena buffer, so a small request leaves as one TLS record. */
+static evt_err build_request(const evt_https_client *c, const evt_https_request *req, uint8_t **out,
+                             size_t *out_len)
+{
+    const char *path = req->path ? req->path : c->path;
+    const char *ctype = req->content_type ? req->content_type : "application/json;charset=utf-8";
+    if (!path_ok(path) || !is_field_value(ctype) || (req->body_len && !req->body) ||
+        (req->header_count && !req->headers) || req->header_count > EVT_HTTPS_MAX_EXTRA_HEADERS) {
+        return EVT_ERR_ARG;
+    }
+    for (size_t i = 0; i < req->header_count; i++) {
+        const evt_https_header *hd = &req->headers[i];
+        if (!hd->name || !hd->value || !is_token(hd->name) || !is_field_value(hd->value) ||
+            reserved_header(hd->name)) {
+            return EVT_ERR_ARG;
+        }
+    }
+    bool ipv6_literal = strchr(c->server_name, ':') != NULL;
+    /* Two passes: size, then write. */
+    char *buf = NULL;
+    size_t cap = 0, pos = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        pos = 0;
+        pos = append(buf, cap, pos, "POST ");
+        pos = append(buf, cap, pos, path);
+        pos = append(buf, cap, pos, " HTTP/1.1\r\nHost: ");
+        pos = append(buf, cap, pos, ipv6_literal ? "[" : "");
+        pos = append(buf, cap, pos, c->server_name);
+        pos = append(buf, cap, pos, ipv6_literal ? "]" : "");
+        if (c->port != EVT_HTTPS_DEFAULT_PORT) {
+            pos = append(buf, cap, pos, ":");
+            pos = append_u(buf, cap, pos, c->port);
+        }
+        pos = append(buf, cap, pos, "\r\nContent-Type: ");
+        pos = append(buf, cap, pos, ctype);
+        pos = append(buf, cap, pos, "\r\nContent-Length: ");
+        pos = append_u(buf, cap, pos, (unsigned long)req->body_len);
+        pos = append(buf, cap, pos, "\r\nConnection: keep-alive\r\nAccept: */*\r\n");
+        for (size_t i = 0; i < req->header_count; i++) {
+            pos = append(buf, cap, pos, req->headers[i].name);
+            pos = append(buf, cap, pos, ": ");
+            pos = append(buf, cap, pos, req->headers[i].value);
+            pos = append(buf, cap, pos, "\r\n");
+        }
+        pos = append(buf, cap, pos, "\r\n");
+        if (pass == 0) {
+            cap = pos + req->body_len + 1;
+            buf = evt_malloc(cap);
+            if (!buf) {
+                return EVT_ERR_NOMEM;
+            }
+        }
+    }
+    if (req->body_len) {
+        memcpy(buf + pos, req->body, req->body_len);
+    }
+    *out = (uint8_t *)buf;
+    *out_len = pos + req->body_len;
+    return EVT_OK;
+}
+
+static evt_err write_all(evt_https_client *c, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        c->net_err = EVT_OK;
+        int ret = mbedtls_ssl_write(&c->ssl, data + done, len - done);
+        if (ret > 0) {
+            done += (size_t)ret;
+            continue;
+        }
+        if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ ||
+            ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            continue;
+        }
+        return map_tls_error(c, ret, PHASE_EXCHANGE);
+    }
+    return EVT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Public API */
+
+evt_err evt_https_client_new(const evt_https_config *cfg, const evt_hal_net *net,
+                             const evt_hal_sys *sys, evt_https_client **out)
+{
+    if (!out) {
+        return EVT_ERR_ARG;
+    }
+    *out = NULL;
+    if (!cfg || !net || !sys || !cfg->host || !cfg->host[0] || !cfg->path || !cfg->ca_pem ||
+        !net->connect || !net->send || !net->recv || !net->close || !sys->monotonic_ms ||
+        !path_ok(cfg->path)) {
+        return EVT_ERR_ARG;
+    }
+    const char *server_name = cfg->server_name ? cfg->server_name : cfg->host;
+    if (!server_name[0] || !is_field_value(server_name) || strchr(server_name, ' ') ||
+        !is_field_value(cfg->host)) {
+        return EVT_ERR_ARG;
+    }
+    if (!evt_https_platform_ready()) {
+        EVT_LOGE(MOD, "evt_https_platform_init was not called");
+        return EVT_ERR_ARG;
+    }
+    evt_https_client *c = evt_calloc(1, sizeof(*c));
+    if (!c) {
+        return EVT_ERR_NOMEM;
+    }
+    c->net = net;
+    c->sys = sys;
+    c->port = cfg->port ? cfg->port : EVT_HTTPS_DEFAULT_PORT;
+    c->connect_timeout_ms =
+        cfg->connect_timeout_ms ? cfg->connect_timeout_ms : EVT_HTTPS_DEFAULT_CONNECT_TIMEOUT_MS;
+    c->io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : EVT_HTTPS_DEFAULT_IO_TIMEOUT_MS;
+    c->max_body = cfg->max_body ? cfg->max_body : EVT_HTTPS_DEFAULT_MAX_BODY;
+    mbedtls_x509_crt_init(&c->ca);
+    mbedtls_ssl_config_init(&c->conf);
+    c->host = arena_strdup(cfg->host);
+    c->server_name = arena_strdup(server_name);
+    c->path = arena_strdup(cfg->path);
+    if (!c->host || !c->server_name || !c->path) {
+        evt_https_client_free(c);
+        return EVT_ERR_NOMEM;
+    }
+
+    /* The terminating NUL must be part of the length for mbedTLS to treat it as PEM. */
+    int ret =
+        mbedtls_x509_crt_parse(&c->ca, (const unsigned char *)cfg->ca_pem, strlen(cfg->ca_pem) + 1);
+    if (ret != 0 || c->ca.version == 0) {
+        /* ret > 0: some certificates did not parse. A half-read trust store is refused. */
+        c->last_mbedtls_error = ret < 0 ? ret : 0;
+        EVT_LOGE(MOD, "CA PEM invalid (mbedtls %s0x%04x)", ret < 0 ? "-" : "+",
+                 (unsigned)(ret < 0 ? -ret : ret));
+        evt_https_client_free(c);
+        return is_alloc_error(ret) ? EVT_ERR_NOMEM : EVT_ERR_TLS_CONFIG;
+    }
+
+    ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                      MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) {
+        evt_https_client_free(c);
+        return EVT_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+    /* PSA's DRBG, seeded from the HAL entropy by psa_crypto_init: one DRBG for everything. */
+    mbedtls_ssl_conf_rng(&c->conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+    mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    *out = c;
+    return EVT_OK;
+}
+
+void evt_https_client_free(evt_https_client *c)
+{
+    if (!c) {
+        return;
+    }
+    drop_connection(c, true);
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_x509_crt_free(&c->ca);
+    evt_free(c->host);
+    evt_free(c->server_name);
+    evt_free(c->path);
+    evt_free(c);
+}
+
+void evt_https_disconnect(evt_https_client *c)
+{
+    if (c) {
+        drop_connection(c, true);
+    }
+}
+
+void evt_https_response_free(evt_https_response *resp)
+{
+    if (!resp) {
+        return;
+    }
+    evt_free(resp->body);
+    memset(resp, 0, sizeof(*resp));
+}
+
+evt_err evt_https_post(evt_https_client *c, const evt_https_request *req, evt_https_response *resp)
+{
+    if (!resp) {
+        return EVT_ERR_ARG;
+    }
+    memset(resp, 0, sizeof(*resp));
+    if (!c || !req) {
+        return EVT_ERR_ARG;
+    }
+    uint8_t *wire = NULL;
+    size_t wire_len = 0;
+    evt_err err = build_request(c, req, &wire, &wire_len);
+    if (err != EVT_OK) {
+        return err;
+    }
+    c->last_verify_flags = 0;
+
+    bool retried = false;
+    for (;;) {
+        bool fresh = false;
+        if (c->connected && !idle_connection_alive(c)) {
+            drop_connection(c, false);
+            resp->reconnected = true;
+        }
+        if (!c->connected) {
+            err = connect_tls(c);
+            if (err != EVT_OK) {
+                break; /* nothing of the request was written */
+            }
+            fresh = true;
+        }
+        resp->connection_reused = !fresh;
+        resp->tls_version = c->tls_version;
+        resp->ciphersuite = c->ciphersuite;
+
+        c->deadline_ms = now_ms(c) + c->io_timeout_ms;
+        c->bytes_sent = 0;
+        err = write_all(c, wire, wire_len);
+        resp->request_sent = c->bytes_sent > 0;
+        if (err != EVT_OK) {
+            bool peer_gone = err == EVT_ERR_NET_CLOSED || err == EVT_ERR_NET_IO;
+            drop_connection(c, false);
+            /* The one safe retry: a reused connection that died before it took a byte. */
+            if (!fresh && !retried && !resp->request_sent && peer_gone) {
+                EVT_LOGI(MOD, "kept-alive connection refused the request; reconnecting");
+                retried = true;
+                resp->reconnected = true;
+                continue;
+            }
+            break;
+        }
+        resp->request_sent = true;
+
+        bool keep_alive = false;
+        err = read_response(c, resp, &keep_alive);
+        if (err != EVT_OK || !keep_alive) {
+            drop_connection(c, err == EVT_OK);
+        }
+        break;
+    }
+    evt_free(wire);
+
+    if (err == EVT_OK && (resp->status < 200 || resp->status > 299)) {
+        err = EVT_ERR_HTTP_STATUS;
+    }
+    if (err != EVT_OK) {
+        EVT_LOGW(MOD, "POST failed: %s (http %d, request %s, mbedtls -0x%04x)", evt_err_name(err),
+                 resp->status, resp->request_sent ? "sent" : "not sent",
+                 (unsigned)(c->last_mbedtls_error < 0 ? -c->last_mbedtls_error : 0));
+    }
+    return err;
+}
+
+void evt_https_get_info(const evt_https_client *c, evt_https_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!c) {
+        return;
+    }
+    out->connected = c->connected;
+    out->connections_opened = c->connections_opened;
+    out->tls_version = c->tls_version;
+    out->ciphersuite = c->ciphersuite;
+    out->last_mbedtls_error = c->last_mbedtls_error;
+    out->last_verify_flags = c->last_verify_flags;
+    out->last_net_error = c->last_net_error;
+}
