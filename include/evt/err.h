@@ -87,7 +87,9 @@
     X(EVT_ERR_RECEIPT_REF_INVALID, "not a receipt reference QR code",                              \
       "不是本系统结算单上的二维码")                                                              \
     /* ECR link */                                                                                 \
-    X(EVT_ERR_ECR_MALFORMED, "malformed ECR message", "收银系统消息格式错误")
+    X(EVT_ERR_ECR_MALFORMED, "malformed ECR message", "收银系统消息格式错误")                \
+    X(EVT_ERR_ECR_VERSION, "unsupported ECR protocol version", "收银系统接口版本不支持")        \
+    X(EVT_ERR_ECR_TOO_LONG, "ECR message line too long", "收银系统消息过长")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,
