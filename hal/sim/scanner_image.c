@@ -77,12 +77,10 @@ static uint64_t symbol_area(const zbar_symbol_t *sym)
     return (uint64_t)(maxx - minx + 1) * (uint64_t)(maxy - miny + 1);
 }
 
-evt_err evt_sim_decode_grey(const uint8_t *pixels, uint32_t width, uint32_t height, uint8_t *buf,
-                            size_t cap, size_t *len, size_t *count)
+/* One zbar pass over one grey image. */
+static evt_err decode_pass(const uint8_t *pixels, uint32_t width, uint32_t height, uint8_t *buf,
+                           size_t cap, size_t *len, size_t *count)
 {
-    if (pixels == NULL || width == 0 || height == 0 || len == NULL || (buf == NULL && cap > 0)) {
-        return EVT_ERR_ARG;
-    }
     *len = 0;
     if (count != NULL) {
         *count = 0;
@@ -145,6 +143,86 @@ evt_err evt_sim_decode_grey(const uint8_t *pixels, uint32_t width, uint32_t heig
 out:
     zbar_image_destroy(img);
     zbar_image_scanner_destroy(scn);
+    return err;
+}
+
+/* 2x2 averaging: halves sensor noise and washes out moire finer than two pixels. */
+static uint8_t *downsample2(const uint8_t *src, uint32_t w, uint32_t h, uint32_t *ow, uint32_t *oh)
+{
+    *ow = w / 2;
+    *oh = h / 2;
+    if (*ow == 0 || *oh == 0) {
+        return NULL;
+    }
+    uint8_t *dst = malloc((size_t)*ow * *oh);
+    if (dst == NULL) {
+        return NULL;
+    }
+    for (uint32_t y = 0; y < *oh; y++) {
+        const uint8_t *r0 = src + (size_t)(2 * y) * w;
+        const uint8_t *r1 = r0 + w;
+        for (uint32_t x = 0; x < *ow; x++) {
+            unsigned sum = r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1];
+            dst[(size_t)y * *ow + x] = (uint8_t)((sum + 2) / 4);
+        }
+    }
+    return dst;
+}
+
+/* 3x3 box blur at full resolution: smooths noise without losing small modules. */
+static uint8_t *box3(const uint8_t *src, uint32_t w, uint32_t h)
+{
+    uint8_t *dst = malloc((size_t)w * h);
+    if (dst == NULL) {
+        return NULL;
+    }
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            unsigned sum = 0, n = 0;
+            for (int dy = -1; dy <= 1; dy++) {
+                for (int dx = -1; dx <= 1; dx++) {
+                    int64_t yy = (int64_t)y + dy, xx = (int64_t)x + dx;
+                    if (yy >= 0 && xx >= 0 && yy < h && xx < w) {
+                        sum += src[(size_t)yy * w + (size_t)xx];
+                        n++;
+                    }
+                }
+            }
+            dst[(size_t)y * w + x] = (uint8_t)((sum + n / 2) / n);
+        }
+    }
+    return dst;
+}
+
+evt_err evt_sim_decode_grey(const uint8_t *pixels, uint32_t width, uint32_t height, uint8_t *buf,
+                            size_t cap, size_t *len, size_t *count)
+{
+    if (pixels == NULL || width == 0 || height == 0 || len == NULL || (buf == NULL && cap > 0)) {
+        return EVT_ERR_ARG;
+    }
+    /* zbar binarises each scan line as it is, so camera noise and screen moire that a person
+     * does not even notice break it. Like a real scan engine, retry a frame that gave nothing
+     * with pre-filtered copies before calling it unreadable. */
+    evt_err err = decode_pass(pixels, width, height, buf, cap, len, count);
+    if (err != EVT_ERR_SCAN_UNREADABLE) {
+        return err;
+    }
+    uint8_t *smooth = box3(pixels, width, height);
+    if (smooth == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    err = decode_pass(smooth, width, height, buf, cap, len, count);
+    free(smooth);
+    if (err != EVT_ERR_SCAN_UNREADABLE) {
+        return err;
+    }
+    uint32_t hw, hh;
+    uint8_t *half = downsample2(pixels, width, height, &hw, &hh);
+    if (half == NULL) {
+        return hw == 0 || hh == 0 ? EVT_ERR_SCAN_UNREADABLE : EVT_ERR_NOMEM;
+    }
+    err = decode_pass(half, hw, hh, buf, cap, len, count);
+    free(half);
     return err;
 }
 
