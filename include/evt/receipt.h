@@ -1,0 +1,110 @@
+/*
+ * evt_receipt: the settlement receipt (医保结算单) as one complete ESC/POS job.
+ *
+ * The builder writes the whole job (init, Chinese mode, text in GB18030, QR code, cut) into
+ * a caller buffer; the caller hands it to evt_hal_printer. Nothing is allocated by this
+ * module; libqrencode allocates its symbol for the raster mode while the job is built.
+ *
+ * Personal data: the builder takes the patient's and the holder's name and ID number in
+ * clear and prints only their evt_mask_* forms; nothing of them is logged.
+ *
+ * The QR code carries a settlement reference ("EVTS1|..."; evt_receipt_ref_*) so a later
+ * refund (2103) or reprint can start from scanning the receipt. Layout and format:
+ * docs/receipts.md.
+ */
+#ifndef EVT_RECEIPT_H
+#define EVT_RECEIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+#include "evt/sale.h"
+
+typedef enum evt_receipt_paper {
+    EVT_RECEIPT_PAPER_58MM, /* 384 dots, 32 ASCII columns of font A (12x24) */
+    EVT_RECEIPT_PAPER_80MM, /* 576 dots, 48 columns */
+} evt_receipt_paper;
+
+typedef enum evt_receipt_qr_mode {
+    /* Symbol made here with libqrencode and sent as a GS v 0 raster image: works on every
+     * printer, costs ~7-10 KB of job. */
+    EVT_RECEIPT_QR_RASTER,
+    /* GS ( k: the printer draws the symbol itself (model 2, level M); short job. */
+    EVT_RECEIPT_QR_NATIVE,
+} evt_receipt_qr_mode;
+
+typedef enum evt_receipt_kind {
+    EVT_RECEIPT_SALE,         /* 2102/2207 settled */
+    EVT_RECEIPT_CANCELLATION, /* 2103/2208: the settlement's amounts come negated */
+    EVT_RECEIPT_REPRINT,      /* a copy of an earlier SALE receipt, marked 重打印 */
+} evt_receipt_kind;
+
+/* Everything one receipt shows. Strings are UTF-8, NUL-terminated; NULL is read as "". */
+typedef struct evt_receipt {
+    evt_receipt_paper paper;
+    evt_receipt_qr_mode qr_mode;
+    evt_receipt_kind kind;
+    const char *fixmedins_name; /* 定点机构名称 */
+    const char *fixmedins_code; /* 12 characters; required (QR) */
+    const char *terminal_id;
+    const char *operator_name;        /* opter_name, or opter when there is no name */
+    const char *datetime;             /* "yyyy-MM-dd HH:mm:ss": when this receipt is printed */
+    const char *msgid;                /* msgid of the settling request; required (QR) */
+    const evt_order *order;           /* items; NULL prints no item section */
+    const evt_settlement *settlement; /* required; setl_id must be non-empty */
+    const char *patient_name;         /* clear text; printed masked */
+    const char *patient_id_no;        /* clear text; printed masked */
+    const char *insutype;             /* "310" / "390"; others printed as the code */
+    const char *insured_region;       /* insuplc_admdvs, 6 digits */
+    bool via_family_account;          /* code shown through a family account (亲情账户) */
+    const char *holder_name;          /* clear text; printed masked when via_family_account */
+    const char *original_setl_id;     /* CANCELLATION: the settlement it cancels (optional) */
+} evt_receipt;
+
+/* A buffer this large always holds a receipt with EVT_ORDER_MAX_ITEMS items of the longest
+ * names on 80 mm paper in raster mode (the worst case; checked by tests). */
+#define EVT_RECEIPT_JOB_BYTES 32768u
+
+/*
+ * Builds the ESC/POS job into out[0..cap). *len gets its length.
+ * EVT_ERR_ARG: NULL receipt/settlement/out/len, empty fixmedins_code, msgid or setl_id,
+ * a reference field with '|' or control characters, bad enum values or item_count.
+ * EVT_ERR_OVERFLOW: cap too small (nothing usable in out).
+ * EVT_ERR_NOMEM: libqrencode could not build the symbol (raster mode).
+ */
+evt_err evt_receipt_build(const evt_receipt *receipt, uint8_t *out, size_t cap, size_t *len);
+
+/* Columns of font A on the paper (32 or 48); 0 for an unknown paper. */
+unsigned evt_receipt_columns(evt_receipt_paper paper);
+/* Printable width in dots (384 or 576); 0 for an unknown paper. */
+unsigned evt_receipt_dots(evt_receipt_paper paper);
+
+/* The settlement reference the receipt's QR carries:
+ * "EVTS1|<fixmedins_code>|<setl_id>|<mdtrt_id>|<psn_no>|<msgid>". */
+#define EVT_RECEIPT_REF_PREFIX "EVTS1|"
+#define EVT_RECEIPT_REF_MAX    160 /* longest text incl. NUL (platform field sizes) */
+
+typedef struct evt_receipt_ref {
+    char fixmedins_code[13];
+    char setl_id[31];
+    char mdtrt_id[31]; /* may be empty */
+    char psn_no[31];   /* may be empty */
+    char msgid[31];
+} evt_receipt_ref;
+
+/*
+ * Formats the reference text. Fields must be printable ASCII without '|' and within the
+ * sizes above; fixmedins_code, setl_id and msgid non-empty. EVT_ERR_ARG otherwise,
+ * EVT_ERR_OVERFLOW when out is too small.
+ */
+evt_err evt_receipt_ref_format(const evt_receipt_ref *ref, char *out, size_t cap);
+
+/*
+ * Parses a scanned text (len bytes) back into a reference with the same rules.
+ * EVT_ERR_RECEIPT_REF_INVALID for anything else (another QR, a damaged or foreign one).
+ */
+evt_err evt_receipt_ref_parse(const char *text, size_t len, evt_receipt_ref *out);
+
+#endif /* EVT_RECEIPT_H */
