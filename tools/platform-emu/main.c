@@ -1,0 +1,489 @@
+/*
+ * platform-emu CLI.
+ *
+ *   platform-emu init    --db F [--force]
+ *   platform-emu serve   --db F --port P --cert C --key K [--bind 127.0.0.1] [--code-ttl 120]
+ *                        [--token-ttl 1800] [--paas-id ID --paas-token T]
+ *                        [--amount-style mixed|number|string] [--ready-file PATH]
+ *   platform-emu code    --db F --person ALIAS [--holder ALIAS] [--ttl S]
+ *   platform-emu fault   --db F --infno X|* --kind K [--value V] [--times N]
+ *   platform-emu fault   --db F --clear
+ *   platform-emu balance --db F --person ALIAS
+ *   platform-emu show    --db F
+ *   platform-emu count   --db F --what settlements|reversals|cancellations
+ *
+ * Exit status: 0 ok, 1 failure, 2 usage error. See docs/platform-emulator.md.
+ */
+#include "emu.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_DB = 1000,
+    OPT_FORCE,
+    OPT_PORT,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_BIND,
+    OPT_CODE_TTL,
+    OPT_TOKEN_TTL,
+    OPT_PAAS_ID,
+    OPT_PAAS_TOKEN,
+    OPT_STYLE,
+    OPT_READY,
+    OPT_PERSON,
+    OPT_HOLDER,
+    OPT_TTL,
+    OPT_INFNO,
+    OPT_KIND,
+    OPT_VALUE,
+    OPT_TIMES,
+    OPT_CLEAR,
+    OPT_WHAT,
+};
+
+static const struct option options[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"code-ttl", required_argument, NULL, OPT_CODE_TTL},
+    {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
+    {"paas-id", required_argument, NULL, OPT_PAAS_ID},
+    {"paas-token", required_argument, NULL, OPT_PAAS_TOKEN},
+    {"amount-style", required_argument, NULL, OPT_STYLE},
+    {"ready-file", required_argument, NULL, OPT_READY},
+    {"person", required_argument, NULL, OPT_PERSON},
+    {"holder", required_argument, NULL, OPT_HOLDER},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"infno", required_argument, NULL, OPT_INFNO},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"value", required_argument, NULL, OPT_VALUE},
+    {"times", required_argument, NULL, OPT_TIMES},
+    {"clear", no_argument, NULL, OPT_CLEAR},
+    {"what", required_argument, NULL, OPT_WHAT},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct {
+    const char *db, *cert, *key, *bind, *paas_id, *paas_token, *style, *ready, *person, *holder,
+        *infno, *kind, *value, *what;
+    int port, code_ttl, token_ttl, ttl, times;
+    bool force, clear, port_set;
+} args;
+
+static int usage(const char *msg)
+{
+    if (msg)
+        fprintf(stderr, "platform-emu: %s\n", msg);
+    fprintf(stderr,
+            "usage: platform-emu init|serve|code|fault|balance|show|count --db FILE [options]\n"
+            "       (see the header of tools/platform-emu/main.c or docs/platform-emulator.md)\n");
+    return 2;
+}
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->bind = "127.0.0.1";
+    a->code_ttl = 120;
+    a->token_ttl = 1800;
+    a->ttl = -1;
+    a->times = 1;
+    a->paas_id = "evt-paas-demo";
+    a->paas_token = "evt-demo-token-1234";
+    a->style = "mixed";
+    int c;
+    optind = 2; /* argv[1] is the subcommand */
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB:
+            a->db = optarg;
+            break;
+        case OPT_FORCE:
+            a->force = true;
+            break;
+        case OPT_PORT:
+            if (!parse_int(optarg, 0, 65535, &a->port))
+                return usage("--port needs 0..65535");
+            a->port_set = true;
+            break;
+        case OPT_CERT:
+            a->cert = optarg;
+            break;
+        case OPT_KEY:
+            a->key = optarg;
+            break;
+        case OPT_BIND:
+            a->bind = optarg;
+            break;
+        case OPT_CODE_TTL:
+            if (!parse_int(optarg, 0, 86400, &a->code_ttl))
+                return usage("--code-ttl needs 0..86400 seconds");
+            break;
+        case OPT_TOKEN_TTL:
+            if (!parse_int(optarg, 0, 86400, &a->token_ttl))
+                return usage("--token-ttl needs 0..86400 seconds");
+            break;
+        case OPT_PAAS_ID:
+            a->paas_id = optarg;
+            break;
+        case OPT_PAAS_TOKEN:
+            a->paas_token = optarg;
+            break;
+        case OPT_STYLE:
+            a->style = optarg;
+            break;
+        case OPT_READY:
+            a->ready = optarg;
+            break;
+        case OPT_PERSON:
+            a->person = optarg;
+            break;
+        case OPT_HOLDER:
+            a->holder = optarg;
+            break;
+        case OPT_TTL:
+            if (!parse_int(optarg, 0, 86400, &a->ttl))
+                return usage("--ttl needs 0..86400 seconds");
+            break;
+        case OPT_INFNO:
+            a->infno = optarg;
+            break;
+        case OPT_KIND:
+            a->kind = optarg;
+            break;
+        case OPT_VALUE:
+            a->value = optarg;
+            break;
+        case OPT_TIMES:
+            if (!parse_int(optarg, 1, 1000000, &a->times))
+                return usage("--times needs a positive count");
+            break;
+        case OPT_CLEAR:
+            a->clear = true;
+            break;
+        case OPT_WHAT:
+            a->what = optarg;
+            break;
+        default:
+            return usage(NULL);
+        }
+    }
+    if (optind != argc)
+        return usage("unexpected argument");
+    if (a->db == NULL)
+        return usage("--db FILE is required");
+    return 0;
+}
+
+static int open_ready_db(const char *path, sqlite3 **db)
+{
+    /* every command works on a fresh path too: the seed is idempotent */
+    if (emu_db_init(path, false) != 0)
+        return -1;
+    return emu_db_open(path, db);
+}
+
+static int cmd_serve(const args *a)
+{
+    if (!a->port_set || a->cert == NULL || a->key == NULL)
+        return usage("serve needs --port, --cert and --key");
+    emu_server_opts o = {
+        .cfg = {.db_path = a->db, .code_ttl_s = a->code_ttl, .token_ttl_s = a->token_ttl},
+        .bind_addr = a->bind,
+        .port = a->port,
+        .cert_path = a->cert,
+        .key_path = a->key,
+        .paas_id = a->paas_id,
+        .paas_token = a->paas_token,
+        .ready_file = a->ready,
+    };
+    if (strcmp(a->style, "mixed") == 0)
+        o.cfg.style = EMU_STYLE_MIXED;
+    else if (strcmp(a->style, "number") == 0)
+        o.cfg.style = EMU_STYLE_NUMBER;
+    else if (strcmp(a->style, "string") == 0)
+        o.cfg.style = EMU_STYLE_STRING;
+    else
+        return usage("--amount-style is mixed, number or string");
+    /* the code TTL is a property of issued codes; the server records the default for `code` */
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES ('code_ttl', '%d')", a->code_ttl);
+    int rc = emu_db_exec(db, sql);
+    sqlite3_close(db);
+    if (rc != 0)
+        return 1;
+    return emu_serve(&o);
+}
+
+static int cmd_code(const args *a)
+{
+    if (a->person == NULL)
+        return usage("code needs --person ALIAS");
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    int ttl = a->ttl;
+    if (ttl < 0) {
+        int64_t v = 120;
+        if (emu_db_scalar(db, &v, "SELECT value FROM meta WHERE key='code_ttl'", NULL) < 0)
+            v = 120;
+        ttl = (int)v;
+    }
+    char code[64], err[256];
+    int rc = emu_issue_code(db, a->person, a->holder, ttl, code, sizeof code, err, sizeof err);
+    sqlite3_close(db);
+    if (rc != 0) {
+        fprintf(stderr, "platform-emu: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", code);
+    return 0;
+}
+
+static int cmd_fault(const args *a)
+{
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    int rc = 1;
+    if (a->clear) {
+        rc = emu_db_exec(db, "DELETE FROM faults") == 0 ? 0 : 1;
+        goto out;
+    }
+    if (a->infno == NULL || a->kind == NULL) {
+        sqlite3_close(db);
+        return usage("fault needs --infno X|* and --kind K (or --clear)");
+    }
+    static const char *const kinds[] = {"delay",          "close_before", "close_mid",
+                                        "malformed_json", "http_status",  "business_error"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        known = known || strcmp(a->kind, kinds[i]) == 0;
+    if (!known) {
+        sqlite3_close(db);
+        return usage("--kind is delay, close_before, close_mid, malformed_json, http_status or "
+                     "business_error");
+    }
+    int v;
+    if (strcmp(a->kind, "delay") == 0 &&
+        (a->value == NULL || !parse_int(a->value, 0, 600000, &v))) {
+        sqlite3_close(db);
+        return usage("delay needs --value MILLISECONDS (0..600000)");
+    }
+    if (strcmp(a->kind, "http_status") == 0 &&
+        (a->value == NULL || !parse_int(a->value, 400, 599, &v))) {
+        sqlite3_close(db);
+        return usage("http_status needs --value 400..599");
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO faults(infno, kind, value, remaining) VALUES (?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, a->infno, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->value ? a->value : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->times);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 1;
+    sqlite3_finalize(st);
+out:
+    if (rc != 0)
+        fprintf(stderr, "platform-emu: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc;
+}
+
+static int cmd_balance(const args *a)
+{
+    if (a->person == NULL)
+        return usage("balance needs --person ALIAS");
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    sqlite3_stmt *st;
+    int rc = 1;
+    if (sqlite3_prepare_v2(db, "SELECT balance FROM persons WHERE alias=?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, a->person, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+                fprintf(stderr,
+                        "platform-emu: '%s' is resident insurance (390): no personal "
+                        "account\n",
+                        a->person);
+            } else {
+                char buf[32];
+                printf("%s\n", emu_fen_format(sqlite3_column_int64(st, 0), buf, sizeof buf));
+                rc = 0;
+            }
+        } else {
+            fprintf(stderr, "platform-emu: unknown person alias '%s'\n", a->person);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+static int cmd_count(const args *a)
+{
+    const char *sql = NULL;
+    if (a->what && strcmp(a->what, "settlements") == 0)
+        sql = "SELECT count(*) FROM settlements";
+    else if (a->what && strcmp(a->what, "reversals") == 0)
+        sql = "SELECT count(*) FROM reversals";
+    else if (a->what && strcmp(a->what, "cancellations") == 0)
+        sql = "SELECT count(*) FROM cancellations";
+    else
+        return usage("--what is settlements, reversals or cancellations");
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    int64_t n = 0;
+    int rc = emu_db_scalar(db, &n, sql, NULL);
+    sqlite3_close(db);
+    if (rc != 0)
+        return 1;
+    printf("%lld\n", (long long)n);
+    return 0;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static const char *fen_col(sqlite3_stmt *st, int i, char *buf)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return "-";
+    return emu_fen_format(sqlite3_column_int64(st, i), buf, 32);
+}
+
+static int cmd_show(const args *a)
+{
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    sqlite3_stmt *st;
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    printf("== persons (balances in yuan) ==\n");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT alias, name, insutype, psn_insu_stas, insuplc_admdvs, balance "
+                           "FROM persons ORDER BY rowid",
+                           -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("%-14s %-6s insutype=%s stas=%s region=%s balance=%s\n", col(st, 0), col(st, 1),
+                   col(st, 2), col(st, 3), col(st, 4), fen_col(st, 5, b1));
+        sqlite3_finalize(st);
+    }
+    printf("== settlements ==\n");
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT s.setl_id, s.setl_time, p.alias, s.medfee_sumamt, s.fund_pay_sumamt, "
+            "s.acct_pay, s.acct_mulaid_pay, s.psn_cash_pay, ifnull(a.alias,''), s.cancelled, "
+            "s.msgid FROM settlements s JOIN persons p ON p.psn_no=s.psn_no "
+            "LEFT JOIN persons a ON a.psn_no=s.authoriser ORDER BY s.rowid",
+            -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *state = col(st, 9);
+            printf("%s %s %-14s total=%s fund=%s acct=%s mulaid=%s%s%s cash=%s msgid=%s%s\n",
+                   col(st, 0), col(st, 1), col(st, 2), fen_col(st, 3, b1), fen_col(st, 4, b2),
+                   fen_col(st, 5, b3), fen_col(st, 6, b4), col(st, 8)[0] ? " from " : "",
+                   col(st, 8), fen_col(st, 7, b5), col(st, 10),
+                   strcmp(state, "2103") == 0   ? " [cancelled]"
+                   : strcmp(state, "2601") == 0 ? " [reversed]"
+                                                : "");
+        }
+        sqlite3_finalize(st);
+    }
+    printf("== cancellations (2103) ==\n");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT setl_id, orig_setl_id, time, msgid, reversed FROM "
+                           "cancellations ORDER BY rowid",
+                           -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("%s cancels %s at %s msgid=%s%s\n", col(st, 0), col(st, 1), col(st, 2),
+                   col(st, 3), sqlite3_column_int(st, 4) ? " [undone by 2601]" : "");
+        sqlite3_finalize(st);
+    }
+    printf("== reversals (2601) ==\n");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT omsgid, oinfno, outcome, time, msgid FROM reversals "
+                           "ORDER BY rowid",
+                           -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("omsgid=%s oinfno=%s outcome=%s at %s msgid=%s\n", col(st, 0), col(st, 1),
+                   col(st, 2), col(st, 3), col(st, 4));
+        sqlite3_finalize(st);
+    }
+    printf("== totals (live settlements) ==\n");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), ifnull(sum(medfee_sumamt),0), "
+                           "ifnull(sum(fund_pay_sumamt),0), ifnull(sum(acct_pay),0), "
+                           "ifnull(sum(acct_mulaid_pay),0), ifnull(sum(psn_cash_pay),0) "
+                           "FROM settlements WHERE cancelled=''",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            printf("count=%d total=%s fund=%s acct=%s mulaid=%s cash=%s\n",
+                   sqlite3_column_int(st, 0), fen_col(st, 1, b1), fen_col(st, 2, b2),
+                   fen_col(st, 3, b3), fen_col(st, 4, b4), fen_col(st, 5, b5));
+        sqlite3_finalize(st);
+    }
+    printf("== pending faults ==\n");
+    if (sqlite3_prepare_v2(db, "SELECT infno, kind, value, remaining FROM faults ORDER BY id", -1,
+                           &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("infno=%s kind=%s value=%s remaining=%d\n", col(st, 0), col(st, 1), col(st, 2),
+                   sqlite3_column_int(st, 3));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(NULL);
+    const char *cmd = argv[1];
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    if (strcmp(cmd, "init") == 0)
+        return emu_db_init(a.db, a.force) == 0 ? 0 : 1;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&a);
+    if (strcmp(cmd, "code") == 0)
+        return cmd_code(&a);
+    if (strcmp(cmd, "fault") == 0)
+        return cmd_fault(&a);
+    if (strcmp(cmd, "balance") == 0)
+        return cmd_balance(&a);
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(&a);
+    if (strcmp(cmd, "count") == 0)
+        return cmd_count(&a);
+    return usage("unknown subcommand");
+}
