@@ -25,10 +25,10 @@
 #include "evt_sim/ui_tty.h"
 
 /* The arena a small Linux terminal would give the firmware; the Cortex-M boards use less. */
-#define SIM_ARENA_BYTES (256u * 1024u)
-#define SIM_FLASH_BYTES (128u * 1024u)
+#define SIM_ARENA_BYTES  (256u * 1024u)
+#define SIM_FLASH_BYTES  (128u * 1024u)
 #define SIM_FLASH_SECTOR (4096u)
-#define SIM_FILE_MAX (1024u * 1024u)
+#define SIM_FILE_MAX     (1024u * 1024u)
 
 static unsigned char sim_arena[SIM_ARENA_BYTES] __attribute__((aligned(16)));
 
@@ -46,27 +46,33 @@ typedef struct sim_options {
 
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: evt-sim --provision FILE [options]\n"
-            "  --provision FILE   provisioning file (docs/provisioning.md); ca_file is relative to it\n"
-            "  --flash FILE       NOR flash image for the journal (default evt-flash.img)\n"
-            "  --scan-dir DIR     camera: decode *.png frames dropped into DIR (zbar)\n"
-            "  --scan-serial PATH serial scan engine: text lines from PATH (fifo/pty/file, - = stdin)\n"
-            "  --keys FILE        scripted cashier keys ('<screen text> => KEY' lines)\n"
-            "  --transcript FILE  append every screen to FILE\n"
-            "  --print-dir DIR    receipts: <msgid>.bin (ESC/POS) + <msgid>.png (default receipts)\n"
-            "  --log FILE         firmware log (default: stderr)\n"
-            "  --quiet            do not draw screens on stdout\n");
+    fprintf(
+        to,
+        "usage: evt-sim --provision FILE [options]\n"
+        "  --provision FILE   provisioning file (docs/provisioning.md); ca_file is relative to it\n"
+        "  --flash FILE       NOR flash image for the journal (default evt-flash.img)\n"
+        "  --scan-dir DIR     camera: decode *.png frames dropped into DIR (zbar)\n"
+        "  --scan-serial PATH serial scan engine: text lines from PATH (fifo/pty/file, - = stdin)\n"
+        "  --keys FILE        scripted cashier keys ('<screen text> => KEY' lines)\n"
+        "  --transcript FILE  append every screen to FILE\n"
+        "  --print-dir DIR    receipts: <msgid>.bin (ESC/POS) + <msgid>.png (default receipts)\n"
+        "  --log FILE         firmware log (default: stderr)\n"
+        "  --quiet            do not draw screens on stdout\n");
 }
 
 static int parse_options(int argc, char **argv, sim_options *opt)
 {
     static const struct option longopts[] = {
-        {"provision", required_argument, NULL, 'p'}, {"flash", required_argument, NULL, 'f'},
-        {"scan-dir", required_argument, NULL, 'd'},  {"scan-serial", required_argument, NULL, 's'},
-        {"keys", required_argument, NULL, 'k'},      {"transcript", required_argument, NULL, 't'},
-        {"print-dir", required_argument, NULL, 'o'}, {"log", required_argument, NULL, 'l'},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {"provision", required_argument, NULL, 'p'},
+        {"flash", required_argument, NULL, 'f'},
+        {"scan-dir", required_argument, NULL, 'd'},
+        {"scan-serial", required_argument, NULL, 's'},
+        {"keys", required_argument, NULL, 'k'},
+        {"transcript", required_argument, NULL, 't'},
+        {"print-dir", required_argument, NULL, 'o'},
+        {"log", required_argument, NULL, 'l'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
@@ -75,17 +81,39 @@ static int parse_options(int argc, char **argv, sim_options *opt)
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': opt->provision = optarg; break;
-        case 'f': opt->flash = optarg; break;
-        case 'd': opt->scan_dir = optarg; break;
-        case 's': opt->scan_serial = optarg; break;
-        case 'k': opt->keys = optarg; break;
-        case 't': opt->transcript = optarg; break;
-        case 'o': opt->print_dir = optarg; break;
-        case 'l': opt->log_path = optarg; break;
-        case 'q': opt->quiet = true; break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 'p':
+            opt->provision = optarg;
+            break;
+        case 'f':
+            opt->flash = optarg;
+            break;
+        case 'd':
+            opt->scan_dir = optarg;
+            break;
+        case 's':
+            opt->scan_serial = optarg;
+            break;
+        case 'k':
+            opt->keys = optarg;
+            break;
+        case 't':
+            opt->transcript = optarg;
+            break;
+        case 'o':
+            opt->print_dir = optarg;
+            break;
+        case 'l':
+            opt->log_path = optarg;
+            break;
+        case 'q':
+            opt->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (opt->provision == NULL) {
@@ -159,8 +187,7 @@ int main(int argc, char **argv)
 
     evt_sim_sys *sys = NULL;
     evt_sim_sys_options sys_opt = {
-        .log_to_stderr = opt.log_path == NULL, .log_path = opt.log_path,
-        .min_level = EVT_LOG_INFO};
+        .log_to_stderr = opt.log_path == NULL, .log_path = opt.log_path, .min_level = EVT_LOG_INFO};
     if (evt_sim_sys_open(&sys, &sys_opt) != EVT_OK) {
         fprintf(stderr, "evt-sim: cannot open the system driver\n");
         return 2;

@@ -100,14 +100,14 @@ static const char *region_province(const char *admdvs)
         char prefix[3];
         const char *name;
     } provinces[] = {
-        {"11", "北京市"},   {"12", "天津市"},   {"13", "河北省"},   {"14", "山西省"},
-        {"15", "内蒙古"},   {"21", "辽宁省"},   {"22", "吉林省"},   {"23", "黑龙江省"},
-        {"31", "上海市"},   {"32", "江苏省"},   {"33", "浙江省"},   {"34", "安徽省"},
-        {"35", "福建省"},   {"36", "江西省"},   {"37", "山东省"},   {"41", "河南省"},
-        {"42", "湖北省"},   {"43", "湖南省"},   {"44", "广东省"},   {"45", "广西"},
-        {"46", "海南省"},   {"50", "重庆市"},   {"51", "四川省"},   {"52", "贵州省"},
-        {"53", "云南省"},   {"54", "西藏"},     {"61", "陕西省"},   {"62", "甘肃省"},
-        {"63", "青海省"},   {"64", "宁夏"},     {"65", "新疆"},     {"66", "新疆兵团"},
+        {"11", "北京市"}, {"12", "天津市"}, {"13", "河北省"}, {"14", "山西省"},
+        {"15", "内蒙古"}, {"21", "辽宁省"}, {"22", "吉林省"}, {"23", "黑龙江省"},
+        {"31", "上海市"}, {"32", "江苏省"}, {"33", "浙江省"}, {"34", "安徽省"},
+        {"35", "福建省"}, {"36", "江西省"}, {"37", "山东省"}, {"41", "河南省"},
+        {"42", "湖北省"}, {"43", "湖南省"}, {"44", "广东省"}, {"45", "广西"},
+        {"46", "海南省"}, {"50", "重庆市"}, {"51", "四川省"}, {"52", "贵州省"},
+        {"53", "云南省"}, {"54", "西藏"},   {"61", "陕西省"}, {"62", "甘肃省"},
+        {"63", "青海省"}, {"64", "宁夏"},   {"65", "新疆"},   {"66", "新疆兵团"},
     };
     for (size_t i = 0; i < sizeof provinces / sizeof provinces[0]; i++) {
         if (strncmp(admdvs, provinces[i].prefix, 2) == 0) {
@@ -152,8 +152,8 @@ evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line)
     return screen_show(ui);
 }
 
-evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher,
-                             const evt_person *person, const evt_insurance *insu)
+evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher, const evt_person *person,
+                             const evt_insurance *insu)
 {
     char name[EVT_NAME_BYTES * 2], id[40], money[24];
     screen_begin(ui, EVT_UI_CONFIRM, "请核对患者身份", "[确认] 本人无误  [取消] 终止");
@@ -167,8 +167,7 @@ evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher,
                 (unsigned)person->age);
     screen_line(ui, "证件号：%s", id);
     screen_line(ui, "险种：%s", evt_ui_insutype_label(insu->insutype));
-    screen_line(ui, "参保地：%s %s", region_province(insu->insuplc_admdvs),
-                insu->insuplc_admdvs);
+    screen_line(ui, "参保地：%s %s", region_province(insu->insuplc_admdvs), insu->insuplc_admdvs);
     if (insu->balc_present) {
         screen_line(ui, "个人账户余额：%s 元", yuan(insu->balc, money));
     } else {
@@ -234,8 +233,8 @@ evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed)
     uint32_t waited = 0;
     *confirmed = false;
     while (waited < timeout_ms) {
-        uint32_t slice = timeout_ms - waited < UI_KEY_SLICE_MS ? timeout_ms - waited
-                                                               : UI_KEY_SLICE_MS;
+        uint32_t slice =
+            timeout_ms - waited < UI_KEY_SLICE_MS ? timeout_ms - waited : UI_KEY_SLICE_MS;
         evt_key_event ev = {0};
         evt_err err = ui->hal->read_key(ui->hal->ctx, slice, &ev);
         waited += slice;

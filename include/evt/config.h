@@ -18,11 +18,9 @@
 #include <stdint.h>
 
 #include "evt/err.h"
+#include "evt/receipt.h"
 
-typedef enum evt_receipt_qr {
-    EVT_RECEIPT_QR_RASTER, /* QR drawn by the firmware as a raster image (any printer) */
-    EVT_RECEIPT_QR_NATIVE, /* the printer's own QR command (GS ( k) */
-} evt_receipt_qr;
+/* Receipt QR mode: evt_receipt_qr_mode from receipt.h (one definition for both modules). */
 
 typedef struct evt_config {
     /* Platform endpoint, https only. host is a name or an IP literal (IPv6 without its
@@ -51,7 +49,7 @@ typedef struct evt_config {
     uint16_t ecr_port;           /* 0 = ECR link off (default) */
     char ecr_bind[46];           /* IPv4/IPv6 literal, default "127.0.0.1" */
     uint8_t paper_width_mm;      /* 58 (default) or 80 */
-    evt_receipt_qr receipt_qr;   /* default raster */
+    evt_receipt_qr_mode receipt_qr;   /* default raster */
     uint32_t http_timeout_ms;    /* default 15000 */
     uint32_t connect_timeout_ms; /* default 5000 */
 

@@ -28,8 +28,8 @@ evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *
 evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line);
 /* Identity check before money moves: masked name and ID, gender, age, insurance type,
  * insured region, balance, and the 亲情账户 marker with the masked holder. */
-evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher,
-                             const evt_person *person, const evt_insurance *insu);
+evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher, const evt_person *person,
+                             const evt_insurance *insu);
 /* Pre-settlement split for the cashier to confirm. */
 evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_account);
 /* Final result of a settled sale (cash to collect, receipt state). */

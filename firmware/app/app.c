@@ -1,0 +1,238 @@
+/* evt_app: start-up and the main loop. See app.h. */
+#include "evt/app.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/ecr.h"
+#include "evt/https.h"
+#include "evt/journal.h"
+#include "evt/log.h"
+#include "evt/platform.h"
+#include "evt/txn.h"
+#include "evt/ui.h"
+
+#define MOD "app"
+/* Journal index: live keys the RAM index can hold (settled orders dominate). */
+#define APP_JOURNAL_MAX_KEYS 512u
+/* How often owed reversals are retried while the counter is idle. */
+#define APP_REVERSAL_RETRY_MS 15000u
+#define APP_IDLE_SLICE_MS     100u
+
+struct evt_app {
+    const evt_hal *hal;
+    evt_config cfg;
+    evt_journal journal;
+    void *journal_work;
+    evt_platform *platform;
+    evt_ui ui;
+    evt_ecr ecr;
+    bool ecr_open;
+    evt_txn txn;
+    evt_order order; /* the order being served */
+    bool idle_shown;
+    unsigned reversals_shown;
+    uint64_t next_reversal_retry;
+};
+
+/* Journal-backed ECR store: the POS gets the same answer for an order after a reboot. */
+static evt_err ecr_store_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    return evt_txn_lookup_order(ctx, order_id, out);
+}
+
+static evt_err ecr_store_save(void *ctx, const evt_ecr_result *result)
+{
+    /* Only settled orders are remembered: a refused or failed order may be tried again. */
+    return result->status == EVT_ECR_SETTLED ? evt_txn_save_order(ctx, result) : EVT_OK;
+}
+
+static evt_err fail_start(evt_app *app, evt_err err, char *msg, size_t cap, const char *what)
+{
+    snprintf(msg, cap, "%s: %s", what, evt_err_log_text(err));
+    EVT_LOGE(MOD, "start-up failed: %s", msg);
+    evt_ui_show_error(&app->ui, "终端启动失败", err, what);
+    return err;
+}
+
+evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t msg_cap)
+{
+    evt_arena_init(boot->arena, boot->arena_len);
+    evt_log_init(boot->hal->sys);
+    evt_app *app = evt_calloc(1, sizeof *app);
+    if (app == NULL) {
+        snprintf(msg, msg_cap, "arena too small for the application");
+        return EVT_ERR_NOMEM;
+    }
+    app->hal = boot->hal;
+    evt_ui_init(&app->ui, boot->hal->ui);
+
+    evt_err err = evt_config_parse(boot->config_text, boot->config_len, &app->cfg, msg, msg_cap);
+    if (err != EVT_OK) {
+        EVT_LOGE(MOD, "provisioning: %s", msg);
+        evt_ui_show_error(&app->ui, "终端配置错误", err, msg);
+        return err;
+    }
+    err = evt_https_platform_init(boot->hal->sys);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "crypto platform");
+    }
+
+    const evt_hal_storage *st = boot->hal->storage;
+    size_t work_len = EVT_JOURNAL_WORK_SIZE(st->size / st->sector_size, APP_JOURNAL_MAX_KEYS);
+    app->journal_work = evt_malloc(work_len);
+    if (app->journal_work == NULL) {
+        return fail_start(app, EVT_ERR_NOMEM, msg, msg_cap, "journal index");
+    }
+    uint32_t corrupt = 0;
+    err = evt_journal_open(&app->journal, st, app->journal_work, work_len, &corrupt);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "journal");
+    }
+    if (corrupt > 0) {
+        /* Damaged records are skipped, never fatal: the rest of the journal is intact. */
+        EVT_LOGW(MOD, "journal: %u corrupt records skipped", (unsigned)corrupt);
+        evt_ui_show_error(&app->ui, "交易日志检查", EVT_ERR_JOURNAL_CORRUPT, NULL);
+    }
+
+    err = evt_platform_new(&app->cfg, (const char *)boot->ca_pem, boot->hal, &app->journal,
+                           &app->platform);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "platform client");
+    }
+    err = evt_txn_init(&app->txn, boot->hal, &app->cfg, app->platform, &app->journal, &app->ui);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "transaction engine");
+    }
+    if (app->cfg.ecr_port != 0) {
+        evt_ecr_store store = {
+            .ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save};
+        err = evt_ecr_open(&app->ecr, boot->hal->net, app->cfg.ecr_bind, app->cfg.ecr_port, &store);
+        if (err != EVT_OK) {
+            return fail_start(app, err, msg, msg_cap, "ECR link");
+        }
+        app->ecr_open = true;
+    }
+
+    /* Sign-in failure is not fatal: the platform may be unreachable for a while, and every
+     * transaction signs in first when it has to. */
+    evt_ui_show_progress(&app->ui, "正在签到", app->cfg.fixmedins_name);
+    err = evt_platform_sign_in(app->platform);
+    if (err != EVT_OK) {
+        EVT_LOGW(MOD, "sign-in failed (%s); will retry before the first sale", evt_err_name(err));
+    }
+    evt_platform_disconnect(app->platform);
+    EVT_LOGI(MOD, "terminal %s of %s ready", app->cfg.dev_no, app->cfg.fixmedins_code);
+    *out = app;
+    msg[0] = '\0';
+    return EVT_OK;
+}
+
+static void show_idle(evt_app *app)
+{
+    unsigned pending = evt_platform_pending_reversals(app->platform);
+    if (!app->idle_shown || pending != app->reversals_shown) {
+        evt_ui_show_idle(&app->ui, app->cfg.fixmedins_name,
+                         app->cfg.opter_name[0] ? app->cfg.opter_name : app->cfg.opter, pending);
+        app->idle_shown = true;
+        app->reversals_shown = pending;
+    }
+}
+
+static void retry_reversals(evt_app *app)
+{
+    uint64_t now = app->hal->sys->monotonic_ms(app->hal->sys->ctx);
+    if (now < app->next_reversal_retry) {
+        return;
+    }
+    app->next_reversal_retry = now + APP_REVERSAL_RETRY_MS;
+    if (app->reversals_shown == 0 && evt_platform_pending_reversals(app->platform) == 0) {
+        return;
+    }
+    unsigned left = 0;
+    evt_platform_retry_reversals(app->platform, 4, &left);
+    evt_platform_disconnect(app->platform);
+}
+
+static void serve_order(evt_app *app, const evt_order *order, bool from_ecr)
+{
+    evt_ecr_result result;
+    evt_txn_pharmacy_sale(&app->txn, order, &result);
+    if (from_ecr) {
+        evt_err err = evt_ecr_reply(&app->ecr, &result);
+        if (err != EVT_OK) {
+            EVT_LOGW(MOD, "order %s: result not delivered to the POS (%s)", order->order_id,
+                     evt_err_name(err));
+        }
+    }
+    app->idle_shown = false;
+}
+
+evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
+{
+    *quit = false;
+    show_idle(app);
+    retry_reversals(app);
+    if (app->ecr_open) {
+        bool got = false;
+        evt_err err = evt_ecr_poll(&app->ecr, timeout_ms / 2, &app->order, &got);
+        if (err != EVT_OK && err != EVT_ERR_TIMEOUT) {
+            EVT_LOGW(MOD, "ECR link: %s", evt_err_name(err));
+        }
+        if (got) {
+            serve_order(app, &app->order, true);
+            *quit = app->txn.quit_requested;
+            return EVT_OK;
+        }
+    }
+    evt_key_event ev = {0};
+    evt_err err =
+        app->hal->ui->read_key(app->hal->ui->ctx, app->ecr_open ? timeout_ms / 2 : timeout_ms, &ev);
+    if (err == EVT_OK && ev.key == EVT_KEY_QUIT) {
+        *quit = true;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_app_run(evt_app *app)
+{
+    bool quit = false;
+    while (!quit) {
+        evt_err err = evt_app_step(app, APP_IDLE_SLICE_MS * 2, &quit);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+    EVT_LOGI(MOD, "stopping");
+    return EVT_OK;
+}
+
+void evt_app_get_figures(const evt_app *app, evt_app_figures *out)
+{
+    memset(out, 0, sizeof *out);
+    evt_arena_get_stats(&out->arena);
+    out->sales_settled = app->txn.counters.settled;
+    out->sales_refused = app->txn.counters.refused;
+    out->sales_failed = app->txn.counters.failed;
+    out->sales_unknown = app->txn.counters.unknown;
+    out->reversals_pending = evt_platform_pending_reversals(app->platform);
+}
+
+const evt_config *evt_app_config(const evt_app *app)
+{
+    return &app->cfg;
+}
+
+void evt_app_stop(evt_app *app)
+{
+    if (app == NULL) {
+        return;
+    }
+    if (app->ecr_open) {
+        evt_ecr_close(&app->ecr);
+    }
+    evt_txn_deinit(&app->txn);
+    evt_platform_free(app->platform);
+    evt_free(app->journal_work);
+    evt_free(app);
+}

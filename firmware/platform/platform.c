@@ -1,0 +1,541 @@
+/* evt_platform: see platform.h. */
+#include "evt/platform.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/arena.h"
+#include "evt/https.h"
+#include "evt/log.h"
+
+#define MOD "platform"
+/* Largest request: a 2102 with EVT_ORDER_MAX_ITEMS items is about 12 KiB. */
+#define PLATFORM_REQUEST_BYTES (20u * 1024u)
+#define PLATFORM_OWED_VERSION  1
+/* Reversals owed at once that one pass looks at; more are handled by later passes. */
+#define PLATFORM_OWED_BATCH 16
+
+/* A settlement-type request whose outcome is not yet known (pend/) or known to need a 2601
+ * (rev/). Stored as bytes in the journal; the version byte guards against format changes. */
+typedef struct platform_owed {
+    uint8_t version;
+    char infno[9];
+    char msgid[EVT_MSGID_BYTES];
+    char psn_no[31];
+    char insuplc[7];
+    char order_id[EVT_ORDER_ID_BYTES];
+    uint32_t attempts;
+} platform_owed;
+
+struct evt_platform {
+    const evt_hal *hal;
+    const evt_config *cfg;
+    evt_proto_identity id;
+    char opter_type[4];
+    evt_https_client *https;
+    evt_journal *journal;
+    evt_msgid_gen msgid;
+    char sign_no[EVT_SIGN_NO_BYTES];
+    char *request;
+};
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void owed_key(const char *prefix, const char *msgid, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s%s", prefix, msgid);
+}
+
+static evt_err owed_load(evt_platform *p, const char *key, platform_owed *out)
+{
+    size_t len = 0;
+    evt_err err = evt_journal_get(p->journal, key, out, sizeof *out, &len);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (len != sizeof *out || out->version != PLATFORM_OWED_VERSION) {
+        return EVT_ERR_JOURNAL_CORRUPT;
+    }
+    out->msgid[sizeof out->msgid - 1] = '\0';
+    out->infno[sizeof out->infno - 1] = '\0';
+    out->psn_no[sizeof out->psn_no - 1] = '\0';
+    out->insuplc[sizeof out->insuplc - 1] = '\0';
+    out->order_id[sizeof out->order_id - 1] = '\0';
+    return EVT_OK;
+}
+
+/* Collects up to PLATFORM_OWED_BATCH msgids under a prefix (the journal cannot be written
+ * while it is being iterated, so the work happens after the walk). */
+typedef struct owed_list {
+    const char *prefix;
+    char msgid[PLATFORM_OWED_BATCH][EVT_MSGID_BYTES];
+    unsigned count;
+    unsigned total;
+} owed_list;
+
+static evt_err owed_collect_visit(void *arg, const char *key, size_t value_len)
+{
+    (void)value_len;
+    owed_list *list = arg;
+    list->total++;
+    if (list->count < PLATFORM_OWED_BATCH) {
+        copy_str(list->msgid[list->count], EVT_MSGID_BYTES, key + strlen(list->prefix));
+        list->count++;
+    }
+    return EVT_OK;
+}
+
+static evt_err owed_collect(evt_platform *p, const char *prefix, owed_list *list)
+{
+    memset(list, 0, sizeof *list);
+    list->prefix = prefix;
+    return evt_journal_iterate(p->journal, prefix, owed_collect_visit, list);
+}
+
+/* pend/<msgid> -> rev/<msgid>: the outcome can no longer be learned, so it is reversed.
+ * The rev record is written before the pend record is dropped: a power cut in between
+ * leaves both, and the boot recovery converts the pend again (same key, same value). */
+static evt_err owed_to_reversal(evt_platform *p, const char *msgid)
+{
+    char pend_key[EVT_JOURNAL_KEY_MAX + 1], rev_key[EVT_JOURNAL_KEY_MAX + 1];
+    owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, pend_key, sizeof pend_key);
+    owed_key(EVT_JOURNAL_PREFIX_REVERSAL, msgid, rev_key, sizeof rev_key);
+    platform_owed owed;
+    evt_err err = owed_load(p, pend_key, &owed);
+    if (err != EVT_OK) {
+        return err;
+    }
+    err = evt_journal_put(p->journal, rev_key, &owed, sizeof owed);
+    if (err != EVT_OK) {
+        return err;
+    }
+    EVT_LOGW(MOD, "outcome of %s msgid %s unknown: reversal owed", owed.infno, msgid);
+    return evt_journal_del(p->journal, pend_key);
+}
+
+/* After a reboot, every request still pending was sent (or about to be) when power went:
+ * its outcome is unknown, so it is owed a reversal. */
+static evt_err recover_pending(evt_platform *p)
+{
+    owed_list list;
+    evt_err err;
+    do {
+        err = owed_collect(p, EVT_JOURNAL_PREFIX_PENDING, &list);
+        if (err != EVT_OK) {
+            return err;
+        }
+        for (unsigned i = 0; i < list.count; i++) {
+            err = owed_to_reversal(p, list.msgid[i]);
+            if (err != EVT_OK && err != EVT_ERR_NOT_FOUND) {
+                return err;
+            }
+        }
+    } while (list.total > list.count);
+    return EVT_OK;
+}
+
+evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_hal *hal,
+                         evt_journal *journal, evt_platform **out)
+{
+    evt_platform *p = evt_calloc(1, sizeof *p);
+    if (p == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    p->hal = hal;
+    p->cfg = cfg;
+    p->journal = journal;
+    snprintf(p->opter_type, sizeof p->opter_type, "%u", (unsigned)cfg->opter_type);
+    p->id = (evt_proto_identity){
+        .fixmedins_code = cfg->fixmedins_code,
+        .fixmedins_name = cfg->fixmedins_name,
+        .mdtrtarea_admvs = cfg->mdtrtarea_admvs,
+        .recer_sys_code = cfg->recer_sys_code,
+        .dev_no = cfg->dev_no,
+        .dev_safe_info = "",
+        .infver = cfg->infver,
+        .opter_type = p->opter_type,
+        .opter = cfg->opter,
+        .opter_name = cfg->opter_name,
+        .office_id = cfg->office_id,
+        .office_name = cfg->office_name,
+        .business_type = cfg->business_type,
+        .paas_id = cfg->paas_id,
+        .paas_token = cfg->paas_token,
+        .msgid_slot = cfg->msgid_slot,
+    };
+    evt_json_diag diag = {{0}};
+    evt_err err = evt_proto_identity_check(&p->id, &diag);
+    if (err != EVT_OK) {
+        EVT_LOGE(MOD, "provisioning incomplete for the platform: %s", diag.field);
+        evt_free(p);
+        return err;
+    }
+
+    char last_msgid[EVT_MSGID_BYTES] = "";
+    size_t len = 0;
+    err = evt_journal_get(journal, EVT_JOURNAL_KEY_MSGID, last_msgid, sizeof last_msgid - 1, &len);
+    if (err == EVT_OK) {
+        last_msgid[len] = '\0';
+    } else if (err != EVT_ERR_NOT_FOUND) {
+        evt_free(p);
+        return err;
+    }
+    err = evt_msgid_init(&p->msgid, cfg->fixmedins_code, cfg->msgid_slot, last_msgid);
+    if (err != EVT_OK) {
+        /* A damaged state record must not stop the counter; the clock still orders ids. */
+        EVT_LOGW(MOD, "stored msgid state unusable (%s); starting afresh", evt_err_name(err));
+        err = evt_msgid_init(&p->msgid, cfg->fixmedins_code, cfg->msgid_slot, NULL);
+        if (err != EVT_OK) {
+            evt_free(p);
+            return err;
+        }
+    }
+
+    p->request = evt_malloc(PLATFORM_REQUEST_BYTES);
+    evt_https_config hc = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .path = cfg->path,
+        .server_name = cfg->tls_server_name[0] ? cfg->tls_server_name : NULL,
+        .ca_pem = ca_pem,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .io_timeout_ms = cfg->http_timeout_ms,
+    };
+    err = p->request ? evt_https_client_new(&hc, hal->net, hal->sys, &p->https) : EVT_ERR_NOMEM;
+    if (err == EVT_OK) {
+        err = recover_pending(p);
+    }
+    if (err != EVT_OK) {
+        evt_platform_free(p);
+        return err;
+    }
+    *out = p;
+    return EVT_OK;
+}
+
+void evt_platform_free(evt_platform *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    evt_https_client_free(p->https);
+    evt_free(p->request);
+    evt_free(p);
+}
+
+void evt_platform_disconnect(evt_platform *p)
+{
+    evt_https_disconnect(p->https);
+}
+
+void evt_platform_reply_free(evt_platform_reply *reply)
+{
+    evt_proto_response_free(&reply->resp);
+}
+
+static bool needs_sign_no(const char *infno)
+{
+    return strcmp(infno, EVT_INFNO_SIGN_IN) != 0 && strcmp(infno, EVT_INFNO_EC_QUERY) != 0;
+}
+
+/* Next msgid, persisted before it is used so that no two requests ever share one. */
+static evt_err next_msgid(evt_platform *p, evt_datetime *now, char msgid[EVT_MSGID_BYTES])
+{
+    evt_err err = p->hal->sys->local_time(p->hal->sys->ctx, now);
+    if (err != EVT_OK) {
+        return err;
+    }
+    err = evt_msgid_next(&p->msgid, now, msgid);
+    if (err != EVT_OK) {
+        return err;
+    }
+    return evt_journal_put(p->journal, EVT_JOURNAL_KEY_MSGID, msgid, strlen(msgid));
+}
+
+static evt_err journal_pending(evt_platform *p, const char *infno, const char *msgid,
+                               const evt_platform_settle_ref *settle)
+{
+    platform_owed owed;
+    memset(&owed, 0, sizeof owed);
+    owed.version = PLATFORM_OWED_VERSION;
+    copy_str(owed.infno, sizeof owed.infno, infno);
+    copy_str(owed.msgid, sizeof owed.msgid, msgid);
+    copy_str(owed.psn_no, sizeof owed.psn_no, settle->psn_no);
+    copy_str(owed.insuplc, sizeof owed.insuplc, settle->insuplc_admdvs);
+    copy_str(owed.order_id, sizeof owed.order_id, settle->order_id);
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, key, sizeof key);
+    return evt_journal_put(p->journal, key, &owed, sizeof owed);
+}
+
+static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_len,
+                              evt_platform_reply *reply)
+{
+    uint8_t entropy[16];
+    evt_err err = p->hal->sys->entropy(p->hal->sys->ctx, entropy, sizeof entropy);
+    if (err != EVT_OK) {
+        return err;
+    }
+    evt_proto_gateway gw;
+    err = evt_proto_gateway_sign(&p->id, p->hal->sys->unix_seconds(p->hal->sys->ctx), entropy, &gw);
+    if (err != EVT_OK) {
+        return err;
+    }
+    const evt_https_header headers[] = {
+        {"x-tif-paasid", gw.paasid},
+        {"x-tif-timestamp", gw.timestamp},
+        {"x-tif-nonce", gw.nonce},
+        {"x-tif-signature", gw.signature},
+    };
+    evt_https_request req = {
+        .body = (const uint8_t *)p->request,
+        .body_len = body_len,
+        .headers = headers,
+        .header_count = sizeof headers / sizeof headers[0],
+    };
+    evt_https_response resp;
+    memset(&resp, 0, sizeof resp);
+    err = evt_https_post(p->https, &req, &resp);
+    reply->request_sent = resp.request_sent;
+    reply->http_status = resp.status;
+    /* A 4xx with an envelope is the gateway refusing the request before any business
+     * processing (signature, timestamp): definitive. A 5xx may come from a gateway whose
+     * back end did process it, so it never counts as an answer. */
+    bool envelope_expected =
+        err == EVT_OK || (err == EVT_ERR_HTTP_STATUS && resp.status >= 400 && resp.status < 500);
+    if (envelope_expected && resp.body != NULL) {
+        evt_err perr =
+            evt_proto_response_parse(resp.body, resp.body_len, &reply->resp, &reply->diag);
+        if (perr == EVT_OK) {
+            reply->answered = true;
+            err =
+                reply->resp.infcode == 0 && resp.status == 200 ? EVT_OK : EVT_ERR_PLATFORM_REJECTED;
+        } else {
+            err = err == EVT_OK ? perr : err;
+        }
+    }
+    if (err != EVT_OK && !reply->answered) {
+        evt_https_info info;
+        evt_https_get_info(p->https, &info);
+        EVT_LOGE(MOD,
+                 "%s msgid %s: no valid answer: %s (http %d, mbedtls -0x%04x, verify 0x%x%s%s)",
+                 infno, reply->msgid, evt_err_name(err), resp.status,
+                 (unsigned)-info.last_mbedtls_error, (unsigned)info.last_verify_flags,
+                 reply->diag.field[0] ? ", field " : "", reply->diag.field);
+    } else {
+        EVT_LOGI(MOD, "%s msgid %s: infcode %lld over %s%s", infno, reply->msgid,
+                 (long long)reply->resp.infcode, resp.tls_version ? resp.tls_version : "?",
+                 resp.connection_reused ? " (kept alive)" : "");
+    }
+    evt_https_response_free(&resp);
+    return err;
+}
+
+evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insuplc_admdvs,
+                          evt_platform_build_fn build, void *build_arg,
+                          const evt_platform_settle_ref *settle, evt_platform_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    if (needs_sign_no(infno) && p->sign_no[0] == '\0') {
+        evt_err err = evt_platform_sign_in(p);
+        if (err != EVT_OK) {
+            return err == EVT_ERR_PLATFORM_REJECTED ? EVT_ERR_NOT_SIGNED_IN : err;
+        }
+    }
+    evt_datetime now;
+    evt_err err = next_msgid(p, &now, reply->msgid);
+    if (err != EVT_OK) {
+        return err;
+    }
+    evt_proto_envelope env = {
+        .msgid = reply->msgid,
+        .inf_time = now,
+        .sign_no = p->sign_no,
+        .insuplc_admdvs = insuplc_admdvs,
+    };
+    size_t body_len = 0;
+    err =
+        build(build_arg, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len, &reply->diag);
+    if (err != EVT_OK) {
+        EVT_LOGE(MOD, "%s: request not built: %s (field %s)", infno, evt_err_name(err),
+                 reply->diag.field);
+        return err;
+    }
+    if (settle != NULL) {
+        err = journal_pending(p, infno, reply->msgid, settle);
+        if (err != EVT_OK) {
+            /* Not journalled means not sent: the unknown-outcome rule cannot be kept. */
+            EVT_LOGE(MOD, "%s: cannot journal before sending: %s", infno, evt_err_name(err));
+            return err;
+        }
+    }
+    return send_and_parse(p, infno, body_len, reply);
+}
+
+typedef struct sign_in_arg {
+    int unused;
+} sign_in_arg;
+
+static evt_err build_sign_in(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
+                             char *out, size_t cap, size_t *len, evt_json_diag *diag)
+{
+    (void)arg;
+    /* The terminal's MAC and IP belong to the board's network layer, which the contract does
+     * not expose yet; the platform accepts empty values for these informative fields. */
+    return evt_proto_build_sign_in(id, env, "", "", out, cap, len, diag);
+}
+
+evt_err evt_platform_sign_in(evt_platform *p)
+{
+    evt_platform_reply reply;
+    memset(&reply, 0, sizeof reply);
+    evt_datetime now;
+    evt_err err = next_msgid(p, &now, reply.msgid);
+    if (err != EVT_OK) {
+        return err;
+    }
+    evt_proto_envelope env = {.msgid = reply.msgid, .inf_time = now};
+    size_t body_len = 0;
+    err = build_sign_in(NULL, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len,
+                        &reply.diag);
+    if (err == EVT_OK) {
+        err = send_and_parse(p, EVT_INFNO_SIGN_IN, body_len, &reply);
+    }
+    if (err == EVT_OK) {
+        err = evt_proto_parse_sign_in(&reply.resp, p->sign_no, &reply.diag);
+    }
+    if (err == EVT_OK) {
+        EVT_LOGI(MOD, "operator %s signed in", p->cfg->opter);
+    } else {
+        p->sign_no[0] = '\0';
+    }
+    evt_platform_reply_free(&reply);
+    return err;
+}
+
+bool evt_platform_signed_in(const evt_platform *p)
+{
+    return p->sign_no[0] != '\0';
+}
+
+typedef struct reversal_arg {
+    const platform_owed *owed;
+} reversal_arg;
+
+static evt_err build_reversal(void *arg, const evt_proto_identity *id,
+                              const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                              evt_json_diag *diag)
+{
+    const reversal_arg *ra = arg;
+    return evt_proto_build_reversal(id, env, ra->owed->psn_no, ra->owed->msgid, ra->owed->infno,
+                                    out, cap, len, diag);
+}
+
+/* One 2601 for a reversal owed; drops the record when the platform acknowledges it. */
+static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledged)
+{
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    owed_key(EVT_JOURNAL_PREFIX_REVERSAL, msgid, key, sizeof key);
+    platform_owed owed;
+    evt_err err = owed_load(p, key, &owed);
+    *acknowledged = false;
+    if (err != EVT_OK) {
+        if (err == EVT_ERR_JOURNAL_CORRUPT) {
+            /* Unreadable: nothing could ever be sent for it; keep the log line and move on. */
+            EVT_LOGE(MOD, "reversal record %s unreadable; dropped", msgid);
+            evt_journal_del(p->journal, key);
+        }
+        return err;
+    }
+    reversal_arg ra = {.owed = &owed};
+    evt_platform_reply reply;
+    err = evt_platform_call(p, EVT_INFNO_REVERSAL, owed.insuplc, build_reversal, &ra, NULL, &reply);
+    if (err == EVT_OK) {
+        err = evt_proto_parse_ack(&reply.resp);
+    }
+    if (err == EVT_OK) {
+        *acknowledged = true;
+        EVT_LOGI(MOD, "reversal of %s msgid %s acknowledged (2601 msgid %s)", owed.infno,
+                 owed.msgid, reply.msgid);
+        err = evt_journal_del(p->journal, key);
+    } else {
+        owed.attempts++;
+        EVT_LOGW(MOD, "reversal of msgid %s not acknowledged (%s), attempt %u", owed.msgid,
+                 evt_err_name(err), (unsigned)owed.attempts);
+        evt_journal_put(p->journal, key, &owed, sizeof owed);
+    }
+    evt_platform_reply_free(&reply);
+    return err;
+}
+
+evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcome_known,
+                                 bool *reversed)
+{
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    *reversed = false;
+    if (outcome_known) {
+        owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, key, sizeof key);
+        evt_err err = evt_journal_del(p->journal, key);
+        return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+    }
+    evt_err err = owed_to_reversal(p, msgid);
+    if (err != EVT_OK) {
+        return err;
+    }
+    /* The failed connection is useless now; the reversal gets a fresh one. */
+    evt_https_disconnect(p->https);
+    reverse_one(p, msgid, reversed);
+    return EVT_OK;
+}
+
+evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left)
+{
+    owed_list list;
+    evt_err err = owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list);
+    if (err != EVT_OK) {
+        return err;
+    }
+    unsigned remaining = list.total;
+    for (unsigned i = 0; i < list.count && i < max_attempts; i++) {
+        bool ack = false;
+        evt_err rerr = reverse_one(p, list.msgid[i], &ack);
+        if (ack) {
+            remaining--;
+        } else if (rerr != EVT_ERR_PLATFORM_REJECTED) {
+            break; /* the platform is unreachable: the others would fail the same way */
+        }
+    }
+    if (left != NULL) {
+        *left = remaining;
+    }
+    return EVT_OK;
+}
+
+unsigned evt_platform_pending_reversals(evt_platform *p)
+{
+    owed_list list;
+    if (owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list) != EVT_OK) {
+        return 0;
+    }
+    return list.total;
+}
+
+bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id)
+{
+    owed_list list;
+    if (owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list) != EVT_OK) {
+        return true; /* cannot tell: be safe, no second settlement */
+    }
+    for (unsigned i = 0; i < list.count; i++) {
+        char key[EVT_JOURNAL_KEY_MAX + 1];
+        platform_owed owed;
+        owed_key(EVT_JOURNAL_PREFIX_REVERSAL, list.msgid[i], key, sizeof key);
+        if (owed_load(p, key, &owed) == EVT_OK && strcmp(owed.order_id, order_id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,89 @@
+/*
+ * evt_platform: one conversation with the medical-security platform.
+ *
+ * Owns what every transaction shares — the HTTPS client (one kept-alive connection per
+ * sale), the msgid generator (its state persisted in the journal before each use), the
+ * operator's sign_no, the gateway signature — and the unknown-outcome rule of protocol.md:
+ * a settlement-type request is journalled before it is sent; when no valid answer comes back
+ * the record becomes a reversal (2601) owed to the platform, retried until acknowledged,
+ * across reboots.
+ */
+#ifndef EVT_PLATFORM_H
+#define EVT_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "evt/config.h"
+#include "evt/err.h"
+#include "evt/hal.h"
+#include "evt/journal.h"
+#include "evt/proto.h"
+
+/* Builds one request body for the given envelope (a thin adapter over evt_proto_build_*). */
+typedef evt_err (*evt_platform_build_fn)(void *arg, const evt_proto_identity *id,
+                                         const evt_proto_envelope *env, char *out, size_t cap,
+                                         size_t *len, evt_json_diag *diag);
+
+/* What a settlement-type request is about, journalled before it is sent. */
+typedef struct evt_platform_settle_ref {
+    const char *psn_no;
+    const char *insuplc_admdvs;
+    const char *order_id;
+} evt_platform_settle_ref;
+
+typedef struct evt_platform_reply {
+    evt_proto_response resp; /* parsed envelope when answered; evt_platform_reply_free */
+    char msgid[EVT_MSGID_BYTES];
+    int http_status;
+    bool request_sent;  /* the platform may have received the request */
+    bool answered;      /* a complete, well-formed envelope came back */
+    evt_json_diag diag; /* field named by a parse error, for the log */
+} evt_platform_reply;
+
+typedef struct evt_platform evt_platform;
+
+/* Creates the platform client; does not connect. ca_pem NUL-terminated. */
+evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_hal *hal,
+                         evt_journal *journal, evt_platform **out);
+void evt_platform_free(evt_platform *p);
+
+/* 9001 for the configured operator; keeps sign_no. */
+evt_err evt_platform_sign_in(evt_platform *p);
+bool evt_platform_signed_in(const evt_platform *p);
+
+/*
+ * Sends one transaction and parses the envelope.
+ * EVT_OK: answered with infcode 0 (reply->resp.output holds the output).
+ * EVT_ERR_PLATFORM_REJECTED: answered with a business error (reply->resp.err_msg).
+ * Other errors: no valid answer (transport, TLS, HTTP, JSON); reply->request_sent tells
+ * whether the platform may have seen it.
+ * settle != NULL marks a settlement-type request: it is journalled (pending) before sending
+ * and must be finished with evt_platform_settle_done.
+ */
+evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insuplc_admdvs,
+                          evt_platform_build_fn build, void *build_arg,
+                          const evt_platform_settle_ref *settle, evt_platform_reply *reply);
+void evt_platform_reply_free(evt_platform_reply *reply);
+
+/*
+ * Finishes a settlement-type request. outcome_known = true when the platform's answer is
+ * definitive and consistent (settled, or refused by a business error): the pending record is
+ * dropped. false when money may have moved without a usable answer: the record becomes a
+ * reversal owed (2601), and one attempt is made at once. *reversed tells whether that
+ * attempt was acknowledged.
+ */
+evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcome_known,
+                                 bool *reversed);
+
+/* Sends the owed reversals (oldest first), at most max_attempts requests. */
+evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left);
+/* Reversals still owed. */
+unsigned evt_platform_pending_reversals(evt_platform *p);
+/* True when a reversal is owed for this order (no second settlement before it is settled). */
+bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id);
+
+/* Ends the kept-alive connection (end of a sale). */
+void evt_platform_disconnect(evt_platform *p);
+
+#endif /* EVT_PLATFORM_H */
