@@ -1,0 +1,756 @@
+/* evt_ecr: JSON-lines link to the pharmacy's POS software; protocol in docs/ecr-link.md. */
+#include "evt/ecr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/arena.h"
+#include "evt/json.h"
+#include "evt/log.h"
+
+#define LOG_MOD      "ecr"
+#define BUF_BYTES    (EVT_ECR_LINE_MAX + 2) /* a maximal line plus its CR LF */
+#define REPLY_BYTES  1536
+#define DETAIL_BYTES 128
+#define SEND_TIMEOUT 2000
+
+const char *evt_ecr_status_name(evt_ecr_status status)
+{
+    switch (status) {
+    case EVT_ECR_SETTLED:
+        return "settled";
+    case EVT_ECR_REFUSED:
+        return "refused";
+    case EVT_ECR_FAILED:
+        return "failed";
+    case EVT_ECR_UNKNOWN:
+        return "unknown";
+    case EVT_ECR_BUSY:
+        break;
+    }
+    return "busy";
+}
+
+/* ---- in-RAM store ---------------------------------------------------------------------- */
+
+static evt_err ram_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    const evt_ecr_ram_store *rs = ctx;
+    for (size_t i = 0; i < rs->count; i++) {
+        if (strcmp(rs->slots[i].order_id, order_id) == 0) {
+            *out = rs->slots[i];
+            return EVT_OK;
+        }
+    }
+    return EVT_ERR_NOT_FOUND;
+}
+
+static evt_err ram_save(void *ctx, const evt_ecr_result *result)
+{
+    evt_ecr_ram_store *rs = ctx;
+    for (size_t i = 0; i < rs->count; i++) {
+        if (strcmp(rs->slots[i].order_id, result->order_id) == 0) {
+            rs->slots[i] = *result;
+            return EVT_OK;
+        }
+    }
+    rs->slots[rs->next] = *result;
+    rs->next = (uint8_t)((rs->next + 1u) % EVT_ECR_RAM_STORE_SLOTS);
+    if (rs->count < EVT_ECR_RAM_STORE_SLOTS) {
+        rs->count++;
+    }
+    return EVT_OK;
+}
+
+void evt_ecr_ram_store_init(evt_ecr_ram_store *rs, evt_ecr_store *store)
+{
+    if (rs == NULL || store == NULL) {
+        return;
+    }
+    memset(rs, 0, sizeof *rs);
+    store->ctx = rs;
+    store->lookup = ram_lookup;
+    store->save = ram_save;
+}
+
+/* ---- connection ------------------------------------------------------------------------ */
+
+static void drop_client(evt_ecr *ecr, const char *why)
+{
+    if (ecr->client != NULL) {
+        EVT_LOGI(LOG_MOD, "POS connection closed (%s)", why);
+        ecr->net->close(ecr->net->ctx, ecr->client);
+        ecr->client = NULL;
+    }
+    ecr->fill = 0;
+    ecr->discarding = false;
+}
+
+evt_err evt_ecr_open(evt_ecr *ecr, const evt_hal_net *net, const char *bind_addr, uint16_t port,
+                     const evt_ecr_store *store)
+{
+    if (ecr == NULL || net == NULL || store == NULL || store->lookup == NULL ||
+        store->save == NULL || net->listen == NULL || net->accept == NULL) {
+        return EVT_ERR_ARG;
+    }
+    memset(ecr, 0, sizeof *ecr);
+    ecr->net = net;
+    ecr->store = *store;
+    ecr->send_timeout_ms = SEND_TIMEOUT;
+    ecr->buf = evt_malloc(BUF_BYTES);
+    if (ecr->buf == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    evt_err err = net->listen(net->ctx, bind_addr, port, &ecr->listener);
+    if (err != EVT_OK) {
+        evt_free(ecr->buf);
+        ecr->buf = NULL;
+        ecr->listener = NULL;
+        EVT_LOGE(LOG_MOD, "cannot listen on port %u: %s", (unsigned)port, evt_err_log_text(err));
+        return err;
+    }
+    EVT_LOGI(LOG_MOD, "listening on port %u", (unsigned)port);
+    return EVT_OK;
+}
+
+void evt_ecr_close(evt_ecr *ecr)
+{
+    if (ecr == NULL || ecr->net == NULL) {
+        return;
+    }
+    drop_client(ecr, "link closed");
+    if (ecr->listener != NULL) {
+        ecr->net->close(ecr->net->ctx, ecr->listener);
+        ecr->listener = NULL;
+    }
+    evt_free(ecr->buf);
+    ecr->buf = NULL;
+    ecr->net = NULL;
+}
+
+void evt_ecr_set_external_busy(evt_ecr *ecr, bool busy)
+{
+    if (ecr != NULL) {
+        ecr->external_busy = busy;
+    }
+}
+
+bool evt_ecr_order_open(const evt_ecr *ecr)
+{
+    return ecr != NULL && ecr->order_open;
+}
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+static evt_err send_all(evt_ecr *ecr, const char *data, size_t len)
+{
+    if (ecr->client == NULL) {
+        return EVT_ERR_NET_CLOSED;
+    }
+    size_t off = 0;
+    while (off < len) {
+        size_t sent = 0;
+        evt_err err = ecr->net->send(ecr->net->ctx, ecr->client, (const uint8_t *)data + off,
+                                     len - off, ecr->send_timeout_ms, &sent);
+        if (err != EVT_OK || sent == 0) {
+            /* A POS that cannot take a small reply within the timeout is gone or stuck; it
+             * reconnects and asks again (results are stored). */
+            drop_client(ecr, evt_err_log_text(err != EVT_OK ? err : EVT_ERR_NET_IO));
+            return EVT_ERR_NET_CLOSED;
+        }
+        off += sent;
+    }
+    return EVT_OK;
+}
+
+/* Prints root as one line and sends it; root is freed. */
+static evt_err send_tree(evt_ecr *ecr, cJSON *root)
+{
+    char *text = evt_malloc(REPLY_BYTES);
+    if (text == NULL) {
+        evt_json_free(root);
+        return EVT_ERR_NOMEM;
+    }
+    size_t len = 0;
+    evt_err err = evt_json_print(root, text, REPLY_BYTES - 1, &len);
+    evt_json_free(root);
+    if (err == EVT_OK) {
+        text[len++] = '\n';
+        err = send_all(ecr, text, len);
+    }
+    evt_free(text);
+    return err;
+}
+
+/* Starts a reply object with "v" and "type". */
+static evt_err new_reply(const char *type, const char *order_id, cJSON **out)
+{
+    evt_err err = evt_json_new_object(out);
+    if (err == EVT_OK) {
+        err = evt_json_add_int(*out, "v", EVT_ECR_PROTOCOL_VERSION);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_string(*out, "type", type);
+    }
+    if (err == EVT_OK && order_id != NULL) {
+        err = evt_json_add_string(*out, "order_id", order_id);
+    }
+    if (err != EVT_OK) {
+        evt_json_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+static evt_err send_error(evt_ecr *ecr, const char *order_id, evt_err code, const char *detail)
+{
+    EVT_LOGW(LOG_MOD, "refused POS message: %s: %s", evt_err_name(code), detail);
+    cJSON *root;
+    evt_err err = new_reply("error", order_id, &root);
+    if (err != EVT_OK) {
+        return err;
+    }
+    err = evt_json_add_string(root, "error", evt_err_name(code));
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "message", evt_err_cashier_text(code));
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "detail", detail);
+    }
+    if (err != EVT_OK) {
+        evt_json_free(root);
+        return err;
+    }
+    return send_tree(ecr, root);
+}
+
+static evt_err send_ack(evt_ecr *ecr, const char *order_id)
+{
+    cJSON *root;
+    evt_err err = new_reply("ack", order_id, &root);
+    return err == EVT_OK ? send_tree(ecr, root) : err;
+}
+
+static evt_err add_amount(cJSON *obj, const char *key, evt_fen fen, bool present)
+{
+    char text[24] = "";
+    if (present && evt_money_format(fen, text, sizeof text) == 0) {
+        return EVT_ERR_ARG;
+    }
+    return evt_json_add_string(obj, key, text);
+}
+
+static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *r)
+{
+    cJSON *root;
+    evt_err err = new_reply("result", r->order_id, &root);
+    if (err != EVT_OK) {
+        return err;
+    }
+    const char *message = r->message;
+    if (message[0] == '\0') {
+        message = r->status == EVT_ECR_SETTLED ? "结算成功" : evt_err_cashier_text(r->error);
+    }
+    err = evt_json_add_string(root, "status", evt_ecr_status_name(r->status));
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "error", evt_err_name(r->error));
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "message", message);
+    }
+    if (err == EVT_OK && r->status == EVT_ECR_SETTLED) {
+        err = evt_json_add_string(root, "setl_id", r->setl_id);
+        if (err == EVT_OK) {
+            err = evt_json_add_string(root, "msgid", r->msgid);
+        }
+        static const char *const keys[] = {"total", "fund", "account", "mutual_aid", "cash"};
+        const evt_fen values[] = {r->total, r->fund, r->account, r->mutual_aid, r->cash};
+        for (size_t i = 0; err == EVT_OK && i < sizeof keys / sizeof keys[0]; i++) {
+            err = add_amount(root, keys[i], values[i], true);
+        }
+        if (err == EVT_OK) {
+            err = add_amount(root, "balance", r->balance, r->balance_present);
+        }
+    } else if (err == EVT_OK && r->status == EVT_ECR_UNKNOWN && r->msgid[0] != '\0') {
+        err = evt_json_add_string(root, "msgid", r->msgid);
+    }
+    if (err != EVT_OK) {
+        evt_json_free(root);
+        return err;
+    }
+    return send_tree(ecr, root);
+}
+
+static evt_err send_busy(evt_ecr *ecr, const char *order_id)
+{
+    evt_ecr_result busy;
+    memset(&busy, 0, sizeof busy);
+    memcpy(busy.order_id, order_id, strlen(order_id) + 1);
+    busy.status = EVT_ECR_BUSY;
+    busy.error = EVT_ERR_BUSY;
+    return send_result(ecr, &busy);
+}
+
+evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
+{
+    if (ecr == NULL || result == NULL || ecr->net == NULL ||
+        memchr(result->order_id, '\0', sizeof result->order_id) == NULL) {
+        return EVT_ERR_ARG;
+    }
+    evt_err save_err = EVT_OK;
+    if (result->status != EVT_ECR_BUSY) {
+        save_err = ecr->store.save(ecr->store.ctx, result);
+        if (save_err != EVT_OK) {
+            EVT_LOGE(LOG_MOD, "could not store the result of order %s: %s", result->order_id,
+                     evt_err_log_text(save_err));
+        }
+    }
+    if (ecr->order_open && strcmp(ecr->open_order_id, result->order_id) == 0) {
+        ecr->order_open = false;
+    }
+    EVT_LOGI(LOG_MOD, "order %s: %s (%s)", result->order_id, evt_ecr_status_name(result->status),
+             evt_err_name(result->error));
+    evt_err err = send_result(ecr, result);
+    return save_err != EVT_OK ? save_err : err;
+}
+
+/* ---- validation ------------------------------------------------------------------------ */
+
+/* Fields of each message; anything else is refused, so a misspelt optional field (a "totl"
+ * meant as the cross-check) cannot pass unnoticed. Newer fields come with a new "v". */
+static const char *const sale_keys[] = {"v",     "type",  "order_id", "use_personal_account",
+                                        "items", "total", NULL};
+static const char *const status_keys[] = {"v", "type", "order_id", NULL};
+static const char *const item_keys[] = {"med_list_codg", "medins_list_codg", "name", "qty",
+                                        "price",         "amount",           NULL};
+
+static bool unknown_key(const cJSON *obj, const char *const *allowed, char *detail,
+                        const char *prefix)
+{
+    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
+        bool known = false;
+        for (size_t i = 0; allowed[i] != NULL && !known; i++) {
+            known = strcmp(c->string, allowed[i]) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        /* Echo the key only when it is short plain ASCII: it is the POS's text. */
+        bool plain = strlen(c->string) <= 32;
+        for (const char *p = c->string; plain && *p != '\0'; p++) {
+            plain = *p > 0x20 && *p < 0x7F;
+        }
+        snprintf(detail, DETAIL_BYTES, "%sunknown field %s", prefix, plain ? c->string : "");
+        return true;
+    }
+    return false;
+}
+
+/* Codes and ids: printable ASCII without spaces, 1..cap-1 bytes. */
+static const char *get_code(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (item == NULL) {
+        return "missing";
+    }
+    if (!cJSON_IsString(item)) {
+        return "must be a string";
+    }
+    size_t len = strlen(item->valuestring);
+    if (len == 0) {
+        return "must not be empty";
+    }
+    if (len >= cap) {
+        return "too long";
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = item->valuestring[i];
+        if (c <= 0x20 || c >= 0x7F) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+    memcpy(dst, item->valuestring, len + 1);
+    return NULL;
+}
+
+/* Display text (UTF-8, already checked by the parser): no control characters. */
+static const char *get_text(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (item == NULL) {
+        return "missing";
+    }
+    if (!cJSON_IsString(item)) {
+        return "must be a string";
+    }
+    size_t len = strlen(item->valuestring);
+    if (len == 0) {
+        return "must not be empty";
+    }
+    if (len >= cap) {
+        return "too long";
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)item->valuestring[i];
+        if (c < 0x20 || c == 0x7F) {
+            return "must not contain control characters";
+        }
+    }
+    memcpy(dst, item->valuestring, len + 1);
+    return NULL;
+}
+
+/* Amount as a decimal string or a JSON number, exact (evt_money_parse). */
+static const char *get_amount(const cJSON *obj, const char *key, bool required, evt_fen *out,
+                              bool *present)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *present = false;
+    *out = 0;
+    if (item == NULL) {
+        return required ? "missing" : NULL;
+    }
+    if (!cJSON_IsString(item) && !evt_json_is_number(item)) {
+        return "must be an amount (\"12.50\" or 12.50)";
+    }
+    evt_err err = evt_json_get_money(obj, key, required, out, present, NULL);
+    if (err == EVT_ERR_PROTO_FIELD_MISSING || (err == EVT_OK && !*present && required)) {
+        return "must not be empty";
+    }
+    if (err != EVT_OK || (!*present && cJSON_IsString(item))) {
+        return "not an exact amount with at most 2 decimals";
+    }
+    if (*out < 0) {
+        return "must not be negative";
+    }
+    return NULL;
+}
+
+static const char *get_qty(const cJSON *obj, uint32_t *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "qty");
+    if (item == NULL) {
+        return "missing";
+    }
+    int64_t value = 0;
+    if (!evt_json_is_number(item) ||
+        evt_json_get_int(obj, "qty", true, 1, EVT_ECR_ITEM_QTY_MAX, &value, NULL, NULL) != EVT_OK) {
+        return "must be a whole number 1-99999";
+    }
+    *out = (uint32_t)value;
+    return NULL;
+}
+
+/* Validates one item into *it; on failure fills detail and returns the error code. */
+static evt_err parse_item(const cJSON *obj, size_t index, evt_order_item *it, char *detail)
+{
+    char prefix[24];
+    snprintf(prefix, sizeof prefix, "items[%u].", (unsigned)index);
+    if (!cJSON_IsObject(obj)) {
+        snprintf(detail, DETAIL_BYTES, "items[%u]: must be an object", (unsigned)index);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    if (unknown_key(obj, item_keys, detail, prefix)) {
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    memset(it, 0, sizeof *it);
+    const char *field = "med_list_codg";
+    const char *why = get_code(obj, field, it->med_list_codg, sizeof it->med_list_codg);
+    if (why == NULL) {
+        field = "medins_list_codg";
+        why = get_code(obj, field, it->medins_list_codg, sizeof it->medins_list_codg);
+    }
+    if (why == NULL) {
+        field = "name";
+        why = get_text(obj, field, it->name, sizeof it->name);
+    }
+    if (why == NULL) {
+        field = "qty";
+        why = get_qty(obj, &it->quantity);
+    }
+    bool present = false;
+    if (why == NULL) {
+        field = "price";
+        why = get_amount(obj, field, true, &it->price, &present);
+        if (why == NULL && it->price == 0) {
+            why = "must be greater than 0";
+        }
+    }
+    if (why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "%s%s: %s", prefix, field, why);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    /* price <= EVT_FEN_MAX and qty <= 99999 cannot overflow int64, but the product must
+     * still fit a 16,2 field. */
+    if (it->price > EVT_FEN_MAX / (evt_fen)it->quantity) {
+        snprintf(detail, DETAIL_BYTES, "%samount: qty * price too large", prefix);
+        return EVT_ERR_ORDER_INVALID;
+    }
+    it->amount = it->price * (evt_fen)it->quantity;
+    evt_fen given = 0;
+    why = get_amount(obj, "amount", false, &given, &present);
+    if (why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "%samount: %s", prefix, why);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    if (present && given != it->amount) {
+        snprintf(detail, DETAIL_BYTES, "%samount: is not qty * price", prefix);
+        return EVT_ERR_ORDER_INVALID;
+    }
+    return EVT_OK;
+}
+
+static evt_err parse_sale(const cJSON *root, evt_order *order, char *detail)
+{
+    if (unknown_key(root, sale_keys, detail, "")) {
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    const cJSON *acct = cJSON_GetObjectItemCaseSensitive(root, "use_personal_account");
+    if (acct == NULL || !cJSON_IsBool(acct)) {
+        snprintf(detail, DETAIL_BYTES, "use_personal_account: %s",
+                 acct == NULL ? "missing" : "must be true or false");
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    order->source = EVT_ORDER_FROM_ECR;
+    order->use_personal_account = cJSON_IsTrue(acct);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
+    if (items == NULL || !cJSON_IsArray(items)) {
+        snprintf(detail, DETAIL_BYTES, "items: %s", items == NULL ? "missing" : "must be an array");
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    int count = cJSON_GetArraySize(items);
+    if (count < 1 || count > EVT_ORDER_MAX_ITEMS) {
+        snprintf(detail, DETAIL_BYTES, "items: must hold 1 to %d items", EVT_ORDER_MAX_ITEMS);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    order->item_count = 0;
+    order->total = 0;
+    size_t index = 0;
+    for (const cJSON *obj = items->child; obj != NULL; obj = obj->next, index++) {
+        evt_order_item *it = &order->items[index];
+        evt_err err = parse_item(obj, index, it, detail);
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (it->amount > EVT_FEN_MAX - order->total) {
+            snprintf(detail, DETAIL_BYTES, "total: sum of items too large");
+            return EVT_ERR_ORDER_INVALID;
+        }
+        order->total += it->amount;
+        order->item_count++;
+    }
+    evt_fen total = 0;
+    bool present = false;
+    const char *why = get_amount(root, "total", false, &total, &present);
+    if (why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "total: %s", why);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    if (present && total != order->total) {
+        snprintf(detail, DETAIL_BYTES, "total: is not the sum of the item amounts");
+        return EVT_ERR_ORDER_INVALID;
+    }
+    return EVT_OK;
+}
+
+/* ---- messages -------------------------------------------------------------------------- */
+
+static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id, evt_order *out,
+                           bool *got)
+{
+    char detail[DETAIL_BYTES];
+    memset(out, 0, sizeof *out);
+    memcpy(out->order_id, order_id, strlen(order_id) + 1);
+    evt_err code = parse_sale(root, out, detail);
+    if (code != EVT_OK) {
+        return send_error(ecr, order_id, code, detail);
+    }
+    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
+        /* The POS resent the sale it is waiting for (e.g. after reconnecting). */
+        return send_ack(ecr, order_id);
+    }
+    evt_ecr_result stored;
+    if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK &&
+        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN)) {
+        /* Idempotent: money moved (or may have) for this order; never a second settlement.
+         * Refused and failed orders may be tried again. */
+        EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
+        return send_result(ecr, &stored);
+    }
+    if (ecr->order_open || ecr->external_busy) {
+        return send_busy(ecr, order_id);
+    }
+    ecr->order_open = true;
+    memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
+    *got = true;
+    char total[24];
+    evt_money_format(out->total, total, sizeof total);
+    EVT_LOGI(LOG_MOD, "order %s accepted: %u items, total %s", order_id, (unsigned)out->item_count,
+             total);
+    return send_ack(ecr, order_id);
+}
+
+static evt_err handle_status(evt_ecr *ecr, const cJSON *root, const char *order_id)
+{
+    char detail[DETAIL_BYTES];
+    if (unknown_key(root, status_keys, detail, "")) {
+        return send_error(ecr, order_id, EVT_ERR_ECR_MALFORMED, detail);
+    }
+    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
+        return send_ack(ecr, order_id);
+    }
+    evt_ecr_result stored;
+    if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK) {
+        return send_result(ecr, &stored);
+    }
+    return send_error(ecr, order_id, EVT_ERR_NOT_FOUND, "no result stored for this order");
+}
+
+static evt_err handle_line(evt_ecr *ecr, const uint8_t *line, size_t len, evt_order *out, bool *got)
+{
+    cJSON *root = NULL;
+    evt_err err = evt_json_parse((const char *)line, len, &root);
+    if (err == EVT_ERR_NOMEM) {
+        send_error(ecr, NULL, EVT_ERR_NOMEM, "message too large for the terminal's memory");
+        return EVT_ERR_NOMEM;
+    }
+    if (err != EVT_OK) {
+        return send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED,
+                          "not one valid JSON value (RFC 8259, UTF-8, no duplicate keys)");
+    }
+    char order_id[EVT_ORDER_ID_BYTES] = "";
+    const char *why = NULL;
+    if (!cJSON_IsObject(root)) {
+        err = send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, "message must be a JSON object");
+        evt_json_free(root);
+        return err;
+    }
+    why = get_code(root, "order_id", order_id, sizeof order_id);
+    const char *reply_id = why == NULL ? order_id : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (v != NULL && (!evt_json_is_number(v) || strcmp(evt_json_number_text(v), "1") != 0)) {
+        err = send_error(ecr, reply_id, EVT_ERR_ECR_VERSION, "v: this terminal speaks v 1");
+    } else if (type == NULL || !cJSON_IsString(type)) {
+        err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
+                         type == NULL ? "type: missing" : "type: must be a string");
+    } else if (strcmp(type->valuestring, "sale") != 0 && strcmp(type->valuestring, "status") != 0) {
+        err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
+                         "type: must be \"sale\" or \"status\"");
+    } else if (why != NULL) {
+        char detail[DETAIL_BYTES];
+        snprintf(detail, sizeof detail, "order_id: %s",
+                 strcmp(why, "too long") == 0 ? "longer than 40 characters" : why);
+        err = send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, detail);
+    } else if (strcmp(type->valuestring, "sale") == 0) {
+        err = handle_sale(ecr, root, order_id, out, got);
+    } else {
+        err = handle_status(ecr, root, order_id);
+    }
+    evt_json_free(root);
+    /* Reply send failures only cost the connection; the POS reconnects and asks again. */
+    return err == EVT_ERR_NOMEM ? err : EVT_OK;
+}
+
+static bool blank_line(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != ' ' && p[i] != '\t') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void consume(evt_ecr *ecr, size_t n)
+{
+    memmove(ecr->buf, ecr->buf + n, ecr->fill - n);
+    ecr->fill -= n;
+}
+
+/* Handles complete lines in the buffer until one yields an order. */
+static evt_err process_buffer(evt_ecr *ecr, evt_order *out, bool *got)
+{
+    while (ecr->client != NULL && ecr->fill > 0) {
+        uint8_t *nl = memchr(ecr->buf, '\n', ecr->fill);
+        if (ecr->discarding) {
+            if (nl == NULL) {
+                ecr->fill = 0;
+                return EVT_OK;
+            }
+            consume(ecr, (size_t)(nl - ecr->buf) + 1);
+            ecr->discarding = false;
+            continue;
+        }
+        if (nl == NULL) {
+            if (ecr->fill >= BUF_BYTES) {
+                /* Too long to be one of ours: answer once, then resynchronise at the next
+                 * newline so the link stays usable. */
+                ecr->fill = 0;
+                ecr->discarding = true;
+                send_error(ecr, NULL, EVT_ERR_ECR_TOO_LONG, "line longer than 16384 bytes");
+            }
+            return EVT_OK;
+        }
+        size_t consumed = (size_t)(nl - ecr->buf) + 1;
+        size_t len = consumed - 1;
+        if (len > 0 && ecr->buf[len - 1] == '\r') {
+            len--;
+        }
+        evt_err err = EVT_OK;
+        if (len > EVT_ECR_LINE_MAX) {
+            send_error(ecr, NULL, EVT_ERR_ECR_TOO_LONG, "line longer than 16384 bytes");
+        } else if (!blank_line(ecr->buf, len)) {
+            err = handle_line(ecr, ecr->buf, len, out, got);
+        }
+        if (ecr->client == NULL) {
+            return err; /* the reply failed and the connection (and its buffer) is gone */
+        }
+        consume(ecr, consumed);
+        if (*got || err != EVT_OK) {
+            return err;
+        }
+    }
+    return EVT_OK;
+}
+
+evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got)
+{
+    if (got != NULL) {
+        *got = false;
+    }
+    if (ecr == NULL || out == NULL || got == NULL || ecr->listener == NULL) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = process_buffer(ecr, out, got);
+    if (*got || err != EVT_OK) {
+        return err;
+    }
+    const evt_hal_net *net = ecr->net;
+    uint32_t accept_wait = ecr->client != NULL ? 0 : timeout_ms;
+    uint32_t recv_wait = ecr->client != NULL ? timeout_ms : 0;
+    evt_net_sock *sock = NULL;
+    evt_err listen_err = net->accept(net->ctx, ecr->listener, accept_wait, &sock);
+    if (listen_err == EVT_OK) {
+        if (ecr->client != NULL) {
+            drop_client(ecr, "replaced by a new POS connection");
+        }
+        ecr->client = sock;
+        EVT_LOGI(LOG_MOD, "POS connected");
+        listen_err = EVT_OK;
+    } else if (listen_err == EVT_ERR_NET_TIMEOUT) {
+        listen_err = EVT_OK;
+    }
+    if (ecr->client != NULL) {
+        size_t n = 0;
+        evt_err rerr = net->recv(net->ctx, ecr->client, ecr->buf + ecr->fill, BUF_BYTES - ecr->fill,
+                                 recv_wait, &n);
+        if (rerr == EVT_OK) {
+            ecr->fill += n;
+            err = process_buffer(ecr, out, got);
+        } else if (rerr != EVT_ERR_NET_TIMEOUT) {
+            drop_client(ecr, evt_err_log_text(rerr));
+        }
+    }
+    return err != EVT_OK ? err : listen_err;
+}

@@ -1,0 +1,139 @@
+/*
+ * evt_ecr: the ECR link — the pharmacy's POS software sends sales to the terminal and gets
+ * the results back. JSON lines ("v":1) over one TCP connection on the LAN; the protocol is
+ * in docs/ecr-link.md.
+ *
+ * Runs inside the firmware's single main loop through the evt_hal_net contract only: the
+ * app calls evt_ecr_poll() every pass, which accepts, reads, answers status queries and
+ * malformed lines by itself, and hands over a validated sale (evt_order) at most once per
+ * call. The app runs the sale and finishes it with evt_ecr_reply(). One POS connection at a
+ * time; a new connection replaces the current one (a POS reconnects when it believes the
+ * old one is dead, and a half-open socket would otherwise lock it out forever).
+ *
+ * Idempotency by order id: results go through an evt_ecr_store. A sale request for an
+ * order already settled (or whose outcome is unknown) gets the stored result again and is
+ * not handed to the app. evt_ecr_ram_store is a small in-RAM table; the transaction engine
+ * can supply a persistent store (the journal) through the same two hooks.
+ *
+ * Memory: the line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the arena at open; each
+ * message's JSON tree is parsed into the arena and freed before poll returns.
+ */
+#ifndef EVT_ECR_H
+#define EVT_ECR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+#include "evt/hal_net.h"
+#include "evt/money.h"
+#include "evt/sale.h"
+
+#define EVT_ECR_PROTOCOL_VERSION 1
+#define EVT_ECR_LINE_MAX         16384 /* bytes of one message, without its CR LF / LF */
+#define EVT_ECR_ITEM_QTY_MAX     99999
+#define EVT_ECR_MESSAGE_BYTES    192 /* Chinese message for the POS operator, UTF-8 */
+
+typedef enum evt_ecr_status {
+    EVT_ECR_SETTLED, /* money moved; setl_id and the split are valid */
+    EVT_ECR_REFUSED, /* refused before money moved (wrong code, insurance, cashier cancel) */
+    EVT_ECR_FAILED,  /* failed before money moved (network, platform error) */
+    EVT_ECR_UNKNOWN, /* settlement sent, outcome unknown: reversal queued, do not charge */
+    EVT_ECR_BUSY,    /* terminal busy with another sale; try again later */
+} evt_ecr_status;
+
+/* "settled", "refused", "failed", "unknown", "busy" as on the wire. */
+const char *evt_ecr_status_name(evt_ecr_status status);
+
+typedef struct evt_ecr_result {
+    char order_id[EVT_ORDER_ID_BYTES];
+    evt_ecr_status status;
+    evt_err error;                       /* EVT_OK when settled */
+    char message[EVT_ECR_MESSAGE_BYTES]; /* "" = the error's cashier text */
+    char setl_id[31];                    /* settled */
+    char msgid[31];                      /* settled / unknown: the 2102 msgid */
+    evt_fen total;                       /* medfee_sumamt */
+    evt_fen fund;                        /* fund_pay_sumamt */
+    evt_fen account;                     /* acct_pay */
+    evt_fen mutual_aid;                  /* acct_mulaid_pay (共济) */
+    evt_fen cash;                        /* psn_cash_pay */
+    evt_fen balance;                     /* balc after */
+    bool balance_present;                /* false: resident insurance, sent as "" */
+} evt_ecr_result;
+
+/*
+ * Where results live, for idempotency. lookup returns EVT_OK with *out filled, or
+ * EVT_ERR_NOT_FOUND; save replaces any earlier result of the same order id. Both are called
+ * from the main loop only.
+ */
+typedef struct evt_ecr_store {
+    void *ctx;
+    evt_err (*lookup)(void *ctx, const char *order_id, evt_ecr_result *out);
+    evt_err (*save)(void *ctx, const evt_ecr_result *result);
+} evt_ecr_store;
+
+#define EVT_ECR_RAM_STORE_SLOTS 32
+
+/* The in-RAM store: the last EVT_ECR_RAM_STORE_SLOTS orders (oldest overwritten); lost at
+ * reboot. */
+typedef struct evt_ecr_ram_store {
+    evt_ecr_result slots[EVT_ECR_RAM_STORE_SLOTS];
+    uint8_t count;
+    uint8_t next;
+} evt_ecr_ram_store;
+
+/* Empties rs and fills *store with hooks onto it. */
+void evt_ecr_ram_store_init(evt_ecr_ram_store *rs, evt_ecr_store *store);
+
+typedef struct evt_ecr {
+    const evt_hal_net *net;
+    evt_ecr_store store;
+    evt_net_sock *listener;
+    evt_net_sock *client;
+    uint8_t *buf;       /* EVT_ECR_LINE_MAX + 2 bytes from the arena */
+    size_t fill;        /* bytes in buf */
+    bool discarding;    /* dropping the rest of an over-long line until its newline */
+    bool order_open;    /* an order was handed to the app and has no reply yet */
+    bool external_busy; /* the cashier runs a sale that did not come from the POS */
+    char open_order_id[EVT_ORDER_ID_BYTES];
+    uint32_t send_timeout_ms;
+} evt_ecr;
+
+/*
+ * Listens on bind_addr:port (bind_addr NULL = board default) through net. store is copied.
+ * Errors: EVT_ERR_ARG, EVT_ERR_NOMEM (line buffer), the driver's listen errors.
+ */
+evt_err evt_ecr_open(evt_ecr *ecr, const evt_hal_net *net, const char *bind_addr, uint16_t port,
+                     const evt_ecr_store *store);
+
+/* Closes the client and the listener, frees the line buffer. Safe on a closed ecr. */
+void evt_ecr_close(evt_ecr *ecr);
+
+/*
+ * One pass: waits up to about timeout_ms for a connection or data, answers everything it
+ * can by itself (status queries, stored results, busy, malformed lines) and returns at most
+ * one new sale in *out with *got = true — the POS has then already been sent {"type":"ack"}.
+ * Messages already buffered are handled before waiting. Connection loss is handled here
+ * (the client is dropped, the link keeps listening) and is not an error.
+ * Errors: EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered
+ * with an error if possible); listener errors from the driver other than a timeout.
+ */
+evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got);
+
+/*
+ * Finishes a sale: saves result in the store (any status except busy) and sends it to the
+ * connected POS. Clears the open order when result->order_id is the one handed out by poll.
+ * Returns EVT_OK when sent; EVT_ERR_NET_CLOSED when no POS is connected or the send failed
+ * (the result is saved anyway: the POS gets it with a status query or by resending the
+ * sale); the store's error if saving failed; EVT_ERR_ARG.
+ */
+evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
+
+/* While set, new ECR sales are answered "busy" (a keyed sale is running at the counter). */
+void evt_ecr_set_external_busy(evt_ecr *ecr, bool busy);
+
+/* True when an order from poll is waiting for its evt_ecr_reply. */
+bool evt_ecr_order_open(const evt_ecr *ecr);
+
+#endif /* EVT_ECR_H */

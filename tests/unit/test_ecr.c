@@ -1,0 +1,753 @@
+/*
+ * evt_ecr over real loopback sockets: the link runs on the sim's POSIX net driver, the "POS"
+ * is a plain blocking socket in the test. Every wait is bounded (poll timeouts, a fixed
+ * number of rounds).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "evt/arena.h"
+#include "evt/ecr.h"
+#include "evt_sim/net_posix.h"
+
+static uint8_t arena[512 * 1024];
+static evt_hal_net net;
+
+typedef struct pos {
+    int fd;
+    char buf[65536];
+    size_t fill;
+} pos;
+
+typedef struct fixture {
+    evt_ecr ecr;
+    evt_ecr_ram_store rs;
+    evt_ecr_store store;
+    uint16_t port;
+    pos pos;
+    evt_order order;
+    size_t arena_in_use_at_open;
+} fixture;
+
+static fixture fx;
+
+static int pos_connect(pos *p, uint16_t port)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p->fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(p->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return p->fd;
+}
+
+static void pos_send(pos *p, const char *text)
+{
+    size_t len = strlen(text);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(p->fd, text + off, len - off, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+}
+
+/* Next complete reply line (without '\n') if one has arrived, else NULL. Non-blocking. */
+static const char *pos_take_line(pos *p, char *out, size_t cap)
+{
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->fill);
+        if (nl != NULL) {
+            size_t len = (size_t)(nl - p->buf);
+            assert_true(len < cap);
+            memcpy(out, p->buf, len);
+            out[len] = '\0';
+            memmove(p->buf, nl + 1, p->fill - len - 1);
+            p->fill -= len + 1;
+            return out;
+        }
+        ssize_t n = recv(p->fd, p->buf + p->fill, sizeof p->buf - p->fill, MSG_DONTWAIT);
+        if (n <= 0) {
+            return NULL;
+        }
+        p->fill += (size_t)n;
+    }
+}
+
+/* True when the terminal closed this POS connection (EOF within a short wait). */
+static bool pos_sees_eof(pos *p)
+{
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 500) <= 0) {
+        return false;
+    }
+    char c;
+    return recv(p->fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+/* Polls the link until the POS has a reply line (at most ~2 s). Records a handed-out order. */
+static const char *pump_reply(pos *p, char *out, size_t cap, bool *got_order)
+{
+    if (got_order != NULL) {
+        *got_order = false;
+    }
+    for (int round = 0; round < 100; round++) {
+        const char *line = pos_take_line(p, out, cap);
+        if (line != NULL) {
+            return line;
+        }
+        bool got = false;
+        evt_err err = evt_ecr_poll(&fx.ecr, 20, &fx.order, &got);
+        assert_int_equal(err, EVT_OK);
+        if (got) {
+            assert_non_null(got_order);
+            assert_false(*got_order);
+            *got_order = true;
+        }
+    }
+    fail_msg("no reply from the ECR link");
+    return NULL;
+}
+
+/* Sends one request line and returns the reply line. */
+static const char *exchange(const char *request, bool *got_order)
+{
+    static char reply[4096];
+    pos_send(&fx.pos, request);
+    return pump_reply(&fx.pos, reply, sizeof reply, got_order);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL) {
+        fail_msg("expected %s in %s", needle, haystack);
+    }
+}
+
+static void no_more_replies(void)
+{
+    char line[256];
+    for (int i = 0; i < 3; i++) {
+        bool got = false;
+        assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
+        assert_false(got);
+    }
+    assert_null(pos_take_line(&fx.pos, line, sizeof line));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof fx);
+    evt_ecr_ram_store_init(&fx.rs, &fx.store);
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    fx.arena_in_use_at_open = st.in_use;
+    assert_int_equal(evt_ecr_open(&fx.ecr, &net, "127.0.0.1", 0, &fx.store), EVT_OK);
+    fx.port = evt_sim_net_posix_local_port(fx.ecr.listener);
+    assert_true(fx.port != 0);
+    pos_connect(&fx.pos, fx.port);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    close(fx.pos.fd);
+    evt_ecr_close(&fx.ecr);
+    /* Every message's tree and reply buffer went back to the arena. */
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    assert_int_equal(st.in_use, fx.arena_in_use_at_open);
+    return 0;
+}
+
+#define SALE_A                                                                                      \
+    "{\"v\":1,\"type\":\"sale\",\"order_id\":\"POS-20240501-0001\",\"use_personal_account\":true,"  \
+    "\"items\":[{\"med_list_codg\":\"XA01BAA0001\",\"medins_list_codg\":\"YP0001\","                \
+    "\"name\":\"阿莫西林胶囊\",\"qty\":2,\"price\":\"12.50\"},"                               \
+    "{\"med_list_codg\":\"XB02CCC0002\",\"medins_list_codg\":\"YP0002\",\"name\":\"布洛芬片\"," \
+    "\"qty\":1,\"price\":3.2,\"amount\":\"3.20\"}],\"total\":28.20}\n"
+
+static void settle(const char *order_id)
+{
+    evt_ecr_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.order_id, sizeof r.order_id, "%s", order_id);
+    r.status = EVT_ECR_SETTLED;
+    r.error = EVT_OK;
+    snprintf(r.setl_id, sizeof r.setl_id, "S120104000000000001");
+    snprintf(r.msgid, sizeof r.msgid, "H12010400001202405011200001001");
+    r.total = 2820;
+    r.fund = 1000;
+    r.account = 1500;
+    r.mutual_aid = 200;
+    r.cash = 120;
+    r.balance = 34567;
+    r.balance_present = true;
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_OK);
+}
+
+static void test_sale_ack_order_and_result(void **state)
+{
+    (void)state;
+    bool got = false;
+    const char *reply = exchange(SALE_A, &got);
+    assert_string_equal(reply, "{\"v\":1,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
+    assert_true(got);
+    assert_true(evt_ecr_order_open(&fx.ecr));
+    const evt_order *o = &fx.order;
+    assert_string_equal(o->order_id, "POS-20240501-0001");
+    assert_int_equal(o->source, EVT_ORDER_FROM_ECR);
+    assert_true(o->use_personal_account);
+    assert_int_equal(o->item_count, 2);
+    assert_string_equal(o->items[0].med_list_codg, "XA01BAA0001");
+    assert_string_equal(o->items[0].medins_list_codg, "YP0001");
+    assert_string_equal(o->items[0].name, "阿莫西林胶囊");
+    assert_int_equal(o->items[0].quantity, 2);
+    assert_int_equal(o->items[0].price, 1250);
+    assert_int_equal(o->items[0].amount, 2500);
+    assert_int_equal(o->items[1].price, 320); /* JSON number 3.2, exactly */
+    assert_int_equal(o->items[1].amount, 320);
+    assert_int_equal(o->total, 2820);
+
+    settle("POS-20240501-0001");
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    char line[4096];
+    assert_non_null(pump_reply(&fx.pos, line, sizeof line, NULL));
+    assert_string_equal(line,
+                        "{\"v\":1,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
+                        "\"status\":\"settled\",\"error\":\"EVT_OK\",\"message\":\"结算成功\","
+                        "\"setl_id\":\"S120104000000000001\","
+                        "\"msgid\":\"H12010400001202405011200001001\",\"total\":\"28.20\","
+                        "\"fund\":\"10.00\",\"account\":\"15.00\",\"mutual_aid\":\"2.00\","
+                        "\"cash\":\"1.20\",\"balance\":\"345.67\"}");
+    no_more_replies();
+}
+
+static void test_idempotent_by_order_id(void **state)
+{
+    (void)state;
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+    settle("POS-20240501-0001");
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+
+    /* The same sale again: the stored result, no second order for the app. */
+    const char *reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_contains(reply, "\"type\":\"result\"");
+    assert_contains(reply, "\"status\":\"settled\"");
+    assert_contains(reply, "\"setl_id\":\"S120104000000000001\"");
+
+    reply = exchange("{\"v\":1,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"settled\"");
+    assert_contains(reply, "\"total\":\"28.20\"");
+}
+
+static void test_open_order_resend_status_and_busy(void **state)
+{
+    (void)state;
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+    /* Resent while running: ack again, not a second order. */
+    const char *reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_string_equal(reply, "{\"v\":1,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
+    reply = exchange("{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
+    assert_contains(reply, "\"type\":\"ack\"");
+    /* Another order while one runs: busy, not stored. */
+    reply =
+        exchange("{\"v\":1,\"type\":\"sale\",\"order_id\":\"B2\",\"use_personal_account\":false,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":1,\"price\":\"1.00\"}]}\n",
+                 &got);
+    assert_false(got);
+    assert_string_equal(reply,
+                        "{\"v\":1,\"type\":\"result\",\"order_id\":\"B2\",\"status\":\"busy\","
+                        "\"error\":\"EVT_ERR_BUSY\",\"message\":\"终端忙，请稍候\"}");
+    reply = exchange("{\"type\":\"status\",\"order_id\":\"B2\"}\n", &got);
+    assert_contains(reply, "\"type\":\"error\"");
+    assert_contains(reply, "\"error\":\"EVT_ERR_NOT_FOUND\"");
+}
+
+static void test_refused_can_retry_unknown_cannot(void **state)
+{
+    (void)state;
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+    evt_ecr_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
+    r.status = EVT_ECR_REFUSED;
+    r.error = EVT_ERR_VOUCHER_WECHAT_PAY;
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_OK);
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_string_equal(line, "{\"v\":1,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
+                              "\"status\":\"refused\",\"error\":\"EVT_ERR_VOUCHER_WECHAT_PAY\","
+                              "\"message\":\"这是微信付款码，请出示医保电子凭证\"}");
+
+    /* A refused order may be tried again: a new attempt is handed out. */
+    exchange(SALE_A, &got);
+    assert_true(got);
+    memset(&r, 0, sizeof r);
+    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
+    r.status = EVT_ECR_UNKNOWN;
+    r.error = EVT_ERR_OUTCOME_UNKNOWN;
+    snprintf(r.msgid, sizeof r.msgid, "H12010400001202405011200001002");
+    snprintf(r.message, sizeof r.message, "结算结果未知，请勿重复收费");
+    evt_ecr_reply(&fx.ecr, &r);
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"status\":\"unknown\"");
+    assert_contains(line, "\"message\":\"结算结果未知，请勿重复收费\"");
+    assert_contains(line, "\"msgid\":\"H12010400001202405011200001002\"");
+
+    /* Outcome unknown: money may have moved, so no new attempt — the stored result. */
+    const char *reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"unknown\"");
+}
+
+static void test_external_busy(void **state)
+{
+    (void)state;
+    evt_ecr_set_external_busy(&fx.ecr, true);
+    bool got = false;
+    const char *reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"busy\"");
+    evt_ecr_set_external_busy(&fx.ecr, false);
+    exchange(SALE_A, &got);
+    assert_true(got);
+}
+
+typedef struct bad_case {
+    const char *line;
+    const char *error;
+    const char *detail;
+} bad_case;
+
+#define ITEM_OK                                                                                     \
+    "{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\",\"qty\":1,\"price\":\"1." \
+    "00\"}"
+#define SALE_HEAD "{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":true,"
+
+static const bad_case bad_cases[] = {
+    {"not json", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
+    {"{\"type\":\"sale\"", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
+    {"[1,2]", "EVT_ERR_ECR_MALFORMED", "message must be a JSON object"},
+    {"{\"v\":1}", "EVT_ERR_ECR_MALFORMED", "type: missing"},
+    {"{\"v\":1,\"type\":7}", "EVT_ERR_ECR_MALFORMED", "type: must be a string"},
+    {"{\"v\":1,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED", "type: must be"},
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
+    {"{\"v\":\"1\",\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":1.0,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":1,\"type\":\"status\"}", "EVT_ERR_ECR_MALFORMED", "order_id: missing"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":12}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must be a string"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must not be empty"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"A B\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must be printable"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"12345678901234567890123456789012345678901\"}",
+     "EVT_ERR_ECR_MALFORMED", "order_id: longer than 40 characters"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}", "EVT_ERR_ECR_MALFORMED",
+     "unknown field x"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"order_id\":\"O2\"}",
+     "EVT_ERR_ECR_MALFORMED", "no duplicate keys"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"totl\":\"1.00\"}", "EVT_ERR_ECR_MALFORMED",
+     "unknown field totl"},
+    {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"items\":[" ITEM_OK "]}",
+     "EVT_ERR_ECR_MALFORMED", "use_personal_account: missing"},
+    {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":1,\"items\":[" ITEM_OK
+     "]}",
+     "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
+    {SALE_HEAD "\"items\":[]}", "EVT_ERR_ECR_MALFORMED", "items: must hold 1 to 32 items"},
+    {SALE_HEAD "\"items\":{}}", "EVT_ERR_ECR_MALFORMED", "items: must be an array"},
+    {SALE_HEAD "\"items\":[7]}", "EVT_ERR_ECR_MALFORMED", "items[0]: must be an object"},
+    {SALE_HEAD
+     "\"items\":[{\"medins_list_codg\":\"Y\",\"name\":\"药\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].med_list_codg: missing"},
+    {SALE_HEAD "\"items\":[" ITEM_OK
+               ",{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"\","
+               "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[1].name: must not be empty"},
+    {SALE_HEAD
+     "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"a\\u0001b\","
+     "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: must not contain control characters"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1.5,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number 1-99999"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":\"2\",\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":0,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":100000,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.005\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":1e2}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"-1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: must not be negative"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"0.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: must be greater than 0"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: must not be empty"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":true}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: must be an amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":3,\"price\":\"1.10\",\"amount\":\"3.31\"}]}",
+     "EVT_ERR_ORDER_INVALID", "items[0].amount: is not qty * price"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":99999,\"price\":\"99999999999999.99\"}]}",
+     "EVT_ERR_ORDER_INVALID", "items[0].amount: qty * price too large"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\",\"colour\":\"red\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].unknown field colour"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "," ITEM_OK "],\"total\":\"3.00\"}", "EVT_ERR_ORDER_INVALID",
+     "total: is not the sum of the item amounts"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"total\":\"abc\"}", "EVT_ERR_ECR_MALFORMED",
+     "total: not an exact amount"},
+    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"\xE5\xBC\"}", "EVT_ERR_ECR_MALFORMED",
+     "not one valid JSON value"},
+};
+
+static void test_malformed_lines_keep_link_up(void **state)
+{
+    (void)state;
+    char line[32768];
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        snprintf(line, sizeof line, "%s\n", bad_cases[i].line);
+        bool got = false;
+        const char *reply = exchange(line, &got);
+        if (got || strstr(reply, "\"type\":\"error\"") == NULL ||
+            strstr(reply, bad_cases[i].error) == NULL ||
+            strstr(reply, bad_cases[i].detail) == NULL) {
+            fail_msg("case %zu (%s): got %s", i, bad_cases[i].line, reply);
+        }
+        assert_contains(reply, "\"message\":\"");
+    }
+    /* Still up: a good sale goes through on the same connection. */
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+}
+
+static void test_error_reply_shape(void **state)
+{
+    (void)state;
+    bool got = false;
+    const char *reply =
+        exchange("{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}\n", &got);
+    assert_string_equal(reply,
+                        "{\"v\":1,\"type\":\"error\",\"order_id\":\"O1\","
+                        "\"error\":\"EVT_ERR_ECR_MALFORMED\","
+                        "\"message\":\"收银系统消息格式错误\",\"detail\":\"unknown field x\"}");
+}
+
+static void test_thirty_two_items_ok_thirty_three_not(void **state)
+{
+    (void)state;
+    static char line[16384];
+    for (int n = 32; n <= 33; n++) {
+        size_t o = (size_t)snprintf(line, sizeof line,
+                                    "{\"v\":1,\"type\":\"sale\",\"order_id\":\"MANY%d\","
+                                    "\"use_personal_account\":true,\"items\":[",
+                                    n);
+        for (int i = 0; i < n; i++) {
+            o += (size_t)snprintf(line + o, sizeof line - o,
+                                  "%s{\"med_list_codg\":\"C%02d\",\"medins_list_codg\":\"M%02d\","
+                                  "\"name\":\"药品%d\",\"qty\":%d,\"price\":\"0.%02d\"}",
+                                  i ? "," : "", i, i, i, i + 1, i + 1);
+        }
+        snprintf(line + o, sizeof line - o, "]}\n");
+        bool got = false;
+        const char *reply = exchange(line, &got);
+        if (n == 32) {
+            assert_true(got);
+            assert_contains(reply, "\"type\":\"ack\"");
+            assert_int_equal(fx.order.item_count, 32);
+            evt_fen want = 0;
+            for (int i = 0; i < 32; i++) {
+                want += (evt_fen)(i + 1) * (i + 1);
+            }
+            assert_int_equal(fx.order.total, want);
+            settle("MANY32");
+            char r[4096];
+            pump_reply(&fx.pos, r, sizeof r, NULL);
+        } else {
+            assert_false(got);
+            assert_contains(reply, "items: must hold 1 to 32 items");
+        }
+    }
+}
+
+static void test_too_long_line_resyncs(void **state)
+{
+    (void)state;
+    static char big[EVT_ECR_LINE_MAX * 2 + 64];
+    memset(big, 'x', EVT_ECR_LINE_MAX * 2);
+    big[EVT_ECR_LINE_MAX * 2] = '\0';
+    pos_send(&fx.pos, big);
+    pos_send(&fx.pos, "\n{\"type\":\"status\",\"order_id\":\"Q1\"}\n");
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"error\":\"EVT_ERR_ECR_TOO_LONG\"");
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"error\":\"EVT_ERR_NOT_FOUND\""); /* the next line was read */
+    no_more_replies();
+
+    /* One byte over the limit, newline included in the same chunk: also refused. */
+    memset(big, ' ', EVT_ECR_LINE_MAX + 1);
+    memcpy(big, "{\"type\":\"status\",\"order_id\":\"Q2\"}", 33);
+    big[EVT_ECR_LINE_MAX + 1] = '\n';
+    big[EVT_ECR_LINE_MAX + 2] = '\0';
+    const char *reply = exchange(big, NULL);
+    assert_contains(reply, "EVT_ERR_ECR_TOO_LONG");
+
+    /* Exactly the limit (CR LF not counted) is fine. */
+    memset(big, ' ', EVT_ECR_LINE_MAX);
+    memcpy(big, "{\"type\":\"status\",\"order_id\":\"Q3\"}", 33);
+    memcpy(big + EVT_ECR_LINE_MAX, "\r\n", 3);
+    reply = exchange(big, NULL);
+    assert_contains(reply, "\"order_id\":\"Q3\"");
+    assert_contains(reply, "EVT_ERR_NOT_FOUND");
+}
+
+static void test_several_lines_in_one_write_crlf_and_blank(void **state)
+{
+    (void)state;
+    /* Blank lines are keep-alives; CR LF accepted; the sale stops the pass, the status
+     * behind it is answered on the next one. */
+    pos_send(&fx.pos, "\r\n  \n{\"type\":\"status\",\"order_id\":\"Z1\"}\r\n" SALE_A
+                      "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    char line[4096];
+    bool got = false;
+    pump_reply(&fx.pos, line, sizeof line, &got);
+    assert_contains(line, "\"order_id\":\"Z1\"");
+    pump_reply(&fx.pos, line, sizeof line, &got);
+    assert_contains(line, "\"type\":\"ack\"");
+    pump_reply(&fx.pos, line, sizeof line, &got);
+    assert_contains(line, "\"type\":\"ack\""); /* status of the running order */
+    assert_contains(line, "\"order_id\":\"POS-20240501-0001\"");
+    no_more_replies();
+}
+
+static void test_split_across_reads(void **state)
+{
+    (void)state;
+    const char *req = "{\"type\":\"status\",\"order_id\":\"SPLIT\"}\n";
+    char part[8];
+    char line[4096];
+    for (size_t i = 0; i < strlen(req); i += 5) {
+        snprintf(part, sizeof part, "%.5s", req + i);
+        pos_send(&fx.pos, part);
+        bool got = false;
+        assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
+    }
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"order_id\":\"SPLIT\"");
+}
+
+static void test_new_connection_replaces_old(void **state)
+{
+    (void)state;
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+    /* The POS believes the link died and reconnects; the terminal adopts the new socket. */
+    pos second;
+    pos_connect(&second, fx.port);
+    pos_send(&second, "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    char line[4096];
+    pump_reply(&second, line, sizeof line, NULL);
+    assert_contains(line, "\"type\":\"ack\"");
+    assert_true(pos_sees_eof(&fx.pos));
+    settle("POS-20240501-0001");
+    pump_reply(&second, line, sizeof line, NULL);
+    assert_contains(line, "\"status\":\"settled\"");
+    close(fx.pos.fd);
+    fx.pos = second;
+}
+
+static void test_disconnect_then_query(void **state)
+{
+    (void)state;
+    bool got = false;
+    exchange(SALE_A, &got);
+    assert_true(got);
+    close(fx.pos.fd);
+    /* The link notices the closed connection... */
+    for (int i = 0; i < 20 && fx.ecr.client != NULL; i++) {
+        evt_ecr_poll(&fx.ecr, 10, &fx.order, &got);
+    }
+    assert_null(fx.ecr.client);
+    /* ...the result cannot be sent but is kept... */
+    evt_ecr_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
+    r.status = EVT_ECR_FAILED;
+    r.error = EVT_ERR_NET_TIMEOUT;
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_ERR_NET_CLOSED);
+    /* ...and the reconnected POS gets it by asking. */
+    pos_connect(&fx.pos, fx.port);
+    const char *reply =
+        exchange("{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", NULL);
+    assert_contains(reply, "\"status\":\"failed\"");
+    assert_contains(reply, "\"error\":\"EVT_ERR_NET_TIMEOUT\"");
+    assert_contains(reply, "\"message\":\"医保平台响应超时\"");
+}
+
+static void test_ram_store_ring(void **state)
+{
+    (void)state;
+    evt_ecr_ram_store rs;
+    evt_ecr_store st;
+    evt_ecr_ram_store_init(&rs, &st);
+    evt_ecr_result r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < EVT_ECR_RAM_STORE_SLOTS + 1; i++) {
+        snprintf(r.order_id, sizeof r.order_id, "R%d", i);
+        r.total = i;
+        assert_int_equal(st.save(st.ctx, &r), EVT_OK);
+    }
+    evt_ecr_result out;
+    assert_int_equal(st.lookup(st.ctx, "R0", &out), EVT_ERR_NOT_FOUND);
+    assert_int_equal(st.lookup(st.ctx, "R1", &out), EVT_OK);
+    assert_int_equal(out.total, 1);
+    assert_int_equal(st.lookup(st.ctx, "R32", &out), EVT_OK);
+    /* Saving an order again replaces its entry rather than taking a new slot. */
+    snprintf(r.order_id, sizeof r.order_id, "R5");
+    r.total = 555;
+    st.save(st.ctx, &r);
+    assert_int_equal(st.lookup(st.ctx, "R1", &out), EVT_OK);
+    assert_int_equal(st.lookup(st.ctx, "R5", &out), EVT_OK);
+    assert_int_equal(out.total, 555);
+}
+
+/* A store hook standing in for the transaction engine's persistent journal. */
+static int saves;
+static evt_err journal_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    (void)ctx;
+    if (strcmp(order_id, "FROM-JOURNAL") != 0) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
+    out->status = EVT_ECR_SETTLED;
+    out->total = 100;
+    out->cash = 100;
+    return EVT_OK;
+}
+static evt_err journal_save(void *ctx, const evt_ecr_result *r)
+{
+    (void)ctx;
+    (void)r;
+    saves++;
+    return EVT_ERR_STORAGE_IO;
+}
+
+static void test_custom_store_hook(void **state)
+{
+    (void)state;
+    evt_ecr_close(&fx.ecr);
+    close(fx.pos.fd);
+    evt_ecr_store st = {.ctx = NULL, .lookup = journal_lookup, .save = journal_save};
+    assert_int_equal(evt_ecr_open(&fx.ecr, &net, NULL, 0, &st), EVT_OK);
+    fx.port = evt_sim_net_posix_local_port(fx.ecr.listener);
+    pos_connect(&fx.pos, fx.port);
+    bool got = false;
+    const char *reply = exchange("{\"v\":1,\"type\":\"sale\",\"order_id\":\"FROM-JOURNAL\","
+                                 "\"use_personal_account\":true,\"items\":[" ITEM_OK "]}\n",
+                                 &got);
+    assert_false(got);
+    assert_contains(reply, "\"cash\":\"1.00\"");
+    assert_contains(reply, "\"balance\":\"\""); /* not present: empty, like the platform */
+    /* A save failure is reported to the caller (the POS still gets the result). */
+    exchange(SALE_A, &got);
+    assert_true(got);
+    evt_ecr_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
+    r.status = EVT_ECR_FAILED;
+    r.error = EVT_ERR_NET_CONNECT;
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_ERR_STORAGE_IO);
+    assert_int_equal(saves, 1);
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"status\":\"failed\"");
+}
+
+static void test_bad_args(void **state)
+{
+    (void)state;
+    bool got = true;
+    evt_order o;
+    assert_int_equal(evt_ecr_poll(NULL, 0, &o, &got), EVT_ERR_ARG);
+    assert_false(got);
+    assert_int_equal(evt_ecr_poll(&fx.ecr, 0, NULL, &got), EVT_ERR_ARG);
+    assert_int_equal(evt_ecr_reply(&fx.ecr, NULL), EVT_ERR_ARG);
+    evt_ecr e;
+    assert_int_equal(evt_ecr_open(&e, &net, NULL, 0, NULL), EVT_ERR_ARG);
+    assert_string_equal(evt_ecr_status_name(EVT_ECR_UNKNOWN), "unknown");
+    /* A port already taken is the driver's error, and nothing leaks. */
+    evt_ecr other;
+    assert_int_not_equal(evt_ecr_open(&other, &net, "127.0.0.1", fx.port, &fx.store), EVT_OK);
+}
+
+int main(void)
+{
+    evt_arena_init(arena, sizeof arena);
+    evt_sim_net_posix_init(&net);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sale_ack_order_and_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_by_order_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_order_resend_status_and_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_can_retry_unknown_cannot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_external_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_lines_keep_link_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_reply_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thirty_two_items_ok_thirty_three_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_long_line_resyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_several_lines_in_one_write_crlf_and_blank, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_split_across_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_connection_replaces_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_then_query, setup, teardown),
+        cmocka_unit_test(test_ram_store_ring),
+        cmocka_unit_test_setup_teardown(test_custom_store_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
