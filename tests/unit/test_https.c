@@ -1,0 +1,1117 @@
+/*
+ * evt_https against a GnuTLS loopback server (tests/support/tls_test_server): TLS versions,
+ * certificate failures, keep-alive, the reconnect rule and request_sent, HTTP framing, caps,
+ * timeouts, and the arena figures quoted in docs/https-client.md.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/x509.h>
+
+#include "evt/arena.h"
+#include "evt/https.h"
+#include "evt/log.h"
+#include "evt_sim/net_posix.h"
+#include "tls_test_server.h"
+
+#define ARENA_BYTES (512u * 1024u)
+#define PATH        "/fsi/api/rsfComIfsService/callService"
+
+static unsigned char arena_buf[ARENA_BYTES];
+static evt_hal_net net;
+static tls_ts_certs certs;
+static char *ca_pem;
+static char *rogue_ca_pem;
+static bool have_tls_peer;
+
+/* ---------------------------------------------------------------------------------------- */
+/* A small sys HAL: real clocks with a settable wall-clock offset, getrandom entropy, and a
+ * log sink that keeps everything so tests can assert on what was (not) logged. */
+
+static int64_t clock_offset_s;
+static char log_text[64 * 1024];
+static size_t log_len;
+
+static uint64_t sys_monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t sys_unix_seconds(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL) + clock_offset_s;
+}
+
+static evt_err sys_entropy(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    while (len) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n <= 0) {
+            return EVT_ERR_INTERNAL;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return EVT_OK;
+}
+
+static void sys_log_write(void *ctx, evt_log_level level, const char *module, const char *line)
+{
+    (void)ctx;
+    int n = snprintf(log_text + log_len, sizeof(log_text) - log_len, "%d %s: %s\n", (int)level,
+                     module, line);
+    if (n > 0 && log_len + (size_t)n < sizeof(log_text)) {
+        log_len += (size_t)n;
+    } else {
+        log_len = 0; /* wrap: tests only look at recent lines */
+    }
+    if (getenv("EVT_TEST_VERBOSE")) {
+        fprintf(stderr, "[%s] %s\n", module, line);
+    }
+}
+
+static const evt_hal_sys test_sys = {
+    .monotonic_ms = sys_monotonic_ms,
+    .unix_seconds = sys_unix_seconds,
+    .entropy = sys_entropy,
+    .log_write = sys_log_write,
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers */
+
+#define SKIP_WITHOUT_PEER()                                                                        \
+    do {                                                                                           \
+        if (!have_tls_peer) {                                                                      \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static tls_test_server *start_server_opts(const char *cert, const char *priority,
+                                          const char *bind_addr, bool no_tls)
+{
+    tls_ts_options o = {
+        .cert_file = cert ? cert : certs.server_pem,
+        .key_file = (cert && strstr(cert, "rsa")) ? certs.server_rsa_key : certs.server_key,
+        .priority = priority,
+        .bind_addr = bind_addr,
+        .no_tls = no_tls,
+    };
+    tls_test_server *srv = tls_ts_start(&o);
+    assert_non_null(srv);
+    return srv;
+}
+
+static tls_test_server *start_server(void)
+{
+    return start_server_opts(NULL, NULL, NULL, false);
+}
+
+static evt_https_client *new_client_full(const char *ca, const char *host, const char *server_name,
+                                         uint16_t port, uint32_t io_timeout_ms,
+                                         uint32_t connect_timeout_ms)
+{
+    evt_https_config cfg = {
+        .host = host,
+        .port = port,
+        .path = PATH,
+        .server_name = server_name,
+        .ca_pem = ca,
+        .connect_timeout_ms = connect_timeout_ms ? connect_timeout_ms : 5000,
+        .io_timeout_ms = io_timeout_ms ? io_timeout_ms : 5000,
+    };
+    evt_https_client *c = NULL;
+    assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_OK);
+    return c;
+}
+
+static evt_https_client *new_client(uint16_t port)
+{
+    return new_client_full(ca_pem, "localhost", NULL, port, 0, 0);
+}
+
+static const evt_https_header gateway_headers[] = {
+    {"x-tif-paasid", "test_paas"},
+    {"x-tif-timestamp", "1700000000"},
+    {"x-tif-nonce", "0123456789abcdef0123456789abcdef"},
+    {"x-tif-signature", "deadbeef"},
+};
+
+static evt_err post_body(evt_https_client *c, const char *body, evt_https_response *resp)
+{
+    evt_https_request req = {
+        .body = (const uint8_t *)body,
+        .body_len = strlen(body),
+        .headers = gateway_headers,
+        .header_count = sizeof(gateway_headers) / sizeof(gateway_headers[0]),
+    };
+    return evt_https_post(c, &req, resp);
+}
+
+static evt_err post(evt_https_client *c, evt_https_response *resp)
+{
+    return post_body(c, "{\"infno\":\"9001\"}", resp);
+}
+
+static tls_ts_stats stats_of(tls_test_server *srv)
+{
+    tls_ts_stats st;
+    tls_ts_get_stats(srv, &st);
+    return st;
+}
+
+static void push(tls_test_server *srv, tls_ts_action a)
+{
+    tls_ts_step st = {.action = a};
+    tls_ts_push(srv, st);
+}
+
+static void push_raw(tls_test_server *srv, const char *raw)
+{
+    tls_ts_step st = {.action = TLS_TS_RAW, .raw = raw};
+    tls_ts_push(srv, st);
+}
+
+static uint16_t unused_port(void)
+{
+    evt_net_sock *l = NULL;
+    assert_int_equal(net.listen(net.ctx, "127.0.0.1", 0, &l), EVT_OK);
+    uint16_t port = evt_sim_net_posix_local_port(l);
+    net.close(net.ctx, l);
+    return port;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* TLS versions and the arena figure */
+
+static void measure_handshake_peak(const char *label, const char *cert)
+{
+    tls_test_server *srv = start_server_opts(cert, NULL, NULL, false);
+    evt_arena_stats before, after;
+    evt_arena_get_stats(&before);
+    evt_arena_reset_peak();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_arena_get_stats(&after);
+    evt_arena_stats connected;
+    evt_arena_get_stats(&connected);
+    printf("arena, %s: peak %zu bytes above the %zu in use before (client + CA + TLS 1.3 "
+           "handshake + one POST); %zu bytes held while connected; %zu blocks at peak\n",
+           label, after.peak - before.in_use, before.in_use, connected.in_use - before.in_use,
+           after.peak_blocks);
+    assert_string_equal(resp.tls_version, "TLSv1.3");
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    evt_arena_get_stats(&after);
+    assert_int_equal(after.in_use, before.in_use); /* nothing leaked */
+    tls_ts_stop(srv);
+}
+
+static void test_tls13_by_default(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+    const char *body = "{\"infno\":\"9001\",\"input\":{}}";
+    assert_int_equal(post_body(c, body, &resp), EVT_OK);
+    assert_int_equal(resp.status, 200);
+    assert_true(resp.request_sent);
+    assert_false(resp.connection_reused);
+    assert_false(resp.reconnected);
+    assert_string_equal(resp.tls_version, "TLSv1.3");
+    assert_non_null(resp.ciphersuite);
+    assert_non_null(strstr(resp.ciphersuite, "TLS1-3"));
+    assert_non_null(strstr(resp.body, "\"conn\":1,\"req\":1"));
+    assert_int_equal(resp.body_len, strlen(resp.body));
+
+    tls_ts_stats st = stats_of(srv);
+    assert_string_equal(st.last_version, "TLS1.3");
+    char expect[128];
+    assert_non_null(strstr(st.last_request, "POST " PATH " HTTP/1.1\r\n"));
+    snprintf(expect, sizeof(expect), "\r\nHost: localhost:%u\r\n", tls_ts_port(srv));
+    assert_non_null(strstr(st.last_request, expect));
+    assert_non_null(
+        strstr(st.last_request, "\r\nContent-Type: application/json;charset=utf-8\r\n"));
+    snprintf(expect, sizeof(expect), "\r\nContent-Length: %zu\r\n", strlen(body));
+    assert_non_null(strstr(st.last_request, expect));
+    assert_non_null(strstr(st.last_request, "\r\nx-tif-paasid: test_paas\r\n"));
+    assert_non_null(strstr(st.last_request, "\r\nx-tif-signature: deadbeef\r\n"));
+    assert_non_null(strstr(st.last_request, "\r\n\r\n{\"infno\":\"9001\",\"input\":{}}"));
+
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_true(info.connected);
+    assert_int_equal(info.connections_opened, 1);
+    assert_string_equal(info.tls_version, "TLSv1.3");
+    evt_https_response_free(&resp);
+    assert_null(resp.body);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_arena_peak_handshake_and_post(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    measure_handshake_peak("ECDSA P-256 server", certs.server_pem);
+    measure_handshake_peak("RSA-2048 server", certs.server_rsa_pem);
+}
+
+static void test_tls12_only_server_works(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server_opts(NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL, false);
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_string_equal(resp.tls_version, "TLSv1.2");
+    assert_string_equal(stats_of(srv).last_version, "TLS1.2");
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_tls11_and_tls10_refused(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    const char *prios[] = {"NORMAL:-VERS-ALL:+VERS-TLS1.1", "NORMAL:-VERS-ALL:+VERS-TLS1.0"};
+    for (size_t i = 0; i < 2; i++) {
+        tls_test_server *srv = start_server_opts(NULL, prios[i], NULL, false);
+        evt_https_client *c = new_client(tls_ts_port(srv));
+        evt_https_response resp;
+        assert_int_equal(post(c, &resp), EVT_ERR_TLS_HANDSHAKE);
+        assert_false(resp.request_sent);
+        assert_null(resp.tls_version);
+        tls_ts_stats st = stats_of(srv);
+        assert_int_equal(st.handshakes_ok, 0);
+        assert_int_equal(st.requests, 0);
+        evt_https_info info;
+        evt_https_get_info(c, &info);
+        assert_false(info.connected);
+        assert_true(info.last_mbedtls_error < 0);
+        evt_https_response_free(&resp);
+        evt_https_client_free(c);
+        tls_ts_stop(srv);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Certificates */
+
+static void expect_cert_failure(tls_test_server *srv, evt_https_client *c, evt_err want,
+                                uint32_t flag)
+{
+    evt_https_response resp;
+    log_len = 0;
+    assert_int_equal(post(c, &resp), want);
+    assert_false(resp.request_sent);
+    assert_int_equal(resp.status, 0);
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_true(info.last_verify_flags & flag);
+    assert_int_equal(info.last_mbedtls_error, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+    /* The log carries the mbedTLS code and the verify flags. */
+    assert_non_null(strstr(log_text, "mbedtls -0x2700"));
+    assert_non_null(strstr(log_text, "verify flags 0x"));
+    assert_int_equal(stats_of(srv).requests, 0);
+    evt_https_response_free(&resp);
+}
+
+static void test_untrusted_certificate(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    /* A server whose chain ends in a CA we were not provisioned with. */
+    tls_test_server *srv = start_server_opts(certs.rogue_server_pem, NULL, NULL, false);
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+    /* And the right server seen through the wrong trust store. */
+    srv = start_server();
+    c = new_client_full(rogue_ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 0);
+    expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_hostname_mismatch(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    /* Connect by address, but expect the certificate of another name. */
+    evt_https_client *c =
+        new_client_full(ca_pem, "127.0.0.1", "hsa.example.gov.cn", tls_ts_port(srv), 0, 0);
+    expect_cert_failure(srv, c, EVT_ERR_TLS_HOSTNAME, MBEDTLS_X509_BADCERT_CN_MISMATCH);
+    evt_https_client_free(c);
+    /* The same address with the right name works: the override only changes the check. */
+    c = new_client_full(ca_pem, "127.0.0.1", "localhost", tls_ts_port(srv), 0, 0);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_expired_certificate(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server_opts(certs.expired_pem, NULL, NULL, false);
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_EXPIRED, MBEDTLS_X509_BADCERT_EXPIRED);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_clock_before_validity(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    /* A terminal whose RTC lost its setting sees every certificate as not yet valid; the
+     * wall clock must come from the HAL, so this is the same check as "expired". */
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    clock_offset_s = -20LL * 365 * 86400;
+    expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_EXPIRED, MBEDTLS_X509_BADCERT_FUTURE);
+    clock_offset_s = 0;
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_bad_ca_pem_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "",
+        "not a certificate at all",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        evt_https_config cfg = {.host = "localhost", .path = PATH, .ca_pem = bad[i]};
+        evt_https_client *c = (evt_https_client *)&cfg; /* must be overwritten with NULL */
+        assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_TLS_CONFIG);
+        assert_null(c);
+    }
+    if (ca_pem) {
+        /* A good certificate followed by a corrupt one: a half-read trust store is refused. */
+        size_t n = strlen(ca_pem);
+        char *mixed = malloc(n + 128);
+        snprintf(mixed, n + 128, "%s%s", ca_pem, bad[2]);
+        evt_https_config cfg = {.host = "localhost", .path = PATH, .ca_pem = mixed};
+        evt_https_client *c = NULL;
+        assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_TLS_CONFIG);
+        free(mixed);
+    }
+    /* Missing pieces are argument errors. */
+    evt_https_config cfg = {.host = "localhost", .path = "no-slash", .ca_pem = "x"};
+    evt_https_client *c = NULL;
+    assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_ARG);
+    cfg.path = PATH;
+    cfg.host = NULL;
+    assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_ARG);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Keep-alive and the reconnect rule */
+
+static void test_keepalive_reuses_one_connection(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    for (int i = 1; i <= 4; i++) {
+        evt_https_response resp;
+        if (i == 2) {
+            push(srv, TLS_TS_CHUNKED);
+        }
+        assert_int_equal(post(c, &resp), EVT_OK);
+        assert_int_equal(resp.connection_reused, i > 1);
+        assert_false(resp.reconnected);
+        char expect[32];
+        snprintf(expect, sizeof(expect), "\"conn\":1,\"req\":%d", i);
+        assert_non_null(strstr(resp.body, expect));
+        evt_https_response_free(&resp);
+    }
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, 1);
+    assert_int_equal(st.requests, 4);
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_int_equal(info.connections_opened, 1);
+
+    /* End of the sale: the connection goes, the next sale opens a new one. */
+    evt_https_disconnect(c);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_false(resp.connection_reused);
+    assert_false(resp.reconnected);
+    assert_int_equal(stats_of(srv).connections_accepted, 2);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_connection_close_honoured(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    push(srv, TLS_TS_CONNECTION_CLOSE);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_false(info.connected);
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_false(resp.connection_reused);
+    assert_false(resp.reconnected); /* a planned new connection, not a repair */
+    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void reconnect_after(tls_ts_action idle_end)
+{
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    push(srv, idle_end);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    /* The server ends the idle connection before the next request of the sale. */
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.reconnected);
+    assert_false(resp.connection_reused);
+    assert_true(resp.request_sent);
+    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, 2);
+    assert_int_equal(st.requests, 2); /* sent exactly once */
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_reconnect_after_idle_close_notify(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    reconnect_after(TLS_TS_IDLE_CLOSE);
+}
+
+static void test_reconnect_after_idle_tcp_close(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    reconnect_after(TLS_TS_IDLE_DROP);
+}
+
+static void test_close_mid_response_is_unknown_outcome(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    push(srv, TLS_TS_CLOSE_MID_BODY);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
+    assert_true(resp.request_sent);
+    assert_int_equal(resp.status, 200);
+    assert_null(resp.body);
+    evt_https_response_free(&resp);
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.requests, 1);
+    assert_int_equal(st.connections_accepted, 1);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_close_after_request_on_reused_connection_not_resent(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    /* The dangerous case: the kept-alive connection accepted the request, then died. The
+     * server may have acted on it, so the client must not send it again on its own. */
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    push(srv, TLS_TS_CLOSE_NO_RESPONSE);
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
+    assert_true(resp.request_sent);
+    assert_true(resp.connection_reused);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.requests, 2);
+    assert_int_equal(st.connections_accepted, 1);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* HTTP framing */
+
+static void test_chunked_and_read_to_close_bodies(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+
+    push(srv, TLS_TS_CHUNKED);
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_string_equal(resp.body, "{\"conn\":1,\"req\":1,\"len\":16}");
+    evt_https_response_free(&resp);
+
+    push_raw(srv, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread to close");
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_string_equal(resp.body, "read to close");
+    evt_https_response_free(&resp);
+
+    push_raw(srv, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_string_equal(resp.body, "ok");
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_false(info.connected); /* HTTP/1.0 without keep-alive */
+    evt_https_response_free(&resp);
+
+    push_raw(srv, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length:  3 \r\n\r\nyes");
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "yes");
+    evt_https_response_free(&resp);
+
+    push_raw(srv, "HTTP/1.1 204 No Content\r\n\r\n");
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_int_equal(resp.body_len, 0);
+    assert_string_equal(resp.body, "");
+    evt_https_response_free(&resp);
+
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_malformed_responses(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    static const char *const garbage[] = {
+        "garbage\r\n\r\n",
+        "HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+        "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nName : value\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX0\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-Bell: \a\r\nContent-Length: 0\r\n\r\n",
+    };
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        push_raw(srv, garbage[i]);
+        evt_https_response resp;
+        evt_err err = post(c, &resp);
+        if (err != EVT_ERR_HTTP_MALFORMED) {
+            fail_msg("response %zu: got %s", i, evt_err_name(err));
+        }
+        assert_true(resp.request_sent);
+        assert_null(resp.body);
+        evt_https_response_free(&resp);
+        evt_https_info info;
+        evt_https_get_info(c, &info);
+        assert_false(info.connected); /* never reuse a connection we lost step with */
+    }
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_http_error_status(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    tls_ts_step st = {.action = TLS_TS_STATUS, .status = 401};
+    tls_ts_push(srv, st);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_ERR_HTTP_STATUS);
+    assert_int_equal(resp.status, 401);
+    assert_true(resp.request_sent);
+    assert_non_null(resp.body);
+    assert_non_null(strstr(resp.body, "\"infcode\":-1"));
+    evt_https_response_free(&resp);
+    /* A complete error answer leaves the connection in step: it is reused. */
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.connection_reused);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_response_size_cap(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_response resp;
+
+    tls_ts_step exact = {.action = TLS_TS_BIG_BODY, .size = EVT_HTTPS_DEFAULT_MAX_BODY};
+    tls_ts_push(srv, exact);
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_int_equal(resp.body_len, EVT_HTTPS_DEFAULT_MAX_BODY);
+    assert_int_equal(resp.body[0], 'a');
+    evt_https_response_free(&resp);
+
+    tls_ts_step big = {.action = TLS_TS_BIG_BODY, .size = EVT_HTTPS_DEFAULT_MAX_BODY + 1};
+    tls_ts_push(srv, big);
+    assert_int_equal(post(c, &resp), EVT_ERR_HTTP_TOO_LARGE);
+    assert_true(resp.request_sent);
+    assert_null(resp.body);
+    evt_https_response_free(&resp);
+
+    tls_ts_step big_chunked = {.action = TLS_TS_BIG_CHUNKED, .size = 70000};
+    tls_ts_push(srv, big_chunked);
+    assert_int_equal(post(c, &resp), EVT_ERR_HTTP_TOO_LARGE);
+    evt_https_response_free(&resp);
+
+    /* A header line over the limit is refused as too large as well. */
+    static char long_header[EVT_HTTPS_MAX_LINE + 64];
+    memset(long_header, 0, sizeof(long_header));
+    strcpy(long_header, "HTTP/1.1 200 OK\r\nX-Long: ");
+    memset(long_header + strlen(long_header), 'x', EVT_HTTPS_MAX_LINE);
+    strcat(long_header, "\r\nContent-Length: 0\r\n\r\n");
+    push_raw(srv, long_header);
+    assert_int_equal(post(c, &resp), EVT_ERR_HTTP_TOO_LARGE);
+    evt_https_response_free(&resp);
+
+    /* The client recovers on a new connection. */
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Transport failures and timeouts */
+
+static void test_connect_refused(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    evt_https_client *c = new_client(unused_port());
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_CONNECT);
+    assert_false(resp.request_sent);
+    evt_https_response_free(&resp);
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_int_equal(info.last_net_error, EVT_ERR_NET_CONNECT);
+    assert_int_equal(info.connections_opened, 0);
+    evt_https_client_free(c);
+}
+
+static void test_response_timeout(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 300, 0);
+    push(srv, TLS_TS_SILENT);
+    evt_https_response resp;
+    uint64_t t0 = sys_monotonic_ms(NULL);
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_TIMEOUT);
+    uint64_t took = sys_monotonic_ms(NULL) - t0;
+    assert_true(resp.request_sent);
+    assert_true(took >= 250 && took < 3000);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_handshake_timeout(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server_opts(NULL, NULL, NULL, true); /* TCP only, mute */
+    evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 300);
+    evt_https_response resp;
+    uint64_t t0 = sys_monotonic_ms(NULL);
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_TIMEOUT);
+    uint64_t took = sys_monotonic_ms(NULL) - t0;
+    assert_false(resp.request_sent);
+    assert_true(took >= 250 && took < 3000);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_ipv6_loopback(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server_opts(NULL, NULL, "::1", false);
+    evt_https_client *c = new_client_full(ca_pem, "::1", "localhost", tls_ts_port(srv), 0, 0);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_string_equal(resp.tls_version, "TLSv1.3");
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+/* A network driver that fails on purpose, over the real one, for the send-side half of the
+ * reconnect rule (a kept-alive connection that refuses the first byte of a request). */
+typedef enum fault {
+    FAULT_NONE,
+    FAULT_NEXT_SEND_CLOSED,     /* next send: EVT_ERR_NET_CLOSED, nothing sent */
+    FAULT_PARTIAL_THEN_CLOSED,  /* next send passes 10 bytes, the one after fails */
+    FAULT_FIRST_APPDATA_CLOSED, /* first send of a TLS application-data record fails */
+} fault;
+static fault net_fault;
+static evt_hal_net faulty_net;
+
+static evt_err faulty_send(void *ctx, evt_net_sock *sock, const uint8_t *data, size_t len,
+                           uint32_t timeout_ms, size_t *sent)
+{
+    switch (net_fault) {
+    case FAULT_NEXT_SEND_CLOSED:
+        net_fault = FAULT_NONE;
+        *sent = 0;
+        return EVT_ERR_NET_CLOSED;
+    case FAULT_PARTIAL_THEN_CLOSED:
+        net_fault = FAULT_NEXT_SEND_CLOSED;
+        return net.send(ctx, sock, data, len < 10 ? len : 10, timeout_ms, sent);
+    case FAULT_FIRST_APPDATA_CLOSED:
+        if (len > 0 && data[0] == 0x17) {
+            net_fault = FAULT_NONE;
+            *sent = 0;
+            return EVT_ERR_NET_CLOSED;
+        }
+        break;
+    case FAULT_NONE:
+        break;
+    }
+    return net.send(ctx, sock, data, len, timeout_ms, sent);
+}
+
+static evt_https_client *new_faulty_client(uint16_t port)
+{
+    faulty_net = net;
+    faulty_net.send = faulty_send;
+    net_fault = FAULT_NONE;
+    evt_https_config cfg = {.host = "localhost", .port = port, .path = PATH, .ca_pem = ca_pem};
+    evt_https_client *c = NULL;
+    assert_int_equal(evt_https_client_new(&cfg, &faulty_net, &test_sys, &c), EVT_OK);
+    return c;
+}
+
+static void test_reused_connection_refusing_first_byte_reconnects(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_faulty_client(tls_ts_port(srv));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    net_fault = FAULT_NEXT_SEND_CLOSED;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.reconnected);
+    assert_false(resp.connection_reused);
+    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
+    evt_https_response_free(&resp);
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, 2);
+    assert_int_equal(st.requests, 2);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_partly_sent_request_is_never_resent(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_faulty_client(tls_ts_port(srv));
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    net_fault = FAULT_PARTIAL_THEN_CLOSED;
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
+    assert_true(resp.request_sent);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, 1);
+    assert_int_equal(st.requests, 1);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_fresh_connection_refusing_request_is_not_retried(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    /* TLS 1.2, where the handshake never uses application-data records, so the fault hits
+     * exactly the first byte of the request. A fresh connection is not retried: it failing
+     * is news about the server, not about a stale socket. */
+    tls_test_server *srv = start_server_opts(NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL, false);
+    evt_https_client *c = new_faulty_client(tls_ts_port(srv));
+    net_fault = FAULT_FIRST_APPDATA_CLOSED;
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
+    assert_false(resp.request_sent);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, 1);
+    assert_int_equal(st.requests, 0);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_alert_and_bad_record_after_request(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    tls_ts_action actions[] = {TLS_TS_ALERT, TLS_TS_BAD_RECORD};
+    for (size_t i = 0; i < 2; i++) {
+        push(srv, actions[i]);
+        evt_https_response resp;
+        assert_int_equal(post(c, &resp), EVT_ERR_TLS_ALERT);
+        assert_true(resp.request_sent);
+        evt_https_info info;
+        evt_https_get_info(c, &info);
+        assert_false(info.connected);
+        assert_true(info.last_mbedtls_error < 0);
+        evt_https_response_free(&resp);
+    }
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request validation, privacy, memory */
+
+static void test_request_headers_validated(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    const evt_https_header bad[][1] = {
+        {{"x-tif-nonce", "abc\r\nInjected: yes"}},
+        {{"Host", "evil.example"}},
+        {{"content-length", "5"}},
+        {{"bad name", "x"}},
+        {{"", "x"}},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        evt_https_request req = {
+            .body = (const uint8_t *)"{}", .body_len = 2, .headers = bad[i], .header_count = 1};
+        evt_https_response resp;
+        assert_int_equal(evt_https_post(c, &req, &resp), EVT_ERR_ARG);
+        assert_false(resp.request_sent);
+        evt_https_response_free(&resp);
+    }
+    evt_https_request bad_path = {.path = "/a b", .body = (const uint8_t *)"{}", .body_len = 2};
+    evt_https_response resp;
+    assert_int_equal(evt_https_post(c, &bad_path, &resp), EVT_ERR_ARG);
+    evt_https_response_free(&resp);
+    assert_int_equal(stats_of(srv).connections_accepted, 0);
+
+    /* A request-specific path and content type go out as given. */
+    evt_https_request other = {.path = "/other?x=1",
+                               .content_type = "text/plain",
+                               .body = (const uint8_t *)"hi",
+                               .body_len = 2};
+    assert_int_equal(evt_https_post(c, &other, &resp), EVT_OK);
+    tls_ts_stats st = stats_of(srv);
+    assert_non_null(strstr(st.last_request, "POST /other?x=1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(st.last_request, "\r\nContent-Type: text/plain\r\n"));
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_no_request_content_in_logs(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    log_len = 0;
+    log_text[0] = '\0';
+    push(srv, TLS_TS_CLOSE_MID_BODY); /* an error path, which logs the most */
+    evt_https_response resp;
+    assert_int_equal(
+        post_body(c, "{\"certno\":\"110101199003071234\",\"psn_name\":\"ZHANG\"}", &resp),
+        EVT_ERR_NET_CLOSED);
+    evt_https_response_free(&resp);
+    assert_true(log_len > 0);
+    assert_null(strstr(log_text, "110101199003071234"));
+    assert_null(strstr(log_text, "ZHANG"));
+    assert_null(strstr(log_text, "0123456789abcdef")); /* gateway nonce */
+    assert_null(strstr(log_text, "test_paas"));
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+static void test_arena_exhaustion_reported(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_arena_stats baseline;
+    evt_arena_get_stats(&baseline);
+    evt_https_client *c = new_client(tls_ts_port(srv));
+    /* Take almost all of the arena so the TLS buffers cannot be allocated. */
+    void *hog[64];
+    size_t n = 0;
+    while (n < 64 && (hog[n] = evt_malloc(16 * 1024)) != NULL) {
+        n++;
+    }
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_ERR_NOMEM);
+    assert_false(resp.request_sent);
+    evt_https_response_free(&resp);
+    while (n) {
+        evt_free(hog[--n]);
+    }
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
+    evt_arena_stats after;
+    evt_arena_get_stats(&after);
+    assert_int_equal(after.in_use, baseline.in_use); /* error paths free what they took */
+    tls_ts_stop(srv);
+}
+
+static void test_platform_init_contract(void **state)
+{
+    (void)state;
+    evt_hal_sys missing = test_sys;
+    missing.entropy = NULL;
+    assert_int_equal(evt_https_platform_init(&missing), EVT_ERR_ARG);
+    assert_int_equal(evt_https_platform_init(NULL), EVT_ERR_ARG);
+    assert_true(evt_https_platform_ready());
+    /* Re-registering the same HAL is harmless (PSA is initialised once). */
+    assert_int_equal(evt_https_platform_init(&test_sys), EVT_OK);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    evt_arena_init(arena_buf, sizeof(arena_buf));
+    evt_log_init(&test_sys);
+    evt_sim_net_posix_init(&net);
+    if (evt_https_platform_init(&test_sys) != EVT_OK) {
+        return -1;
+    }
+    have_tls_peer = tls_ts_available() && tls_ts_make_certs(&certs) == 0;
+    if (have_tls_peer) {
+        ca_pem = tls_ts_read_file(certs.ca_pem);
+        rogue_ca_pem = tls_ts_read_file(certs.rogue_ca_pem);
+        have_tls_peer = ca_pem && rogue_ca_pem;
+    } else {
+        fprintf(stderr, "GnuTLS or certtool missing: TLS tests are skipped\n");
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(ca_pem);
+    free(rogue_ca_pem);
+    tls_ts_remove_certs(&certs);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_platform_init_contract),
+        cmocka_unit_test(test_tls13_by_default),
+        cmocka_unit_test(test_arena_peak_handshake_and_post),
+        cmocka_unit_test(test_tls12_only_server_works),
+        cmocka_unit_test(test_tls11_and_tls10_refused),
+        cmocka_unit_test(test_untrusted_certificate),
+        cmocka_unit_test(test_hostname_mismatch),
+        cmocka_unit_test(test_expired_certificate),
+        cmocka_unit_test(test_clock_before_validity),
+        cmocka_unit_test(test_bad_ca_pem_refused),
+        cmocka_unit_test(test_keepalive_reuses_one_connection),
+        cmocka_unit_test(test_connection_close_honoured),
+        cmocka_unit_test(test_reconnect_after_idle_close_notify),
+        cmocka_unit_test(test_reconnect_after_idle_tcp_close),
+        cmocka_unit_test(test_close_mid_response_is_unknown_outcome),
+        cmocka_unit_test(test_close_after_request_on_reused_connection_not_resent),
+        cmocka_unit_test(test_reused_connection_refusing_first_byte_reconnects),
+        cmocka_unit_test(test_partly_sent_request_is_never_resent),
+        cmocka_unit_test(test_fresh_connection_refusing_request_is_not_retried),
+        cmocka_unit_test(test_alert_and_bad_record_after_request),
+        cmocka_unit_test(test_chunked_and_read_to_close_bodies),
+        cmocka_unit_test(test_malformed_responses),
+        cmocka_unit_test(test_http_error_status),
+        cmocka_unit_test(test_response_size_cap),
+        cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_response_timeout),
+        cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_request_headers_validated),
+        cmocka_unit_test(test_no_request_content_in_logs),
+        cmocka_unit_test(test_arena_exhaustion_reported),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
