@@ -435,7 +435,7 @@ void evt_json_diag_set(evt_json_diag *diag, const char *name)
 
 void evt_json_diag_prefix(evt_json_diag *diag, const char *parent)
 {
-    if (diag == NULL || parent == NULL) {
+    if (diag == NULL || parent == NULL || parent[0] == '\0') {
         return;
     }
     char joined[EVT_JSON_FIELD_BYTES];
@@ -791,4 +791,24 @@ size_t evt_json_utf8_prefix(const char *s, size_t len, size_t max)
         n--;
     }
     return n;
+}
+
+bool evt_json_text_valid(const char *s, size_t len)
+{
+    if (s == NULL) {
+        return len == 0;
+    }
+    scanner sc = {.p = (const uint8_t *)s, .len = len, .pos = 0, .numbers = 0};
+    while (sc.pos < len) {
+        uint8_t c = sc.p[sc.pos];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return false;
+        }
+        if (c < 0x80) {
+            sc.pos++;
+        } else if (!scan_utf8(&sc)) {
+            return false;
+        }
+    }
+    return true;
 }

@@ -42,7 +42,8 @@ typedef struct evt_json_diag {
 
 /* Sets diag->field to name (truncated to fit). diag may be NULL. */
 void evt_json_diag_set(evt_json_diag *diag, const char *name);
-/* Turns "acct_pay" into "<parent>.acct_pay" (truncated to fit). diag may be NULL. Used when
+/* Turns "acct_pay" into "<parent>.acct_pay" (truncated to fit; an empty parent changes
+ * nothing, an empty field gives "<parent>"). diag may be NULL. Used when
  * an error bubbles up out of a nested object, so the log names the full path. */
 void evt_json_diag_prefix(evt_json_diag *diag, const char *parent);
 
@@ -131,5 +132,9 @@ evt_err evt_json_print(const cJSON *root, char *buf, size_t cap, size_t *len);
 /* Length of the longest prefix of s (len bytes) that is at most max bytes and does not end
  * inside a UTF-8 multi-byte sequence. */
 size_t evt_json_utf8_prefix(const char *s, size_t len, size_t max);
+
+/* True when s (len bytes) is well-formed UTF-8 (RFC 3629) without NUL or other C0 control
+ * bytes except tab, LF and CR: text that may be put into a JSON string as it is. */
+bool evt_json_text_valid(const char *s, size_t len);
 
 #endif /* EVT_JSON_H */

@@ -1,0 +1,835 @@
+/* Request side of evt_proto: identity checks, msgid, time format, request envelopes. */
+#include "evt/proto.h"
+
+#include <string.h>
+
+#include "evt/arena.h"
+
+static bool is_leap(unsigned year)
+{
+    return (year % 4u == 0 && year % 100u != 0) || year % 400u == 0;
+}
+
+static unsigned days_in_month(unsigned year, unsigned month)
+{
+    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return month == 2 && is_leap(year) ? 29u : days[month - 1];
+}
+
+/* A real calendar date-time within 2000..2099 (the msgid's and the RTC's range). */
+static bool datetime_valid(const evt_datetime *t)
+{
+    return t != NULL && t->year >= 2000 && t->year <= 2099 && t->month >= 1 && t->month <= 12 &&
+           t->day >= 1 && t->day <= days_in_month(t->year, t->month) && t->hour <= 23 &&
+           t->minute <= 59 && t->second <= 59;
+}
+
+static int compare_time(const evt_datetime *a, const evt_datetime *b)
+{
+    const unsigned av[6] = {a->year, a->month, a->day, a->hour, a->minute, a->second};
+    const unsigned bv[6] = {b->year, b->month, b->day, b->hour, b->minute, b->second};
+    for (int i = 0; i < 6; i++) {
+        if (av[i] != bv[i]) {
+            return av[i] < bv[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds one second with calendar carry; false past the end of 2099. */
+static bool next_second(evt_datetime *t)
+{
+    if (++t->second < 60) {
+        return true;
+    }
+    t->second = 0;
+    if (++t->minute < 60) {
+        return true;
+    }
+    t->minute = 0;
+    if (++t->hour < 24) {
+        return true;
+    }
+    t->hour = 0;
+    if (++t->day <= days_in_month(t->year, t->month)) {
+        return true;
+    }
+    t->day = 1;
+    if (++t->month <= 12) {
+        return true;
+    }
+    t->month = 1;
+    t->year++;
+    return t->year <= 2099;
+}
+
+static char *put_digits(char *p, unsigned value, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + value % 10u);
+        value /= 10u;
+    }
+    return p + width;
+}
+
+static bool read_digits(const char *p, int width, unsigned *value)
+{
+    unsigned v = 0;
+    for (int i = 0; i < width; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10u + (unsigned)(p[i] - '0');
+    }
+    *value = v;
+    return true;
+}
+
+evt_err evt_proto_format_time(const evt_datetime *t, char out[EVT_INF_TIME_BYTES])
+{
+    if (out == NULL || !datetime_valid(t)) {
+        return EVT_ERR_ARG;
+    }
+    char *p = put_digits(out, t->year, 4);
+    *p++ = '-';
+    p = put_digits(p, t->month, 2);
+    *p++ = '-';
+    p = put_digits(p, t->day, 2);
+    *p++ = ' ';
+    p = put_digits(p, t->hour, 2);
+    *p++ = ':';
+    p = put_digits(p, t->minute, 2);
+    *p++ = ':';
+    p = put_digits(p, t->second, 2);
+    *p = '\0';
+    return EVT_OK;
+}
+
+/* 12 ASCII letters/digits: a fixmedins_code. */
+static bool code_valid(const char *code)
+{
+    if (code == NULL || strlen(code) != 12) {
+        return false;
+    }
+    for (size_t i = 0; i < 12; i++) {
+        char c = code[i];
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+        if (!alnum) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Splits a msgid into its time and 4-digit sequence; false if malformed. */
+static bool msgid_split(const char *msgid, evt_datetime *t, unsigned *sequence)
+{
+    if (msgid == NULL || strlen(msgid) != EVT_MSGID_LEN) {
+        return false;
+    }
+    char code[13];
+    memcpy(code, msgid, 12);
+    code[12] = '\0';
+    unsigned year, month, day, hour, minute, second;
+    const char *p = msgid + 12;
+    if (!code_valid(code) || !read_digits(p, 4, &year) || !read_digits(p + 4, 2, &month) ||
+        !read_digits(p + 6, 2, &day) || !read_digits(p + 8, 2, &hour) ||
+        !read_digits(p + 10, 2, &minute) || !read_digits(p + 12, 2, &second) ||
+        !read_digits(p + 14, 4, sequence)) {
+        return false;
+    }
+    /* 4 and 2 digits always fit the fields; datetime_valid checks the ranges. */
+    *t = (evt_datetime){.year = (uint16_t)year,
+                        .month = (uint8_t)month,
+                        .day = (uint8_t)day,
+                        .hour = (uint8_t)hour,
+                        .minute = (uint8_t)minute,
+                        .second = (uint8_t)second};
+    return datetime_valid(t);
+}
+
+evt_err evt_msgid_validate(const char *msgid, const char *fixmedins_code)
+{
+    evt_datetime t;
+    unsigned sequence;
+    if (!msgid_split(msgid, &t, &sequence)) {
+        return EVT_ERR_PROTO_MSGID;
+    }
+    if (fixmedins_code != NULL && strncmp(msgid, fixmedins_code, 12) != 0) {
+        return EVT_ERR_PROTO_MSGID;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_msgid_init(evt_msgid_gen *gen, const char *fixmedins_code, uint8_t slot,
+                       const char *last_msgid)
+{
+    if (gen == NULL) {
+        return EVT_ERR_ARG;
+    }
+    memset(gen, 0, sizeof *gen);
+    if (!code_valid(fixmedins_code) || slot > 9) {
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    memcpy(gen->fixmedins_code, fixmedins_code, 13);
+    gen->slot = slot;
+    if (last_msgid == NULL || last_msgid[0] == '\0') {
+        return EVT_OK;
+    }
+    evt_datetime t;
+    unsigned sequence;
+    if (!msgid_split(last_msgid, &t, &sequence)) {
+        return EVT_ERR_PROTO_MSGID;
+    }
+    if (strncmp(last_msgid, fixmedins_code, 12) != 0) {
+        return EVT_OK;
+    }
+    /* The slot digit is not compared: even if it was re-provisioned, continuing after the
+     * old (second, counter) is always safe. */
+    gen->has_last = true;
+    gen->last_time = t;
+    gen->last_counter = (uint16_t)(sequence % 1000u);
+    return EVT_OK;
+}
+
+evt_err evt_msgid_next(evt_msgid_gen *gen, const evt_datetime *now, char out[EVT_MSGID_BYTES])
+{
+    if (gen == NULL || out == NULL || !datetime_valid(now)) {
+        return EVT_ERR_ARG;
+    }
+    if (gen->fixmedins_code[0] == '\0') {
+        return EVT_ERR_CONFIG_INVALID; /* never initialised */
+    }
+    evt_datetime t = *now;
+    unsigned counter = 0;
+    if (gen->has_last && compare_time(now, &gen->last_time) <= 0) {
+        /* Same second, or the clock went back: continue after the last id. */
+        t = gen->last_time;
+        counter = gen->last_counter + 1u;
+        if (counter > 999u) {
+            if (!next_second(&t)) {
+                return EVT_ERR_PROTO_MSGID;
+            }
+            counter = 0;
+        }
+    }
+    memcpy(out, gen->fixmedins_code, 12);
+    char *p = out + 12;
+    p = put_digits(p, t.year, 4);
+    p = put_digits(p, t.month, 2);
+    p = put_digits(p, t.day, 2);
+    p = put_digits(p, t.hour, 2);
+    p = put_digits(p, t.minute, 2);
+    p = put_digits(p, t.second, 2);
+    p = put_digits(p, gen->slot, 1);
+    p = put_digits(p, counter, 3);
+    *p = '\0';
+    gen->has_last = true;
+    gen->last_time = t;
+    gen->last_counter = (uint16_t)counter;
+    return EVT_OK;
+}
+
+bool evt_proto_is_settlement(const char *infno)
+{
+    static const char *const settlement[] = {"2102", "2103", "2207", "2208"};
+    if (infno == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof settlement / sizeof settlement[0]; i++) {
+        if (strcmp(infno, settlement[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- identity ---------------------------------------------------------------------------- */
+
+typedef enum field_form {
+    FORM_TEXT,      /* any UTF-8 text up to max bytes */
+    FORM_CODE12,    /* fixmedins_code */
+    FORM_DIGITS,    /* exactly max ASCII digits */
+    FORM_OPTER_TYPE /* "1", "2" or "3" */
+} field_form;
+
+static const char *or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (strlen(s) != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool form_ok(const char *value, field_form form, size_t max)
+{
+    size_t n = strlen(value);
+    switch (form) {
+    case FORM_CODE12:
+        return code_valid(value);
+    case FORM_DIGITS:
+        return all_digits(value, max);
+    case FORM_OPTER_TYPE:
+        return n == 1 && value[0] >= '1' && value[0] <= '3';
+    case FORM_TEXT:
+    default:
+        return n <= max && evt_json_text_valid(value, n);
+    }
+}
+
+/* One identity key: missing when required and empty, invalid when it has the wrong form. */
+static evt_err check_config(const char *name, const char *value, bool required, field_form form,
+                            size_t max, evt_json_diag *diag)
+{
+    const char *v = or_empty(value);
+    if (v[0] == '\0') {
+        if (!required) {
+            return EVT_OK;
+        }
+        evt_json_diag_set(diag, name);
+        return EVT_ERR_CONFIG_MISSING;
+    }
+    if (!form_ok(v, form, max)) {
+        evt_json_diag_set(diag, name);
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_proto_identity_check(const evt_proto_identity *id, evt_json_diag *diag)
+{
+    if (id == NULL) {
+        return EVT_ERR_ARG;
+    }
+    const struct {
+        const char *name;
+        const char *value;
+        bool required;
+        field_form form;
+        size_t max;
+    } keys[] = {
+        {"fixmedins_code", id->fixmedins_code, true, FORM_CODE12, 12},
+        {"fixmedins_name", id->fixmedins_name, true, FORM_TEXT, 200},
+        {"mdtrtarea_admvs", id->mdtrtarea_admvs, true, FORM_DIGITS, 6},
+        {"recer_sys_code", id->recer_sys_code, false, FORM_TEXT, 10},
+        {"dev_no", id->dev_no, false, FORM_TEXT, 100},
+        {"dev_safe_info", id->dev_safe_info, false, FORM_TEXT, 2000},
+        {"infver", id->infver, true, FORM_TEXT, 6},
+        {"opter_type", id->opter_type, true, FORM_OPTER_TYPE, 1},
+        {"opter", id->opter, true, FORM_TEXT, 30},
+        {"opter_name", id->opter_name, true, FORM_TEXT, 50},
+        {"office_id", id->office_id, false, FORM_TEXT, 30},
+        {"office_name", id->office_name, false, FORM_TEXT, 100},
+        {"business_type", id->business_type, false, FORM_DIGITS, 5},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        evt_err err = check_config(keys[i].name, keys[i].value, keys[i].required, keys[i].form,
+                                   keys[i].max, diag);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+    if (id->msgid_slot > 9) {
+        evt_json_diag_set(diag, "msgid_slot");
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    return EVT_OK;
+}
+
+/* ---- request envelopes ------------------------------------------------------------------ */
+
+/* A caller-supplied value: required non-empty (unless optional) UTF-8 of at most max bytes. */
+static evt_err check_arg(const char *name, const char *value, bool required, size_t max,
+                         evt_json_diag *diag)
+{
+    const char *v = or_empty(value);
+    size_t n = strlen(v);
+    if ((required && n == 0) || n > max || !evt_json_text_valid(v, n)) {
+        evt_json_diag_set(diag, name);
+        return EVT_ERR_ARG;
+    }
+    return EVT_OK;
+}
+
+static bool region_valid(const char *s)
+{
+    return s != NULL && all_digits(s, 6);
+}
+
+typedef struct request {
+    cJSON *root;
+    cJSON *input;
+} request;
+
+/* Checks everything the envelope needs and creates it with an empty "input" object.
+ * insuplc_admdvs is written as given ("" when no person is involved). */
+static evt_err request_begin(request *req, const evt_proto_identity *id,
+                             const evt_proto_envelope *env, const char *infno, bool needs_sign_no,
+                             const char *insuplc_admdvs, evt_json_diag *diag)
+{
+    req->root = NULL;
+    req->input = NULL;
+    if (id == NULL || env == NULL) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = evt_proto_identity_check(id, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (evt_msgid_validate(env->msgid, id->fixmedins_code) != EVT_OK) {
+        evt_json_diag_set(diag, "msgid");
+        return EVT_ERR_PROTO_MSGID;
+    }
+    char inf_time[EVT_INF_TIME_BYTES];
+    if (evt_proto_format_time(&env->inf_time, inf_time) != EVT_OK) {
+        evt_json_diag_set(diag, "inf_time");
+        return EVT_ERR_ARG;
+    }
+    const char *sign_no = "";
+    if (needs_sign_no) {
+        sign_no = or_empty(env->sign_no);
+        if (sign_no[0] == '\0') {
+            evt_json_diag_set(diag, "sign_no");
+            return EVT_ERR_NOT_SIGNED_IN;
+        }
+        err = check_arg("sign_no", sign_no, true, EVT_SIGN_NO_BYTES - 1, diag);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+
+    err = evt_json_new_object(&req->root);
+    const struct {
+        const char *key;
+        const char *value;
+    } fields[] = {
+        {"infno", infno},
+        {"msgid", env->msgid},
+        {"mdtrtarea_admvs", id->mdtrtarea_admvs},
+        {"insuplc_admdvs", insuplc_admdvs},
+        {"recer_sys_code", id->recer_sys_code},
+        {"dev_no", id->dev_no},
+        {"dev_safe_info", id->dev_safe_info},
+        {"cainfo", ""},
+        {"signtype", ""},
+        {"infver", id->infver},
+        {"opter_type", id->opter_type},
+        {"opter", id->opter},
+        {"opter_name", id->opter_name},
+        {"inf_time", inf_time},
+        {"fixmedins_code", id->fixmedins_code},
+        {"fixmedins_name", id->fixmedins_name},
+        {"sign_no", sign_no},
+    };
+    for (size_t i = 0; err == EVT_OK && i < sizeof fields / sizeof fields[0]; i++) {
+        err = evt_json_add_string(req->root, fields[i].key, fields[i].value);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_object(req->root, "input", &req->input);
+    }
+    if (err != EVT_OK) {
+        evt_json_free(req->root);
+        req->root = NULL;
+    }
+    return err;
+}
+
+/* Serialises and releases the request whatever err says; err is passed through so builders
+ * can end every path with one call. */
+static evt_err request_finish(request *req, evt_err err, char *out, size_t cap, size_t *len)
+{
+    if (err == EVT_OK) {
+        if (out == NULL || cap == 0) {
+            err = EVT_ERR_ARG;
+        } else {
+            err = evt_json_print(req->root, out, cap, len);
+        }
+    }
+    evt_json_free(req->root);
+    req->root = NULL;
+    req->input = NULL;
+    return err;
+}
+
+/* Adds string fields in order; stops at the first failure. */
+typedef struct kv {
+    const char *key;
+    const char *value;
+} kv;
+
+static evt_err add_strings(cJSON *obj, const kv *fields, size_t count)
+{
+    evt_err err = EVT_OK;
+    for (size_t i = 0; err == EVT_OK && i < count; i++) {
+        err = evt_json_add_string(obj, fields[i].key, fields[i].value);
+    }
+    return err;
+}
+
+evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                const char *mac, const char *ip, char *out, size_t cap, size_t *len,
+                                evt_json_diag *diag)
+{
+    evt_err err = check_arg("mac", mac, false, 20, diag);
+    if (err == EVT_OK) {
+        err = check_arg("ip", ip, false, 40, diag);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    request req;
+    err = request_begin(&req, id, env, EVT_INFNO_SIGN_IN, false, "", diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *sign_in = NULL;
+    err = evt_json_add_object(req.input, "signIn", &sign_in);
+    if (err == EVT_OK) {
+        const kv fields[] = {{"opter_no", id->opter}, {"mac", mac}, {"ip", ip}};
+        err = add_strings(sign_in, fields, 3);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+evt_err evt_proto_build_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 char *out, size_t cap, size_t *len, evt_json_diag *diag)
+{
+    request req;
+    evt_err err = request_begin(&req, id, env, EVT_INFNO_SIGN_OUT, true, "", diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *sign_out = NULL;
+    err = evt_json_add_object(req.input, "signOut", &sign_out);
+    if (err == EVT_OK) {
+        const kv fields[] = {{"sign_no", env->sign_no}, {"opter_no", id->opter}};
+        err = add_strings(sign_out, fields, 2);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+/* Longest QR payload accepted for ec.query; e-voucher codes are far shorter, and the
+ * voucher classifier refuses long payloads before this point anyway. */
+#define EC_QR_MAX 512
+
+evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *qr_text, char *out, size_t cap, size_t *len,
+                                 evt_json_diag *diag)
+{
+    evt_err err = check_arg("ecQrCode", qr_text, true, EC_QR_MAX, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (id != NULL && or_empty(id->business_type)[0] == '\0') {
+        evt_json_diag_set(diag, "business_type");
+        return EVT_ERR_CONFIG_MISSING;
+    }
+    request req;
+    err = request_begin(&req, id, env, EVT_INFNO_EC_QUERY, false, "", diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *data = NULL;
+    err = evt_json_add_object(req.input, "data", &data);
+    if (err == EVT_OK) {
+        const kv fields[] = {
+            {"orgId", id->fixmedins_code}, {"businessType", id->business_type},
+            {"operatorId", id->opter},     {"operatorName", id->opter_name},
+            {"officeId", id->office_id},   {"officeName", id->office_name},
+            {"ecQrCode", qr_text},
+        };
+        err = add_strings(data, fields, sizeof fields / sizeof fields[0]);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_voucher_info *voucher, char *out, size_t cap,
+                                     size_t *len, evt_json_diag *diag)
+{
+    if (voucher == NULL) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = check_arg("ecToken", voucher->ec_token, true, sizeof voucher->ec_token - 1, diag);
+    if (err == EVT_OK) {
+        err = check_arg("idNo", voucher->id_no, false, sizeof voucher->id_no - 1, diag);
+    }
+    if (err == EVT_OK) {
+        err = check_arg("userName", voucher->user_name, false, sizeof voucher->user_name - 1, diag);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    /* The insured region is known from the decoded voucher; the envelope carries it so a
+     * cross-region (异地) query is routed right. */
+    const char *region = region_valid(voucher->insu_org) ? voucher->insu_org : "";
+    request req;
+    err = request_begin(&req, id, env, EVT_INFNO_PERSON, true, region, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *data = NULL;
+    err = evt_json_add_object(req.input, "data", &data);
+    if (err == EVT_OK) {
+        const kv fields[] = {
+            {"mdtrt_cert_type", "01"},
+            {"mdtrt_cert_no", voucher->ec_token},
+            {"card_sn", ""},
+            {"begntime", ""},
+            {"psn_cert_type", "01"},
+            {"certno", voucher->id_no},
+            {"psn_name", voucher->user_name},
+        };
+        err = add_strings(data, fields, sizeof fields / sizeof fields[0]);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+/* strlen that stops at cap (strnlen is POSIX, not C11): cap means "no terminator". */
+static size_t bounded_len(const char *s, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+/* The order must be internally consistent before it is sent: the platform settles exactly
+ * what it receives, and a wrong line total would be charged as sent. */
+static evt_err check_order(const evt_order *order, evt_json_diag *diag)
+{
+    if (order->item_count == 0 || order->item_count > EVT_ORDER_MAX_ITEMS) {
+        evt_json_diag_set(diag, "item_count");
+        return EVT_ERR_ORDER_INVALID;
+    }
+    size_t id_len = bounded_len(order->order_id, sizeof order->order_id);
+    if (id_len == 0 || id_len == sizeof order->order_id ||
+        !evt_json_text_valid(order->order_id, id_len)) {
+        evt_json_diag_set(diag, "fixmedins_setl_id");
+        return EVT_ERR_ORDER_INVALID;
+    }
+    evt_fen sum = 0;
+    for (unsigned i = 0; i < order->item_count; i++) {
+        const evt_order_item *it = &order->items[i];
+        const char *bad = NULL;
+        size_t codg = bounded_len(it->med_list_codg, sizeof it->med_list_codg);
+        size_t medins = bounded_len(it->medins_list_codg, sizeof it->medins_list_codg);
+        if (codg == 0 || codg == sizeof it->med_list_codg ||
+            !evt_json_text_valid(it->med_list_codg, codg)) {
+            bad = "med_list_codg";
+        } else if (medins == 0 || medins == sizeof it->medins_list_codg ||
+                   !evt_json_text_valid(it->medins_list_codg, medins)) {
+            bad = "medins_list_codg";
+        } else if (it->quantity == 0) {
+            bad = "cnt";
+        } else if (it->price < 0 || it->price > EVT_FEN_MAX / (evt_fen)it->quantity) {
+            bad = "pric";
+        } else if (it->amount != it->price * (evt_fen)it->quantity) {
+            bad = "det_item_fee_sumamt";
+        } else if (sum > EVT_FEN_MAX - it->amount) {
+            bad = "medfee_sumamt";
+        }
+        if (bad != NULL) {
+            evt_json_diag_set(diag, bad);
+            return EVT_ERR_ORDER_INVALID;
+        }
+        sum += it->amount;
+    }
+    if (sum != order->total) {
+        evt_json_diag_set(diag, "medfee_sumamt");
+        return EVT_ERR_ORDER_INVALID;
+    }
+    return EVT_OK;
+}
+
+static evt_err add_drug_detail(cJSON *details, const evt_order_item *it, unsigned line,
+                               const char *fee_time)
+{
+    cJSON *d = NULL;
+    evt_err err = evt_json_append_object(details, &d);
+    char sn[4];
+    sn[0] = line >= 10 ? (char)('0' + line / 10u) : (char)('0' + line);
+    sn[1] = line >= 10 ? (char)('0' + line % 10u) : '\0';
+    sn[2] = '\0';
+    if (err == EVT_OK) {
+        const kv fields[] = {
+            {"feedetl_sn", sn},
+            {"rxno", ""},
+            {"rx_circ_flag", "0"},
+            {"fee_ocur_time", fee_time},
+            {"med_list_codg", it->med_list_codg},
+            {"medins_list_codg", it->medins_list_codg},
+        };
+        err = add_strings(d, fields, sizeof fields / sizeof fields[0]);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_money(d, "det_item_fee_sumamt", it->amount);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_int(d, "cnt", (int64_t)it->quantity);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_money(d, "pric", it->price);
+    }
+    return err;
+}
+
+evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                    bool final, const evt_proto_sale *sale, char *out, size_t cap,
+                                    size_t *len, evt_json_diag *diag)
+{
+    if (sale == NULL || sale->order == NULL || sale->person == NULL || sale->voucher == NULL ||
+        sale->insurance == NULL) {
+        return EVT_ERR_ARG;
+    }
+    const evt_order *order = sale->order;
+    const evt_insurance *insu = sale->insurance;
+    evt_err err = check_order(order, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    err = check_arg("psn_no", sale->person->psn_no, true, sizeof sale->person->psn_no - 1, diag);
+    if (err == EVT_OK) {
+        err = check_arg("mdtrt_cert_no", sale->voucher->ec_token, true,
+                        sizeof sale->voucher->ec_token - 1, diag);
+    }
+    if (err == EVT_OK) {
+        err = check_arg("insutype", insu->insutype, true, sizeof insu->insutype - 1, diag);
+    }
+    if (err == EVT_OK && !region_valid(insu->insuplc_admdvs)) {
+        evt_json_diag_set(diag, "insuplc_admdvs");
+        err = EVT_ERR_ARG;
+    }
+    char begntime[EVT_INF_TIME_BYTES];
+    if (err == EVT_OK && evt_proto_format_time(&sale->begntime, begntime) != EVT_OK) {
+        evt_json_diag_set(diag, "begntime");
+        err = EVT_ERR_ARG;
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+
+    request req;
+    err = request_begin(&req, id, env, final ? EVT_INFNO_SETTLE : EVT_INFNO_PRESETTLE, true,
+                        insu->insuplc_admdvs, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *info = NULL;
+    err = evt_json_add_object(req.input, "druginfo", &info);
+    if (err == EVT_OK) {
+        const kv head[] = {
+            {"psn_no", sale->person->psn_no},
+            {"mdtrt_cert_type", "01"},
+            {"mdtrt_cert_no", sale->voucher->ec_token},
+            {"begntime", begntime},
+        };
+        err = add_strings(info, head, sizeof head / sizeof head[0]);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_money(info, "medfee_sumamt", order->total);
+    }
+    if (err == EVT_OK) {
+        const kv tail[] = {
+            {"insutype", insu->insutype},
+            {"acct_used_flag", order->use_personal_account ? "1" : "0"},
+            {"med_type", "41"},
+            {"dise_codg", ""},
+            {"dise_name", ""},
+            {"invono", ""},
+            {"fixmedins_setl_id", order->order_id},
+        };
+        err = add_strings(info, tail, sizeof tail / sizeof tail[0]);
+    }
+    cJSON *details = NULL;
+    if (err == EVT_OK) {
+        err = evt_json_add_array(req.input, "drugdetail", &details);
+    }
+    for (unsigned i = 0; err == EVT_OK && i < order->item_count; i++) {
+        err = add_drug_detail(details, &order->items[i], i + 1u, begntime);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+static evt_err check_person_region(const evt_proto_envelope *env, evt_json_diag *diag)
+{
+    if (env == NULL) {
+        return EVT_ERR_ARG;
+    }
+    if (!region_valid(env->insuplc_admdvs)) {
+        evt_json_diag_set(diag, "insuplc_admdvs");
+        return EVT_ERR_ARG;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                      const char *setl_id, const char *psn_no, char *out,
+                                      size_t cap, size_t *len, evt_json_diag *diag)
+{
+    evt_err err = check_arg("setl_id", setl_id, true, 30, diag);
+    if (err == EVT_OK) {
+        err = check_arg("psn_no", psn_no, true, 30, diag);
+    }
+    if (err == EVT_OK) {
+        err = check_person_region(env, diag);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    request req;
+    err = request_begin(&req, id, env, EVT_INFNO_SETTLE_CANCEL, true, env->insuplc_admdvs, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *data = NULL;
+    err = evt_json_add_object(req.input, "data", &data);
+    if (err == EVT_OK) {
+        const kv fields[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
+        err = add_strings(data, fields, 2);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
+
+evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *psn_no, const char *omsgid, const char *oinfno,
+                                 char *out, size_t cap, size_t *len, evt_json_diag *diag)
+{
+    evt_err err = check_arg("psn_no", psn_no, true, 30, diag);
+    if (err == EVT_OK && (id == NULL || evt_msgid_validate(omsgid, id->fixmedins_code) != EVT_OK)) {
+        evt_json_diag_set(diag, "omsgid");
+        err = EVT_ERR_ARG;
+    }
+    if (err == EVT_OK) {
+        err = check_arg("oinfno", oinfno, true, 8, diag);
+    }
+    if (err == EVT_OK) {
+        err = check_person_region(env, diag);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    request req;
+    err = request_begin(&req, id, env, EVT_INFNO_REVERSAL, true, env->insuplc_admdvs, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    cJSON *data = NULL;
+    err = evt_json_add_object(req.input, "data", &data);
+    if (err == EVT_OK) {
+        const kv fields[] = {{"psn_no", psn_no}, {"omsgid", omsgid}, {"oinfno", oinfno}};
+        err = add_strings(data, fields, 3);
+    }
+    return request_finish(&req, err, out, cap, len);
+}
