@@ -450,7 +450,9 @@ static evt_err parse_item(const cJSON *obj, size_t index, evt_order_item *it, ch
         snprintf(detail, DETAIL_BYTES, "items[%u]: must be an object", (unsigned)index);
         return EVT_ERR_ECR_MALFORMED;
     }
-    if (unknown_key(obj, item_keys, detail, prefix)) {
+    char where[24];
+    snprintf(where, sizeof where, "items[%u]: ", (unsigned)index);
+    if (unknown_key(obj, item_keys, detail, where)) {
         return EVT_ERR_ECR_MALFORMED;
     }
     memset(it, 0, sizeof *it);

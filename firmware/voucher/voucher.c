@@ -227,10 +227,11 @@ size_t evt_voucher_describe(const uint8_t *payload, size_t len, char *out, size_
     }
     int n;
     if (head_len > 0) {
-        n = snprintf(out, cap, "kind=%s len=%zu head=%s", evt_voucher_kind_name(cls.kind),
-                     cls.code_len, head);
+        n = snprintf(out, cap, "kind=%s len=%u head=%s", evt_voucher_kind_name(cls.kind),
+                     (unsigned)cls.code_len, head);
     } else {
-        n = snprintf(out, cap, "kind=%s len=%zu", evt_voucher_kind_name(cls.kind), cls.code_len);
+        n = snprintf(out, cap, "kind=%s len=%u", evt_voucher_kind_name(cls.kind),
+                     (unsigned)cls.code_len);
     }
     if (n < 0) {
         out[0] = '\0';

@@ -114,19 +114,21 @@ void evt_ecr_close(evt_ecr *ecr);
  * One pass: waits up to about timeout_ms for a connection or data, answers everything it
  * can by itself (status queries, stored results, busy, malformed lines) and returns at most
  * one new sale in *out with *got = true — the POS has then already been sent {"type":"ack"}.
- * Messages already buffered are handled before waiting. Connection loss is handled here
- * (the client is dropped, the link keeps listening) and is not an error.
- * Errors: EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered
- * with an error if possible); listener errors from the driver other than a timeout.
+ * Messages already buffered are handled before waiting. *out is scratch space while a
+ * message is validated: only its contents after *got = true mean anything. Connection loss is
+ * handled here (the client is dropped, the link keeps listening) and is not an error. Errors:
+ * EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered with an error if
+ * possible); listener errors from the driver other than a timeout.
  */
 evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got);
 
 /*
  * Finishes a sale: saves result in the store (any status except busy) and sends it to the
- * connected POS. Clears the open order when result->order_id is the one handed out by poll.
- * Returns EVT_OK when sent; EVT_ERR_NET_CLOSED when no POS is connected or the send failed
- * (the result is saved anyway: the POS gets it with a status query or by resending the
- * sale); the store's error if saving failed; EVT_ERR_ARG.
+ * connected POS. Also how the engine updates an older result (an `unknown` settled by its
+ * reversal becomes `failed`, so the POS may try again). Clears the open order when result->order_id
+ * is the one handed out by poll. Returns EVT_OK when sent; EVT_ERR_NET_CLOSED when no POS is
+ * connected or the send failed (the result is saved anyway: the POS gets it with a status query or
+ * by resending the sale); the store's error if saving failed; EVT_ERR_ARG.
  */
 evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
 

@@ -433,7 +433,7 @@ static const bad_case bad_cases[] = {
      "EVT_ERR_ORDER_INVALID", "items[0].amount: qty * price too large"},
     {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
                "\"qty\":1,\"price\":\"1.00\",\"colour\":\"red\"}]}",
-     "EVT_ERR_ECR_MALFORMED", "items[0].unknown field colour"},
+     "EVT_ERR_ECR_MALFORMED", "items[0]: unknown field colour"},
     {SALE_HEAD "\"items\":[" ITEM_OK "," ITEM_OK "],\"total\":\"3.00\"}", "EVT_ERR_ORDER_INVALID",
      "total: is not the sum of the item amounts"},
     {SALE_HEAD "\"items\":[" ITEM_OK "],\"total\":\"abc\"}", "EVT_ERR_ECR_MALFORMED",
