@@ -235,4 +235,12 @@ void evt_app_stop(evt_app *app)
     evt_platform_free(app->platform);
     evt_free(app->journal_work);
     evt_free(app);
+    evt_https_platform_deinit();
+}
+
+evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)
+{
+    evt_err err = evt_txn_pharmacy_sale(&app->txn, order, result);
+    app->idle_shown = false;
+    return err;
 }

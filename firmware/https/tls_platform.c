@@ -16,6 +16,7 @@
 #include <mbedtls/platform_time.h>
 #include <mbedtls/platform_util.h>
 #include <psa/crypto.h>
+#include <psa/crypto_extra.h>
 
 #include "evt/https.h"
 #include "evt/log.h"
@@ -133,7 +134,25 @@ evt_err evt_https_platform_init(const evt_hal_sys *sys)
     return EVT_OK;
 }
 
+void evt_https_platform_deinit(void)
+{
+    /* PSA keeps key slots and its DRBG in the arena: free them before the arena is reused. */
+    if (platform_psa_ready) {
+        mbedtls_psa_crypto_free();
+        platform_psa_ready = false;
+    }
+}
+
 bool evt_https_platform_ready(void)
 {
     return platform_psa_ready;
+}
+
+void evt_https_platform_deinit(void)
+{
+    if (platform_psa_ready) {
+        mbedtls_psa_crypto_free();
+        platform_psa_ready = false;
+    }
+    platform_sys = NULL;
 }

@@ -376,16 +376,15 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
 }
 
 typedef struct sign_in_arg {
-    int unused;
+    char ip[64];
+    char mac[32];
 } sign_in_arg;
 
 static evt_err build_sign_in(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
                              char *out, size_t cap, size_t *len, evt_json_diag *diag)
 {
-    (void)arg;
-    /* The terminal's MAC and IP belong to the board's network layer, which the contract does
-     * not expose yet; the platform accepts empty values for these informative fields. */
-    return evt_proto_build_sign_in(id, env, "", "", out, cap, len, diag);
+    const sign_in_arg *sa = arg;
+    return evt_proto_build_sign_in(id, env, sa->mac, sa->ip, out, cap, len, diag);
 }
 
 evt_err evt_platform_sign_in(evt_platform *p)
@@ -398,8 +397,13 @@ evt_err evt_platform_sign_in(evt_platform *p)
         return err;
     }
     evt_proto_envelope env = {.msgid = reply.msgid, .inf_time = now};
+    /* The platform records where an operator signs in from; the board knows its addresses. */
+    sign_in_arg sa = {.ip = "0.0.0.0", .mac = "00-00-00-00-00-00"};
+    if (p->hal->net->local_identity != NULL) {
+        p->hal->net->local_identity(p->hal->net->ctx, sa.ip, sizeof sa.ip, sa.mac, sizeof sa.mac);
+    }
     size_t body_len = 0;
-    err = build_sign_in(NULL, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len,
+    err = build_sign_in(&sa, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len,
                         &reply.diag);
     if (err == EVT_OK) {
         err = send_and_parse(p, EVT_INFNO_SIGN_IN, body_len, &reply);

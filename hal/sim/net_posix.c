@@ -3,6 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -375,6 +379,46 @@ static evt_err posix_accept(void *ctx, evt_net_sock *listener, uint32_t timeout_
     }
 }
 
+/* First interface that is up and not loopback: its IPv4 address and MAC. A host without one
+ * (a CI sandbox) reports loopback and an all-zero MAC, which the platform accepts as text. */
+static evt_err posix_local_identity(void *ctx, char *ip, size_t ip_cap, char *mac,
+                                    size_t mac_cap)
+{
+    (void)ctx;
+    snprintf(ip, ip_cap, "127.0.0.1");
+    snprintf(mac, mac_cap, "00-00-00-00-00-00");
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) {
+        return EVT_OK;
+    }
+    char chosen[IFNAMSIZ] = "";
+    for (struct ifaddrs *ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
+        if (ifa->ifa_addr == NULL || (ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP) ||
+            ifa->ifa_addr->sa_family != AF_INET) {
+            continue;
+        }
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ifa->ifa_addr;
+        if (inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)ip_cap) != NULL) {
+            snprintf(chosen, sizeof chosen, "%s", ifa->ifa_name);
+            break;
+        }
+    }
+    for (struct ifaddrs *ifa = list; chosen[0] && ifa != NULL; ifa = ifa->ifa_next) {
+        if (ifa->ifa_addr != NULL && ifa->ifa_addr->sa_family == AF_PACKET &&
+            strcmp(ifa->ifa_name, chosen) == 0) {
+            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)ifa->ifa_addr;
+            if (ll->sll_halen == 6) {
+                snprintf(mac, mac_cap, "%02X-%02X-%02X-%02X-%02X-%02X", ll->sll_addr[0],
+                         ll->sll_addr[1], ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4],
+                         ll->sll_addr[5]);
+            }
+            break;
+        }
+    }
+    freeifaddrs(list);
+    return EVT_OK;
+}
+
 void evt_sim_net_posix_init(evt_hal_net *out)
 {
     memset(out, 0, sizeof(*out));
@@ -385,6 +429,7 @@ void evt_sim_net_posix_init(evt_hal_net *out)
     out->close = posix_close;
     out->listen = posix_listen;
     out->accept = posix_accept;
+    out->local_identity = posix_local_identity;
 }
 
 uint16_t evt_sim_net_posix_local_port(const evt_net_sock *sock)

@@ -14,6 +14,7 @@
 
 #include "evt/arena.h"
 #include "evt/config.h"
+#include "evt/ecr.h"
 #include "evt/err.h"
 #include "evt/hal.h"
 
@@ -51,6 +52,9 @@ evt_err evt_app_run(evt_app *app);
 /* One pass of the main loop (polls ECR, scanner, keys, reversal retries) for up to
  * timeout_ms; *quit set when the board asked to stop. Tests drive the app with it. */
 evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit);
+
+/* Runs one sale at once, as if it had come from the POS (tests, keyed sales). */
+evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result);
 
 void evt_app_get_figures(const evt_app *app, evt_app_figures *out);
 const evt_config *evt_app_config(const evt_app *app);

@@ -39,6 +39,10 @@ typedef struct evt_hal_net {
     /* Accepts one pending connection; EVT_ERR_NET_TIMEOUT when none arrived in time. */
     evt_err (*accept)(void *ctx, evt_net_sock *listener, uint32_t timeout_ms,
                       evt_net_sock **out);
+    /* The terminal's own address and hardware address as the platform's sign-in (9001) wants
+     * them: ip as text ("192.0.2.7" or an IPv6 literal), mac as "AA-BB-CC-DD-EE-FF". May be
+     * NULL on boards that cannot tell; the firmware then sends what the provisioning says. */
+    evt_err (*local_identity)(void *ctx, char *ip, size_t ip_cap, char *mac, size_t mac_cap);
 } evt_hal_net;
 
 #endif /* EVT_HAL_NET_H */

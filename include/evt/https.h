@@ -112,8 +112,18 @@ typedef struct evt_https_client evt_https_client;
  * e.g. the entropy source does not deliver).
  */
 evt_err evt_https_platform_init(const evt_hal_sys *sys);
-/* true after a successful evt_https_platform_init. */
+/* Releases PSA's state (it lives in the arena); evt_https_platform_init may be called again
+ * afterwards, e.g. after the arena was re-initialised. */
+void evt_https_platform_deinit(void);
+/* true after a successful evt_https_platform_init (and no deinit since). */
 bool evt_https_platform_ready(void);
+/*
+ * Frees PSA's global state (back into the arena) and unregisters the HAL. Call when the
+ * firmware stops, before the arena is initialised again (PSA's state lives in the arena, so it
+ * must not survive an evt_arena_init); evt_https_platform_init may follow. No client may be
+ * alive. Harmless when not initialised.
+ */
+void evt_https_platform_deinit(void);
 
 /*
  * Creates a client (arena) and parses the CA. Strings in cfg are copied. net and sys must
