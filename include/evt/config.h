@@ -46,12 +46,12 @@ typedef struct evt_config {
     char paas_token[129]; /* secret: never log */
     char infver[7];       /* default "V1.0" */
 
-    uint16_t ecr_port;           /* 0 = ECR link off (default) */
-    char ecr_bind[46];           /* IPv4/IPv6 literal, default "127.0.0.1" */
-    uint8_t paper_width_mm;      /* 58 (default) or 80 */
-    evt_receipt_qr_mode receipt_qr;   /* default raster */
-    uint32_t http_timeout_ms;    /* default 15000 */
-    uint32_t connect_timeout_ms; /* default 5000 */
+    uint16_t ecr_port;              /* 0 = ECR link off (default) */
+    char ecr_bind[46];              /* IPv4/IPv6 literal, default "127.0.0.1" */
+    uint8_t paper_width_mm;         /* 58 (default) or 80 */
+    evt_receipt_qr_mode receipt_qr; /* default raster */
+    uint32_t http_timeout_ms;       /* default 15000 */
+    uint32_t connect_timeout_ms;    /* default 5000 */
 
     char office_id[31];    /* for ec.query officeId */
     char office_name[101]; /* for ec.query officeName, UTF-8 */

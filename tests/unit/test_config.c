@@ -274,7 +274,8 @@ static void test_value_errors(void **state)
                    "line 16: invalid key name (expected lowercase key = value)");
     expect_invalid("colour = blue", "line 16: unknown key: colour");
     expect_invalid("paas_token = other", "line 16: paas_token: already set on line 13");
-    expect_invalid("fixmedins_code = H1201040000", "line 16: fixmedins_code: already set on line 3");
+    expect_invalid("fixmedins_code = H1201040000",
+                   "line 16: fixmedins_code: already set on line 3");
 }
 
 /* Replaces the value of `key` in minimal and parses. */
