@@ -203,7 +203,7 @@ static evt_err find_last_programmed(evt_journal *j, uint32_t addr, uint32_t len,
 
 static evt_err is_blank(evt_journal *j, uint32_t addr, uint32_t len, bool *blank)
 {
-    uint32_t last;
+    uint32_t last = UINT32_MAX;
     evt_err err = find_last_programmed(j, addr, len, &last);
     *blank = last == UINT32_MAX;
     return err;
@@ -413,7 +413,7 @@ static evt_err resync(evt_journal *j, uint32_t s, uint32_t from, bool have_seq, 
         if (!parse_header(h, base + off, ss - off, &r) || (have_seq && r.seq <= last_seq)) {
             continue;
         }
-        bool ok;
+        bool ok = false;
         err = check_body(j, h, &r, &ok);
         if (err != EVT_OK) {
             return err;
@@ -448,7 +448,7 @@ static evt_err walk_sector(evt_journal *j, uint32_t s, rec_visit_fn visit, void 
             return err;
         }
         if (parse_header(h, base + off, ss - off, &r)) {
-            bool ok;
+            bool ok = false;
             err = check_body(j, h, &r, &ok);
             if (err != EVT_OK) {
                 return err;
@@ -469,7 +469,7 @@ static evt_err walk_sector(evt_journal *j, uint32_t s, rec_visit_fn visit, void 
             off += r.size;
             continue;
         }
-        uint32_t last;
+        uint32_t last = UINT32_MAX;
         err = find_last_programmed(j, base + off, ss - off, &last);
         if (err != EVT_OK) {
             return err;
@@ -478,7 +478,7 @@ static evt_err walk_sector(evt_journal *j, uint32_t s, rec_visit_fn visit, void 
             break; /* clean end of the written part */
         }
         n_corrupt++;
-        uint32_t next;
+        uint32_t next = ss;
         err = resync(j, s, off + 4u, have_seq, last_seq, &next);
         if (err != EVT_OK) {
             return err;
@@ -493,7 +493,7 @@ static evt_err walk_sector(evt_journal *j, uint32_t s, rec_visit_fn visit, void 
     }
     if (off < ss && off + REC_MIN_SIZE > ss) {
         /* Tail too short for a record; it must still be blank to be reused. */
-        uint32_t last;
+        uint32_t last = UINT32_MAX;
         err = find_last_programmed(j, base + off, ss - off, &last);
         if (err != EVT_OK) {
             return err;

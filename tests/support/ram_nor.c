@@ -111,8 +111,13 @@ static evt_err nor_erase(void *ctx, uint32_t addr)
     }
     switch (nor->cut_mode) {
     case EVT_RAM_NOR_CUT_PREFIX: {
+        /* The erase order inside a sector is the chip's business: head or tail first. */
         uint32_t n = next_rand(nor) % nor->sector_size;
-        memset(dst, 0xFF, n);
+        if (next_rand(nor) & 1u) {
+            memset(dst, 0xFF, n);
+        } else {
+            memset(dst + nor->sector_size - n, 0xFF, n);
+        }
         break;
     }
     case EVT_RAM_NOR_CUT_SCATTER:

@@ -20,7 +20,8 @@
 
 typedef enum evt_ram_nor_cut_mode {
     /* Physical byte-serial NOR: bytes before the cut done, the cut byte has a random subset
-     * of its bits cleared, later bytes untouched. A torn erase: a random prefix erased. */
+     * of its bits cleared, later bytes untouched. A torn erase: a random part at the head
+     * or at the tail of the sector erased, the rest untouched. */
     EVT_RAM_NOR_CUT_PREFIX,
     /* Page-parallel programming: every byte of the torn call from the cut on has a random
      * subset of its intended 1->0 bits; a torn erase sets random bits across the sector. */
