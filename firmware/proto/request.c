@@ -614,8 +614,8 @@ static evt_err check_order(const evt_order *order, evt_json_diag *diag)
         return EVT_ERR_ORDER_INVALID;
     }
     size_t id_len = bounded_len(order->order_id, sizeof order->order_id);
-    if (id_len == 0 || id_len == sizeof order->order_id ||
-        !evt_json_text_valid(order->order_id, id_len)) {
+    /* fixmedins_setl_id is 30 characters on the wire, although an order id may hold 40. */
+    if (id_len == 0 || id_len > 30 || !evt_json_text_valid(order->order_id, id_len)) {
         evt_json_diag_set(diag, "fixmedins_setl_id");
         return EVT_ERR_ORDER_INVALID;
     }

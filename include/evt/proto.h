@@ -177,8 +177,8 @@ typedef struct evt_proto_sale {
 
 /* 2101 (final = false) or 2102 (final = true): druginfo + drugdetail[] with feedetl_sn = the
  * line's 1-based position ("1", "2", ...), cnt = quantity, pric and det_item_fee_sumamt exact.
- * The order must add up (each amount = quantity * price, total = sum, all >= 0, 1..32 items)
- * or EVT_ERR_ORDER_INVALID. */
+ * The order must add up (each amount = quantity * price, total = sum, all >= 0, 1..32 items,
+ * order_id 1..30 characters: fixmedins_setl_id's wire size) or EVT_ERR_ORDER_INVALID. */
 evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
                                     bool final, const evt_proto_sale *sale, char *out, size_t cap,
                                     size_t *len, evt_json_diag *diag);

@@ -672,6 +672,10 @@ static void test_drug_settlement_rejects_bad_orders(void **state)
     assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
                      EVT_ERR_ORDER_INVALID);
     assert_string_equal(diag.field, "fixmedins_setl_id");
+    strcpy(order.order_id, "POS-0123456789-0123456789-01234"); /* 31 */
+    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
+                     EVT_ERR_ORDER_INVALID);
+    assert_string_equal(diag.field, "fixmedins_setl_id");
 
     make_order(&order);
     evt_insurance insu = person.insu[0];
