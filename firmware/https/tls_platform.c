@@ -134,15 +134,6 @@ evt_err evt_https_platform_init(const evt_hal_sys *sys)
     return EVT_OK;
 }
 
-void evt_https_platform_deinit(void)
-{
-    /* PSA keeps key slots and its DRBG in the arena: free them before the arena is reused. */
-    if (platform_psa_ready) {
-        mbedtls_psa_crypto_free();
-        platform_psa_ready = false;
-    }
-}
-
 bool evt_https_platform_ready(void)
 {
     return platform_psa_ready;
@@ -150,6 +141,7 @@ bool evt_https_platform_ready(void)
 
 void evt_https_platform_deinit(void)
 {
+    /* PSA keeps key slots and its DRBG in the arena: free them before the arena is reused. */
     if (platform_psa_ready) {
         mbedtls_psa_crypto_free();
         platform_psa_ready = false;

@@ -112,9 +112,6 @@ typedef struct evt_https_client evt_https_client;
  * e.g. the entropy source does not deliver).
  */
 evt_err evt_https_platform_init(const evt_hal_sys *sys);
-/* Releases PSA's state (it lives in the arena); evt_https_platform_init may be called again
- * afterwards, e.g. after the arena was re-initialised. */
-void evt_https_platform_deinit(void);
 /* true after a successful evt_https_platform_init (and no deinit since). */
 bool evt_https_platform_ready(void);
 /*

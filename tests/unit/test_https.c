@@ -602,6 +602,9 @@ static void test_chunked_and_read_to_close_bodies(void **state)
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_string_equal(resp.body, "read to close");
     evt_https_response_free(&resp);
+    /* RAW answers end with the server closing. Wait for that, or the next request would race
+     * the close_notify and (rightly) fail with request_sent == true. */
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
 
     push_raw(srv, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
     assert_int_equal(post(c, &resp), EVT_OK);
@@ -610,12 +613,14 @@ static void test_chunked_and_read_to_close_bodies(void **state)
     evt_https_get_info(c, &info);
     assert_false(info.connected); /* HTTP/1.0 without keep-alive */
     evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 2, 3000));
 
     push_raw(srv, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length:  3 \r\n\r\nyes");
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body, "yes");
     evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 3, 3000));
 
     push_raw(srv, "HTTP/1.1 204 No Content\r\n\r\n");
     assert_int_equal(post(c, &resp), EVT_OK);
@@ -1045,6 +1050,20 @@ static void test_platform_init_contract(void **state)
     assert_true(evt_https_platform_ready());
     /* Re-registering the same HAL is harmless (PSA is initialised once). */
     assert_int_equal(evt_https_platform_init(&test_sys), EVT_OK);
+
+    /* Deinit gives PSA's state back to the arena; clients cannot be made until init again. */
+    evt_arena_stats before, after;
+    evt_arena_get_stats(&before);
+    evt_https_platform_deinit();
+    evt_arena_get_stats(&after);
+    assert_true(after.in_use < before.in_use);
+    assert_false(evt_https_platform_ready());
+    evt_https_config cfg = {.host = "localhost", .path = PATH, .ca_pem = "x"};
+    evt_https_client *c = NULL;
+    assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_ARG);
+    evt_https_platform_deinit(); /* twice is harmless */
+    assert_int_equal(evt_https_platform_init(&test_sys), EVT_OK);
+    assert_true(evt_https_platform_ready());
 }
 
 /* ---------------------------------------------------------------------------------------- */
