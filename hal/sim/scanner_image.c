@@ -310,8 +310,17 @@ static char *path_join(const char *a, const char *b, const char *c)
     return p;
 }
 
-/* Decodes one directory frame and files it away; false if it could not be moved (then the
- * directory is unusable and we must not loop on the same file forever). */
+static bool ensure_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+        struct stat sb;
+        return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    }
+    return false;
+}
+
+/* Decodes one directory frame and files it away (done/ or failed/). A frame that cannot be
+ * moved is deleted, and if even that fails EVT_ERR_INTERNAL: never decode one file twice. */
 static evt_err take_dir_frame(evt_sim_scanner_image *sc, const char *name, uint8_t *buf, size_t cap,
                               size_t *len)
 {
@@ -324,8 +333,15 @@ static evt_err take_dir_frame(evt_sim_scanner_image *sc, const char *name, uint8
         free(src);
         return err;
     }
-    char *dst = path_join(sc->dir, err == EVT_ERR_SCAN_UNREADABLE ? "failed" : "done", name);
+    const char *sub = err == EVT_ERR_SCAN_UNREADABLE ? "failed" : "done";
+    char *dst = path_join(sc->dir, sub, name);
     bool moved = dst != NULL && rename(src, dst) == 0;
+    if (!moved && dst != NULL) {
+        /* Someone cleaned up the scan directory while we ran: recreate and retry once. */
+        char *subdir = path_join(sc->dir, sub, NULL);
+        moved = subdir != NULL && ensure_dir(subdir) && rename(src, dst) == 0;
+        free(subdir);
+    }
     free(dst);
     if (!moved) {
         /* Never leave it to be read again: delete rather than loop on it. */
@@ -379,15 +395,6 @@ static evt_err image_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t c
         uint64_t left = timeout_ms - elapsed;
         sleep_ms(left < sc->poll_ms ? (uint32_t)left : sc->poll_ms);
     }
-}
-
-static bool ensure_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
-        struct stat sb;
-        return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    }
-    return false;
 }
 
 evt_err evt_sim_scanner_image_open(evt_sim_scanner_image **out,

@@ -412,6 +412,23 @@ static void test_watched_directory(void **state)
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* Someone tidied the scan directory away under us: done/ is recreated, not lost. */
+    char old[256];
+    snprintf(p, sizeof p, "%s/done", dir);
+    snprintf(old, sizeof old, "%s/done.old", dir);
+    assert_int_equal(rename(p, old), 0);
+    snprintf(p, sizeof p, "%s/005-again.png", dir);
+    assert_int_equal(voucher_gen(p, CODE_B, NULL), 0);
+    assert_int_equal(hal->read(hal->ctx, 0, buf, sizeof buf, &len, &src), EVT_OK);
+    assert_memory_equal(buf, CODE_B, len);
+    snprintf(p, sizeof p, "%s/done/005-again.png", dir);
+    assert_int_equal(access(p, F_OK), 0);
+    evt_sim_scanner_image_stats st;
+    evt_sim_scanner_image_get_stats(sc, &st);
+    assert_int_equal(st.frames, 5);
+    assert_int_equal(st.decoded, 4);
+    assert_int_equal(st.unreadable, 1);
     evt_sim_scanner_image_close(sc);
 }
 
