@@ -58,8 +58,9 @@ static void key_name(int i, char *out)
 /* Deterministic content with a length that changes with the version, so overwrites move. */
 static size_t value_for(int i, int version, uint8_t *out, size_t max_len)
 {
-    size_t len = (size_t)((i * 37 + version * 11) % (int)(max_len + 1));
-    uint32_t x = (uint32_t)(i * 7919 + version * 104729 + 1);
+    uint32_t ui = (uint32_t)i, uv = (uint32_t)version;
+    size_t len = (size_t)((ui * 37u + uv * 11u) % (uint32_t)(max_len + 1));
+    uint32_t x = ui * 7919u + uv * 104729u + 1u;
     for (size_t b = 0; b < len; b++) {
         x = x * 1103515245u + 12345u;
         out[b] = (uint8_t)(x >> 16);
@@ -419,7 +420,7 @@ static evt_err run_op(const cut_case *c)
 
 /* After the reboot: the key is old or new, the rest untouched, and the journal still works
  * and still mounts (the outcome chosen is the model from then on). */
-static void check_after_cut(const cut_case *c, uint32_t corrupt)
+static void check_after_cut(const cut_case *c, uint32_t corrupt, bool full_lap)
 {
     assert_true(corrupt <= 1);
     int old_v = c->before->version[c->key];
@@ -436,6 +437,9 @@ static void check_after_cut(const cut_case *c, uint32_t corrupt)
     }
     reopen(NULL);
     model_check(&jr, &m);
+    if (!full_lap) {
+        return;
+    }
     /* A full lap of garbage collection: a recovery that left the sectors in a wrong state
      * (no spare, a stale sector) shows up here, not in the first put. */
     evt_journal_stats st;
@@ -491,7 +495,8 @@ static void sweep_cuts(const cut_case *c, uint64_t step, uint64_t nested_every)
             uint64_t start = nor.units;
             reopen(&corrupt);
             uint64_t recovery_units = nor.units - start;
-            check_after_cut(c, corrupt);
+            /* The lap is the slow part; every third cut point still covers each phase. */
+            check_after_cut(c, corrupt, (k / step) % 3 == 0);
 
             if (nested_every == 0 || (k / step) % nested_every != 0) {
                 continue;
@@ -503,7 +508,7 @@ static void sweep_cuts(const cut_case *c, uint64_t step, uint64_t nested_every)
                                  EVT_ERR_STORAGE_IO);
                 evt_ram_nor_power_on(&nor);
                 reopen(&corrupt);
-                check_after_cut(c, corrupt);
+                check_after_cut(c, corrupt, true);
             }
         }
     }
