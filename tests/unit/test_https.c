@@ -371,6 +371,11 @@ static void test_hostname_mismatch(void **state)
     assert_int_equal(post(c, &resp), EVT_OK);
     evt_https_response_free(&resp);
     evt_https_client_free(c);
+    /* By address alone: the certificate's IP SAN matches. */
+    c = new_client_full(ca_pem, "127.0.0.1", NULL, tls_ts_port(srv), 0, 0);
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+    evt_https_client_free(c);
     tls_ts_stop(srv);
 }
 
