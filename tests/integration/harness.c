@@ -1,0 +1,455 @@
+/* Integration harness; see harness.h. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evt/money.h"
+
+extern char **environ;
+
+#define EMU_BIN          EVT_BINARY_DIR "/tools/platform-emu/platform-emu"
+#define GEN_CERTS        EVT_SOURCE_DIR "/tools/platform-emu/gen-certs.sh"
+#define WORK_ROOT        EVT_BINARY_DIR "/tests/integration/work"
+#define TERM_ARENA_BYTES (256u * 1024u)
+
+static unsigned char term_arena[TERM_ARENA_BYTES] __attribute__((aligned(16)));
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "harness: could not remove %s\n", path);
+    }
+}
+
+/* Runs argv, stdout captured into out (may be NULL). Bounded by the child's own behaviour;
+ * every CLI call of the emulator is short. */
+static int run_capture(char *const argv[], char *out, size_t cap)
+{
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    if (rc != 0) {
+        close(pipefd[0]);
+        return -1;
+    }
+    size_t used = 0;
+    char sink[256];
+    for (;;) {
+        char *dst = out && used + 1 < cap ? out + used : sink;
+        size_t room = out && used + 1 < cap ? cap - 1 - used : sizeof sink;
+        ssize_t n = read(pipefd[0], dst, room);
+        if (n <= 0) {
+            break;
+        }
+        if (dst != sink) {
+            used += (size_t)n;
+        }
+    }
+    close(pipefd[0]);
+    if (out) {
+        out[used] = '\0';
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int emu_cli(const emu *e, char *out, size_t cap, const char *const *args)
+{
+    char *argv[24];
+    int n = 0;
+    argv[n++] = (char *)EMU_BIN;
+    for (; args[n - 1] != NULL && n < 20; n++) {
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n++] = (char *)"--db";
+    argv[n++] = (char *)e->db;
+    argv[n] = NULL;
+    return run_capture(argv, out, cap);
+}
+
+int emu_start(emu *e, const char *name)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->dir, sizeof e->dir, "%s/%s-%d", WORK_ROOT, name, (int)getpid());
+    rm_rf(e->dir);
+    if (mkdirs(e->dir) != 0) {
+        return -1;
+    }
+    snprintf(e->db, sizeof e->db, "%s/platform.db", e->dir);
+    snprintf(e->certs, sizeof e->certs, "%s/certs", e->dir);
+    char *gen[] = {(char *)"/bin/bash", (char *)GEN_CERTS, e->certs, NULL};
+    if (run_capture(gen, NULL, 0) != 0) {
+        fprintf(stderr, "harness: gen-certs.sh failed\n");
+        return -1;
+    }
+    const char *init[] = {"init", NULL};
+    if (emu_cli(e, NULL, 0, init) != 0) {
+        fprintf(stderr, "harness: platform-emu init failed\n");
+        return -1;
+    }
+    char cert[PATH_MAX], key[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
+    snprintf(cert, sizeof cert, "%s/server.pem", e->certs);
+    snprintf(key, sizeof key, "%s/server-key.pem", e->certs);
+    snprintf(ready, sizeof ready, "%s/port", e->dir);
+    snprintf(log, sizeof log, "%s/platform-emu.log", e->dir);
+    char *argv[] = {(char *)EMU_BIN,
+                    (char *)"serve",
+                    (char *)"--db",
+                    e->db,
+                    (char *)"--port",
+                    (char *)"0",
+                    (char *)"--cert",
+                    cert,
+                    (char *)"--key",
+                    key,
+                    (char *)"--ready-file",
+                    ready,
+                    NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn(&e->pid, EMU_BIN, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 200; i++) { /* bounded: 10 s */
+        FILE *f = fopen(ready, "r");
+        if (f != NULL) {
+            int port = 0;
+            int got = fscanf(f, "%d", &port);
+            fclose(f);
+            if (got == 1 && port > 0) {
+                e->port = port;
+                return 0;
+            }
+        }
+        sleep_ms(50);
+    }
+    fprintf(stderr, "harness: platform-emu did not become ready\n");
+    emu_stop(e);
+    return -1;
+}
+
+void emu_stop(emu *e)
+{
+    if (e->pid > 0) {
+        kill(e->pid, SIGTERM);
+        int status;
+        for (int i = 0; i < 100 && waitpid(e->pid, &status, WNOHANG) == 0; i++) {
+            sleep_ms(20);
+        }
+        if (waitpid(e->pid, &status, WNOHANG) == 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, &status, 0);
+        }
+        e->pid = 0;
+    }
+}
+
+int emu_code(const emu *e, const char *person, const char *holder, int ttl_s, char *out, size_t cap)
+{
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s > 0 ? ttl_s : 120);
+    const char *args[] = {"code", "--person", person, "--ttl", ttl, holder ? "--holder" : NULL,
+                          holder, NULL};
+    int rc = emu_cli(e, out, cap, args);
+    out[strcspn(out, "\r\n")] = '\0';
+    return rc;
+}
+
+int64_t emu_balance_fen(const emu *e, const char *person)
+{
+    char out[64];
+    const char *args[] = {"balance", "--person", person, NULL};
+    if (emu_cli(e, out, sizeof out, args) != 0) {
+        return -1;
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    evt_fen fen = -1;
+    bool present = false;
+    if (evt_money_parse(out, strlen(out), &fen, &present) != EVT_OK || !present) {
+        return -1;
+    }
+    return fen;
+}
+
+int emu_count(const emu *e, const char *what)
+{
+    char out[32];
+    const char *args[] = {"count", "--what", what, NULL};
+    if (emu_cli(e, out, sizeof out, args) != 0) {
+        return -1;
+    }
+    return atoi(out);
+}
+
+int emu_fault(const emu *e, const char *infno, const char *kind, const char *value, int times)
+{
+    char t[16];
+    snprintf(t, sizeof t, "%d", times);
+    const char *args[] = {"fault", "--infno", infno, "--kind",
+                          kind,    "--times", t,     value ? "--value" : NULL,
+                          value,   NULL};
+    return emu_cli(e, NULL, 0, args);
+}
+
+int emu_fault_clear(const emu *e)
+{
+    const char *args[] = {"fault", "--clear", NULL};
+    return emu_cli(e, NULL, 0, args);
+}
+
+/* ---- terminal --------------------------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[n] = '\0';
+        *len = (size_t)n;
+    }
+    return buf;
+}
+
+int term_start(term *t, const emu *e, const char *name, const term_options *opt)
+{
+    term_options none = {0};
+    opt = opt ? opt : &none;
+    memset(t, 0, sizeof *t);
+    t->scan_fd = -1;
+    snprintf(t->dir, sizeof t->dir, "%s/term-%s", e->dir, name);
+    snprintf(t->print_dir, sizeof t->print_dir, "%s/receipts", t->dir);
+    snprintf(t->flash_path, sizeof t->flash_path, "%s/flash.img", t->dir);
+    if (!opt->reuse_flash) {
+        rm_rf(t->dir);
+    }
+    mkdirs(t->dir);
+
+    char ca_path[PATH_MAX];
+    snprintf(ca_path, sizeof ca_path, "%s/%s", e->certs, opt->ca_file ? opt->ca_file : "ca.pem");
+    size_t ca_len = 0;
+    t->ca = slurp(ca_path, &ca_len);
+    if (t->ca == NULL) {
+        return -1;
+    }
+    int n = snprintf(t->config, sizeof t->config,
+                     "platform_url = https://%s:%d/fsi/api/rsfComIfsService/callService\n"
+                     "ca_file = %s\n"
+                     "fixmedins_code = H12010400001\nfixmedins_name = 和平区康宁大药房\n"
+                     "mdtrtarea_admvs = 120104\nrecer_sys_code = EVTTEST\ndev_no = EVT-IT-%s\n"
+                     "msgid_slot = 2\nopter = 0001\nopter_name = 刘晓梅\nopter_type = 1\n"
+                     "paas_id = evt-paas-demo\npaas_token = evt-demo-token-1234\n"
+                     "office_id = YF01\noffice_name = 药房收费处\n"
+                     "paper_width_mm = 58\nreceipt_qr = raster\n"
+                     "http_timeout_ms = %u\nconnect_timeout_ms = 3000\n",
+                     opt->host ? opt->host : "localhost", e->port, ca_path, name,
+                     opt->http_timeout_ms ? opt->http_timeout_ms : 4000u);
+    if (opt->server_name != NULL) {
+        snprintf(t->config + n, sizeof t->config - (size_t)n, "tls_server_name = %s\n",
+                 opt->server_name);
+    }
+
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s/terminal.log", t->dir);
+    evt_sim_sys_options sys_opt = {.log_path = log_path, .min_level = EVT_LOG_DEBUG};
+    if (evt_sim_sys_open(&t->sys, &sys_opt) != EVT_OK) {
+        return -1;
+    }
+    evt_sim_net_posix_init(&t->net);
+    if (evt_sim_storage_open(&t->flash, t->flash_path, 64u * 1024u, 4096u) != EVT_OK) {
+        return -1;
+    }
+    evt_sim_printer_file_options popt = {.dir = t->print_dir, .paper_dots = 384};
+    if (evt_sim_printer_file_open(&popt, &t->printer, &t->printer_hal) != EVT_OK) {
+        return -1;
+    }
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        return -1;
+    }
+    t->scan_fd = pipefd[1];
+    evt_sim_scanner_serial_options sopt = {.fd = pipefd[0], .own_fd = true};
+    if (evt_sim_scanner_serial_open(&t->serial, &sopt) != EVT_OK) {
+        return -1;
+    }
+    const evt_hal_scanner *scanner = evt_sim_scanner_serial_hal(t->serial);
+    if (opt->scan_dir != NULL) {
+        evt_sim_scanner_image_options copt = {.watch_dir = opt->scan_dir, .poll_ms = 20};
+        if (evt_sim_scanner_image_open(&t->camera, &copt) != EVT_OK) {
+            return -1;
+        }
+        evt_sim_scanner_mux_init(&t->mux, evt_sim_scanner_image_hal(t->camera), scanner, 50);
+        scanner = &t->mux.hal;
+    }
+    char transcript[PATH_MAX];
+    snprintf(transcript, sizeof transcript, "%s/screens.txt", t->dir);
+    evt_sim_ui_options uopt = {
+        .transcript_path = transcript,
+        .key_fd = -1,
+        .script_text = opt->keys ? opt->keys : "",
+        .history = 64,
+        .script_stall_limit = 400,
+    };
+    if (evt_sim_ui_open(&t->ui, &uopt) != EVT_OK) {
+        return -1;
+    }
+    t->hal = (evt_hal){
+        .sys = evt_sim_sys_hal(t->sys),
+        .net = &t->net,
+        .scanner = scanner,
+        .printer = &t->printer_hal,
+        .storage = evt_sim_storage_hal(t->flash),
+        .ui = evt_sim_ui_hal(t->ui),
+    };
+    evt_app_boot boot = {
+        .hal = &t->hal,
+        .config_text = t->config,
+        .config_len = strlen(t->config),
+        .ca_pem = (const uint8_t *)t->ca,
+        .ca_len = ca_len + 1,
+        .arena = term_arena,
+        .arena_len = sizeof term_arena,
+    };
+    t->start_err = evt_app_start(&boot, &t->app, t->start_msg, sizeof t->start_msg);
+    return t->start_err == EVT_OK ? 0 : -1;
+}
+
+void term_stop(term *t)
+{
+    if (t->app != NULL) {
+        evt_app_stop(t->app);
+        t->app = NULL;
+    }
+    evt_sim_ui_close(t->ui);
+    evt_sim_scanner_image_close(t->camera);
+    evt_sim_scanner_serial_close(t->serial);
+    if (t->scan_fd >= 0) {
+        close(t->scan_fd);
+    }
+    evt_sim_printer_file_close(t->printer);
+    evt_sim_storage_close(t->flash);
+    evt_sim_sys_close(t->sys);
+    free(t->ca);
+    memset(t, 0, sizeof *t);
+    t->scan_fd = -1;
+}
+
+void term_scan(term *t, const char *payload)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s\r\n", payload);
+    if (write(t->scan_fd, line, (size_t)n) != n) {
+        fprintf(stderr, "harness: scanner pipe write failed\n");
+    }
+}
+
+bool term_screen_seen(const term *t, const char *text)
+{
+    size_t count = evt_sim_ui_screen_count(t->ui);
+    for (size_t back = 0; back < count && back < 64; back++) {
+        const evt_ui_screen *s = evt_sim_ui_screen(t->ui, back);
+        if (s != NULL && (evt_sim_ui_screen_contains(s, text) || strstr(s->hint, text))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t term_receipts(const term *t)
+{
+    DIR *d = opendir(t->print_dir);
+    if (d == NULL) {
+        return 0;
+    }
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".bin") == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+void order_make(evt_order *o, const char *order_id, const char *med_code, const char *name,
+                uint32_t qty, evt_fen price)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->order_id, sizeof o->order_id, "%s", order_id);
+    o->source = EVT_ORDER_FROM_ECR;
+    o->use_personal_account = true;
+    o->item_count = 1;
+    evt_order_item *it = &o->items[0];
+    snprintf(it->med_list_codg, sizeof it->med_list_codg, "%s", med_code);
+    snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", qty);
+    snprintf(it->name, sizeof it->name, "%s", name);
+    it->quantity = qty;
+    it->price = price;
+    it->amount = price * qty;
+    o->total = it->amount;
+}
+
+const char *order_id_next(char *buf, size_t cap)
+{
+    static unsigned seq;
+    snprintf(buf, cap, "IT-%d-%u", (int)getpid(), ++seq);
+    return buf;
+}

@@ -1,0 +1,94 @@
+/*
+ * Integration harness: the real platform emulator as a separate process (HTTPS on loopback,
+ * GnuTLS, SQLite ledger) and an in-process terminal made of the sim board's real drivers
+ * (POSIX sockets, serial scanner over a pipe, file NOR flash, file printer with PNG preview,
+ * scripted UI). Tests drive sales through evt_app_sale and check the ledger through the
+ * emulator's CLI.
+ */
+#ifndef EVT_TEST_HARNESS_H
+#define EVT_TEST_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "evt/app.h"
+#include "evt/sale.h"
+#include "evt_sim/net_posix.h"
+#include "evt_sim/printer_file.h"
+#include "evt_sim/scanner_image.h"
+#include "evt_sim/scanner_serial.h"
+#include "evt_sim/storage_file.h"
+#include "evt_sim/sys_posix.h"
+#include "evt_sim/ui_tty.h"
+
+typedef struct emu {
+    char dir[PATH_MAX];
+    char db[PATH_MAX];
+    char certs[PATH_MAX];
+    pid_t pid;
+    int port;
+} emu;
+
+/* Starts a fresh emulator (own directory, certificates, seeded ledger) on a free port. */
+int emu_start(emu *e, const char *name);
+void emu_stop(emu *e);
+/* Runs `platform-emu <args...> --db <db>`; stdout into out. Returns the exit status. */
+int emu_cli(const emu *e, char *out, size_t cap, const char *const *args);
+/* A fresh dynamic code for person (shown through holder's family account if not NULL). */
+int emu_code(const emu *e, const char *person, const char *holder, int ttl_s, char *out,
+             size_t cap);
+int64_t emu_balance_fen(const emu *e, const char *person);
+int emu_count(const emu *e, const char *what);
+int emu_fault(const emu *e, const char *infno, const char *kind, const char *value, int times);
+int emu_fault_clear(const emu *e);
+
+typedef struct term_options {
+    const char *keys;         /* UI script ('<screen text> => KEY' lines) */
+    const char *ca_file;      /* default: the emulator's CA */
+    const char *server_name;  /* tls_server_name override */
+    const char *host;         /* default localhost */
+    const char *scan_dir;     /* camera directory; serial pipe always present */
+    uint32_t http_timeout_ms; /* default 4000 */
+    bool reuse_flash;         /* keep the journal of a previous terminal of this name */
+} term_options;
+
+typedef struct term {
+    char dir[PATH_MAX];
+    char print_dir[PATH_MAX];
+    char flash_path[PATH_MAX];
+    evt_sim_sys *sys;
+    evt_hal_net net;
+    evt_sim_storage *flash;
+    evt_sim_printer_file *printer;
+    evt_hal_printer printer_hal;
+    evt_sim_scanner_serial *serial;
+    evt_sim_scanner_image *camera;
+    evt_sim_scanner_mux mux;
+    int scan_fd; /* write end of the serial scanner's pipe */
+    evt_sim_ui *ui;
+    evt_hal hal;
+    evt_app *app;
+    char *ca;
+    char config[4096];
+    char start_msg[160];
+    evt_err start_err;
+} term;
+
+/* Builds and starts a terminal against e. Returns 0 when the app started. */
+int term_start(term *t, const emu *e, const char *name, const term_options *opt);
+void term_stop(term *t);
+/* Makes the serial scan engine send one line. */
+void term_scan(term *t, const char *payload);
+/* True if any screen shown so far (up to the UI's history) contains text. */
+bool term_screen_seen(const term *t, const char *text);
+size_t term_receipts(const term *t); /* *.bin files in the print directory */
+
+/* One-item order: code from the emulator's catalogue, quantity x price (fen). */
+void order_make(evt_order *o, const char *order_id, const char *med_code, const char *name,
+                uint32_t qty, evt_fen price);
+/* A unique order id for this process. */
+const char *order_id_next(char *buf, size_t cap);
+
+#endif /* EVT_TEST_HARNESS_H */

@@ -1,0 +1,294 @@
+/*
+ * Pharmacy sales end to end: the terminal's real drivers and firmware against the platform
+ * emulator over real TLS on loopback. Each test gets a fresh emulator (own ledger) and a
+ * fresh terminal (own flash, printer directory, scripted cashier).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define AMLODIPINE  "XC08CAA077A001010100001" /* class A */
+#define AMOXICILLIN "XJ01CAA040A001010100001" /* class A */
+#define CHILD_COLD  "XR05CBA086A001020100001" /* class B */
+#define VOUCHER_GEN EVT_BINARY_DIR "/tools/voucher-gen/voucher-gen"
+
+static const char confirm_all[] = "请核对患者身份 => OK\n"
+                                  "请确认结算金额 => OK\n"
+                                  "结算成功 => OK\n";
+
+typedef struct fixture {
+    emu e;
+    term t;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || emu_start(&f->e, "sale") != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    term_stop(&f->t);
+    emu_stop(&f->e);
+    free(f);
+    return 0;
+}
+
+static void assert_split_adds_up(const evt_ecr_result *r)
+{
+    assert_int_equal(r->fund + r->account + r->mutual_aid + r->cash, r->total);
+}
+
+static void sale(fixture *f, const char *person, const char *holder, const evt_order *o,
+                 evt_ecr_result *r)
+{
+    char code[128];
+    assert_int_equal(emu_code(&f->e, person, holder, 120, code, sizeof code), 0);
+    term_scan(&f->t, code);
+    evt_app_sale(f->t.app, o, r);
+}
+
+static void own_code_sale(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = confirm_all};
+    assert_int_equal(term_start(&f->t, &f->e, "own", &opt), 0);
+    int64_t before = emu_balance_fen(&f->e, "employee");
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 2, 1250);
+    evt_ecr_result r;
+    sale(f, "employee", NULL, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_int_equal(r.error, EVT_OK);
+    assert_int_equal(r.total, 2500);
+    assert_split_adds_up(&r);
+    assert_true(r.fund > 0);
+    assert_true(r.account > 0);
+    assert_int_equal(r.mutual_aid, 0);
+    assert_true(r.balance_present);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), before - r.account);
+    assert_int_equal(r.balance, before - r.account);
+    assert_true(r.setl_id[0] != '\0');
+    assert_int_equal(strlen(r.msgid), 30);
+    assert_int_equal(term_receipts(&f->t), 1);
+    assert_true(term_screen_seen(&f->t, "张*国"));
+    assert_false(term_screen_seen(&f->t, "张建国")); /* never unmasked on screen */
+    assert_false(term_screen_seen(&f->t, "亲情账户代展码"));
+    assert_int_equal(emu_count(&f->e, "settlements"), 1);
+}
+
+/* 亲情账户: the parent's code shown from the employee's phone; the parent's own account pays. */
+static void family_account_relative_pays(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = confirm_all};
+    assert_int_equal(term_start(&f->t, &f->e, "family", &opt), 0);
+    int64_t employee = emu_balance_fen(&f->e, "employee");
+    int64_t parent = emu_balance_fen(&f->e, "parent");
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMLODIPINE, "苯磺酸氨氯地平片", 1, 2000);
+    evt_ecr_result r;
+    sale(f, "parent", "employee", &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_split_adds_up(&r);
+    assert_true(r.account > 0);
+    assert_int_equal(r.mutual_aid, 0);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), parent - r.account);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee); /* display only */
+    assert_true(term_screen_seen(&f->t, "亲情账户代展码"));
+    assert_true(term_screen_seen(&f->t, "李*英"));
+    assert_int_equal(term_receipts(&f->t), 1);
+}
+
+/* 共济: the parent's balance is not enough; the employee's account pays the rest of the
+ * policy-scope share. */
+static void mutual_aid_authoriser_pays(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = confirm_all};
+    assert_int_equal(term_start(&f->t, &f->e, "mulaid", &opt), 0);
+    int64_t employee = emu_balance_fen(&f->e, "employee");
+    int64_t parent = emu_balance_fen(&f->e, "parent");
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800);
+    evt_ecr_result r;
+    sale(f, "parent", "employee", &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_split_adds_up(&r);
+    assert_int_equal(r.total, 8400);
+    assert_int_equal(r.fund, 4200);
+    assert_int_equal(r.account, parent); /* own account first, all of it */
+    assert_int_equal(r.mutual_aid, 4200 - parent);
+    assert_int_equal(r.cash, 0);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee - r.mutual_aid);
+    assert_true(term_screen_seen(&f->t, "共济支付："));
+    assert_int_equal(term_receipts(&f->t), 1);
+}
+
+/* Resident insurance has no personal account: fund plus cash. Shown through the parent's
+ * family account, and read by the camera from a distorted phone-screen image. */
+static void resident_insurance_cash_remainder_camera(void **state)
+{
+    fixture *f = *state;
+    char scan_dir[PATH_MAX];
+    snprintf(scan_dir, sizeof scan_dir, "%s/scan", f->e.dir);
+    mkdir(scan_dir, 0755);
+    term_options opt = {.keys = confirm_all, .scan_dir = scan_dir};
+    assert_int_equal(term_start(&f->t, &f->e, "resident", &opt), 0);
+    char cmd[PATH_MAX * 3];
+    snprintf(cmd, sizeof cmd,
+             "'%s' --emu '%s' --db '%s' --person child --holder employee --out '%s/child.png' "
+             "--rotate 12 --noise 15 --blur 1 --seed 7 >/dev/null",
+             VOUCHER_GEN, EVT_BINARY_DIR "/tools/platform-emu/platform-emu", f->e.db, scan_dir);
+    assert_int_equal(system(cmd), 0);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), CHILD_COLD, "小儿氨酚黄那敏颗粒", 1, 1860);
+    evt_ecr_result r;
+    evt_app_sale(f->t.app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_split_adds_up(&r);
+    assert_int_equal(r.account, 0);
+    assert_int_equal(r.mutual_aid, 0);
+    assert_true(r.cash > 0);
+    assert_true(r.fund > 0);
+    assert_false(r.balance_present);
+    assert_true(term_screen_seen(&f->t, "个人账户：无"));
+    assert_true(term_screen_seen(&f->t, "亲情账户代展码"));
+    assert_int_equal(term_receipts(&f->t), 1);
+}
+
+static void suspended_insurance_refused(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "不能结算 => OK\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "suspended", &opt), 0);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    evt_ecr_result r;
+    sale(f, "suspended", NULL, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    assert_int_equal(r.error, EVT_ERR_INSURANCE_SUSPENDED);
+    assert_true(term_screen_seen(&f->t, "暂停参保"));
+    assert_int_equal(emu_count(&f->e, "settlements"), 0);
+    assert_int_equal(term_receipts(&f->t), 0);
+}
+
+static void wechat_code_refused(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "微信付款码 => CANCEL\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "wechat", &opt), 0);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    term_scan(&f->t, "134567890123456789");
+    evt_ecr_result r;
+    evt_app_sale(f->t.app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    assert_int_equal(r.error, EVT_ERR_CANCELLED);
+    assert_true(term_screen_seen(&f->t, "这是微信付款码，请出示医保电子凭证"));
+    assert_int_equal(emu_count(&f->e, "settlements"), 0);
+    assert_int_equal(term_receipts(&f->t), 0);
+}
+
+/* An expired code is refused by the platform; scanned again in the same sale it is not sent
+ * a second time. */
+static void expired_code_refused_and_duplicate_scan_ignored(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "该凭证已扫描 => CANCEL\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "expired", &opt), 0);
+    char code[128];
+    assert_int_equal(emu_code(&f->e, "employee", NULL, 1, code, sizeof code), 0);
+    sleep(2); /* the code's lifetime is 1 s */
+    term_scan(&f->t, code);
+    term_scan(&f->t, code);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    evt_ecr_result r;
+    evt_app_sale(f->t.app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    assert_true(term_screen_seen(&f->t, "过期"));
+    assert_true(term_screen_seen(&f->t, "该凭证已扫描"));
+    assert_int_equal(emu_count(&f->e, "settlements"), 0);
+    assert_int_equal(term_receipts(&f->t), 0);
+}
+
+/* The POS sends the same order again (lost reply): same result, money moved once. */
+static void repeated_order_settles_once(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = confirm_all};
+    assert_int_equal(term_start(&f->t, &f->e, "repeat", &opt), 0);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    evt_ecr_result first, second;
+    sale(f, "stranger", NULL, &o, &first);
+    assert_int_equal(first.status, EVT_ECR_SETTLED);
+    int64_t balance = emu_balance_fen(&f->e, "stranger");
+    evt_app_sale(f->t.app, &o, &second);
+    assert_int_equal(second.status, EVT_ECR_SETTLED);
+    assert_string_equal(second.setl_id, first.setl_id);
+    assert_string_equal(second.msgid, first.msgid);
+    assert_int_equal(emu_count(&f->e, "settlements"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "stranger"), balance);
+    assert_int_equal(term_receipts(&f->t), 1);
+}
+
+/* The cashier refuses the identity: nothing is settled. */
+static void cashier_rejects_identity(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "请核对患者身份 => CANCEL\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "reject", &opt), 0);
+    evt_order o;
+    char id[40];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    evt_ecr_result r;
+    sale(f, "stranger", NULL, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    assert_int_equal(r.error, EVT_ERR_CANCELLED);
+    assert_int_equal(emu_count(&f->e, "settlements"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(own_code_sale, setup, teardown),
+        cmocka_unit_test_setup_teardown(family_account_relative_pays, setup, teardown),
+        cmocka_unit_test_setup_teardown(mutual_aid_authoriser_pays, setup, teardown),
+        cmocka_unit_test_setup_teardown(resident_insurance_cash_remainder_camera, setup, teardown),
+        cmocka_unit_test_setup_teardown(suspended_insurance_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(wechat_code_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_code_refused_and_duplicate_scan_ignored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(repeated_order_settles_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(cashier_rejects_identity, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("integration.sale_flow", tests, NULL, NULL);
+}
