@@ -381,8 +381,7 @@ static evt_err posix_accept(void *ctx, evt_net_sock *listener, uint32_t timeout_
 
 /* First interface that is up and not loopback: its IPv4 address and MAC. A host without one
  * (a CI sandbox) reports loopback and an all-zero MAC, which the platform accepts as text. */
-static evt_err posix_local_identity(void *ctx, char *ip, size_t ip_cap, char *mac,
-                                    size_t mac_cap)
+static evt_err posix_local_identity(void *ctx, char *ip, size_t ip_cap, char *mac, size_t mac_cap)
 {
     (void)ctx;
     snprintf(ip, ip_cap, "127.0.0.1");
@@ -393,8 +392,8 @@ static evt_err posix_local_identity(void *ctx, char *ip, size_t ip_cap, char *ma
     }
     char chosen[IFNAMSIZ] = "";
     for (struct ifaddrs *ifa = list; ifa != NULL; ifa = ifa->ifa_next) {
-        if (ifa->ifa_addr == NULL || (ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP) ||
-            ifa->ifa_addr->sa_family != AF_INET) {
+        if (ifa->ifa_addr == NULL || (ifa->ifa_flags & IFF_LOOPBACK) ||
+            !(ifa->ifa_flags & IFF_UP) || ifa->ifa_addr->sa_family != AF_INET) {
             continue;
         }
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ifa->ifa_addr;
