@@ -25,8 +25,13 @@ start=$(date +%s)
 log() { printf '\n[demo] %s\n' "$*"; }
 
 tools/bootstrap.sh
-cmake --preset sim-debug >/dev/null
-cmake --build --preset sim-debug -j"$(nproc)" >/dev/null
+mkdir -p "$ROOT/build"
+if ! { cmake --preset sim-debug && cmake --build --preset sim-debug -j"$(nproc)"; } \
+    >"$ROOT/build/demo-build.log" 2>&1; then
+    tail -40 "$ROOT/build/demo-build.log"
+    echo "build failed (full log: build/demo-build.log)" >&2
+    exit 1
+fi
 log "built $(basename "$BUILD")"
 
 rm -rf "$OUT"
@@ -70,6 +75,8 @@ opter_name = 刘晓梅
 opter_type = 1
 paas_id = evt-paas-demo
 paas_token = evt-demo-token-1234
+office_id = YF01
+office_name = 药房收费处
 ecr_port = $ECR_PORT
 paper_width_mm = 80
 receipt_qr = raster
@@ -118,7 +125,11 @@ sale() { # title order-id items person [holder] [serial]
     "$ECR" --port "$ECR_PORT" --json "$(order "$id" "$items")" --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
 }
 
-sleep 0.5
+# Wait (bounded) until the terminal has signed in and listens for the POS.
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$ECR_PORT") 2>/dev/null && break
+    sleep 0.1
+done
 sale "own code (本人)" DEMO-0001 \
     '[{"med_list_codg":"XJ01CAA040A001010100001","medins_list_codg":"YP0001","name":"阿莫西林胶囊","qty":2,"price":"12.50"},{"med_list_codg":"XR05XAL047A001010100001","medins_list_codg":"YP0007","name":"维生素C片","qty":1,"price":"6.80"}]' \
     employee
