@@ -168,6 +168,96 @@ static void serve_order(evt_app *app, const evt_order *order, bool from_ecr)
     app->idle_shown = false;
 }
 
+#define APP_KEYED_TIMEOUT_MS 120000u
+#define APP_KEYED_MAX_QTY    999u
+
+/* Parses a short decimal typed on the keypad; 0 when empty or out of range. */
+static uint32_t keyed_value(const char *typed, uint32_t max)
+{
+    uint32_t v = 0;
+    for (const char *p = typed; *p != '\0'; p++) {
+        v = v * 10u + (uint32_t)(*p - '0');
+        if (v > max) {
+            return 0;
+        }
+    }
+    return v;
+}
+
+/* Builds an order from the provisioned item list, keyed in by number and quantity, for when
+ * the POS is down. Returns false if the cashier gave up (or the board asked to quit). */
+static bool keyed_order(evt_app *app, evt_order *o, bool *quit)
+{
+    memset(o, 0, sizeof *o);
+    o->source = EVT_ORDER_FROM_KEYED;
+    o->use_personal_account = true;
+    const char *notice = NULL;
+    char typed[8];
+    while (o->item_count < EVT_ORDER_MAX_ITEMS) {
+        evt_err err = evt_ui_read_number(&app->ui, &app->cfg, o, "品号（直接确认结束）", notice,
+                                         APP_KEYED_TIMEOUT_MS, typed, sizeof typed, quit);
+        if (err != EVT_OK) {
+            return false;
+        }
+        if (typed[0] == '\0') {
+            if (o->item_count > 0) {
+                break;
+            }
+            notice = "请至少录入一项药品";
+            continue;
+        }
+        uint32_t index = keyed_value(typed, EVT_CONFIG_MAX_ITEMS);
+        if (index == 0 || app->cfg.items[index - 1].med_list_codg[0] == '\0') {
+            notice = "品号不存在，请重新输入";
+            continue;
+        }
+        err = evt_ui_read_number(&app->ui, &app->cfg, o, "数量", NULL, APP_KEYED_TIMEOUT_MS, typed,
+                                 sizeof typed, quit);
+        if (err != EVT_OK) {
+            return false;
+        }
+        uint32_t qty = keyed_value(typed, APP_KEYED_MAX_QTY);
+        if (qty == 0) {
+            notice = "数量应为 1-999";
+            continue;
+        }
+        const evt_config_item *it = &app->cfg.items[index - 1];
+        evt_order_item *line = &o->items[o->item_count++];
+        snprintf(line->med_list_codg, sizeof line->med_list_codg, "%s", it->med_list_codg);
+        snprintf(line->medins_list_codg, sizeof line->medins_list_codg, "%s", it->medins_list_codg);
+        snprintf(line->name, sizeof line->name, "%s", it->name);
+        line->quantity = qty;
+        line->price = it->price;
+        line->amount = it->price * (evt_fen)qty;
+        o->total += line->amount;
+        notice = NULL;
+    }
+    /* K + local time + msgid slot: unique per terminal, within the platform's 30 characters. */
+    evt_datetime now;
+    if (app->hal->sys->local_time(app->hal->sys->ctx, &now) != EVT_OK) {
+        return false;
+    }
+    snprintf(o->order_id, sizeof o->order_id, "K%04u%02u%02u%02u%02u%02u-%u", (unsigned)now.year,
+             (unsigned)now.month, (unsigned)now.day, (unsigned)now.hour, (unsigned)now.minute,
+             (unsigned)now.second, (unsigned)app->cfg.msgid_slot);
+    return true;
+}
+
+static void keyed_sale(evt_app *app, bool *quit)
+{
+    if (app->ecr_open) {
+        evt_ecr_set_external_busy(&app->ecr, true);
+    }
+    if (keyed_order(app, &app->order, quit)) {
+        serve_order(app, &app->order, false);
+        *quit = *quit || app->txn.quit_requested;
+    }
+    if (app->ecr_open) {
+        evt_ecr_set_external_busy(&app->ecr, false);
+    }
+    app->idle_shown = false;
+}
+
 evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
 {
     *quit = false;
@@ -190,6 +280,8 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
         app->hal->ui->read_key(app->hal->ui->ctx, app->ecr_open ? timeout_ms / 2 : timeout_ms, &ev);
     if (err == EVT_OK && ev.key == EVT_KEY_QUIT) {
         *quit = true;
+    } else if (err == EVT_OK && ev.key == EVT_KEY_MENU) {
+        keyed_sale(app, quit);
     }
     return EVT_OK;
 }

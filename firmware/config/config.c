@@ -1,6 +1,8 @@
 /* evt_config: provisioning file parser. Table-driven: one row per key, one checker each. */
 #include "evt/config.h"
 
+#include "evt/money.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -430,6 +432,59 @@ static const char *set_business_type(evt_config *cfg, const char *v, size_t n)
     return set_digits(cfg->business_type, 5, v, n, "must be 5 digits (e.g. 02121)");
 }
 
+/* "med_list_codg|medins_list_codg|name|price": one keyable item. */
+static const char *set_item(evt_config *cfg, unsigned index, const char *v, size_t n)
+{
+    evt_config_item *it = &cfg->items[index];
+    const char *field[4];
+    size_t len[4];
+    const char *p = v;
+    const char *end = v + n;
+    for (unsigned f = 0; f < 4; f++) {
+        const char *bar = f < 3 ? memchr(p, '|', (size_t)(end - p)) : NULL;
+        if (f < 3 && bar == NULL) {
+            return "expected med_list_codg|medins_list_codg|name|price";
+        }
+        field[f] = p;
+        len[f] = (size_t)((bar ? bar : end) - p);
+        p = bar ? bar + 1 : end;
+    }
+    if (len[0] == 0 || len[2] == 0) {
+        return "catalogue code and name are required";
+    }
+    const char *why = set_token(it->med_list_codg, sizeof it->med_list_codg, field[0], len[0]);
+    if (why == NULL && len[1] > 0) {
+        why = set_token(it->medins_list_codg, sizeof it->medins_list_codg, field[1], len[1]);
+    }
+    if (why == NULL) {
+        why = set_text(it->name, sizeof it->name, field[2], len[2]);
+    }
+    if (why != NULL) {
+        return why;
+    }
+    bool present = false;
+    if (evt_money_parse(field[3], len[3], &it->price, &present) != EVT_OK || !present ||
+        it->price <= 0) {
+        return "price must be a positive amount like 12.50";
+    }
+    return NULL;
+}
+
+#define ITEM_SETTER(i)                                                                             \
+    static const char *set_item_##i(evt_config *cfg, const char *v, size_t n)                      \
+    {                                                                                              \
+        return set_item(cfg, i - 1, v, n);                                                         \
+    }
+ITEM_SETTER(1)
+ITEM_SETTER(2)
+ITEM_SETTER(3)
+ITEM_SETTER(4)
+ITEM_SETTER(5)
+ITEM_SETTER(6)
+ITEM_SETTER(7)
+ITEM_SETTER(8)
+ITEM_SETTER(9)
+
 static const key_def keys[] = {
     {"platform_url", set_platform_url, true},
     {"tls_server_name", set_tls_server_name, false},
@@ -455,6 +510,15 @@ static const key_def keys[] = {
     {"office_id", set_office_id, true},
     {"office_name", set_office_name, true},
     {"business_type", set_business_type, false},
+    {"item_1", set_item_1, false},
+    {"item_2", set_item_2, false},
+    {"item_3", set_item_3, false},
+    {"item_4", set_item_4, false},
+    {"item_5", set_item_5, false},
+    {"item_6", set_item_6, false},
+    {"item_7", set_item_7, false},
+    {"item_8", set_item_8, false},
+    {"item_9", set_item_9, false},
 };
 
 #define KEY_COUNT (sizeof keys / sizeof keys[0])

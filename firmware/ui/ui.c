@@ -257,3 +257,69 @@ evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed)
     }
     return EVT_ERR_TIMEOUT;
 }
+
+evt_err evt_ui_show_keyed_entry(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                                const char *prompt, const char *typed, const char *notice)
+{
+    char m[24];
+    screen_begin(ui, EVT_UI_NORMAL, "手工录入订单", "数字键输入 [确认] 下一步 [取消] 放弃");
+    for (unsigned i = 0; i < EVT_CONFIG_MAX_ITEMS; i++) {
+        const evt_config_item *it = &cfg->items[i];
+        if (it->med_list_codg[0] != '\0' && ui->current.line_count < EVT_UI_MAX_LINES - 4) {
+            screen_line(ui, "%u %s %s", i + 1, it->name, yuan(it->price, m));
+        }
+    }
+    screen_line(ui, "已录入 %u 项，合计 %s 元", (unsigned)order->item_count, yuan(order->total, m));
+    if (notice != NULL && notice[0] != '\0') {
+        screen_line(ui, "%s", notice);
+    }
+    screen_line(ui, "%s：%s_", prompt, typed);
+    return screen_show(ui);
+}
+
+evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
+                           size_t cap, bool *quit)
+{
+    size_t len = 0;
+    uint32_t idle = 0;
+    *quit = false;
+    out[0] = '\0';
+    evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+    while (idle < timeout_ms) {
+        evt_key_event ev = {0};
+        evt_err err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
+        if (err == EVT_ERR_TIMEOUT) {
+            idle += UI_KEY_SLICE_MS;
+            continue;
+        }
+        if (err != EVT_OK) {
+            return err;
+        }
+        idle = 0;
+        switch (ev.key) {
+        case EVT_KEY_OK:
+            return EVT_OK;
+        case EVT_KEY_CANCEL:
+            return EVT_ERR_CANCELLED;
+        case EVT_KEY_QUIT:
+            *quit = true;
+            return EVT_ERR_CANCELLED;
+        case EVT_KEY_BACKSPACE:
+            if (len > 0) {
+                out[--len] = '\0';
+            }
+            break;
+        case EVT_KEY_DIGIT:
+            if (ev.ch >= '0' && ev.ch <= '9' && len + 1 < cap) {
+                out[len++] = ev.ch;
+                out[len] = '\0';
+            }
+            break;
+        default:
+            break;
+        }
+        evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+    }
+    return EVT_ERR_TIMEOUT;
+}

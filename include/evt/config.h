@@ -18,9 +18,19 @@
 #include <stdint.h>
 
 #include "evt/err.h"
+#include "evt/money.h"
 #include "evt/receipt.h"
 
 /* Receipt QR mode: evt_receipt_qr_mode from receipt.h (one definition for both modules). */
+
+#define EVT_CONFIG_MAX_ITEMS 9
+
+typedef struct evt_config_item {
+    char med_list_codg[51];
+    char medins_list_codg[31];
+    char name[101];
+    evt_fen price; /* unit price, fen */
+} evt_config_item;
 
 typedef struct evt_config {
     /* Platform endpoint, https only. host is a name or an IP literal (IPv6 without its
@@ -56,6 +66,10 @@ typedef struct evt_config {
     char office_id[31];    /* for ec.query officeId */
     char office_name[101]; /* for ec.query officeName, UTF-8 */
     char business_type[6]; /* ec.query businessType, default "02121" (pharmacy purchase) */
+
+    /* Items the cashier can key in by number when the POS is down (item_1 .. item_9 =
+     * "med_list_codg|medins_list_codg|name|price"). An empty med_list_codg = unused slot. */
+    evt_config_item items[EVT_CONFIG_MAX_ITEMS];
 } evt_config;
 
 /*

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "evt/config.h"
 #include "evt/hal_ui.h"
 #include "evt/sale.h"
 
@@ -38,6 +39,20 @@ evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_acc
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */
 evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail);
+
+/* Keyed order entry: the keyable items, the lines entered so far, the prompt and what the
+ * cashier has typed. */
+evt_err evt_ui_show_keyed_entry(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                                const char *prompt, const char *typed, const char *notice);
+
+/*
+ * Reads a number typed on the keypad (digits, BACKSPACE, OK to finish), redrawing the keyed
+ * entry screen as it goes. EVT_OK with out possibly empty (OK alone); EVT_ERR_CANCELLED on
+ * CANCEL; EVT_ERR_TIMEOUT when the cashier typed nothing for timeout_ms. *quit set on QUIT.
+ */
+evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
+                           size_t cap, bool *quit);
 
 /*
  * Waits for OK or CANCEL (other keys ignored). *confirmed = true for OK.

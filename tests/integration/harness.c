@@ -301,8 +301,11 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
                      opt->host ? opt->host : "localhost", e->port, ca_path, name,
                      opt->http_timeout_ms ? opt->http_timeout_ms : 4000u);
     if (opt->server_name != NULL) {
-        snprintf(t->config + n, sizeof t->config - (size_t)n, "tls_server_name = %s\n",
-                 opt->server_name);
+        n += snprintf(t->config + n, sizeof t->config - (size_t)n, "tls_server_name = %s\n",
+                      opt->server_name);
+    }
+    if (opt->extra_config != NULL) {
+        snprintf(t->config + n, sizeof t->config - (size_t)n, "%s", opt->extra_config);
     }
 
     char log_path[PATH_MAX];

@@ -52,6 +52,7 @@ typedef struct term_options {
     const char *scan_dir;     /* camera directory; serial pipe always present */
     uint32_t http_timeout_ms; /* default 4000 */
     bool reuse_flash;         /* keep the journal of a previous terminal of this name */
+    const char *extra_config; /* appended to the provisioning text */
 } term_options;
 
 typedef struct term {

@@ -276,6 +276,38 @@ static void cashier_rejects_identity(void **state)
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
 }
 
+/* The POS is down: the cashier keys the order in from the provisioned item list. */
+static void keyed_order_from_item_list(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {
+        .keys = "就绪 => MENU\n"
+                "品号（直接确认结束）：_ => DIGITS:2\n"
+                "数量：_ => DIGITS:3\n"
+                "品号（直接确认结束）：_ => DIGITS:1\n"
+                "数量：_ => DIGITS:1\n"
+                "品号（直接确认结束）：_ => OK\n"
+                "请核对患者身份 => OK\n"
+                "请确认结算金额 => OK\n"
+                "结算成功 => OK\n",
+        .extra_config = "item_1 = " AMOXICILLIN "|YP0001|阿莫西林胶囊|12.50\n"
+                        "item_2 = " AMLODIPINE "|YP0021|苯磺酸氨氯地平片|28.00\n",
+    };
+    assert_int_equal(term_start(&f->t, &f->e, "keyed", &opt), 0);
+    char code[128];
+    assert_int_equal(emu_code(&f->e, "stranger", NULL, 120, code, sizeof code), 0);
+    term_scan(&f->t, code);
+    bool quit = false;
+    for (int i = 0; i < 200 && !quit; i++) { /* bounded: the script ends with QUIT */
+        evt_app_step(f->t.app, 100, &quit);
+    }
+    assert_true(quit);
+    assert_int_equal(emu_count(&f->e, "settlements"), 1);
+    assert_int_equal(term_receipts(&f->t), 1);
+    assert_true(term_screen_seen(&f->t, "已录入 2 项，合计 96.50 元"));
+    assert_true(term_screen_seen(&f->t, "医疗费总额：96.50"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +321,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(repeated_order_settles_once, setup, teardown),
         cmocka_unit_test_setup_teardown(cashier_rejects_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(keyed_order_from_item_list, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration.sale_flow", tests, NULL, NULL);
 }
