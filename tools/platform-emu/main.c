@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     OPT_DB = 1000,
@@ -464,6 +465,11 @@ static int cmd_show(const args *a)
 
 int main(int argc, char **argv)
 {
+    /* The platform keeps China Standard Time whatever the host's zone: setl_time, sign_time
+     * and code expiry are compared with the terminals' local time (UTC+8, no DST). A POSIX
+     * TZ string needs no tzdata. */
+    setenv("TZ", "CST-8", 1);
+    tzset();
     if (argc < 2)
         return usage(NULL);
     const char *cmd = argv[1];
