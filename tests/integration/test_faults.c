@@ -197,6 +197,42 @@ static void reversal_survives_reboot(void **state)
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
 }
 
+/* A damaged journal record (flash bit rot) is skipped with a message; the terminal keeps
+ * working. */
+static void corrupt_journal_record_skipped(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "rot", &opt), 0);
+    evt_ecr_result r;
+    run_sale(f, "employee", &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    char key[64];
+    snprintf(key, sizeof key, "order/%s", r.order_id);
+    term_stop(&f->t);
+
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/term-rot/flash.img", f->e.dir);
+    FILE *fl = fopen(path, "r+b");
+    assert_non_null(fl);
+    static unsigned char img[64 * 1024];
+    assert_int_equal(fread(img, 1, sizeof img, fl), sizeof img);
+    unsigned char *hit = memmem(img, sizeof img, key, strlen(key));
+    assert_non_null(hit);
+    long off = (long)(hit - img) + (long)strlen(key) + 8; /* inside the stored result */
+    img[off] ^= 0x10;                                     /* NOR rot: any bit may flip */
+    fseek(fl, off, SEEK_SET);
+    fputc(img[off], fl);
+    fclose(fl);
+
+    term_options again = {.reuse_flash = true, .keys = opt.keys};
+    assert_int_equal(term_start(&f->t, &f->e, "rot", &again), 0);
+    assert_true(term_screen_seen(&f->t, "交易日志损坏，已跳过损坏记录"));
+    run_sale(f, "employee", &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_int_equal(term_receipts(&f->t), 2);
+}
+
 static void untrusted_certificate_refused(void **state)
 {
     fixture *f = *state;
@@ -234,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(person_query_http_503, setup, teardown),
         cmocka_unit_test_setup_teardown(decode_answer_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(reversal_survives_reboot, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_journal_record_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(untrusted_certificate_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_hostname_refused, setup, teardown),
     };
