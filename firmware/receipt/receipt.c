@@ -115,23 +115,56 @@ static size_t text_width(const char *utf8)
     return evt_gb18030_width(utf8, strlen(utf8));
 }
 
-/* Bytes of the longest prefix of utf8[0..len) (whole characters) that fits in max_cols;
- * *cols gets its width. Always takes at least one character so wrapping makes progress. */
+static bool is_word_char(uint32_t cp)
+{
+    return cp > 0x20u && cp < 0x7Fu;
+}
+
+/*
+ * Bytes of the longest prefix of utf8[0..len) (whole characters) that fits in max_cols;
+ * *cols gets its width. Like a word processor it does not split a run of ASCII (a dosage
+ * such as "0.3g*20" or an id) when an earlier break exists: after a space or next to a
+ * Chinese character, where breaking is normal. Always takes at least one character so
+ * wrapping makes progress.
+ */
 static size_t fit_prefix(const char *utf8, size_t len, size_t max_cols, size_t *cols)
 {
     size_t in = 0, used = 0;
+    size_t brk = 0, brk_cols = 0; /* last break opportunity */
+    uint32_t prev = 0;
     while (in < len) {
         uint32_t cp;
         size_t n = evt_gb18030_utf8_next(utf8 + in, len - in, &cp);
         size_t w = evt_gb18030_width(utf8 + in, n);
+        if (in > 0 && !(is_word_char(prev) && is_word_char(cp))) {
+            brk = in;
+            brk_cols = used;
+        }
         if (used + w > max_cols && in > 0) {
+            if (is_word_char(prev) && is_word_char(cp) && brk > 0) {
+                in = brk;
+                used = brk_cols;
+            }
             break;
         }
         in += n;
         used += w;
+        prev = cp;
     }
     *cols = used;
     return in;
+}
+
+/* Spaces where a line was broken would only indent the next line. */
+static size_t skip_break_spaces(const char *rest, size_t offset)
+{
+    size_t n = 0;
+    if (offset > 0) {
+        while (rest[n] == ' ') {
+            n++;
+        }
+    }
+    return n;
 }
 
 /* Text over as many lines as it needs, each at most `width` columns, indented by `indent`. */
@@ -140,13 +173,14 @@ static void put_wrapped(job *j, const char *utf8, size_t indent, size_t width)
     size_t len = strlen(utf8);
     size_t in = 0;
     do {
+        in += skip_break_spaces(utf8 + in, in);
         size_t cols;
         size_t n = fit_prefix(utf8 + in, len - in, width, &cols);
         put_spaces(j, indent);
         put_text(j, utf8 + in, n);
         newline(j);
         in += n;
-    } while (in < len);
+    } while (in + skip_break_spaces(utf8 + in, in) < len);
 }
 
 static void line_text(job *j, const char *utf8)
@@ -325,6 +359,7 @@ static void item_wide(job *j, const evt_order_item *it, const char *qty, const c
     size_t len = strlen(name), in = 0;
     bool first = true;
     do {
+        in += skip_break_spaces(name + in, in);
         size_t cols;
         size_t n = fit_prefix(name + in, len - in, name_cols, &cols);
         put_text(j, name + in, n);
@@ -337,7 +372,7 @@ static void item_wide(job *j, const evt_order_item *it, const char *qty, const c
             first = false;
         }
         newline(j);
-    } while (in < len);
+    } while (in + skip_break_spaces(name + in, in) < len);
 }
 
 static void items(job *j, const evt_order *order)

@@ -718,10 +718,13 @@ static void interpret(renderer *r, const uint8_t *d, size_t len)
             used = 1;
             break;
         case '\t': {
-            /* Default tab stops every 8 single-byte columns. */
+            /* Default tab stops every 8 single-byte columns; a stop past the line end is
+             * ignored, as printers do. Bounded: it never wraps. */
             unsigned stop = FONT_A_WIDTH * 8;
             unsigned next = (r->line_x / stop + 1) * stop;
-            while (r->line_x < next && r->line_x + FONT_A_WIDTH <= r->page->width) {
+            unsigned cell = FONT_A_WIDTH * r->wmul;
+            while (r->line_x < next && r->line_x + cell <= r->page->width &&
+                   r->nline < LINE_MAX_GLYPHS) {
                 put_char(r, ' ', false);
             }
             used = 1;
