@@ -81,7 +81,7 @@ static bool write_file(const char *path, const uint8_t *data, size_t len)
     if (f == NULL) {
         return false;
     }
-    bool ok = fwrite(data, 1, len, f) == len;
+    bool ok = len == 0 || fwrite(data, 1, len, f) == len; /* data may be NULL when empty */
     ok = (fclose(f) == 0) && ok;
     if (!ok) {
         remove(path);
