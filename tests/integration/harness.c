@@ -456,3 +456,23 @@ const char *order_id_next(char *buf, size_t cap)
     snprintf(buf, cap, "IT-%d-%u", (int)getpid(), ++seq);
     return buf;
 }
+
+int it_setup(void **state)
+{
+    it_fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || emu_start(&f->e, "it") != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+int it_teardown(void **state)
+{
+    it_fixture *f = *state;
+    term_stop(&f->t);
+    emu_stop(&f->e);
+    free(f);
+    return 0;
+}

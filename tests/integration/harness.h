@@ -86,6 +86,16 @@ void term_scan(term *t, const char *payload);
 bool term_screen_seen(const term *t, const char *text);
 size_t term_receipts(const term *t); /* *.bin files in the print directory */
 
+/* A fresh emulator per test, and the terminal the test starts against it (cmocka
+ * setup/teardown signatures; *state is an it_fixture). */
+typedef struct it_fixture {
+    emu e;
+    term t;
+} it_fixture;
+
+int it_setup(void **state);
+int it_teardown(void **state);
+
 /* One-item order: code from the emulator's catalogue, quantity x price (fen). */
 void order_make(evt_order *o, const char *order_id, const char *med_code, const char *name,
                 uint32_t qty, evt_fen price);

@@ -24,30 +24,7 @@ static const char confirm_then_ack[] = "请核对患者身份 => OK\n"
                                        "请确认结算金额 => OK\n"
                                        "结算 => OK\n";
 
-typedef struct fixture {
-    emu e;
-    term t;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || emu_start(&f->e, "fault") != 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    term_stop(&f->t);
-    emu_stop(&f->e);
-    free(f);
-    return 0;
-}
+typedef it_fixture fixture;
 
 static void run_sale(fixture *f, const char *person, evt_ecr_result *r)
 {
@@ -261,18 +238,19 @@ static void wrong_hostname_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(close_before_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(close_mid_response_after_money_moved, setup, teardown),
-        cmocka_unit_test_setup_teardown(malformed_json_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(http_500_from_gateway, setup, teardown),
-        cmocka_unit_test_setup_teardown(answer_slower_than_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(business_error_shown, setup, teardown),
-        cmocka_unit_test_setup_teardown(person_query_http_503, setup, teardown),
-        cmocka_unit_test_setup_teardown(decode_answer_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(reversal_survives_reboot, setup, teardown),
-        cmocka_unit_test_setup_teardown(corrupt_journal_record_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(untrusted_certificate_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(wrong_hostname_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_before_answer, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(close_mid_response_after_money_moved, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(malformed_json_answer, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(http_500_from_gateway, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(answer_slower_than_timeout, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(business_error_shown, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(person_query_http_503, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(decode_answer_malformed, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(reversal_survives_reboot, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(corrupt_journal_record_skipped, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(untrusted_certificate_refused, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(wrong_hostname_refused, it_setup, it_teardown),
     };
     return cmocka_run_group_tests_name("integration.faults", tests, NULL, NULL);
 }

@@ -26,30 +26,7 @@ static const char confirm_all[] = "请核对患者身份 => OK\n"
                                   "请确认结算金额 => OK\n"
                                   "结算成功 => OK\n";
 
-typedef struct fixture {
-    emu e;
-    term t;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || emu_start(&f->e, "sale") != 0) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    term_stop(&f->t);
-    emu_stop(&f->e);
-    free(f);
-    return 0;
-}
+typedef it_fixture fixture;
 
 static void assert_split_adds_up(const evt_ecr_result *r)
 {
@@ -311,17 +288,18 @@ static void keyed_order_from_item_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(own_code_sale, setup, teardown),
-        cmocka_unit_test_setup_teardown(family_account_relative_pays, setup, teardown),
-        cmocka_unit_test_setup_teardown(mutual_aid_authoriser_pays, setup, teardown),
-        cmocka_unit_test_setup_teardown(resident_insurance_cash_remainder_camera, setup, teardown),
-        cmocka_unit_test_setup_teardown(suspended_insurance_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(wechat_code_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(expired_code_refused_and_duplicate_scan_ignored, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(repeated_order_settles_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(cashier_rejects_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(keyed_order_from_item_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(own_code_sale, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(family_account_relative_pays, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(mutual_aid_authoriser_pays, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(resident_insurance_cash_remainder_camera, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(suspended_insurance_refused, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(wechat_code_refused, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(expired_code_refused_and_duplicate_scan_ignored, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(repeated_order_settles_once, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(cashier_rejects_identity, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(keyed_order_from_item_list, it_setup, it_teardown),
     };
     return cmocka_run_group_tests_name("integration.sale_flow", tests, NULL, NULL);
 }
