@@ -346,8 +346,9 @@ static bool unknown_key(const cJSON *obj, const char *const *allowed, char *deta
     return false;
 }
 
-/* Codes and ids: printable ASCII without spaces, 1..cap-1 bytes. */
-static const char *get_code(const cJSON *obj, const char *key, char *dst, size_t cap)
+/* A required string of 1..cap-1 bytes, each accepted by char_ok; bad_char says why not. */
+static const char *get_string(const cJSON *obj, const char *key, char *dst, size_t cap,
+                              bool (*char_ok)(unsigned char c), const char *bad_char)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (item == NULL) {
@@ -364,40 +365,35 @@ static const char *get_code(const cJSON *obj, const char *key, char *dst, size_t
         return "too long";
     }
     for (size_t i = 0; i < len; i++) {
-        char c = item->valuestring[i];
-        if (c <= 0x20 || c >= 0x7F) {
-            return "must be printable ASCII without spaces";
+        if (!char_ok((unsigned char)item->valuestring[i])) {
+            return bad_char;
         }
     }
     memcpy(dst, item->valuestring, len + 1);
     return NULL;
 }
 
-/* Display text (UTF-8, already checked by the parser): no control characters. */
+static bool code_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7F;
+}
+
+/* Bytes >= 0x80 pass: display text is UTF-8, already checked by the parser. */
+static bool text_char(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7F;
+}
+
+/* Codes and ids: printable ASCII without spaces. */
+static const char *get_code(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    return get_string(obj, key, dst, cap, code_char, "must be printable ASCII without spaces");
+}
+
+/* Display text: no control characters. */
 static const char *get_text(const cJSON *obj, const char *key, char *dst, size_t cap)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (item == NULL) {
-        return "missing";
-    }
-    if (!cJSON_IsString(item)) {
-        return "must be a string";
-    }
-    size_t len = strlen(item->valuestring);
-    if (len == 0) {
-        return "must not be empty";
-    }
-    if (len >= cap) {
-        return "too long";
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)item->valuestring[i];
-        if (c < 0x20 || c == 0x7F) {
-            return "must not contain control characters";
-        }
-    }
-    memcpy(dst, item->valuestring, len + 1);
-    return NULL;
+    return get_string(obj, key, dst, cap, text_char, "must not contain control characters");
 }
 
 /* Amount as a decimal string or a JSON number, exact (evt_money_parse). */
