@@ -476,6 +476,18 @@ static evt_err add_strings(cJSON *obj, const kv *fields, size_t count)
     return err;
 }
 
+/* Ends a begun request whose "input" is one object of string fields. */
+static evt_err request_finish_strings(request *req, const char *object_key, const kv *fields,
+                                      size_t count, char *out, size_t cap, size_t *len)
+{
+    cJSON *obj = NULL;
+    evt_err err = evt_json_add_object(req->input, object_key, &obj);
+    if (err == EVT_OK) {
+        err = add_strings(obj, fields, count);
+    }
+    return request_finish(req, err, out, cap, len);
+}
+
 evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
                                 const char *mac, const char *ip, char *out, size_t cap, size_t *len,
                                 evt_json_diag *diag)
@@ -492,13 +504,9 @@ evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_en
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *sign_in = NULL;
-    err = evt_json_add_object(req.input, "signIn", &sign_in);
-    if (err == EVT_OK) {
-        const kv fields[] = {{"opter_no", id->opter}, {"mac", mac}, {"ip", ip}};
-        err = add_strings(sign_in, fields, 3);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {{"opter_no", id->opter}, {"mac", mac}, {"ip", ip}};
+    return request_finish_strings(&req, "signIn", fields, sizeof fields / sizeof fields[0], out,
+                                  cap, len);
 }
 
 evt_err evt_proto_build_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
@@ -509,13 +517,9 @@ evt_err evt_proto_build_sign_out(const evt_proto_identity *id, const evt_proto_e
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *sign_out = NULL;
-    err = evt_json_add_object(req.input, "signOut", &sign_out);
-    if (err == EVT_OK) {
-        const kv fields[] = {{"sign_no", env->sign_no}, {"opter_no", id->opter}};
-        err = add_strings(sign_out, fields, 2);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {{"sign_no", env->sign_no}, {"opter_no", id->opter}};
+    return request_finish_strings(&req, "signOut", fields, sizeof fields / sizeof fields[0], out,
+                                  cap, len);
 }
 
 /* Longest QR payload accepted for ec.query; e-voucher codes are far shorter, and the
@@ -539,18 +543,14 @@ evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_e
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *data = NULL;
-    err = evt_json_add_object(req.input, "data", &data);
-    if (err == EVT_OK) {
-        const kv fields[] = {
-            {"orgId", id->fixmedins_code}, {"businessType", id->business_type},
-            {"operatorId", id->opter},     {"operatorName", id->opter_name},
-            {"officeId", id->office_id},   {"officeName", id->office_name},
-            {"ecQrCode", qr_text},
-        };
-        err = add_strings(data, fields, sizeof fields / sizeof fields[0]);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {
+        {"orgId", id->fixmedins_code}, {"businessType", id->business_type},
+        {"operatorId", id->opter},     {"operatorName", id->opter_name},
+        {"officeId", id->office_id},   {"officeName", id->office_name},
+        {"ecQrCode", qr_text},
+    };
+    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
+                                  len);
 }
 
 evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
@@ -578,21 +578,17 @@ evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_pro
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *data = NULL;
-    err = evt_json_add_object(req.input, "data", &data);
-    if (err == EVT_OK) {
-        const kv fields[] = {
-            {"mdtrt_cert_type", "01"},
-            {"mdtrt_cert_no", voucher->ec_token},
-            {"card_sn", ""},
-            {"begntime", ""},
-            {"psn_cert_type", "01"},
-            {"certno", voucher->id_no},
-            {"psn_name", voucher->user_name},
-        };
-        err = add_strings(data, fields, sizeof fields / sizeof fields[0]);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {
+        {"mdtrt_cert_type", "01"},
+        {"mdtrt_cert_no", voucher->ec_token},
+        {"card_sn", ""},
+        {"begntime", ""},
+        {"psn_cert_type", "01"},
+        {"certno", voucher->id_no},
+        {"psn_name", voucher->user_name},
+    };
+    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
+                                  len);
 }
 
 /* strlen that stops at cap (strnlen is POSIX, not C11): cap means "no terminator". */
@@ -793,13 +789,9 @@ evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_pr
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *data = NULL;
-    err = evt_json_add_object(req.input, "data", &data);
-    if (err == EVT_OK) {
-        const kv fields[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
-        err = add_strings(data, fields, 2);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
+    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
+                                  len);
 }
 
 evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
@@ -825,11 +817,7 @@ evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_e
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *data = NULL;
-    err = evt_json_add_object(req.input, "data", &data);
-    if (err == EVT_OK) {
-        const kv fields[] = {{"psn_no", psn_no}, {"omsgid", omsgid}, {"oinfno", oinfno}};
-        err = add_strings(data, fields, 3);
-    }
-    return request_finish(&req, err, out, cap, len);
+    const kv fields[] = {{"psn_no", psn_no}, {"omsgid", omsgid}, {"oinfno", oinfno}};
+    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
+                                  len);
 }
