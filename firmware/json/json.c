@@ -522,6 +522,20 @@ static const char *scalar_text(const cJSON *item)
     return NULL;
 }
 
+/* lookup() for a string or number: *text is NULL when absent, any other type is invalid. */
+static evt_err lookup_scalar(const cJSON *obj, const char *key, bool required, const char **text,
+                             evt_json_diag *diag)
+{
+    *text = NULL;
+    const cJSON *item;
+    evt_err err = lookup(obj, key, required, &item, diag);
+    if (err != EVT_OK || item == NULL) {
+        return err;
+    }
+    *text = scalar_text(item);
+    return *text == NULL ? fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID) : EVT_OK;
+}
+
 evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
                             evt_json_diag *diag)
 {
@@ -529,14 +543,10 @@ evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, ch
         return fail(diag, key, EVT_ERR_ARG);
     }
     out[0] = '\0';
-    const cJSON *item;
-    evt_err err = lookup(obj, key, required, &item, diag);
-    if (err != EVT_OK || item == NULL) {
+    const char *text;
+    evt_err err = lookup_scalar(obj, key, required, &text, diag);
+    if (err != EVT_OK || text == NULL) {
         return err;
-    }
-    const char *text = scalar_text(item);
-    if (text == NULL) {
-        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
     size_t n = strlen(text);
     if (n == 0) {
@@ -562,6 +572,22 @@ void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
     if (text != NULL) {
         copy_truncated(out, cap, text);
     }
+}
+
+/* Start of the number getters (evt_fen is an int64_t): clears *out and *present, then
+ * lookup_scalar(). */
+static evt_err lookup_number(const cJSON *obj, const char *key, bool required, int64_t *out,
+                             bool *present, const char **text, evt_json_diag *diag)
+{
+    *text = NULL;
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    return lookup_scalar(obj, key, required, text, diag);
 }
 
 /* Strict integer text; false on any deviation or on int64 overflow. */
@@ -600,21 +626,10 @@ static bool parse_int_text(const char *text, int64_t *out)
 evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
                          int64_t *out, bool *present, evt_json_diag *diag)
 {
-    if (out == NULL) {
-        return fail(diag, key, EVT_ERR_ARG);
-    }
-    *out = 0;
-    if (present != NULL) {
-        *present = false;
-    }
-    const cJSON *item;
-    evt_err err = lookup(obj, key, required, &item, diag);
-    if (err != EVT_OK || item == NULL) {
+    const char *text;
+    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
+    if (err != EVT_OK || text == NULL) {
         return err;
-    }
-    const char *text = scalar_text(item);
-    if (text == NULL) {
-        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
     if (text[0] == '\0') {
         return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
@@ -633,21 +648,10 @@ evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64
 evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
                            bool *present, evt_json_diag *diag)
 {
-    if (out == NULL) {
-        return fail(diag, key, EVT_ERR_ARG);
-    }
-    *out = 0;
-    if (present != NULL) {
-        *present = false;
-    }
-    const cJSON *item;
-    evt_err err = lookup(obj, key, required, &item, diag);
-    if (err != EVT_OK || item == NULL) {
+    const char *text;
+    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
+    if (err != EVT_OK || text == NULL) {
         return err;
-    }
-    const char *text = scalar_text(item);
-    if (text == NULL) {
-        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
     bool has_value = false;
     err = evt_money_parse(text, strlen(text), out, &has_value);
