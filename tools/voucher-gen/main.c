@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "font.h"
 #include "render.h"
+#include "unifont.h"
 
 #define DEFAULT_FONT   "/usr/share/unifont/unifont.hex"
 #define EMU_TIMEOUT_MS 30000
@@ -396,9 +396,10 @@ int main(int argc, char **argv)
     }
 
     if (out_path != NULL) {
-        vg_font *font = vg_font_load(font_path);
-        if (font == NULL) {
-            fprintf(stderr, "voucher-gen: cannot load font %s: %s\n", font_path, strerror(errno));
+        evt_err font_err = evt_unifont_load(font_path);
+        if (font_err != EVT_OK) {
+            fprintf(stderr, "voucher-gen: cannot load font %s: %s\n", font_path,
+                    evt_err_log_text(font_err));
             return 1;
         }
         vg_screen screen = {
@@ -412,8 +413,7 @@ int main(int argc, char **argv)
         };
         vg_image img;
         char err[160];
-        bool ok = vg_render_screen(font, &screen, &img, err, sizeof err);
-        vg_font_free(font);
+        bool ok = vg_render_screen(&screen, &img, err, sizeof err);
         if (!ok) {
             fprintf(stderr, "voucher-gen: %s\n", err);
             return 1;

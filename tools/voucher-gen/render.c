@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unifont.h"
+#include "utf8.h"
+
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -59,29 +62,28 @@ static void fill_rect(vg_image *img, int x0, int y0, int w, int h, rgb c)
 }
 
 /* Width in pixels of text drawn at scale; a missing glyph is drawn as a wide box. */
-static int text_px(const vg_font *font, const char *s, int scale)
+static int text_px(const char *s, int scale)
 {
     int w = 0;
     while (*s != 0) {
         uint32_t cp = vg_utf8_next(&s);
         const uint8_t *rows;
-        bool wide = true;
-        if (!vg_font_glyph(font, cp, &rows, &wide)) {
-            wide = true;
+        unsigned gw;
+        if (!evt_unifont_glyph(cp, &gw, &rows)) {
+            gw = 16;
         }
-        w += (wide ? 16 : 8) * scale;
+        w += (int)gw * scale;
     }
     return w;
 }
 
-static void draw_text(vg_image *img, const vg_font *font, int x, int y, const char *s, int scale,
-                      rgb c)
+static void draw_text(vg_image *img, int x, int y, const char *s, int scale, rgb c)
 {
     while (*s != 0) {
         uint32_t cp = vg_utf8_next(&s);
         const uint8_t *rows;
-        bool wide;
-        if (!vg_font_glyph(font, cp, &rows, &wide)) {
+        unsigned width;
+        if (!evt_unifont_glyph(cp, &width, &rows)) {
             /* Tofu box: visibly wrong rather than silently dropped. */
             fill_rect(img, x + scale, y + scale, 14 * scale, scale, c);
             fill_rect(img, x + scale, y + 14 * scale, 14 * scale, scale, c);
@@ -90,7 +92,8 @@ static void draw_text(vg_image *img, const vg_font *font, int x, int y, const ch
             x += 16 * scale;
             continue;
         }
-        int gw = wide ? 16 : 8;
+        bool wide = width == 16;
+        int gw = (int)width;
         for (int row = 0; row < 16; row++) {
             for (int col = 0; col < gw; col++) {
                 uint8_t byte = wide ? rows[row * 2 + col / 8] : rows[row];
@@ -103,14 +106,12 @@ static void draw_text(vg_image *img, const vg_font *font, int x, int y, const ch
     }
 }
 
-static void draw_text_centered(vg_image *img, const vg_font *font, int cx, int y, const char *s,
-                               int scale, rgb c)
+static void draw_text_centered(vg_image *img, int cx, int y, const char *s, int scale, rgb c)
 {
-    draw_text(img, font, cx - text_px(font, s, scale) / 2, y, s, scale, c);
+    draw_text(img, cx - text_px(s, scale) / 2, y, s, scale, c);
 }
 
-bool vg_render_screen(const vg_font *font, const vg_screen *screen, vg_image *out, char *err,
-                      size_t err_cap)
+bool vg_render_screen(const vg_screen *screen, vg_image *out, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
     QRcode *qr = QRcode_encodeData((int)screen->code_len, screen->code, 0, QR_ECLEVEL_M);
@@ -141,22 +142,21 @@ bool vg_render_screen(const vg_font *font, const vg_screen *screen, vg_image *ou
     }
     /* Status bar, header band with the app's title. */
     fill_rect(out, 0, 0, VG_SCREEN_W, 48, (rgb){10, 90, 200});
-    draw_text(out, font, 24, 8, "12:00", 2, WHITE);
+    draw_text(out, 24, 8, "12:00", 2, WHITE);
     fill_rect(out, 0, 48, VG_SCREEN_W, 150, HEADER);
-    draw_text_centered(out, font, VG_SCREEN_W / 2, 75, "医保电子凭证", 3, WHITE);
+    draw_text_centered(out, VG_SCREEN_W / 2, 75, "医保电子凭证", 3, WHITE);
     int y = 198;
     if (screen->holder_label != NULL) {
         /* The app marks a relative's code in the top right corner and names the relative. */
-        draw_text(out, font, VG_SCREEN_W - 24 - text_px(font, "亲情账户", 2), 146, "亲情账户", 2,
-                  WHITE);
+        draw_text(out, VG_SCREEN_W - 24 - text_px("亲情账户", 2), 146, "亲情账户", 2, WHITE);
         fill_rect(out, 0, y, VG_SCREEN_W, 84, FAMILY);
         char line[256];
         snprintf(line, sizeof line, "亲情账户 %s", screen->holder_label);
-        draw_text_centered(out, font, VG_SCREEN_W / 2, y + 18, line, 3, WHITE);
+        draw_text_centered(out, VG_SCREEN_W / 2, y + 18, line, 3, WHITE);
         y += 84;
     }
     if (screen->person_label != NULL) {
-        draw_text_centered(out, font, VG_SCREEN_W / 2, y + 24, screen->person_label, 3,
+        draw_text_centered(out, VG_SCREEN_W / 2, y + 24, screen->person_label, 3,
                            screen->invert ? WHITE : GREY_TEXT);
     }
     /* QR, centred in the space below the header. */
@@ -177,9 +177,9 @@ bool vg_render_screen(const vg_font *font, const vg_screen *screen, vg_image *ou
     }
     QRcode_free(qr);
     const int ty = qy + side + 30;
-    draw_text_centered(out, font, VG_SCREEN_W / 2, ty, "请将二维码对准扫码口", 2,
+    draw_text_centered(out, VG_SCREEN_W / 2, ty, "请将二维码对准扫码口", 2,
                        screen->invert ? WHITE : GREY_TEXT);
-    draw_text_centered(out, font, VG_SCREEN_W / 2, ty + 44, "二维码每分钟自动刷新", 2,
+    draw_text_centered(out, VG_SCREEN_W / 2, ty + 44, "二维码每分钟自动刷新", 2,
                        screen->invert ? WHITE : GREY_TEXT);
     return true;
 }

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "font.h"
-
 typedef struct vg_image {
     int width;
     int height;
@@ -40,9 +38,9 @@ typedef struct vg_distort {
 #define VG_SCREEN_W 720
 #define VG_SCREEN_H 1280
 
-/* Renders the phone screen. Returns false (with a message in err) when the code does not fit. */
-bool vg_render_screen(const vg_font *font, const vg_screen *screen, vg_image *out, char *err,
-                      size_t err_cap);
+/* Renders the phone screen with the font evt_unifont_load loaded. Returns false (with a
+ * message in err) when the code does not fit. */
+bool vg_render_screen(const vg_screen *screen, vg_image *out, char *err, size_t err_cap);
 /* Applies the distortions in camera order: screen effects (moire, brightness, contrast), then
  * geometry (rotation, counter background), then optics (blur), then the sensor (noise). */
 bool vg_distort_image(vg_image *img, const vg_distort *d);

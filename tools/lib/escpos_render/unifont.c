@@ -1,4 +1,4 @@
-/* GNU Unifont (.hex) glyph cache for the ESC/POS renderer. */
+/* GNU Unifont (.hex) glyph cache for the ESC/POS renderer and voucher-gen. */
 #include "unifont.h"
 
 #include <stdio.h>
@@ -30,28 +30,30 @@ static int hex_value(int c)
     return -1;
 }
 
-/* "XXXX:HEX..." with 32 (8x16) or 64 (16x16) hex digits; other lines are ignored. */
-static void parse_line(const char *line, glyph *table)
+/* "XXXX:HEX..." with 32 (8x16) or 64 (16x16) hex digits; false for any other line, which is
+ * skipped rather than drawn as garbage. */
+static bool parse_line(const char *line, glyph *table)
 {
     char *end;
     unsigned long cp = strtoul(line, &end, 16);
     if (end == line || *end != ':' || cp >= BMP_SIZE) {
-        return;
+        return false;
     }
     const char *hex = end + 1;
     size_t n = strcspn(hex, "\r\n");
     if (n != 32 && n != 64) {
-        return;
+        return false;
     }
     glyph g = {.present = 1, .wide = n == 64};
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
-            return;
+            return false;
         }
         g.bits[i] = (uint8_t)(hi << 4 | lo);
     }
     table[cp] = g;
+    return true;
 }
 
 evt_err evt_unifont_load(const char *path)
@@ -74,8 +76,9 @@ evt_err evt_unifont_load(const char *path)
     char line[160];
     size_t loaded = 0;
     while (fgets(line, sizeof line, f) != NULL) {
-        parse_line(line, table);
-        loaded++;
+        if (parse_line(line, table)) {
+            loaded++;
+        }
     }
     fclose(f);
     if (loaded == 0) {
