@@ -16,6 +16,7 @@
 /* Scanner buffer: one byte more than the longest voucher so over-long codes are seen. */
 #define TXN_SCAN_BYTES           (EVT_VOUCHER_MAX_LEN + 64)
 #define TXN_ORDER_RECORD_VERSION 1
+#define TXN_ORDER_ID_WIRE_MAX    30
 
 /* Everything learned about the patient during one sale; wiped when the sale ends. */
 typedef struct sale_state {
@@ -562,7 +563,10 @@ static evt_err run_sale(evt_txn *t, sale_state *s, evt_ecr_result *r)
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result)
 {
     result_begin(result, order);
-    if (order->item_count == 0 || order->total <= 0) {
+    /* The order id travels as fixmedins_setl_id (30 characters on the wire): refuse a longer
+     * one before the customer's code is spent on ec.query. */
+    if (order->item_count == 0 || order->total <= 0 || strlen(order->order_id) == 0 ||
+        strlen(order->order_id) > TXN_ORDER_ID_WIRE_MAX) {
         return result_end(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
     }
     evt_ecr_result stored;
