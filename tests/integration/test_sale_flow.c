@@ -253,6 +253,22 @@ static void cashier_rejects_identity(void **state)
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
 }
 
+/* An order id longer than the platform's fixmedins_setl_id is refused before any code is
+ * spent. */
+static void overlong_order_id_refused_up_front(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(term_start(&f->t, &f->e, "longid", NULL), 0);
+    evt_order o;
+    order_make(&o, "ORDER-0123456789-0123456789-XYZ", AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    assert_int_equal(strlen(o.order_id), 31);
+    evt_ecr_result r;
+    evt_app_sale(f->t.app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    assert_int_equal(r.error, EVT_ERR_ORDER_INVALID);
+    assert_false(term_screen_seen(&f->t, "请出示医保电子凭证"));
+}
+
 /* The POS is down: the cashier keys the order in from the provisioned item list. */
 static void keyed_order_from_item_list(void **state)
 {
@@ -300,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(repeated_order_settles_once, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(cashier_rejects_identity, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(keyed_order_from_item_list, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(overlong_order_id_refused_up_front, it_setup, it_teardown),
     };
     return cmocka_run_group_tests_name("integration.sale_flow", tests, NULL, NULL);
 }
