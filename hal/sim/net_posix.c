@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim_util.h"
 #include "evt/log.h"
 
 #define MOD "net"
@@ -27,19 +28,12 @@ struct evt_net_sock {
     int fd;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Waits for events on fd until deadline; EINTR restarts with the time that is left.
  * Returns >0 when ready, 0 on timeout, -1 with errno on error. */
 static int wait_fd(int fd, short events, uint64_t deadline, short *revents)
 {
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = evt_sim_util_now_ms();
         int wait = now >= deadline
                        ? 0
                        : (int)((deadline - now) > 0x7fffffff ? 0x7fffffff : deadline - now);
@@ -148,6 +142,20 @@ static evt_err connect_one(const struct addrinfo *ai, uint64_t deadline, int *ou
     return EVT_OK;
 }
 
+/* getaddrinfo for a TCP stream to a numeric port, any address family; extra_flags are added to
+ * AI_NUMERICSERV. */
+static int resolve_tcp(const char *host, uint16_t port, int extra_flags, struct addrinfo **res)
+{
+    char service[8];
+    snprintf(service, sizeof(service), "%u", (unsigned)port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | extra_flags;
+    return getaddrinfo(host, service, &hints, res);
+}
+
 static evt_err posix_connect(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
                              evt_net_sock **out)
 {
@@ -160,20 +168,12 @@ static evt_err posix_connect(void *ctx, const char *host, uint16_t port, uint32_
         EVT_LOGW(MOD, "connect: illegal host name syntax");
         return EVT_ERR_NET_RESOLVE;
     }
-    uint64_t deadline = now_ms() + timeout_ms;
-    char service[8];
-    snprintf(service, sizeof(service), "%u", (unsigned)port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    uint64_t deadline = evt_sim_util_now_ms() + timeout_ms;
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, service, &hints, &res);
+    int gai = resolve_tcp(host, port, AI_ADDRCONFIG, &res);
     if (gai == EAI_ADDRFAMILY || (gai == EAI_NONAME && strchr(host, ':'))) {
         /* AI_ADDRCONFIG hides ::1 on hosts whose only IPv6 address is loopback. */
-        hints.ai_flags = AI_NUMERICSERV;
-        gai = getaddrinfo(host, service, &hints, &res);
+        gai = resolve_tcp(host, port, 0, &res);
     }
     if (gai != 0) {
         EVT_LOGW(MOD, "connect: resolve failed (%s)", gai_strerror(gai));
@@ -194,7 +194,7 @@ static evt_err posix_connect(void *ctx, const char *host, uint16_t port, uint32_
         if (err == EVT_ERR_NET_TIMEOUT || result == EVT_ERR_NET_CONNECT) {
             result = err;
         }
-        if (now_ms() >= deadline) {
+        if (evt_sim_util_now_ms() >= deadline) {
             break;
         }
     }
@@ -218,7 +218,7 @@ static evt_err posix_send(void *ctx, evt_net_sock *sock, const uint8_t *data, si
     if (len == 0) {
         return EVT_ERR_ARG; /* the contract promises *sent > 0 on EVT_OK */
     }
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = evt_sim_util_now_ms() + timeout_ms;
     for (;;) {
         ssize_t n = send(sock->fd, data, len, MSG_NOSIGNAL);
         if (n > 0) {
@@ -254,7 +254,7 @@ static evt_err posix_recv(void *ctx, evt_net_sock *sock, uint8_t *buf, size_t ca
         return EVT_ERR_ARG;
     }
     *got = 0;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = evt_sim_util_now_ms() + timeout_ms;
     for (;;) {
         ssize_t n = recv(sock->fd, buf, cap, 0);
         if (n > 0) {
@@ -305,15 +305,8 @@ static evt_err posix_listen(void *ctx, const char *bind_addr, uint16_t port, evt
     if (!host_syntax_ok(addr)) {
         return EVT_ERR_NET_RESOLVE;
     }
-    char service[8];
-    snprintf(service, sizeof(service), "%u", (unsigned)port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(addr, service, &hints, &res);
+    int gai = resolve_tcp(addr, port, AI_PASSIVE, &res);
     if (gai != 0) {
         return gai == EAI_SYSTEM ? EVT_ERR_NET_IO : EVT_ERR_NET_RESOLVE;
     }
@@ -353,7 +346,7 @@ static evt_err posix_accept(void *ctx, evt_net_sock *listener, uint32_t timeout_
         return EVT_ERR_ARG;
     }
     *out = NULL;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = evt_sim_util_now_ms() + timeout_ms;
     for (;;) {
         int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {

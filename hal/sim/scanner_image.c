@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zbar.h>
 
+#include "sim_util.h"
+
 /* Larger frames are not camera frames; refusing them bounds memory use. */
 #define MAX_FRAME_SIDE  8192u
 #define DEFAULT_POLL_MS 50u
@@ -25,20 +27,6 @@ struct evt_sim_scanner_image {
     uint32_t poll_ms;
     evt_sim_scanner_image_stats stats;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static bool configure(zbar_image_scanner_t *scn)
 {
@@ -377,10 +365,10 @@ static evt_err image_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t c
             return err;
         }
         /* No more frames will ever come: behave like an idle camera. */
-        sleep_ms(timeout_ms);
+        evt_sim_util_sleep_ms(timeout_ms);
         return EVT_ERR_TIMEOUT;
     }
-    const uint64_t start = now_ms();
+    const uint64_t start = evt_sim_util_now_ms();
     for (;;) {
         char name[256];
         if (next_dir_frame(sc, name, sizeof name)) {
@@ -388,12 +376,12 @@ static evt_err image_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t c
             count_frame(sc, err);
             return err;
         }
-        uint64_t elapsed = now_ms() - start;
+        uint64_t elapsed = evt_sim_util_now_ms() - start;
         if (elapsed >= timeout_ms) {
             return EVT_ERR_TIMEOUT;
         }
         uint64_t left = timeout_ms - elapsed;
-        sleep_ms(left < sc->poll_ms ? (uint32_t)left : sc->poll_ms);
+        evt_sim_util_sleep_ms(left < sc->poll_ms ? (uint32_t)left : sc->poll_ms);
     }
 }
 

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim_util.h"
+
 #define DEFAULT_LINE_MAX 2048u
 #define EOF_RETRY_MS     50u
 #define DEFAULT_SLICE_MS 20u
@@ -27,20 +29,6 @@ struct evt_sim_scanner_serial {
     size_t rx_len;
     size_t rx_pos;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Hands the finished line to the caller and starts the next one. */
 static evt_err finish_line(evt_sim_scanner_serial *sc, uint8_t *buf, size_t cap, size_t *len)
@@ -91,14 +79,14 @@ static evt_err serial_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t 
     }
     *len = 0;
     *source = EVT_SCAN_SERIAL;
-    const uint64_t start = now_ms();
+    const uint64_t start = evt_sim_util_now_ms();
     bool looked = false;
     for (;;) {
         evt_err err;
         if (take_buffered_line(sc, buf, cap, len, &err)) {
             return err;
         }
-        uint64_t elapsed = now_ms() - start;
+        uint64_t elapsed = evt_sim_util_now_ms() - start;
         uint32_t left = elapsed >= timeout_ms ? 0 : (uint32_t)(timeout_ms - elapsed);
         /* Bytes streaming in without a terminator must not keep us past the deadline. */
         if (left == 0 && looked) {
@@ -140,7 +128,7 @@ static evt_err serial_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t 
         if (left == 0) {
             return EVT_ERR_TIMEOUT;
         }
-        sleep_ms(left < EOF_RETRY_MS ? left : EOF_RETRY_MS);
+        evt_sim_util_sleep_ms(left < EOF_RETRY_MS ? left : EOF_RETRY_MS);
     }
 }
 
@@ -246,20 +234,20 @@ static evt_err mux_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t cap
                         evt_scan_source *source)
 {
     evt_sim_scanner_mux *mux = ctx;
-    const uint64_t start = now_ms();
+    const uint64_t start = evt_sim_util_now_ms();
     for (;;) {
         evt_err err = mux->a->read(mux->a->ctx, 0, buf, cap, len, source);
         if (err != EVT_ERR_TIMEOUT) {
             return err;
         }
-        uint64_t elapsed = now_ms() - start;
+        uint64_t elapsed = evt_sim_util_now_ms() - start;
         uint32_t left = elapsed >= timeout_ms ? 0 : (uint32_t)(timeout_ms - elapsed);
         uint32_t slice = left < mux->slice_ms ? left : mux->slice_ms;
         err = mux->b->read(mux->b->ctx, slice, buf, cap, len, source);
         if (err != EVT_ERR_TIMEOUT) {
             return err;
         }
-        if (now_ms() - start >= timeout_ms) {
+        if (evt_sim_util_now_ms() - start >= timeout_ms) {
             return EVT_ERR_TIMEOUT;
         }
     }

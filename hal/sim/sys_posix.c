@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "sim_util.h"
+
 #define CST_OFFSET_S (8 * 3600)
 
 struct evt_sim_sys {
@@ -77,9 +79,7 @@ evt_err evt_sim_cst_from_unix(int64_t unix_s, evt_datetime *out)
 static uint64_t sys_monotonic_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return evt_sim_util_now_ms();
 }
 
 static int64_t sys_unix_seconds(void *ctx)
@@ -118,9 +118,7 @@ static evt_err sys_entropy(void *ctx, uint8_t *buf, size_t len)
 static void sys_sleep_ms(void *ctx, uint32_t ms)
 {
     (void)ctx;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    evt_sim_util_sleep_ms(ms);
 }
 
 static void sys_log_write(void *ctx, evt_log_level level, const char *module, const char *line)

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim_util.h"
+
 #define DEFAULT_HISTORY 32u
 #define FRAME_WIDTH     44 /* display columns inside the frame */
 #define KEYQ_CAP        128
@@ -48,13 +50,6 @@ struct evt_sim_ui {
     uint32_t stalls;
     bool stalled;
 };
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* ---- screen formatting ---------------------------------------------------------------- */
 
@@ -395,7 +390,7 @@ static evt_err scripted_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *
         }
     }
     if (!ui->no_wait) {
-        sleep_ms(timeout_ms);
+        evt_sim_util_sleep_ms(timeout_ms);
     }
     return EVT_ERR_TIMEOUT;
 }
@@ -413,7 +408,7 @@ static evt_err ui_read_key(void *ctx, uint32_t timeout_ms, evt_key_event *out)
     if (ui->key_fd >= 0) {
         return interactive_key(ui, timeout_ms, out);
     }
-    sleep_ms(timeout_ms);
+    evt_sim_util_sleep_ms(timeout_ms);
     return EVT_ERR_TIMEOUT;
 }
 
