@@ -25,11 +25,11 @@ static bool range_ok(const evt_sim_storage *st, uint32_t addr, size_t len)
     return addr <= st->hal.size && len <= (size_t)(st->hal.size - addr);
 }
 
-static evt_err pread_all(int fd, void *buf, size_t len, off_t off)
+/* pread or pwrite until all len bytes are moved: both may stop short or be interrupted. */
+static evt_err transfer_all(int fd, bool writing, uint8_t *p, size_t len, off_t off)
 {
-    uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = pread(fd, p, len, off);
+        ssize_t n = writing ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -43,22 +43,15 @@ static evt_err pread_all(int fd, void *buf, size_t len, off_t off)
     return EVT_OK;
 }
 
+static evt_err pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    return transfer_all(fd, false, buf, len, off);
+}
+
 static evt_err pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return EVT_ERR_STORAGE_IO;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return EVT_OK;
+    /* The cast is only for the shared loop: pwrite does not write to buf. */
+    return transfer_all(fd, true, (uint8_t *)buf, len, off);
 }
 
 /* xorshift32: reproducible damage patterns from the test's seed. */
@@ -106,6 +99,38 @@ static evt_err storage_read(void *ctx, uint32_t addr, void *buf, size_t len)
     return len == 0 ? EVT_OK : pread_all(st->fd, buf, len, addr);
 }
 
+/* The cells at addr in a fresh buffer, for write_back() to store and release. */
+static evt_err read_cells(const evt_sim_storage *st, uint32_t addr, size_t len, uint8_t **cells)
+{
+    *cells = malloc(len);
+    if (*cells == NULL) {
+        return EVT_ERR_NOMEM;
+    }
+    evt_err err = pread_all(st->fd, *cells, len, addr);
+    if (err != EVT_OK) {
+        free(*cells);
+        *cells = NULL;
+    }
+    return err;
+}
+
+/* Stores the cells durably and releases them. An interrupted operation then cuts the power and
+ * fails, whatever reached the file. */
+static evt_err write_back(evt_sim_storage *st, uint8_t *cells, size_t len, uint32_t addr,
+                          bool interrupted)
+{
+    evt_err err = pwrite_all(st->fd, cells, len, addr);
+    free(cells);
+    if (err == EVT_OK && fdatasync(st->fd) != 0) {
+        err = EVT_ERR_STORAGE_IO;
+    }
+    if (interrupted) {
+        cut_fire(st);
+        return EVT_ERR_STORAGE_IO;
+    }
+    return err;
+}
+
 static evt_err storage_program(void *ctx, uint32_t addr, const void *data, size_t len)
 {
     evt_sim_storage *st = ctx;
@@ -118,13 +143,9 @@ static evt_err storage_program(void *ctx, uint32_t addr, const void *data, size_
     if (len == 0) {
         return EVT_OK;
     }
-    uint8_t *cells = malloc(len);
-    if (cells == NULL) {
-        return EVT_ERR_NOMEM;
-    }
-    evt_err err = pread_all(st->fd, cells, len, addr);
+    uint8_t *cells;
+    evt_err err = read_cells(st, addr, len, &cells);
     if (err != EVT_OK) {
-        free(cells);
         return err;
     }
     const uint8_t *src = data;
@@ -144,15 +165,7 @@ static evt_err storage_program(void *ctx, uint32_t addr, const void *data, size_
             cells[i] &= (uint8_t) ~(clearing & next_random(st));
         }
     }
-    err = pwrite_all(st->fd, cells, len, addr);
-    free(cells);
-    if (err == EVT_OK && fdatasync(st->fd) != 0) {
-        err = EVT_ERR_STORAGE_IO;
-    }
-    if (interrupted) {
-        cut_fire(st);
-        return EVT_ERR_STORAGE_IO;
-    }
+    err = write_back(st, cells, len, addr, interrupted);
     if (err == EVT_OK) {
         st->stats.programs++;
         st->stats.bytes_programmed += len;
@@ -171,13 +184,9 @@ static evt_err storage_erase(void *ctx, uint32_t addr)
     if (st->cut) {
         return EVT_ERR_STORAGE_IO;
     }
-    uint8_t *cells = malloc(ss);
-    if (cells == NULL) {
-        return EVT_ERR_NOMEM;
-    }
-    evt_err err = pread_all(st->fd, cells, ss, addr);
+    uint8_t *cells;
+    evt_err err = read_cells(st, addr, ss, &cells);
     if (err != EVT_OK) {
-        free(cells);
         return err;
     }
     bool interrupted;
@@ -189,15 +198,7 @@ static evt_err storage_erase(void *ctx, uint32_t addr)
             cells[i] |= next_random(st);
         }
     }
-    err = pwrite_all(st->fd, cells, ss, addr);
-    free(cells);
-    if (err == EVT_OK && fdatasync(st->fd) != 0) {
-        err = EVT_ERR_STORAGE_IO;
-    }
-    if (interrupted) {
-        cut_fire(st);
-        return EVT_ERR_STORAGE_IO;
-    }
+    err = write_back(st, cells, ss, addr, interrupted);
     if (err == EVT_OK) {
         st->stats.erases++;
         uint32_t *count = &st->sector_erases[addr / ss];
