@@ -258,6 +258,37 @@ static void keyed_sale(evt_app *app, bool *quit)
     app->idle_shown = false;
 }
 
+static void reprint_last(evt_app *app, bool *quit)
+{
+    evt_err err = evt_txn_reprint_last(&app->txn);
+    if (err == EVT_OK) {
+        evt_ui_show_progress(&app->ui, "结算单已补打", NULL);
+        return;
+    }
+    evt_ui_show_error(&app->ui, "补打失败", err,
+                      err == EVT_ERR_NOT_FOUND ? "开机后尚无结算单" : NULL);
+    bool ok = false;
+    if (evt_ui_wait_decision(&app->ui, APP_KEYED_TIMEOUT_MS, &ok) == EVT_ERR_CANCELLED) {
+        *quit = true;
+    }
+}
+
+/* [功能]: what the cashier can do without the POS. */
+static void function_menu(evt_app *app, bool *quit)
+{
+    static const char *const options[] = {"手工录入订单", "补打上一张结算单"};
+    unsigned choice = 0;
+    if (evt_ui_choose(&app->ui, "功能菜单", options, 2, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
+        EVT_OK) {
+        if (choice == 1) {
+            keyed_sale(app, quit);
+        } else {
+            reprint_last(app, quit);
+        }
+    }
+    app->idle_shown = false;
+}
+
 evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
 {
     *quit = false;
@@ -281,7 +312,7 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
     if (err == EVT_OK && ev.key == EVT_KEY_QUIT) {
         *quit = true;
     } else if (err == EVT_OK && ev.key == EVT_KEY_MENU) {
-        keyed_sale(app, quit);
+        function_menu(app, quit);
     }
     return EVT_OK;
 }

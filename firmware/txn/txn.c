@@ -6,6 +6,7 @@
 
 #include "evt/arena.h"
 #include "evt/log.h"
+#include "evt/mask.h"
 #include "evt/proto.h"
 #include "evt/receipt.h"
 
@@ -43,13 +44,19 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
     t->scan_timeout_ms = TXN_DEFAULT_SCAN_TIMEOUT_MS;
     t->decision_timeout_ms = TXN_DEFAULT_DECISION_TIMEOUT_MS;
     t->receipt_job = evt_malloc(EVT_RECEIPT_JOB_BYTES);
-    return t->receipt_job ? EVT_OK : EVT_ERR_NOMEM;
+    t->last = evt_calloc(1, sizeof *t->last);
+    return t->receipt_job && t->last ? EVT_OK : EVT_ERR_NOMEM;
 }
 
 void evt_txn_deinit(evt_txn *t)
 {
     evt_free(t->receipt_job);
     t->receipt_job = NULL;
+    if (t->last != NULL) {
+        memset(t->last, 0, sizeof *t->last);
+        evt_free(t->last);
+        t->last = NULL;
+    }
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -322,8 +329,38 @@ static bool has_account(const evt_insurance *insu)
     return insu->balc_present;
 }
 
-static void print_receipt(evt_txn *t, sale_state *s, const char *msgid, bool *printed)
+/* Keeps what the receipt shows, masked, for a reprint. */
+static void remember_receipt(evt_txn *t, const sale_state *s, const char *msgid)
 {
+    evt_txn_last_receipt *l = t->last;
+    memset(l, 0, sizeof *l);
+    snprintf(l->msgid, sizeof l->msgid, "%s", msgid);
+    l->order = *s->order;
+    l->setl = s->setl;
+    /* A value that cannot be masked is not printed at all. */
+    if (evt_mask_name(s->person.psn_name, l->name_masked, sizeof l->name_masked) != EVT_OK) {
+        snprintf(l->name_masked, sizeof l->name_masked, "***");
+    }
+    if (evt_mask_id(s->person.certno, l->id_masked, sizeof l->id_masked) != EVT_OK) {
+        snprintf(l->id_masked, sizeof l->id_masked, "****");
+    }
+    if (evt_mask_name(s->voucher.holder_name, l->holder_masked, sizeof l->holder_masked) !=
+        EVT_OK) {
+        snprintf(l->holder_masked, sizeof l->holder_masked, "***");
+    }
+    /* The settlement's own copy of the name is not needed on paper twice: wipe it. */
+    memset(l->setl.psn_name, 0, sizeof l->setl.psn_name);
+    l->via_family_account = s->voucher.via_family_account;
+    snprintf(l->insutype, sizeof l->insutype, "%s", s->insu->insutype);
+    snprintf(l->insured_region, sizeof l->insured_region, "%s", s->insu->insuplc_admdvs);
+    l->valid = true;
+}
+
+/* Prints the remembered receipt. The receipt module masks names and IDs; masking an already
+ * masked value leaves it unchanged, so the remembered copies print exactly as before. */
+static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
+{
+    const evt_txn_last_receipt *l = t->last;
     evt_datetime now;
     char when[EVT_INF_TIME_BYTES] = "";
     if (t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK) {
@@ -332,28 +369,27 @@ static void print_receipt(evt_txn *t, sale_state *s, const char *msgid, bool *pr
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
-        .kind = EVT_RECEIPT_SALE,
+        .kind = kind,
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,
         .terminal_id = t->cfg->dev_no,
         .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
         .datetime = when,
-        .msgid = msgid,
-        .order = s->order,
-        .settlement = &s->setl,
-        .patient_name = s->person.psn_name,
-        .patient_id_no = s->person.certno,
-        .insutype = s->insu->insutype,
-        .insured_region = s->insu->insuplc_admdvs,
-        .via_family_account = s->voucher.via_family_account,
-        .holder_name = s->voucher.holder_name,
+        .msgid = l->msgid,
+        .order = &l->order,
+        .settlement = &l->setl,
+        .patient_name = l->name_masked,
+        .patient_id_no = l->id_masked,
+        .insutype = l->insutype,
+        .insured_region = l->insured_region,
+        .via_family_account = l->via_family_account,
+        .holder_name = l->holder_masked,
     };
     size_t len = 0;
-    *printed = false;
     evt_err err = evt_receipt_build(&r, t->receipt_job, EVT_RECEIPT_JOB_BYTES, &len);
     const evt_hal_printer *pr = t->hal->printer;
     if (err == EVT_OK) {
-        err = pr->begin(pr->ctx, msgid);
+        err = pr->begin(pr->ctx, l->msgid);
     }
     if (err == EVT_OK) {
         err = pr->write(pr->ctx, t->receipt_job, len);
@@ -362,11 +398,29 @@ static void print_receipt(evt_txn *t, sale_state *s, const char *msgid, bool *pr
     }
     if (err != EVT_OK) {
         t->counters.receipts_failed++;
-        EVT_LOGE(MOD, "receipt for msgid %s not printed: %s", msgid, evt_err_name(err));
-        return;
+        EVT_LOGE(MOD, "receipt for msgid %s not printed: %s", l->msgid, evt_err_name(err));
+        return err;
     }
-    *printed = true;
-    EVT_LOGI(MOD, "receipt for msgid %s printed (%zu bytes)", msgid, len);
+    EVT_LOGI(MOD, "%sreceipt for msgid %s printed (%zu bytes)",
+             kind == EVT_RECEIPT_REPRINT ? "reprinted " : "", l->msgid, len);
+    return EVT_OK;
+}
+
+bool evt_txn_has_last_receipt(const evt_txn *t)
+{
+    return t->last != NULL && t->last->valid;
+}
+
+evt_err evt_txn_reprint_last(evt_txn *t)
+{
+    if (!evt_txn_has_last_receipt(t)) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    evt_err err = print_last_receipt(t, t->last->printed ? EVT_RECEIPT_REPRINT : EVT_RECEIPT_SALE);
+    if (err == EVT_OK) {
+        t->last->printed = true;
+    }
+    return err;
 }
 
 /* The money step: 2102, journalled first; every way it can end is decided here. */
@@ -440,8 +494,9 @@ static evt_err settle(evt_txn *t, sale_state *s, evt_ecr_result *r)
     if (evt_txn_save_order(t, r) != EVT_OK || day_totals_add(t, &s->begntime, &s->setl) != EVT_OK) {
         EVT_LOGE(MOD, "order %s settled but not journalled", r->order_id);
     }
-    bool printed = false;
-    print_receipt(t, s, r->msgid, &printed);
+    remember_receipt(t, s, r->msgid);
+    bool printed = print_last_receipt(t, EVT_RECEIPT_SALE) == EVT_OK;
+    t->last->printed = printed;
     evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
     bool ok = false;
     if (evt_ui_wait_decision(t->ui, t->decision_timeout_ms, &ok) == EVT_ERR_CANCELLED) {

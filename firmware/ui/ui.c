@@ -323,3 +323,37 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
     }
     return EVT_ERR_TIMEOUT;
 }
+
+evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options, unsigned count,
+                      uint32_t timeout_ms, unsigned *choice, bool *quit)
+{
+    *quit = false;
+    *choice = 0;
+    screen_begin(ui, EVT_UI_NORMAL, title, "数字键选择  [取消] 返回");
+    for (unsigned i = 0; i < count && i < 9; i++) {
+        screen_line(ui, "%u %s", i + 1, options[i]);
+    }
+    evt_err err = screen_show(ui);
+    if (err != EVT_OK) {
+        return err;
+    }
+    for (uint32_t waited = 0; waited < timeout_ms; waited += UI_KEY_SLICE_MS) {
+        evt_key_event ev = {0};
+        err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
+        if (err == EVT_ERR_TIMEOUT) {
+            continue;
+        }
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (ev.key == EVT_KEY_CANCEL || ev.key == EVT_KEY_QUIT) {
+            *quit = ev.key == EVT_KEY_QUIT;
+            return EVT_ERR_CANCELLED;
+        }
+        if (ev.key == EVT_KEY_DIGIT && ev.ch >= '1' && (unsigned)(ev.ch - '0') <= count) {
+            *choice = (unsigned)(ev.ch - '0');
+            return EVT_OK;
+        }
+    }
+    return EVT_ERR_TIMEOUT;
+}

@@ -40,6 +40,23 @@ typedef struct evt_txn_counters {
     uint32_t receipts_failed;
 } evt_txn_counters;
 
+/* What the last receipt showed, kept (personal data already masked) so the cashier can
+ * reprint it after a paper jam or paper-out. RAM only: lost at power-off, like a printer's
+ * own buffer; the settlement itself is safe on the platform and in the journal. */
+typedef struct evt_txn_last_receipt {
+    bool valid;
+    bool printed;
+    char msgid[31];
+    evt_order order;
+    evt_settlement setl;
+    char name_masked[EVT_NAME_BYTES * 2];
+    char id_masked[40];
+    char holder_masked[EVT_NAME_BYTES * 2];
+    bool via_family_account;
+    char insutype[7];
+    char insured_region[7];
+} evt_txn_last_receipt;
+
 typedef struct evt_txn {
     const evt_hal *hal;
     const evt_config *cfg;
@@ -49,7 +66,8 @@ typedef struct evt_txn {
     uint8_t *receipt_job; /* EVT_RECEIPT_JOB_BYTES from the arena */
     evt_voucher_guard guard;
     evt_txn_counters counters;
-    bool quit_requested; /* the board asked to stop during a sale */
+    bool quit_requested;        /* the board asked to stop during a sale */
+    evt_txn_last_receipt *last; /* from the arena */
     uint32_t scan_timeout_ms;
     uint32_t decision_timeout_ms;
 } evt_txn;
@@ -64,6 +82,11 @@ void evt_txn_deinit(evt_txn *t);
  * again returns the stored result without a second settlement.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
+
+/* Prints the last settlement's receipt again, marked 重打印. EVT_ERR_NOT_FOUND when there is
+ * none since start-up; printer errors as the printer reports them. */
+evt_err evt_txn_reprint_last(evt_txn *t);
+bool evt_txn_has_last_receipt(const evt_txn *t);
 
 /* Stored result of a settled order (ECR idempotency). EVT_ERR_NOT_FOUND if none. */
 evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *out);

@@ -55,6 +55,14 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
                            size_t cap, bool *quit);
 
 /*
+ * A numbered menu: shows title and options ("1 …", "2 …") and waits for a digit key naming
+ * one (1-based in *choice). EVT_ERR_CANCELLED on CANCEL or QUIT (*quit set for QUIT),
+ * EVT_ERR_TIMEOUT after timeout_ms without a choice.
+ */
+evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options, unsigned count,
+                      uint32_t timeout_ms, unsigned *choice, bool *quit);
+
+/*
  * Waits for OK or CANCEL (other keys ignored). *confirmed = true for OK.
  * timeout_ms bounds the whole wait; EVT_ERR_TIMEOUT if the cashier did nothing.
  * EVT_ERR_CANCELLED if the board asked to quit (sim/test QUIT key).

@@ -253,6 +253,41 @@ static void cashier_rejects_identity(void **state)
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
 }
 
+/* Paper ran out during the sale: the sale stands, the receipt is printed from the function
+ * menu once paper is back, and can be printed again as a marked reprint. */
+static void paper_out_then_reprint(void **state)
+{
+    fixture *f = *state;
+    term_options opt = {.keys = "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n"
+                                "就绪 => MENU\n功能菜单 => TYPE:2\n"
+                                "就绪 => MENU\n功能菜单 => TYPE:2\n"};
+    assert_int_equal(term_start(&f->t, &f->e, "paper", &opt), 0);
+    char flag[PATH_MAX];
+    snprintf(flag, sizeof flag, "%s/PAPER_OUT", f->t.print_dir);
+    FILE *pf = fopen(flag, "w");
+    assert_non_null(pf);
+    fclose(pf);
+    evt_order o;
+    char id[40], code[128];
+    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
+    assert_int_equal(emu_code(&f->e, "stranger", NULL, 120, code, sizeof code), 0);
+    term_scan(&f->t, code);
+    evt_ecr_result r;
+    evt_app_sale(f->t.app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_true(term_screen_seen(&f->t, "结算单打印失败"));
+    assert_int_equal(term_receipts(&f->t), 0);
+
+    unlink(flag); /* paper loaded */
+    bool quit = false;
+    for (int i = 0; i < 100 && !quit; i++) { /* bounded: the script ends with QUIT */
+        evt_app_step(f->t.app, 100, &quit);
+    }
+    assert_true(term_screen_seen(&f->t, "结算单已补打"));
+    assert_int_equal(term_receipts(&f->t), 2); /* the original, then a marked reprint */
+    assert_int_equal(emu_count(&f->e, "settlements"), 1);
+}
+
 /* An order id longer than the platform's fixmedins_setl_id is refused before any code is
  * spent. */
 static void overlong_order_id_refused_up_front(void **state)
@@ -275,6 +310,7 @@ static void keyed_order_from_item_list(void **state)
     fixture *f = *state;
     term_options opt = {
         .keys = "就绪 => MENU\n"
+                "功能菜单 => TYPE:1\n"
                 "品号（直接确认结束）：_ => DIGITS:2\n"
                 "数量：_ => DIGITS:3\n"
                 "品号（直接确认结束）：_ => DIGITS:1\n"
@@ -316,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(repeated_order_settles_once, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(cashier_rejects_identity, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(keyed_order_from_item_list, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(paper_out_then_reprint, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(overlong_order_id_refused_up_front, it_setup, it_teardown),
     };
     return cmocka_run_group_tests_name("integration.sale_flow", tests, NULL, NULL);
