@@ -42,6 +42,16 @@ static void sale(fixture *f, const char *person, const char *holder, const evt_o
     evt_app_sale(f->t.app, o, r);
 }
 
+/* One-item order for person's fresh code, run as a sale. */
+static void sale_item(fixture *f, const char *person, const char *holder, const char *med_code,
+                      const char *name, uint32_t qty, evt_fen price, evt_order *o,
+                      evt_ecr_result *r)
+{
+    char id[40];
+    order_make(o, order_id_next(id, sizeof id), med_code, name, qty, price);
+    sale(f, person, holder, o, r);
+}
+
 static void own_code_sale(void **state)
 {
     fixture *f = *state;
@@ -49,10 +59,8 @@ static void own_code_sale(void **state)
     assert_int_equal(term_start(&f->t, &f->e, "own", &opt), 0);
     int64_t before = emu_balance_fen(&f->e, "employee");
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 2, 1250);
     evt_ecr_result r;
-    sale(f, "employee", NULL, &o, &r);
+    sale_item(f, "employee", NULL, AMOXICILLIN, "阿莫西林胶囊", 2, 1250, &o, &r);
     assert_int_equal(r.status, EVT_ECR_SETTLED);
     assert_int_equal(r.error, EVT_OK);
     assert_int_equal(r.total, 2500);
@@ -81,10 +89,8 @@ static void family_account_relative_pays(void **state)
     int64_t employee = emu_balance_fen(&f->e, "employee");
     int64_t parent = emu_balance_fen(&f->e, "parent");
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMLODIPINE, "苯磺酸氨氯地平片", 1, 2000);
     evt_ecr_result r;
-    sale(f, "parent", "employee", &o, &r);
+    sale_item(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 1, 2000, &o, &r);
     assert_int_equal(r.status, EVT_ECR_SETTLED);
     assert_split_adds_up(&r);
     assert_true(r.account > 0);
@@ -106,10 +112,8 @@ static void mutual_aid_authoriser_pays(void **state)
     int64_t employee = emu_balance_fen(&f->e, "employee");
     int64_t parent = emu_balance_fen(&f->e, "parent");
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800);
     evt_ecr_result r;
-    sale(f, "parent", "employee", &o, &r);
+    sale_item(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800, &o, &r);
     assert_int_equal(r.status, EVT_ECR_SETTLED);
     assert_split_adds_up(&r);
     assert_int_equal(r.total, 8400);
@@ -162,10 +166,8 @@ static void suspended_insurance_refused(void **state)
     term_options opt = {.keys = "不能结算 => OK\n"};
     assert_int_equal(term_start(&f->t, &f->e, "suspended", &opt), 0);
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
     evt_ecr_result r;
-    sale(f, "suspended", NULL, &o, &r);
+    sale_item(f, "suspended", NULL, AMOXICILLIN, "阿莫西林胶囊", 1, 1250, &o, &r);
     assert_int_equal(r.status, EVT_ECR_REFUSED);
     assert_int_equal(r.error, EVT_ERR_INSURANCE_SUSPENDED);
     assert_true(term_screen_seen(&f->t, "暂停参保"));
@@ -222,10 +224,8 @@ static void repeated_order_settles_once(void **state)
     term_options opt = {.keys = confirm_all};
     assert_int_equal(term_start(&f->t, &f->e, "repeat", &opt), 0);
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
     evt_ecr_result first, second;
-    sale(f, "stranger", NULL, &o, &first);
+    sale_item(f, "stranger", NULL, AMOXICILLIN, "阿莫西林胶囊", 1, 1250, &o, &first);
     assert_int_equal(first.status, EVT_ECR_SETTLED);
     int64_t balance = emu_balance_fen(&f->e, "stranger");
     evt_app_sale(f->t.app, &o, &second);
@@ -244,10 +244,8 @@ static void cashier_rejects_identity(void **state)
     term_options opt = {.keys = "请核对患者身份 => CANCEL\n"};
     assert_int_equal(term_start(&f->t, &f->e, "reject", &opt), 0);
     evt_order o;
-    char id[40];
-    order_make(&o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
     evt_ecr_result r;
-    sale(f, "stranger", NULL, &o, &r);
+    sale_item(f, "stranger", NULL, AMOXICILLIN, "阿莫西林胶囊", 1, 1250, &o, &r);
     assert_int_equal(r.status, EVT_ECR_REFUSED);
     assert_int_equal(r.error, EVT_ERR_CANCELLED);
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
