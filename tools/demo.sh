@@ -18,21 +18,25 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-OUT="$ROOT/out/demo"
-BUILD="$ROOT/build/sim-debug"
+# The ctest entry integration.demo runs this same script against an existing build:
+# EVT_DEMO_NO_SETUP=1 skips bootstrap and build, EVT_BUILD_DIR and EVT_DEMO_OUT redirect it.
+OUT="${EVT_DEMO_OUT:-$ROOT/out/demo}"
+BUILD="${EVT_BUILD_DIR:-$ROOT/build/sim-debug}"
 start=$(date +%s)
 
 log() { printf '\n[demo] %s\n' "$*"; }
 
-tools/bootstrap.sh
-mkdir -p "$ROOT/build"
-if ! { cmake --preset sim-debug && cmake --build --preset sim-debug -j"$(nproc)"; } \
-    >"$ROOT/build/demo-build.log" 2>&1; then
-    tail -40 "$ROOT/build/demo-build.log"
-    echo "build failed (full log: build/demo-build.log)" >&2
-    exit 1
+if [ -z "${EVT_DEMO_NO_SETUP:-}" ]; then
+    tools/bootstrap.sh
+    mkdir -p "$ROOT/build"
+    if ! { cmake --preset sim-debug && cmake --build --preset sim-debug -j"$(nproc)"; } \
+        >"$ROOT/build/demo-build.log" 2>&1; then
+        tail -40 "$ROOT/build/demo-build.log"
+        echo "build failed (full log: build/demo-build.log)" >&2
+        exit 1
+    fi
+    log "built $(basename "$BUILD")"
 fi
-log "built $(basename "$BUILD")"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/certs" "$OUT/scan" "$OUT/receipts"
@@ -143,10 +147,16 @@ sale "serial scanner (串口扫码)" DEMO-0004 \
     '[{"med_list_codg":"XA02BCA001A001010100001","medins_list_codg":"YP0003","name":"奥美拉唑肠溶胶囊","qty":1,"price":"22.40"}]' \
     stranger "" serial
 
-wait "$SIM_PID" || true
+sim_status=0
+wait "$SIM_PID" || sim_status=$?
 SIM_PID=""
 log "receipts:"
 ls -1 "$OUT/receipts"
 log "platform ledger:"
 "$EMU" show --db "$DB"
-log "done in $(($(date +%s) - start))s; receipts in $OUT/receipts, terminal log $OUT/terminal.log"
+receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
+log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
+if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
+    echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
+    exit 1
+fi
