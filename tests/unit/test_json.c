@@ -7,30 +7,9 @@
 
 #include <cmocka.h>
 
+#include "arena_fixture.h"
 #include "evt/arena.h"
 #include "evt/json.h"
-
-static unsigned char arena_buf[256 * 1024];
-
-static int setup(void **state)
-{
-    (void)state;
-    evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    assert_int_equal(st.in_use, 0);
-    return 0;
-}
-
-/* Every test must give back every byte it took from the arena. */
-static int teardown(void **state)
-{
-    (void)state;
-    evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    assert_int_equal(st.in_use, 0);
-    assert_int_equal(st.blocks, 0);
-    return 0;
-}
 
 static cJSON *parse_ok(const char *text)
 {
@@ -543,26 +522,28 @@ static void test_bad_arguments(void **state)
     evt_json_free(NULL);
 }
 
+/* Every test must give back every byte it took from the arena. */
+#define T(fn) cmocka_unit_test_setup_teardown(fn, arena_fixture_setup, arena_fixture_teardown)
+
 int main(void)
 {
-    evt_arena_init(arena_buf, sizeof arena_buf);
+    arena_fixture_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_numbers_keep_their_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_top_level_scalars_and_whitespace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strings_with_escapes_and_chinese, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_depth_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_out_of_memory_is_not_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_string, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_text_truncates_on_utf8_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_int, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_money_all_forms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_containers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_diag_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_builders_emit_exact_numbers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parsed_tree_reprints_original_number_text, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        T(test_numbers_keep_their_text),
+        T(test_top_level_scalars_and_whitespace),
+        T(test_strings_with_escapes_and_chinese),
+        T(test_malformed),
+        T(test_depth_limit),
+        T(test_out_of_memory_is_not_malformed),
+        T(test_get_string),
+        T(test_get_text_truncates_on_utf8_boundary),
+        T(test_get_int),
+        T(test_get_money_all_forms),
+        T(test_get_containers),
+        T(test_diag_paths),
+        T(test_builders_emit_exact_numbers),
+        T(test_parsed_tree_reprints_original_number_text),
+        T(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

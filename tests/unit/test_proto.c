@@ -9,29 +9,9 @@
 
 #include <cmocka.h>
 
+#include "arena_fixture.h"
 #include "evt/arena.h"
 #include "evt/proto.h"
-
-static unsigned char arena_buf[256 * 1024];
-
-static int setup(void **state)
-{
-    (void)state;
-    evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    assert_int_equal(st.in_use, 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    assert_int_equal(st.in_use, 0);
-    assert_int_equal(st.blocks, 0);
-    return 0;
-}
 
 /* ---- fixtures --------------------------------------------------------------------------- */
 
@@ -1461,11 +1441,11 @@ static void test_is_settlement(void **state)
     assert_false(evt_proto_is_settlement(NULL));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, arena_fixture_setup, arena_fixture_teardown)
 
 int main(void)
 {
-    evt_arena_init(arena_buf, sizeof arena_buf);
+    arena_fixture_init();
     const struct CMUnitTest tests[] = {
         T(test_identity_check),
         T(test_msgid_sequence),

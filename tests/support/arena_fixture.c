@@ -1,0 +1,35 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "arena_fixture.h"
+#include "evt/arena.h"
+
+static unsigned char arena_fixture_buf[ARENA_FIXTURE_BYTES];
+
+void arena_fixture_init(void)
+{
+    evt_arena_init(arena_fixture_buf, sizeof arena_fixture_buf);
+}
+
+int arena_fixture_setup(void **state)
+{
+    (void)state;
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    assert_int_equal(st.in_use, 0);
+    return 0;
+}
+
+int arena_fixture_teardown(void **state)
+{
+    (void)state;
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.blocks, 0);
+    return 0;
+}

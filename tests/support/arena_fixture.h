@@ -1,0 +1,22 @@
+/*
+ * Arena leak check for cmocka tests: each test starts with nothing taken from the arena and
+ * must give back every byte and every block it took.
+ */
+#ifndef EVT_ARENA_FIXTURE_H
+#define EVT_ARENA_FIXTURE_H
+
+#include <stddef.h>
+
+/* Capacity arena_fixture_init gives the arena: enough for any unit test's cJSON trees. */
+#define ARENA_FIXTURE_BYTES (256u * 1024u)
+
+/* Hands the arena a static buffer of ARENA_FIXTURE_BYTES; once, before the tests run. */
+void arena_fixture_init(void);
+
+/* cmocka setup: fails the test when the arena is not empty at its start. */
+int arena_fixture_setup(void **state);
+
+/* cmocka teardown: fails the test when it leaked arena bytes or blocks. */
+int arena_fixture_teardown(void **state);
+
+#endif
