@@ -187,6 +187,81 @@ static void push_raw(tls_test_server *srv, const char *raw)
     tls_ts_push(srv, st);
 }
 
+/* The default server with a client for it, and the end of both. */
+static evt_https_client *client_of(tls_test_server *srv)
+{
+    return new_client(tls_ts_port(srv));
+}
+
+static void stop_both(tls_test_server *srv, evt_https_client *c)
+{
+    evt_https_client_free(c);
+    tls_ts_stop(srv);
+}
+
+/* A POST that must succeed when the answer itself is not the point. */
+static void post_ok(evt_https_client *c)
+{
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    evt_https_response_free(&resp);
+}
+
+static void expect_server_saw(tls_test_server *srv, unsigned connections, unsigned requests)
+{
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.connections_accepted, connections);
+    assert_int_equal(st.requests, requests);
+}
+
+/* After a TLS-level failure the connection is gone and the mbedTLS code is kept for the log. */
+static void expect_dropped_on_tls_error(evt_https_client *c)
+{
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    assert_false(info.connected);
+    assert_true(info.last_mbedtls_error < 0);
+}
+
+/* The next POST goes out once, as the first request on the client's second connection;
+ * `reconnected` tells a repair of a dead kept-alive connection from a planned new one. */
+static void expect_second_connection(evt_https_client *c, bool reconnected)
+{
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.request_sent);
+    assert_false(resp.connection_reused);
+    assert_int_equal(resp.reconnected, reconnected);
+    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
+    evt_https_response_free(&resp);
+}
+
+/* A POST that fails with `want` and loses the connection: the client reports whether the
+ * request left (the server may have acted on it) and never sends it again on its own. */
+static void expect_lost_request(tls_test_server *srv, evt_https_client *c, evt_err want,
+                                bool request_sent, bool connection_reused)
+{
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), want);
+    assert_int_equal(resp.request_sent, request_sent);
+    assert_int_equal(resp.connection_reused, connection_reused);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+}
+
+/* A POST on a client with a 300 ms connect or I/O timeout against a mute peer. */
+static void expect_timeout(evt_https_client *c, bool request_sent)
+{
+    evt_https_response resp;
+    uint64_t t0 = sys_monotonic_ms(NULL);
+    assert_int_equal(post(c, &resp), EVT_ERR_NET_TIMEOUT);
+    uint64_t took = sys_monotonic_ms(NULL) - t0;
+    assert_int_equal(resp.request_sent, request_sent);
+    assert_true(took >= 250 && took < 3000);
+    evt_https_response_free(&resp);
+}
+
 static uint16_t unused_port(void)
 {
     evt_net_sock *l = NULL;
@@ -205,7 +280,7 @@ static void measure_handshake_peak(const char *label, const char *cert)
     evt_arena_stats before, after;
     evt_arena_get_stats(&before);
     evt_arena_reset_peak();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     evt_https_response resp;
     assert_int_equal(post(c, &resp), EVT_OK);
     evt_arena_get_stats(&after);
@@ -228,7 +303,7 @@ static void test_tls13_by_default(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     evt_https_response resp;
     const char *body = "{\"infno\":\"9001\",\"input\":{}}";
     assert_int_equal(post_body(c, body, &resp), EVT_OK);
@@ -263,8 +338,7 @@ static void test_tls13_by_default(void **state)
     assert_string_equal(info.tls_version, "TLSv1.3");
     evt_https_response_free(&resp);
     assert_null(resp.body);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_arena_peak_handshake_and_post(void **state)
@@ -280,14 +354,13 @@ static void test_tls12_only_server_works(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server_opts(NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL, false);
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     evt_https_response resp;
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_string_equal(resp.tls_version, "TLSv1.2");
     assert_string_equal(stats_of(srv).last_version, "TLS1.2");
     evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_tls11_and_tls10_refused(void **state)
@@ -297,7 +370,7 @@ static void test_tls11_and_tls10_refused(void **state)
     const char *prios[] = {"NORMAL:-VERS-ALL:+VERS-TLS1.1", "NORMAL:-VERS-ALL:+VERS-TLS1.0"};
     for (size_t i = 0; i < 2; i++) {
         tls_test_server *srv = start_server_opts(NULL, prios[i], NULL, false);
-        evt_https_client *c = new_client(tls_ts_port(srv));
+        evt_https_client *c = client_of(srv);
         evt_https_response resp;
         assert_int_equal(post(c, &resp), EVT_ERR_TLS_HANDSHAKE);
         assert_false(resp.request_sent);
@@ -305,13 +378,9 @@ static void test_tls11_and_tls10_refused(void **state)
         tls_ts_stats st = stats_of(srv);
         assert_int_equal(st.handshakes_ok, 0);
         assert_int_equal(st.requests, 0);
-        evt_https_info info;
-        evt_https_get_info(c, &info);
-        assert_false(info.connected);
-        assert_true(info.last_mbedtls_error < 0);
+        expect_dropped_on_tls_error(c);
         evt_https_response_free(&resp);
-        evt_https_client_free(c);
-        tls_ts_stop(srv);
+        stop_both(srv, c);
     }
 }
 
@@ -343,16 +412,14 @@ static void test_untrusted_certificate(void **state)
     SKIP_WITHOUT_PEER();
     /* A server whose chain ends in a CA we were not provisioned with. */
     tls_test_server *srv = start_server_opts(certs.rogue_server_pem, NULL, NULL, false);
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
     /* And the right server seen through the wrong trust store. */
     srv = start_server();
     c = new_client_full(rogue_ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 0);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_hostname_mismatch(void **state)
@@ -367,16 +434,12 @@ static void test_hostname_mismatch(void **state)
     evt_https_client_free(c);
     /* The same address with the right name works: the override only changes the check. */
     c = new_client_full(ca_pem, "127.0.0.1", "localhost", tls_ts_port(srv), 0, 0);
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     evt_https_client_free(c);
     /* By address alone: the certificate's IP SAN matches. */
     c = new_client_full(ca_pem, "127.0.0.1", NULL, tls_ts_port(srv), 0, 0);
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    post_ok(c);
+    stop_both(srv, c);
 }
 
 static void test_expired_certificate(void **state)
@@ -384,10 +447,9 @@ static void test_expired_certificate(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server_opts(certs.expired_pem, NULL, NULL, false);
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_EXPIRED, MBEDTLS_X509_BADCERT_EXPIRED);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_clock_before_validity(void **state)
@@ -397,15 +459,12 @@ static void test_clock_before_validity(void **state)
     /* A terminal whose RTC lost its setting sees every certificate as not yet valid; the
      * wall clock must come from the HAL, so this is the same check as "expired". */
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     clock_offset_s = -20LL * 365 * 86400;
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_EXPIRED, MBEDTLS_X509_BADCERT_FUTURE);
     clock_offset_s = 0;
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    post_ok(c);
+    stop_both(srv, c);
 }
 
 static void test_bad_ca_pem_refused(void **state)
@@ -449,7 +508,7 @@ static void test_keepalive_reuses_one_connection(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     for (int i = 1; i <= 4; i++) {
         evt_https_response resp;
         if (i == 2) {
@@ -463,9 +522,7 @@ static void test_keepalive_reuses_one_connection(void **state)
         assert_non_null(strstr(resp.body, expect));
         evt_https_response_free(&resp);
     }
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.connections_accepted, 1);
-    assert_int_equal(st.requests, 4);
+    expect_server_saw(srv, 1, 4);
     evt_https_info info;
     evt_https_get_info(c, &info);
     assert_int_equal(info.connections_opened, 1);
@@ -479,8 +536,7 @@ static void test_keepalive_reuses_one_connection(void **state)
     assert_false(resp.reconnected);
     assert_int_equal(stats_of(srv).connections_accepted, 2);
     evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_connection_close_honoured(void **state)
@@ -488,44 +544,27 @@ static void test_connection_close_honoured(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     push(srv, TLS_TS_CONNECTION_CLOSE);
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     evt_https_info info;
     evt_https_get_info(c, &info);
     assert_false(info.connected);
-    assert_int_equal(post(c, &resp), EVT_OK);
-    assert_false(resp.connection_reused);
-    assert_false(resp.reconnected); /* a planned new connection, not a repair */
-    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_second_connection(c, false); /* a planned new connection, not a repair */
+    stop_both(srv, c);
 }
 
 static void reconnect_after(tls_ts_action idle_end)
 {
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     push(srv, idle_end);
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     /* The server ends the idle connection before the next request of the sale. */
     assert_true(tls_ts_wait_closed(srv, 1, 3000));
-    assert_int_equal(post(c, &resp), EVT_OK);
-    assert_true(resp.reconnected);
-    assert_false(resp.connection_reused);
-    assert_true(resp.request_sent);
-    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.connections_accepted, 2);
-    assert_int_equal(st.requests, 2); /* sent exactly once */
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_second_connection(c, true);
+    expect_server_saw(srv, 2, 2); /* sent exactly once */
+    stop_both(srv, c);
 }
 
 static void test_reconnect_after_idle_close_notify(void **state)
@@ -547,7 +586,7 @@ static void test_close_mid_response_is_unknown_outcome(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     push(srv, TLS_TS_CLOSE_MID_BODY);
     evt_https_response resp;
     assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
@@ -555,11 +594,8 @@ static void test_close_mid_response_is_unknown_outcome(void **state)
     assert_int_equal(resp.status, 200);
     assert_null(resp.body);
     evt_https_response_free(&resp);
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.requests, 1);
-    assert_int_equal(st.connections_accepted, 1);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_server_saw(srv, 1, 1);
+    stop_both(srv, c);
 }
 
 static void test_close_after_request_on_reused_connection_not_resent(void **state)
@@ -569,22 +605,12 @@ static void test_close_after_request_on_reused_connection_not_resent(void **stat
     /* The dangerous case: the kept-alive connection accepted the request, then died. The
      * server may have acted on it, so the client must not send it again on its own. */
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    evt_https_client *c = client_of(srv);
+    post_ok(c);
     push(srv, TLS_TS_CLOSE_NO_RESPONSE);
-    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
-    assert_true(resp.request_sent);
-    assert_true(resp.connection_reused);
-    assert_false(resp.reconnected);
-    evt_https_response_free(&resp);
-    assert_true(tls_ts_wait_closed(srv, 1, 3000));
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.requests, 2);
-    assert_int_equal(st.connections_accepted, 1);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_lost_request(srv, c, EVT_ERR_NET_CLOSED, true, true);
+    expect_server_saw(srv, 1, 2);
+    stop_both(srv, c);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -595,7 +621,7 @@ static void test_chunked_and_read_to_close_bodies(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     evt_https_response resp;
 
     push(srv, TLS_TS_CHUNKED);
@@ -633,8 +659,7 @@ static void test_chunked_and_read_to_close_bodies(void **state)
     assert_string_equal(resp.body, "");
     evt_https_response_free(&resp);
 
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_malformed_responses(void **state)
@@ -659,7 +684,7 @@ static void test_malformed_responses(void **state)
         "HTTP/1.1 200 OK\r\nX-Bell: \a\r\nContent-Length: 0\r\n\r\n",
     };
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
         push_raw(srv, garbage[i]);
         evt_https_response resp;
@@ -674,8 +699,7 @@ static void test_malformed_responses(void **state)
         evt_https_get_info(c, &info);
         assert_false(info.connected); /* never reuse a connection we lost step with */
     }
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_http_error_status(void **state)
@@ -683,7 +707,7 @@ static void test_http_error_status(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     tls_ts_step st = {.action = TLS_TS_STATUS, .status = 401};
     tls_ts_push(srv, st);
     evt_https_response resp;
@@ -697,8 +721,7 @@ static void test_http_error_status(void **state)
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_true(resp.connection_reused);
     evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_response_size_cap(void **state)
@@ -706,7 +729,7 @@ static void test_response_size_cap(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     evt_https_response resp;
 
     tls_ts_step exact = {.action = TLS_TS_BIG_BODY, .size = EVT_HTTPS_DEFAULT_MAX_BODY};
@@ -739,10 +762,8 @@ static void test_response_size_cap(void **state)
     evt_https_response_free(&resp);
 
     /* The client recovers on a new connection. */
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    post_ok(c);
+    stop_both(srv, c);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -771,15 +792,8 @@ static void test_response_timeout(void **state)
     tls_test_server *srv = start_server();
     evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 300, 0);
     push(srv, TLS_TS_SILENT);
-    evt_https_response resp;
-    uint64_t t0 = sys_monotonic_ms(NULL);
-    assert_int_equal(post(c, &resp), EVT_ERR_NET_TIMEOUT);
-    uint64_t took = sys_monotonic_ms(NULL) - t0;
-    assert_true(resp.request_sent);
-    assert_true(took >= 250 && took < 3000);
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_timeout(c, true);
+    stop_both(srv, c);
 }
 
 static void test_handshake_timeout(void **state)
@@ -788,15 +802,8 @@ static void test_handshake_timeout(void **state)
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server_opts(NULL, NULL, NULL, true); /* TCP only, mute */
     evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 300);
-    evt_https_response resp;
-    uint64_t t0 = sys_monotonic_ms(NULL);
-    assert_int_equal(post(c, &resp), EVT_ERR_NET_TIMEOUT);
-    uint64_t took = sys_monotonic_ms(NULL) - t0;
-    assert_false(resp.request_sent);
-    assert_true(took >= 250 && took < 3000);
-    evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_timeout(c, false);
+    stop_both(srv, c);
 }
 
 static void test_ipv6_loopback(void **state)
@@ -809,8 +816,7 @@ static void test_ipv6_loopback(void **state)
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_string_equal(resp.tls_version, "TLSv1.3");
     evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 /* A network driver that fails on purpose, over the real one, for the send-side half of the
@@ -865,20 +871,11 @@ static void test_reused_connection_refusing_first_byte_reconnects(void **state)
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
     evt_https_client *c = new_faulty_client(tls_ts_port(srv));
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     net_fault = FAULT_NEXT_SEND_CLOSED;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    assert_true(resp.reconnected);
-    assert_false(resp.connection_reused);
-    assert_non_null(strstr(resp.body, "\"conn\":2,\"req\":1"));
-    evt_https_response_free(&resp);
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.connections_accepted, 2);
-    assert_int_equal(st.requests, 2);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_second_connection(c, true);
+    expect_server_saw(srv, 2, 2);
+    stop_both(srv, c);
 }
 
 static void test_partly_sent_request_is_never_resent(void **state)
@@ -887,20 +884,11 @@ static void test_partly_sent_request_is_never_resent(void **state)
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
     evt_https_client *c = new_faulty_client(tls_ts_port(srv));
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     net_fault = FAULT_PARTIAL_THEN_CLOSED;
-    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
-    assert_true(resp.request_sent);
-    assert_false(resp.reconnected);
-    evt_https_response_free(&resp);
-    assert_true(tls_ts_wait_closed(srv, 1, 3000));
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.connections_accepted, 1);
-    assert_int_equal(st.requests, 1);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_lost_request(srv, c, EVT_ERR_NET_CLOSED, true, true);
+    expect_server_saw(srv, 1, 1);
+    stop_both(srv, c);
 }
 
 static void test_fresh_connection_refusing_request_is_not_retried(void **state)
@@ -913,17 +901,9 @@ static void test_fresh_connection_refusing_request_is_not_retried(void **state)
     tls_test_server *srv = start_server_opts(NULL, "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL, false);
     evt_https_client *c = new_faulty_client(tls_ts_port(srv));
     net_fault = FAULT_FIRST_APPDATA_CLOSED;
-    evt_https_response resp;
-    assert_int_equal(post(c, &resp), EVT_ERR_NET_CLOSED);
-    assert_false(resp.request_sent);
-    assert_false(resp.reconnected);
-    evt_https_response_free(&resp);
-    assert_true(tls_ts_wait_closed(srv, 1, 3000));
-    tls_ts_stats st = stats_of(srv);
-    assert_int_equal(st.connections_accepted, 1);
-    assert_int_equal(st.requests, 0);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    expect_lost_request(srv, c, EVT_ERR_NET_CLOSED, false, false);
+    expect_server_saw(srv, 1, 0);
+    stop_both(srv, c);
 }
 
 static void test_alert_and_bad_record_after_request(void **state)
@@ -931,21 +911,17 @@ static void test_alert_and_bad_record_after_request(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     tls_ts_action actions[] = {TLS_TS_ALERT, TLS_TS_BAD_RECORD};
     for (size_t i = 0; i < 2; i++) {
         push(srv, actions[i]);
         evt_https_response resp;
         assert_int_equal(post(c, &resp), EVT_ERR_TLS_ALERT);
         assert_true(resp.request_sent);
-        evt_https_info info;
-        evt_https_get_info(c, &info);
-        assert_false(info.connected);
-        assert_true(info.last_mbedtls_error < 0);
+        expect_dropped_on_tls_error(c);
         evt_https_response_free(&resp);
     }
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -956,7 +932,7 @@ static void test_request_headers_validated(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     const evt_https_header bad[][1] = {
         {{"x-tif-nonce", "abc\r\nInjected: yes"}},
         {{"Host", "evil.example"}},
@@ -988,8 +964,7 @@ static void test_request_headers_validated(void **state)
     assert_non_null(strstr(st.last_request, "POST /other?x=1 HTTP/1.1\r\n"));
     assert_non_null(strstr(st.last_request, "\r\nContent-Type: text/plain\r\n"));
     evt_https_response_free(&resp);
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_no_request_content_in_logs(void **state)
@@ -997,7 +972,7 @@ static void test_no_request_content_in_logs(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     log_len = 0;
     log_text[0] = '\0';
     push(srv, TLS_TS_CLOSE_MID_BODY); /* an error path, which logs the most */
@@ -1011,8 +986,7 @@ static void test_no_request_content_in_logs(void **state)
     assert_null(strstr(log_text, "ZHANG"));
     assert_null(strstr(log_text, "0123456789abcdef")); /* gateway nonce */
     assert_null(strstr(log_text, "test_paas"));
-    evt_https_client_free(c);
-    tls_ts_stop(srv);
+    stop_both(srv, c);
 }
 
 static void test_arena_exhaustion_reported(void **state)
@@ -1022,7 +996,7 @@ static void test_arena_exhaustion_reported(void **state)
     tls_test_server *srv = start_server();
     evt_arena_stats baseline;
     evt_arena_get_stats(&baseline);
-    evt_https_client *c = new_client(tls_ts_port(srv));
+    evt_https_client *c = client_of(srv);
     /* Take almost all of the arena so the TLS buffers cannot be allocated. */
     void *hog[64];
     size_t n = 0;
@@ -1036,8 +1010,7 @@ static void test_arena_exhaustion_reported(void **state)
     while (n) {
         evt_free(hog[--n]);
     }
-    assert_int_equal(post(c, &resp), EVT_OK);
-    evt_https_response_free(&resp);
+    post_ok(c);
     evt_https_client_free(c);
     evt_arena_stats after;
     evt_arena_get_stats(&after);
