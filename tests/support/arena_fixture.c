@@ -33,3 +33,27 @@ int arena_fixture_teardown(void **state)
     assert_int_equal(st.blocks, 0);
     return 0;
 }
+
+size_t arena_fixture_exhaust(void *hog[ARENA_FIXTURE_HOG_MAX])
+{
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    size_t count = 0;
+    size_t chunk = st.capacity / 2;
+    while (count < ARENA_FIXTURE_HOG_MAX && chunk >= 16) {
+        void *p = evt_malloc(chunk);
+        if (p != NULL) {
+            hog[count++] = p;
+        } else {
+            chunk /= 2;
+        }
+    }
+    return count;
+}
+
+void arena_fixture_release(void *hog[], size_t count)
+{
+    while (count > 0) {
+        evt_free(hog[--count]);
+    }
+}

@@ -19,4 +19,11 @@ int arena_fixture_setup(void **state);
 /* cmocka teardown: fails the test when it leaked arena bytes or blocks. */
 int arena_fixture_teardown(void **state);
 
+/* Everything but crumbs for the out-of-memory paths: takes the arena in halving blocks, into hog
+ * (room for ARENA_FIXTURE_HOG_MAX), until not even 16 bytes are left. Returns the count for
+ * arena_fixture_release. */
+#define ARENA_FIXTURE_HOG_MAX 64
+size_t arena_fixture_exhaust(void *hog[ARENA_FIXTURE_HOG_MAX]);
+void arena_fixture_release(void *hog[], size_t count);
+
 #endif

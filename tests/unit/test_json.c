@@ -192,26 +192,13 @@ static void test_out_of_memory_is_not_malformed(void **state)
 {
     (void)state;
     /* Fill the arena so a valid document cannot be built; the error must say so. */
-    evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    void *hog[64];
-    size_t count = 0;
-    size_t chunk = st.capacity / 2;
-    while (count < 64 && chunk >= 16) {
-        void *p = evt_malloc(chunk);
-        if (p != NULL) {
-            hog[count++] = p;
-        } else {
-            chunk /= 2;
-        }
-    }
+    void *hog[ARENA_FIXTURE_HOG_MAX];
+    size_t count = arena_fixture_exhaust(hog);
     cJSON *root = NULL;
     const char *doc = "{\"a\":[1,2,3,4,5,6,7,8,9,10],\"b\":\"some text that needs room\"}";
     assert_int_equal(evt_json_parse(doc, strlen(doc), &root), EVT_ERR_NOMEM);
     assert_null(root);
-    while (count > 0) {
-        evt_free(hog[--count]);
-    }
+    arena_fixture_release(hog, count);
 }
 
 static void test_get_string(void **state)

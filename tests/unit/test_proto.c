@@ -789,19 +789,9 @@ static void test_builders_out_of_memory(void **state)
 {
     (void)state;
     /* Leave only a little arena: every builder must fail cleanly and give it all back. */
+    void *hog[ARENA_FIXTURE_HOG_MAX];
+    size_t count = arena_fixture_exhaust(hog);
     evt_arena_stats st;
-    evt_arena_get_stats(&st);
-    void *hog[64];
-    size_t count = 0;
-    size_t chunk = st.capacity / 2;
-    while (count < 64 && chunk >= 16) {
-        void *p = evt_malloc(chunk);
-        if (p != NULL) {
-            hog[count++] = p;
-        } else {
-            chunk /= 2;
-        }
-    }
     evt_order order;
     evt_person person;
     evt_voucher_info voucher;
@@ -815,9 +805,7 @@ static void test_builders_out_of_memory(void **state)
                      EVT_ERR_NOMEM);
     evt_arena_get_stats(&st);
     assert_int_equal(st.in_use, before);
-    while (count > 0) {
-        evt_free(hog[--count]);
-    }
+    arena_fixture_release(hog, count);
 }
 
 /* ---- responses -------------------------------------------------------------------------- */
