@@ -167,6 +167,14 @@ static evt_datetime at(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned
                           .second = (uint8_t)s};
 }
 
+/* An id of this institution: CODE, the time as yyyyMMddHHmmss, the slot and a 3-digit count. */
+static const char *msgid_of(const char *time14, const char *slot_count)
+{
+    static char id[EVT_MSGID_BYTES];
+    snprintf(id, sizeof id, CODE "%s%s", time14, slot_count);
+    return id;
+}
+
 static void expect_next(evt_msgid_gen *gen, evt_datetime now, const char *want)
 {
     char id[EVT_MSGID_BYTES];
@@ -180,30 +188,16 @@ static void test_msgid_sequence(void **state)
     (void)state;
     evt_msgid_gen gen;
     assert_int_equal(evt_msgid_init(&gen, CODE, 3, NULL), EVT_OK);
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 0),
-                CODE "20240315103000"
-                     "3000");
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 0),
-                CODE "20240315103000"
-                     "3001");
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 0),
-                CODE "20240315103000"
-                     "3002");
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 0), msgid_of("20240315103000", "3000"));
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 0), msgid_of("20240315103000", "3001"));
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 0), msgid_of("20240315103000", "3002"));
     /* A new second restarts the counter. */
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 1),
-                CODE "20240315103001"
-                     "3000");
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 1), msgid_of("20240315103001", "3000"));
     /* The clock steps back: keep the last second and count on. */
-    expect_next(&gen, at(2024, 3, 15, 9, 0, 0),
-                CODE "20240315103001"
-                     "3001");
-    expect_next(&gen, at(2023, 1, 1, 0, 0, 0),
-                CODE "20240315103001"
-                     "3002");
+    expect_next(&gen, at(2024, 3, 15, 9, 0, 0), msgid_of("20240315103001", "3001"));
+    expect_next(&gen, at(2023, 1, 1, 0, 0, 0), msgid_of("20240315103001", "3002"));
     /* Once the clock is ahead again, it is used. */
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 2),
-                CODE "20240315103002"
-                     "3000");
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 2), msgid_of("20240315103002", "3000"));
 }
 
 static void test_msgid_counter_overflow_moves_to_next_second(void **state)
@@ -216,36 +210,18 @@ static void test_msgid_counter_overflow_moves_to_next_second(void **state)
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(evt_msgid_next(&gen, &now, id), EVT_OK);
     }
-    assert_string_equal(id, CODE "20231231235959"
-                                 "0999");
+    assert_string_equal(id, msgid_of("20231231235959", "0999"));
     /* The 1001st in one second rolls over minute, hour, day, month and year. */
-    expect_next(&gen, now,
-                CODE "20240101000000"
-                     "0000");
-    expect_next(&gen, now,
-                CODE "20240101000000"
-                     "0001");
+    expect_next(&gen, now, msgid_of("20240101000000", "0000"));
+    expect_next(&gen, now, msgid_of("20240101000000", "0001"));
 
     /* Leap day. */
-    assert_int_equal(evt_msgid_init(&gen, CODE, 0,
-                                    CODE "20240228235959"
-                                         "0999"),
-                     EVT_OK);
-    expect_next(&gen, at(2024, 2, 28, 23, 59, 59),
-                CODE "20240229000000"
-                     "0000");
-    assert_int_equal(evt_msgid_init(&gen, CODE, 0,
-                                    CODE "20230228235959"
-                                         "0999"),
-                     EVT_OK);
-    expect_next(&gen, at(2023, 2, 28, 23, 59, 59),
-                CODE "20230301000000"
-                     "0000");
+    assert_int_equal(evt_msgid_init(&gen, CODE, 0, msgid_of("20240228235959", "0999")), EVT_OK);
+    expect_next(&gen, at(2024, 2, 28, 23, 59, 59), msgid_of("20240229000000", "0000"));
+    assert_int_equal(evt_msgid_init(&gen, CODE, 0, msgid_of("20230228235959", "0999")), EVT_OK);
+    expect_next(&gen, at(2023, 2, 28, 23, 59, 59), msgid_of("20230301000000", "0000"));
     /* End of the representable range. */
-    assert_int_equal(evt_msgid_init(&gen, CODE, 0,
-                                    CODE "20991231235959"
-                                         "0999"),
-                     EVT_OK);
+    assert_int_equal(evt_msgid_init(&gen, CODE, 0, msgid_of("20991231235959", "0999")), EVT_OK);
     now = at(2099, 12, 31, 23, 59, 59);
     assert_int_equal(evt_msgid_next(&gen, &now, id), EVT_ERR_PROTO_MSGID);
 }
@@ -255,36 +231,22 @@ static void test_msgid_restore_after_reboot(void **state)
     (void)state;
     evt_msgid_gen gen;
     /* Persisted last id; the RTC came back an hour behind. */
-    assert_int_equal(evt_msgid_init(&gen, CODE, 3,
-                                    CODE "20240315103000"
-                                         "3041"),
-                     EVT_OK);
-    expect_next(&gen, at(2024, 3, 15, 9, 30, 0),
-                CODE "20240315103000"
-                     "3042");
+    assert_int_equal(evt_msgid_init(&gen, CODE, 3, msgid_of("20240315103000", "3041")), EVT_OK);
+    expect_next(&gen, at(2024, 3, 15, 9, 30, 0), msgid_of("20240315103000", "3042"));
     /* A different slot in the record (re-provisioned) still bounds the sequence. */
-    assert_int_equal(evt_msgid_init(&gen, CODE, 3,
-                                    CODE "20240315103000"
-                                         "5998"),
-                     EVT_OK);
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 0),
-                CODE "20240315103000"
-                     "3999");
+    assert_int_equal(evt_msgid_init(&gen, CODE, 3, msgid_of("20240315103000", "5998")), EVT_OK);
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 0), msgid_of("20240315103000", "3999"));
     /* Another institution's id cannot collide: ignored. */
     assert_int_equal(evt_msgid_init(&gen, CODE, 3,
                                     "H42120000009"
                                     "20300101000000"
                                     "3000"),
                      EVT_OK);
-    expect_next(&gen, at(2024, 3, 15, 10, 30, 0),
-                CODE "20240315103000"
-                     "3000");
+    expect_next(&gen, at(2024, 3, 15, 10, 30, 0), msgid_of("20240315103000", "3000"));
     /* "" is a fresh terminal; a corrupt record is an error, not a silent reset. */
     assert_int_equal(evt_msgid_init(&gen, CODE, 3, ""), EVT_OK);
     assert_int_equal(evt_msgid_init(&gen, CODE, 3, CODE "2024031510300"), EVT_ERR_PROTO_MSGID);
-    assert_int_equal(evt_msgid_init(&gen, CODE, 3,
-                                    CODE "20241315103000"
-                                         "3000"),
+    assert_int_equal(evt_msgid_init(&gen, CODE, 3, msgid_of("20241315103000", "3000")),
                      EVT_ERR_PROTO_MSGID);
     assert_int_equal(evt_msgid_init(&gen, "P421", 3, NULL), EVT_ERR_CONFIG_INVALID);
     assert_int_equal(evt_msgid_init(&gen, CODE, 10, NULL), EVT_ERR_CONFIG_INVALID);
@@ -533,26 +495,48 @@ static evt_err build_drug(bool final, const evt_order *order, const evt_person *
                                        diag);
 }
 
-static void test_golden_drug_settlement(void **state)
-{
-    (void)state;
+/* The good sale every settlement test starts from, built with the person's first insurance. */
+typedef struct sale_inputs {
     evt_order order;
     evt_person person;
     evt_voucher_info voucher;
-    make_order(&order);
-    make_person(&person);
-    make_voucher(&voucher);
     evt_json_diag diag;
-    expect_request(build_drug(false, &order, &person, &voucher, &person.insu[0], &diag),
-                   HEAD("2101", "421200", SIGN_NO) DRUG_INPUT("24.65"));
-    expect_request(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                   HEAD("2102", "421200", SIGN_NO) DRUG_INPUT("24.65"));
+} sale_inputs;
+
+static void make_sale(sale_inputs *in)
+{
+    make_order(&in->order);
+    make_person(&in->person);
+    make_voucher(&in->voucher);
+}
+
+static evt_err build_sale(sale_inputs *in, bool final)
+{
+    return build_drug(final, &in->order, &in->person, &in->voucher, &in->person.insu[0], &in->diag);
+}
+
+/* A final request for an order the builder must refuse; field NULL where none is named. */
+static void expect_bad_order(sale_inputs *in, const char *field)
+{
+    assert_int_equal(build_sale(in, true), EVT_ERR_ORDER_INVALID);
+    if (field != NULL) {
+        assert_string_equal(in->diag.field, field);
+    }
+}
+
+static void test_golden_drug_settlement(void **state)
+{
+    (void)state;
+    sale_inputs in;
+    make_sale(&in);
+    expect_request(build_sale(&in, false), HEAD("2101", "421200", SIGN_NO) DRUG_INPUT("24.65"));
+    expect_request(build_sale(&in, true), HEAD("2102", "421200", SIGN_NO) DRUG_INPUT("24.65"));
 
     /* acct_used_flag follows the order; insutype and region follow the chosen insurance. */
-    order.use_personal_account = false;
-    strcpy(person.insu[0].insutype, "390");
-    strcpy(person.insu[0].insuplc_admdvs, "120000");
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag), EVT_OK);
+    in.order.use_personal_account = false;
+    strcpy(in.person.insu[0].insutype, "390");
+    strcpy(in.person.insu[0].insuplc_admdvs, "120000");
+    assert_int_equal(build_sale(&in, true), EVT_OK);
     assert_non_null(strstr(out, "\"acct_used_flag\":\"0\""));
     assert_non_null(strstr(out, "\"insutype\":\"390\""));
     assert_non_null(strstr(out, "\"insuplc_admdvs\":\"120000\""));
@@ -562,26 +546,23 @@ static void test_drug_settlement_field_by_field(void **state)
 {
     (void)state;
     /* The same request read back through the exact parser, as the emulator would. */
-    evt_order order;
-    evt_person person;
-    evt_voucher_info voucher;
-    make_order(&order);
-    order.items[0].price = EVT_FEN_MAX / 3; /* a large price survives exactly */
-    order.items[0].quantity = 3;
-    order.items[0].amount = order.items[0].price * 3; /* exactly EVT_FEN_MAX */
-    order.item_count = 1;
-    order.total = order.items[0].amount;
-    make_person(&person);
-    make_voucher(&voucher);
+    sale_inputs in;
+    make_sale(&in);
+    evt_order *order = &in.order;
+    order->items[0].price = EVT_FEN_MAX / 3; /* a large price survives exactly */
+    order->items[0].quantity = 3;
+    order->items[0].amount = order->items[0].price * 3; /* exactly EVT_FEN_MAX */
+    order->item_count = 1;
+    order->total = order->items[0].amount;
     evt_json_diag diag;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag), EVT_OK);
+    assert_int_equal(build_sale(&in, true), EVT_OK);
     cJSON *root = NULL;
     assert_int_equal(evt_json_parse(out, out_len, &root), EVT_OK);
     const cJSON *input = cJSON_GetObjectItem(root, "input");
     const cJSON *info = cJSON_GetObjectItem(input, "druginfo");
     evt_fen fen;
     assert_int_equal(evt_json_get_money(info, "medfee_sumamt", true, &fen, NULL, &diag), EVT_OK);
-    assert_true(fen == order.total);
+    assert_true(fen == order->total);
     const cJSON *details = cJSON_GetObjectItem(input, "drugdetail");
     assert_int_equal(cJSON_GetArraySize(details), 1);
     const cJSON *d0 = cJSON_GetArrayItem(details, 0);
@@ -600,110 +581,85 @@ static void test_drug_settlement_field_by_field(void **state)
 static void test_drug_settlement_rejects_bad_orders(void **state)
 {
     (void)state;
-    evt_order order;
-    evt_person person;
-    evt_voucher_info voucher;
-    make_person(&person);
-    make_voucher(&voucher);
-    evt_json_diag diag;
-    make_order(&order);
-    order.total = 2466;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "medfee_sumamt");
-    make_order(&order);
-    order.items[1].amount = 6;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "det_item_fee_sumamt");
-    make_order(&order);
-    order.items[0].quantity = 0;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "cnt");
-    make_order(&order);
-    order.items[1].price = -5;
-    order.items[1].amount = -5;
-    order.total = 2455;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "pric");
-    make_order(&order);
-    order.items[0].quantity = 4000000000u;
-    order.items[0].price = EVT_FEN_MAX;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "pric");
-    make_order(&order);
-    order.item_count = 0;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    make_order(&order);
-    order.item_count = EVT_ORDER_MAX_ITEMS + 1;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    make_order(&order);
-    order.items[0].med_list_codg[0] = '\0';
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "med_list_codg");
-    make_order(&order);
-    order.order_id[0] = '\0';
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "fixmedins_setl_id");
-    strcpy(order.order_id, "POS-0123456789-0123456789-01234"); /* 31 */
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_ORDER_INVALID);
-    assert_string_equal(diag.field, "fixmedins_setl_id");
+    sale_inputs in;
+    make_sale(&in);
+    evt_order *order = &in.order;
+    order->total = 2466;
+    expect_bad_order(&in, "medfee_sumamt");
+    make_order(order);
+    order->items[1].amount = 6;
+    expect_bad_order(&in, "det_item_fee_sumamt");
+    make_order(order);
+    order->items[0].quantity = 0;
+    expect_bad_order(&in, "cnt");
+    make_order(order);
+    order->items[1].price = -5;
+    order->items[1].amount = -5;
+    order->total = 2455;
+    expect_bad_order(&in, "pric");
+    make_order(order);
+    order->items[0].quantity = 4000000000u;
+    order->items[0].price = EVT_FEN_MAX;
+    expect_bad_order(&in, "pric");
+    make_order(order);
+    order->item_count = 0;
+    expect_bad_order(&in, NULL);
+    make_order(order);
+    order->item_count = EVT_ORDER_MAX_ITEMS + 1;
+    expect_bad_order(&in, NULL);
+    make_order(order);
+    order->items[0].med_list_codg[0] = '\0';
+    expect_bad_order(&in, "med_list_codg");
+    make_order(order);
+    order->order_id[0] = '\0';
+    expect_bad_order(&in, "fixmedins_setl_id");
+    strcpy(order->order_id, "POS-0123456789-0123456789-01234"); /* 31 */
+    expect_bad_order(&in, "fixmedins_setl_id");
 
-    make_order(&order);
-    evt_insurance insu = person.insu[0];
+    make_order(order);
+    evt_insurance insu = in.person.insu[0];
     strcpy(insu.insuplc_admdvs, "4212");
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &insu, &diag), EVT_ERR_ARG);
-    assert_string_equal(diag.field, "insuplc_admdvs");
-    person.psn_no[0] = '\0';
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
+    assert_int_equal(build_drug(true, order, &in.person, &in.voucher, &insu, &in.diag),
                      EVT_ERR_ARG);
-    assert_string_equal(diag.field, "psn_no");
-    assert_int_equal(build_drug(true, &order, NULL, &voucher, &person.insu[0], &diag), EVT_ERR_ARG);
+    assert_string_equal(in.diag.field, "insuplc_admdvs");
+    in.person.psn_no[0] = '\0';
+    assert_int_equal(build_sale(&in, true), EVT_ERR_ARG);
+    assert_string_equal(in.diag.field, "psn_no");
+    assert_int_equal(build_drug(true, order, NULL, &in.voucher, &in.person.insu[0], &in.diag),
+                     EVT_ERR_ARG);
 }
 
 static void test_drug_settlement_all_32_lines(void **state)
 {
     (void)state;
-    evt_order order;
-    evt_person person;
-    evt_voucher_info voucher;
-    make_order(&order);
-    make_person(&person);
-    make_voucher(&voucher);
-    order.item_count = EVT_ORDER_MAX_ITEMS;
-    order.total = 0;
+    sale_inputs in;
+    make_sale(&in);
+    evt_order *order = &in.order;
+    order->item_count = EVT_ORDER_MAX_ITEMS;
+    order->total = 0;
     for (unsigned i = 0; i < EVT_ORDER_MAX_ITEMS; i++) {
-        evt_order_item *it = &order.items[i];
+        evt_order_item *it = &order->items[i];
         snprintf(it->med_list_codg, sizeof it->med_list_codg, "XA01BCA001A0010101%05u", i);
         snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", i);
         it->quantity = i + 1;
         it->price = 101 * (evt_fen)i;
         it->amount = it->price * (evt_fen)it->quantity;
-        order.total += it->amount;
+        order->total += it->amount;
     }
-    evt_json_diag diag;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag), EVT_OK);
+    assert_int_equal(build_sale(&in, true), EVT_OK);
     assert_non_null(strstr(out, "\"feedetl_sn\":\"32\""));
     assert_non_null(strstr(out, "\"feedetl_sn\":\"10\""));
     assert_non_null(strstr(out, "\"feedetl_sn\":\"9\""));
     /* Too small an output buffer is reported, not truncated. */
     char small[512];
     evt_proto_envelope env = envelope(SIGN_NO, NULL);
-    evt_proto_sale sale = {.order = &order,
-                           .person = &person,
-                           .voucher = &voucher,
-                           .insurance = &person.insu[0],
+    evt_proto_sale sale = {.order = order,
+                           .person = &in.person,
+                           .voucher = &in.voucher,
+                           .insurance = &in.person.insu[0],
                            .begntime = at(2024, 3, 15, 10, 29, 0)};
     assert_int_equal(evt_proto_build_drug_settle(&identity, &env, true, &sale, small, sizeof small,
-                                                 &out_len, &diag),
+                                                 &out_len, &in.diag),
                      EVT_ERR_OVERFLOW);
 }
 
@@ -792,17 +748,11 @@ static void test_builders_out_of_memory(void **state)
     void *hog[ARENA_FIXTURE_HOG_MAX];
     size_t count = arena_fixture_exhaust(hog);
     evt_arena_stats st;
-    evt_order order;
-    evt_person person;
-    evt_voucher_info voucher;
-    make_order(&order);
-    make_person(&person);
-    make_voucher(&voucher);
-    evt_json_diag diag;
+    sale_inputs in;
+    make_sale(&in);
     evt_arena_get_stats(&st);
     size_t before = st.in_use;
-    assert_int_equal(build_drug(true, &order, &person, &voucher, &person.insu[0], &diag),
-                     EVT_ERR_NOMEM);
+    assert_int_equal(build_sale(&in, true), EVT_ERR_NOMEM);
     evt_arena_get_stats(&st);
     assert_int_equal(st.in_use, before);
     arena_fixture_release(hog, count);
@@ -860,6 +810,17 @@ static void test_response_infcode_number_and_string(void **state)
     }
 }
 
+static void expect_sign_in_error(const char *body, evt_err want, const char *field)
+{
+    evt_proto_response resp;
+    evt_json_diag diag;
+    assert_int_equal(parse_resp(body, &resp, &diag), EVT_OK);
+    char sign_no[EVT_SIGN_NO_BYTES];
+    assert_int_equal(evt_proto_parse_sign_in(&resp, sign_no, &diag), want);
+    assert_string_equal(diag.field, field);
+    evt_proto_response_free(&resp);
+}
+
 static void test_response_malformed_envelopes(void **state)
 {
     (void)state;
@@ -900,21 +861,12 @@ static void test_response_malformed_envelopes(void **state)
     evt_json_diag diag;
     assert_int_equal(parse_resp("{\"infcode\":0,\"output\":\"\"}", &resp, &diag), EVT_OK);
     assert_int_equal(evt_proto_parse_ack(&resp), EVT_OK);
-    char sign_no[EVT_SIGN_NO_BYTES];
-    assert_int_equal(evt_proto_parse_sign_in(&resp, sign_no, &diag), EVT_ERR_PROTO_FIELD_MISSING);
-    assert_string_equal(diag.field, "output");
     evt_proto_response_free(&resp);
-    assert_int_equal(parse_resp("{\"infcode\":0,\"output\":{\"signinoutb\":[]}}", &resp, &diag),
-                     EVT_OK);
-    assert_int_equal(evt_proto_parse_sign_in(&resp, sign_no, &diag), EVT_ERR_PROTO_FIELD_INVALID);
-    assert_string_equal(diag.field, "output.signinoutb");
-    evt_proto_response_free(&resp);
-    assert_int_equal(
-        parse_resp("{\"infcode\":0,\"output\":{\"signinoutb\":{\"sign_no\":\"\"}}}", &resp, &diag),
-        EVT_OK);
-    assert_int_equal(evt_proto_parse_sign_in(&resp, sign_no, &diag), EVT_ERR_PROTO_FIELD_MISSING);
-    assert_string_equal(diag.field, "output.signinoutb.sign_no");
-    evt_proto_response_free(&resp);
+    expect_sign_in_error("{\"infcode\":0,\"output\":\"\"}", EVT_ERR_PROTO_FIELD_MISSING, "output");
+    expect_sign_in_error("{\"infcode\":0,\"output\":{\"signinoutb\":[]}}",
+                         EVT_ERR_PROTO_FIELD_INVALID, "output.signinoutb");
+    expect_sign_in_error("{\"infcode\":0,\"output\":{\"signinoutb\":{\"sign_no\":\"\"}}}",
+                         EVT_ERR_PROTO_FIELD_MISSING, "output.signinoutb.sign_no");
 }
 
 static void test_response_truncated_at_every_length(void **state)
@@ -1042,6 +994,28 @@ static void test_parse_ec_query(void **state)
     "\"certno\":\"421202198001011234\",\"psn_name\":\"张建国\",\"gend\":\"1\",\"naty\":\"01\"," \
     "\"brdy\":\"1980-01-01\",\"age\":44.2},\"insuinfo\":" insuinfo ",\"idetinfo\":[]}}"
 
+static void expect_person_error(const char *body, evt_err want, const char *field)
+{
+    evt_proto_response resp;
+    evt_person p;
+    evt_json_diag diag;
+    assert_int_equal(parse_resp(body, &resp, &diag), EVT_OK);
+    assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), want);
+    assert_string_equal(diag.field, field);
+    evt_proto_response_free(&resp);
+}
+
+/* A person answer with only psn_no, psn_name and the given age text. */
+static const char *person_aged(const char *age)
+{
+    static char body[256];
+    snprintf(body, sizeof body,
+             "{\"infcode\":0,\"output\":{\"baseinfo\":{\"psn_no\":\"x\",\"psn_name\":\"y\","
+             "\"age\":%s}}}",
+             age);
+    return body;
+}
+
 static void test_parse_person(void **state)
 {
     (void)state;
@@ -1080,12 +1054,7 @@ static void test_parse_person(void **state)
         uint16_t want;
     } ages[] = {{"45", 45}, {"\"45\"", 45}, {"45.9", 45}, {"\"0.5\"", 0}, {"\"\"", 0}, {"null", 0}};
     for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
-        char body[256];
-        snprintf(body, sizeof body,
-                 "{\"infcode\":0,\"output\":{\"baseinfo\":{\"psn_no\":\"x\",\"psn_name\":\"y\","
-                 "\"age\":%s}}}",
-                 ages[i].age);
-        assert_int_equal(parse_resp(body, &resp, &diag), EVT_OK);
+        assert_int_equal(parse_resp(person_aged(ages[i].age), &resp, &diag), EVT_OK);
         assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_OK);
         assert_int_equal(p.age, ages[i].want);
         assert_int_equal(p.insu_count, 0);
@@ -1094,42 +1063,21 @@ static void test_parse_person(void **state)
     static const char *const bad_ages[] = {"-1",      "1e2",    "\"45岁\"", "1000",
                                            "\"045\"", "\"4.\"", "{}"};
     for (size_t i = 0; i < sizeof bad_ages / sizeof bad_ages[0]; i++) {
-        char body[256];
-        snprintf(body, sizeof body,
-                 "{\"infcode\":0,\"output\":{\"baseinfo\":{\"psn_no\":\"x\",\"psn_name\":\"y\","
-                 "\"age\":%s}}}",
-                 bad_ages[i]);
-        assert_int_equal(parse_resp(body, &resp, &diag), EVT_OK);
-        assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_ERR_PROTO_FIELD_INVALID);
-        assert_string_equal(diag.field, "output.baseinfo.age");
-        evt_proto_response_free(&resp);
+        expect_person_error(person_aged(bad_ages[i]), EVT_ERR_PROTO_FIELD_INVALID,
+                            "output.baseinfo.age");
     }
 
     /* A broken entry is named with its index. */
-    assert_int_equal(
-        parse_resp(PERSON_BODY("[{\"insutype\":\"310\",\"psn_insu_stas\":\"1\","
-                               "\"insuplc_admdvs\":\"421200\",\"balc\":0},"
-                               "{\"insutype\":\"390\",\"insuplc_admdvs\":\"421200\"}]"),
-                   &resp, &diag),
-        EVT_OK);
-    assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_ERR_PROTO_FIELD_MISSING);
-    assert_string_equal(diag.field, "output.insuinfo[1].psn_insu_stas");
-    evt_proto_response_free(&resp);
-    assert_int_equal(parse_resp(PERSON_BODY("[{\"insutype\":\"310\",\"psn_insu_stas\":\"1\","
-                                            "\"insuplc_admdvs\":\"421200\",\"balc\":1.005}]"),
-                                &resp, &diag),
-                     EVT_OK);
-    assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_ERR_MONEY_INVALID);
-    assert_string_equal(diag.field, "output.insuinfo[0].balc");
-    evt_proto_response_free(&resp);
-    assert_int_equal(parse_resp(PERSON_BODY("[\"310\"]"), &resp, &diag), EVT_OK);
-    assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_ERR_PROTO_FIELD_INVALID);
-    assert_string_equal(diag.field, "output.insuinfo[0]");
-    evt_proto_response_free(&resp);
-    assert_int_equal(parse_resp(PERSON_BODY("{}"), &resp, &diag), EVT_OK);
-    assert_int_equal(evt_proto_parse_person(&resp, &p, &diag), EVT_ERR_PROTO_FIELD_INVALID);
-    assert_string_equal(diag.field, "output.insuinfo");
-    evt_proto_response_free(&resp);
+    expect_person_error(PERSON_BODY("[{\"insutype\":\"310\",\"psn_insu_stas\":\"1\","
+                                    "\"insuplc_admdvs\":\"421200\",\"balc\":0},"
+                                    "{\"insutype\":\"390\",\"insuplc_admdvs\":\"421200\"}]"),
+                        EVT_ERR_PROTO_FIELD_MISSING, "output.insuinfo[1].psn_insu_stas");
+    expect_person_error(PERSON_BODY("[{\"insutype\":\"310\",\"psn_insu_stas\":\"1\","
+                                    "\"insuplc_admdvs\":\"421200\",\"balc\":1.005}]"),
+                        EVT_ERR_MONEY_INVALID, "output.insuinfo[0].balc");
+    expect_person_error(PERSON_BODY("[\"310\"]"), EVT_ERR_PROTO_FIELD_INVALID,
+                        "output.insuinfo[0]");
+    expect_person_error(PERSON_BODY("{}"), EVT_ERR_PROTO_FIELD_INVALID, "output.insuinfo");
 }
 
 static void test_parse_person_keeps_normal_entries_when_full(void **state)
@@ -1292,75 +1240,74 @@ static void expect_setl_error(const char *body, evt_proto_settle_kind kind, evt_
 static void test_settlement_mismatches(void **state)
 {
     (void)state;
-    /* One fen off. */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
-                           "\"psn_cash_pay\":2.99"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH,
-                      "output.setlinfo.medfee_sumamt");
-    /* Mutual aid counts in the sum: leaving it out unbalances. */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
-                           "\"acct_mulaid_pay\":1.00,\"psn_cash_pay\":3.00"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH,
-                      "output.setlinfo.medfee_sumamt");
-    /* psn_part_amt disagrees with its parts. */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
-                           "\"psn_cash_pay\":3.00,\"psn_part_amt\":5.00"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH,
-                      "output.setlinfo.psn_part_amt");
-    /* Balanced but not this order's total. */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
-                           "\"psn_cash_pay\":3.00"),
-                      EVT_PROTO_SETTLE, 1001, EVT_ERR_MONEY_MISMATCH,
-                      "output.setlinfo.medfee_sumamt");
-    /* Negative amount on a sale, even if it balances. */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":11.00,\"acct_pay\":0,"
-                           "\"psn_cash_pay\":-1.00"),
-                      EVT_PROTO_PRESETTLE, 1000, EVT_ERR_MONEY_MISMATCH,
-                      "output.setlinfo.psn_cash_pay");
-    /* 2102 without setl_id. */
-    expect_setl_error("{\"infcode\":0,\"output\":{\"setlinfo\":{\"psn_no\":\"" PSN_NO "\","
-                      "\"medfee_sumamt\":1,\"fund_pay_sumamt\":1,\"acct_pay\":0,"
-                      "\"psn_cash_pay\":0}}}",
-                      EVT_PROTO_SETTLE, 100, EVT_ERR_PROTO_FIELD_MISSING,
-                      "output.setlinfo.setl_id");
-    /* Another person's settlement. */
-    expect_setl_error("{\"infcode\":0,\"output\":{\"setlinfo\":{\"setl_id\":\"S\",\"psn_no\":"
-                      "\"42000000000000000000000002\",\"medfee_sumamt\":1,\"fund_pay_sumamt\":1,"
-                      "\"acct_pay\":0,\"psn_cash_pay\":0}}}",
-                      EVT_PROTO_SETTLE, 100, EVT_ERR_PROTO_PERSON_MISMATCH,
-                      "output.setlinfo.psn_no");
-    /* Amount forms that are not exact fen. */
-    expect_setl_error(MINI("\"medfee_sumamt\":1e1,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
-                           "\"psn_cash_pay\":3.00"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_INVALID,
-                      "output.setlinfo.medfee_sumamt");
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":\"4.001\",\"acct_pay\":3,"
-                           "\"psn_cash_pay\":3"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_INVALID,
-                      "output.setlinfo.fund_pay_sumamt");
-    /* Required amounts: absent or "". */
-    expect_setl_error(MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":10.00,\"acct_pay\":0"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING,
-                      "output.setlinfo.psn_cash_pay");
-    expect_setl_error(MINI("\"medfee_sumamt\":\"\",\"fund_pay_sumamt\":10.00,\"acct_pay\":0,"
-                           "\"psn_cash_pay\":0"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING,
-                      "output.setlinfo.medfee_sumamt");
-    expect_setl_error(MINI("\"medfee_sumamt\":true,\"fund_pay_sumamt\":10.00,\"acct_pay\":0,"
-                           "\"psn_cash_pay\":0"),
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_INVALID,
-                      "output.setlinfo.medfee_sumamt");
-    /* Wrong shapes of the envelope around it. */
-    expect_setl_error("{\"infcode\":0,\"output\":{}}", EVT_PROTO_SETTLE, 1000,
-                      EVT_ERR_PROTO_FIELD_MISSING, "output.setlinfo");
-    expect_setl_error("{\"infcode\":0,\"output\":{\"setlinfo\":[]}}", EVT_PROTO_SETTLE, 1000,
-                      EVT_ERR_PROTO_FIELD_INVALID, "output.setlinfo");
-    expect_setl_error("{\"infcode\":0}", EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING,
-                      "output");
-    expect_setl_error("{\"infcode\":\"2001\",\"err_msg\":\"余额不足\"}", EVT_PROTO_SETTLE, 1000,
-                      EVT_ERR_PLATFORM_REJECTED, "");
-    expect_setl_error("{\"infcode\":0,\"output\":{\"setlinfo\":{\"setl_id\":\"S\"",
-                      EVT_PROTO_SETTLE, 1000, EVT_ERR_JSON_MALFORMED, "");
+    static const struct {
+        const char *body;
+        evt_proto_settle_kind kind;
+        evt_fen total;
+        evt_err err;
+        const char *field;
+    } cases[] = {
+        /* One fen off. */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
+              "\"psn_cash_pay\":2.99"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH, "output.setlinfo.medfee_sumamt"},
+        /* Mutual aid counts in the sum: leaving it out unbalances. */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
+              "\"acct_mulaid_pay\":1.00,\"psn_cash_pay\":3.00"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH, "output.setlinfo.medfee_sumamt"},
+        /* psn_part_amt disagrees with its parts. */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
+              "\"psn_cash_pay\":3.00,\"psn_part_amt\":5.00"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_MISMATCH, "output.setlinfo.psn_part_amt"},
+        /* Balanced but not this order's total. */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
+              "\"psn_cash_pay\":3.00"),
+         EVT_PROTO_SETTLE, 1001, EVT_ERR_MONEY_MISMATCH, "output.setlinfo.medfee_sumamt"},
+        /* Negative amount on a sale, even if it balances. */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":11.00,\"acct_pay\":0,"
+              "\"psn_cash_pay\":-1.00"),
+         EVT_PROTO_PRESETTLE, 1000, EVT_ERR_MONEY_MISMATCH, "output.setlinfo.psn_cash_pay"},
+        /* 2102 without setl_id. */
+        {"{\"infcode\":0,\"output\":{\"setlinfo\":{\"psn_no\":\"" PSN_NO "\","
+         "\"medfee_sumamt\":1,\"fund_pay_sumamt\":1,\"acct_pay\":0,"
+         "\"psn_cash_pay\":0}}}",
+         EVT_PROTO_SETTLE, 100, EVT_ERR_PROTO_FIELD_MISSING, "output.setlinfo.setl_id"},
+        /* Another person's settlement. */
+        {"{\"infcode\":0,\"output\":{\"setlinfo\":{\"setl_id\":\"S\",\"psn_no\":"
+         "\"42000000000000000000000002\",\"medfee_sumamt\":1,\"fund_pay_sumamt\":1,"
+         "\"acct_pay\":0,\"psn_cash_pay\":0}}}",
+         EVT_PROTO_SETTLE, 100, EVT_ERR_PROTO_PERSON_MISMATCH, "output.setlinfo.psn_no"},
+        /* Amount forms that are not exact fen. */
+        {MINI("\"medfee_sumamt\":1e1,\"fund_pay_sumamt\":4.00,\"acct_pay\":3.00,"
+              "\"psn_cash_pay\":3.00"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_INVALID, "output.setlinfo.medfee_sumamt"},
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":\"4.001\",\"acct_pay\":3,"
+              "\"psn_cash_pay\":3"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_MONEY_INVALID, "output.setlinfo.fund_pay_sumamt"},
+        /* Required amounts: absent or "". */
+        {MINI("\"medfee_sumamt\":10.00,\"fund_pay_sumamt\":10.00,\"acct_pay\":0"), EVT_PROTO_SETTLE,
+         1000, EVT_ERR_PROTO_FIELD_MISSING, "output.setlinfo.psn_cash_pay"},
+        {MINI("\"medfee_sumamt\":\"\",\"fund_pay_sumamt\":10.00,\"acct_pay\":0,"
+              "\"psn_cash_pay\":0"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING, "output.setlinfo.medfee_sumamt"},
+        {MINI("\"medfee_sumamt\":true,\"fund_pay_sumamt\":10.00,\"acct_pay\":0,"
+              "\"psn_cash_pay\":0"),
+         EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_INVALID, "output.setlinfo.medfee_sumamt"},
+        /* Wrong shapes of the envelope around it. */
+        {"{\"infcode\":0,\"output\":{}}", EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING,
+         "output.setlinfo"},
+        {"{\"infcode\":0,\"output\":{\"setlinfo\":[]}}", EVT_PROTO_SETTLE, 1000,
+         EVT_ERR_PROTO_FIELD_INVALID, "output.setlinfo"},
+        {"{\"infcode\":0}", EVT_PROTO_SETTLE, 1000, EVT_ERR_PROTO_FIELD_MISSING, "output"},
+        {"{\"infcode\":\"2001\",\"err_msg\":\"余额不足\"}", EVT_PROTO_SETTLE, 1000,
+         EVT_ERR_PLATFORM_REJECTED, ""},
+        {"{\"infcode\":0,\"output\":{\"setlinfo\":{\"setl_id\":\"S\"", EVT_PROTO_SETTLE, 1000,
+         EVT_ERR_JSON_MALFORMED, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_setl_error(cases[i].body, cases[i].kind, cases[i].total, cases[i].err,
+                          cases[i].field);
+    }
 }
 
 static void test_settlement_cancel(void **state)
@@ -1415,17 +1362,15 @@ static void test_check_settlement_journalled(void **state)
 static void test_is_settlement(void **state)
 {
     (void)state;
-    assert_true(evt_proto_is_settlement("2102"));
-    assert_true(evt_proto_is_settlement("2103"));
-    assert_true(evt_proto_is_settlement("2207"));
-    assert_true(evt_proto_is_settlement("2208"));
-    assert_false(evt_proto_is_settlement("2101"));
-    assert_false(evt_proto_is_settlement("2206"));
-    assert_false(evt_proto_is_settlement("2601"));
-    assert_false(evt_proto_is_settlement("9001"));
-    assert_false(evt_proto_is_settlement("ec.query"));
-    assert_false(evt_proto_is_settlement("21020"));
-    assert_false(evt_proto_is_settlement(""));
+    static const char *const settling[] = {"2102", "2103", "2207", "2208"};
+    static const char *const not_settling[] = {"2101",     "2206",  "2601", "9001",
+                                               "ec.query", "21020", ""};
+    for (size_t i = 0; i < sizeof settling / sizeof settling[0]; i++) {
+        assert_true(evt_proto_is_settlement(settling[i]));
+    }
+    for (size_t i = 0; i < sizeof not_settling / sizeof not_settling[0]; i++) {
+        assert_false(evt_proto_is_settlement(not_settling[i]));
+    }
     assert_false(evt_proto_is_settlement(NULL));
 }
 
