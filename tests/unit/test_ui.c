@@ -31,6 +31,21 @@ static bool shown(fixture *f, const char *text)
     return evt_sim_ui_screen_contains(evt_sim_ui_screen(f->sim, 0), text);
 }
 
+/* Every text of `present` is on the screen and none of `absent`; both lists end with NULL. */
+static void expect_screen(fixture *f, const char *const *present, const char *const *absent)
+{
+    for (; present != NULL && *present != NULL; present++) {
+        if (!shown(f, *present)) {
+            fail_msg("not on the screen: %s", *present);
+        }
+    }
+    for (; absent != NULL && *absent != NULL; absent++) {
+        if (shown(f, *absent)) {
+            fail_msg("on the screen: %s", *absent);
+        }
+    }
+}
+
 static void person(evt_person *p, evt_insurance **insu)
 {
     memset(p, 0, sizeof *p);
@@ -59,18 +74,11 @@ static void identity_screen_masks_and_marks_family_account(void **state)
     v.via_family_account = true;
     strcpy(v.holder_name, "张建国");
     assert_int_equal(evt_ui_show_identity(&f->ui, &v, &p, insu), EVT_OK);
-    assert_true(shown(f, "李*英"));
-    assert_true(shown(f, "1201**********0468"));
-    assert_true(shown(f, "女"));
-    assert_true(shown(f, "72"));
-    assert_true(shown(f, "职工基本医疗保险"));
-    assert_true(shown(f, "天津市 120104"));
-    assert_true(shown(f, "35.20"));
-    assert_true(shown(f, "亲情账户代展码"));
-    assert_true(shown(f, "张*国"));
-    assert_false(shown(f, "李秀英"));
-    assert_false(shown(f, "张建国"));
-    assert_false(shown(f, "120104195301020468"));
+    static const char *const on_screen[] = {
+        "李*英", "1201**********0468", "女",    "72", "职工基本医疗保险", "天津市 120104",
+        "35.20", "亲情账户代展码",     "张*国", NULL};
+    static const char *const not_on_screen[] = {"李秀英", "张建国", "120104195301020468", NULL};
+    expect_screen(f, on_screen, not_on_screen);
     evt_sim_ui_close(f->sim);
 }
 
@@ -86,9 +94,9 @@ static void resident_without_account(void **state)
     evt_voucher_info v;
     memset(&v, 0, sizeof v);
     evt_ui_show_identity(&f->ui, &v, &p, insu);
-    assert_true(shown(f, "城乡居民基本医疗保险"));
-    assert_true(shown(f, "个人账户：无"));
-    assert_false(shown(f, "亲情账户"));
+    static const char *const on_screen[] = {"城乡居民基本医疗保险", "个人账户：无", NULL};
+    static const char *const not_on_screen[] = {"亲情账户", NULL};
+    expect_screen(f, on_screen, not_on_screen);
     evt_sim_ui_close(f->sim);
 }
 
@@ -105,12 +113,14 @@ static void split_shows_every_amount(void **state)
     s.balc = 0;
     s.balc_present = true;
     evt_ui_show_split(&f->ui, &s, true);
-    assert_true(shown(f, "医疗费总额：84.00"));
-    assert_true(shown(f, "基金支付：  42.00"));
-    assert_true(shown(f, "个人账户：  35.20"));
-    assert_true(shown(f, "共济支付：  6.80"));
-    assert_true(shown(f, "现金支付：  0.00"));
-    assert_true(shown(f, "账户余额：  0.00"));
+    static const char *const on_screen[] = {"医疗费总额：84.00",
+                                            "基金支付：  42.00",
+                                            "个人账户：  35.20",
+                                            "共济支付：  6.80",
+                                            "现金支付：  0.00",
+                                            "账户余额：  0.00",
+                                            NULL};
+    expect_screen(f, on_screen, NULL);
     evt_ui_show_settled(&f->ui, &s, true, false);
     assert_true(shown(f, "补打"));
     evt_sim_ui_close(f->sim);
