@@ -182,13 +182,27 @@ static int teardown(void **state)
     "{\"med_list_codg\":\"XB02CCC0002\",\"medins_list_codg\":\"YP0002\",\"name\":\"布洛芬片\"," \
     "\"qty\":1,\"price\":3.2,\"amount\":\"3.20\"}],\"total\":28.20}\n"
 
-static void settle(const char *order_id)
+/* SALE_A from the POS, which must open an order for the app. */
+static void open_sale_a(void)
+{
+    bool got = false;
+    open_sale_a();
+}
+
+/* The app's outcome for an order; every other field zero. */
+static evt_ecr_result result_of(const char *order_id, evt_ecr_status status, evt_err error)
 {
     evt_ecr_result r;
     memset(&r, 0, sizeof r);
     snprintf(r.order_id, sizeof r.order_id, "%s", order_id);
-    r.status = EVT_ECR_SETTLED;
-    r.error = EVT_OK;
+    r.status = status;
+    r.error = error;
+    return r;
+}
+
+static void settle(const char *order_id)
+{
+    evt_ecr_result r = result_of(order_id, EVT_ECR_SETTLED, EVT_OK);
     snprintf(r.setl_id, sizeof r.setl_id, "S120104000000000001");
     snprintf(r.msgid, sizeof r.msgid, "H12010400001202405011200001001");
     r.total = 2820;
@@ -241,9 +255,8 @@ static void test_sale_ack_order_and_result(void **state)
 static void test_idempotent_by_order_id(void **state)
 {
     (void)state;
+    open_sale_a();
     bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
     settle("POS-20240501-0001");
     char line[4096];
     pump_reply(&fx.pos, line, sizeof line, NULL);
@@ -264,9 +277,8 @@ static void test_idempotent_by_order_id(void **state)
 static void test_open_order_resend_status_and_busy(void **state)
 {
     (void)state;
+    open_sale_a();
     bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
     /* Resent while running: ack again, not a second order. */
     const char *reply = exchange(SALE_A, &got);
     assert_false(got);
@@ -291,14 +303,9 @@ static void test_open_order_resend_status_and_busy(void **state)
 static void test_refused_can_retry_unknown_cannot(void **state)
 {
     (void)state;
+    open_sale_a();
     bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
-    evt_ecr_result r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
-    r.status = EVT_ECR_REFUSED;
-    r.error = EVT_ERR_VOUCHER_WECHAT_PAY;
+    evt_ecr_result r = result_of("POS-20240501-0001", EVT_ECR_REFUSED, EVT_ERR_VOUCHER_WECHAT_PAY);
     assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_OK);
     char line[4096];
     pump_reply(&fx.pos, line, sizeof line, NULL);
@@ -307,12 +314,8 @@ static void test_refused_can_retry_unknown_cannot(void **state)
                               "\"message\":\"这是微信付款码，请出示医保电子凭证\"}");
 
     /* A refused order may be tried again: a new attempt is handed out. */
-    exchange(SALE_A, &got);
-    assert_true(got);
-    memset(&r, 0, sizeof r);
-    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
-    r.status = EVT_ECR_UNKNOWN;
-    r.error = EVT_ERR_OUTCOME_UNKNOWN;
+    open_sale_a();
+    r = result_of("POS-20240501-0001", EVT_ECR_UNKNOWN, EVT_ERR_OUTCOME_UNKNOWN);
     snprintf(r.msgid, sizeof r.msgid, "H12010400001202405011200001002");
     snprintf(r.message, sizeof r.message, "结算结果未知，请勿重复收费");
     evt_ecr_reply(&fx.ecr, &r);
@@ -336,8 +339,7 @@ static void test_external_busy(void **state)
     assert_false(got);
     assert_contains(reply, "\"status\":\"busy\"");
     evt_ecr_set_external_busy(&fx.ecr, false);
-    exchange(SALE_A, &got);
-    assert_true(got);
+    open_sale_a();
 }
 
 typedef struct bad_case {
@@ -458,9 +460,7 @@ static void test_malformed_lines_keep_link_up(void **state)
         assert_contains(reply, "\"message\":\"");
     }
     /* Still up: a good sale goes through on the same connection. */
-    bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
+    open_sale_a();
 }
 
 static void test_error_reply_shape(void **state)
@@ -582,9 +582,7 @@ static void test_split_across_reads(void **state)
 static void test_new_connection_replaces_old(void **state)
 {
     (void)state;
-    bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
+    open_sale_a();
     /* The POS believes the link died and reconnects; the terminal adopts the new socket. */
     pos second;
     pos_connect(&second, fx.port);
@@ -603,9 +601,8 @@ static void test_new_connection_replaces_old(void **state)
 static void test_disconnect_then_query(void **state)
 {
     (void)state;
+    open_sale_a();
     bool got = false;
-    exchange(SALE_A, &got);
-    assert_true(got);
     close(fx.pos.fd);
     /* The link notices the closed connection... */
     for (int i = 0; i < 20 && fx.ecr.client != NULL; i++) {
@@ -613,11 +610,7 @@ static void test_disconnect_then_query(void **state)
     }
     assert_null(fx.ecr.client);
     /* ...the result cannot be sent but is kept... */
-    evt_ecr_result r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
-    r.status = EVT_ECR_FAILED;
-    r.error = EVT_ERR_NET_TIMEOUT;
+    evt_ecr_result r = result_of("POS-20240501-0001", EVT_ECR_FAILED, EVT_ERR_NET_TIMEOUT);
     assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_ERR_NET_CLOSED);
     /* ...and the reconnected POS gets it by asking. */
     pos_connect(&fx.pos, fx.port);
@@ -695,13 +688,8 @@ static void test_custom_store_hook(void **state)
     assert_contains(reply, "\"cash\":\"1.00\"");
     assert_contains(reply, "\"balance\":\"\""); /* not present: empty, like the platform */
     /* A save failure is reported to the caller (the POS still gets the result). */
-    exchange(SALE_A, &got);
-    assert_true(got);
-    evt_ecr_result r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.order_id, sizeof r.order_id, "POS-20240501-0001");
-    r.status = EVT_ECR_FAILED;
-    r.error = EVT_ERR_NET_CONNECT;
+    open_sale_a();
+    evt_ecr_result r = result_of("POS-20240501-0001", EVT_ECR_FAILED, EVT_ERR_NET_CONNECT);
     assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_ERR_STORAGE_IO);
     assert_int_equal(saves, 1);
     char line[4096];
