@@ -142,6 +142,24 @@ static void reopen(uint32_t *corrupt)
     assert_int_equal(evt_journal_open(&jr, &nor.hal, work, sizeof work, corrupt), EVT_OK);
 }
 
+/* Erased flash of sectors x sector_size with the journal opened on it; m (if given) empty. */
+static void fresh_journal(uint32_t sectors, uint32_t sector_size, model *m)
+{
+    nor_setup(sectors, sector_size);
+    reopen(NULL);
+    if (m != NULL) {
+        model_init(m);
+    }
+}
+
+/* Keys 0 .. count-1, each put at `version`. */
+static void put_keys(model *m, int count, int version)
+{
+    for (int i = 0; i < count; i++) {
+        put_version(&jr, m, i, version);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -166,8 +184,7 @@ static int teardown(void **state)
 static void test_put_get_del_overwrite(void **state)
 {
     (void)state;
-    nor_setup(4, 4096);
-    reopen(NULL);
+    fresh_journal(4, 4096, NULL);
     char buf[64];
     size_t len = 99;
     assert_int_equal(evt_journal_get(&jr, "msgid", buf, sizeof buf, &len), EVT_ERR_NOT_FOUND);
@@ -205,8 +222,7 @@ static void test_put_get_del_overwrite(void **state)
 static void test_get_length_query_and_overflow(void **state)
 {
     (void)state;
-    nor_setup(2, 4096);
-    reopen(NULL);
+    fresh_journal(2, 4096, NULL);
     uint8_t big[EVT_JOURNAL_VALUE_MAX], out[EVT_JOURNAL_VALUE_MAX];
     for (size_t i = 0; i < sizeof big; i++) {
         big[i] = (uint8_t)(i * 31u);
@@ -228,13 +244,9 @@ static void test_get_length_query_and_overflow(void **state)
 static void test_persistence_across_reopen(void **state)
 {
     (void)state;
-    nor_setup(4, 4096);
-    reopen(NULL);
     model m;
-    model_init(&m);
-    for (int i = 0; i < 20; i++) {
-        put_version(&jr, &m, i, 1);
-    }
+    fresh_journal(4, 4096, &m);
+    put_keys(&m, 20, 1);
     for (int i = 0; i < 20; i += 3) {
         put_version(&jr, &m, i, 2);
     }
@@ -309,8 +321,7 @@ static int has_key(const visit_log *log, const char *key)
 static void test_iterate_prefix(void **state)
 {
     (void)state;
-    nor_setup(4, 4096);
-    reopen(NULL);
+    fresh_journal(4, 4096, NULL);
     assert_int_equal(evt_journal_put(&jr,
                                      "rev/H1234567890120250101120000"
                                      "1001",
@@ -361,10 +372,8 @@ static void test_iterate_prefix(void **state)
 static void test_gc_thousands_of_overwrites(void **state)
 {
     (void)state;
-    nor_setup(4, SMALL_SECTOR);
-    reopen(NULL);
     model m;
-    model_init(&m);
+    fresh_journal(4, SMALL_SECTOR, &m);
     uint32_t rng = 12345;
     for (int n = 0; n < 6000; n++) {
         rng = rng * 1664525u + 1013904223u;
@@ -518,9 +527,7 @@ static void sweep_cuts(const cut_case *c, uint64_t step, uint64_t nested_every)
 /* A journal with some history: several sectors in use, keys at various versions. */
 static uint8_t *make_history(model *m, uint32_t sectors, int keys, int puts)
 {
-    nor_setup(sectors, SMALL_SECTOR);
-    reopen(NULL);
-    model_init(m);
+    fresh_journal(sectors, SMALL_SECTOR, m);
     for (int n = 0; n < puts; n++) {
         put_version(&jr, m, n % keys, n);
     }
@@ -558,9 +565,7 @@ static void test_power_cut_delete(void **state)
 static uint8_t *make_history_until_gc(model *m, uint32_t sectors, int keys, op_kind op, int key,
                                       int new_version)
 {
-    nor_setup(sectors, SMALL_SECTOR);
-    reopen(NULL);
-    model_init(m);
+    fresh_journal(sectors, SMALL_SECTOR, m);
     uint8_t *image = malloc(nor.size);
     assert_non_null(image);
     char name[16];
@@ -643,22 +648,23 @@ static uint32_t find_record(const char *key, int nth)
     return 0;
 }
 
+/* Where the nth record (0 = oldest) of the model's key i starts. */
+static uint32_t record_of(int i, int nth)
+{
+    char key[16];
+    key_name(i, key);
+    return find_record(key, nth);
+}
+
 static void test_bit_flip_in_value_skipped(void **state)
 {
     (void)state;
-    nor_setup(4, 4096);
-    reopen(NULL);
     model m;
-    model_init(&m);
-    for (int i = 0; i < 12; i++) {
-        put_version(&jr, &m, i, 1);
-    }
+    fresh_journal(4, 4096, &m);
+    put_keys(&m, 12, 1);
     put_version(&jr, &m, 6, 2); /* key 6 has an older version to fall back on */
-    char key[16];
-    key_name(4, key);
-    uint32_t rec4 = find_record(key, 0);
-    key_name(6, key);
-    uint32_t rec6 = find_record(key, 1);
+    uint32_t rec4 = record_of(4, 0);
+    uint32_t rec6 = record_of(6, 1);
     evt_ram_nor_flip_bit(&nor, rec4 + 16 + 5 + 3, 2); /* inside the value */
     evt_ram_nor_flip_bit(&nor, rec6 + 16 + 5 + 1, 7);
 
@@ -684,19 +690,12 @@ static void test_bit_flip_in_value_skipped(void **state)
 static void test_bit_flip_in_header_resyncs(void **state)
 {
     (void)state;
-    nor_setup(4, 4096);
-    reopen(NULL);
     model m;
-    model_init(&m);
-    for (int i = 0; i < 12; i++) {
-        put_version(&jr, &m, i, 1);
-    }
-    char key[16];
-    key_name(5, key);
-    uint32_t rec5 = find_record(key, 0);
+    fresh_journal(4, 4096, &m);
+    put_keys(&m, 12, 1);
+    uint32_t rec5 = record_of(5, 0);
     evt_ram_nor_flip_bit(&nor, rec5 + 4, 3); /* value length: the walk cannot trust it */
-    key_name(9, key);
-    uint32_t rec9 = find_record(key, 0);
+    uint32_t rec9 = record_of(9, 0);
     evt_ram_nor_flip_bit(&nor, rec9 + 0, 0); /* magic */
     uint32_t corrupt = 0;
     reopen(&corrupt);
@@ -709,8 +708,7 @@ static void test_bit_flip_in_header_resyncs(void **state)
 static void test_get_detects_decay_after_open(void **state)
 {
     (void)state;
-    nor_setup(2, 4096);
-    reopen(NULL);
+    fresh_journal(2, 4096, NULL);
     assert_int_equal(evt_journal_put(&jr, "pend/1", "settlement 2102", 15), EVT_OK);
     uint32_t rec = find_record("pend/1", 0);
     evt_ram_nor_flip_bit(&nor, rec + 16 + 6 + 4, 1);
@@ -723,10 +721,8 @@ static void test_get_detects_decay_after_open(void **state)
 static void test_torn_tail_counted_then_reclaimed(void **state)
 {
     (void)state;
-    nor_setup(3, SMALL_SECTOR);
-    reopen(NULL);
     model m;
-    model_init(&m);
+    fresh_journal(3, SMALL_SECTOR, &m);
     put_version(&jr, &m, 0, 1);
     evt_ram_nor_arm_cut(&nor, 20, EVT_RAM_NOR_CUT_PREFIX, 1); /* inside the next record's body */
     char key[16];
@@ -770,10 +766,8 @@ static void test_garbage_flash_opens_empty(void **state)
 static void test_spare_with_stray_bits_is_erased_first(void **state)
 {
     (void)state;
-    nor_setup(3, SMALL_SECTOR);
-    reopen(NULL);
     model m;
-    model_init(&m);
+    fresh_journal(3, SMALL_SECTOR, &m);
     for (int n = 0; n < 60; n++) {
         put_version(&jr, &m, n % 6, n);
     }
@@ -803,8 +797,7 @@ static void test_spare_with_stray_bits_is_erased_first(void **state)
 static void test_full_store(void **state)
 {
     (void)state;
-    nor_setup(4, SMALL_SECTOR);
-    reopen(NULL);
+    fresh_journal(4, SMALL_SECTOR, NULL);
     uint8_t v[EVT_JOURNAL_VALUE_MAX];
     memset(v, 0x5A, sizeof v);
     char key[16];
@@ -846,8 +839,7 @@ static void test_full_store(void **state)
 static void test_small_records_fill_then_delete_all(void **state)
 {
     (void)state;
-    nor_setup(2, SMALL_SECTOR);
-    reopen(NULL);
+    fresh_journal(2, SMALL_SECTOR, NULL);
     char key[16];
     int stored = 0;
     for (; stored < 1000; stored++) {
@@ -903,10 +895,8 @@ static void test_index_full(void **state)
 static void test_format_keeps_wear(void **state)
 {
     (void)state;
-    nor_setup(4, SMALL_SECTOR);
-    reopen(NULL);
     model m;
-    model_init(&m);
+    fresh_journal(4, SMALL_SECTOR, &m);
     for (int n = 0; n < 500; n++) {
         put_version(&jr, &m, n % 9, n);
     }
@@ -995,8 +985,7 @@ static void test_misuse(void **state)
 static void test_storage_error_forces_reopen(void **state)
 {
     (void)state;
-    nor_setup(2, 4096);
-    reopen(NULL);
+    fresh_journal(2, 4096, NULL);
     assert_int_equal(evt_journal_put(&jr, "a", "1", 1), EVT_OK);
     nor.powered_off = true; /* the HAL reports an I/O error */
     assert_int_equal(evt_journal_put(&jr, "b", "2", 1), EVT_ERR_STORAGE_IO);
