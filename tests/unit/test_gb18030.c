@@ -137,27 +137,29 @@ static void convert(const char *in, size_t len, char *out, size_t cap)
 static void test_invalid_utf8_becomes_question_marks(void **state)
 {
     (void)state;
-    char out[64];
-    /* Lone continuation, invalid lead bytes. */
-    convert("a\x80z", 3, out, sizeof out);
-    assert_string_equal(out, "a?z");
-    convert("\xC0\xAF\xFE\xFF", 4, out, sizeof out);
-    assert_string_equal(out, "????");
-    /* Overlong 3-byte form of '/', encoded surrogate U+D800, past U+10FFFF: each maximal
-     * invalid prefix is one '?' and the following bytes are looked at again. */
-    convert("\xE0\x80\xAF", 3, out, sizeof out);
-    assert_string_equal(out, "???");
-    convert("\xED\xA0\x80x", 4, out, sizeof out);
-    assert_string_equal(out, "???x");
-    convert("\xF4\x90\x80\x80", 4, out, sizeof out);
-    assert_string_equal(out, "????");
-    /* Truncated sequences: a valid prefix then ASCII, and at the very end. */
-    convert("\xE5\x8Cz", 3, out, sizeof out);
-    assert_string_equal(out, "?z");
-    convert("ab\xE5\x8C", 4, out, sizeof out);
-    assert_string_equal(out, "ab?");
-    convert("\xF0\x9F\x98", 3, out, sizeof out);
-    assert_string_equal(out, "?");
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        /* Lone continuation, invalid lead bytes. */
+        {"a\x80z", 3, "a?z"},
+        {"\xC0\xAF\xFE\xFF", 4, "????"},
+        /* Overlong 3-byte form of '/', encoded surrogate U+D800, past U+10FFFF: each maximal
+         * invalid prefix is one '?' and the following bytes are looked at again. */
+        {"\xE0\x80\xAF", 3, "???"},
+        {"\xED\xA0\x80x", 4, "???x"},
+        {"\xF4\x90\x80\x80", 4, "????"},
+        /* Truncated sequences: a valid prefix then ASCII, and at the very end. */
+        {"\xE5\x8Cz", 3, "?z"},
+        {"ab\xE5\x8C", 4, "ab?"},
+        {"\xF0\x9F\x98", 3, "?"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        convert(cases[i].in, cases[i].len, out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+    }
     assert_int_equal(evt_gb18030_width("\xE5\x8C", 2), 1);
     /* Out-of-range code points handed to the encoder directly. */
     uint8_t enc[4];
