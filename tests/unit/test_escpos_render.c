@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zbar.h>
 
 #include "escpos_render.h"
+#include "qr_decode.h"
 
 static evt_escpos_page render(const void *data, size_t len, unsigned width)
 {
@@ -115,31 +115,6 @@ static void test_wrapping_is_reported(void **state)
     evt_escpos_page_free(&p);
 }
 
-static int decode_qr(const evt_escpos_page *page, char *out, size_t cap)
-{
-    size_t n = (size_t)page->width * page->height;
-    uint8_t *gray = malloc(n);
-    assert_non_null(gray);
-    for (size_t i = 0; i < n; i++) {
-        gray[i] = page->pixels[i] ? 0 : 255;
-    }
-    zbar_image_scanner_t *scanner = zbar_image_scanner_create();
-    zbar_image_scanner_set_config(scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-    zbar_image_scanner_set_config(scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-    zbar_image_t *img = zbar_image_create();
-    zbar_image_set_format(img, zbar_fourcc('Y', '8', '0', '0'));
-    zbar_image_set_size(img, page->width, page->height);
-    zbar_image_set_data(img, gray, n, zbar_image_free_data);
-    int found = zbar_scan_image(scanner, img);
-    const zbar_symbol_t *sym = zbar_image_first_symbol(img);
-    if (sym != NULL) {
-        snprintf(out, cap, "%s", zbar_symbol_get_data(sym));
-    }
-    zbar_image_destroy(img);
-    zbar_image_scanner_destroy(scanner);
-    return found;
-}
-
 static void test_native_qr(void **state)
 {
     (void)state;
@@ -163,7 +138,7 @@ static void test_native_qr(void **state)
     assert_int_equal(p.unknown_commands, 0);
     assert_string_equal(p.text, "[qr EVTS1|H12010400001|S1|M1|P1|MSG]\n");
     char got[128] = "";
-    assert_int_equal(decode_qr(&p, got, sizeof got), 1);
+    assert_int_equal(qr_decode_page(&p, got, sizeof got), 1);
     assert_string_equal(got, payload);
     /* Module size 5, centred: the symbol's side is a multiple of 5 around the middle. */
     int left, right;

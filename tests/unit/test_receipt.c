@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zbar.h>
 
 #include "escpos_render.h"
+#include "qr_decode.h"
 #include "evt/gb18030.h"
 #include "evt/receipt.h"
 
@@ -197,32 +197,6 @@ static bool has_text(const fixture *f, const char *needle)
     return strstr(f->page.text, needle) != NULL;
 }
 
-/* Decodes the QR codes on the rendered page with zbar; returns how many, first in out. */
-static int decode_qr(const evt_escpos_page *page, char *out, size_t cap)
-{
-    size_t n = (size_t)page->width * page->height;
-    uint8_t *gray = malloc(n);
-    assert_non_null(gray);
-    for (size_t i = 0; i < n; i++) {
-        gray[i] = page->pixels[i] ? 0 : 255;
-    }
-    zbar_image_scanner_t *scanner = zbar_image_scanner_create();
-    zbar_image_scanner_set_config(scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-    zbar_image_scanner_set_config(scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-    zbar_image_t *img = zbar_image_create();
-    zbar_image_set_format(img, zbar_fourcc('Y', '8', '0', '0'));
-    zbar_image_set_size(img, page->width, page->height);
-    zbar_image_set_data(img, gray, n, zbar_image_free_data);
-    int found = zbar_scan_image(scanner, img);
-    const zbar_symbol_t *sym = zbar_image_first_symbol(img);
-    if (sym != NULL) {
-        snprintf(out, cap, "%s", zbar_symbol_get_data(sym));
-    }
-    zbar_image_destroy(img);
-    zbar_image_scanner_destroy(scanner);
-    return found;
-}
-
 static const char *expected_ref(void)
 {
     return "EVTS1|" FIXMEDINS_CODE "|" SETL_ID "|" MDTRT_ID "|" PSN_NO "|" MSGID;
@@ -308,7 +282,7 @@ static void test_qr_raster_decodes_to_reference(void **state)
     fixture *f = *state;
     build_and_render(f);
     char got[256] = "";
-    assert_int_equal(decode_qr(&f->page, got, sizeof got), 1);
+    assert_int_equal(qr_decode_page(&f->page, got, sizeof got), 1);
     assert_string_equal(got, expected_ref());
     evt_receipt_ref ref;
     assert_int_equal(evt_receipt_ref_parse(got, strlen(got), &ref), EVT_OK);
@@ -329,7 +303,7 @@ static void test_qr_native_80mm(void **state)
     assert_int_equal(f->page.qr_codes, 1);
     assert_int_equal(f->page.rasters, 0);
     char got[256] = "";
-    assert_int_equal(decode_qr(&f->page, got, sizeof got), 1);
+    assert_int_equal(qr_decode_page(&f->page, got, sizeof got), 1);
     assert_string_equal(got, expected_ref());
     /* Native mode keeps the job small: no bitmap in it. */
     assert_true(f->job_len < 4096);
@@ -357,7 +331,7 @@ static void test_80mm_columns(void **state)
     assert_int_equal(evt_gb18030_width(line, strlen(line)), 48);
     assert_true(strstr(line, "    3    23.90     71.70") != NULL);
     char qr[256] = "";
-    assert_int_equal(decode_qr(&f->page, qr, sizeof qr), 1);
+    assert_int_equal(qr_decode_page(&f->page, qr, sizeof qr), 1);
     assert_string_equal(qr, expected_ref());
 }
 
