@@ -18,6 +18,7 @@
 #include <psa/crypto.h>
 #include <psa/crypto_extra.h>
 
+#include "evt/civil.h"
 #include "evt/https.h"
 #include "evt/log.h"
 
@@ -60,21 +61,6 @@ mbedtls_ms_time_t mbedtls_ms_time(void)
     return platform_sys ? (mbedtls_ms_time_t)platform_sys->monotonic_ms(platform_sys->ctx) : 0;
 }
 
-/* Days since 1970-01-01 to proleptic Gregorian civil date (H. Hinnant's algorithm): integer
- * only, valid for the whole int64 range a certificate can carry. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static bool is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -85,33 +71,25 @@ struct tm *mbedtls_platform_gmtime_r(const mbedtls_time_t *tt, struct tm *tm_buf
     if (!tt || !tm_buf) {
         return NULL;
     }
-    int64_t t = (int64_t)*tt;
-    int64_t days = t / 86400;
-    int64_t secs = t % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days -= 1;
-    }
-    int64_t year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
-    if (year - 1900 > INT32_MAX || year - 1900 < INT32_MIN) {
+    evt_civil c;
+    evt_civil_from_unix((int64_t)*tt, &c);
+    if (c.year - 1900 > INT32_MAX || c.year - 1900 < INT32_MIN) {
         return NULL;
     }
     static const uint16_t days_before_month[12] = {0,   31,  59,  90,  120, 151,
                                                    181, 212, 243, 273, 304, 334};
     memset(tm_buf, 0, sizeof(*tm_buf));
-    tm_buf->tm_year = (int)(year - 1900);
-    tm_buf->tm_mon = (int)month - 1;
-    tm_buf->tm_mday = (int)day;
-    tm_buf->tm_hour = (int)(secs / 3600);
-    tm_buf->tm_min = (int)(secs / 60 % 60);
-    tm_buf->tm_sec = (int)(secs % 60);
+    tm_buf->tm_year = (int)(c.year - 1900);
+    tm_buf->tm_mon = (int)c.month - 1;
+    tm_buf->tm_mday = (int)c.day;
+    tm_buf->tm_hour = (int)c.hour;
+    tm_buf->tm_min = (int)c.minute;
+    tm_buf->tm_sec = (int)c.second;
     /* 1970-01-01 was a Thursday (4). */
-    int64_t wday = (days + 4) % 7;
+    int64_t wday = (c.days + 4) % 7;
     tm_buf->tm_wday = (int)(wday < 0 ? wday + 7 : wday);
-    tm_buf->tm_yday =
-        (int)(days_before_month[month - 1] + day - 1 + (month > 2 && is_leap(year) ? 1 : 0));
+    tm_buf->tm_yday = (int)(days_before_month[c.month - 1] + c.day - 1 +
+                            (c.month > 2 && is_leap(c.year) ? 1 : 0));
     tm_buf->tm_isdst = 0;
     return tm_buf;
 }

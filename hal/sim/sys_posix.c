@@ -1,6 +1,8 @@
 /* evt_sim_sys: POSIX clocks, getrandom() entropy and a stderr/file log sink. */
 #include "evt_sim/sys_posix.h"
 
+#include "evt/civil.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,45 +36,24 @@ const char *evt_sim_log_level_name(evt_log_level level)
     return "?";
 }
 
-/* Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's civil_from_days), so the
- * result never depends on the C library's idea of the local zone. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
+/* Integer calendar arithmetic (evt_civil), so the result never depends on the C library's
+ * idea of the local zone. */
 evt_err evt_sim_cst_from_unix(int64_t unix_s, evt_datetime *out)
 {
     if (out == NULL) {
         return EVT_ERR_ARG;
     }
-    const int64_t local = unix_s + CST_OFFSET_S;
-    int64_t days = local / 86400;
-    int64_t secs = local % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days -= 1;
-    }
-    int64_t year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
-    if (year < 2000 || year > 2099) {
+    evt_civil c;
+    evt_civil_from_unix(unix_s + CST_OFFSET_S, &c);
+    if (c.year < 2000 || c.year > 2099) {
         return EVT_ERR_UNSUPPORTED;
     }
-    out->year = (uint16_t)year;
-    out->month = (uint8_t)month;
-    out->day = (uint8_t)day;
-    out->hour = (uint8_t)(secs / 3600);
-    out->minute = (uint8_t)(secs / 60 % 60);
-    out->second = (uint8_t)(secs % 60);
+    out->year = (uint16_t)c.year;
+    out->month = (uint8_t)c.month;
+    out->day = (uint8_t)c.day;
+    out->hour = (uint8_t)c.hour;
+    out->minute = (uint8_t)c.minute;
+    out->second = (uint8_t)c.second;
     return EVT_OK;
 }
 
