@@ -146,7 +146,7 @@ static void retry_reversals(evt_app *app)
         return;
     }
     app->next_reversal_retry = now + APP_REVERSAL_RETRY_MS;
-    if (app->reversals_shown == 0 && evt_platform_pending_reversals(app->platform) == 0) {
+    if (evt_platform_pending_reversals(app->platform) == 0) {
         return;
     }
     unsigned left = 0;

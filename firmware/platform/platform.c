@@ -37,6 +37,9 @@ struct evt_platform {
     evt_msgid_gen msgid;
     char sign_no[EVT_SIGN_NO_BYTES];
     char *request;
+    /* rev/ records in the journal. Counted once at start-up and kept up to date here, so the
+     * idle screen's every-pass question does not walk the journal on flash. */
+    unsigned reversals_owed;
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -207,6 +210,11 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
     err = p->request ? evt_https_client_new(&hc, hal->net, hal->sys, &p->https) : EVT_ERR_NOMEM;
     if (err == EVT_OK) {
         err = recover_pending(p);
+    }
+    owed_list owed;
+    if (err == EVT_OK) {
+        err = owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &owed);
+        p->reversals_owed = owed.total;
     }
     if (err != EVT_OK) {
         evt_platform_free(p);
@@ -389,25 +397,14 @@ static evt_err build_sign_in(void *arg, const evt_proto_identity *id, const evt_
 
 evt_err evt_platform_sign_in(evt_platform *p)
 {
-    evt_platform_reply reply;
-    memset(&reply, 0, sizeof reply);
-    evt_datetime now;
-    evt_err err = next_msgid(p, &now, reply.msgid);
-    if (err != EVT_OK) {
-        return err;
-    }
-    evt_proto_envelope env = {.msgid = reply.msgid, .inf_time = now};
     /* The platform records where an operator signs in from; the board knows its addresses. */
     sign_in_arg sa = {.ip = "0.0.0.0", .mac = "00-00-00-00-00-00"};
     if (p->hal->net->local_identity != NULL) {
         p->hal->net->local_identity(p->hal->net->ctx, sa.ip, sizeof sa.ip, sa.mac, sizeof sa.mac);
     }
-    size_t body_len = 0;
-    err = build_sign_in(&sa, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len,
-                        &reply.diag);
-    if (err == EVT_OK) {
-        err = send_and_parse(p, EVT_INFNO_SIGN_IN, body_len, &reply);
-    }
+    p->sign_no[0] = '\0'; /* a new sign-in replaces the old one, also when it fails */
+    evt_platform_reply reply;
+    evt_err err = evt_platform_call(p, EVT_INFNO_SIGN_IN, NULL, build_sign_in, &sa, NULL, &reply);
     if (err == EVT_OK) {
         err = evt_proto_parse_sign_in(&reply.resp, p->sign_no, &reply.diag);
     }
@@ -450,7 +447,9 @@ static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledge
         if (err == EVT_ERR_JOURNAL_CORRUPT) {
             /* Unreadable: nothing could ever be sent for it; keep the log line and move on. */
             EVT_LOGE(MOD, "reversal record %s unreadable; dropped", msgid);
-            evt_journal_del(p->journal, key);
+            if (evt_journal_del(p->journal, key) == EVT_OK && p->reversals_owed > 0) {
+                p->reversals_owed--;
+            }
         }
         return err;
     }
@@ -465,6 +464,9 @@ static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledge
         EVT_LOGI(MOD, "reversal of %s msgid %s acknowledged (2601 msgid %s)", owed.infno,
                  owed.msgid, reply.msgid);
         err = evt_journal_del(p->journal, key);
+        if (err == EVT_OK && p->reversals_owed > 0) {
+            p->reversals_owed--;
+        }
     } else {
         owed.attempts++;
         EVT_LOGW(MOD, "reversal of msgid %s not acknowledged (%s), attempt %u", owed.msgid,
@@ -489,6 +491,7 @@ evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcom
     if (err != EVT_OK) {
         return err;
     }
+    p->reversals_owed++; /* a fresh msgid: never owed before */
     /* The failed connection is useless now; the reversal gets a fresh one. */
     evt_https_disconnect(p->https);
     reverse_one(p, msgid, reversed);
@@ -518,13 +521,9 @@ evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, uns
     return EVT_OK;
 }
 
-unsigned evt_platform_pending_reversals(evt_platform *p)
+unsigned evt_platform_pending_reversals(const evt_platform *p)
 {
-    owed_list list;
-    if (owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list) != EVT_OK) {
-        return 0;
-    }
-    return list.total;
+    return p->reversals_owed;
 }
 
 bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id)

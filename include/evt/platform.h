@@ -79,7 +79,7 @@ evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcom
 /* Sends the owed reversals (oldest first), at most max_attempts requests. */
 evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left);
 /* Reversals still owed. */
-unsigned evt_platform_pending_reversals(evt_platform *p);
+unsigned evt_platform_pending_reversals(const evt_platform *p);
 /* True when a reversal is owed for this order (no second settlement before it is settled). */
 bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id);
 
