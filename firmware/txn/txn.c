@@ -98,14 +98,31 @@ static evt_err result_end(evt_txn *t, evt_ecr_result *r, evt_ecr_status status, 
     return err;
 }
 
+/* Waits (bounded) for the cashier's OK or CANCEL on the screen shown. EVT_OK with *confirmed;
+ * otherwise the reason there was no decision (a board QUIT also stops the terminal). */
+static evt_err cashier_decision(evt_txn *t, bool *confirmed)
+{
+    evt_err err = evt_ui_wait_decision(t->ui, t->decision_timeout_ms, confirmed);
+    if (err == EVT_ERR_CANCELLED) {
+        t->quit_requested = true;
+    }
+    return err;
+}
+
+/* The cashier confirmed the decision on screen: EVT_OK, or why not (for the result). */
+static evt_err cashier_confirmed(evt_txn *t)
+{
+    bool confirmed = false;
+    evt_err err = cashier_decision(t, &confirmed);
+    return err != EVT_OK ? err : confirmed ? EVT_OK : EVT_ERR_CANCELLED;
+}
+
 /* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
 static void show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail)
 {
     evt_ui_show_error(t->ui, title, err, detail);
     bool ok = false;
-    if (evt_ui_wait_decision(t->ui, t->decision_timeout_ms, &ok) == EVT_ERR_CANCELLED) {
-        t->quit_requested = true;
-    }
+    cashier_decision(t, &ok);
 }
 
 /* ---- journal records: settled orders and day totals --------------------------------------- */
@@ -499,9 +516,7 @@ static evt_err settle(evt_txn *t, sale_state *s, evt_ecr_result *r)
     t->last->printed = printed;
     evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
     bool ok = false;
-    if (evt_ui_wait_decision(t->ui, t->decision_timeout_ms, &ok) == EVT_ERR_CANCELLED) {
-        t->quit_requested = true;
-    }
+    cashier_decision(t, &ok);
     return EVT_OK;
 }
 
@@ -573,14 +588,9 @@ static evt_err run_sale(evt_txn *t, sale_state *s, evt_ecr_result *r)
 
     /* 3. the cashier checks the person in front of them */
     evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
-    bool confirmed = false;
-    err = evt_ui_wait_decision(t->ui, t->decision_timeout_ms, &confirmed);
-    if (err == EVT_ERR_CANCELLED) {
-        t->quit_requested = true;
-    }
-    if (err != EVT_OK || !confirmed) {
-        return result_end(t, r, EVT_ECR_REFUSED, err == EVT_OK ? EVT_ERR_CANCELLED : err,
-                          "收银员未确认身份");
+    err = cashier_confirmed(t);
+    if (err != EVT_OK) {
+        return result_end(t, r, EVT_ECR_REFUSED, err, "收银员未确认身份");
     }
 
     /* 4. pre-settlement: the split, nothing moves yet */
@@ -602,13 +612,9 @@ static evt_err run_sale(evt_txn *t, sale_state *s, evt_ecr_result *r)
         return result_end(t, r, status_for_call_error(err), err, platform_msg);
     }
     evt_ui_show_split(t->ui, &s->pre, has_account(s->insu));
-    err = evt_ui_wait_decision(t->ui, t->decision_timeout_ms, &confirmed);
-    if (err == EVT_ERR_CANCELLED) {
-        t->quit_requested = true;
-    }
-    if (err != EVT_OK || !confirmed) {
-        return result_end(t, r, EVT_ECR_REFUSED, err == EVT_OK ? EVT_ERR_CANCELLED : err,
-                          "收银员未确认金额");
+    err = cashier_confirmed(t);
+    if (err != EVT_OK) {
+        return result_end(t, r, EVT_ECR_REFUSED, err, "收银员未确认金额");
     }
 
     /* 5. money */
