@@ -344,11 +344,6 @@ void evt_app_get_figures(const evt_app *app, evt_app_figures *out)
     out->reversals_pending = evt_platform_pending_reversals(app->platform);
 }
 
-const evt_config *evt_app_config(const evt_app *app)
-{
-    return &app->cfg;
-}
-
 void evt_app_stop(evt_app *app)
 {
     if (app == NULL) {

@@ -149,7 +149,7 @@ evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *o
     return EVT_OK;
 }
 
-evt_err evt_txn_save_order(evt_txn *t, const evt_ecr_result *result)
+static evt_err save_order(evt_txn *t, const evt_ecr_result *result)
 {
     char key[EVT_JOURNAL_KEY_MAX + 1];
     if (strlen(EVT_JOURNAL_PREFIX_ORDER) + strlen(result->order_id) > EVT_JOURNAL_KEY_MAX) {
@@ -167,23 +167,6 @@ static void day_key(const evt_datetime *d, char *key, size_t cap)
 {
     snprintf(key, cap, "%s%04u%02u%02u", EVT_JOURNAL_PREFIX_DAY_TOTALS, (unsigned)d->year,
              (unsigned)d->month, (unsigned)d->day);
-}
-
-evt_err evt_txn_day_totals_get(evt_txn *t, const char *yyyymmdd, evt_txn_day_totals *out)
-{
-    char key[EVT_JOURNAL_KEY_MAX + 1];
-    snprintf(key, sizeof key, "%s%s", EVT_JOURNAL_PREFIX_DAY_TOTALS, yyyymmdd);
-    memset(out, 0, sizeof *out);
-    size_t len = 0;
-    evt_err err = evt_journal_get(t->journal, key, out, sizeof *out, &len);
-    if (err == EVT_ERR_NOT_FOUND) {
-        return EVT_OK;
-    }
-    if (err == EVT_OK && len != sizeof *out) {
-        memset(out, 0, sizeof *out);
-        return EVT_ERR_JOURNAL_CORRUPT;
-    }
-    return err;
 }
 
 static evt_err day_totals_add(evt_txn *t, const evt_datetime *when, const evt_settlement *s)
@@ -423,14 +406,14 @@ static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
     return EVT_OK;
 }
 
-bool evt_txn_has_last_receipt(const evt_txn *t)
+static bool has_last_receipt(const evt_txn *t)
 {
     return t->last != NULL && t->last->valid;
 }
 
 evt_err evt_txn_reprint_last(evt_txn *t)
 {
-    if (!evt_txn_has_last_receipt(t)) {
+    if (!has_last_receipt(t)) {
         return EVT_ERR_NOT_FOUND;
     }
     evt_err err = print_last_receipt(t, t->last->printed ? EVT_RECEIPT_REPRINT : EVT_RECEIPT_SALE);
@@ -508,7 +491,7 @@ static evt_err settle(evt_txn *t, sale_state *s, evt_ecr_result *r)
     r->balance_present = s->setl.balc_present;
     result_end(t, r, EVT_ECR_SETTLED, EVT_OK, NULL);
     r->message[0] = '\0';
-    if (evt_txn_save_order(t, r) != EVT_OK || day_totals_add(t, &s->begntime, &s->setl) != EVT_OK) {
+    if (save_order(t, r) != EVT_OK || day_totals_add(t, &s->begntime, &s->setl) != EVT_OK) {
         EVT_LOGE(MOD, "order %s settled but not journalled", r->order_id);
     }
     remember_receipt(t, s, r->msgid);

@@ -57,7 +57,6 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit);
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result);
 
 void evt_app_get_figures(const evt_app *app, evt_app_figures *out);
-const evt_config *evt_app_config(const evt_app *app);
 
 /* Closes connections and releases the app's memory. */
 void evt_app_stop(evt_app *app);

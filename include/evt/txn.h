@@ -22,7 +22,8 @@
 #include "evt/ui.h"
 #include "evt/voucher.h"
 
-/* Day totals for the daily close (3201), kept in the journal under day/<yyyymmdd>. */
+/* Day totals for the daily close (3201), kept in the journal under day/<yyyymmdd>; written
+ * by every settled sale, read by the daily close when it lands. */
 typedef struct evt_txn_day_totals {
     uint32_t count;
     evt_fen total;
@@ -86,13 +87,8 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
 /* Prints the last settlement's receipt again, marked 重打印. EVT_ERR_NOT_FOUND when there is
  * none since start-up; printer errors as the printer reports them. */
 evt_err evt_txn_reprint_last(evt_txn *t);
-bool evt_txn_has_last_receipt(const evt_txn *t);
 
 /* Stored result of a settled order (ECR idempotency). EVT_ERR_NOT_FOUND if none. */
 evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *out);
-evt_err evt_txn_save_order(evt_txn *t, const evt_ecr_result *result);
-
-/* Totals of one day ("yyyymmdd"); zeros when none. */
-evt_err evt_txn_day_totals_get(evt_txn *t, const char *yyyymmdd, evt_txn_day_totals *out);
 
 #endif /* EVT_TXN_H */
