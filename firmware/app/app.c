@@ -364,6 +364,11 @@ void evt_app_stop(evt_app *app)
     evt_https_platform_deinit();
 }
 
+evt_err evt_app_order_status(evt_app *app, const char *order_id, evt_ecr_result *result)
+{
+    return evt_txn_lookup_order(&app->txn, order_id, result);
+}
+
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)
 {
     evt_err err = evt_txn_pharmacy_sale(&app->txn, order, result);

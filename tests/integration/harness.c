@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "evt/money.h"
+#include "ram_nor.h"
 
 extern char **environ;
 
@@ -272,6 +273,12 @@ int emu_order_money(const emu *e, const char *order_id, int *live, int *reversed
     return 0;
 }
 
+int emu_snapshot(const emu *e, const char *path, bool save)
+{
+    const char *args[] = {"snapshot", save ? "--to" : "--from", path, NULL};
+    return emu_cli(e, NULL, 0, args);
+}
+
 int emu_handled_count(const emu *e, const char *infno)
 {
     char out[32], what[32];
@@ -287,6 +294,9 @@ int emu_handled_count(const emu *e, const char *infno)
 
 uint64_t term_flash_work(const term *t)
 {
+    if (t->nor != NULL) {
+        return t->nor->units;
+    }
     evt_sim_storage_stats st;
     evt_sim_storage_get_stats(t->flash, &st);
     return st.bytes_programmed + st.erases * (uint64_t)evt_sim_storage_hal(t->flash)->sector_size;
@@ -295,27 +305,22 @@ uint64_t term_flash_work(const term *t)
 static evt_err tap_read(void *ctx, uint32_t addr, void *buf, size_t len)
 {
     term *t = ctx;
-    const evt_hal_storage *in = evt_sim_storage_hal(t->flash);
-    return in->read(in->ctx, addr, buf, len);
+    return t->flash_in->read(t->flash_in->ctx, addr, buf, len);
 }
 
 static evt_err tap_program(void *ctx, uint32_t addr, const void *data, size_t len)
 {
     term *t = ctx;
-    const evt_hal_storage *in = evt_sim_storage_hal(t->flash);
     if (t->write_tap != NULL) {
-        evt_sim_storage_stats st;
-        evt_sim_storage_get_stats(t->flash, &st);
         t->write_tap(t->write_tap_arg, term_flash_work(t), data, len);
     }
-    return in->program(in->ctx, addr, data, len);
+    return t->flash_in->program(t->flash_in->ctx, addr, data, len);
 }
 
 static evt_err tap_erase(void *ctx, uint32_t addr)
 {
     term *t = ctx;
-    const evt_hal_storage *in = evt_sim_storage_hal(t->flash);
-    return in->erase(in->ctx, addr);
+    return t->flash_in->erase(t->flash_in->ctx, addr);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -389,11 +394,18 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         return -1;
     }
     evt_sim_net_posix_init(&t->net);
-    if (evt_sim_storage_open(&t->flash, t->flash_path,
-                             opt->flash_bytes ? opt->flash_bytes : 64u * 1024u, 4096u) != EVT_OK) {
-        return -1;
+    if (opt->nor != NULL) {
+        t->nor = opt->nor;
+        t->flash_in = &opt->nor->hal;
+    } else {
+        if (evt_sim_storage_open(&t->flash, t->flash_path,
+                                 opt->flash_bytes ? opt->flash_bytes : 64u * 1024u,
+                                 4096u) != EVT_OK) {
+            return -1;
+        }
+        t->flash_in = evt_sim_storage_hal(t->flash);
     }
-    const evt_hal_storage *flash = evt_sim_storage_hal(t->flash);
+    const evt_hal_storage *flash = t->flash_in;
     t->write_tap = opt->write_tap;
     t->write_tap_arg = opt->write_tap_arg;
     t->flash_tap = (evt_hal_storage){.ctx = t,
@@ -470,7 +482,9 @@ void term_stop(term *t)
         close(t->scan_fd);
     }
     evt_sim_printer_file_close(t->printer);
-    evt_sim_storage_close(t->flash);
+    if (t->flash != NULL) {
+        evt_sim_storage_close(t->flash);
+    }
     evt_sim_sys_close(t->sys);
     free(t->ca);
     memset(t, 0, sizeof *t);

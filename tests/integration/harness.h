@@ -50,6 +50,9 @@ int emu_handled(const emu *e, const char *msgid, int wait_ms, char *out, size_t 
 /* Settlements of one order in the emulator's ledger: still standing (live), reversed by a 2601
  * and cancelled by a 2103. All 0 when the order never settled. Returns 0 on success. */
 int emu_order_money(const emu *e, const char *order_id, int *live, int *reversed, int *cancelled);
+/* Copies the whole ledger to path (save) or back from it: a campaign puts the platform back
+ * where it was before a step. Returns 0 on success. */
+int emu_snapshot(const emu *e, const char *path, bool save);
 /* Requests of one infno the emulator handled so far (any outcome). */
 int emu_handled_count(const emu *e, const char *infno);
 
@@ -70,6 +73,9 @@ typedef struct term_options {
      * (the offset a power cut can be armed at), e.g. to find where a record is written. */
     void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
     void *write_tap_arg;
+    /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
+     * keeps it across a reboot). */
+    struct evt_ram_nor *nor;
 } term_options;
 
 typedef struct term {
@@ -79,7 +85,9 @@ typedef struct term {
     evt_sim_sys *sys;
     evt_hal_net net;
     evt_sim_storage *flash;
-    evt_hal_storage flash_tap; /* the flash as the firmware sees it (tap in between) */
+    struct evt_ram_nor *nor;         /* when the journal is on the RAM NOR model */
+    const evt_hal_storage *flash_in; /* the storage below the tap */
+    evt_hal_storage flash_tap;       /* the flash as the firmware sees it (tap in between) */
     void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
     void *write_tap_arg;
     evt_sim_printer_file *printer;
