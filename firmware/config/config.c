@@ -153,27 +153,67 @@ static bool valid_ipv4(const char *v, size_t n)
     return i == n;
 }
 
-/* Shape check of an IPv6 literal; the network stack does the final parse. */
+/* Hex digits of one IPv6 group starting at v[i], counting at most 5 (5 = too long). */
+static size_t hex_group_len(const char *v, size_t n, size_t i)
+{
+    size_t k = 0;
+    while (i + k < n && k < 5 && is_hex(v[i + k])) {
+        k++;
+    }
+    return k;
+}
+
+/*
+ * RFC 4291 text form of an IPv6 address: eight groups of 1-4 hex digits, or fewer with one
+ * "::", the last 32 bits optionally as dotted IPv4. Reads only v[0..n): values are slices
+ * of the provisioning text, not C strings (a strstr here once read past the end of a value
+ * into the next lines, and past the end of the file).
+ */
 static bool valid_ipv6(const char *v, size_t n)
 {
     if (n < 2 || n > 45) {
         return false;
     }
-    size_t colons = 0;
-    size_t group = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == ':') {
-            colons++;
-            group = 0;
-        } else if (is_hex(v[i]) || v[i] == '.') {
-            if (++group > 15) { /* 4 hex digits, or an embedded dotted IPv4 tail */
-                return false;
-            }
-        } else {
+    size_t i = 0;
+    unsigned groups = 0;
+    bool compressed = false;
+    if (v[0] == ':') {
+        if (v[1] != ':') {
             return false;
         }
+        compressed = true;
+        i = 2;
     }
-    return colons >= 2 && colons <= 7 && strstr(v, ":::") == NULL;
+    while (i < n) {
+        size_t len = hex_group_len(v, n, i);
+        if (i + len < n && v[i + len] == '.') {
+            /* An embedded IPv4 address ends the literal and stands for two groups. */
+            if (!valid_ipv4(v + i, n - i)) {
+                return false;
+            }
+            groups += 2;
+            break;
+        }
+        if (len == 0 || len > 4) {
+            return false;
+        }
+        groups++;
+        i += len;
+        if (i == n) {
+            break;
+        }
+        if (v[i] != ':' || ++i == n) {
+            return false; /* a stray character, or a single colon at the end */
+        }
+        if (v[i] == ':') {
+            if (compressed) {
+                return false; /* "::" twice, or ":::" */
+            }
+            compressed = true;
+            i++;
+        }
+    }
+    return compressed ? groups <= 7 : groups == 8;
 }
 
 static const char *set_platform_url(evt_config *cfg, const char *v, size_t n)
@@ -219,13 +259,7 @@ static const char *set_platform_url(evt_config *cfg, const char *v, size_t n)
         host_end = close;
         after_host = close + 1;
         ipv6 = true;
-        char tmp[46];
-        size_t hl = (size_t)(host_end - host);
-        if (hl >= sizeof tmp) {
-            return "invalid IPv6 literal";
-        }
-        copy(tmp, host, hl);
-        if (!valid_ipv6(tmp, hl)) {
+        if (!valid_ipv6(host, (size_t)(host_end - host))) {
             return "invalid IPv6 literal";
         }
     } else {

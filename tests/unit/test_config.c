@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -348,6 +349,115 @@ static void test_optional_accepted_values(void **state)
     assert_string_equal(cfg.infver, "V1.1");
 }
 
+/* The parser gets a length, not a C string: nothing may read past text + len. The buffer is
+ * exactly the file (heap, no NUL after it), so ASan reports any byte read beyond it. */
+static evt_err parse_exact_heap(const char *text, size_t len)
+{
+    char *exact = malloc(len);
+    assert_non_null(exact);
+    memcpy(exact, text, len);
+    memset(msg, 0, sizeof msg);
+    evt_err err = evt_config_parse(exact, len, &cfg, msg, sizeof msg);
+    free(exact);
+    return err;
+}
+
+static void test_value_at_end_of_unterminated_buffer(void **state)
+{
+    (void)state;
+    /* The 11-byte file of the ASan report: valid syntax, then the buffer ends. */
+    assert_int_equal(parse_exact_heap("ecr_bind=::", 11), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: platform_url");
+    /* Every kind of value last in a file without a newline (each checker at the very end). */
+    static const char *const last_lines[] = {
+        "ecr_bind = ::",         "ecr_bind = ::1",          "ecr_bind = 10.0.0.1",
+        "tls_server_name = ::1", "tls_server_name = h.cn",  "ecr_port = 9100",
+        "business_type = 01101", "item_1 = X01|Y|药|12.50", "receipt_qr = native",
+        "paper_width_mm = 80",   "http_timeout_ms = 1000",  "infver = V2",
+    };
+    char buf[4096];
+    for (size_t i = 0; i < sizeof last_lines / sizeof last_lines[0]; i++) {
+        int n = snprintf(buf, sizeof buf, "%s%s", minimal, last_lines[i]);
+        if (parse_exact_heap(buf, (size_t)n) != EVT_OK) {
+            fail_msg("[%s] last: %s", last_lines[i], msg);
+        }
+    }
+}
+
+/* Text after a value (the next lines) is not part of it. */
+static void test_later_lines_do_not_leak_into_a_value(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("ecr_bind = ::1\n# :::"), EVT_OK);
+    assert_string_equal(cfg.ecr_bind, "::1");
+    assert_int_equal(parse_with("tls_server_name = ::1\n# 2001:db8:::1 is not an address"), EVT_OK);
+    assert_string_equal(cfg.tls_server_name, "::1");
+    assert_int_equal(parse_with("ecr_bind = 2001:db8::1\ninfver = V1:::"), EVT_OK);
+    assert_string_equal(cfg.ecr_bind, "2001:db8::1");
+    /* There are no inline comments: '#' after a value is part of it, and an address with a
+     * comment behind it is not an address (the message names the key, not the text). */
+    expect_invalid("ecr_bind = ::1   # :::",
+                   "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+}
+
+static void test_ipv6_shapes(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "::",
+        "::1",
+        "1::",
+        "fe80::1:2",
+        "2001:db8::10",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6::8",
+        "1::3:4:5:6:7:8",
+        "::ffff:192.0.2.1",
+        "64:ff9b::192.0.2.33",
+        "1:2:3:4:5:6:1.2.3.4",
+        "ABCD:ef01::",
+        "1:2:3:4:5:6:7::", /* "::" for one group is valid text (RFC 5952 only advises against it) */
+    };
+    static const char *const bad[] = {
+        ":",
+        ":::",
+        "1:::2",
+        "1::2::3",
+        ":1::2",
+        "1::2:",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7:8::",
+        "::1:2:3:4:5:6:7:8",
+        "12345::1",
+        "::g",
+        "::1.2.3",
+        "::1.2.3.4.5",
+        "::256.1.1.1",
+        "::1.2.3.4:1",
+        "1.2.3.4::",
+        "::01.2.3.4",
+        "1:2:3:4:5:6:7:1.2.3.4",
+    };
+    char line[128];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(line, sizeof line, "ecr_bind = %s", good[i]);
+        if (parse_with(line) != EVT_OK || strcmp(cfg.ecr_bind, good[i]) != 0) {
+            fail_msg("[%s] refused: %s", good[i], msg);
+        }
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "ecr_bind = %s", bad[i]);
+        expect_invalid(line, "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+        snprintf(line, sizeof line, "platform_url = https://[%s]/x", bad[i]);
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s\n%s", line, strchr(minimal, '\n') + 1);
+        if (parse(buf) != EVT_ERR_CONFIG_INVALID) {
+            fail_msg("[%s] accepted in platform_url", bad[i]);
+        }
+    }
+}
+
 static void test_missing_keys(void **state)
 {
     (void)state;
@@ -406,6 +516,9 @@ int main(void)
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_required_value_rules),
         cmocka_unit_test(test_optional_accepted_values),
+        cmocka_unit_test(test_value_at_end_of_unterminated_buffer),
+        cmocka_unit_test(test_later_lines_do_not_leak_into_a_value),
+        cmocka_unit_test(test_ipv6_shapes),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_invalid_utf8_and_nul),
         cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),
