@@ -32,6 +32,14 @@ static bool is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+static uint8_t hex_value(char c)
+{
+    if (is_digit(c)) {
+        return (uint8_t)(c - '0');
+    }
+    return (uint8_t)((c | 0x20) - 'a' + 10);
+}
+
 static void copy(char *dst, const char *v, size_t n)
 {
     memcpy(dst, v, n);
@@ -99,6 +107,26 @@ static bool parse_uint(const char *v, size_t n, uint32_t min, uint32_t max, uint
         return false;
     }
     *out = (uint32_t)value;
+    return true;
+}
+
+/*
+ * An amount in yuan as a price list writes it: at most 2 decimals ("12.5", "12.50"; not
+ * "12.500", which the money module would read as the same fen but no price list prints),
+ * exact through the money module, and above zero.
+ */
+static bool parse_positive_yuan(const char *v, size_t n, evt_fen *out)
+{
+    const char *dot = memchr(v, '.', n);
+    if (dot != NULL && n - (size_t)(dot - v) - 1 > 2) {
+        return false;
+    }
+    bool present = false;
+    evt_fen fen = 0;
+    if (evt_money_parse(v, n, &fen, &present) != EVT_OK || !present || fen <= 0) {
+        return false;
+    }
+    *out = fen;
     return true;
 }
 
@@ -413,6 +441,39 @@ static const char *set_ecr_bind(evt_config *cfg, const char *v, size_t n)
     return NULL;
 }
 
+/* 64 hex digits. Like paas_token, the reason never quotes the value, and a key that is all
+ * zeros is the placeholder of a template, not a pairing key. */
+static const char *set_ecr_key(evt_config *cfg, const char *v, size_t n)
+{
+    static const char why[] = "must be 64 hex digits (32 bytes)";
+    if (n != 2 * EVT_CONFIG_ECR_KEY_BYTES) {
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_hex(v[i])) {
+            return why;
+        }
+    }
+    uint8_t any = 0;
+    for (size_t i = 0; i < EVT_CONFIG_ECR_KEY_BYTES; i++) {
+        cfg->ecr_key[i] = (uint8_t)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+        any |= cfg->ecr_key[i];
+    }
+    if (any == 0) {
+        memset(cfg->ecr_key, 0, sizeof cfg->ecr_key);
+        return "must not be all zeros (a template placeholder, not a key)";
+    }
+    cfg->ecr_key_set = true;
+    return NULL;
+}
+
+static const char *set_order_max_total(evt_config *cfg, const char *v, size_t n)
+{
+    return parse_positive_yuan(v, n, &cfg->order_max_total)
+               ? NULL
+               : "must be a positive amount in yuan with at most 2 decimals, like 20000.00";
+}
+
 static const char *set_paper_width_mm(evt_config *cfg, const char *v, size_t n)
 {
     if (n == 2 && memcmp(v, "58", 2) == 0) {
@@ -496,9 +557,7 @@ static const char *set_item(evt_config *cfg, unsigned index, const char *v, size
     if (why != NULL) {
         return why;
     }
-    bool present = false;
-    if (evt_money_parse(field[3], len[3], &it->price, &present) != EVT_OK || !present ||
-        it->price <= 0) {
+    if (!parse_positive_yuan(field[3], len[3], &it->price)) {
         return "price must be a positive amount like 12.50";
     }
     return NULL;
@@ -537,6 +596,8 @@ static const key_def keys[] = {
     {"infver", set_infver, false},
     {"ecr_port", set_ecr_port, false},
     {"ecr_bind", set_ecr_bind, false},
+    {"ecr_key", set_ecr_key, false}, /* required while ecr_port is not 0: see the parser */
+    {"order_max_total", set_order_max_total, false},
     {"paper_width_mm", set_paper_width_mm, false},
     {"receipt_qr", set_receipt_qr, false},
     {"http_timeout_ms", set_http_timeout_ms, false},
@@ -566,6 +627,7 @@ static void apply_defaults(evt_config *cfg)
     cfg->receipt_qr = EVT_RECEIPT_QR_RASTER;
     cfg->http_timeout_ms = 15000;
     cfg->connect_timeout_ms = 5000;
+    cfg->order_max_total = EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL;
     copy(cfg->business_type, "02121", 5);
 }
 
@@ -596,6 +658,15 @@ static evt_err fail(evt_config *out, evt_err err, char *msg, size_t cap, unsigne
         }
     }
     return err;
+}
+
+static evt_err missing(evt_config *out, char *msg, size_t cap, const char *key, const char *why)
+{
+    memset(out, 0, sizeof *out);
+    if (msg != NULL && cap > 0) {
+        snprintf(msg, cap, "missing key: %s%s", key, why);
+    }
+    return EVT_ERR_CONFIG_MISSING;
 }
 
 evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *msg, size_t msg_cap)
@@ -683,12 +754,12 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
     }
     for (size_t k = 0; k < KEY_COUNT; k++) {
         if (keys[k].required && seen_line[k] == 0) {
-            memset(out, 0, sizeof *out);
-            if (msg != NULL && msg_cap > 0) {
-                snprintf(msg, msg_cap, "missing key: %s", keys[k].name);
-            }
-            return EVT_ERR_CONFIG_MISSING;
+            return missing(out, msg, msg_cap, keys[k].name, "");
         }
+    }
+    if (out->ecr_port != 0 && !out->ecr_key_set) {
+        /* An open ECR port without a key would take orders from anyone on the LAN. */
+        return missing(out, msg, msg_cap, "ecr_key", " (required when ecr_port is not 0)");
     }
     if (out->tls_server_name[0] == '\0') {
         /* host fits: both buffers are sized for the longest host name. */

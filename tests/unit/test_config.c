@@ -33,6 +33,7 @@ static const char demo[] =
     "office_name     = 药房收银\n"
     "\t# optional keys\n"
     "ecr_port = 9100\n"
+    "ecr_key = 5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71\n"
     "paper_width_mm = 80\n"
     "receipt_qr = native\n";
 
@@ -52,6 +53,9 @@ static const char minimal[] = "platform_url = https://platform.example.cn/fsi/ap
                               "paas_token = evt-demo-token-1234\n"
                               "office_id = YF\n"
                               "office_name = 药房\n";
+
+/* A fixed pairing key for tests (never a real one). */
+#define TEST_ECR_KEY "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F"
 
 static evt_config cfg;
 static char msg[160];
@@ -104,6 +108,12 @@ static void test_demo_file(void **state)
     assert_string_equal(cfg.office_id, "YF01");
     assert_string_equal(cfg.office_name, "药房收银");
     assert_int_equal(cfg.ecr_port, 9100);
+    assert_true(cfg.ecr_key_set);
+    static const uint8_t demo_key[32] = {0x5e, 0xc2, 0xe7, 0xa0, 0x4b, 0x1d, 0x9c, 0x3f,
+                                         0x86, 0xa2, 0xe0, 0xd4, 0x7b, 0x9f, 0x13, 0xc5,
+                                         0x8e, 0x6a, 0x0d, 0x2b, 0x7f, 0x4c, 0x1e, 0x9a,
+                                         0x3d, 0x5b, 0x8f, 0x0c, 0x2e, 0x6a, 0x4d, 0x71};
+    assert_memory_equal(cfg.ecr_key, demo_key, sizeof demo_key);
     assert_int_equal(cfg.paper_width_mm, 80);
     assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_NATIVE);
     /* defaults */
@@ -112,6 +122,7 @@ static void test_demo_file(void **state)
     assert_int_equal(cfg.http_timeout_ms, 15000);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
     assert_string_equal(cfg.business_type, "02121");
+    assert_int_equal(cfg.order_max_total, 2000000); /* 20000.00 yuan */
 }
 
 static void test_the_docs_example_parses(void **state)
@@ -136,6 +147,9 @@ static void test_the_docs_example_parses(void **state)
     assert_string_equal(cfg.mdtrtarea_admvs, "120104");
     assert_string_equal(cfg.paas_id, "evt-paas-demo");
     assert_string_equal(cfg.paas_token, "evt-demo-token-1234");
+    assert_int_equal(cfg.ecr_port, 9100);
+    assert_true(cfg.ecr_key_set);
+    assert_int_equal(cfg.order_max_total, 2000000);
 }
 
 static void test_minimal_defaults(void **state)
@@ -150,6 +164,8 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg.paper_width_mm, 58);
     assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_RASTER);
     assert_int_equal(cfg.msgid_slot, 0);
+    assert_false(cfg.ecr_key_set);
+    assert_int_equal(cfg.order_max_total, EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL);
 }
 
 static void test_crlf_bom_whitespace_comments(void **state)
@@ -339,7 +355,7 @@ static void test_optional_accepted_values(void **state)
     assert_int_equal(parse_with("ecr_bind = fe80::1:2"), EVT_OK);
     assert_int_equal(parse_with("ecr_port = 0"), EVT_OK);
     assert_int_equal(cfg.ecr_port, 0);
-    assert_int_equal(parse_with("ecr_port = 65535"), EVT_OK);
+    assert_int_equal(parse_with("ecr_port = 65535\necr_key = " TEST_ECR_KEY), EVT_OK);
     assert_int_equal(cfg.ecr_port, 65535);
     assert_int_equal(parse_with("http_timeout_ms = 600000"), EVT_OK);
     assert_int_equal(cfg.http_timeout_ms, 600000);
@@ -370,10 +386,13 @@ static void test_value_at_end_of_unterminated_buffer(void **state)
     assert_string_equal(msg, "missing key: platform_url");
     /* Every kind of value last in a file without a newline (each checker at the very end). */
     static const char *const last_lines[] = {
-        "ecr_bind = ::",         "ecr_bind = ::1",          "ecr_bind = 10.0.0.1",
-        "tls_server_name = ::1", "tls_server_name = h.cn",  "ecr_port = 9100",
-        "business_type = 01101", "item_1 = X01|Y|药|12.50", "receipt_qr = native",
-        "paper_width_mm = 80",   "http_timeout_ms = 1000",  "infver = V2",
+        "ecr_bind = ::",           "ecr_bind = ::1",
+        "ecr_bind = 10.0.0.1",     "tls_server_name = ::1",
+        "tls_server_name = h.cn",  "ecr_key = " TEST_ECR_KEY "\necr_port = 9100",
+        "ecr_key = " TEST_ECR_KEY, "order_max_total = 20000.00",
+        "business_type = 01101",   "item_1 = X01|Y|药|12.50",
+        "receipt_qr = native",     "paper_width_mm = 80",
+        "http_timeout_ms = 1000",  "infver = V2",
     };
     char buf[4096];
     for (size_t i = 0; i < sizeof last_lines / sizeof last_lines[0]; i++) {
@@ -458,6 +477,98 @@ static void test_ipv6_shapes(void **state)
     }
 }
 
+static void test_ecr_key(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("ecr_port = 9100\necr_key = " TEST_ECR_KEY), EVT_OK);
+    assert_true(cfg.ecr_key_set);
+    static const uint8_t want[32] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+                                     0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+                                     0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f};
+    assert_memory_equal(cfg.ecr_key, want, sizeof want);
+    /* A key without the link is harmless; the link without a key is not. */
+    assert_int_equal(parse_with("ecr_key = " TEST_ECR_KEY), EVT_OK);
+    assert_int_equal(parse_with("ecr_port = 0"), EVT_OK);
+    assert_false(cfg.ecr_key_set);
+    assert_int_equal(parse_with("ecr_port = 9100"), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: ecr_key (required when ecr_port is not 0)");
+    static const evt_config zero;
+    assert_memory_equal(&cfg, &zero, sizeof cfg);
+
+    /* Wrong values: one message, never the value (not even its good-looking parts). */
+    static const char *const bad[] = {
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0",   /* 63 */
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F0", /* 65 */
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0g",  /* not hex */
+        "0x112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F",  /* prefix */
+        "00112233445566778899aabbccddeeff F0E1D2C3B4A5968778695A4B3C2D1E0",  /* space */
+        "ABCD",
+    };
+    char line[160];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "ecr_port = 9100\necr_key = %s", bad[i]);
+        expect_invalid(line, "line 17: ecr_key: must be 64 hex digits (32 bytes)");
+        assert_null(strstr(msg, "00112233"));
+        assert_null(strstr(msg, "ABCD"));
+        assert_memory_equal(&cfg, &zero, sizeof cfg);
+    }
+    expect_invalid("ecr_key = 0000000000000000000000000000000000000000000000000000000000000000",
+                   "line 16: ecr_key: must not be all zeros (a template placeholder, not a key)");
+    expect_invalid("ecr_key = " TEST_ECR_KEY "\necr_key = " TEST_ECR_KEY,
+                   "line 17: ecr_key: already set on line 16");
+}
+
+static void test_order_max_total(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        evt_fen fen;
+    } good[] = {
+        {"20000.00", 2000000},
+        {"0.01", 1},
+        {"5000", 500000},
+        {"12.5", 1250},
+        {"99999999999999.99", INT64_C(9999999999999999)},
+    };
+    char line[96];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(line, sizeof line, "order_max_total = %s", good[i].text);
+        if (parse_with(line) != EVT_OK || cfg.order_max_total != good[i].fen) {
+            fail_msg("[%s]: %s", good[i].text, msg);
+        }
+    }
+    static const char *const bad[] = {
+        "0",  "0.00", "-1", "-0.01", "12.345", "12.500", "1e3",  "12,50",           "+5",
+        "1.", ".5",   "01", "１２",  "12 元",  "NaN",    "5..0", "100000000000000", "12.5.0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "order_max_total = %s", bad[i]);
+        expect_invalid(line, "line 16: order_max_total: must be a positive amount in yuan with at "
+                             "most 2 decimals, like 20000.00");
+    }
+}
+
+static void test_item_prices(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("item_9 = X01||阿莫西林胶囊|12.5"), EVT_OK);
+    assert_string_equal(cfg.items[8].med_list_codg, "X01");
+    assert_string_equal(cfg.items[8].medins_list_codg, "");
+    assert_string_equal(cfg.items[8].name, "阿莫西林胶囊");
+    assert_int_equal(cfg.items[8].price, 1250);
+    static const char *const bad_prices[] = {"0", "0.00", "-1.00", "12.500", "12.345", "", "1e2"};
+    char line[96];
+    for (size_t i = 0; i < sizeof bad_prices / sizeof bad_prices[0]; i++) {
+        snprintf(line, sizeof line, "item_1 = X01|Y|药|%s", bad_prices[i]);
+        expect_invalid(line, "line 16: item_1: price must be a positive amount like 12.50");
+    }
+    expect_invalid("item_1 = X01|Y|12.50",
+                   "line 16: item_1: expected med_list_codg|medins_list_codg|name|price");
+    expect_invalid("item_1 = |Y|药|12.50", "line 16: item_1: catalogue code and name are required");
+}
+
 static void test_missing_keys(void **state)
 {
     (void)state;
@@ -519,6 +630,9 @@ int main(void)
         cmocka_unit_test(test_value_at_end_of_unterminated_buffer),
         cmocka_unit_test(test_later_lines_do_not_leak_into_a_value),
         cmocka_unit_test(test_ipv6_shapes),
+        cmocka_unit_test(test_ecr_key),
+        cmocka_unit_test(test_order_max_total),
+        cmocka_unit_test(test_item_prices),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_invalid_utf8_and_nul),
         cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),
