@@ -23,10 +23,12 @@ die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# libgnutls30 and gnutls-bin (certtool) are also what test_https's GnuTLS peer dlopens and
+# runs: without them that test fails (tests/support/skip_policy.h), it does not skip.
 HOST_PACKAGES=(
     build-essential cmake pkg-config dpkg-dev ca-certificates
     libzbar-dev libqrencode-dev libcjson-dev libcmocka-dev libpng-dev
-    libmicrohttpd-dev libgnutls28-dev gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
+    libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
     unifont clang-format
     gcc-arm-none-eabi libnewlib-arm-none-eabi
 )

@@ -60,32 +60,48 @@ GNUTLS_FUNCS(DECLARE_FN)
 
 static pthread_once_t gnutls_once = PTHREAD_ONCE_INIT;
 static bool gnutls_loaded;
+static char gnutls_problem[320];
 
 static void load_gnutls(void)
 {
     void *h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        fprintf(stderr, "tls_test_server: %s\n", dlerror());
+        snprintf(gnutls_problem, sizeof(gnutls_problem),
+                 "GnuTLS runtime libgnutls.so.30 cannot be loaded (Debian package libgnutls30): %s",
+                 dlerror());
         return;
     }
 #define LOAD_FN(fn)                                                                                \
     p_##fn = (__typeof__(fn) *)dlsym(h, #fn);                                                      \
     if (!p_##fn) {                                                                                 \
-        fprintf(stderr, "tls_test_server: missing %s\n", #fn);                                     \
+        snprintf(gnutls_problem, sizeof(gnutls_problem),                                           \
+                 "libgnutls.so.30 has no %s (GnuTLS older than 3.7.3?)", #fn);                     \
         return;                                                                                    \
     }
     GNUTLS_FUNCS(LOAD_FN)
 #undef LOAD_FN
     if (p_gnutls_global_init() < 0) {
+        snprintf(gnutls_problem, sizeof(gnutls_problem), "gnutls_global_init failed");
         return;
     }
     gnutls_loaded = true;
 }
 
-bool tls_ts_available(void)
+const char *tls_ts_unavailable_reason(void)
 {
     pthread_once(&gnutls_once, load_gnutls);
-    return gnutls_loaded && system("certtool --version >/dev/null 2>&1") == 0;
+    if (!gnutls_loaded) {
+        return gnutls_problem;
+    }
+    if (system("certtool --version >/dev/null 2>&1") != 0) {
+        return "certtool not found (Debian package gnutls-bin)";
+    }
+    return NULL;
+}
+
+bool tls_ts_available(void)
+{
+    return tls_ts_unavailable_reason() == NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -83,7 +83,10 @@ typedef struct tls_ts_certs {
     char server_p521_key[320];
 } tls_ts_certs;
 
-/* true if GnuTLS and certtool are usable on this machine (the tests skip otherwise). */
+/* NULL if GnuTLS and certtool are usable on this machine, else what is missing and which
+ * Debian package brings it (for the test's failure message, see skip_policy.h). */
+const char *tls_ts_unavailable_reason(void);
+/* tls_ts_unavailable_reason() == NULL. */
 bool tls_ts_available(void);
 /* Creates the certificates; 0 on success. */
 int tls_ts_make_certs(tls_ts_certs *out);

@@ -23,6 +23,7 @@
 #include "evt/https.h"
 #include "evt/log.h"
 #include "evt_sim/net_posix.h"
+#include "skip_policy.h"
 #include "tls_test_server.h"
 
 #define ARENA_BYTES (512u * 1024u)
@@ -34,6 +35,7 @@ static tls_ts_certs certs;
 static char *ca_pem;
 static char *rogue_ca_pem;
 static bool have_tls_peer;
+static const char *tls_peer_problem = "GnuTLS test peer not set up";
 
 /* ---------------------------------------------------------------------------------------- */
 /* A small sys HAL: real clocks with a settable wall-clock offset, getrandom entropy, and a
@@ -96,10 +98,12 @@ static const evt_hal_sys test_sys = {
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers */
 
+/* Without GnuTLS or certtool group_setup already failed the programme, unless the developer
+ * set EVT_ALLOW_SKIP=1 (skip_policy.h). */
 #define SKIP_WITHOUT_PEER()                                                                        \
     do {                                                                                           \
         if (!have_tls_peer) {                                                                      \
-            skip();                                                                                \
+            skip_policy_cannot_run(tls_peer_problem);                                              \
         }                                                                                          \
     } while (0)
 
@@ -1341,15 +1345,18 @@ static int group_setup(void **state)
     if (evt_https_platform_init(&test_sys) != EVT_OK) {
         return -1;
     }
-    have_tls_peer = tls_ts_available() && tls_ts_make_certs(&certs) == 0;
-    if (have_tls_peer) {
+    const char *missing = tls_ts_unavailable_reason();
+    if (missing) {
+        tls_peer_problem = missing;
+    } else if (tls_ts_make_certs(&certs) != 0) {
+        tls_peer_problem = "certtool could not make the test certificates (see above)";
+    } else {
         ca_pem = tls_ts_read_file(certs.ca_pem);
         rogue_ca_pem = tls_ts_read_file(certs.rogue_ca_pem);
         have_tls_peer = ca_pem && rogue_ca_pem;
-    } else {
-        fprintf(stderr, "GnuTLS or certtool missing: TLS tests are skipped\n");
+        tls_peer_problem = "test certificates unreadable";
     }
-    return 0;
+    return have_tls_peer ? 0 : skip_policy_group_cannot_run("test_https", tls_peer_problem);
 }
 
 static int group_teardown(void **state)
