@@ -113,9 +113,19 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
         return fail_start(app, err, msg, msg_cap, "journal recovery");
     }
     if (app->cfg.ecr_port != 0) {
-        evt_ecr_store store = {
-            .ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save};
-        err = evt_ecr_open(&app->ecr, boot->hal->net, app->cfg.ecr_bind, app->cfg.ecr_port, &store);
+        evt_ecr_config ecfg = {
+            .net = boot->hal->net,
+            .sys = boot->hal->sys,
+            .bind_addr = app->cfg.ecr_bind,
+            .port = app->cfg.ecr_port,
+            .store = {.ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save},
+            .order_max_total = app->cfg.order_max_total,
+            .terminal_id = app->cfg.dev_no,
+        };
+        _Static_assert(sizeof ecfg.key == sizeof app->cfg.ecr_key, "one pairing key size");
+        memcpy(ecfg.key, app->cfg.ecr_key, sizeof ecfg.key);
+        err = evt_ecr_open(&app->ecr, &ecfg);
+        memset(ecfg.key, 0, sizeof ecfg.key);
         if (err != EVT_OK) {
             return fail_start(app, err, msg, msg_cap, "ECR link");
         }
