@@ -116,7 +116,7 @@ exec 7<>"$OUT/serial-scanner" # keep the fifo open so the terminal never sees EO
 SIM_PID=$!
 
 order() { # order_id items-json
-    printf '{"v":1,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$2"
+    printf '{"v":2,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$2"
 }
 
 sale() { # title order-id items person [holder] [serial]
@@ -130,7 +130,9 @@ sale() { # title order-id items person [holder] [serial]
     else
         "$VGEN" "${args[@]}" --out "$OUT/scan/$id.png" --rotate 8 --noise 10 --seed "$RANDOM" >/dev/null
     fi
-    "$ECR" --port "$ECR_PORT" --json "$(order "$id" "$items")" --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
+    # the POS is paired with the terminal: ecr-send reads the key from the provisioning file
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --json "$(order "$id" "$items")" \
+        --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
 }
 
 # Wait (bounded) until the terminal has signed in and listens for the POS.
