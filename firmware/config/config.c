@@ -467,6 +467,64 @@ static const char *set_ecr_key(evt_config *cfg, const char *v, size_t n)
     return NULL;
 }
 
+static const char *set_order_keep_days(evt_config *cfg, const char *v, size_t n)
+{
+    uint32_t days = 0;
+    if (!parse_uint(v, n, 1, 366, &days)) {
+        return "must be a whole number of days 1-366";
+    }
+    cfg->order_keep_days = days;
+    return NULL;
+}
+
+/* hex digits into bytes; false unless exactly 2*len digits */
+static bool hex_bytes(const char *v, size_t n, uint8_t *out, size_t len)
+{
+    if (n != 2 * len) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_hex(v[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (uint8_t)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+    }
+    return true;
+}
+
+/* "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>": the reason never quotes the value. */
+static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+{
+    static const char why[] =
+        "must be pbkdf2-sha256$<iterations 1000-1000000>$<salt, 16-64 hex>$<hash, 64 hex> "
+        "(tools/pin-hash)";
+    static const char scheme[] = "pbkdf2-sha256$";
+    const size_t slen = sizeof scheme - 1;
+    evt_pin_hash *h = &cfg->supervisor_pin;
+    if (n <= slen || memcmp(v, scheme, slen) != 0) {
+        return why;
+    }
+    const char *p = v + slen, *end = v + n;
+    const char *d1 = memchr(p, '$', (size_t)(end - p));
+    const char *d2 = d1 != NULL ? memchr(d1 + 1, '$', (size_t)(end - d1 - 1)) : NULL;
+    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '$', (size_t)(end - d2 - 1)) != NULL) {
+        return why;
+    }
+    size_t salt_digits = (size_t)(d2 - d1 - 1);
+    if (!parse_uint(p, (size_t)(d1 - p), 1000, 1000000, &h->iterations) || salt_digits % 2 != 0 ||
+        salt_digits < 16 || salt_digits > 2 * EVT_PIN_SALT_MAX ||
+        !hex_bytes(d1 + 1, salt_digits, h->salt, salt_digits / 2) ||
+        !hex_bytes(d2 + 1, (size_t)(end - d2 - 1), h->hash, sizeof h->hash)) {
+        memset(h, 0, sizeof *h);
+        return why;
+    }
+    h->salt_len = (uint8_t)(salt_digits / 2);
+    h->set = true;
+    return NULL;
+}
+
 static const char *set_order_max_total(evt_config *cfg, const char *v, size_t n)
 {
     return parse_positive_yuan(v, n, &cfg->order_max_total)
@@ -598,6 +656,8 @@ static const key_def keys[] = {
     {"ecr_bind", set_ecr_bind, false},
     {"ecr_key", set_ecr_key, false}, /* required while ecr_port is not 0: see the parser */
     {"order_max_total", set_order_max_total, false},
+    {"order_keep_days", set_order_keep_days, false},
+    {"supervisor_pin", set_supervisor_pin, false},
     {"paper_width_mm", set_paper_width_mm, false},
     {"receipt_qr", set_receipt_qr, false},
     {"http_timeout_ms", set_http_timeout_ms, false},
@@ -628,6 +688,7 @@ static void apply_defaults(evt_config *cfg)
     cfg->http_timeout_ms = 15000;
     cfg->connect_timeout_ms = 5000;
     cfg->order_max_total = EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL;
+    cfg->order_keep_days = EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS;
     copy(cfg->business_type, "02121", 5);
 }
 

@@ -93,8 +93,7 @@ static uint64_t now_ms(const evt_ecr *ecr)
 static void conn_close(evt_ecr *ecr, evt_ecr_conn *c, const char *why)
 {
     if (c->sock != NULL) {
-        EVT_LOGI(LOG_MOD, "%s connection closed (%s)", c == &ecr->client ? "POS" : "pending",
-                 why);
+        EVT_LOGI(LOG_MOD, "%s connection closed (%s)", c == &ecr->client ? "POS" : "pending", why);
         ecr->net->close(ecr->net->ctx, c->sock);
     }
     uint8_t *buf = c->buf;
@@ -117,8 +116,8 @@ evt_err evt_ecr_open(evt_ecr *ecr, const evt_ecr_config *cfg)
 {
     if (ecr == NULL || cfg == NULL || cfg->net == NULL || cfg->sys == NULL ||
         cfg->store.lookup == NULL || cfg->store.save == NULL || cfg->net->listen == NULL ||
-        cfg->net->accept == NULL || cfg->sys->entropy == NULL ||
-        cfg->sys->monotonic_ms == NULL || !valid_key(cfg->key)) {
+        cfg->net->accept == NULL || cfg->sys->entropy == NULL || cfg->sys->monotonic_ms == NULL ||
+        !valid_key(cfg->key)) {
         return EVT_ERR_ARG;
     }
     memset(ecr, 0, sizeof *ecr);
@@ -192,8 +191,8 @@ static evt_err send_all(evt_ecr *ecr, evt_ecr_conn *c, const char *data, size_t 
     size_t off = 0;
     while (off < len) {
         size_t sent = 0;
-        evt_err err = ecr->net->send(ecr->net->ctx, c->sock, (const uint8_t *)data + off,
-                                     len - off, ecr->send_timeout_ms, &sent);
+        evt_err err = ecr->net->send(ecr->net->ctx, c->sock, (const uint8_t *)data + off, len - off,
+                                     ecr->send_timeout_ms, &sent);
         if (err != EVT_OK || sent == 0) {
             conn_close(ecr, c, evt_err_log_text(err != EVT_OK ? err : EVT_ERR_NET_IO));
             return EVT_ERR_NET_CLOSED;
@@ -225,8 +224,9 @@ static evt_err send_tree_on(evt_ecr *ecr, evt_ecr_conn *c, cJSON *root, bool sig
             err = EVT_ERR_INTERNAL;
         } else {
             /* S without its '}' + ,"mac":"<hex>"} */
-            len += (size_t)snprintf(text + len - 1, REPLY_BYTES - len + 1, ",\"mac\":\"%s\"}", mac) -
-                   1;
+            len +=
+                (size_t)snprintf(text + len - 1, REPLY_BYTES - len + 1, ",\"mac\":\"%s\"}", mac) -
+                1;
             c->tx_seq++;
         }
     }
@@ -1037,8 +1037,8 @@ evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *go
     if (c->sock != NULL) {
         uint32_t recv_wait = have_client ? timeout_ms : 0;
         size_t n = 0;
-        evt_err rerr =
-            ecr->net->recv(ecr->net->ctx, c->sock, c->buf + c->fill, c->cap - c->fill, recv_wait, &n);
+        evt_err rerr = ecr->net->recv(ecr->net->ctx, c->sock, c->buf + c->fill, c->cap - c->fill,
+                                      recv_wait, &n);
         if (rerr == EVT_OK) {
             c->fill += n;
             err = process_buffer(ecr, out, got);

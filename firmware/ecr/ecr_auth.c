@@ -19,7 +19,8 @@ bool ecr_auth_mac(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *s
     uint8_t mac[32];
     int rc = mbedtls_md_setup(&md, sha256, 1);
     rc = rc != 0 ? rc : mbedtls_md_hmac_starts(&md, key, ECR_AUTH_KEY_BYTES);
-    rc = rc != 0 ? rc : mbedtls_md_hmac_update(&md, (const uint8_t *)MAC_DOMAIN, strlen(MAC_DOMAIN));
+    rc =
+        rc != 0 ? rc : mbedtls_md_hmac_update(&md, (const uint8_t *)MAC_DOMAIN, strlen(MAC_DOMAIN));
     rc = rc != 0 ? rc : mbedtls_md_hmac_update(&md, (const uint8_t *)head, sizeof head);
     rc = rc != 0 ? rc : mbedtls_md_hmac_update(&md, (const uint8_t *)session, strlen(session));
     rc = rc != 0 ? rc : mbedtls_md_hmac_update(&md, (const uint8_t *)"\n", 1);

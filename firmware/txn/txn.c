@@ -15,8 +15,8 @@
 #define TXN_DEFAULT_SCAN_TIMEOUT_MS     180000u
 #define TXN_DEFAULT_DECISION_TIMEOUT_MS 180000u
 /* Order records are kept at least this many days when no daily close marks their day closed
- * (docs/journal.md, retention): today's and yesterday's orders can always be re-sent. */
-#define TXN_DEFAULT_ORDER_KEEP_DAYS 2u
+ * (docs/journal.md, retention), if the configuration does not say (order_keep_days). */
+#define TXN_DEFAULT_ORDER_KEEP_DAYS EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS
 /* Scanner buffer: one byte more than the longest voucher so over-long codes are seen. */
 #define TXN_SCAN_BYTES        (EVT_VOUCHER_MAX_LEN + 64)
 #define TXN_ORDER_ID_WIRE_MAX 30
@@ -50,7 +50,8 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
     t->ui = ui;
     t->scan_timeout_ms = TXN_DEFAULT_SCAN_TIMEOUT_MS;
     t->decision_timeout_ms = TXN_DEFAULT_DECISION_TIMEOUT_MS;
-    t->order_keep_days = TXN_DEFAULT_ORDER_KEEP_DAYS;
+    t->order_keep_days =
+        cfg->order_keep_days > 0 ? cfg->order_keep_days : TXN_DEFAULT_ORDER_KEEP_DAYS;
     t->receipt_job = evt_malloc(EVT_RECEIPT_JOB_BYTES);
     t->last = evt_calloc(1, sizeof *t->last);
     return t->receipt_job && t->last ? EVT_OK : EVT_ERR_NOMEM;
@@ -820,6 +821,9 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
     if (order->item_count == 0 || order->total <= 0 || strlen(order->order_id) == 0 ||
         strlen(order->order_id) > TXN_ORDER_ID_WIRE_MAX) {
         return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
+    }
+    if (t->cfg->order_max_total > 0 && order->total > t->cfg->order_max_total) {
+        return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, NULL);
     }
     bool start = false;
     evt_err err = order_may_start(t, order, result, &start);

@@ -30,6 +30,21 @@
 /* order_max_total when the file has none: 20000.00 yuan. */
 #define EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL ((evt_fen)2000000)
 
+/* order_keep_days when the file has none: today's and yesterday's orders stay re-sendable. */
+#define EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS 2u
+
+/* A PIN as stored: PBKDF2-HMAC-SHA256 of the PIN with a salt, never the PIN itself.
+ * Provisioned as "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>" (tools/pin-hash). */
+#define EVT_PIN_SALT_MAX   32
+#define EVT_PIN_HASH_BYTES 32
+typedef struct evt_pin_hash {
+    bool set;
+    uint32_t iterations; /* 1000 .. 1000000 */
+    uint8_t salt[EVT_PIN_SALT_MAX];
+    uint8_t salt_len; /* 8 .. 32 */
+    uint8_t hash[EVT_PIN_HASH_BYTES];
+} evt_pin_hash;
+
 typedef struct evt_config_item {
     char med_list_codg[51];
     char medins_list_codg[31];
@@ -67,6 +82,8 @@ typedef struct evt_config {
     uint8_t ecr_key[EVT_CONFIG_ECR_KEY_BYTES];
     bool ecr_key_set;
     evt_fen order_max_total;        /* largest order total accepted, > 0; default 20000.00 yuan */
+    uint32_t order_keep_days;       /* order records kept at least this long, 1..366 (default 2) */
+    evt_pin_hash supervisor_pin;    /* releases blocked orders; unset = nobody at the terminal */
     uint8_t paper_width_mm;         /* 58 (default) or 80 */
     evt_receipt_qr_mode receipt_qr; /* default raster */
     uint32_t http_timeout_ms;       /* default 15000 */

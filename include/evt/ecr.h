@@ -121,8 +121,8 @@ typedef struct evt_ecr_config {
     uint16_t port;
     evt_ecr_store store; /* copied */
     uint8_t key[EVT_ECR_KEY_BYTES];
-    evt_fen order_max_total; /* a larger total is refused (EVT_ERR_ORDER_TOO_LARGE); 0 = none */
-    const char *terminal_id; /* named in the hello (copied, up to 31 bytes) */
+    evt_fen order_max_total;  /* a larger total is refused (EVT_ERR_ORDER_TOO_LARGE); 0 = none */
+    const char *terminal_id;  /* named in the hello (copied, up to 31 bytes) */
     uint32_t auth_timeout_ms; /* 0 = EVT_ECR_AUTH_TIMEOUT_MS */
 } evt_ecr_config;
 

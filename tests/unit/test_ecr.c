@@ -112,8 +112,9 @@ static size_t pos_seal(pos *p, const char *text, size_t len, char *out, size_t c
     size_t blen = len;
     bool object = len >= 2 && text[0] == '{' && text[len - 1] == '}';
     if (object) {
-        blen = len - 1 + (size_t)sprintf(body + len - 1, "%s\"seq\":%llu}",
-                                          len > 2 ? "," : "", (unsigned long long)++p->tx_seq);
+        blen = len - 1 +
+               (size_t)sprintf(body + len - 1, "%s\"seq\":%llu}", len > 2 ? "," : "",
+                               (unsigned long long)++p->tx_seq);
     } else {
         body[blen++] = '}';
     }
@@ -753,8 +754,8 @@ static void test_too_long_line_resyncs(void **state)
     assert_contains(line, "EVT_ERR_ECR_TOO_LONG");
 
     /* Exactly the limit (CR LF not counted) is fine. */
-    n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q3\"}",
-                         EVT_ECR_LINE_MAX, big, sizeof big);
+    n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q3\"}", EVT_ECR_LINE_MAX,
+                         big, sizeof big);
     memcpy(big + n, "\r\n", 3);
     send_raw(&fx.pos, big, n + 2);
     pump_reply(&fx.pos, line, sizeof line, NULL);
@@ -841,7 +842,6 @@ static void test_disconnect_then_query(void **state)
     assert_contains(reply, "\"error\":\"EVT_ERR_NET_TIMEOUT\"");
     assert_contains(reply, "\"message\":\"医保平台响应超时\"");
 }
-
 
 /* ---- who may talk ------------------------------------------------------------------------ */
 
@@ -999,19 +999,19 @@ static void test_absurd_total_refused(void **state)
 {
     (void)state;
     bool got = false;
-    const char *reply = exchange(
-        "{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG1\",\"use_personal_account\":true,"
-        "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
-        "\"qty\":1,\"price\":\"10000000000000.00\"}]}\n",
-        &got);
+    const char *reply =
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG1\",\"use_personal_account\":true,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":1,\"price\":\"10000000000000.00\"}]}\n",
+                 &got);
     assert_false(got);
     assert_contains(reply, "\"error\":\"EVT_ERR_ORDER_TOO_LARGE\"");
     assert_contains(reply, "above the terminal's maximum 20000.00");
-    reply = exchange(
-        "{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG2\",\"use_personal_account\":true,"
-        "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
-        "\"qty\":2,\"price\":\"10000.00\"}]}\n",
-        &got);
+    reply =
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG2\",\"use_personal_account\":true,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":2,\"price\":\"10000.00\"}]}\n",
+                 &got);
     assert_true(got); /* exactly the maximum is allowed */
 }
 
@@ -1163,11 +1163,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replayed_line_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_from_another_session_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_line_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_flood_and_silent_clients, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_flood_and_silent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_absurd_total_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_while_answering_malformed_line, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lost_while_answering_malformed_line, setup, teardown),
         cmocka_unit_test(test_ram_store_ring),
         cmocka_unit_test_setup_teardown(test_custom_store_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),

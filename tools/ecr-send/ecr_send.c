@@ -49,9 +49,10 @@ static void usage(FILE *out)
 
 static int hex_value(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static bool parse_key(const char *hex, size_t len, unsigned char key[KEY_BYTES])
@@ -296,8 +297,8 @@ static int judge_reply(const char *line)
 
 /* One line from the terminal at the given stage; returns -1 to keep reading, else the exit
  * status. */
-static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char *line,
-                          int *stage, char *session, long long *rx_seq, const char *request)
+static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char *line, int *stage,
+                          char *session, long long *rx_seq, const char *request)
 {
     enum { WAIT_HELLO, WAIT_AUTH_OK, WAIT_RESULT };
     if (*stage == WAIT_HELLO) {
@@ -330,7 +331,8 @@ static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char
         return sent ? -1 : 1;
     }
     if (!verify(key, session, line, rx_seq)) {
-        fprintf(stderr, "ecr-send: reply fails its MAC or sequence: not from the paired terminal\n");
+        fprintf(stderr,
+                "ecr-send: reply fails its MAC or sequence: not from the paired terminal\n");
         return 1;
     }
     if (*stage == WAIT_AUTH_OK) {

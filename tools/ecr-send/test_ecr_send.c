@@ -21,7 +21,7 @@
 #include "evt_sim/sys_posix.h"
 
 /* The pairing key both sides are provisioned with (a test key, published here). */
-#define TEST_KEY "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define TEST_KEY  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define WRONG_KEY "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 static const char *tool;
@@ -135,7 +135,8 @@ static void test_settled_exits_0(void **state)
     assert_int_equal(run(&c, &r, &got), 0);
     assert_true(got);
     assert_non_null(strstr(c.out, "\"type\":\"hello\",\"terminal\":\"EVT-TEST\""));
-    assert_non_null(strstr(c.out, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-TEST\",\"seq\":1,"));
+    assert_non_null(
+        strstr(c.out, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-TEST\",\"seq\":1,"));
     assert_non_null(strstr(c.out, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"CLI-1\",\"seq\":2,"));
     assert_non_null(strstr(c.out, "\"status\":\"settled\""));
     assert_non_null(strstr(c.out, "\"total\":\"30.00\""));
