@@ -166,3 +166,26 @@ if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
     echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
     exit 1
 fi
+
+# The README's split table is checked against what the POS was told, not trusted: total,
+# fund, own account, 共济 and cash of each sale, in order ("—" in the table is 0.00).
+amount() { sed -n "s/.*\"$1\":\"\([0-9.]*\)\".*/\1/p"; }
+told=$(grep '"type":"result"' "$OUT/ecr-results.jsonl" | while IFS= read -r line; do
+    printf '%s %s %s %s %s\n' "$(amount total <<<"$line")" "$(amount fund <<<"$line")" \
+        "$(amount account <<<"$line")" "$(amount mutual_aid <<<"$line")" "$(amount cash <<<"$line")"
+done)
+documented=$(awk -F'|' '/^\| (own code|亲情账户|共济|serial scanner)/ {
+        out = ""
+        for (i = 3; i <= 7; i++) {
+            v = $i; gsub(/^ +| +$/, "", v); sub(/ .*/, "", v)
+            if (v == "—") v = "0.00"
+            out = out (i > 3 ? " " : "") v
+        }
+        print out
+    }' "$ROOT/README.md")
+if [ "$told" != "$documented" ]; then
+    printf 'README split table and the demo disagree:\nREADME:\n%s\ndemo:\n%s\n' \
+        "$documented" "$told" >&2
+    exit 1
+fi
+log "the four splits match README.md's table"

@@ -1,6 +1,11 @@
 /* Integration harness; see harness.h. */
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -206,14 +211,18 @@ int64_t emu_balance_fen(const emu *e, const char *person)
 {
     char out[64];
     const char *args[] = {"balance", "--person", person, NULL};
-    if (emu_cli(e, out, sizeof out, args) != 0) {
-        return -1;
-    }
-    out[strcspn(out, "\r\n")] = '\0';
     evt_fen fen = -1;
     bool present = false;
-    if (evt_money_parse(out, strlen(out), &fen, &present) != EVT_OK || !present) {
-        return -1;
+    if (emu_cli(e, out, sizeof out, args) == 0) {
+        out[strcspn(out, "\r\n")] = '\0';
+        if (evt_money_parse(out, strlen(out), &fen, &present) != EVT_OK || !present) {
+            fen = -1;
+        }
+    }
+    if (fen < 0) {
+        /* A balance that cannot be read must fail the test, not compare equal to another
+         * unreadable one. */
+        fail_msg("cannot read the balance of %s from the emulator", person);
     }
     return fen;
 }

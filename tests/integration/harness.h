@@ -39,6 +39,8 @@ int emu_cli(const emu *e, char *out, size_t cap, const char *const *args);
 /* A fresh dynamic code for person (shown through holder's family account if not NULL). */
 int emu_code(const emu *e, const char *person, const char *holder, int ttl_s, char *out,
              size_t cap);
+/* Personal-account balance in fen; fails the running test when it cannot be read (resident
+ * insurance has none: do not ask). */
 int64_t emu_balance_fen(const emu *e, const char *person);
 int emu_count(const emu *e, const char *what);
 int emu_fault(const emu *e, const char *infno, const char *kind, const char *value, int times);

@@ -319,11 +319,11 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
         log_line(infno, "-", 0, "-", note);
         return MHD_NO; /* closes the connection: nothing processed, nothing answered */
     } else if (f.active && strcmp(f.kind, "http_status") == 0) {
+        note_handled(db, msgid, infno, "fault=http_status");
         sqlite3_close(db);
         unsigned status = (unsigned)atoi(f.value);
         if (status < 400 || status > 599)
             status = 502;
-        note_handled(db, msgid, infno, "fault=http_status");
         char text[64];
         snprintf(text, sizeof text, "<html><body>%u gateway error</body></html>\n", status);
         log_line(infno, "-", (int)status, "-", note);
