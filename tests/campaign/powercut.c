@@ -183,20 +183,10 @@ static void show_code(campaign *c, const day_step *s)
     }
 }
 
-/* Would the terminal start this order (and so need a code)? As a POS finds out: status. */
-static bool would_start(campaign *c, unsigned i)
-{
-    evt_ecr_result st;
-    if (evt_app_order_status(c->t.app, c->orders[i].order_id, &st) != EVT_OK) {
-        return true;
-    }
-    return st.status != EVT_ECR_SETTLED && st.status != EVT_ECR_UNKNOWN && !st.blocked;
-}
-
 /* One step as the counter lives it. */
 static void run_step(campaign *c, unsigned i, evt_ecr_result *r)
 {
-    if (would_start(c, i)) {
+    if (term_would_start(&c->t, c->orders[i].order_id)) {
         show_code(c, sale_step(c, i));
         queue_faults(c, &c->steps[i]);
     }
@@ -282,46 +272,13 @@ static void record_golden(campaign *c, golden *g)
 /* After a cut and a reboot: every order of the day so far, against the ledger. */
 static bool audit(campaign *c, unsigned upto, const char *what)
 {
-    bool ok = true;
-    evt_app_figures fig;
-    evt_app_get_figures(c->t.app, &fig);
-    if (fig.reversals_pending != 0) {
-        printf("FAIL %s: %u reversals still owed\n", what, (unsigned)fig.reversals_pending);
-        ok = false;
-    }
+    bool ok = audit_no_reversal_owed(&c->t, what);
     for (unsigned i = 0; i <= upto && i < c->nsteps; i++) {
-        if (c->steps[i].resend_of >= 0) {
-            continue;
-        }
-        const char *id = c->orders[i].order_id;
-        int live = 0, reversed = 0, cancelled = 0;
-        if (emu_order_money(&c->e, id, &live, &reversed, &cancelled) != 0) {
-            printf("FAIL %s: ledger audit failed\n", what);
-            return false;
-        }
-        evt_ecr_result st;
-        evt_err err = evt_app_order_status(c->t.app, id, &st);
-        bool settled = err == EVT_OK && st.status == EVT_ECR_SETTLED;
-        bool in_doubt = err == EVT_OK && st.status == EVT_ECR_UNKNOWN;
-        if (live > 1 || (live == 1) != settled || in_doubt) {
-            printf("FAIL %s: order %s live=%d reversed=%d terminal=%s (%s)\n", what, id, live,
-                   reversed, err == EVT_OK ? evt_ecr_status_name(st.status) : "no record",
-                   err == EVT_OK ? evt_err_name(st.error) : evt_err_name(err));
-            ok = false;
+        if (c->steps[i].resend_of < 0) {
+            ok = audit_order(&c->e, &c->t, c->orders[i].order_id, what) && ok;
         }
     }
     return ok;
-}
-
-static void deliver_reversals(campaign *c)
-{
-    evt_app_figures fig;
-    evt_app_get_figures(c->t.app, &fig);
-    for (int k = 0; k < 40 && fig.reversals_pending > 0; k++) {
-        bool quit = false;
-        evt_app_step(c->t.app, 20, &quit);
-        evt_app_get_figures(c->t.app, &fig);
-    }
 }
 
 static void run_case(campaign *c, const golden *g, uint64_t cut, int mode)
@@ -361,15 +318,15 @@ static void run_case(campaign *c, const golden *g, uint64_t cut, int mode)
         c->failures++;
         return;
     }
-    deliver_reversals(c);
+    term_deliver_reversals(&c->t, 40);
     bool ok = audit(c, i, what);
     /* the POS re-sends the order in flight: it ends settled, or provably without money */
-    if (would_start(c, i)) {
+    if (term_would_start(&c->t, c->orders[i].order_id)) {
         show_code(c, sale_step(c, i));
     }
     evt_ecr_result again;
     evt_app_sale(c->t.app, &c->orders[i], &again);
-    deliver_reversals(c);
+    term_deliver_reversals(&c->t, 40);
     ok = audit(c, i, what) && ok;
     c->settled_after += again.status == EVT_ECR_SETTLED;
     c->blocked_after += again.blocked;
@@ -423,11 +380,7 @@ int main(int argc, char **argv)
         return 2;
     }
     build_day(&c);
-    c.ok_keys = malloc(8 * 200 + 1);
-    c.ok_keys[0] = '\0';
-    for (int i = 0; i < 200; i++) {
-        strcat(c.ok_keys, " => OK\n");
-    }
+    c.ok_keys = keys_ok_to_everything(200);
     if (emu_start(&c.e, "powercut") != 0) {
         return 2;
     }

@@ -332,6 +332,54 @@ static evt_err tap_erase(void *ctx, uint32_t addr)
     return t->flash_in->erase(t->flash_in->ctx, addr);
 }
 
+/* The terminal's system services: the sim board's, with the idle time a test skipped
+ * (term_advance_clock) added to the monotonic clock. */
+static const evt_hal_sys *real_sys(void *ctx)
+{
+    return evt_sim_sys_hal(((term *)ctx)->sys);
+}
+
+static uint64_t skipped_monotonic_ms(void *ctx)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    return s->monotonic_ms(s->ctx) + ((term *)ctx)->clock_skip_ms;
+}
+
+static int64_t pass_unix_seconds(void *ctx)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    return s->unix_seconds(s->ctx);
+}
+
+static evt_err pass_local_time(void *ctx, evt_datetime *out)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    return s->local_time(s->ctx, out);
+}
+
+static evt_err pass_entropy(void *ctx, uint8_t *buf, size_t len)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    return s->entropy(s->ctx, buf, len);
+}
+
+static void pass_sleep_ms(void *ctx, uint32_t ms)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    s->sleep_ms(s->ctx, ms);
+}
+
+static void pass_log_write(void *ctx, evt_log_level level, const char *module, const char *line)
+{
+    const evt_hal_sys *s = real_sys(ctx);
+    s->log_write(s->ctx, level, module, line);
+}
+
+void term_advance_clock(term *t, uint64_t ms)
+{
+    t->clock_skip_ms += ms;
+}
+
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -384,10 +432,11 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
                      "paas_id = evt-paas-demo\npaas_token = evt-demo-token-1234\n"
                      "office_id = YF01\noffice_name = 药房收费处\n"
                      "paper_width_mm = 58\nreceipt_qr = raster\n"
-                     "http_timeout_ms = %u\nconnect_timeout_ms = 3000\n",
-                     opt->host ? opt->host : "localhost", e->port, ca_path, name,
-                     opt->msgid_slot ? opt->msgid_slot - 1u : 2u,
-                     opt->http_timeout_ms ? opt->http_timeout_ms : 4000u);
+                     "http_timeout_ms = %u\nconnect_timeout_ms = %u\n",
+                     opt->host ? opt->host : "localhost", opt->port ? opt->port : e->port, ca_path,
+                     name, opt->msgid_slot ? opt->msgid_slot - 1u : 2u,
+                     opt->http_timeout_ms ? opt->http_timeout_ms : 4000u,
+                     opt->connect_timeout_ms ? opt->connect_timeout_ms : 3000u);
     if (opt->server_name != NULL) {
         n += snprintf(t->config + n, sizeof t->config - (size_t)n, "tls_server_name = %s\n",
                       opt->server_name);
@@ -423,7 +472,8 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
                                      .read = tap_read,
                                      .program = tap_program,
                                      .erase = tap_erase};
-    evt_sim_printer_file_options popt = {.dir = t->print_dir, .paper_dots = 384};
+    evt_sim_printer_file_options popt = {
+        .dir = t->print_dir, .paper_dots = 384, .no_preview = opt->no_receipt_preview};
     if (evt_sim_printer_file_open(&popt, &t->printer, &t->printer_hal) != EVT_OK) {
         return -1;
     }
@@ -452,13 +502,20 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .key_fd = -1,
         .script_text = opt->keys ? opt->keys : "",
         .history = 64,
-        .script_stall_limit = 400,
+        .script_stall_limit = opt->ui_stall_limit ? opt->ui_stall_limit : 400,
     };
     if (evt_sim_ui_open(&t->ui, &uopt) != EVT_OK) {
         return -1;
     }
+    t->sys_hal = (evt_hal_sys){.ctx = t,
+                               .monotonic_ms = skipped_monotonic_ms,
+                               .unix_seconds = pass_unix_seconds,
+                               .local_time = pass_local_time,
+                               .entropy = pass_entropy,
+                               .sleep_ms = pass_sleep_ms,
+                               .log_write = pass_log_write};
     t->hal = (evt_hal){
-        .sys = evt_sim_sys_hal(t->sys),
+        .sys = &t->sys_hal,
         .net = &t->net,
         .scanner = scanner,
         .printer = &t->printer_hal,
@@ -582,4 +639,77 @@ int it_teardown(void **state)
     emu_stop(&f->e);
     free(f);
     return 0;
+}
+
+/* ---- the audit of campaigns and money tests ---------------------------------------------- */
+
+/* The app retries owed reversals this often while idle (APP_REVERSAL_RETRY_MS in app.c). */
+#define TERM_REVERSAL_RETRY_MS 15000u
+
+char *keys_ok_to_everything(unsigned presses)
+{
+    static const char press[] = " => OK\n";
+    char *s = malloc(presses * (sizeof press - 1) + 1);
+    if (s == NULL) {
+        fail_msg("out of memory for a key script");
+        return NULL;
+    }
+    s[0] = '\0';
+    for (unsigned i = 0; i < presses; i++) {
+        memcpy(s + i * (sizeof press - 1), press, sizeof press);
+    }
+    return s;
+}
+
+unsigned term_deliver_reversals(term *t, int max_passes)
+{
+    evt_app_figures fig;
+    evt_app_get_figures(t->app, &fig);
+    for (int k = 0; k < max_passes && fig.reversals_pending > 0; k++) {
+        term_advance_clock(t, TERM_REVERSAL_RETRY_MS);
+        bool quit = false;
+        evt_app_step(t->app, 20, &quit);
+        evt_app_get_figures(t->app, &fig);
+    }
+    return fig.reversals_pending;
+}
+
+bool term_would_start(term *t, const char *order_id)
+{
+    evt_ecr_result st;
+    if (evt_app_order_status(t->app, order_id, &st) != EVT_OK) {
+        return true;
+    }
+    return st.status != EVT_ECR_SETTLED && st.status != EVT_ECR_UNKNOWN && !st.blocked;
+}
+
+bool audit_no_reversal_owed(term *t, const char *what)
+{
+    evt_app_figures fig;
+    evt_app_get_figures(t->app, &fig);
+    if (fig.reversals_pending != 0) {
+        printf("FAIL %s: %u reversals still owed\n", what, (unsigned)fig.reversals_pending);
+        return false;
+    }
+    return true;
+}
+
+bool audit_order(const emu *e, term *t, const char *order_id, const char *what)
+{
+    int live = 0, reversed = 0, cancelled = 0;
+    if (emu_order_money(e, order_id, &live, &reversed, &cancelled) != 0) {
+        printf("FAIL %s: ledger audit failed\n", what);
+        return false;
+    }
+    evt_ecr_result st;
+    evt_err err = evt_app_order_status(t->app, order_id, &st);
+    bool settled = err == EVT_OK && st.status == EVT_ECR_SETTLED;
+    bool in_doubt = err == EVT_OK && st.status == EVT_ECR_UNKNOWN;
+    if (live > 1 || (live == 1) != settled || in_doubt) {
+        printf("FAIL %s: order %s live=%d reversed=%d terminal=%s (%s)\n", what, order_id, live,
+               reversed, err == EVT_OK ? evt_ecr_status_name(st.status) : "no record",
+               err == EVT_OK ? evt_err_name(st.error) : evt_err_name(err));
+        return false;
+    }
+    return true;
 }

@@ -59,15 +59,18 @@ int emu_snapshot(const emu *e, const char *path, bool save);
 int emu_handled_count(const emu *e, const char *infno);
 
 typedef struct term_options {
-    const char *keys;         /* UI script ('<screen text> => KEY' lines) */
-    const char *ca_file;      /* default: the emulator's CA */
-    const char *server_name;  /* tls_server_name override */
-    const char *host;         /* default localhost */
-    const char *scan_dir;     /* camera directory; serial pipe always present */
-    uint32_t http_timeout_ms; /* default 4000 */
-    bool reuse_flash;         /* keep the journal of a previous terminal of this name */
-    const char *extra_config; /* appended to the provisioning text */
-    uint32_t flash_bytes;     /* journal flash size; default 64 KiB (4 KiB sectors) */
+    const char *keys;            /* UI script ('<screen text> => KEY' lines) */
+    const char *ca_file;         /* default: the emulator's CA */
+    const char *server_name;     /* tls_server_name override */
+    const char *host;            /* default localhost */
+    int port;                    /* platform port; 0 = the emulator's (set it to put a proxy in
+                                    between) */
+    const char *scan_dir;        /* camera directory; serial pipe always present */
+    uint32_t http_timeout_ms;    /* default 4000 */
+    uint32_t connect_timeout_ms; /* TCP connect + TLS handshake; default 3000 */
+    bool reuse_flash;            /* keep the journal of a previous terminal of this name */
+    const char *extra_config;    /* appended to the provisioning text */
+    uint32_t flash_bytes;        /* journal flash size; default 64 KiB (4 KiB sectors) */
     /* msgid_slot + 1 (0 = the default slot 2): terminals started on fresh flash within one
      * second need different slots, or their msgids collide at the platform. */
     unsigned msgid_slot;
@@ -78,10 +81,17 @@ typedef struct term_options {
     /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
      * keeps it across a reboot). */
     struct evt_ram_nor *nor;
+    bool no_receipt_preview; /* receipts as ESC/POS bytes only, no PNG (campaigns: speed) */
+    /* Scripted UI: read_key calls in a row without a matching screen before the script gives
+     * up (a test gone off track ends instead of hanging); 0 = 400. A terminal left idling for
+     * long (the ECR link served in many passes) needs more. */
+    uint32_t ui_stall_limit;
 } term_options;
 
 typedef struct term {
     char dir[PATH_MAX];
+    evt_hal_sys sys_hal;    /* the sim clock, with the skipped idle time added */
+    uint64_t clock_skip_ms; /* see term_advance_clock */
     char print_dir[PATH_MAX];
     char flash_path[PATH_MAX];
     evt_sim_sys *sys;
@@ -118,6 +128,31 @@ void term_scan(term *t, const char *payload);
 /* True if any screen shown so far (up to the UI's history) contains text. */
 bool term_screen_seen(const term *t, const char *text);
 size_t term_receipts(const term *t); /* *.bin files in the print directory */
+/* Moves the terminal's monotonic clock forward by ms, as if the counter had idled that long
+ * between two passes of its loop: deadlines (reversal retries, ECR authentication) come due
+ * without the test sleeping. Call it only between firmware calls. */
+void term_advance_clock(term *t, uint64_t ms);
+
+/* ---- the audit of campaigns and money tests ---------------------------------------------- */
+
+/* Script lines of a cashier who presses OK on every decision screen (identity, split, result,
+ * errors), presses times. The caller frees it. */
+char *keys_ok_to_everything(unsigned presses);
+/* The counter idles: passes of the main loop, each after the reversal retry period (the clock
+ * is advanced, see term_advance_clock), until no reversal is owed or max_passes ran. Returns the
+ * reversals still owed. */
+unsigned term_deliver_reversals(term *t, int max_passes);
+/* Would the terminal start this order if the POS sent it now (and so need a code shown)? What
+ * a POS finds out with a status query: not when it is settled, in doubt or blocked. */
+bool term_would_start(term *t, const char *order_id);
+/* Zero unresolved, part one: no reversal owed. Prints "FAIL <what>: ..." when one is. */
+bool audit_no_reversal_owed(term *t, const char *what);
+/* One order against the emulator's ledger:
+ *   zero double     no more than one settlement of the order is standing;
+ *   zero lost       a settlement is standing iff the terminal says the order settled;
+ *   zero unresolved the terminal does not hold the order in doubt.
+ * Prints "FAIL <what>: order ..." and returns false when one does not hold. */
+bool audit_order(const emu *e, term *t, const char *order_id, const char *what);
 
 /* A fresh emulator per test, and the terminal the test starts against it (cmocka
  * setup/teardown signatures; *state is an it_fixture). */

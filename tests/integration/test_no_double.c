@@ -21,17 +21,6 @@
 
 typedef it_fixture fixture;
 
-/* A cashier who presses OK on every decision screen (identity, split, result, errors). */
-static char *ok_to_everything(unsigned presses)
-{
-    char *s = malloc(presses * 8 + 1);
-    s[0] = '\0';
-    for (unsigned i = 0; i < presses; i++) {
-        strcat(s, " => OK\n");
-    }
-    return s;
-}
-
 static void order_fixed(evt_order *o, const char *prefix, unsigned n)
 {
     char id[40];
@@ -57,14 +46,7 @@ static void settlements_of(fixture *f, const char *order_id, int *live, int *rev
 /* The idle loop retries owed reversals; bounded. */
 static void settle_reversals(fixture *f)
 {
-    evt_app_figures fig;
-    evt_app_get_figures(f->t.app, &fig);
-    for (int i = 0; i < 40 && fig.reversals_pending > 0; i++) {
-        bool quit = false;
-        evt_app_step(f->t.app, 50, &quit);
-        evt_app_get_figures(f->t.app, &fig);
-    }
-    assert_int_equal(fig.reversals_pending, 0);
+    assert_int_equal(term_deliver_reversals(&f->t, 40), 0);
 }
 
 /* ---- hole 1: power cut while the settled order is recorded ------------------------------ */
@@ -103,7 +85,7 @@ static void reboot_and_resend(fixture *f, const char *name, unsigned slot, const
                               evt_ecr_result *r)
 {
     term_stop(&f->t);
-    char *keys = ok_to_everything(8);
+    char *keys = keys_ok_to_everything(8);
     term_options again = {
         .keys = keys, .reuse_flash = true, .http_timeout_ms = 2000, .msgid_slot = slot};
     assert_int_equal(term_start(&f->t, &f->e, name, &again), 0);
@@ -115,7 +97,7 @@ static void reboot_and_resend(fixture *f, const char *name, unsigned slot, const
 static void power_cut_while_recording_settled_order(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(8);
+    char *keys = keys_ok_to_everything(8);
     settled_window w = {0};
     evt_order o;
     order_fixed(&o, "CUT", 0);
@@ -175,7 +157,7 @@ static void power_cut_while_recording_settled_order(void **state)
 static void full_journal_refuses_before_scanning(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(400);
+    char *keys = keys_ok_to_everything(400);
     term_options opt = {.keys = keys, .flash_bytes = 16u * 1024u};
     assert_int_equal(term_start(&f->t, &f->e, "full", &opt), 0);
     evt_order orders[100];
@@ -212,7 +194,7 @@ static void full_journal_refuses_before_scanning(void **state)
 static void unknown_order_not_started_again(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys, .http_timeout_ms = 2000};
     assert_int_equal(term_start(&f->t, &f->e, "unknown", &opt), 0);
     assert_int_equal(emu_fault(&f->e, "2102", "close_mid", NULL, 1), 0);
@@ -280,7 +262,7 @@ static void rot_record(const char *flash_path, const char *key)
 
 static void settle_one(fixture *f, const char *name, evt_order *o, const char *id_prefix)
 {
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys, .msgid_slot = 1u + (unsigned)strlen(name) % 10u};
     if (term_start(&f->t, &f->e, name, &opt) != 0) {
         fail_msg("terminal did not start: %s", f->t.start_msg);
@@ -305,7 +287,7 @@ static void rotten_copy_still_proves_settlement(void **state)
         term_stop(&f->t);
         rot_record(flash, key);
 
-        char *keys = ok_to_everything(20);
+        char *keys = keys_ok_to_everything(20);
         term_options again = {.keys = keys, .reuse_flash = true};
         assert_int_equal(term_start(&f->t, &f->e, which ? "rot-copy" : "rot-primary", &again), 0);
         free(keys);
@@ -350,7 +332,7 @@ static void unreadable_order_refused(void **state)
 static void seventeenth_owed_reversal_still_blocks(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(80);
+    char *keys = keys_ok_to_everything(80);
     term_options opt = {.keys = keys, .http_timeout_ms = 2000};
     assert_int_equal(term_start(&f->t, &f->e, "owed17", &opt), 0);
     assert_int_equal(emu_fault(&f->e, "2102", "close_mid", NULL, 17), 0);
@@ -382,7 +364,7 @@ static void seventeenth_owed_reversal_still_blocks(void **state)
 static void http_202_with_success_body_is_reversed(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys};
     assert_int_equal(term_start(&f->t, &f->e, "s202", &opt), 0);
     int64_t before = emu_balance_fen(&f->e, "employee");
@@ -411,7 +393,7 @@ static void http_202_with_success_body_is_reversed(void **state)
 static void person_not_the_vouchers_is_refused(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys};
     assert_int_equal(term_start(&f->t, &f->e, "swap", &opt), 0);
     assert_int_equal(emu_fault(&f->e, "1101", "other_person", "stranger", 1), 0);
@@ -433,7 +415,7 @@ static void person_not_the_vouchers_is_refused(void **state)
 static void unusable_answer_needs_supervisor(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys};
     assert_int_equal(term_start(&f->t, &f->e, "loop", &opt), 0);
     assert_int_equal(emu_fault(&f->e, "2102", "malformed_json", NULL, 1), 0);
@@ -464,7 +446,7 @@ static void unusable_answer_needs_supervisor(void **state)
 static void network_failure_may_retry(void **state)
 {
     fixture *f = *state;
-    char *keys = ok_to_everything(20);
+    char *keys = keys_ok_to_everything(20);
     term_options opt = {.keys = keys, .http_timeout_ms = 2000};
     assert_int_equal(term_start(&f->t, &f->e, "netretry", &opt), 0);
     assert_int_equal(emu_fault(&f->e, "2102", "close_mid", NULL, 1), 0);
