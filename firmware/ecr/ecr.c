@@ -881,9 +881,10 @@ static void admit(evt_ecr *ecr, evt_net_sock *sock)
 
 static const char *const auth_keys[] = {"v", "type", "pos", "nonce", "seq", NULL};
 
-/* The auth line of a pending connection: MAC over the challenge, a nonce of the POS's own,
- * seq 1. Success makes it the POS connection (replacing the old one). */
-static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t len)
+/* The auth line of a pending connection (its first len bytes; consumed with the line end):
+ * MAC over the challenge, a nonce of the POS's own, seq 1. Success makes it the POS connection
+ * (replacing the old one). */
+static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t len, size_t consumed)
 {
     size_t text_len = 0;
     cJSON *root = NULL;
@@ -925,7 +926,12 @@ static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t le
     ecr->client = *p;
     ecr->client.buf = buf;
     ecr->client.cap = cap;
-    ecr->client.fill = 0;
+    /* What came right behind the auth line (a POS need not wait for auth_ok) is its first
+     * request: it moves on to the POS connection's buffer. Dropping it would cut that line and
+     * fail its MAC. */
+    _Static_assert(sizeof ecr->pending_buf[0] <= EVT_ECR_LINE_MAX, "leftover fits the line buffer");
+    ecr->client.fill = p->fill - consumed;
+    memcpy(buf, p->buf + consumed, ecr->client.fill);
     memset(p, 0, sizeof *p);
     p->buf = ecr->pending_buf[p - ecr->pending];
     p->cap = sizeof ecr->pending_buf[0];
@@ -975,10 +981,11 @@ static void serve_pending(evt_ecr *ecr, evt_ecr_conn *p, uint32_t wait_ms)
         return;
     }
     size_t len = (size_t)(nl - p->buf);
+    size_t consumed = len + 1;
     if (len > 0 && p->buf[len - 1] == '\r') {
         len--;
     }
-    authenticate(ecr, p, p->buf, len);
+    authenticate(ecr, p, p->buf, len, consumed);
 }
 
 /* ---- the poll ---------------------------------------------------------------------------- */

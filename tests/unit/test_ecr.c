@@ -1,9 +1,8 @@
 /*
  * evt_ecr over real loopback sockets: the link runs on the sim's POSIX net driver, the "POS"
- * is a plain blocking socket in the test that pairs with the terminal (hello, auth, auth_ok)
- * and signs every line it sends and checks every line it gets (docs/ecr-link.md), computing
- * the HMACs itself with mbedTLS's md API. Every wait is bounded (poll timeouts, a fixed
- * number of rounds).
+ * is the test POS of tests/support/ecr_pos (a plain blocking socket that pairs with the
+ * terminal, signs every line it sends and checks every line it gets, docs/ecr-link.md). Every
+ * wait is bounded (poll timeouts, a fixed number of rounds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/md.h>
-
+#include "ecr_pos.h"
 #include "evt/arena.h"
 #include "evt/ecr.h"
 #include "evt_sim/net_posix.h"
@@ -32,16 +30,7 @@ static uint8_t arena[512 * 1024];
 static evt_hal_net net;
 static evt_sim_sys *sim_sys;
 
-typedef struct pos {
-    int fd;
-    char buf[65536];
-    size_t fill;
-    uint8_t key[32];
-    char session[65];
-    uint64_t tx_seq;
-    uint64_t rx_seq;
-    bool paired; /* lines are signed and replies checked */
-} pos;
+typedef ecr_pos pos;
 
 typedef struct fixture {
     evt_ecr ecr;
@@ -62,179 +51,16 @@ static void test_key(uint8_t key[32])
     }
 }
 
-static int pos_connect(pos *p, uint16_t port)
+static void pos_connect(pos *p, uint16_t port)
 {
-    memset(p, 0, sizeof *p);
-    test_key(p->key);
-    p->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(p->fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(p->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return p->fd;
-}
-
-static void hex_of(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0x0F];
-    }
-    out[2 * n] = '\0';
-}
-
-/* HMAC-SHA256(key, "EVT-ECR-2\n" dir "\n" session "\n" text) as lowercase hex. */
-static void mac_hex(const pos *p, char dir, const char *text, size_t len, char out[65])
-{
-    char head[128];
-    int n = snprintf(head, sizeof head, "EVT-ECR-2\n%c\n%s\n", dir, p->session);
-    mbedtls_md_context_t md;
-    mbedtls_md_init(&md);
-    uint8_t mac[32];
-    assert_int_equal(mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1), 0);
-    assert_int_equal(mbedtls_md_hmac_starts(&md, p->key, sizeof p->key), 0);
-    assert_int_equal(mbedtls_md_hmac_update(&md, (const uint8_t *)head, (size_t)n), 0);
-    assert_int_equal(mbedtls_md_hmac_update(&md, (const uint8_t *)text, len), 0);
-    assert_int_equal(mbedtls_md_hmac_finish(&md, mac), 0);
-    mbedtls_md_free(&md);
-    hex_of(mac, sizeof mac, out);
-}
-
-/* The wire form of one message text (no newline): the next seq goes into a JSON object, the
- * MAC member closes the line. A text that is not an object is signed as it stands (closed
- * with '}'), for the malformed-message cases. */
-static size_t pos_seal(pos *p, const char *text, size_t len, char *out, size_t cap)
-{
-    char body[32768];
-    assert_true(len + 40 < sizeof body);
-    memcpy(body, text, len);
-    size_t blen = len;
-    bool object = len >= 2 && text[0] == '{' && text[len - 1] == '}';
-    if (object) {
-        blen = len - 1 +
-               (size_t)sprintf(body + len - 1, "%s\"seq\":%llu}", len > 2 ? "," : "",
-                               (unsigned long long)++p->tx_seq);
-    } else {
-        body[blen++] = '}';
-    }
-    char mac[65];
-    mac_hex(p, 'P', body, blen, mac);
-    assert_true(blen + 80 < cap);
-    memcpy(out, body, blen - 1);
-    return blen - 1 + (size_t)sprintf(out + blen - 1, ",\"mac\":\"%s\"}", mac);
-}
-
-static void send_raw(pos *p, const char *data, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = send(p->fd, data + off, len - off, MSG_NOSIGNAL);
-        assert_true(n > 0);
-        off += (size_t)n;
-    }
-}
-
-/* Sends text; once paired, every complete non-blank line in it is sealed first. */
-static void pos_send(pos *p, const char *text)
-{
-    size_t len = strlen(text);
-    if (!p->paired) {
-        send_raw(p, text, len);
-        return;
-    }
-    static char wire[65536];
-    size_t w = 0;
-    const char *line = text;
-    for (const char *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))) != NULL;
-         line = nl + 1) {
-        size_t l = (size_t)(nl - line);
-        bool cr = l > 0 && line[l - 1] == '\r';
-        size_t content = cr ? l - 1 : l;
-        bool blank = true;
-        for (size_t i = 0; i < content; i++) {
-            blank = blank && (line[i] == ' ' || line[i] == '\t');
-        }
-        if (blank) {
-            memcpy(wire + w, line, l + 1);
-            w += l + 1;
-            continue;
-        }
-        w += pos_seal(p, line, content, wire + w, sizeof wire - w);
-        memcpy(wire + w, cr ? "\r\n" : "\n", cr ? 2 : 1);
-        w += cr ? 2 : 1;
-    }
-    assert_true(line == text + len); /* partial lines: seal first (pos_seal), then send */
-    send_raw(p, wire, w);
-}
-
-/* Strips and checks the terminal's ,"seq":N,"mac":"…" ending of a paired reply. */
-static void pos_open_reply(pos *p, char *line)
-{
-    size_t len = strlen(line);
-    char *m = strstr(line, ",\"mac\":\"");
-    if (m == NULL || (size_t)(line + len - m) != 8 + 64 + 2) {
-        fail_msg("reply without its MAC: %s", line);
-    }
-    char got[65];
-    memcpy(got, m + 8, 64);
-    got[64] = '\0';
-    m[0] = '}';
-    m[1] = '\0';
-    char want[65];
-    mac_hex(p, 'T', line, strlen(line), want);
-    if (strcmp(got, want) != 0) {
-        fail_msg("reply MAC does not verify: %s", line);
-    }
-    char *seq = strstr(line, ",\"seq\":");
-    assert_non_null(seq);
-    unsigned long long n = strtoull(seq + 7, NULL, 10);
-    assert_int_equal(n, p->rx_seq + 1);
-    p->rx_seq = n;
-    seq[0] = '}';
-    seq[1] = '\0';
-}
-
-/* Next complete reply line (without '\n', without its seq and MAC once paired) if one has
- * arrived, else NULL. Non-blocking. */
-static const char *pos_take_line(pos *p, char *out, size_t cap)
-{
-    for (;;) {
-        char *nl = memchr(p->buf, '\n', p->fill);
-        if (nl != NULL) {
-            size_t len = (size_t)(nl - p->buf);
-            assert_true(len < cap);
-            memcpy(out, p->buf, len);
-            out[len] = '\0';
-            memmove(p->buf, nl + 1, p->fill - len - 1);
-            p->fill -= len + 1;
-            if (p->paired && strstr(out, "\"mac\"") != NULL) {
-                pos_open_reply(p, out);
-            }
-            return out;
-        }
-        ssize_t n = recv(p->fd, p->buf + p->fill, sizeof p->buf - p->fill, MSG_DONTWAIT);
-        if (n <= 0) {
-            return NULL;
-        }
-        p->fill += (size_t)n;
-    }
+    uint8_t key[32];
+    test_key(key);
+    ecr_pos_connect(p, port, key);
 }
 
 /* True when the terminal closed this POS connection (EOF within a short wait) while the link
  * is polled. */
 static bool pos_sees_eof_after_pumping(pos *p);
-
-/* True when the terminal closed this POS connection (EOF within a short wait). */
-static bool pos_sees_eof(pos *p)
-{
-    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
-    if (poll(&pfd, 1, 500) <= 0) {
-        return false;
-    }
-    char c;
-    return recv(p->fd, &c, 1, MSG_DONTWAIT) == 0;
-}
 
 /* Polls the link until the POS has a reply line (at most ~2 s). Records a handed-out order. */
 static const char *pump_reply(pos *p, char *out, size_t cap, bool *got_order)
@@ -243,7 +69,7 @@ static const char *pump_reply(pos *p, char *out, size_t cap, bool *got_order)
         *got_order = false;
     }
     for (int round = 0; round < 100; round++) {
-        const char *line = pos_take_line(p, out, cap);
+        const char *line = ecr_pos_take_line(p, out, cap);
         if (line != NULL) {
             return line;
         }
@@ -264,7 +90,7 @@ static const char *pump_reply(pos *p, char *out, size_t cap, bool *got_order)
 static const char *exchange(const char *request, bool *got_order)
 {
     static char reply[4096];
-    pos_send(&fx.pos, request);
+    ecr_pos_send(&fx.pos, request);
     return pump_reply(&fx.pos, reply, sizeof reply, got_order);
 }
 
@@ -283,26 +109,17 @@ static bool pos_sees_eof_after_pumping(pos *p)
     return false;
 }
 
+static const char *wait_reply(pos *p, char *out, size_t cap, void *arg)
+{
+    (void)arg;
+    return pump_reply(p, out, cap, NULL);
+}
+
 /* Pairs p with the link: hello (its challenge), the auth line, auth_ok (checked). */
 static void pos_pair(pos *p)
 {
     char line[1024];
-    pump_reply(p, line, sizeof line, NULL);
-    const char *ch = strstr(line, "\"challenge\":\"");
-    assert_non_null(strstr(line, "\"type\":\"hello\""));
-    assert_non_null(ch);
-    memcpy(p->session, ch + 13, 32);
-    p->session[32] = '\0';
-    static const char nonce[] = "00112233445566778899aabbccddeeff";
-    char auth[256], wire[512];
-    snprintf(auth, sizeof auth, "{\"v\":2,\"type\":\"auth\",\"pos\":\"test\",\"nonce\":\"%s\"}",
-             nonce);
-    size_t n = pos_seal(p, auth, strlen(auth), wire, sizeof wire - 1);
-    wire[n++] = '\n';
-    send_raw(p, wire, n);
-    strcat(p->session, nonce);
-    p->paired = true;
-    pump_reply(p, line, sizeof line, NULL);
+    ecr_pos_pair(p, wait_reply, NULL, line, sizeof line);
     assert_string_equal(line, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-T1\"}");
 }
 
@@ -321,7 +138,7 @@ static void no_more_replies(void)
         assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
         assert_false(got);
     }
-    assert_null(pos_take_line(&fx.pos, line, sizeof line));
+    assert_null(ecr_pos_take_line(&fx.pos, line, sizeof line));
 }
 
 static evt_ecr_config link_config(const evt_ecr_store *store)
@@ -717,7 +534,7 @@ static size_t sealed_of_length(pos *p, const char *json, size_t target, char *ou
     for (size_t pad = 0; pad < target; pad++) {
         pos probe = *p; /* the same seq as the real one will get */
         size_t n = (size_t)snprintf(padded, sizeof padded, "{%*s%s", (int)pad, "", json + 1);
-        size_t sealed = pos_seal(&probe, padded, n, out, cap);
+        size_t sealed = ecr_pos_seal(&probe, padded, n, out, cap);
         if (sealed == target) {
             *p = probe;
             return sealed;
@@ -736,8 +553,8 @@ static void test_too_long_line_resyncs(void **state)
     static char big[EVT_ECR_LINE_MAX * 2 + 64];
     memset(big, 'x', EVT_ECR_LINE_MAX * 2);
     big[EVT_ECR_LINE_MAX * 2] = '\0';
-    send_raw(&fx.pos, big, strlen(big)); /* framing is checked before the MAC */
-    pos_send(&fx.pos, "\n{\"type\":\"status\",\"order_id\":\"Q1\"}\n");
+    ecr_pos_send_raw(&fx.pos, big, strlen(big)); /* framing is checked before the MAC */
+    ecr_pos_send(&fx.pos, "\n{\"type\":\"status\",\"order_id\":\"Q1\"}\n");
     char line[4096];
     pump_reply(&fx.pos, line, sizeof line, NULL);
     assert_contains(line, "\"error\":\"EVT_ERR_ECR_TOO_LONG\"");
@@ -749,7 +566,7 @@ static void test_too_long_line_resyncs(void **state)
     size_t n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q2\"}",
                                 EVT_ECR_LINE_MAX + 1, big, sizeof big);
     memcpy(big + n, "\n", 2);
-    send_raw(&fx.pos, big, n + 1);
+    ecr_pos_send_raw(&fx.pos, big, n + 1);
     pump_reply(&fx.pos, line, sizeof line, NULL);
     assert_contains(line, "EVT_ERR_ECR_TOO_LONG");
 
@@ -757,7 +574,7 @@ static void test_too_long_line_resyncs(void **state)
     n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q3\"}", EVT_ECR_LINE_MAX,
                          big, sizeof big);
     memcpy(big + n, "\r\n", 3);
-    send_raw(&fx.pos, big, n + 2);
+    ecr_pos_send_raw(&fx.pos, big, n + 2);
     pump_reply(&fx.pos, line, sizeof line, NULL);
     assert_contains(line, "\"order_id\":\"Q3\"");
     assert_contains(line, "EVT_ERR_NOT_FOUND");
@@ -768,8 +585,8 @@ static void test_several_lines_in_one_write_crlf_and_blank(void **state)
     (void)state;
     /* Blank lines are keep-alives; CR LF accepted; the sale stops the pass, the status
      * behind it is answered on the next one. */
-    pos_send(&fx.pos, "\r\n  \n{\"type\":\"status\",\"order_id\":\"Z1\"}\r\n" SALE_A
-                      "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    ecr_pos_send(&fx.pos, "\r\n  \n{\"type\":\"status\",\"order_id\":\"Z1\"}\r\n" SALE_A
+                          "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
     char line[4096];
     bool got = false;
     pump_reply(&fx.pos, line, sizeof line, &got);
@@ -787,11 +604,11 @@ static void test_split_across_reads(void **state)
     (void)state;
     static const char text[] = "{\"type\":\"status\",\"order_id\":\"SPLIT\"}";
     char req[512];
-    size_t len = pos_seal(&fx.pos, text, strlen(text), req, sizeof req - 1);
+    size_t len = ecr_pos_seal(&fx.pos, text, strlen(text), req, sizeof req - 1);
     req[len++] = '\n';
     char line[4096];
     for (size_t i = 0; i < len; i += 5) {
-        send_raw(&fx.pos, req + i, len - i < 5 ? len - i : 5);
+        ecr_pos_send_raw(&fx.pos, req + i, len - i < 5 ? len - i : 5);
         bool got = false;
         assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
     }
@@ -807,14 +624,50 @@ static void test_new_connection_replaces_old(void **state)
     pos second;
     pos_connect(&second, fx.port);
     pos_pair(&second);
-    pos_send(&second, "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    ecr_pos_send(&second, "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
     char line[4096];
     pump_reply(&second, line, sizeof line, NULL);
     assert_contains(line, "\"type\":\"ack\"");
-    assert_true(pos_sees_eof(&fx.pos));
+    assert_true(ecr_pos_sees_eof(&fx.pos, 500));
     settle("POS-20240501-0001");
     pump_reply(&second, line, sizeof line, NULL);
     assert_contains(line, "\"status\":\"settled\"");
+    close(fx.pos.fd);
+    fx.pos = second;
+}
+
+/* A POS that does not wait for auth_ok: its auth line and its first request in one write. The
+ * request is read after the auth line, not dropped with the rest of the authentication buffer
+ * (which would cut it and fail its MAC). */
+static void test_request_right_behind_the_auth_line(void **state)
+{
+    (void)state;
+    pos second;
+    pos_connect(&second, fx.port);
+    char hello[1024];
+    pump_reply(&second, hello, sizeof hello, NULL);
+    memcpy(second.session, strstr(hello, "\"challenge\":\"") + 13, 32);
+    second.session[32] = '\0';
+    static const char nonce[] = "00112233445566778899aabbccddeeff";
+    static const char auth[] = "{\"v\":2,\"type\":\"auth\",\"pos\":\"eager\",\"nonce\":"
+                               "\"00112233445566778899aabbccddeeff\"}";
+    char wire[2048];
+    size_t n = ecr_pos_seal(&second, auth, strlen(auth), wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    strcat(second.session, nonce);
+    second.paired = true;
+    /* a request longer than what is left of the authentication buffer after the auth line */
+    n += ecr_pos_seal(&second, SALE_A, strlen(SALE_A) - 1, wire + n, sizeof wire - n - 1);
+    wire[n++] = '\n';
+    ecr_pos_send_raw(&second, wire, n);
+    char line[4096];
+    bool with_auth = false, after = false; /* the sale may come out in the auth_ok's pass */
+    pump_reply(&second, line, sizeof line, &with_auth);
+    assert_string_equal(line, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-T1\"}");
+    pump_reply(&second, line, sizeof line, &after);
+    assert_contains(line, "\"type\":\"ack\"");
+    assert_true(with_auth != after);
+    assert_string_equal(fx.order.order_id, "POS-20240501-0001");
     close(fx.pos.fd);
     fx.pos = second;
 }
@@ -882,7 +735,7 @@ static void test_stranger_cannot_start_a_sale(void **state)
     (void)state;
     pos stranger;
     pos_connect(&stranger, fx.port);
-    pos_send(&stranger, SALE_A); /* a perfectly good sale, without the key */
+    ecr_pos_send(&stranger, SALE_A); /* a perfectly good sale, without the key */
     expect_refused(&stranger, "EVT_ERR_ECR_UNAUTHENTICATED");
     close(stranger.fd);
     /* the paired POS was not replaced and still works */
@@ -901,9 +754,9 @@ static void test_wrong_key_cannot_pair(void **state)
     char wire[512];
     static const char auth[] =
         "{\"v\":2,\"type\":\"auth\",\"pos\":\"x\",\"nonce\":\"00112233445566778899aabbccddeeff\"}";
-    size_t n = pos_seal(&stranger, auth, strlen(auth), wire, sizeof wire - 1);
+    size_t n = ecr_pos_seal(&stranger, auth, strlen(auth), wire, sizeof wire - 1);
     wire[n++] = '\n';
-    send_raw(&stranger, wire, n);
+    ecr_pos_send_raw(&stranger, wire, n);
     expect_refused(&stranger, "EVT_ERR_ECR_UNAUTHENTICATED");
     close(stranger.fd);
     open_sale_a();
@@ -916,7 +769,7 @@ static void test_stranger_cannot_read_a_result(void **state)
     open_sale_a();
     pos stranger;
     pos_connect(&stranger, fx.port);
-    pos_send(&stranger, "{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    ecr_pos_send(&stranger, "{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
     expect_refused(&stranger, NULL);
     settle("POS-20240501-0001");
     char line[4096];
@@ -933,13 +786,13 @@ static void test_replayed_line_refused(void **state)
     (void)state;
     static const char text[] = "{\"v\":2,\"type\":\"status\",\"order_id\":\"R1\"}";
     char wire[512];
-    size_t n = pos_seal(&fx.pos, text, strlen(text), wire, sizeof wire - 1);
+    size_t n = ecr_pos_seal(&fx.pos, text, strlen(text), wire, sizeof wire - 1);
     wire[n++] = '\n';
-    send_raw(&fx.pos, wire, n);
+    ecr_pos_send_raw(&fx.pos, wire, n);
     char line[1024];
     pump_reply(&fx.pos, line, sizeof line, NULL);
     assert_contains(line, "EVT_ERR_NOT_FOUND");
-    send_raw(&fx.pos, wire, n);
+    ecr_pos_send_raw(&fx.pos, wire, n);
     assert_true(pos_sees_eof_after_pumping(&fx.pos));
 }
 
@@ -948,13 +801,13 @@ static void test_line_from_another_session_refused(void **state)
 {
     (void)state;
     char wire[1024];
-    size_t n = pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
+    size_t n = ecr_pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
     wire[n++] = '\n';
     pos second;
     pos_connect(&second, fx.port);
     pos_pair(&second);
     second.tx_seq = 0;
-    send_raw(&second, wire, n);
+    ecr_pos_send_raw(&second, wire, n);
     assert_true(pos_sees_eof_after_pumping(&second));
     close(second.fd);
 }
@@ -963,12 +816,12 @@ static void test_tampered_line_refused(void **state)
 {
     (void)state;
     char wire[1024];
-    size_t n = pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
+    size_t n = ecr_pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
     char *price = strstr(wire, "12.50");
     assert_non_null(price);
     price[0] = '9'; /* 92.50: the MAC no longer fits */
     wire[n++] = '\n';
-    send_raw(&fx.pos, wire, n);
+    ecr_pos_send_raw(&fx.pos, wire, n);
     assert_true(pos_sees_eof_after_pumping(&fx.pos));
     assert_false(evt_ecr_order_open(&fx.ecr));
 }
@@ -1021,7 +874,7 @@ static void test_lost_while_answering_malformed_line(void **state)
 {
     (void)state;
     for (int i = 0; i < 20; i++) {
-        pos_send(&fx.pos, "not json at all\n");
+        ecr_pos_send(&fx.pos, "not json at all\n");
     }
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt(fx.pos.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -1156,6 +1009,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_split_across_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_connection_replaces_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_right_behind_the_auth_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_then_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stranger_cannot_start_a_sale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key_cannot_pair, setup, teardown),
