@@ -28,8 +28,13 @@ static bool pressed_after(const evt_key_event *ev, uint64_t drawn_ms)
     if (ev->key == EVT_KEY_QUIT || ev->pressed_ms > drawn_ms) {
         return true;
     }
-    EVT_LOGD(MOD, "key %d pressed %llu ms before the screen: discarded", (int)ev->key,
-             (unsigned long long)(drawn_ms - ev->pressed_ms));
+    static const char *const names[] = {
+        [EVT_KEY_OK] = "OK",       [EVT_KEY_CANCEL] = "CANCEL",       [EVT_KEY_MENU] = "MENU",
+        [EVT_KEY_DIGIT] = "digit", [EVT_KEY_BACKSPACE] = "BACKSPACE",
+    };
+    const char *name = (unsigned)ev->key < sizeof names / sizeof names[0] ? names[ev->key] : NULL;
+    EVT_LOGD(MOD, "%s pressed %llu ms before the screen appeared: discarded",
+             name != NULL ? name : "key", (unsigned long long)(drawn_ms - ev->pressed_ms));
     return false;
 }
 
@@ -277,7 +282,7 @@ evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t m
             continue;
         }
         if (ev.key == EVT_KEY_OK) {
-            if (ev.pressed_ms - drawn_ms < min_dwell_ms) {
+            if (ev.pressed_ms < drawn_ms + min_dwell_ms) {
                 EVT_LOGI(MOD,
                          "OK %llu ms after the screen appeared: too soon to confirm, discarded",
                          (unsigned long long)(ev.pressed_ms - drawn_ms));
