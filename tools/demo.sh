@@ -64,6 +64,9 @@ PORT=$(cat "$OUT/emu.port")
 log "platform emulator listening on https://localhost:$PORT (log: $OUT/platform-emu.log)"
 
 ECR_PORT=$((20000 + RANDOM % 20000))
+# A fixed, published demo pairing key (docs/provisioning.md): fine for a loopback demo,
+# never for a real terminal, which gets its own secret key from the provisioning tool.
+ECR_KEY=5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71
 cat >"$OUT/terminal.conf" <<CONF
 # Provisioning of the demo terminal (see docs/provisioning.md)
 platform_url = https://localhost:$PORT/fsi/api/rsfComIfsService/callService
@@ -82,6 +85,7 @@ paas_token = evt-demo-token-1234
 office_id = YF01
 office_name = 药房收费处
 ecr_port = $ECR_PORT
+ecr_key = $ECR_KEY
 paper_width_mm = 80
 receipt_qr = raster
 CONF

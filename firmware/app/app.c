@@ -43,8 +43,8 @@ static evt_err ecr_store_lookup(void *ctx, const char *order_id, evt_ecr_result 
 
 static evt_err ecr_store_save(void *ctx, const evt_ecr_result *result)
 {
-    /* Nothing to write: the transaction engine journals every settled order itself, before
-     * the reply goes out, and refused or failed orders may be tried again. */
+    /* Nothing to write: the transaction engine journals every order's result itself, before
+     * the reply goes out. */
     (void)ctx;
     (void)result;
     return EVT_OK;
@@ -106,6 +106,11 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
     err = evt_txn_init(&app->txn, boot->hal, &app->cfg, app->platform, &app->journal, &app->ui);
     if (err != EVT_OK) {
         return fail_start(app, err, msg, msg_cap, "transaction engine");
+    }
+    /* Before anything else talks to the platform: what was in flight when power went. */
+    err = evt_txn_recover(&app->txn);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "journal recovery");
     }
     if (app->cfg.ecr_port != 0) {
         evt_ecr_store store = {
@@ -357,6 +362,11 @@ void evt_app_stop(evt_app *app)
     evt_free(app->journal_work);
     evt_free(app);
     evt_https_platform_deinit();
+}
+
+evt_err evt_app_order_status(evt_app *app, const char *order_id, evt_ecr_result *result)
+{
+    return evt_txn_lookup_order(&app->txn, order_id, result);
 }
 
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)

@@ -569,9 +569,9 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
     }
     evt_ecr_result stored;
     if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK &&
-        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN)) {
+        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN || stored.blocked)) {
         /* Idempotent: money moved (or may have) for this order; never a second settlement.
-         * Refused and failed orders may be tried again. */
+         * Refused and failed orders may be tried again, unless a supervisor must decide. */
         EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
         return send_result(ecr, &stored);
     }

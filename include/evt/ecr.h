@@ -60,6 +60,9 @@ typedef struct evt_ecr_result {
     evt_fen cash;                        /* psn_cash_pay */
     evt_fen balance;                     /* balc after */
     bool balance_present;                /* false: resident insurance, sent as "" */
+    /* Refused or failed, yet not to be started again: a supervisor must decide first (the
+     * settlement answer was unusable and reversed, or the order's record is unreadable). */
+    bool blocked;
 } evt_ecr_result;
 
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "evt/money.h"
+#include "ram_nor.h"
 
 extern char **environ;
 
@@ -243,7 +244,84 @@ int emu_fault_clear(const emu *e)
     return emu_cli(e, NULL, 0, args);
 }
 
+int emu_handled(const emu *e, const char *msgid, int wait_ms, char *out, size_t cap)
+{
+    char wait[16], sink[256];
+    snprintf(wait, sizeof wait, "%d", wait_ms);
+    const char *args[] = {"handled", "--msgid", msgid, "--wait", wait, NULL};
+    return emu_cli(e, out ? out : sink, out ? cap : sizeof sink, args);
+}
+
+int emu_order_money(const emu *e, const char *order_id, int *live, int *reversed, int *cancelled)
+{
+    static char out[1 << 20];
+    const char *args[] = {"audit", NULL};
+    *live = *reversed = *cancelled = 0;
+    if (emu_cli(e, out, sizeof out, args) != 0) {
+        return -1;
+    }
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char id[64];
+        int l, r, c;
+        if (sscanf(line, "%63s live=%d reversed=%d cancelled=%d", id, &l, &r, &c) == 4 &&
+            strcmp(id, order_id) == 0) {
+            *live = l;
+            *reversed = r;
+            *cancelled = c;
+        }
+    }
+    return 0;
+}
+
+int emu_snapshot(const emu *e, const char *path, bool save)
+{
+    const char *args[] = {"snapshot", save ? "--to" : "--from", path, NULL};
+    return emu_cli(e, NULL, 0, args);
+}
+
+int emu_handled_count(const emu *e, const char *infno)
+{
+    char out[32], what[32];
+    snprintf(what, sizeof what, "handled:%s", infno);
+    const char *args[] = {"count", "--what", what, NULL};
+    if (emu_cli(e, out, sizeof out, args) != 0) {
+        return -1;
+    }
+    return atoi(out);
+}
+
 /* ---- terminal --------------------------------------------------------------------------- */
+
+uint64_t term_flash_work(const term *t)
+{
+    if (t->nor != NULL) {
+        return t->nor->units;
+    }
+    evt_sim_storage_stats st;
+    evt_sim_storage_get_stats(t->flash, &st);
+    return st.bytes_programmed + st.erases * (uint64_t)evt_sim_storage_hal(t->flash)->sector_size;
+}
+
+static evt_err tap_read(void *ctx, uint32_t addr, void *buf, size_t len)
+{
+    term *t = ctx;
+    return t->flash_in->read(t->flash_in->ctx, addr, buf, len);
+}
+
+static evt_err tap_program(void *ctx, uint32_t addr, const void *data, size_t len)
+{
+    term *t = ctx;
+    if (t->write_tap != NULL) {
+        t->write_tap(t->write_tap_arg, term_flash_work(t), data, len);
+    }
+    return t->flash_in->program(t->flash_in->ctx, addr, data, len);
+}
+
+static evt_err tap_erase(void *ctx, uint32_t addr)
+{
+    term *t = ctx;
+    return t->flash_in->erase(t->flash_in->ctx, addr);
+}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -313,12 +391,13 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
                      "ca_file = %s\n"
                      "fixmedins_code = H12010400001\nfixmedins_name = 和平区康宁大药房\n"
                      "mdtrtarea_admvs = 120104\nrecer_sys_code = EVTTEST\ndev_no = EVT-IT-%s\n"
-                     "msgid_slot = 2\nopter = 0001\nopter_name = 刘晓梅\nopter_type = 1\n"
+                     "msgid_slot = %u\nopter = 0001\nopter_name = 刘晓梅\nopter_type = 1\n"
                      "paas_id = evt-paas-demo\npaas_token = evt-demo-token-1234\n"
                      "office_id = YF01\noffice_name = 药房收费处\n"
                      "paper_width_mm = 58\nreceipt_qr = raster\n"
                      "http_timeout_ms = %u\nconnect_timeout_ms = 3000\n",
                      opt->host ? opt->host : "localhost", e->port, ca_path, name,
+                     opt->msgid_slot ? opt->msgid_slot - 1u : 2u,
                      opt->http_timeout_ms ? opt->http_timeout_ms : 4000u);
     if (opt->server_name != NULL) {
         n += snprintf(t->config + n, sizeof t->config - (size_t)n, "tls_server_name = %s\n",
@@ -335,9 +414,26 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         return -1;
     }
     evt_sim_net_posix_init(&t->net);
-    if (evt_sim_storage_open(&t->flash, t->flash_path, 64u * 1024u, 4096u) != EVT_OK) {
-        return -1;
+    if (opt->nor != NULL) {
+        t->nor = opt->nor;
+        t->flash_in = &opt->nor->hal;
+    } else {
+        if (evt_sim_storage_open(&t->flash, t->flash_path,
+                                 opt->flash_bytes ? opt->flash_bytes : 64u * 1024u,
+                                 4096u) != EVT_OK) {
+            return -1;
+        }
+        t->flash_in = evt_sim_storage_hal(t->flash);
     }
+    const evt_hal_storage *flash = t->flash_in;
+    t->write_tap = opt->write_tap;
+    t->write_tap_arg = opt->write_tap_arg;
+    t->flash_tap = (evt_hal_storage){.ctx = t,
+                                     .size = flash->size,
+                                     .sector_size = flash->sector_size,
+                                     .read = tap_read,
+                                     .program = tap_program,
+                                     .erase = tap_erase};
     evt_sim_printer_file_options popt = {.dir = t->print_dir, .paper_dots = 384};
     if (evt_sim_printer_file_open(&popt, &t->printer, &t->printer_hal) != EVT_OK) {
         return -1;
@@ -395,7 +491,7 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .net = &t->net,
         .scanner = scanner,
         .printer = &t->printer_hal,
-        .storage = evt_sim_storage_hal(t->flash),
+        .storage = &t->flash_tap,
         .ui = ui,
     };
     evt_app_boot boot = {
@@ -430,7 +526,9 @@ void term_stop(term *t)
         close(t->key_read_fd);
     }
     evt_sim_printer_file_close(t->printer);
-    evt_sim_storage_close(t->flash);
+    if (t->flash != NULL) {
+        evt_sim_storage_close(t->flash);
+    }
     evt_sim_sys_close(t->sys);
     free(t->ca);
     memset(t, 0, sizeof *t);

@@ -43,6 +43,18 @@ int64_t emu_balance_fen(const emu *e, const char *person);
 int emu_count(const emu *e, const char *what);
 int emu_fault(const emu *e, const char *infno, const char *kind, const char *value, int times);
 int emu_fault_clear(const emu *e);
+/* How the emulator handled msgid ("2102 infcode=0", one line per request with that msgid),
+ * waiting up to wait_ms for it to be recorded: tests wait on the emulator's own record of
+ * what it processed, never on a sleep. Returns 0 when recorded. */
+int emu_handled(const emu *e, const char *msgid, int wait_ms, char *out, size_t cap);
+/* Settlements of one order in the emulator's ledger: still standing (live), reversed by a 2601
+ * and cancelled by a 2103. All 0 when the order never settled. Returns 0 on success. */
+int emu_order_money(const emu *e, const char *order_id, int *live, int *reversed, int *cancelled);
+/* Copies the whole ledger to path (save) or back from it: a campaign puts the platform back
+ * where it was before a step. Returns 0 on success. */
+int emu_snapshot(const emu *e, const char *path, bool save);
+/* Requests of one infno the emulator handled so far (any outcome). */
+int emu_handled_count(const emu *e, const char *infno);
 
 /* When the harness hands the keypad to the test's cashier (term_options.cashier). */
 typedef enum term_ui_moment {
@@ -69,6 +81,17 @@ typedef struct term_options {
     uint32_t http_timeout_ms; /* default 4000 */
     bool reuse_flash;         /* keep the journal of a previous terminal of this name */
     const char *extra_config; /* appended to the provisioning text */
+    uint32_t flash_bytes;     /* journal flash size; default 64 KiB (4 KiB sectors) */
+    /* msgid_slot + 1 (0 = the default slot 2): terminals started on fresh flash within one
+     * second need different slots, or their msgids collide at the platform. */
+    unsigned msgid_slot;
+    /* Called for every program of the journal's flash with the bytes programmed before it
+     * (the offset a power cut can be armed at), e.g. to find where a record is written. */
+    void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
+    void *write_tap_arg;
+    /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
+     * keeps it across a reboot). */
+    struct evt_ram_nor *nor;
 } term_options;
 
 struct term {
@@ -78,6 +101,11 @@ struct term {
     evt_sim_sys *sys;
     evt_hal_net net;
     evt_sim_storage *flash;
+    struct evt_ram_nor *nor;         /* when the journal is on the RAM NOR model */
+    const evt_hal_storage *flash_in; /* the storage below the tap */
+    evt_hal_storage flash_tap;       /* the flash as the firmware sees it (tap in between) */
+    void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
+    void *write_tap_arg;
     evt_sim_printer_file *printer;
     evt_hal_printer printer_hal;
     evt_sim_scanner_serial *serial;
@@ -101,6 +129,9 @@ struct term {
 /* Builds and starts a terminal against e. Returns 0 when the app started. */
 int term_start(term *t, const emu *e, const char *name, const term_options *opt);
 void term_stop(term *t);
+/* Program + erase bytes the flash did since the terminal started: the unit a power cut is
+ * armed in (evt_sim_storage_inject_power_cut counts from the moment it is armed). */
+uint64_t term_flash_work(const term *t);
 /* Makes the serial scan engine send one line. */
 void term_scan(term *t, const char *payload);
 /* key_pipe: the cashier types on the interactive keypad (Enter = OK, "c\n" = CANCEL...). */
