@@ -68,7 +68,7 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
         return EVT_ERR_NOMEM;
     }
     app->hal = boot->hal;
-    evt_ui_init(&app->ui, boot->hal->ui);
+    evt_ui_init(&app->ui, boot->hal->ui, boot->hal->sys);
 
     evt_err err = evt_config_parse(boot->config_text, boot->config_len, &app->cfg, msg, msg_cap);
     if (err != EVT_OK) {

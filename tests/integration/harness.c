@@ -354,12 +354,32 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* The driver's show and read_key with the test's cashier called after and before them. */
+static evt_err cashier_show(void *ctx, const evt_ui_screen *screen)
+{
+    term *t = ctx;
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    evt_err err = ui->show(ui->ctx, screen);
+    t->cashier(t, TERM_UI_SHOWN, t->cashier_arg);
+    return err;
+}
+
+static evt_err cashier_read_key(void *ctx, uint32_t timeout_ms, evt_key_event *out)
+{
+    term *t = ctx;
+    t->cashier(t, TERM_UI_READ, t->cashier_arg);
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    return ui->read_key(ui->ctx, timeout_ms, out);
+}
+
 int term_start(term *t, const emu *e, const char *name, const term_options *opt)
 {
     term_options none = {0};
     opt = opt ? opt : &none;
     memset(t, 0, sizeof *t);
     t->scan_fd = -1;
+    t->key_fd = -1;
+    t->key_read_fd = -1;
     snprintf(t->dir, sizeof t->dir, "%s/term-%s", e->dir, name);
     snprintf(t->print_dir, sizeof t->print_dir, "%s/receipts", t->dir);
     snprintf(t->flash_path, sizeof t->flash_path, "%s/flash.img", t->dir);
@@ -453,9 +473,27 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .script_text = opt->keys ? opt->keys : "",
         .history = 64,
         .script_stall_limit = 400,
+        .clock = evt_sim_sys_hal(t->sys), /* term_advance_ms moves the key stamps too */
     };
+    if (opt->key_pipe) {
+        int keyfd[2];
+        if (pipe(keyfd) != 0) {
+            return -1;
+        }
+        t->key_read_fd = keyfd[0];
+        t->key_fd = keyfd[1];
+        uopt.key_fd = t->key_read_fd;
+        uopt.script_text = NULL;
+    }
     if (evt_sim_ui_open(&t->ui, &uopt) != EVT_OK) {
         return -1;
+    }
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    if (opt->cashier != NULL) {
+        t->cashier = opt->cashier;
+        t->cashier_arg = opt->cashier_arg;
+        t->cashier_ui = (evt_hal_ui){.ctx = t, .show = cashier_show, .read_key = cashier_read_key};
+        ui = &t->cashier_ui;
     }
     t->hal = (evt_hal){
         .sys = evt_sim_sys_hal(t->sys),
@@ -463,7 +501,7 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .scanner = scanner,
         .printer = &t->printer_hal,
         .storage = &t->flash_tap,
-        .ui = evt_sim_ui_hal(t->ui),
+        .ui = ui,
     };
     evt_app_boot boot = {
         .hal = &t->hal,
@@ -490,6 +528,12 @@ void term_stop(term *t)
     if (t->scan_fd >= 0) {
         close(t->scan_fd);
     }
+    if (t->key_fd >= 0) {
+        close(t->key_fd);
+    }
+    if (t->key_read_fd >= 0) {
+        close(t->key_read_fd);
+    }
     evt_sim_printer_file_close(t->printer);
     if (t->flash != NULL) {
         evt_sim_storage_close(t->flash);
@@ -498,6 +542,8 @@ void term_stop(term *t)
     free(t->ca);
     memset(t, 0, sizeof *t);
     t->scan_fd = -1;
+    t->key_fd = -1;
+    t->key_read_fd = -1;
 }
 
 void term_scan(term *t, const char *payload)
@@ -507,6 +553,24 @@ void term_scan(term *t, const char *payload)
     if (write(t->scan_fd, line, (size_t)n) != n) {
         fprintf(stderr, "harness: scanner pipe write failed\n");
     }
+}
+
+void term_type(term *t, const char *text)
+{
+    size_t n = strlen(text);
+    if (t->key_fd < 0 || write(t->key_fd, text, n) != (ssize_t)n) {
+        fprintf(stderr, "harness: keypad pipe write failed\n");
+    }
+}
+
+void term_advance_ms(term *t, uint32_t ms)
+{
+    evt_sim_sys_advance_monotonic(t->sys, ms);
+}
+
+const evt_ui_screen *term_screen(const term *t)
+{
+    return evt_sim_ui_screen(t->ui, 0);
 }
 
 bool term_screen_seen(const term *t, const char *text)
