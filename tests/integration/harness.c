@@ -473,6 +473,7 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .script_text = opt->keys ? opt->keys : "",
         .history = 64,
         .script_stall_limit = 400,
+        .script_no_wait = opt->keys_no_wait,
         .clock = evt_sim_sys_hal(t->sys), /* term_advance_ms moves the key stamps too */
     };
     if (opt->key_pipe) {

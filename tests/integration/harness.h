@@ -94,6 +94,9 @@ typedef struct term_options {
     /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
      * keeps it across a reboot). */
     struct evt_ram_nor *nor;
+    /* A key script that does not match the screen gives up at once (the stall limit) instead
+     * of waiting a read timeout per try: for campaigns, where a cut may show any screen. */
+    bool keys_no_wait;
 } term_options;
 
 struct term {
