@@ -320,15 +320,19 @@ evt_err evt_ui_show_keyed_entry(evt_ui *ui, const evt_config *cfg, const evt_ord
     return screen_show(ui);
 }
 
-evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
-                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
-                           size_t cap, bool *quit)
+/* Redraws the entry screen with what was typed so far. */
+typedef void (*digits_redraw_fn)(evt_ui *ui, const char *typed, const void *arg);
+
+/* Digits typed on the keypad (BACKSPACE, OK to finish), the screen redrawn by redraw after each
+ * key: the loop keyed orders and PINs share. */
+static evt_err read_digits(evt_ui *ui, uint32_t timeout_ms, char *out, size_t cap, bool *quit,
+                           digits_redraw_fn redraw, const void *arg)
 {
     size_t len = 0;
     uint32_t idle = 0;
     *quit = false;
     out[0] = '\0';
-    evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+    redraw(ui, out, arg);
     /* The redraws below echo what was typed; keys count from the first drawing on. */
     const uint64_t entry_drawn_ms = ui->drawn_ms;
     while (idle < timeout_ms) {
@@ -368,9 +372,62 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
         default:
             break;
         }
-        evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+        redraw(ui, out, arg);
     }
     return EVT_ERR_TIMEOUT;
+}
+
+typedef struct keyed_entry {
+    const evt_config *cfg;
+    const evt_order *order;
+    const char *prompt;
+    const char *notice;
+} keyed_entry;
+
+static void redraw_keyed_entry(evt_ui *ui, const char *typed, const void *arg)
+{
+    const keyed_entry *k = arg;
+    evt_ui_show_keyed_entry(ui, k->cfg, k->order, k->prompt, typed, k->notice);
+}
+
+evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
+                           size_t cap, bool *quit)
+{
+    keyed_entry k = {.cfg = cfg, .order = order, .prompt = prompt, .notice = notice};
+    return read_digits(ui, timeout_ms, out, cap, quit, redraw_keyed_entry, &k);
+}
+
+typedef struct pin_entry {
+    const char *title;
+    const char *line;
+    const char *notice;
+} pin_entry;
+
+/* A PIN is never on the screen: one '*' per digit typed. */
+static void redraw_pin(evt_ui *ui, const char *typed, const void *arg)
+{
+    const pin_entry *p = arg;
+    char stars[EVT_UI_LINE_BYTES];
+    size_t n = strlen(typed) < sizeof stars - 1 ? strlen(typed) : sizeof stars - 1;
+    memset(stars, '*', n);
+    stars[n] = '\0';
+    screen_begin(ui, EVT_UI_CONFIRM, p->title, "数字键输入密码 [确认] 提交 [取消] 返回");
+    if (p->line != NULL) {
+        screen_line(ui, "%s", p->line);
+    }
+    screen_line(ui, "主管密码：%s", stars);
+    if (p->notice != NULL) {
+        screen_line(ui, "%s", p->notice);
+    }
+    screen_show(ui);
+}
+
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
+                        uint32_t timeout_ms, char *out, size_t cap, bool *quit)
+{
+    pin_entry p = {.title = title, .line = line, .notice = notice};
+    return read_digits(ui, timeout_ms, out, cap, quit, redraw_pin, &p);
 }
 
 evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options, unsigned count,

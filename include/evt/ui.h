@@ -77,6 +77,13 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
                            size_t cap, bool *quit);
 
 /*
+ * A PIN typed on the keypad, shown as one '*' per digit under title and line (may be NULL);
+ * notice (may be NULL) says why a previous try failed. Returns as evt_ui_read_number.
+ */
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
+                        uint32_t timeout_ms, char *out, size_t cap, bool *quit);
+
+/*
  * A numbered menu: shows title and options ("1 …", "2 …") and waits for a digit key naming
  * one (1-based in *choice). EVT_ERR_CANCELLED on CANCEL or QUIT (*quit set for QUIT),
  * EVT_ERR_TIMEOUT after timeout_ms without a choice.
