@@ -186,11 +186,14 @@ static evt_order_state state_for_call_error(evt_err err)
     return err == EVT_ERR_PLATFORM_REJECTED ? EVT_ORDER_REFUSED : EVT_ORDER_FAILED;
 }
 
-/* Waits (bounded) for the cashier's OK or CANCEL on the screen shown. EVT_OK with *confirmed;
- * otherwise the reason there was no decision (a board QUIT also stops the terminal). */
-static evt_err cashier_decision(evt_txn *t, bool *confirmed)
+/* Waits (bounded) for the cashier's OK or CANCEL on the screen shown; keys pressed before it
+ * appeared, and an OK sooner than min_dwell_ms after it appeared, do not count (ui.h).
+ * EVT_OK with *confirmed; otherwise the reason there was no decision (a board QUIT also stops
+ * the terminal). */
+static evt_err cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed)
 {
-    evt_err err = evt_ui_wait_decision(t->ui, t->decision_timeout_ms, confirmed);
+    evt_err err =
+        evt_ui_wait_decision_guarded(t->ui, t->decision_timeout_ms, min_dwell_ms, confirmed);
     if (err == EVT_ERR_CANCELLED) {
         t->quit_requested = true;
     }
@@ -198,10 +201,10 @@ static evt_err cashier_decision(evt_txn *t, bool *confirmed)
 }
 
 /* The cashier confirmed the decision on screen: EVT_OK, or why not (for the result). */
-static evt_err cashier_confirmed(evt_txn *t)
+static evt_err cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms)
 {
     bool confirmed = false;
-    evt_err err = cashier_decision(t, &confirmed);
+    evt_err err = cashier_decision(t, min_dwell_ms, &confirmed);
     return err != EVT_OK ? err : confirmed ? EVT_OK : EVT_ERR_CANCELLED;
 }
 
@@ -210,7 +213,7 @@ static void show_error_and_wait(evt_txn *t, const char *title, evt_err err, cons
 {
     evt_ui_show_error(t->ui, title, err, detail);
     bool ok = false;
-    cashier_decision(t, &ok);
+    cashier_decision(t, 0, &ok);
 }
 
 /* ---- platform request builders ------------------------------------------------------------ */
@@ -695,7 +698,7 @@ static evt_err settle(sale_state *s, evt_ecr_result *r)
     t->last->printed = printed;
     evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
     bool ok = false;
-    cashier_decision(t, &ok);
+    cashier_decision(t, 0, &ok);
     return EVT_OK;
 }
 
@@ -755,7 +758,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
 
     /* 3. the cashier checks the person in front of them */
     evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
-    err = cashier_confirmed(t);
+    err = cashier_confirmed(t, 0);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认身份");
     }
@@ -767,7 +770,8 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
         return step_failed(s, r, "预结算失败", err, platform_msg);
     }
     evt_ui_show_split(t->ui, &s->pre, has_account(s->insu));
-    err = cashier_confirmed(t);
+    /* The confirmation that moves money: not in the same instant as the identity's. */
+    err = cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认金额");
     }

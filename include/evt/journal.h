@@ -40,15 +40,18 @@
 #define EVT_JOURNAL_SECTORS_MIN 2u
 
 /*
- * Key prefixes the firmware uses, so the modules sharing the journal cannot collide and a
- * technician's dump reads naturally. The value layouts belong to the module named.
+ * Keys the firmware uses, so the modules sharing the journal cannot collide and a technician's
+ * dump reads naturally. The value layouts belong to the module named.
+ *   msgid            proto/platform: last (time, counter) used
+ *   pend/ pend#      platform: settlement-type request sent, outcome not decided (twin)
+ *   rev/ rev#        platform: 2601 owed, by original msgid (twin)
+ *   order/ order#    orders: every order's state and result, by POS order id (twin)
+ *   close/           orders: days the daily close has closed
+ *   auth/            auth: wrong-PIN counters by role
  */
-#define EVT_JOURNAL_KEY_MSGID         "msgid"  /* proto: last (time, counter) used */
-#define EVT_JOURNAL_PREFIX_PENDING    "pend/"  /* platform: request sent, outcome unknown */
-#define EVT_JOURNAL_PREFIX_REVERSAL   "rev/"   /* platform: 2601 owed, by original msgid */
-#define EVT_JOURNAL_PREFIX_ORDER      "order/" /* txn: settled result by ECR order id */
-#define EVT_JOURNAL_PREFIX_DAY_TOTALS "day/"   /* txn: totals by yyyymmdd */
-#define EVT_JOURNAL_PREFIX_SIGN_NO    "sign/"  /* platform: sign_no by operator */
+#define EVT_JOURNAL_KEY_MSGID       "msgid"
+#define EVT_JOURNAL_PREFIX_PENDING  "pend/"
+#define EVT_JOURNAL_PREFIX_REVERSAL "rev/"
 
 /* Bytes of work buffer per sector and per key (both multiples of 4). */
 #define EVT_JOURNAL_SECTOR_WORK_BYTES 12u

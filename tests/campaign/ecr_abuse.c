@@ -10,7 +10,7 @@
  * the emulator's ledger: none settled twice, none lost, none in doubt.
  *
  * The terminal runs in this thread (evt_app_step); the abusers write between its passes, and
- * deadlines come due by moving the terminal's clock (term_advance_clock), never by sleeping.
+ * deadlines come due by moving the terminal's clock (term_advance_ms), never by sleeping.
  *
  *   ecr_abuse [--connections N] [--line-bytes N]     (defaults 300 and 1 MiB)
  */
@@ -303,7 +303,7 @@ static void hundreds_of_connections(void **state)
     /* In the middle of the crowd, the paired POS sells. */
     pos_sells("crowd");
     /* Those still waiting to authenticate are closed when their time is up. */
-    term_advance_clock(&ab.t, AUTH_DEADLINE_MS);
+    term_advance_ms(&ab.t, AUTH_DEADLINE_MS);
     unsigned closed = 0;
     for (unsigned i = 0; i < n; i++) {
         closed += closed_by_terminal(crowd[i], 50);
@@ -344,7 +344,7 @@ static void one_byte_per_second(void **state)
             closed = true;
             break;
         }
-        term_advance_clock(&ab.t, 1000); /* one second of the terminal's time per byte */
+        term_advance_ms(&ab.t, 1000); /* one second of the terminal's time per byte */
         step(1);
         if (sent == 1) {
             pos_sells("slow"); /* the paired POS is served meanwhile */

@@ -25,6 +25,7 @@
  * Prints one line per failing case (with its --case to rerun it) and a summary; exit 0 only
  * when every case held.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,15 @@ static void need(bool ok, const char *what)
         fprintf(stderr, "netfault: %s\n", what);
         exit(2);
     }
+}
+
+/* Interrupted (a long run stopped by hand): the emulator goes too. */
+static void on_signal(int sig)
+{
+    if (running != NULL && running->e.pid > 0) {
+        kill(running->e.pid, SIGTERM);
+    }
+    _exit(128 + sig);
 }
 
 /* The emulator is a separate process: it must not outlive a campaign that gave up. */
@@ -507,6 +517,8 @@ int main(int argc, char **argv)
     c.ok_keys = keys_ok_to_everything(200);
     running = &c;
     atexit(clean_up);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     need(emu_start(&c.e, "netfault") == 0, "emulator did not start");
     c.proxy = fault_proxy_start(c.e.port);
     need(c.proxy != NULL, "fault proxy did not start");

@@ -16,6 +16,7 @@
  * terminal, in the golden run too, so the work counts correspond).
  *
  *   powercut [--storage sim|ram|both] [--stride N] [--offset K] [--max-cases N] [--sales N]
+ *            [--flash-kib N]
  *
  * Prints one line per failing case and a summary; exit 0 only when every case held.
  */
@@ -31,7 +32,6 @@
 #define AMOXICILLIN  "XJ01CAA040A001010100001"
 #define AMLODIPINE   "XC08CAA077A001010100001"
 #define CHILD_COLD   "XR05CBA086A001020100001"
-#define FLASH_BYTES  (32u * 1024u)
 #define FLASH_SECTOR 4096u
 #define MAX_STEPS    64
 #define HTTP_TIMEOUT 1500u
@@ -91,9 +91,11 @@ static const day_step scripted[] = {
     {.resend_of = 10, .person = "stranger"},
 };
 
+static uint32_t FLASH_BYTES = 32u * 1024u; /* --flash-kib */
+
 typedef struct options {
     bool sim, ram;
-    unsigned stride, offset, max_cases, sales;
+    unsigned stride, offset, max_cases, sales, flash_kib;
     bool verbose;
 } options;
 
@@ -156,6 +158,7 @@ static int start_terminal(campaign *c, const char *keys)
         .http_timeout_ms = HTTP_TIMEOUT,
         .flash_bytes = FLASH_BYTES,
         .nor = c->use_ram ? &c->nor : NULL,
+        .keys_no_wait = true,
     };
     if (term_start(&c->t, &c->e, c->use_ram ? "pc-ram" : "pc-sim", &opt) != 0) {
         fprintf(stderr, "powercut: terminal did not start: %s\n", c->t.start_msg);
@@ -339,7 +342,8 @@ static void run_case(campaign *c, const golden *g, uint64_t cut, int mode)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.sim = true, .ram = true, .stride = 61, .max_cases = 0, .sales = 30};
+    *o = (options){
+        .sim = true, .ram = true, .stride = 61, .max_cases = 0, .sales = 30, .flash_kib = 32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -356,6 +360,9 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(a, "--max-cases") == 0 && v) {
             o->max_cases = (unsigned)atoi(v);
             i++;
+        } else if (strcmp(a, "--flash-kib") == 0 && v) {
+            o->flash_kib = (unsigned)atoi(v);
+            i++;
         } else if (strcmp(a, "--sales") == 0 && v) {
             o->sales = (unsigned)atoi(v);
             i++;
@@ -367,9 +374,11 @@ static int parse_options(int argc, char **argv, options *o)
             return -1;
         }
     }
-    if (o->stride == 0 || o->sales > MAX_STEPS) {
+    if (o->stride == 0 || o->sales > MAX_STEPS || o->flash_kib < 16 || o->flash_kib > 1024 ||
+        o->flash_kib % 4 != 0) {
         return -1;
     }
+    FLASH_BYTES = o->flash_kib * 1024u;
     return 0;
 }
 

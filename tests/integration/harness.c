@@ -332,54 +332,6 @@ static evt_err tap_erase(void *ctx, uint32_t addr)
     return t->flash_in->erase(t->flash_in->ctx, addr);
 }
 
-/* The terminal's system services: the sim board's, with the idle time a test skipped
- * (term_advance_clock) added to the monotonic clock. */
-static const evt_hal_sys *real_sys(void *ctx)
-{
-    return evt_sim_sys_hal(((term *)ctx)->sys);
-}
-
-static uint64_t skipped_monotonic_ms(void *ctx)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    return s->monotonic_ms(s->ctx) + ((term *)ctx)->clock_skip_ms;
-}
-
-static int64_t pass_unix_seconds(void *ctx)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    return s->unix_seconds(s->ctx);
-}
-
-static evt_err pass_local_time(void *ctx, evt_datetime *out)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    return s->local_time(s->ctx, out);
-}
-
-static evt_err pass_entropy(void *ctx, uint8_t *buf, size_t len)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    return s->entropy(s->ctx, buf, len);
-}
-
-static void pass_sleep_ms(void *ctx, uint32_t ms)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    s->sleep_ms(s->ctx, ms);
-}
-
-static void pass_log_write(void *ctx, evt_log_level level, const char *module, const char *line)
-{
-    const evt_hal_sys *s = real_sys(ctx);
-    s->log_write(s->ctx, level, module, line);
-}
-
-void term_advance_clock(term *t, uint64_t ms)
-{
-    t->clock_skip_ms += ms;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -402,12 +354,32 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* The driver's show and read_key with the test's cashier called after and before them. */
+static evt_err cashier_show(void *ctx, const evt_ui_screen *screen)
+{
+    term *t = ctx;
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    evt_err err = ui->show(ui->ctx, screen);
+    t->cashier(t, TERM_UI_SHOWN, t->cashier_arg);
+    return err;
+}
+
+static evt_err cashier_read_key(void *ctx, uint32_t timeout_ms, evt_key_event *out)
+{
+    term *t = ctx;
+    t->cashier(t, TERM_UI_READ, t->cashier_arg);
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    return ui->read_key(ui->ctx, timeout_ms, out);
+}
+
 int term_start(term *t, const emu *e, const char *name, const term_options *opt)
 {
     term_options none = {0};
     opt = opt ? opt : &none;
     memset(t, 0, sizeof *t);
     t->scan_fd = -1;
+    t->key_fd = -1;
+    t->key_read_fd = -1;
     snprintf(t->dir, sizeof t->dir, "%s/term-%s", e->dir, name);
     snprintf(t->print_dir, sizeof t->print_dir, "%s/receipts", t->dir);
     snprintf(t->flash_path, sizeof t->flash_path, "%s/flash.img", t->dir);
@@ -503,24 +475,36 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         .script_text = opt->keys ? opt->keys : "",
         .history = 64,
         .script_stall_limit = opt->ui_stall_limit ? opt->ui_stall_limit : 400,
+        .script_no_wait = opt->keys_no_wait,
+        .clock = evt_sim_sys_hal(t->sys), /* term_advance_ms moves the key stamps too */
     };
+    if (opt->key_pipe) {
+        int keyfd[2];
+        if (pipe(keyfd) != 0) {
+            return -1;
+        }
+        t->key_read_fd = keyfd[0];
+        t->key_fd = keyfd[1];
+        uopt.key_fd = t->key_read_fd;
+        uopt.script_text = NULL;
+    }
     if (evt_sim_ui_open(&t->ui, &uopt) != EVT_OK) {
         return -1;
     }
-    t->sys_hal = (evt_hal_sys){.ctx = t,
-                               .monotonic_ms = skipped_monotonic_ms,
-                               .unix_seconds = pass_unix_seconds,
-                               .local_time = pass_local_time,
-                               .entropy = pass_entropy,
-                               .sleep_ms = pass_sleep_ms,
-                               .log_write = pass_log_write};
+    const evt_hal_ui *ui = evt_sim_ui_hal(t->ui);
+    if (opt->cashier != NULL) {
+        t->cashier = opt->cashier;
+        t->cashier_arg = opt->cashier_arg;
+        t->cashier_ui = (evt_hal_ui){.ctx = t, .show = cashier_show, .read_key = cashier_read_key};
+        ui = &t->cashier_ui;
+    }
     t->hal = (evt_hal){
-        .sys = &t->sys_hal,
+        .sys = evt_sim_sys_hal(t->sys),
         .net = &t->net,
         .scanner = scanner,
         .printer = &t->printer_hal,
         .storage = &t->flash_tap,
-        .ui = evt_sim_ui_hal(t->ui),
+        .ui = ui,
     };
     evt_app_boot boot = {
         .hal = &t->hal,
@@ -547,6 +531,12 @@ void term_stop(term *t)
     if (t->scan_fd >= 0) {
         close(t->scan_fd);
     }
+    if (t->key_fd >= 0) {
+        close(t->key_fd);
+    }
+    if (t->key_read_fd >= 0) {
+        close(t->key_read_fd);
+    }
     evt_sim_printer_file_close(t->printer);
     if (t->flash != NULL) {
         evt_sim_storage_close(t->flash);
@@ -555,6 +545,8 @@ void term_stop(term *t)
     free(t->ca);
     memset(t, 0, sizeof *t);
     t->scan_fd = -1;
+    t->key_fd = -1;
+    t->key_read_fd = -1;
 }
 
 void term_scan(term *t, const char *payload)
@@ -564,6 +556,24 @@ void term_scan(term *t, const char *payload)
     if (write(t->scan_fd, line, (size_t)n) != n) {
         fprintf(stderr, "harness: scanner pipe write failed\n");
     }
+}
+
+void term_type(term *t, const char *text)
+{
+    size_t n = strlen(text);
+    if (t->key_fd < 0 || write(t->key_fd, text, n) != (ssize_t)n) {
+        fprintf(stderr, "harness: keypad pipe write failed\n");
+    }
+}
+
+void term_advance_ms(term *t, uint32_t ms)
+{
+    evt_sim_sys_advance_monotonic(t->sys, ms);
+}
+
+const evt_ui_screen *term_screen(const term *t)
+{
+    return evt_sim_ui_screen(t->ui, 0);
 }
 
 bool term_screen_seen(const term *t, const char *text)
@@ -666,7 +676,7 @@ unsigned term_deliver_reversals(term *t, int max_passes)
     evt_app_figures fig;
     evt_app_get_figures(t->app, &fig);
     for (int k = 0; k < max_passes && fig.reversals_pending > 0; k++) {
-        term_advance_clock(t, TERM_REVERSAL_RETRY_MS);
+        term_advance_ms(t, TERM_REVERSAL_RETRY_MS);
         bool quit = false;
         evt_app_step(t->app, 20, &quit);
         evt_app_get_figures(t->app, &fig);

@@ -58,8 +58,24 @@ int emu_snapshot(const emu *e, const char *path, bool save);
 /* Requests of one infno the emulator handled so far (any outcome). */
 int emu_handled_count(const emu *e, const char *infno);
 
+/* When the harness hands the keypad to the test's cashier (term_options.cashier). */
+typedef enum term_ui_moment {
+    TERM_UI_SHOWN, /* a screen was just drawn; keys typed now wait unread, as during a platform call
+                    */
+    TERM_UI_READ,  /* the firmware is about to read a key */
+} term_ui_moment;
+
+typedef struct term term;
+typedef void (*term_cashier_fn)(term *t, term_ui_moment moment, void *arg);
+
 typedef struct term_options {
-    const char *keys;            /* UI script ('<screen text> => KEY' lines) */
+    const char *keys; /* UI script ('<screen text> => KEY' lines) */
+    /* Instead of a script: the UI's interactive keypad reads what term_type writes into a
+     * pipe, and cashier (if set) is called after every screen is drawn and before every key
+     * read, to let time pass (term_advance_ms) and type as a person at the counter would. */
+    bool key_pipe;
+    term_cashier_fn cashier;
+    void *cashier_arg;
     const char *ca_file;         /* default: the emulator's CA */
     const char *server_name;     /* tls_server_name override */
     const char *host;            /* default localhost */
@@ -81,6 +97,9 @@ typedef struct term_options {
     /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
      * keeps it across a reboot). */
     struct evt_ram_nor *nor;
+    /* A key script that does not match the screen gives up at once (the stall limit) instead
+     * of waiting a read timeout per try: for campaigns, where a cut may show any screen. */
+    bool keys_no_wait;
     bool no_receipt_preview; /* receipts as ESC/POS bytes only, no PNG (campaigns: speed) */
     /* Scripted UI: read_key calls in a row without a matching screen before the script gives
      * up (a test gone off track ends instead of hanging); 0 = 400. A terminal left idling for
@@ -88,10 +107,8 @@ typedef struct term_options {
     uint32_t ui_stall_limit;
 } term_options;
 
-typedef struct term {
+struct term {
     char dir[PATH_MAX];
-    evt_hal_sys sys_hal;    /* the sim clock, with the skipped idle time added */
-    uint64_t clock_skip_ms; /* see term_advance_clock */
     char print_dir[PATH_MAX];
     char flash_path[PATH_MAX];
     evt_sim_sys *sys;
@@ -109,13 +126,18 @@ typedef struct term {
     evt_sim_scanner_mux mux;
     int scan_fd; /* write end of the serial scanner's pipe */
     evt_sim_ui *ui;
+    int key_fd;      /* key_pipe: write end of the keypad's pipe (term_type) */
+    int key_read_fd; /* key_pipe: the end the UI driver reads */
+    term_cashier_fn cashier;
+    void *cashier_arg;
+    evt_hal_ui cashier_ui; /* the driver's UI with the cashier called around it */
     evt_hal hal;
     evt_app *app;
     char *ca;
     char config[4096];
     char start_msg[160];
     evt_err start_err;
-} term;
+};
 
 /* Builds and starts a terminal against e. Returns 0 when the app started. */
 int term_start(term *t, const emu *e, const char *name, const term_options *opt);
@@ -125,13 +147,16 @@ void term_stop(term *t);
 uint64_t term_flash_work(const term *t);
 /* Makes the serial scan engine send one line. */
 void term_scan(term *t, const char *payload);
+/* key_pipe: the cashier types on the interactive keypad (Enter = OK, "c\n" = CANCEL...). */
+void term_type(term *t, const char *text);
+/* Lets ms pass for the terminal at once: its monotonic clock (and the key stamps) jump
+ * forward, nothing sleeps. */
+void term_advance_ms(term *t, uint32_t ms);
+/* The screen shown last (NULL before the first). */
+const evt_ui_screen *term_screen(const term *t);
 /* True if any screen shown so far (up to the UI's history) contains text. */
 bool term_screen_seen(const term *t, const char *text);
 size_t term_receipts(const term *t); /* *.bin files in the print directory */
-/* Moves the terminal's monotonic clock forward by ms, as if the counter had idled that long
- * between two passes of its loop: deadlines (reversal retries, ECR authentication) come due
- * without the test sleeping. Call it only between firmware calls. */
-void term_advance_clock(term *t, uint64_t ms);
 
 /* ---- the audit of campaigns and money tests ---------------------------------------------- */
 
@@ -139,7 +164,7 @@ void term_advance_clock(term *t, uint64_t ms);
  * errors), presses times. The caller frees it. */
 char *keys_ok_to_everything(unsigned presses);
 /* The counter idles: passes of the main loop, each after the reversal retry period (the clock
- * is advanced, see term_advance_clock), until no reversal is owed or max_passes ran. Returns the
+ * is advanced, see term_advance_ms), until no reversal is owed or max_passes ran. Returns the
  * reversals still owed. */
 unsigned term_deliver_reversals(term *t, int max_passes);
 /* Would the terminal start this order if the POS sent it now (and so need a code shown)? What

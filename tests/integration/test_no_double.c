@@ -442,6 +442,63 @@ static void unusable_answer_needs_supervisor(void **state)
     free(keys);
 }
 
+/* The provisioning line tools/pin-hash makes for pin. */
+static void supervisor_pin_line(const char *pin, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "printf '%%s\\n' %s | %s --iterations 2000", pin,
+             EVT_BINARY_DIR "/tools/pin-hash/pin-hash");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, (int)cap, p));
+    assert_int_equal(pclose(p), 0);
+}
+
+/* Runs the idle loop until text is on screen (bounded). */
+static void idle_until(fixture *f, const char *text)
+{
+    bool quit = false;
+    for (int i = 0; i < 60 && !quit && !term_screen_seen(&f->t, text); i++) {
+        evt_app_step(f->t.app, 100, &quit);
+    }
+    assert_true(term_screen_seen(&f->t, text));
+}
+
+/* The blocked order is released by a supervisor at the terminal — not with a wrong PIN — and
+ * then the POS's re-send settles it once. */
+static void supervisor_releases_blocked_order(void **state)
+{
+    fixture *f = *state;
+    char pin_line[256];
+    supervisor_pin_line("246810", pin_line, sizeof pin_line);
+    term_options opt = {
+        .keys = "请核对患者身份 => OK\n请确认结算金额 => OK\n结算未完成 => OK\n"
+                "就绪 => MENU\n功能菜单 => TYPE:3\n选择要放行的订单 => TYPE:1\n"
+                "主管密码 => DIGITS:111111\n密码错误 => OK\n"
+                "就绪 => MENU\n功能菜单 => TYPE:3\n选择要放行的订单 => TYPE:1\n"
+                "主管密码 => DIGITS:246810\n"
+                "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n",
+        .extra_config = pin_line,
+    };
+    assert_int_equal(term_start(&f->t, &f->e, "release", &opt), 0);
+    assert_int_equal(emu_fault(&f->e, "2102", "malformed_json", NULL, 1), 0);
+    evt_order o;
+    order_fixed(&o, "REL", 1);
+    evt_ecr_result r;
+    scan_and_sell(f, "employee", &o, &r);
+    assert_true(r.blocked);
+    idle_until(f, "密码错误");
+    evt_app_sale(f->t.app, &o, &r); /* a wrong PIN released nothing */
+    assert_true(r.blocked);
+    idle_until(f, "订单已放行");
+    scan_and_sell(f, "employee", &o, &r);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    int live = 0, reversed = 0;
+    settlements_of(f, o.order_id, &live, &reversed);
+    assert_int_equal(live, 1);
+    assert_int_equal(reversed, 1);
+}
+
 /* A network failure of the same kind is not the platform's answer: retry is allowed. */
 static void network_failure_may_retry(void **state)
 {
@@ -481,6 +538,7 @@ int main(void)
                                         it_teardown),
         cmocka_unit_test_setup_teardown(person_not_the_vouchers_is_refused, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(unusable_answer_needs_supervisor, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(supervisor_releases_blocked_order, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(network_failure_may_retry, it_setup, it_teardown),
     };
     if (getenv("EVT_TEST_FILTER") != NULL) {
