@@ -879,6 +879,25 @@ static void refused_reversal_stays_owed_and_the_next_is_tried(void **state)
     assert_int_equal(evt_platform_pending_reversals(f->p), MANY_OWED - 2);
 }
 
+/* *left is what is still owed, also when the owner could not record an acknowledged one. */
+static void retry_left_counts_what_is_still_owed(void **state)
+{
+    fx *f = fixture(state);
+    const char *msgid = "H12010400001202403151030002003";
+    evt_platform_settle_ref ref = {
+        .psn_no = SS_PSN_NO, .insuplc_admdvs = SS_REGION, .order_ref = "ORD-L"};
+    assert_int_equal(evt_platform_owe_reversal(f->p, EVT_INFNO_SETTLE, msgid, &ref), EVT_OK);
+    f->owner.reversed_result = EVT_ERR_STORAGE_IO;
+    ss_push(f->srv, ss_sign_in());
+    ss_push(f->srv, ss_ack());
+    unsigned left = 99;
+    assert_int_equal(evt_platform_retry_reversals(f->p, 4, &left), EVT_OK);
+    assert_int_equal(f->owner.reversed_calls, 1);
+    assert_int_equal(evt_platform_owed(f->p, msgid), EVT_PLATFORM_OWED_REVERSAL);
+    assert_int_equal(evt_platform_pending_reversals(f->p), 1);
+    assert_int_equal(left, 1);
+}
+
 static void owe_reversal_once_per_msgid(void **state)
 {
     fx *f = fixture(state);
@@ -981,6 +1000,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(refused_reversal_stays_owed_and_the_next_is_tried, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(retry_left_counts_what_is_still_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(owe_reversal_once_per_msgid, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_reversal_record_stays_owed, setup, teardown),
     };
