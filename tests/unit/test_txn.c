@@ -918,6 +918,44 @@ static void unrecordable_settlement_reversed_not_printed(void **state)
     assert_int_equal(f->t.counters.settled, 0);
 }
 
+static void fail_next_read_at_2601(void *arg, size_t index, const char *request, size_t len)
+{
+    (void)index;
+    (void)len;
+    flaky_storage *fs = arg;
+    if (strstr(request, "\"infno\":\"2601\"") != NULL) {
+        atomic_store(&fs->fail_reads, 1);
+    }
+}
+
+/* The platform acknowledges the reversal but the order's record cannot be updated: the order
+ * stays UNKNOWN with its reversal owed (it is repeated later). The cashier must then be told
+ * what the POS is told — outcome unknown — not that the sale may be settled again. */
+static void unrecorded_reversal_not_shown_as_done(void **state)
+{
+    fx *f = fixture(state);
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    tls_ts_push(f->srv, (tls_ts_step){.action = TLS_TS_CLOSE_NO_RESPONSE});
+    ss_push(f->srv, ss_ack());
+    tls_ts_set_request_hook(f->srv, fail_next_read_at_2601, &f->flash);
+    evt_ecr_result r;
+    assert_int_equal(sale(f, "ORD-H", &r), EVT_ERR_OUTCOME_UNKNOWN);
+    tls_ts_set_request_hook(f->srv, NULL, NULL);
+    assert_int_equal(atomic_load(&f->flash.failed), 1);
+    assert_infnos(f, "ec.query,1101,2101,2102,2601");
+    assert_int_equal(r.status, EVT_ECR_UNKNOWN);
+    evt_order_record rec = record_of(f, "ORD-H");
+    assert_int_equal(rec.state, EVT_ORDER_UNKNOWN);
+    assert_int_equal(evt_platform_owed(f->p, rec.msgid), EVT_PLATFORM_OWED_REVERSAL);
+    const evt_ui_screen *last = fake_ui_screen(&f->ui, 0);
+    if (fake_ui_screen_has(last, "可重新结算") || !fake_ui_screen_has(last, "结算结果未知")) {
+        fail_msg("POS told %s, record %s, but the cashier reads \"%s / %s\"",
+                 evt_ecr_status_name(r.status), evt_order_state_name(rec.state), last->title,
+                 last->line_count > 1 ? last->lines[1] : "");
+    }
+}
+
 /* ---- orders that are not started ------------------------------------------------------------ */
 
 static void put_record(fx *f, const char *order_id, evt_order_state state, bool needs_supervisor)
@@ -1301,6 +1339,7 @@ int main(void)
         TXN_TEST(http_202_reversed_and_blocked_until_released),
         TXN_TEST(unusable_settlement_answers_reversed_and_blocked),
         TXN_TEST(unrecordable_settlement_reversed_not_printed),
+        TXN_TEST(unrecorded_reversal_not_shown_as_done),
         TXN_TEST(recorded_orders_not_started_again),
         TXN_TEST(orders_refused_without_a_record),
         TXN_TEST(full_journal_refused_before_scanning),
