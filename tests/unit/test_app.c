@@ -257,6 +257,37 @@ static void broken_provisioning_stops_start_up(void **state)
     evt_arena_init(app_arena, sizeof app_arena);
 }
 
+/* A start that fails once the crypto is up (here: the flash cannot be read, so the journal
+ * cannot be mounted) must leave nothing behind that the next start trips over: PSA's state
+ * lives in the arena the next start initialises afresh. */
+static void failed_start_can_be_retried(void **state)
+{
+    fx *f = fixture(state);
+    atomic_store(&f->flash.fail_reads, -1);
+    assert_int_equal(app_start(f), EVT_ERR_STORAGE_IO);
+    assert_string_equal(f->msg, "journal: storage I/O error");
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "终端启动失败");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "journal"));
+    assert_int_equal(tls_ts_request_count(f->srv), 0);
+    f->app = NULL;
+
+    /* The flash answers again: the board's next start gives a whole terminal that sells and
+     * stops cleanly (the teardown checks the arena). */
+    atomic_store(&f->flash.fail_reads, 0);
+    start(f);
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement("S-AGAIN", SS_PSN_NO, &SS_SPLIT));
+    evt_order o;
+    ss_order(&o, "ORD-AGAIN");
+    evt_ecr_result r;
+    assert_int_equal(evt_app_sale(f->app, &o, &r), EVT_OK);
+    assert_string_equal(r.setl_id, "S-AGAIN");
+    evt_app_stop(f->app);
+    f->app = NULL;
+}
+
 /* ---- the main loop ------------------------------------------------------------------------- */
 
 static unsigned reversals_on_idle(const fx *f)
@@ -580,6 +611,7 @@ int main(void)
         APP_TEST(damaged_journal_warned_and_survived),
         APP_TEST(recovery_runs_before_sign_in),
         APP_TEST(broken_provisioning_stops_start_up),
+        APP_TEST(failed_start_can_be_retried),
         APP_TEST(idle_loop_retries_reversals_on_its_period),
         APP_TEST(quit_key_leaves_the_loop),
         APP_TEST(order_status_for_every_state),
