@@ -879,6 +879,42 @@ static void refused_reversal_stays_owed_and_the_next_is_tried(void **state)
     assert_int_equal(evt_platform_pending_reversals(f->p), MANY_OWED - 2);
 }
 
+/* Reversals the platform keeps refusing (the original's state does not allow it: a person must
+ * sort them out) must not stop the others from being sent: every owed reversal is retried over
+ * the idle loop's passes, not only the first few the journal walk happens to find. */
+static void refused_reversals_do_not_starve_the_others(void **state)
+{
+    fx *f = fixture(state);
+    char msgids[MANY_OWED][EVT_MSGID_BYTES];
+    owe_many(f, msgids);
+    reversal_desk desk = {.refuse_first = 4};
+    tls_ts_set_responder(f->srv, desk_respond, &desk);
+    /* Bounded: twice the passes that would do if every pass tried four new ones. */
+    for (unsigned pass = 0; pass < 2 * MANY_OWED / 4; pass++) {
+        assert_int_equal(evt_platform_retry_reversals(f->p, 4, NULL), EVT_OK);
+        evt_platform_disconnect(f->p);
+    }
+    tls_ts_set_responder(f->srv, NULL, NULL);
+    assert_int_equal(desk.refused_count, 4);
+    unsigned still_owed = 0;
+    for (unsigned i = 0; i < MANY_OWED; i++) {
+        bool refused = false;
+        for (unsigned k = 0; k < desk.refused_count; k++) {
+            refused = refused || strcmp(desk.refused[k], msgids[i]) == 0;
+        }
+        if (refused) {
+            assert_int_equal(evt_platform_owed(f->p, msgids[i]), EVT_PLATFORM_OWED_REVERSAL);
+        } else if (evt_platform_owed(f->p, msgids[i]) != EVT_PLATFORM_OWED_NONE) {
+            still_owed++;
+        }
+    }
+    if (still_owed > 0) {
+        fail_msg("%u of %u reversals the platform would acknowledge were never sent", still_owed,
+                 MANY_OWED - desk.refused_count);
+    }
+    assert_int_equal(evt_platform_pending_reversals(f->p), desk.refused_count);
+}
+
 /* *left is what is still owed, also when the owner could not record an acknowledged one. */
 static void retry_left_counts_what_is_still_owed(void **state)
 {
@@ -999,6 +1035,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(more_than_a_batch_of_owed_reversals_all_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(refused_reversal_stays_owed_and_the_next_is_tried, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(refused_reversals_do_not_starve_the_others, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(retry_left_counts_what_is_still_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(owe_reversal_once_per_msgid, setup, teardown),

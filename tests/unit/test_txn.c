@@ -1090,6 +1090,32 @@ static void full_journal_refused_before_scanning(void **state)
     assert_refused_for_room(f, "ORD-FULL");
 }
 
+/* make_room's "a sale can be recorded" must hold: while it says so, another order record
+ * always fits, and once it says no, the sale is refused before scanning. */
+static void room_reported_is_room_there(void **state)
+{
+    fx *f = fixture(state);
+    /* Today's settled orders may not go (the POS may still re-send them): fill with them. */
+    evt_order_record rec = {.state = EVT_ORDER_SETTLED, .day = today(), .total = 100, .fund = 100};
+    unsigned n = 0;
+    for (; n < 1000 && evt_orders_make_room(&f->j, today(), 2, NULL) == EVT_OK; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "FILL-%u", n);
+        snprintf(rec.setl_id, sizeof rec.setl_id, "S-%u", n);
+        evt_err err = evt_orders_put(&f->j, id, &rec);
+        if (err != EVT_OK) {
+            evt_journal_stats st;
+            evt_journal_stats_get(&f->j, &st);
+            fail_msg("make_room said a sale fits, yet order record %u was refused (%s): "
+                     "free_bytes %u of %u, live keys %u of %u",
+                     n, evt_err_name(err), st.free_bytes, st.capacity_bytes, st.live_keys,
+                     st.index_capacity);
+        }
+    }
+    assert_true(n > 10 && n < 1000);
+    assert_refused_for_room(f, "ORD-FULL");
+}
+
 /* ---- start-up recovery ------------------------------------------------------------------- */
 
 /* A sale whose flash is photographed when its 2102 reaches the platform; the sale itself
@@ -1343,6 +1369,7 @@ int main(void)
         TXN_TEST(recorded_orders_not_started_again),
         TXN_TEST(orders_refused_without_a_record),
         TXN_TEST(full_journal_refused_before_scanning),
+        TXN_TEST(room_reported_is_room_there),
         TXN_TEST(recovery_makes_every_order_in_doubt_owe_a_reversal),
         TXN_TEST(settled_order_with_its_pend_is_not_reversed),
         TXN_TEST(day_totals_from_the_records),
