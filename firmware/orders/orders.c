@@ -27,7 +27,11 @@
 #define ORDERS_TWIN_RECORD_BYTES                                                                   \
     (2u * (16u + ((EVT_JOURNAL_KEY_MAX + EVT_JOURNAL_TWIN_VALUE_MAX + 4u + 3u) & ~3u) + 8u))
 #define ORDERS_SALE_RESERVE_BYTES (3u * ORDERS_TWIN_RECORD_BYTES + 128u)
-#define ORDERS_SALE_RESERVE_KEYS  8u
+/* A record never straddles two sectors, so every sector but the spare can end with a tail too
+ * short for the next record: the journal's free bytes count those tails, a sale cannot use
+ * them. Room is counted without them (one largest single record per sector). */
+#define ORDERS_SECTOR_TAIL_BYTES (ORDERS_TWIN_RECORD_BYTES / 2u)
+#define ORDERS_SALE_RESERVE_KEYS 8u
 /* Ids collected per pass of the pruning walk (the journal cannot be written while it is being
  * walked); later passes take the rest. */
 #define ORDERS_PRUNE_BATCH 16u
@@ -367,7 +371,8 @@ static bool has_room(evt_journal *j, bool *ok)
     if (evt_journal_stats_get(j, &st) != EVT_OK) {
         return false;
     }
-    *ok = st.free_bytes >= ORDERS_SALE_RESERVE_BYTES &&
+    uint64_t tails = (uint64_t)(st.sector_count - 1u) * ORDERS_SECTOR_TAIL_BYTES;
+    *ok = st.free_bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
           st.index_capacity - st.live_keys >= ORDERS_SALE_RESERVE_KEYS;
     return true;
 }

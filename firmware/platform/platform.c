@@ -556,19 +556,59 @@ evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcom
     return EVT_OK;
 }
 
+/* The owed reversals to try in one pass: those tried least often so far. A reversal the
+ * platform keeps refusing (its attempts grow) then cannot keep the others waiting behind it,
+ * whatever order the journal walk finds them in. */
+typedef struct retry_pick {
+    evt_platform *p;
+    unsigned max;
+    unsigned count;
+    unsigned total;
+    char msgid[PLATFORM_OWED_BATCH][EVT_MSGID_BYTES];
+    uint32_t attempts[PLATFORM_OWED_BATCH];
+} retry_pick;
+
+static evt_err retry_pick_visit(void *arg, const char *id)
+{
+    retry_pick *rp = arg;
+    rp->total++;
+    platform_owed owed;
+    /* An unreadable record sorts first: trying it is what reports it. */
+    uint32_t attempts =
+        owed_load(rp->p, PLATFORM_TWIN_REVERSAL, id, &owed) == EVT_OK ? owed.attempts : 0;
+    unsigned slot = rp->count;
+    if (rp->count == rp->max) {
+        slot = 0;
+        for (unsigned i = 1; i < rp->count; i++) {
+            slot = rp->attempts[i] > rp->attempts[slot] ? i : slot;
+        }
+        if (rp->attempts[slot] <= attempts) {
+            return EVT_OK; /* every picked one was tried at most as often */
+        }
+    } else {
+        rp->count++;
+    }
+    copy_str(rp->msgid[slot], EVT_MSGID_BYTES, id);
+    rp->attempts[slot] = attempts;
+    return EVT_OK;
+}
+
 evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left)
 {
-    owed_list list;
-    evt_err err = owed_collect(p, PLATFORM_TWIN_REVERSAL, &list);
+    retry_pick *rp = &(retry_pick){.p = p};
+    rp->max = max_attempts < PLATFORM_OWED_BATCH ? max_attempts : PLATFORM_OWED_BATCH;
+    evt_err err = rp->max == 0 ? EVT_OK
+                               : evt_journal_twin_iterate(p->journal, PLATFORM_TWIN_REVERSAL,
+                                                          retry_pick_visit, rp);
     if (err != EVT_OK) {
         return err;
     }
-    unsigned remaining = list.total;
-    for (unsigned i = 0; i < list.count && i < max_attempts; i++) {
+    unsigned remaining = rp->total;
+    for (unsigned i = 0; i < rp->count; i++) {
         bool ack = false;
-        evt_err rerr = reverse_one(p, list.msgid[i], &ack);
+        evt_err rerr = reverse_one(p, rp->msgid[i], &ack);
         if (ack) {
-            remaining--;
+            remaining -= rerr == EVT_OK ? 1u : 0u; /* not recorded by the owner: still owed */
         } else if (rerr != EVT_ERR_PLATFORM_REJECTED && rerr != EVT_ERR_JOURNAL_CORRUPT) {
             break; /* the platform is unreachable: the others would fail the same way */
         }
