@@ -6,7 +6,8 @@
  * - evt_voucher_describe at every buffer size the input picks: the text is exactly
  *   "kind=<name> len=<n>[ head=<at most 2 letters/digits of the code>]", a smaller buffer
  *   gives a prefix of it, and never more of the code than the head;
- * - the per-sale guard, fed the input split at 0x1E into codes, against a model that
+ * - the per-sale guard, fed the input split at '|' into codes (a piece starting with 'c' is
+ *   checked, every other accepted), against a model that
  *   remembers the last 16 distinct codes accepted (after the same terminator stripping).
  */
 #include <stdio.h>
@@ -189,7 +190,7 @@ static void check_guard(const uint8_t *data, size_t len)
     guard_model model = {0};
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
-        if (i < len && data[i] != 0x1E) {
+        if (i < len && data[i] != '|') {
             continue;
         }
         const uint8_t *code = data + start;
