@@ -372,18 +372,24 @@ static bool parse_header(const uint8_t h[REC_HDR_SIZE], uint32_t addr, uint32_t 
     return true;
 }
 
-/* Verifies the CRC over header+key+value and the commit word. */
+/* Verifies the CRC over header+key+value, the commit word, and that the key is one put could
+ * have written: a record with another key came from elsewhere, and listing it would hand the
+ * firmware a key that get and del refuse. */
 static evt_err check_body(evt_journal *j, const uint8_t h[REC_HDR_SIZE], const rec_view *r,
                           bool *ok)
 {
     uint8_t buf[CHUNK];
     uint32_t crc = crc32_update(0, h, REC_HDR_SIZE);
     uint32_t len = (uint32_t)r->key_len + r->value_len;
+    bool key_ok = true;
     for (uint32_t done = 0; done < len;) {
         uint32_t n = len - done < CHUNK ? len - done : CHUNK;
         evt_err err = flash_read(j, r->addr + REC_HDR_SIZE + done, buf, n);
         if (err != EVT_OK) {
             return err;
+        }
+        for (uint32_t i = 0; i < n && done + i < r->key_len; i++) {
+            key_ok = key_ok && buf[i] >= 0x20u && buf[i] <= 0x7Eu;
         }
         crc = crc32_update(crc, buf, n);
         done += n;
@@ -393,7 +399,7 @@ static evt_err check_body(evt_journal *j, const uint8_t h[REC_HDR_SIZE], const r
     if (err != EVT_OK) {
         return err;
     }
-    *ok = get_u32(t) == crc && get_u32(t + 4) == REC_COMMIT;
+    *ok = key_ok && get_u32(t) == crc && get_u32(t + 4) == REC_COMMIT;
     return EVT_OK;
 }
 
