@@ -18,6 +18,10 @@
 #define FORMAT_VERSION  1u
 #define SECTOR_HDR_SIZE 24u
 #define STAGE1_SIZE     16u
+/* Generations grow by one per sector activation, so no journal reaches 2^31 (that many erases
+ * would wear out any part). A larger one is foreign data; trusted, it would let the next
+ * generation wrap to 0xFFFFFFFF (blank) or 0, which a mount cannot place. */
+#define GEN_MAX 0x7FFFFFFFu
 
 /* Record: 16-byte header, key, value, 0xFF padding to 4, CRC word, commit word. */
 #define REC_MAGIC        0x4Au
@@ -316,7 +320,7 @@ static evt_err classify_sector(evt_journal *j, uint32_t s)
         }
         if (stage2_blank) {
             si->state = SEC_READY;
-        } else if (get_u32(h + 20) == crc32_update(0, h, 20) && get_u32(h + 16) != UINT32_MAX) {
+        } else if (get_u32(h + 20) == crc32_update(0, h, 20) && get_u32(h + 16) <= GEN_MAX) {
             si->state = SEC_DATA;
             si->gen = get_u32(h + 16);
         } else {
