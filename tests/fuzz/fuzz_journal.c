@@ -181,6 +181,16 @@ static void run_ops(evt_journal *j, model *m, evt_ram_nor *nor, fuzz_rng *rng, u
             if (had) {
                 e->present = false;
             }
+        } else {
+            entry *e = model_find(m, key);
+            size_t got = 0;
+            evt_err err = evt_journal_get(j, key, value_buf, sizeof value_buf, &got);
+            if (e == NULL || !e->present) {
+                FUZZ_CHECK(err == EVT_ERR_NOT_FOUND, "get of an absent key: %s", evt_err_name(err));
+            } else {
+                FUZZ_CHECK(err == EVT_OK && got == e->len && memcmp(value_buf, e->value, got) == 0,
+                           "get of \"%s\": %s", key, evt_err_name(err));
+            }
         }
         FUZZ_CHECK(nor->overprogram_bytes == 0, "programmed a byte that was not erased");
     }
