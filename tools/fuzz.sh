@@ -63,8 +63,7 @@ fi
 max_len() {
     case "$1" in
     journal) echo 16400 ;; # header + 8 sectors of 2 KiB
-    http1) echo 8192 ;;
-    ecr) echo 20000 ;; # past the 16384-byte line limit
+    http1 | ecr) echo 20000 ;; # past the 16 KiB header section and ECR line limits
     *) echo 4096 ;;
     esac
 }
