@@ -20,7 +20,8 @@
 #define STAGE1_SIZE     16u
 /* Generations grow by one per sector activation, so no journal reaches 2^31 (that many erases
  * would wear out any part). A larger one is foreign data; trusted, it would let the next
- * generation wrap to 0xFFFFFFFF (blank) or 0, which a mount cannot place. */
+ * generation wrap to 0xFFFFFFFF (blank) or 0, which a mount cannot place. The journal never
+ * writes one either (activate_sector), or the next mount would drop that sector. */
 #define GEN_MAX 0x7FFFFFFFu
 
 /* Record: 16-byte header, key, value, 0xFF padding to 4, CRC word, commit word. */
@@ -251,6 +252,9 @@ static evt_err erase_sector(evt_journal *j, uint32_t s)
 /* Makes s the write head: erased body, stage-1 header, then the generation (stage 2). */
 static evt_err activate_sector(evt_journal *j, uint32_t s)
 {
+    if (j->next_gen > GEN_MAX) {
+        return EVT_ERR_JOURNAL_FULL; /* only after a foreign image's generations: see GEN_MAX */
+    }
     sector_info *si = sec(j, s);
     evt_err err;
     if (si->state == SEC_READY) {
@@ -990,6 +994,9 @@ static evt_err mount(evt_journal *j, uint32_t *corrupt_out)
         return EVT_ERR_NOMEM;
     }
     if (head == n) {
+        /* Nothing to replay: generations may start again (they may have reached the cap on
+         * foreign flash). */
+        j->next_gen = 1;
         err = activate_sector(j, 0);
         if (err != EVT_OK) {
             return err;
@@ -1302,6 +1309,7 @@ evt_err evt_journal_format(evt_journal *j)
         }
     }
     reset_counters(j);
+    j->next_gen = 1; /* every sector erased: nothing left to order against */
     evt_err err = activate_sector(j, 0);
     if (err != EVT_OK) {
         return err;

@@ -185,6 +185,16 @@ int main(int argc, char **argv)
     save("huge-generation-3", &nor, 0, 16);
     evt_ram_nor_free(&nor);
 
+    /* The largest generation accepted: the next sector's would pass the cap, and the next mount
+     * dropped it, bringing deleted values back (the fuzzer's third finding). */
+    open_on(&nor, &j, 3);
+    terminal_keys(&j, 3);
+    memset(nor.mem + 16, 0xFF, 3);
+    nor.mem[19] = 0x7F;
+    journal_seal_image(nor.mem, 3, JOURNAL_SECTOR_BYTES, false);
+    save("top-generation-3", &nor, 0, 16);
+    evt_ram_nor_free(&nor);
+
     if (evt_ram_nor_init(&nor, 2 * JOURNAL_SECTOR_BYTES, JOURNAL_SECTOR_BYTES) != EVT_OK) {
         fail("nor");
     }
