@@ -6,8 +6,24 @@ set(EVT_MBEDTLS_CONFIG "${CMAKE_SOURCE_DIR}/include/evt_mbedtls_config.h")
 
 if(EVT_BOARD STREQUAL "sim")
   find_package(PkgConfig REQUIRED)
-  find_package(MbedTLS 3.6 CONFIG REQUIRED
-               PATHS "${EVT_CACHE_DIR}/host/mbedtls" NO_DEFAULT_PATH)
+  # tools/bootstrap.sh installs one mbedTLS per content of the config header
+  # (host/mbedtls-<first 12 hex of its SHA-256>), so every tree sharing the cache links the
+  # build that matches its own header, and editing the header asks for a new build.
+  file(SHA256 "${EVT_MBEDTLS_CONFIG}" _evt_mbedtls_hash)
+  string(SUBSTRING "${_evt_mbedtls_hash}" 0 12 _evt_mbedtls_hash)
+  set(_evt_mbedtls_prefix "${EVT_CACHE_DIR}/host/mbedtls-${_evt_mbedtls_hash}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${EVT_MBEDTLS_CONFIG}")
+  if(NOT EXISTS "${_evt_mbedtls_prefix}/.evt-stamp")
+    message(FATAL_ERROR "no mbedTLS built with this include/evt_mbedtls_config.h "
+                        "(${_evt_mbedtls_prefix}): run tools/bootstrap.sh")
+  endif()
+  set(MbedTLS_DIR "${_evt_mbedtls_prefix}/lib/cmake/MbedTLS" CACHE PATH "mbedTLS for this config" FORCE)
+  find_package(MbedTLS 3.6 CONFIG REQUIRED)
+  # The exported targets name the config header by the path of the tree that built them; the
+  # content is the same (same hash), and this tree's own path is set on evt_mbedtls below.
+  foreach(_t everest p256m mbedcrypto mbedx509 mbedtls)
+    set_property(TARGET MbedTLS::${_t} PROPERTY INTERFACE_COMPILE_DEFINITIONS "")
+  endforeach()
   add_library(evt_mbedtls INTERFACE)
   target_link_libraries(evt_mbedtls INTERFACE MbedTLS::mbedtls MbedTLS::mbedx509 MbedTLS::mbedcrypto)
   target_compile_definitions(evt_mbedtls INTERFACE "MBEDTLS_USER_CONFIG_FILE=\"${EVT_MBEDTLS_CONFIG}\"")

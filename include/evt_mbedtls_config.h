@@ -15,7 +15,11 @@
  *   that links mbedTLS's entropy, X.509 or TLS code must therefore link evt_core and call
  *   evt_https_platform_init() first;
  * - bare-metal builds have no file system, sockets or OS threads: the HAL provides I/O
- *   instead (the cross toolchain defines EVT_MBEDTLS_BARE_METAL).
+ *   instead (the cross toolchain defines EVT_MBEDTLS_BARE_METAL);
+ * - the TLS profile (docs/https-client.md): the client offers only ECDHE with AES-GCM or
+ *   ChaCha20-Poly1305 (TLS 1.2) and the GCM/ChaCha20 suites of TLS 1.3, over x25519,
+ *   secp256r1 or secp384r1. What the product must never negotiate is not built at all, so no
+ *   later change of the client's lists can bring it back.
  */
 #ifndef EVT_MBEDTLS_CONFIG_H
 #define EVT_MBEDTLS_CONFIG_H
@@ -39,6 +43,50 @@
 #define MBEDTLS_PLATFORM_TIME_ALT
 #define MBEDTLS_PLATFORM_MS_TIME_ALT
 #define MBEDTLS_PLATFORM_GMTIME_R_ALT
+
+/* Key exchanges without forward secrecy (RSA key transport, static ECDH, pure PSK), finite-
+ * field DHE (server-chosen groups, slow on a Cortex-M) and PSK variants (never provisioned). */
+#undef MBEDTLS_KEY_EXCHANGE_RSA_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_PSK_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED
+#undef MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED
+#undef MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_ENABLED
+#undef MBEDTLS_DHM_C
+
+/* Record protection: AEAD only. No CBC (MAC-then-encrypt: Lucky 13, padding oracles; it is
+ * also the only mode with SHA-1 MACs), no CCM/CCM_8 (CCM_8 truncates the tag), no DES,
+ * Camellia or ARIA. AES stays for GCM and for the DRBG. */
+#undef MBEDTLS_CIPHER_MODE_CBC
+#undef MBEDTLS_CIPHER_MODE_CFB
+#undef MBEDTLS_CIPHER_MODE_OFB
+#undef MBEDTLS_CIPHER_MODE_XTS
+#undef MBEDTLS_CCM_C
+#undef MBEDTLS_DES_C
+#undef MBEDTLS_CAMELLIA_C
+#undef MBEDTLS_ARIA_C
+
+/* Hashes: SHA-2 only. Certificate chains are verified with SHA-256/384/512 signatures (the
+ * default X.509 profile refuses SHA-1 anyway), TLS 1.2 uses the suite's SHA-256/384 PRF. */
+#undef MBEDTLS_SHA1_C
+#undef MBEDTLS_MD5_C
+#undef MBEDTLS_RIPEMD160_C
+
+/* Curves: x25519 and secp256r1/secp384r1 for key exchange, the last two also for ECDSA
+ * certificates. Platform CAs on secp521r1 or Brainpool curves would need them back. */
+#undef MBEDTLS_ECP_DP_SECP192R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP521R1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP192K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP224K1_ENABLED
+#undef MBEDTLS_ECP_DP_SECP256K1_ENABLED
+#undef MBEDTLS_ECP_DP_BP256R1_ENABLED
+#undef MBEDTLS_ECP_DP_BP384R1_ENABLED
+#undef MBEDTLS_ECP_DP_BP512R1_ENABLED
+#undef MBEDTLS_ECP_DP_CURVE448_ENABLED
 
 #if defined(EVT_MBEDTLS_BARE_METAL)
 #undef MBEDTLS_NET_C

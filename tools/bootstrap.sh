@@ -24,10 +24,12 @@ die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# libgnutls30 and gnutls-bin (certtool) are also what test_https's GnuTLS peer dlopens and
+# runs: without them that test fails (tests/support/skip_policy.h), it does not skip.
 HOST_PACKAGES=(
     build-essential cmake pkg-config dpkg-dev ca-certificates
     libzbar-dev libqrencode-dev libcjson-dev libcmocka-dev libpng-dev
-    libmicrohttpd-dev libgnutls28-dev gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
+    libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
     unifont clang-format
     gcc-arm-none-eabi libnewlib-arm-none-eabi
     clang-14 libclang-rt-14-dev llvm-14
@@ -115,18 +117,18 @@ fetch_source() { # name version-prefix
 }
 
 # mbedTLS 3.6 for the host, with the project's user configuration. The install directory
-# name carries a hash of the configuration so a config change rebuilds it.
+# name carries a hash of the configuration so a config change rebuilds it; cmake/deps.cmake
+# picks the directory by the same hash, so trees with different headers can share one cache.
 build_mbedtls_host() {
     local hash dest
     hash="$(sha256sum "$MBEDTLS_CONFIG" | cut -c1-12)"
     dest="$HOST/mbedtls-$hash"
     if [ -e "$dest/.evt-stamp" ]; then
-        ln -sfn "$dest" "$HOST/mbedtls"
-        log "mbedTLS $(cat "$SRC/mbedtls/.evt-stamp") for host: cached"
+        log "mbedTLS $(cat "$SRC/mbedtls/.evt-stamp") for host: cached (config $hash)"
         return
     fi
     log "building mbedTLS $(cat "$SRC/mbedtls/.evt-stamp") for host (config $hash)"
-    local bdir="$CACHE/build-mbedtls-host"
+    local bdir="$CACHE/build-mbedtls-host-$hash"
     rm -rf "$bdir"
     cmake -S "$SRC/mbedtls" -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_INSTALL_PREFIX="$dest" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
@@ -136,7 +138,6 @@ build_mbedtls_host() {
     cmake --build "$bdir" -j"$(nproc)" >/dev/null
     cmake --install "$bdir" >/dev/null
     touch "$dest/.evt-stamp"
-    ln -sfn "$dest" "$HOST/mbedtls"
     rm -rf "$bdir"
 }
 

@@ -64,6 +64,9 @@ PORT=$(cat "$OUT/emu.port")
 log "platform emulator listening on https://localhost:$PORT (log: $OUT/platform-emu.log)"
 
 ECR_PORT=$((20000 + RANDOM % 20000))
+# A fixed, published demo pairing key (docs/provisioning.md): fine for a loopback demo,
+# never for a real terminal, which gets its own secret key from the provisioning tool.
+ECR_KEY=5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71
 cat >"$OUT/terminal.conf" <<CONF
 # Provisioning of the demo terminal (see docs/provisioning.md)
 platform_url = https://localhost:$PORT/fsi/api/rsfComIfsService/callService
@@ -82,6 +85,7 @@ paas_token = evt-demo-token-1234
 office_id = YF01
 office_name = 药房收费处
 ecr_port = $ECR_PORT
+ecr_key = $ECR_KEY
 paper_width_mm = 80
 receipt_qr = raster
 CONF
@@ -112,7 +116,7 @@ exec 7<>"$OUT/serial-scanner" # keep the fifo open so the terminal never sees EO
 SIM_PID=$!
 
 order() { # order_id items-json
-    printf '{"v":1,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$2"
+    printf '{"v":2,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$2"
 }
 
 sale() { # title order-id items person [holder] [serial]
@@ -126,7 +130,9 @@ sale() { # title order-id items person [holder] [serial]
     else
         "$VGEN" "${args[@]}" --out "$OUT/scan/$id.png" --rotate 8 --noise 10 --seed "$RANDOM" >/dev/null
     fi
-    "$ECR" --port "$ECR_PORT" --json "$(order "$id" "$items")" --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
+    # the POS is paired with the terminal: ecr-send reads the key from the provisioning file
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --json "$(order "$id" "$items")" \
+        --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
 }
 
 # Wait (bounded) until the terminal has signed in and listens for the POS.
@@ -160,3 +166,26 @@ if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
     echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
     exit 1
 fi
+
+# The README's split table is checked against what the POS was told, not trusted: total,
+# fund, own account, 共济 and cash of each sale, in order ("—" in the table is 0.00).
+amount() { sed -n "s/.*\"$1\":\"\([0-9.]*\)\".*/\1/p"; }
+told=$(grep '"type":"result"' "$OUT/ecr-results.jsonl" | while IFS= read -r line; do
+    printf '%s %s %s %s %s\n' "$(amount total <<<"$line")" "$(amount fund <<<"$line")" \
+        "$(amount account <<<"$line")" "$(amount mutual_aid <<<"$line")" "$(amount cash <<<"$line")"
+done)
+documented=$(awk -F'|' '/^\| (own code|亲情账户|共济|serial scanner)/ {
+        out = ""
+        for (i = 3; i <= 7; i++) {
+            v = $i; gsub(/^ +| +$/, "", v); sub(/ .*/, "", v)
+            if (v == "—") v = "0.00"
+            out = out (i > 3 ? " " : "") v
+        }
+        print out
+    }' "$ROOT/README.md")
+if [ "$told" != "$documented" ]; then
+    printf 'README split table and the demo disagree:\nREADME:\n%s\ndemo:\n%s\n' \
+        "$documented" "$told" >&2
+    exit 1
+fi
+log "the four splits match README.md's table"

@@ -252,6 +252,7 @@ int main(int argc, char **argv)
         .key_fd = opt.keys ? -1 : STDIN_FILENO,
         .raw_tty = opt.keys == NULL && isatty(STDIN_FILENO),
         .script_path = opt.keys,
+        .clock = evt_sim_sys_hal(sys),
     };
     if (evt_sim_ui_open(&ui, &ui_opt) != EVT_OK) {
         fprintf(stderr, "evt-sim: cannot open the UI (keys %s)\n", opt.keys ? opt.keys : "stdin");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "evt/auth.h"
 #include "evt/ecr.h"
 #include "evt/https.h"
 #include "evt/journal.h"
@@ -43,8 +44,8 @@ static evt_err ecr_store_lookup(void *ctx, const char *order_id, evt_ecr_result 
 
 static evt_err ecr_store_save(void *ctx, const evt_ecr_result *result)
 {
-    /* Nothing to write: the transaction engine journals every settled order itself, before
-     * the reply goes out, and refused or failed orders may be tried again. */
+    /* Nothing to write: the transaction engine journals every order's result itself, before
+     * the reply goes out. */
     (void)ctx;
     (void)result;
     return EVT_OK;
@@ -68,7 +69,7 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
         return EVT_ERR_NOMEM;
     }
     app->hal = boot->hal;
-    evt_ui_init(&app->ui, boot->hal->ui);
+    evt_ui_init(&app->ui, boot->hal->ui, boot->hal->sys);
 
     evt_err err = evt_config_parse(boot->config_text, boot->config_len, &app->cfg, msg, msg_cap);
     if (err != EVT_OK) {
@@ -107,10 +108,25 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
     if (err != EVT_OK) {
         return fail_start(app, err, msg, msg_cap, "transaction engine");
     }
+    /* Before anything else talks to the platform: what was in flight when power went. */
+    err = evt_txn_recover(&app->txn);
+    if (err != EVT_OK) {
+        return fail_start(app, err, msg, msg_cap, "journal recovery");
+    }
     if (app->cfg.ecr_port != 0) {
-        evt_ecr_store store = {
-            .ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save};
-        err = evt_ecr_open(&app->ecr, boot->hal->net, app->cfg.ecr_bind, app->cfg.ecr_port, &store);
+        evt_ecr_config ecfg = {
+            .net = boot->hal->net,
+            .sys = boot->hal->sys,
+            .bind_addr = app->cfg.ecr_bind,
+            .port = app->cfg.ecr_port,
+            .store = {.ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save},
+            .order_max_total = app->cfg.order_max_total,
+            .terminal_id = app->cfg.dev_no,
+        };
+        _Static_assert(sizeof ecfg.key == sizeof app->cfg.ecr_key, "one pairing key size");
+        memcpy(ecfg.key, app->cfg.ecr_key, sizeof ecfg.key);
+        err = evt_ecr_open(&app->ecr, &ecfg);
+        memset(ecfg.key, 0, sizeof ecfg.key);
         if (err != EVT_OK) {
             return fail_start(app, err, msg, msg_cap, "ECR link");
         }
@@ -261,6 +277,17 @@ static void keyed_sale(evt_app *app, bool *quit)
     app->idle_shown = false;
 }
 
+/* An error screen the cashier acknowledges (bounded); a board QUIT stops the terminal. */
+static void menu_error(evt_app *app, const char *title, evt_err err, const char *detail,
+                       bool *quit)
+{
+    evt_ui_show_error(&app->ui, title, err, detail);
+    bool ok = false;
+    if (evt_ui_wait_decision(&app->ui, APP_KEYED_TIMEOUT_MS, &ok) == EVT_ERR_CANCELLED) {
+        *quit = true;
+    }
+}
+
 static void reprint_last(evt_app *app, bool *quit)
 {
     evt_err err = evt_txn_reprint_last(&app->txn);
@@ -268,25 +295,77 @@ static void reprint_last(evt_app *app, bool *quit)
         evt_ui_show_progress(&app->ui, "结算单已补打", NULL);
         return;
     }
-    evt_ui_show_error(&app->ui, "补打失败", err,
-                      err == EVT_ERR_NOT_FOUND ? "开机后尚无结算单" : NULL);
-    bool ok = false;
-    if (evt_ui_wait_decision(&app->ui, APP_KEYED_TIMEOUT_MS, &ok) == EVT_ERR_CANCELLED) {
-        *quit = true;
+    menu_error(app, "补打失败", err, err == EVT_ERR_NOT_FOUND ? "开机后尚无结算单" : NULL, quit);
+}
+
+/* Orders blocked after an unusable settlement answer listed at once (the menu keys 1-9). */
+#define APP_RELEASE_LIST_MAX 9u
+
+/* [功能] → 主管放行订单: a supervisor, having checked with the platform that an order blocked
+ * after an unusable settlement answer moved no money, lets the POS try it again. */
+static void supervisor_release(evt_app *app, bool *quit)
+{
+    static char ids[APP_RELEASE_LIST_MAX][EVT_ORDER_ID_BYTES];
+    unsigned count = 0;
+    evt_err err = evt_txn_blocked_orders(&app->txn, ids, APP_RELEASE_LIST_MAX, &count);
+    if (err != EVT_OK || count == 0) {
+        menu_error(app, "主管放行订单", err != EVT_OK ? err : EVT_ERR_NOT_FOUND,
+                   err != EVT_OK ? NULL : "没有等待主管放行的订单", quit);
+        return;
     }
+    if (!app->cfg.supervisor_pin.set) {
+        menu_error(app, "主管放行订单", EVT_ERR_CONFIG_MISSING, "未配置主管密码，请联系技术员",
+                   quit);
+        return;
+    }
+    const char *options[APP_RELEASE_LIST_MAX];
+    for (unsigned i = 0; i < count; i++) {
+        options[i] = ids[i];
+    }
+    unsigned choice = 0;
+    if (evt_ui_choose(&app->ui, "选择要放行的订单", options, count, APP_KEYED_TIMEOUT_MS, &choice,
+                      quit) != EVT_OK) {
+        return;
+    }
+    const char *order_id = ids[choice - 1];
+    char line[EVT_UI_LINE_BYTES];
+    snprintf(line, sizeof line, "放行订单 %s", order_id);
+    char pin[EVT_AUTH_PIN_MAX + 1];
+    if (evt_ui_read_pin(&app->ui, "主管放行订单", line, "核实医保平台未扣款后再放行",
+                        APP_KEYED_TIMEOUT_MS, pin, sizeof pin, quit) != EVT_OK) {
+        return;
+    }
+    uint32_t retry_s = 0;
+    err = evt_auth_check_pin(&app->journal, app->hal->sys, "supervisor", &app->cfg.supervisor_pin,
+                             pin, &retry_s);
+    memset(pin, 0, sizeof pin);
+    if (err == EVT_OK) {
+        err = evt_txn_release_order(&app->txn, order_id);
+    }
+    if (err != EVT_OK) {
+        char detail[64] = "";
+        if (err == EVT_ERR_AUTH_LOCKED) {
+            snprintf(detail, sizeof detail, "请 %u 分钟后再试", (unsigned)(retry_s + 59) / 60);
+        }
+        menu_error(app, "主管放行订单", err, detail, quit);
+        return;
+    }
+    evt_ui_show_progress(&app->ui, "订单已放行", "收银系统可重新发起该订单");
 }
 
 /* [功能]: what the cashier can do without the POS. */
 static void function_menu(evt_app *app, bool *quit)
 {
-    static const char *const options[] = {"手工录入订单", "补打上一张结算单"};
+    static const char *const options[] = {"手工录入订单", "补打上一张结算单", "主管放行订单"};
     unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "功能菜单", options, 2, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
+    if (evt_ui_choose(&app->ui, "功能菜单", options, 3, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
         EVT_OK) {
         if (choice == 1) {
             keyed_sale(app, quit);
-        } else {
+        } else if (choice == 2) {
             reprint_last(app, quit);
+        } else {
+            supervisor_release(app, quit);
         }
     }
     app->idle_shown = false;
@@ -357,6 +436,11 @@ void evt_app_stop(evt_app *app)
     evt_free(app->journal_work);
     evt_free(app);
     evt_https_platform_deinit();
+}
+
+evt_err evt_app_order_status(evt_app *app, const char *order_id, evt_ecr_result *result)
+{
+    return evt_txn_lookup_order(&app->txn, order_id, result);
 }
 
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)

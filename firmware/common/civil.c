@@ -24,3 +24,14 @@ void evt_civil_from_unix(int64_t unix_seconds, evt_civil *out)
     out->month = mp < 10 ? mp + 3 : mp - 9;
     out->year = (int64_t)yoe + era * 400 + (out->month <= 2);
 }
+
+int64_t evt_civil_days_from_date(int64_t year, unsigned month, unsigned day)
+{
+    /* H. Hinnant's days_from_civil, the inverse of the conversion above. */
+    year -= month <= 2;
+    const int64_t era = (year >= 0 ? year : year - 399) / 400;
+    const unsigned yoe = (unsigned)(year - era * 400);
+    const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}

@@ -32,6 +32,14 @@ static bool is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+static uint8_t hex_value(char c)
+{
+    if (is_digit(c)) {
+        return (uint8_t)(c - '0');
+    }
+    return (uint8_t)((c | 0x20) - 'a' + 10);
+}
+
 static void copy(char *dst, const char *v, size_t n)
 {
     memcpy(dst, v, n);
@@ -102,6 +110,26 @@ static bool parse_uint(const char *v, size_t n, uint32_t min, uint32_t max, uint
     return true;
 }
 
+/*
+ * An amount in yuan as a price list writes it: at most 2 decimals ("12.5", "12.50"; not
+ * "12.500", which the money module would read as the same fen but no price list prints),
+ * exact through the money module, and above zero.
+ */
+static bool parse_positive_yuan(const char *v, size_t n, evt_fen *out)
+{
+    const char *dot = memchr(v, '.', n);
+    if (dot != NULL && n - (size_t)(dot - v) - 1 > 2) {
+        return false;
+    }
+    bool present = false;
+    evt_fen fen = 0;
+    if (evt_money_parse(v, n, &fen, &present) != EVT_OK || !present || fen <= 0) {
+        return false;
+    }
+    *out = fen;
+    return true;
+}
+
 /* RFC 1123 host name (also accepts dotted IPv4, whose labels are digits). */
 static bool valid_hostname(const char *v, size_t n)
 {
@@ -153,27 +181,67 @@ static bool valid_ipv4(const char *v, size_t n)
     return i == n;
 }
 
-/* Shape check of an IPv6 literal; the network stack does the final parse. */
+/* Hex digits of one IPv6 group starting at v[i], counting at most 5 (5 = too long). */
+static size_t hex_group_len(const char *v, size_t n, size_t i)
+{
+    size_t k = 0;
+    while (i + k < n && k < 5 && is_hex(v[i + k])) {
+        k++;
+    }
+    return k;
+}
+
+/*
+ * RFC 4291 text form of an IPv6 address: eight groups of 1-4 hex digits, or fewer with one
+ * "::", the last 32 bits optionally as dotted IPv4. Reads only v[0..n): values are slices
+ * of the provisioning text, not C strings (a strstr here once read past the end of a value
+ * into the next lines, and past the end of the file).
+ */
 static bool valid_ipv6(const char *v, size_t n)
 {
     if (n < 2 || n > 45) {
         return false;
     }
-    size_t colons = 0;
-    size_t group = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == ':') {
-            colons++;
-            group = 0;
-        } else if (is_hex(v[i]) || v[i] == '.') {
-            if (++group > 15) { /* 4 hex digits, or an embedded dotted IPv4 tail */
-                return false;
-            }
-        } else {
+    size_t i = 0;
+    unsigned groups = 0;
+    bool compressed = false;
+    if (v[0] == ':') {
+        if (v[1] != ':') {
             return false;
         }
+        compressed = true;
+        i = 2;
     }
-    return colons >= 2 && colons <= 7 && strstr(v, ":::") == NULL;
+    while (i < n) {
+        size_t len = hex_group_len(v, n, i);
+        if (i + len < n && v[i + len] == '.') {
+            /* An embedded IPv4 address ends the literal and stands for two groups. */
+            if (!valid_ipv4(v + i, n - i)) {
+                return false;
+            }
+            groups += 2;
+            break;
+        }
+        if (len == 0 || len > 4) {
+            return false;
+        }
+        groups++;
+        i += len;
+        if (i == n) {
+            break;
+        }
+        if (v[i] != ':' || ++i == n) {
+            return false; /* a stray character, or a single colon at the end */
+        }
+        if (v[i] == ':') {
+            if (compressed) {
+                return false; /* "::" twice, or ":::" */
+            }
+            compressed = true;
+            i++;
+        }
+    }
+    return compressed ? groups <= 7 : groups == 8;
 }
 
 static const char *set_platform_url(evt_config *cfg, const char *v, size_t n)
@@ -219,13 +287,7 @@ static const char *set_platform_url(evt_config *cfg, const char *v, size_t n)
         host_end = close;
         after_host = close + 1;
         ipv6 = true;
-        char tmp[46];
-        size_t hl = (size_t)(host_end - host);
-        if (hl >= sizeof tmp) {
-            return "invalid IPv6 literal";
-        }
-        copy(tmp, host, hl);
-        if (!valid_ipv6(tmp, hl)) {
+        if (!valid_ipv6(host, (size_t)(host_end - host))) {
             return "invalid IPv6 literal";
         }
     } else {
@@ -379,6 +441,97 @@ static const char *set_ecr_bind(evt_config *cfg, const char *v, size_t n)
     return NULL;
 }
 
+/* 64 hex digits. Like paas_token, the reason never quotes the value, and a key that is all
+ * zeros is the placeholder of a template, not a pairing key. */
+static const char *set_ecr_key(evt_config *cfg, const char *v, size_t n)
+{
+    static const char why[] = "must be 64 hex digits (32 bytes)";
+    if (n != 2 * EVT_CONFIG_ECR_KEY_BYTES) {
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_hex(v[i])) {
+            return why;
+        }
+    }
+    uint8_t any = 0;
+    for (size_t i = 0; i < EVT_CONFIG_ECR_KEY_BYTES; i++) {
+        cfg->ecr_key[i] = (uint8_t)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+        any |= cfg->ecr_key[i];
+    }
+    if (any == 0) {
+        memset(cfg->ecr_key, 0, sizeof cfg->ecr_key);
+        return "must not be all zeros (a template placeholder, not a key)";
+    }
+    cfg->ecr_key_set = true;
+    return NULL;
+}
+
+static const char *set_order_keep_days(evt_config *cfg, const char *v, size_t n)
+{
+    uint32_t days = 0;
+    if (!parse_uint(v, n, 1, 366, &days)) {
+        return "must be a whole number of days 1-366";
+    }
+    cfg->order_keep_days = days;
+    return NULL;
+}
+
+/* hex digits into bytes; false unless exactly 2*len digits */
+static bool hex_bytes(const char *v, size_t n, uint8_t *out, size_t len)
+{
+    if (n != 2 * len) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_hex(v[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (uint8_t)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+    }
+    return true;
+}
+
+/* "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>": the reason never quotes the value. */
+static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+{
+    static const char why[] =
+        "must be pbkdf2-sha256$<iterations 1000-1000000>$<salt, 16-64 hex>$<hash, 64 hex> "
+        "(tools/pin-hash)";
+    static const char scheme[] = "pbkdf2-sha256$";
+    const size_t slen = sizeof scheme - 1;
+    evt_pin_hash *h = &cfg->supervisor_pin;
+    if (n <= slen || memcmp(v, scheme, slen) != 0) {
+        return why;
+    }
+    const char *p = v + slen, *end = v + n;
+    const char *d1 = memchr(p, '$', (size_t)(end - p));
+    const char *d2 = d1 != NULL ? memchr(d1 + 1, '$', (size_t)(end - d1 - 1)) : NULL;
+    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '$', (size_t)(end - d2 - 1)) != NULL) {
+        return why;
+    }
+    size_t salt_digits = (size_t)(d2 - d1 - 1);
+    if (!parse_uint(p, (size_t)(d1 - p), 1000, 1000000, &h->iterations) || salt_digits % 2 != 0 ||
+        salt_digits < 16 || salt_digits > 2 * EVT_PIN_SALT_MAX ||
+        !hex_bytes(d1 + 1, salt_digits, h->salt, salt_digits / 2) ||
+        !hex_bytes(d2 + 1, (size_t)(end - d2 - 1), h->hash, sizeof h->hash)) {
+        memset(h, 0, sizeof *h);
+        return why;
+    }
+    h->salt_len = (uint8_t)(salt_digits / 2);
+    h->set = true;
+    return NULL;
+}
+
+static const char *set_order_max_total(evt_config *cfg, const char *v, size_t n)
+{
+    return parse_positive_yuan(v, n, &cfg->order_max_total)
+               ? NULL
+               : "must be a positive amount in yuan with at most 2 decimals, like 20000.00";
+}
+
 static const char *set_paper_width_mm(evt_config *cfg, const char *v, size_t n)
 {
     if (n == 2 && memcmp(v, "58", 2) == 0) {
@@ -462,9 +615,7 @@ static const char *set_item(evt_config *cfg, unsigned index, const char *v, size
     if (why != NULL) {
         return why;
     }
-    bool present = false;
-    if (evt_money_parse(field[3], len[3], &it->price, &present) != EVT_OK || !present ||
-        it->price <= 0) {
+    if (!parse_positive_yuan(field[3], len[3], &it->price)) {
         return "price must be a positive amount like 12.50";
     }
     return NULL;
@@ -503,6 +654,10 @@ static const key_def keys[] = {
     {"infver", set_infver, false},
     {"ecr_port", set_ecr_port, false},
     {"ecr_bind", set_ecr_bind, false},
+    {"ecr_key", set_ecr_key, false}, /* required while ecr_port is not 0: see the parser */
+    {"order_max_total", set_order_max_total, false},
+    {"order_keep_days", set_order_keep_days, false},
+    {"supervisor_pin", set_supervisor_pin, false},
     {"paper_width_mm", set_paper_width_mm, false},
     {"receipt_qr", set_receipt_qr, false},
     {"http_timeout_ms", set_http_timeout_ms, false},
@@ -532,6 +687,8 @@ static void apply_defaults(evt_config *cfg)
     cfg->receipt_qr = EVT_RECEIPT_QR_RASTER;
     cfg->http_timeout_ms = 15000;
     cfg->connect_timeout_ms = 5000;
+    cfg->order_max_total = EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL;
+    cfg->order_keep_days = EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS;
     copy(cfg->business_type, "02121", 5);
 }
 
@@ -562,6 +719,15 @@ static evt_err fail(evt_config *out, evt_err err, char *msg, size_t cap, unsigne
         }
     }
     return err;
+}
+
+static evt_err missing(evt_config *out, char *msg, size_t cap, const char *key, const char *why)
+{
+    memset(out, 0, sizeof *out);
+    if (msg != NULL && cap > 0) {
+        snprintf(msg, cap, "missing key: %s%s", key, why);
+    }
+    return EVT_ERR_CONFIG_MISSING;
 }
 
 evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *msg, size_t msg_cap)
@@ -649,12 +815,12 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
     }
     for (size_t k = 0; k < KEY_COUNT; k++) {
         if (keys[k].required && seen_line[k] == 0) {
-            memset(out, 0, sizeof *out);
-            if (msg != NULL && msg_cap > 0) {
-                snprintf(msg, msg_cap, "missing key: %s", keys[k].name);
-            }
-            return EVT_ERR_CONFIG_MISSING;
+            return missing(out, msg, msg_cap, keys[k].name, "");
         }
+    }
+    if (out->ecr_port != 0 && !out->ecr_key_set) {
+        /* An open ECR port without a key would take orders from anyone on the LAN. */
+        return missing(out, msg, msg_cap, "ecr_key", " (required when ecr_port is not 0)");
     }
     if (out->tls_server_name[0] == '\0') {
         /* host fits: both buffers are sized for the longest host name. */

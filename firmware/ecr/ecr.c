@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ecr_auth.h"
 #include "evt/arena.h"
 #include "evt/json.h"
 #include "evt/log.h"
@@ -12,7 +13,16 @@
 #define BUF_BYTES    (EVT_ECR_LINE_MAX + 2) /* a maximal line plus its CR LF */
 #define REPLY_BYTES  1536
 #define DETAIL_BYTES 128
+/* A POS that cannot take a small reply within this is gone or stuck; it reconnects and asks
+ * again (results are stored). */
 #define SEND_TIMEOUT 2000
+/* Connections accepted per poll: a flood is closed in bounded slices, never in one long
+ * pass that would starve the counter. */
+#define ACCEPTS_PER_POLL 8
+#define CHALLENGE_BYTES  16
+#define HEX_OF(n)        ((n)*2)
+
+_Static_assert(ECR_AUTH_KEY_BYTES == EVT_ECR_KEY_BYTES, "one key size");
 
 const char *evt_ecr_status_name(evt_ecr_status status)
 {
@@ -73,43 +83,71 @@ void evt_ecr_ram_store_init(evt_ecr_ram_store *rs, evt_ecr_store *store)
     store->save = ram_save;
 }
 
-/* ---- connection ------------------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------------------ */
 
-static void drop_client(evt_ecr *ecr, const char *why)
+static uint64_t now_ms(const evt_ecr *ecr)
 {
-    if (ecr->client != NULL) {
-        EVT_LOGI(LOG_MOD, "POS connection closed (%s)", why);
-        ecr->net->close(ecr->net->ctx, ecr->client);
-        ecr->client = NULL;
-    }
-    ecr->fill = 0;
-    ecr->discarding = false;
+    return ecr->sys->monotonic_ms(ecr->sys->ctx);
 }
 
-evt_err evt_ecr_open(evt_ecr *ecr, const evt_hal_net *net, const char *bind_addr, uint16_t port,
-                     const evt_ecr_store *store)
+static void conn_close(evt_ecr *ecr, evt_ecr_conn *c, const char *why)
 {
-    if (ecr == NULL || net == NULL || store == NULL || store->lookup == NULL ||
-        store->save == NULL || net->listen == NULL || net->accept == NULL) {
+    if (c->sock != NULL) {
+        EVT_LOGI(LOG_MOD, "%s connection closed (%s)", c == &ecr->client ? "POS" : "pending", why);
+        ecr->net->close(ecr->net->ctx, c->sock);
+    }
+    uint8_t *buf = c->buf;
+    size_t cap = c->cap;
+    memset(c, 0, sizeof *c);
+    c->buf = buf;
+    c->cap = cap;
+}
+
+static bool valid_key(const uint8_t key[EVT_ECR_KEY_BYTES])
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < EVT_ECR_KEY_BYTES; i++) {
+        any |= key[i];
+    }
+    return any != 0;
+}
+
+evt_err evt_ecr_open(evt_ecr *ecr, const evt_ecr_config *cfg)
+{
+    if (ecr == NULL || cfg == NULL || cfg->net == NULL || cfg->sys == NULL ||
+        cfg->store.lookup == NULL || cfg->store.save == NULL || cfg->net->listen == NULL ||
+        cfg->net->accept == NULL || cfg->sys->entropy == NULL || cfg->sys->monotonic_ms == NULL ||
+        !valid_key(cfg->key)) {
         return EVT_ERR_ARG;
     }
     memset(ecr, 0, sizeof *ecr);
-    ecr->net = net;
-    ecr->store = *store;
+    ecr->net = cfg->net;
+    ecr->sys = cfg->sys;
+    ecr->store = cfg->store;
+    memcpy(ecr->key, cfg->key, sizeof ecr->key);
+    ecr->order_max_total = cfg->order_max_total > 0 ? cfg->order_max_total : EVT_FEN_MAX;
+    snprintf(ecr->terminal_id, sizeof ecr->terminal_id, "%s",
+             cfg->terminal_id != NULL ? cfg->terminal_id : "");
     ecr->send_timeout_ms = SEND_TIMEOUT;
-    ecr->buf = evt_malloc(BUF_BYTES);
-    if (ecr->buf == NULL) {
+    ecr->auth_timeout_ms = cfg->auth_timeout_ms ? cfg->auth_timeout_ms : EVT_ECR_AUTH_TIMEOUT_MS;
+    for (size_t i = 0; i < EVT_ECR_PENDING_MAX; i++) {
+        ecr->pending[i].buf = ecr->pending_buf[i];
+        ecr->pending[i].cap = sizeof ecr->pending_buf[i];
+    }
+    ecr->client.buf = evt_malloc(BUF_BYTES);
+    ecr->client.cap = BUF_BYTES;
+    if (ecr->client.buf == NULL) {
         return EVT_ERR_NOMEM;
     }
-    evt_err err = net->listen(net->ctx, bind_addr, port, &ecr->listener);
+    evt_err err = ecr->net->listen(ecr->net->ctx, cfg->bind_addr, cfg->port, &ecr->listener);
     if (err != EVT_OK) {
-        evt_free(ecr->buf);
-        ecr->buf = NULL;
-        ecr->listener = NULL;
-        EVT_LOGE(LOG_MOD, "cannot listen on port %u: %s", (unsigned)port, evt_err_log_text(err));
+        evt_free(ecr->client.buf);
+        memset(ecr, 0, sizeof *ecr);
+        EVT_LOGE(LOG_MOD, "cannot listen on port %u: %s", (unsigned)cfg->port,
+                 evt_err_log_text(err));
         return err;
     }
-    EVT_LOGI(LOG_MOD, "listening on port %u", (unsigned)port);
+    EVT_LOGI(LOG_MOD, "listening on port %u (paired POS only)", (unsigned)cfg->port);
     return EVT_OK;
 }
 
@@ -118,13 +156,16 @@ void evt_ecr_close(evt_ecr *ecr)
     if (ecr == NULL || ecr->net == NULL) {
         return;
     }
-    drop_client(ecr, "link closed");
+    conn_close(ecr, &ecr->client, "link closed");
+    for (size_t i = 0; i < EVT_ECR_PENDING_MAX; i++) {
+        conn_close(ecr, &ecr->pending[i], "link closed");
+    }
     if (ecr->listener != NULL) {
         ecr->net->close(ecr->net->ctx, ecr->listener);
         ecr->listener = NULL;
     }
-    evt_free(ecr->buf);
-    ecr->buf = NULL;
+    evt_free(ecr->client.buf);
+    ecr->client.buf = NULL;
     ecr->net = NULL;
 }
 
@@ -142,20 +183,18 @@ bool evt_ecr_order_open(const evt_ecr *ecr)
 
 /* ---- replies --------------------------------------------------------------------------- */
 
-static evt_err send_all(evt_ecr *ecr, const char *data, size_t len)
+static evt_err send_all(evt_ecr *ecr, evt_ecr_conn *c, const char *data, size_t len)
 {
-    if (ecr->client == NULL) {
+    if (c->sock == NULL) {
         return EVT_ERR_NET_CLOSED;
     }
     size_t off = 0;
     while (off < len) {
         size_t sent = 0;
-        evt_err err = ecr->net->send(ecr->net->ctx, ecr->client, (const uint8_t *)data + off,
-                                     len - off, ecr->send_timeout_ms, &sent);
+        evt_err err = ecr->net->send(ecr->net->ctx, c->sock, (const uint8_t *)data + off, len - off,
+                                     ecr->send_timeout_ms, &sent);
         if (err != EVT_OK || sent == 0) {
-            /* A POS that cannot take a small reply within the timeout is gone or stuck; it
-             * reconnects and asks again (results are stored). */
-            drop_client(ecr, evt_err_log_text(err != EVT_OK ? err : EVT_ERR_NET_IO));
+            conn_close(ecr, c, evt_err_log_text(err != EVT_OK ? err : EVT_ERR_NET_IO));
             return EVT_ERR_NET_CLOSED;
         }
         off += sent;
@@ -163,23 +202,45 @@ static evt_err send_all(evt_ecr *ecr, const char *data, size_t len)
     return EVT_OK;
 }
 
-/* Prints root as one line and sends it; root is freed. */
-static evt_err send_tree(evt_ecr *ecr, cJSON *root)
+/* Prints root as one line and sends it on c; root is freed. On an authenticated connection
+ * the line carries the terminal's next sequence number and its MAC (docs/ecr-link.md). */
+static evt_err send_tree_on(evt_ecr *ecr, evt_ecr_conn *c, cJSON *root, bool sign)
 {
-    char *text = evt_malloc(REPLY_BYTES);
+    evt_err err = EVT_OK;
+    if (sign) {
+        err = evt_json_add_int(root, "seq", (int64_t)(c->tx_seq + 1));
+    }
+    char *text = err == EVT_OK ? evt_malloc(REPLY_BYTES) : NULL;
     if (text == NULL) {
         evt_json_free(root);
-        return EVT_ERR_NOMEM;
+        return err != EVT_OK ? err : EVT_ERR_NOMEM;
     }
     size_t len = 0;
-    evt_err err = evt_json_print(root, text, REPLY_BYTES - 1, &len);
+    err = evt_json_print(root, text, REPLY_BYTES - ECR_AUTH_SUFFIX_LEN - 2, &len);
     evt_json_free(root);
+    if (err == EVT_OK && sign) {
+        char mac[ECR_AUTH_MAC_HEX + 1];
+        if (!ecr_auth_mac(ecr->key, 'T', c->session, (const uint8_t *)text, len, mac)) {
+            err = EVT_ERR_INTERNAL;
+        } else {
+            /* S without its '}' + ,"mac":"<hex>"} */
+            len +=
+                (size_t)snprintf(text + len - 1, REPLY_BYTES - len + 1, ",\"mac\":\"%s\"}", mac) -
+                1;
+            c->tx_seq++;
+        }
+    }
     if (err == EVT_OK) {
         text[len++] = '\n';
-        err = send_all(ecr, text, len);
+        err = send_all(ecr, c, text, len);
     }
     evt_free(text);
     return err;
+}
+
+static evt_err send_tree(evt_ecr *ecr, cJSON *root)
+{
+    return send_tree_on(ecr, &ecr->client, root, true);
 }
 
 /* Starts a reply object with "v" and "type". */
@@ -202,26 +263,31 @@ static evt_err new_reply(const char *type, const char *order_id, cJSON **out)
     return err;
 }
 
+static evt_err error_tree(const char *order_id, evt_err code, const char *detail, cJSON **root)
+{
+    evt_err err = new_reply("error", order_id, root);
+    if (err != EVT_OK) {
+        return err;
+    }
+    err = evt_json_add_string(*root, "error", evt_err_name(code));
+    if (err == EVT_OK) {
+        err = evt_json_add_string(*root, "message", evt_err_cashier_text(code));
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_string(*root, "detail", detail);
+    }
+    if (err != EVT_OK) {
+        evt_json_free(*root);
+    }
+    return err;
+}
+
 static evt_err send_error(evt_ecr *ecr, const char *order_id, evt_err code, const char *detail)
 {
     EVT_LOGW(LOG_MOD, "refused POS message: %s: %s", evt_err_name(code), detail);
     cJSON *root;
-    evt_err err = new_reply("error", order_id, &root);
-    if (err != EVT_OK) {
-        return err;
-    }
-    err = evt_json_add_string(root, "error", evt_err_name(code));
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "message", evt_err_cashier_text(code));
-    }
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "detail", detail);
-    }
-    if (err != EVT_OK) {
-        evt_json_free(root);
-        return err;
-    }
-    return send_tree(ecr, root);
+    evt_err err = error_tree(order_id, code, detail, &root);
+    return err == EVT_OK ? send_tree(ecr, root) : err;
 }
 
 static evt_err send_ack(evt_ecr *ecr, const char *order_id)
@@ -274,6 +340,9 @@ static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *r)
     } else if (err == EVT_OK && r->status == EVT_ECR_UNKNOWN && r->msgid[0] != '\0') {
         err = evt_json_add_string(root, "msgid", r->msgid);
     }
+    if (err == EVT_OK && r->blocked) {
+        err = evt_json_add_bool(root, "blocked", true);
+    }
     if (err != EVT_OK) {
         evt_json_free(root);
         return err;
@@ -319,8 +388,8 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
 /* Fields of each message; anything else is refused, so a misspelt optional field (a "totl"
  * meant as the cross-check) cannot pass unnoticed. Newer fields come with a new "v". */
 static const char *const sale_keys[] = {"v",     "type",  "order_id", "use_personal_account",
-                                        "items", "total", NULL};
-static const char *const status_keys[] = {"v", "type", "order_id", NULL};
+                                        "items", "total", "seq",      NULL};
+static const char *const status_keys[] = {"v", "type", "order_id", "seq", NULL};
 static const char *const item_keys[] = {"med_list_codg", "medins_list_codg", "name", "qty",
                                         "price",         "amount",           NULL};
 
@@ -560,6 +629,13 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
     memset(out, 0, sizeof *out);
     memcpy(out->order_id, order_id, strlen(order_id) + 1);
     evt_err code = parse_sale(root, out, detail);
+    if (code == EVT_OK && out->total > ecr->order_max_total) {
+        /* A price typed with three zeros too many must not reach a patient's account. */
+        char max[24];
+        evt_money_format(ecr->order_max_total, max, sizeof max);
+        snprintf(detail, sizeof detail, "total: above the terminal's maximum %s", max);
+        code = EVT_ERR_ORDER_TOO_LARGE;
+    }
     if (code != EVT_OK) {
         return send_error(ecr, order_id, code, detail);
     }
@@ -569,9 +645,9 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
     }
     evt_ecr_result stored;
     if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK &&
-        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN)) {
+        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN || stored.blocked)) {
         /* Idempotent: money moved (or may have) for this order; never a second settlement.
-         * Refused and failed orders may be tried again. */
+         * Refused and failed orders may be tried again, unless a supervisor must decide. */
         EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
         return send_result(ecr, &stored);
     }
@@ -604,31 +680,55 @@ static evt_err handle_status(evt_ecr *ecr, const cJSON *root, const char *order_
     return send_error(ecr, order_id, EVT_ERR_NOT_FOUND, "no result stored for this order");
 }
 
-static evt_err handle_line(evt_ecr *ecr, const uint8_t *line, size_t len, evt_order *out, bool *got)
+/* "seq": the POS's sequence number, strictly growing on the connection: a line recorded and
+ * played again cannot act twice. */
+static bool fresh_seq(evt_ecr_conn *c, const cJSON *root)
+{
+    int64_t seq = 0;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "seq");
+    if (item == NULL || !evt_json_is_number(item) ||
+        evt_json_get_int(root, "seq", true, 1, INT64_MAX, &seq, NULL, NULL) != EVT_OK ||
+        (uint64_t)seq <= c->rx_seq) {
+        return false;
+    }
+    c->rx_seq = (uint64_t)seq;
+    return true;
+}
+
+/* One authenticated line (its signed text): parse, check, act. Replies that cannot be sent
+ * only cost the connection: never an error for the caller (EVT_ERR_NOMEM excepted). */
+static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_order *out,
+                             bool *got)
 {
     cJSON *root = NULL;
-    evt_err err = evt_json_parse((const char *)line, len, &root);
+    evt_err err = evt_json_parse((const char *)text, len, &root);
     if (err == EVT_ERR_NOMEM) {
         send_error(ecr, NULL, EVT_ERR_NOMEM, "message too large for the terminal's memory");
         return EVT_ERR_NOMEM;
     }
     if (err != EVT_OK) {
-        return send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED,
-                          "not one valid JSON value (RFC 8259, UTF-8, no duplicate keys)");
+        send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED,
+                   "not one valid JSON value (RFC 8259, UTF-8, no duplicate keys)");
+        return EVT_OK;
+    }
+    if (!cJSON_IsObject(root)) {
+        send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, "message must be a JSON object");
+        evt_json_free(root);
+        return EVT_OK;
+    }
+    if (!fresh_seq(&ecr->client, root)) {
+        evt_json_free(root);
+        EVT_LOGW(LOG_MOD, "POS line with a missing or repeated seq: connection dropped");
+        conn_close(ecr, &ecr->client, "sequence number not fresh");
+        return EVT_OK;
     }
     char order_id[EVT_ORDER_ID_BYTES] = "";
-    const char *why = NULL;
-    if (!cJSON_IsObject(root)) {
-        err = send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, "message must be a JSON object");
-        evt_json_free(root);
-        return err;
-    }
-    why = get_code(root, "order_id", order_id, sizeof order_id);
+    const char *why = get_code(root, "order_id", order_id, sizeof order_id);
     const char *reply_id = why == NULL ? order_id : NULL;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    if (v != NULL && (!evt_json_is_number(v) || strcmp(evt_json_number_text(v), "1") != 0)) {
-        err = send_error(ecr, reply_id, EVT_ERR_ECR_VERSION, "v: this terminal speaks v 1");
+    if (v != NULL && (!evt_json_is_number(v) || strcmp(evt_json_number_text(v), "2") != 0)) {
+        err = send_error(ecr, reply_id, EVT_ERR_ECR_VERSION, "v: this terminal speaks v 2");
     } else if (type == NULL || !cJSON_IsString(type)) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
                          type == NULL ? "type: missing" : "type: must be a string");
@@ -646,8 +746,24 @@ static evt_err handle_line(evt_ecr *ecr, const uint8_t *line, size_t len, evt_or
         err = handle_status(ecr, root, order_id);
     }
     evt_json_free(root);
-    /* Reply send failures only cost the connection; the POS reconnects and asks again. */
     return err == EVT_ERR_NOMEM ? err : EVT_OK;
+}
+
+/* A complete line from the current POS: authenticated first, then handled. */
+static evt_err handle_line(evt_ecr *ecr, uint8_t *line, size_t len, evt_order *out, bool *got)
+{
+    size_t text_len = 0;
+    if (!ecr_auth_open_line(ecr->key, 'P', ecr->client.session, line, len, &text_len)) {
+        EVT_LOGW(LOG_MOD, "POS line without a valid MAC: connection dropped");
+        cJSON *root;
+        if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, "mac: missing or wrong", &root) ==
+            EVT_OK) {
+            send_tree_on(ecr, &ecr->client, root, false);
+        }
+        conn_close(ecr, &ecr->client, "unauthenticated line");
+        return EVT_OK;
+    }
+    return dispatch_line(ecr, line, text_len, out, got);
 }
 
 static bool blank_line(const uint8_t *p, size_t len)
@@ -660,56 +776,236 @@ static bool blank_line(const uint8_t *p, size_t len)
     return true;
 }
 
-static void consume(evt_ecr *ecr, size_t n)
+static void consume(evt_ecr_conn *c, size_t n)
 {
-    memmove(ecr->buf, ecr->buf + n, ecr->fill - n);
-    ecr->fill -= n;
+    memmove(c->buf, c->buf + n, c->fill - n);
+    c->fill -= n;
 }
 
-/* Handles complete lines in the buffer until one yields an order. */
+/* Handles complete lines in the current connection's buffer until one yields an order. */
 static evt_err process_buffer(evt_ecr *ecr, evt_order *out, bool *got)
 {
-    while (ecr->client != NULL && ecr->fill > 0) {
-        uint8_t *nl = memchr(ecr->buf, '\n', ecr->fill);
-        if (ecr->discarding) {
+    evt_ecr_conn *c = &ecr->client;
+    while (c->sock != NULL && c->fill > 0) {
+        uint8_t *nl = memchr(c->buf, '\n', c->fill);
+        if (c->discarding) {
             if (nl == NULL) {
-                ecr->fill = 0;
+                c->fill = 0;
                 return EVT_OK;
             }
-            consume(ecr, (size_t)(nl - ecr->buf) + 1);
-            ecr->discarding = false;
+            consume(c, (size_t)(nl - c->buf) + 1);
+            c->discarding = false;
             continue;
         }
         if (nl == NULL) {
-            if (ecr->fill >= BUF_BYTES) {
+            if (c->fill >= c->cap) {
                 /* Too long to be one of ours: answer once, then resynchronise at the next
                  * newline so the link stays usable. */
-                ecr->fill = 0;
-                ecr->discarding = true;
+                c->fill = 0;
+                c->discarding = true;
                 send_error(ecr, NULL, EVT_ERR_ECR_TOO_LONG, "line longer than 16384 bytes");
             }
             return EVT_OK;
         }
-        size_t consumed = (size_t)(nl - ecr->buf) + 1;
+        size_t consumed = (size_t)(nl - c->buf) + 1;
         size_t len = consumed - 1;
-        if (len > 0 && ecr->buf[len - 1] == '\r') {
+        if (len > 0 && c->buf[len - 1] == '\r') {
             len--;
         }
         evt_err err = EVT_OK;
         if (len > EVT_ECR_LINE_MAX) {
             send_error(ecr, NULL, EVT_ERR_ECR_TOO_LONG, "line longer than 16384 bytes");
-        } else if (!blank_line(ecr->buf, len)) {
-            err = handle_line(ecr, ecr->buf, len, out, got);
+        } else if (!blank_line(c->buf, len)) {
+            err = handle_line(ecr, c->buf, len, out, got);
         }
-        if (ecr->client == NULL) {
-            return err; /* the reply failed and the connection (and its buffer) is gone */
+        if (c->sock == NULL) {
+            return err; /* the connection (and its buffer) is gone */
         }
-        consume(ecr, consumed);
+        consume(c, consumed);
         if (*got || err != EVT_OK) {
             return err;
         }
     }
     return EVT_OK;
+}
+
+/* ---- authentication of new connections ------------------------------------------------- */
+
+static void to_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 0x0F];
+    }
+    out[2 * n] = '\0';
+}
+
+/* A new connection: a fresh challenge in the hello, and a slot until it authenticates. */
+static void admit(evt_ecr *ecr, evt_net_sock *sock)
+{
+    evt_ecr_conn *slot = NULL;
+    for (size_t i = 0; i < EVT_ECR_PENDING_MAX && slot == NULL; i++) {
+        slot = ecr->pending[i].sock == NULL ? &ecr->pending[i] : NULL;
+    }
+    uint8_t challenge[CHALLENGE_BYTES];
+    if (slot == NULL || ecr->sys->entropy(ecr->sys->ctx, challenge, sizeof challenge) != EVT_OK) {
+        /* More strangers than slots (or no randomness): refuse at once, keep the counter. */
+        ecr->refused_connections++;
+        ecr->net->close(ecr->net->ctx, sock);
+        EVT_LOGW(LOG_MOD, "connection refused: %s",
+                 slot == NULL ? "too many unauthenticated connections" : "no entropy");
+        return;
+    }
+    slot->sock = sock;
+    slot->fill = 0;
+    slot->rx_seq = 0;
+    slot->tx_seq = 0;
+    slot->deadline = now_ms(ecr) + ecr->auth_timeout_ms;
+    to_hex(challenge, sizeof challenge, slot->session);
+    cJSON *root;
+    evt_err err = new_reply("hello", NULL, &root);
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "terminal", ecr->terminal_id);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_add_string(root, "challenge", slot->session);
+    }
+    if (err == EVT_OK) {
+        send_tree_on(ecr, slot, root, false);
+    } else {
+        evt_json_free(root);
+        conn_close(ecr, slot, "hello not built");
+    }
+}
+
+static const char *const auth_keys[] = {"v", "type", "pos", "nonce", "seq", NULL};
+
+/* The auth line of a pending connection: MAC over the challenge, a nonce of the POS's own,
+ * seq 1. Success makes it the POS connection (replacing the old one). */
+static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t len)
+{
+    size_t text_len = 0;
+    cJSON *root = NULL;
+    char nonce[HEX_OF(CHALLENGE_BYTES) + 1] = "";
+    char detail[DETAIL_BYTES] = "mac: missing or wrong";
+    bool ok = ecr_auth_open_line(ecr->key, 'P', p->session, line, len, &text_len) &&
+              evt_json_parse((const char *)line, text_len, &root) == EVT_OK &&
+              cJSON_IsObject(root) && !unknown_key(root, auth_keys, detail, "");
+    if (ok) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v");
+        const char *why = get_code(root, "nonce", nonce, sizeof nonce);
+        ok = type != NULL && cJSON_IsString(type) && strcmp(type->valuestring, "auth") == 0 &&
+             v != NULL && evt_json_is_number(v) && strcmp(evt_json_number_text(v), "2") == 0 &&
+             why == NULL && strlen(nonce) == HEX_OF(CHALLENGE_BYTES) && fresh_seq(p, root);
+        if (!ok) {
+            snprintf(detail, sizeof detail, "auth: v 2, type auth, nonce (32 hex), seq 1");
+        }
+    }
+    evt_json_free(root);
+    if (!ok) {
+        ecr->refused_connections++;
+        cJSON *err_root;
+        if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, detail, &err_root) == EVT_OK) {
+            send_tree_on(ecr, p, err_root, false);
+        }
+        EVT_LOGW(LOG_MOD, "connection refused: %s", detail);
+        conn_close(ecr, p, "not authenticated");
+        return;
+    }
+    /* The session binds every later MAC to this connection and to both sides' randomness: a
+     * line recorded on another connection is worthless here. */
+    strncat(p->session, nonce, sizeof p->session - strlen(p->session) - 1);
+    if (ecr->client.sock != NULL) {
+        conn_close(ecr, &ecr->client, "replaced by a newly authenticated POS connection");
+    }
+    uint8_t *buf = ecr->client.buf;
+    size_t cap = ecr->client.cap;
+    ecr->client = *p;
+    ecr->client.buf = buf;
+    ecr->client.cap = cap;
+    ecr->client.fill = 0;
+    memset(p, 0, sizeof *p);
+    p->buf = ecr->pending_buf[p - ecr->pending];
+    p->cap = sizeof ecr->pending_buf[0];
+    EVT_LOGI(LOG_MOD, "POS connected and authenticated");
+    cJSON *root_ok;
+    if (new_reply("auth_ok", NULL, &root_ok) == EVT_OK) {
+        if (evt_json_add_string(root_ok, "terminal", ecr->terminal_id) == EVT_OK) {
+            send_tree(ecr, root_ok);
+        } else {
+            evt_json_free(root_ok);
+        }
+    }
+}
+
+/* Reads what a pending connection sent (waiting at most wait_ms) and acts on a complete auth
+ * line. */
+static void serve_pending(evt_ecr *ecr, evt_ecr_conn *p, uint32_t wait_ms)
+{
+    if (now_ms(ecr) >= p->deadline) {
+        ecr->refused_connections++;
+        conn_close(ecr, p, "did not authenticate in time");
+        return;
+    }
+    size_t n = 0;
+    evt_err err =
+        ecr->net->recv(ecr->net->ctx, p->sock, p->buf + p->fill, p->cap - p->fill, wait_ms, &n);
+    if (err == EVT_ERR_NET_TIMEOUT) {
+        return;
+    }
+    if (err != EVT_OK) {
+        conn_close(ecr, p, evt_err_log_text(err));
+        return;
+    }
+    p->fill += n;
+    uint8_t *nl = memchr(p->buf, '\n', p->fill);
+    if (nl == NULL) {
+        if (p->fill >= p->cap) {
+            /* Not an auth line (a stranger's sale, garbage): say so once, then hang up. */
+            ecr->refused_connections++;
+            cJSON *root;
+            if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, "first line must be an auth line",
+                           &root) == EVT_OK) {
+                send_tree_on(ecr, p, root, false);
+            }
+            conn_close(ecr, p, "auth line too long");
+        }
+        return;
+    }
+    size_t len = (size_t)(nl - p->buf);
+    if (len > 0 && p->buf[len - 1] == '\r') {
+        len--;
+    }
+    authenticate(ecr, p, p->buf, len);
+}
+
+/* ---- the poll ---------------------------------------------------------------------------- */
+
+static evt_err accept_new(evt_ecr *ecr, uint32_t wait_ms)
+{
+    for (int i = 0; i < ACCEPTS_PER_POLL; i++) {
+        evt_net_sock *sock = NULL;
+        evt_err err = ecr->net->accept(ecr->net->ctx, ecr->listener, i == 0 ? wait_ms : 0, &sock);
+        if (err == EVT_ERR_NET_TIMEOUT) {
+            return EVT_OK;
+        }
+        if (err != EVT_OK) {
+            return err;
+        }
+        admit(ecr, sock);
+    }
+    return EVT_OK;
+}
+
+static uint32_t pending_count(const evt_ecr *ecr)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < EVT_ECR_PENDING_MAX; i++) {
+        n += ecr->pending[i].sock != NULL;
+    }
+    return n;
 }
 
 evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got)
@@ -724,30 +1020,30 @@ evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *go
     if (*got || err != EVT_OK) {
         return err;
     }
-    const evt_hal_net *net = ecr->net;
-    uint32_t accept_wait = ecr->client != NULL ? 0 : timeout_ms;
-    uint32_t recv_wait = ecr->client != NULL ? timeout_ms : 0;
-    evt_net_sock *sock = NULL;
-    evt_err listen_err = net->accept(net->ctx, ecr->listener, accept_wait, &sock);
-    if (listen_err == EVT_OK) {
-        if (ecr->client != NULL) {
-            drop_client(ecr, "replaced by a new POS connection");
+    /* The HAL waits on one socket at a time: the pass's wait goes to the POS connection when
+     * there is one, else shared by the pending connections, else to the listener. Whoever
+     * does not get it is only looked at (a new connection is accepted at the next pass). */
+    uint32_t pending = pending_count(ecr);
+    bool have_client = ecr->client.sock != NULL;
+    uint32_t accept_wait = have_client || pending > 0 ? 0 : timeout_ms;
+    evt_err listen_err = accept_new(ecr, accept_wait);
+    uint32_t pending_wait = have_client || pending == 0 ? 0 : timeout_ms / pending;
+    for (size_t i = 0; i < EVT_ECR_PENDING_MAX; i++) {
+        if (ecr->pending[i].sock != NULL) {
+            serve_pending(ecr, &ecr->pending[i], pending_wait);
         }
-        ecr->client = sock;
-        EVT_LOGI(LOG_MOD, "POS connected");
-        listen_err = EVT_OK;
-    } else if (listen_err == EVT_ERR_NET_TIMEOUT) {
-        listen_err = EVT_OK;
     }
-    if (ecr->client != NULL) {
+    evt_ecr_conn *c = &ecr->client;
+    if (c->sock != NULL) {
+        uint32_t recv_wait = have_client ? timeout_ms : 0;
         size_t n = 0;
-        evt_err rerr = net->recv(net->ctx, ecr->client, ecr->buf + ecr->fill, BUF_BYTES - ecr->fill,
-                                 recv_wait, &n);
+        evt_err rerr = ecr->net->recv(ecr->net->ctx, c->sock, c->buf + c->fill, c->cap - c->fill,
+                                      recv_wait, &n);
         if (rerr == EVT_OK) {
-            ecr->fill += n;
+            c->fill += n;
             err = process_buffer(ecr, out, got);
         } else if (rerr != EVT_ERR_NET_TIMEOUT) {
-            drop_client(ecr, evt_err_log_text(rerr));
+            conn_close(ecr, c, evt_err_log_text(rerr));
         }
     }
     return err != EVT_OK ? err : listen_err;

@@ -227,6 +227,25 @@ static evt_err map_tls_error(evt_https_client *c, int ret, phase ph)
     }
 }
 
+/* What a failed handshake most likely means, for the technician reading the log ("" when the
+ * error code says it already: certificates, timeouts, memory). */
+static const char *handshake_hint(int ret)
+{
+    switch (ret) {
+    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+    case MBEDTLS_ERR_SSL_CONN_EOF:
+        /* Kept short: the whole line must fit the log's 256 bytes. */
+        return ": server ended it; no common version, suite, group or signature? "
+               "(we: TLS 1.2/1.3, ECDHE, AEAD)";
+    case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+    case MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE:
+    case MBEDTLS_ERR_SSL_ILLEGAL_PARAMETER:
+        return ": server chose a version or parameter we refuse";
+    default:
+        return "";
+    }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Connection management */
 
@@ -285,9 +304,9 @@ static evt_err connect_tls(evt_https_client *c)
     } while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
     if (ret != 0) {
         err = map_tls_error(c, ret, PHASE_HANDSHAKE);
-        EVT_LOGW(MOD, "TLS handshake failed: %s (mbedtls -0x%04x, verify flags 0x%08lx, net %s)",
+        EVT_LOGW(MOD, "TLS handshake failed: %s (mbedtls -0x%04x, verify flags 0x%08lx, net %s)%s",
                  evt_err_name(err), (unsigned)-ret, (unsigned long)c->last_verify_flags,
-                 evt_err_name(c->net_err));
+                 evt_err_name(c->net_err), err == EVT_ERR_TLS_HANDSHAKE ? handshake_hint(ret) : "");
         drop_connection(c, false);
         return err;
     }
@@ -486,6 +505,65 @@ static evt_err write_all(evt_https_client *c, const uint8_t *data, size_t len)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The TLS profile (docs/https-client.md, "Cipher suites, groups and signatures"): forward
+ * secrecy on every connection and authenticated encryption on every record. A server that
+ * offers nothing from these lists gets a failed handshake, never a weaker channel. */
+
+/* ChaCha20-Poly1305 first: without an AES unit (a Cortex-M4 has none) it is faster than
+ * AES-GCM, constant-time by design (software AES uses lookup tables), and a connection holds
+ * ~1.8 KiB less arena (docs/https-client.md). */
+static const int tls_ciphersuites[] = {
+    /* TLS 1.3: the key exchange is always (EC)DHE; all three are AEAD. */
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    /* TLS 1.2: ephemeral ECDH only (no RSA key transport, no finite-field DHE), AEAD only (no
+     * CBC, so no SHA-1 MAC and no MAC-then-encrypt padding oracles). */
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    0,
+};
+
+/* Key exchange groups, cheapest first: no finite-field groups (slow on a Cortex-M), no
+ * secp521r1/x448/Brainpool (not in the build). */
+static const uint16_t tls_groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+
+/* Signatures the server may make in the handshake: SHA-2 only. RSA-PSS is what TLS 1.3
+ * requires of RSA servers; PKCS#1 v1.5 comes first because in TLS 1.2 mbedTLS 3.6.6
+ * refuses a PSS ServerKeyExchange signature (see docs/https-client.md). */
+static const uint16_t tls_sig_algs[] = {
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+    MBEDTLS_TLS1_3_SIG_NONE,
+};
+
+static void conf_tls_profile(mbedtls_ssl_config *conf)
+{
+    mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    mbedtls_ssl_conf_ciphersuites(conf, tls_ciphersuites);
+    mbedtls_ssl_conf_groups(conf, tls_groups);
+    mbedtls_ssl_conf_sig_algs(conf, tls_sig_algs);
+    /* Certificates keep mbedTLS's default profile: SHA-256/384/512 signatures, RSA keys of at
+     * least 2048 bits, and the curves of the build (secp256r1, secp384r1). */
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Public API */
 
 evt_err evt_https_client_new(const evt_https_config *cfg, const evt_hal_net *net,
@@ -552,8 +630,7 @@ evt_err evt_https_client_new(const evt_https_config *cfg, const evt_hal_net *net
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
     /* PSA's DRBG, seeded from the HAL entropy by psa_crypto_init: one DRBG for everything. */
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
-    mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    conf_tls_profile(&c->conf);
     *out = c;
     return EVT_OK;
 }

@@ -766,6 +766,11 @@ evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value)
     return add_raw(obj, key, text);
 }
 
+evt_err evt_json_add_bool(cJSON *obj, const char *key, bool value)
+{
+    return add_raw(obj, key, value ? "true" : "false");
+}
+
 evt_err evt_json_print(const cJSON *root, char *buf, size_t cap, size_t *len)
 {
     if (root == NULL || buf == NULL || cap == 0 || cap > INT_MAX) {

@@ -11,8 +11,12 @@
 #define MOD "platform"
 /* Largest request: a 2102 with EVT_ORDER_MAX_ITEMS items is about 12 KiB. */
 #define PLATFORM_REQUEST_BYTES (20u * 1024u)
-#define PLATFORM_OWED_VERSION  1
-/* Reversals owed at once that one pass looks at; more are handled by later passes. */
+#define PLATFORM_OWED_VERSION  2
+/* Journal twin names: the records guard money, so each survives one damaged copy. */
+#define PLATFORM_TWIN_PENDING  "pend"
+#define PLATFORM_TWIN_REVERSAL "rev"
+/* Owed records collected per walk of the journal (it cannot be written while walked); the
+ * callers loop until every record was handled, so this is a batch size, not a window. */
 #define PLATFORM_OWED_BATCH 16
 
 /* A settlement-type request whose outcome is not yet known (pend/) or known to need a 2601
@@ -23,7 +27,7 @@ typedef struct platform_owed {
     char msgid[EVT_MSGID_BYTES];
     char psn_no[31];
     char insuplc[7];
-    char order_id[EVT_ORDER_ID_BYTES];
+    char order_ref[EVT_ORDER_ID_BYTES];
     uint32_t attempts;
 } platform_owed;
 
@@ -40,6 +44,7 @@ struct evt_platform {
     /* rev/ records in the journal. Counted once at start-up and kept up to date here, so the
      * idle screen's every-pass question does not walk the journal on flash. */
     unsigned reversals_owed;
+    evt_platform_owner owner;
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -47,15 +52,13 @@ static void copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static void owed_key(const char *prefix, const char *msgid, char *key, size_t cap)
-{
-    snprintf(key, cap, "%s%s", prefix, msgid);
-}
-
-static evt_err owed_load(evt_platform *p, const char *key, platform_owed *out)
+static evt_err owed_load(evt_platform *p, const char *twin, const char *msgid, platform_owed *out)
 {
     size_t len = 0;
-    evt_err err = evt_journal_get(p->journal, key, out, sizeof *out, &len);
+    evt_err err = evt_journal_twin_get(p->journal, twin, msgid, out, sizeof *out, &len, NULL);
+    if (err == EVT_ERR_OVERFLOW) {
+        err = EVT_ERR_JOURNAL_CORRUPT;
+    }
     if (err != EVT_OK) {
         return err;
     }
@@ -66,78 +69,119 @@ static evt_err owed_load(evt_platform *p, const char *key, platform_owed *out)
     out->infno[sizeof out->infno - 1] = '\0';
     out->psn_no[sizeof out->psn_no - 1] = '\0';
     out->insuplc[sizeof out->insuplc - 1] = '\0';
-    out->order_id[sizeof out->order_id - 1] = '\0';
+    out->order_ref[sizeof out->order_ref - 1] = '\0';
     return EVT_OK;
 }
 
-/* Collects up to PLATFORM_OWED_BATCH msgids under a prefix (the journal cannot be written
+static evt_err owed_store(evt_platform *p, const char *twin, const platform_owed *owed)
+{
+    return evt_journal_twin_put(p->journal, twin, owed->msgid, owed, sizeof *owed);
+}
+
+static void owed_fill(platform_owed *owed, const char *infno, const char *msgid,
+                      const evt_platform_settle_ref *ref)
+{
+    memset(owed, 0, sizeof *owed);
+    owed->version = PLATFORM_OWED_VERSION;
+    copy_str(owed->infno, sizeof owed->infno, infno);
+    copy_str(owed->msgid, sizeof owed->msgid, msgid);
+    copy_str(owed->psn_no, sizeof owed->psn_no, ref->psn_no);
+    copy_str(owed->insuplc, sizeof owed->insuplc, ref->insuplc_admdvs);
+    copy_str(owed->order_ref, sizeof owed->order_ref, ref->order_ref);
+}
+
+/* Collects up to PLATFORM_OWED_BATCH msgids of one twin name (the journal cannot be written
  * while it is being iterated, so the work happens after the walk). */
 typedef struct owed_list {
-    const char *prefix;
     char msgid[PLATFORM_OWED_BATCH][EVT_MSGID_BYTES];
     unsigned count;
     unsigned total;
 } owed_list;
 
-static evt_err owed_collect_visit(void *arg, const char *key, size_t value_len)
+static evt_err owed_collect_visit(void *arg, const char *id)
 {
-    (void)value_len;
     owed_list *list = arg;
     list->total++;
     if (list->count < PLATFORM_OWED_BATCH) {
-        copy_str(list->msgid[list->count], EVT_MSGID_BYTES, key + strlen(list->prefix));
+        copy_str(list->msgid[list->count], EVT_MSGID_BYTES, id);
         list->count++;
     }
     return EVT_OK;
 }
 
-static evt_err owed_collect(evt_platform *p, const char *prefix, owed_list *list)
+static evt_err owed_collect(evt_platform *p, const char *twin, owed_list *list)
 {
     memset(list, 0, sizeof *list);
-    list->prefix = prefix;
-    return evt_journal_iterate(p->journal, prefix, owed_collect_visit, list);
+    return evt_journal_twin_iterate(p->journal, twin, owed_collect_visit, list);
 }
 
-/* pend/<msgid> -> rev/<msgid>: the outcome can no longer be learned, so it is reversed.
- * The rev record is written before the pend record is dropped: a power cut in between
- * leaves both, and the boot recovery converts the pend again (same key, same value). */
+/* pend -> rev: the outcome can no longer be learned, so it is reversed. The rev record is
+ * written before the pend record is dropped: a power cut in between leaves both, and the boot
+ * recovery converts the pend again (same key, same value). */
 static evt_err owed_to_reversal(evt_platform *p, const char *msgid)
 {
-    char pend_key[EVT_JOURNAL_KEY_MAX + 1], rev_key[EVT_JOURNAL_KEY_MAX + 1];
-    owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, pend_key, sizeof pend_key);
-    owed_key(EVT_JOURNAL_PREFIX_REVERSAL, msgid, rev_key, sizeof rev_key);
     platform_owed owed;
-    evt_err err = owed_load(p, pend_key, &owed);
+    evt_err err = owed_load(p, PLATFORM_TWIN_PENDING, msgid, &owed);
+    if (err == EVT_ERR_JOURNAL_CORRUPT) {
+        /* Neither copy readable: the msgid (the key) is all that is left. Without psn_no the
+         * 2601 cannot be built; keep the record and say so loudly (two damaged records). */
+        EVT_LOGE(MOD, "pending record %s unreadable: a supervisor must reconcile it", msgid);
+        return err;
+    }
     if (err != EVT_OK) {
         return err;
     }
-    err = evt_journal_put(p->journal, rev_key, &owed, sizeof owed);
+    err = owed_store(p, PLATFORM_TWIN_REVERSAL, &owed);
     if (err != EVT_OK) {
         return err;
     }
+    p->reversals_owed++;
     EVT_LOGW(MOD, "outcome of %s msgid %s unknown: reversal owed", owed.infno, msgid);
-    return evt_journal_del(p->journal, pend_key);
+    err = evt_journal_twin_del(p->journal, PLATFORM_TWIN_PENDING, msgid);
+    return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
 }
 
-/* After a reboot, every request still pending was sent (or about to be) when power went:
- * its outcome is unknown, so it is owed a reversal. */
-static evt_err recover_pending(evt_platform *p)
+/* A pending request found at start-up: dropped when the owner recorded its outcome (the power
+ * went after the answer was written but before this record was), otherwise reversed. */
+static evt_err recover_one(evt_platform *p, const char *msgid)
+{
+    platform_owed owed;
+    evt_err err = owed_load(p, PLATFORM_TWIN_PENDING, msgid, &owed);
+    if (err == EVT_OK && p->owner.outcome_recorded != NULL &&
+        p->owner.outcome_recorded(p->owner.ctx, owed.order_ref, msgid)) {
+        EVT_LOGI(MOD, "pending %s msgid %s: outcome recorded before the restart", owed.infno,
+                 msgid);
+        err = evt_journal_twin_del(p->journal, PLATFORM_TWIN_PENDING, msgid);
+        return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+    }
+    return owed_to_reversal(p, msgid);
+}
+
+evt_err evt_platform_recover(evt_platform *p)
 {
     owed_list list;
     evt_err err;
+    bool progress;
+    /* Bounded: every pass removes each msgid it collected, except unreadable ones, which stay
+     * for a supervisor; a pass that removed nothing ends the loop. */
     do {
-        err = owed_collect(p, EVT_JOURNAL_PREFIX_PENDING, &list);
+        err = owed_collect(p, PLATFORM_TWIN_PENDING, &list);
         if (err != EVT_OK) {
             return err;
         }
+        progress = false;
         for (unsigned i = 0; i < list.count; i++) {
-            err = owed_to_reversal(p, list.msgid[i]);
-            if (err != EVT_OK && err != EVT_ERR_NOT_FOUND) {
+            err = recover_one(p, list.msgid[i]);
+            if (err == EVT_OK || err == EVT_ERR_NOT_FOUND) {
+                progress = true;
+            } else if (err != EVT_ERR_JOURNAL_CORRUPT) {
                 return err;
             }
         }
-    } while (list.total > list.count);
-    return EVT_OK;
+    } while (list.total > list.count && progress);
+    err = owed_collect(p, PLATFORM_TWIN_REVERSAL, &list);
+    p->reversals_owed = list.total;
+    return err;
 }
 
 evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_hal *hal,
@@ -208,20 +252,17 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         .io_timeout_ms = cfg->http_timeout_ms,
     };
     err = p->request ? evt_https_client_new(&hc, hal->net, hal->sys, &p->https) : EVT_ERR_NOMEM;
-    if (err == EVT_OK) {
-        err = recover_pending(p);
-    }
-    owed_list owed;
-    if (err == EVT_OK) {
-        err = owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &owed);
-        p->reversals_owed = owed.total;
-    }
     if (err != EVT_OK) {
         evt_platform_free(p);
         return err;
     }
     *out = p;
     return EVT_OK;
+}
+
+void evt_platform_set_owner(evt_platform *p, const evt_platform_owner *owner)
+{
+    p->owner = *owner;
 }
 
 void evt_platform_free(evt_platform *p)
@@ -267,16 +308,8 @@ static evt_err journal_pending(evt_platform *p, const char *infno, const char *m
                                const evt_platform_settle_ref *settle)
 {
     platform_owed owed;
-    memset(&owed, 0, sizeof owed);
-    owed.version = PLATFORM_OWED_VERSION;
-    copy_str(owed.infno, sizeof owed.infno, infno);
-    copy_str(owed.msgid, sizeof owed.msgid, msgid);
-    copy_str(owed.psn_no, sizeof owed.psn_no, settle->psn_no);
-    copy_str(owed.insuplc, sizeof owed.insuplc, settle->insuplc_admdvs);
-    copy_str(owed.order_id, sizeof owed.order_id, settle->order_id);
-    char key[EVT_JOURNAL_KEY_MAX + 1];
-    owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, key, sizeof key);
-    return evt_journal_put(p->journal, key, &owed, sizeof owed);
+    owed_fill(&owed, infno, msgid, settle);
+    return owed_store(p, PLATFORM_TWIN_PENDING, &owed);
 }
 
 static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_len,
@@ -309,20 +342,28 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
     err = evt_https_post(p->https, &req, &resp);
     reply->request_sent = resp.request_sent;
     reply->http_status = resp.status;
-    /* A 4xx with an envelope is the gateway refusing the request before any business
-     * processing (signature, timestamp): definitive. A 5xx may come from a gateway whose
-     * back end did process it, so it never counts as an answer. */
-    bool envelope_expected =
-        err == EVT_OK || (err == EVT_ERR_HTTP_STATUS && resp.status >= 400 && resp.status < 500);
-    if (envelope_expected && resp.body != NULL) {
+    /* Only two things are the platform's word (docs/protocol-decisions.md): HTTP 200 with a
+     * complete envelope (success or business refusal), and a 4xx with a complete envelope
+     * that refuses (the gateway turning the request away before any processing: signature,
+     * timestamp). Everything else is not understood — for a settlement an unknown outcome:
+     * another 2xx (202 may mean "still processing"), a 4xx claiming success, any 5xx (a
+     * gateway whose back end did process the request), a body that does not parse. */
+    bool ok_200 = err == EVT_OK && resp.status == 200;
+    bool gateway_4xx = err == EVT_ERR_HTTP_STATUS && resp.status >= 400 && resp.status < 500;
+    if (err == EVT_OK && !ok_200) {
+        err = EVT_ERR_HTTP_STATUS;
+    }
+    if ((ok_200 || gateway_4xx) && resp.body != NULL) {
         evt_err perr =
             evt_proto_response_parse(resp.body, resp.body_len, &reply->resp, &reply->diag);
-        if (perr == EVT_OK) {
+        if (perr != EVT_OK) {
+            err = ok_200 ? perr : err;
+        } else if (ok_200 || reply->resp.infcode != 0) {
             reply->answered = true;
-            err =
-                reply->resp.infcode == 0 && resp.status == 200 ? EVT_OK : EVT_ERR_PLATFORM_REJECTED;
+            err = reply->resp.infcode == 0 ? EVT_OK : EVT_ERR_PLATFORM_REJECTED;
         } else {
-            err = err == EVT_OK ? perr : err;
+            evt_proto_response_free(&reply->resp);
+            memset(&reply->resp, 0, sizeof reply->resp);
         }
     }
     if (err != EVT_OK && !reply->answered) {
@@ -371,6 +412,14 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
         EVT_LOGE(MOD, "%s: request not built: %s (field %s)", infno, evt_err_name(err),
                  reply->diag.field);
         return err;
+    }
+    if (settle != NULL && settle->before_send != NULL) {
+        err = settle->before_send(settle->ctx, reply->msgid);
+        if (err != EVT_OK) {
+            EVT_LOGE(MOD, "%s: owner could not record msgid %s: %s", infno, reply->msgid,
+                     evt_err_name(err));
+            return err;
+        }
     }
     if (settle != NULL) {
         err = journal_pending(p, infno, reply->msgid, settle);
@@ -435,21 +484,36 @@ static evt_err build_reversal(void *arg, const evt_proto_identity *id,
                                     out, cap, len, diag);
 }
 
+/* The reversal of msgid was acknowledged: the owner records it first, then the record goes. If
+ * the owner cannot record it, the reversal stays owed and is repeated later (harmless). */
+static evt_err reversal_done(evt_platform *p, const platform_owed *owed)
+{
+    if (p->owner.reversed != NULL) {
+        evt_err err = p->owner.reversed(p->owner.ctx, owed->order_ref, owed->msgid);
+        if (err != EVT_OK) {
+            EVT_LOGE(MOD, "reversal of msgid %s acknowledged but not recorded: %s", owed->msgid,
+                     evt_err_name(err));
+            return err;
+        }
+    }
+    evt_err err = evt_journal_twin_del(p->journal, PLATFORM_TWIN_REVERSAL, owed->msgid);
+    if (err == EVT_OK && p->reversals_owed > 0) {
+        p->reversals_owed--;
+    }
+    return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+}
+
 /* One 2601 for a reversal owed; drops the record when the platform acknowledges it. */
 static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledged)
 {
-    char key[EVT_JOURNAL_KEY_MAX + 1];
-    owed_key(EVT_JOURNAL_PREFIX_REVERSAL, msgid, key, sizeof key);
     platform_owed owed;
-    evt_err err = owed_load(p, key, &owed);
+    evt_err err = owed_load(p, PLATFORM_TWIN_REVERSAL, msgid, &owed);
     *acknowledged = false;
     if (err != EVT_OK) {
         if (err == EVT_ERR_JOURNAL_CORRUPT) {
-            /* Unreadable: nothing could ever be sent for it; keep the log line and move on. */
-            EVT_LOGE(MOD, "reversal record %s unreadable; dropped", msgid);
-            if (evt_journal_del(p->journal, key) == EVT_OK && p->reversals_owed > 0) {
-                p->reversals_owed--;
-            }
+            /* No copy readable (two damaged records): the 2601 cannot be built. The record
+             * stays, the idle screen keeps counting it, and the log says who must act. */
+            EVT_LOGE(MOD, "reversal record %s unreadable: a supervisor must reconcile it", msgid);
         }
         return err;
     }
@@ -463,15 +527,12 @@ static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledge
         *acknowledged = true;
         EVT_LOGI(MOD, "reversal of %s msgid %s acknowledged (2601 msgid %s)", owed.infno,
                  owed.msgid, reply.msgid);
-        err = evt_journal_del(p->journal, key);
-        if (err == EVT_OK && p->reversals_owed > 0) {
-            p->reversals_owed--;
-        }
+        err = reversal_done(p, &owed);
     } else {
         owed.attempts++;
         EVT_LOGW(MOD, "reversal of msgid %s not acknowledged (%s), attempt %u", owed.msgid,
                  evt_err_name(err), (unsigned)owed.attempts);
-        evt_journal_put(p->journal, key, &owed, sizeof owed);
+        owed_store(p, PLATFORM_TWIN_REVERSAL, &owed);
     }
     evt_platform_reply_free(&reply);
     return err;
@@ -480,38 +541,75 @@ static evt_err reverse_one(evt_platform *p, const char *msgid, bool *acknowledge
 evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcome_known,
                                  bool *reversed)
 {
-    char key[EVT_JOURNAL_KEY_MAX + 1];
     *reversed = false;
     if (outcome_known) {
-        owed_key(EVT_JOURNAL_PREFIX_PENDING, msgid, key, sizeof key);
-        evt_err err = evt_journal_del(p->journal, key);
+        evt_err err = evt_journal_twin_del(p->journal, PLATFORM_TWIN_PENDING, msgid);
         return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
     }
     evt_err err = owed_to_reversal(p, msgid);
     if (err != EVT_OK) {
         return err;
     }
-    p->reversals_owed++; /* a fresh msgid: never owed before */
     /* The failed connection is useless now; the reversal gets a fresh one. */
     evt_https_disconnect(p->https);
     reverse_one(p, msgid, reversed);
     return EVT_OK;
 }
 
+/* The owed reversals to try in one pass: those tried least often so far. A reversal the
+ * platform keeps refusing (its attempts grow) then cannot keep the others waiting behind it,
+ * whatever order the journal walk finds them in. */
+typedef struct retry_pick {
+    evt_platform *p;
+    unsigned max;
+    unsigned count;
+    unsigned total;
+    char msgid[PLATFORM_OWED_BATCH][EVT_MSGID_BYTES];
+    uint32_t attempts[PLATFORM_OWED_BATCH];
+} retry_pick;
+
+static evt_err retry_pick_visit(void *arg, const char *id)
+{
+    retry_pick *rp = arg;
+    rp->total++;
+    platform_owed owed;
+    /* An unreadable record sorts first: trying it is what reports it. */
+    uint32_t attempts =
+        owed_load(rp->p, PLATFORM_TWIN_REVERSAL, id, &owed) == EVT_OK ? owed.attempts : 0;
+    unsigned slot = rp->count;
+    if (rp->count == rp->max) {
+        slot = 0;
+        for (unsigned i = 1; i < rp->count; i++) {
+            slot = rp->attempts[i] > rp->attempts[slot] ? i : slot;
+        }
+        if (rp->attempts[slot] <= attempts) {
+            return EVT_OK; /* every picked one was tried at most as often */
+        }
+    } else {
+        rp->count++;
+    }
+    copy_str(rp->msgid[slot], EVT_MSGID_BYTES, id);
+    rp->attempts[slot] = attempts;
+    return EVT_OK;
+}
+
 evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left)
 {
-    owed_list list;
-    evt_err err = owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list);
+    retry_pick *rp = &(retry_pick){.p = p};
+    rp->max = max_attempts < PLATFORM_OWED_BATCH ? max_attempts : PLATFORM_OWED_BATCH;
+    evt_err err = rp->max == 0 ? EVT_OK
+                               : evt_journal_twin_iterate(p->journal, PLATFORM_TWIN_REVERSAL,
+                                                          retry_pick_visit, rp);
     if (err != EVT_OK) {
         return err;
     }
-    unsigned remaining = list.total;
-    for (unsigned i = 0; i < list.count && i < max_attempts; i++) {
+    unsigned remaining = rp->total;
+    for (unsigned i = 0; i < rp->count; i++) {
         bool ack = false;
-        evt_err rerr = reverse_one(p, list.msgid[i], &ack);
+        evt_err rerr = reverse_one(p, rp->msgid[i], &ack);
         if (ack) {
             remaining--;
-        } else if (rerr != EVT_ERR_PLATFORM_REJECTED) {
+        } else if (rerr != EVT_ERR_PLATFORM_REJECTED && rerr != EVT_ERR_JOURNAL_CORRUPT) {
             break; /* the platform is unreachable: the others would fail the same way */
         }
     }
@@ -526,19 +624,34 @@ unsigned evt_platform_pending_reversals(const evt_platform *p)
     return p->reversals_owed;
 }
 
-bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id)
+static bool twin_exists(evt_platform *p, const char *twin, const char *msgid)
 {
-    owed_list list;
-    if (owed_collect(p, EVT_JOURNAL_PREFIX_REVERSAL, &list) != EVT_OK) {
-        return true; /* cannot tell: be safe, no second settlement */
+    size_t len = 0;
+    evt_err err = evt_journal_twin_get(p->journal, twin, msgid, NULL, 0, &len, NULL);
+    return err != EVT_ERR_NOT_FOUND;
+}
+
+evt_platform_owed_state evt_platform_owed(evt_platform *p, const char *msgid)
+{
+    if (twin_exists(p, PLATFORM_TWIN_REVERSAL, msgid)) {
+        return EVT_PLATFORM_OWED_REVERSAL;
     }
-    for (unsigned i = 0; i < list.count; i++) {
-        char key[EVT_JOURNAL_KEY_MAX + 1];
-        platform_owed owed;
-        owed_key(EVT_JOURNAL_PREFIX_REVERSAL, list.msgid[i], key, sizeof key);
-        if (owed_load(p, key, &owed) == EVT_OK && strcmp(owed.order_id, order_id) == 0) {
-            return true;
-        }
+    return twin_exists(p, PLATFORM_TWIN_PENDING, msgid) ? EVT_PLATFORM_OWED_PENDING
+                                                        : EVT_PLATFORM_OWED_NONE;
+}
+
+evt_err evt_platform_owe_reversal(evt_platform *p, const char *infno, const char *msgid,
+                                  const evt_platform_settle_ref *ref)
+{
+    if (twin_exists(p, PLATFORM_TWIN_REVERSAL, msgid)) {
+        return EVT_OK;
     }
-    return false;
+    platform_owed owed;
+    owed_fill(&owed, infno, msgid, ref);
+    evt_err err = owed_store(p, PLATFORM_TWIN_REVERSAL, &owed);
+    if (err == EVT_OK) {
+        p->reversals_owed++;
+        EVT_LOGW(MOD, "%s msgid %s may have been sent: reversal owed", infno, msgid);
+    }
+    return err;
 }

@@ -5,16 +5,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "evt/log.h"
 #include "evt/mask.h"
 #include "evt/money.h"
 
+#define MOD "ui"
 /* Longest wait slice: keeps the loop responsive to QUIT without busy-polling. */
 #define UI_KEY_SLICE_MS 200
 
-void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal)
+void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal, const evt_hal_sys *sys)
 {
     memset(ui, 0, sizeof *ui);
     ui->hal = hal;
+    ui->sys = sys;
+}
+
+/* True when the key answers a screen drawn at drawn_ms: pressed after it appeared. A key
+ * stamped in the same millisecond as the draw cannot have been a reaction to it. QUIT is the
+ * board asking to stop, whenever it was pressed. */
+static bool pressed_after(const evt_key_event *ev, uint64_t drawn_ms)
+{
+    if (ev->key == EVT_KEY_QUIT || ev->pressed_ms > drawn_ms) {
+        return true;
+    }
+    static const char *const names[] = {
+        [EVT_KEY_OK] = "OK",       [EVT_KEY_CANCEL] = "CANCEL",       [EVT_KEY_MENU] = "MENU",
+        [EVT_KEY_DIGIT] = "digit", [EVT_KEY_BACKSPACE] = "BACKSPACE",
+    };
+    const char *name = (unsigned)ev->key < sizeof names / sizeof names[0] ? names[ev->key] : NULL;
+    EVT_LOGD(MOD, "%s pressed %llu ms before the screen appeared: discarded",
+             name != NULL ? name : "key", (unsigned long long)(drawn_ms - ev->pressed_ms));
+    return false;
 }
 
 static void screen_begin(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint)
@@ -43,10 +64,14 @@ screen_line(evt_ui *ui, const char *fmt, ...)
 
 static evt_err screen_show(evt_ui *ui)
 {
-    if (ui->hal == NULL || ui->hal->show == NULL) {
+    if (ui->hal == NULL || ui->hal->show == NULL || ui->sys == NULL) {
         return EVT_ERR_ARG;
     }
-    return ui->hal->show(ui->hal->ctx, &ui->current);
+    evt_err err = ui->hal->show(ui->hal->ctx, &ui->current);
+    /* Read after show() returned: the screen is visible from here on, and the driver has
+     * stamped every key pressed before this moment no later than it (hal_ui.h). */
+    ui->drawn_ms = ui->sys->monotonic_ms(ui->sys->ctx);
+    return err;
 }
 
 /* "12.30" for the screen; fen are always printed with two decimals. */
@@ -230,8 +255,17 @@ evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char
 
 evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed)
 {
+    return evt_ui_wait_decision_guarded(ui, timeout_ms, 0, confirmed);
+}
+
+evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t min_dwell_ms,
+                                     bool *confirmed)
+{
+    const uint64_t drawn_ms = ui->drawn_ms;
     uint32_t waited = 0;
     *confirmed = false;
+    /* Every read counts a whole slice, discarded keys too: a stuck key cannot keep the wait
+     * alive beyond timeout_ms. */
     while (waited < timeout_ms) {
         uint32_t slice =
             timeout_ms - waited < UI_KEY_SLICE_MS ? timeout_ms - waited : UI_KEY_SLICE_MS;
@@ -244,7 +278,16 @@ evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed)
         if (err != EVT_OK) {
             return err;
         }
+        if (!pressed_after(&ev, drawn_ms)) {
+            continue;
+        }
         if (ev.key == EVT_KEY_OK) {
+            if (ev.pressed_ms < drawn_ms + min_dwell_ms) {
+                EVT_LOGI(MOD,
+                         "OK %llu ms after the screen appeared: too soon to confirm, discarded",
+                         (unsigned long long)(ev.pressed_ms - drawn_ms));
+                continue;
+            }
             *confirmed = true;
             return EVT_OK;
         }
@@ -277,15 +320,21 @@ evt_err evt_ui_show_keyed_entry(evt_ui *ui, const evt_config *cfg, const evt_ord
     return screen_show(ui);
 }
 
-evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
-                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
-                           size_t cap, bool *quit)
+/* Redraws the entry screen with what was typed so far. */
+typedef void (*digits_redraw_fn)(evt_ui *ui, const char *typed, const void *arg);
+
+/* Digits typed on the keypad (BACKSPACE, OK to finish), the screen redrawn by redraw after each
+ * key: the loop keyed orders and PINs share. */
+static evt_err read_digits(evt_ui *ui, uint32_t timeout_ms, char *out, size_t cap, bool *quit,
+                           digits_redraw_fn redraw, const void *arg)
 {
     size_t len = 0;
     uint32_t idle = 0;
     *quit = false;
     out[0] = '\0';
-    evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+    redraw(ui, out, arg);
+    /* The redraws below echo what was typed; keys count from the first drawing on. */
+    const uint64_t entry_drawn_ms = ui->drawn_ms;
     while (idle < timeout_ms) {
         evt_key_event ev = {0};
         evt_err err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
@@ -295,6 +344,10 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
         }
         if (err != EVT_OK) {
             return err;
+        }
+        if (!pressed_after(&ev, entry_drawn_ms)) {
+            idle += UI_KEY_SLICE_MS; /* a stale key is not the cashier typing */
+            continue;
         }
         idle = 0;
         switch (ev.key) {
@@ -319,9 +372,62 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
         default:
             break;
         }
-        evt_ui_show_keyed_entry(ui, cfg, order, prompt, out, notice);
+        redraw(ui, out, arg);
     }
     return EVT_ERR_TIMEOUT;
+}
+
+typedef struct keyed_entry {
+    const evt_config *cfg;
+    const evt_order *order;
+    const char *prompt;
+    const char *notice;
+} keyed_entry;
+
+static void redraw_keyed_entry(evt_ui *ui, const char *typed, const void *arg)
+{
+    const keyed_entry *k = arg;
+    evt_ui_show_keyed_entry(ui, k->cfg, k->order, k->prompt, typed, k->notice);
+}
+
+evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
+                           const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
+                           size_t cap, bool *quit)
+{
+    keyed_entry k = {.cfg = cfg, .order = order, .prompt = prompt, .notice = notice};
+    return read_digits(ui, timeout_ms, out, cap, quit, redraw_keyed_entry, &k);
+}
+
+typedef struct pin_entry {
+    const char *title;
+    const char *line;
+    const char *notice;
+} pin_entry;
+
+/* A PIN is never on the screen: one '*' per digit typed. */
+static void redraw_pin(evt_ui *ui, const char *typed, const void *arg)
+{
+    const pin_entry *p = arg;
+    char stars[EVT_UI_LINE_BYTES];
+    size_t n = strlen(typed) < sizeof stars - 1 ? strlen(typed) : sizeof stars - 1;
+    memset(stars, '*', n);
+    stars[n] = '\0';
+    screen_begin(ui, EVT_UI_CONFIRM, p->title, "数字键输入密码 [确认] 提交 [取消] 返回");
+    if (p->line != NULL) {
+        screen_line(ui, "%s", p->line);
+    }
+    screen_line(ui, "主管密码：%s", stars);
+    if (p->notice != NULL) {
+        screen_line(ui, "%s", p->notice);
+    }
+    screen_show(ui);
+}
+
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
+                        uint32_t timeout_ms, char *out, size_t cap, bool *quit)
+{
+    pin_entry p = {.title = title, .line = line, .notice = notice};
+    return read_digits(ui, timeout_ms, out, cap, quit, redraw_pin, &p);
 }
 
 evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options, unsigned count,
@@ -337,6 +443,7 @@ evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options,
     if (err != EVT_OK) {
         return err;
     }
+    const uint64_t drawn_ms = ui->drawn_ms;
     for (uint32_t waited = 0; waited < timeout_ms; waited += UI_KEY_SLICE_MS) {
         evt_key_event ev = {0};
         err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
@@ -345,6 +452,9 @@ evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options,
         }
         if (err != EVT_OK) {
             return err;
+        }
+        if (!pressed_after(&ev, drawn_ms)) {
+            continue;
         }
         if (ev.key == EVT_KEY_CANCEL || ev.key == EVT_KEY_QUIT) {
             *quit = ev.key == EVT_KEY_QUIT;

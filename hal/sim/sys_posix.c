@@ -19,6 +19,7 @@ struct evt_sim_sys {
     evt_sim_sys_options opt;
     FILE *log_file;
     uint64_t log_count;
+    uint64_t monotonic_ahead_ms; /* evt_sim_sys_advance_monotonic */
 };
 
 const char *evt_sim_log_level_name(evt_log_level level)
@@ -59,8 +60,8 @@ evt_err evt_sim_cst_from_unix(int64_t unix_s, evt_datetime *out)
 
 static uint64_t sys_monotonic_ms(void *ctx)
 {
-    (void)ctx;
-    return evt_sim_util_now_ms();
+    const evt_sim_sys *sys = ctx;
+    return evt_sim_util_now_ms() + sys->monotonic_ahead_ms;
 }
 
 static int64_t sys_unix_seconds(void *ctx)
@@ -183,6 +184,11 @@ void evt_sim_sys_close(evt_sim_sys *sys)
 const evt_hal_sys *evt_sim_sys_hal(evt_sim_sys *sys)
 {
     return &sys->hal;
+}
+
+void evt_sim_sys_advance_monotonic(evt_sim_sys *sys, uint32_t ms)
+{
+    sys->monotonic_ahead_ms += ms;
 }
 
 void evt_sim_sys_set_clock_offset(evt_sim_sys *sys, int64_t offset_s)

@@ -14,6 +14,13 @@
 #define DEFAULT_HISTORY 32u
 #define FRAME_WIDTH     44 /* display columns inside the frame */
 #define KEYQ_CAP        128
+/* The scripted cashier reads a screen for this long before pressing its keys: longer than
+ * any guard the firmware puts on a confirmation (EVT_UI_MONEY_CONFIRM_DWELL_MS, 500 ms), so
+ * scripts need no timing of their own. */
+#define DEFAULT_REACTION_MS 1000u
+/* Typed-ahead bytes taken in when a screen is drawn: a pipe holds 64 KiB, a tty 4 KiB. */
+#define DRAIN_CHUNK     512
+#define DRAIN_MAX_READS 128
 
 typedef struct script_step {
     char *match; /* text that must be on screen; "" matches any screen */
@@ -24,6 +31,8 @@ typedef struct script_step {
 
 struct evt_sim_ui {
     evt_hal_ui hal;
+    const evt_hal_sys *clock; /* key stamps; NULL = CLOCK_MONOTONIC */
+    uint64_t shown_ms;        /* when the last screen went out */
     FILE *out;
     FILE *transcript;
     /* screens: ring of the last history screens */
@@ -40,6 +49,7 @@ struct evt_sim_ui {
     bool line_had_command; /* interactive line mode: Enter after a command adds no OK */
     /* scripted */
     bool scripted;
+    uint32_t reaction_ms;
     script_step *steps;
     size_t step_count;
     size_t step;     /* current step */
@@ -221,6 +231,14 @@ bool evt_sim_ui_screen_contains(const evt_ui_screen *screen, const char *text)
     return false;
 }
 
+/* The board's monotonic clock, the one the firmware compares key stamps with. */
+static uint64_t now_ms(const evt_sim_ui *ui)
+{
+    return ui->clock != NULL ? ui->clock->monotonic_ms(ui->clock->ctx) : evt_sim_util_now_ms();
+}
+
+static void drain_typed_ahead(evt_sim_ui *ui, uint64_t stamp_ms);
+
 static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
 {
     evt_sim_ui *ui = ctx;
@@ -248,29 +266,36 @@ static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
         fprintf(ui->transcript, "--- screen %zu ---\n%s", ui->shown, block);
         fflush(ui->transcript);
     }
+    /* The screen is out. Whatever the cashier typed up to now was typed before it. */
+    ui->shown_ms = now_ms(ui);
+    if (ui->key_fd >= 0) {
+        drain_typed_ahead(ui, ui->shown_ms);
+    }
     return EVT_OK;
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */
 
-static void keyq_push(evt_sim_ui *ui, evt_key key, char ch)
+static void keyq_push(evt_sim_ui *ui, evt_key key, char ch, uint64_t pressed_ms)
 {
     if (ui->keyq_len == KEYQ_CAP) {
         return; /* a cashier hammering keys faster than the firmware reads loses some */
     }
-    ui->keyq[(ui->keyq_head + ui->keyq_len) % KEYQ_CAP] = (evt_key_event){.key = key, .ch = ch};
+    ui->keyq[(ui->keyq_head + ui->keyq_len) % KEYQ_CAP] =
+        (evt_key_event){.key = key, .ch = ch, .pressed_ms = pressed_ms};
     ui->keyq_len++;
 }
 
-static void interpret_byte(evt_sim_ui *ui, unsigned char c)
+/* One byte of tty or pipe input, pressed (or, for a line, entered) at pressed_ms. */
+static void interpret_byte(evt_sim_ui *ui, unsigned char c, uint64_t pressed_ms)
 {
     if ((c >= '0' && c <= '9') || c == '.') {
-        keyq_push(ui, EVT_KEY_DIGIT, (char)c);
+        keyq_push(ui, EVT_KEY_DIGIT, (char)c, pressed_ms);
         return;
     }
     if (c == '\n' || c == '\r') {
         if (ui->raw || !ui->line_had_command) {
-            keyq_push(ui, EVT_KEY_OK, 0);
+            keyq_push(ui, EVT_KEY_OK, 0, pressed_ms);
         }
         ui->line_had_command = false;
         return;
@@ -303,8 +328,29 @@ static void interpret_byte(evt_sim_ui *ui, unsigned char c)
     default:
         return; /* unknown keys do nothing, like an unlabelled key on a keypad */
     }
-    keyq_push(ui, key, 0);
+    keyq_push(ui, key, 0, pressed_ms);
     ui->line_had_command = true;
+}
+
+/* Takes in the bytes already waiting in key_fd, stamped stamp_ms (when the screen went out):
+ * read later, they would look as if they were typed after the screen. End of input is left
+ * for interactive_key to report as QUIT. */
+static void drain_typed_ahead(evt_sim_ui *ui, uint64_t stamp_ms)
+{
+    for (unsigned reads = 0; reads < DRAIN_MAX_READS; reads++) {
+        struct pollfd pfd = {.fd = ui->key_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0 || (pfd.revents & POLLIN) == 0) {
+            return;
+        }
+        unsigned char bytes[DRAIN_CHUNK];
+        ssize_t n = read(ui->key_fd, bytes, sizeof bytes);
+        if (n <= 0) {
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            interpret_byte(ui, bytes[i], stamp_ms);
+        }
+    }
 }
 
 static evt_err interactive_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *out)
@@ -342,12 +388,13 @@ static evt_err interactive_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_even
         if (n <= 0) {
             /* The keyboard went away (stdin closed): the sim has nobody to serve. */
             ui->key_fd = -1;
-            out->key = EVT_KEY_QUIT;
-            out->ch = 0;
+            *out = (evt_key_event){.key = EVT_KEY_QUIT, .pressed_ms = now_ms(ui)};
             return EVT_OK;
         }
+        /* Read as soon as it arrived (poll woke us): the moment it was pressed. */
+        uint64_t pressed_ms = now_ms(ui);
         for (ssize_t i = 0; i < n; i++) {
-            interpret_byte(ui, bytes[i]);
+            interpret_byte(ui, bytes[i], pressed_ms);
         }
         if (ui->keyq_len == 0 && left == 0) {
             return EVT_ERR_TIMEOUT;
@@ -360,7 +407,7 @@ static evt_err scripted_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *
     if (ui->step >= ui->step_count) {
         if (!ui->quit_sent) {
             ui->quit_sent = true;
-            *out = (evt_key_event){.key = EVT_KEY_QUIT};
+            *out = (evt_key_event){.key = EVT_KEY_QUIT, .pressed_ms = now_ms(ui)};
             return EVT_OK;
         }
     } else {
@@ -370,6 +417,11 @@ static evt_err scripted_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *
          * firmware redraws the screen after each digit. */
         if (ui->step_key > 0 || (cur != NULL && evt_sim_ui_screen_contains(cur, st->match))) {
             *out = st->keys[ui->step_key++];
+            /* Pressed by a cashier who first read the screen: never sooner than reaction_ms
+             * after it appeared, and never before now. No real sleep: only the stamp says so. */
+            uint64_t now = now_ms(ui);
+            uint64_t read_by = ui->shown_ms + ui->reaction_ms;
+            out->pressed_ms = now > read_by ? now : read_by;
             if (ui->step_key == st->key_count) {
                 ui->step++;
                 ui->step_key = 0;
@@ -385,7 +437,7 @@ static evt_err scripted_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_event *
             ui->stalled = true;
             ui->step = ui->step_count;
             ui->quit_sent = true;
-            *out = (evt_key_event){.key = EVT_KEY_QUIT};
+            *out = (evt_key_event){.key = EVT_KEY_QUIT, .pressed_ms = now_ms(ui)};
             return EVT_OK;
         }
     }
@@ -600,6 +652,8 @@ evt_err evt_sim_ui_open(evt_sim_ui **out, const evt_sim_ui_options *opt)
         return EVT_ERR_NOMEM;
     }
     ui->out = opt->out;
+    ui->clock = opt->clock;
+    ui->reaction_ms = opt->script_reaction_ms != 0 ? opt->script_reaction_ms : DEFAULT_REACTION_MS;
     ui->no_wait = opt->script_no_wait;
     ui->stall_limit = opt->script_stall_limit;
     if (opt->transcript_path != NULL) {

@@ -58,6 +58,10 @@ evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *resul
 
 void evt_app_get_figures(const evt_app *app, evt_app_figures *out);
 
+/* What the terminal says of an order, as the POS's status query gets it: EVT_OK with *result,
+ * or EVT_ERR_NOT_FOUND when it has no record of the order. */
+evt_err evt_app_order_status(evt_app *app, const char *order_id, evt_ecr_result *result);
+
 /* Closes connections and releases the app's memory. */
 void evt_app_stop(evt_app *app);
 

@@ -21,4 +21,7 @@ typedef struct evt_civil {
 /* Valid over the whole int64 range a certificate can carry (H. Hinnant's civil_from_days). */
 void evt_civil_from_unix(int64_t unix_seconds, evt_civil *out);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12, day 1..31, not checked). */
+int64_t evt_civil_days_from_date(int64_t year, unsigned month, unsigned day);
+
 #endif /* EVT_CIVIL_H */

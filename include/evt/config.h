@@ -7,8 +7,9 @@
  * are errors, so a typo never silently falls back to a default.
  *
  * Parsed into a fixed struct (no heap). Errors name the key and the line in a caller's
- * buffer and never quote a value, so a message can be logged or shown as is (the paas_token
- * never appears in it). Field sizes are the platform's field lengths in bytes, + 1 for NUL.
+ * buffer and never quote a value, so a message can be logged or shown as is (the secrets,
+ * paas_token and ecr_key, never appear in it). Field sizes are the platform's field lengths in
+ * bytes, + 1 for NUL.
  */
 #ifndef EVT_CONFIG_H
 #define EVT_CONFIG_H
@@ -24,6 +25,25 @@
 /* Receipt QR mode: evt_receipt_qr_mode from receipt.h (one definition for both modules). */
 
 #define EVT_CONFIG_MAX_ITEMS 9
+/* The POS pairing key of the ECR link: 32 bytes, provisioned as 64 hex digits. */
+#define EVT_CONFIG_ECR_KEY_BYTES 32
+/* order_max_total when the file has none: 20000.00 yuan. */
+#define EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL ((evt_fen)2000000)
+
+/* order_keep_days when the file has none: today's and yesterday's orders stay re-sendable. */
+#define EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS 2u
+
+/* A PIN as stored: PBKDF2-HMAC-SHA256 of the PIN with a salt, never the PIN itself.
+ * Provisioned as "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>" (tools/pin-hash). */
+#define EVT_PIN_SALT_MAX   32
+#define EVT_PIN_HASH_BYTES 32
+typedef struct evt_pin_hash {
+    bool set;
+    uint32_t iterations; /* 1000 .. 1000000 */
+    uint8_t salt[EVT_PIN_SALT_MAX];
+    uint8_t salt_len; /* 8 .. 32 */
+    uint8_t hash[EVT_PIN_HASH_BYTES];
+} evt_pin_hash;
 
 typedef struct evt_config_item {
     char med_list_codg[51];
@@ -56,8 +76,14 @@ typedef struct evt_config {
     char paas_token[129]; /* secret: never log */
     char infver[7];       /* default "V1.0" */
 
-    uint16_t ecr_port;              /* 0 = ECR link off (default) */
-    char ecr_bind[46];              /* IPv4/IPv6 literal, default "127.0.0.1" */
+    uint16_t ecr_port; /* 0 = ECR link off (default) */
+    char ecr_bind[46]; /* IPv4/IPv6 literal, default "127.0.0.1" */
+    /* Secret shared with the pharmacy POS: never log. Required when ecr_port is not 0. */
+    uint8_t ecr_key[EVT_CONFIG_ECR_KEY_BYTES];
+    bool ecr_key_set;
+    evt_fen order_max_total;        /* largest order total accepted, > 0; default 20000.00 yuan */
+    uint32_t order_keep_days;       /* order records kept at least this long, 1..366 (default 2) */
+    evt_pin_hash supervisor_pin;    /* releases blocked orders; unset = nobody at the terminal */
     uint8_t paper_width_mm;         /* 58 (default) or 80 */
     evt_receipt_qr_mode receipt_qr; /* default raster */
     uint32_t http_timeout_ms;       /* default 15000 */
@@ -75,8 +101,8 @@ typedef struct evt_config {
 /*
  * Parses len bytes of text into *out (fully overwritten; defaults applied). On error returns
  * EVT_ERR_CONFIG_INVALID (bad syntax, unknown or duplicate key, bad value) or
- * EVT_ERR_CONFIG_MISSING (a required key absent) and writes e.g.
- * "line 7: mdtrtarea_admvs: must be 6 digits" or "missing key: paas_token" into msg
+ * EVT_ERR_CONFIG_MISSING (a required key absent, also ecr_key while ecr_port is not 0) and
+ * writes e.g. "line 7: mdtrtarea_admvs: must be 6 digits" or "missing key: paas_token" into msg
  * (msg_cap bytes incl. NUL; msg may be NULL). EVT_ERR_ARG for NULL text/out.
  * On error *out is left zeroed, never half-filled.
  */

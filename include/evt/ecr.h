@@ -1,22 +1,29 @@
 /*
  * evt_ecr: the ECR link — the pharmacy's POS software sends sales to the terminal and gets
- * the results back. JSON lines ("v":1) over one TCP connection on the LAN; the protocol is
- * in docs/ecr-link.md.
+ * the results back. JSON lines ("v":2) over TCP on the LAN, every line authenticated with the
+ * pairing key both sides were provisioned with; the protocol is in docs/ecr-link.md.
  *
  * Runs inside the firmware's single main loop through the evt_hal_net contract only: the
- * app calls evt_ecr_poll() every pass, which accepts, reads, answers status queries and
- * malformed lines by itself, and hands over a validated sale (evt_order) at most once per
- * call. The app runs the sale and finishes it with evt_ecr_reply(). One POS connection at a
- * time; a new connection replaces the current one (a POS reconnects when it believes the
- * old one is dead, and a half-open socket would otherwise lock it out forever).
+ * app calls evt_ecr_poll() every pass, which accepts, authenticates, reads, answers status
+ * queries and malformed lines by itself, and hands over a validated sale (evt_order) at most
+ * once per call. The app runs the sale and finishes it with evt_ecr_reply().
+ *
+ * Who may talk: a new connection gets a hello with a fresh challenge and must answer with an
+ * auth line MACed with the pairing key within EVT_ECR_AUTH_TIMEOUT_MS; until then it is one of
+ * at most EVT_ECR_PENDING_MAX pending connections and can neither start a sale nor read a
+ * result (more connections are closed at once). Once authenticated it replaces the current
+ * POS connection (a POS reconnects when it believes the old one is dead; a half-open socket
+ * must not lock it out). Every later line, both ways, carries a sequence number and a MAC
+ * bound to the session; a line that fails either check closes the connection.
  *
  * Idempotency by order id: results go through an evt_ecr_store. A sale request for an
- * order already settled (or whose outcome is unknown) gets the stored result again and is
- * not handed to the app. evt_ecr_ram_store is a small in-RAM table; the transaction engine
- * can supply a persistent store (the journal) through the same two hooks.
+ * order already settled, in doubt, or blocked for a supervisor gets the stored result again
+ * and is not handed to the app. evt_ecr_ram_store is a small in-RAM table; the transaction
+ * engine supplies a persistent store (the journal) through the same two hooks.
  *
- * Memory: the line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the arena at open; each
- * message's JSON tree is parsed into the arena and freed before poll returns.
+ * Memory: the current connection's line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the
+ * arena at open; pending connections use small buffers inside evt_ecr; each message's JSON
+ * tree is parsed into the arena and freed before poll returns.
  */
 #ifndef EVT_ECR_H
 #define EVT_ECR_H
@@ -27,11 +34,16 @@
 
 #include "evt/err.h"
 #include "evt/hal_net.h"
+#include "evt/hal_sys.h"
 #include "evt/money.h"
 #include "evt/sale.h"
 
-#define EVT_ECR_PROTOCOL_VERSION 1
+#define EVT_ECR_PROTOCOL_VERSION 2
 #define EVT_ECR_LINE_MAX         16384 /* bytes of one message, without its CR LF / LF */
+#define EVT_ECR_KEY_BYTES        32    /* pairing key (provisioned ecr_key) */
+#define EVT_ECR_PENDING_MAX      4     /* connections waiting to authenticate */
+#define EVT_ECR_AUTH_LINE_MAX    320   /* bytes of an auth line (a few fields and the MAC) */
+#define EVT_ECR_AUTH_TIMEOUT_MS  5000  /* a connection must authenticate within this */
 #define EVT_ECR_ITEM_QTY_MAX     99999
 #define EVT_ECR_MESSAGE_BYTES    192 /* Chinese message for the POS operator, UTF-8 */
 
@@ -60,6 +72,9 @@ typedef struct evt_ecr_result {
     evt_fen cash;                        /* psn_cash_pay */
     evt_fen balance;                     /* balc after */
     bool balance_present;                /* false: resident insurance, sent as "" */
+    /* Refused or failed, yet not to be started again: a supervisor must decide first (the
+     * settlement answer was unusable and reversed, or the order's record is unreadable). */
+    bool blocked;
 } evt_ecr_result;
 
 /*
@@ -86,49 +101,78 @@ typedef struct evt_ecr_ram_store {
 /* Empties rs and fills *store with hooks onto it. */
 void evt_ecr_ram_store_init(evt_ecr_ram_store *rs, evt_ecr_store *store);
 
+/* One TCP connection of the link. */
+typedef struct evt_ecr_conn {
+    evt_net_sock *sock;
+    char session[65];  /* the challenge (hex); + the POS's nonce once authenticated */
+    uint64_t rx_seq;   /* last sequence number accepted from the POS */
+    uint64_t tx_seq;   /* last sequence number sent */
+    uint64_t deadline; /* pending: monotonic ms by which it must authenticate */
+    uint8_t *buf;
+    size_t cap;
+    size_t fill;
+    bool discarding; /* dropping the rest of an over-long line until its newline */
+} evt_ecr_conn;
+
+typedef struct evt_ecr_config {
+    const evt_hal_net *net;
+    const evt_hal_sys *sys; /* entropy for challenges, monotonic clock for deadlines */
+    const char *bind_addr;  /* NULL = board default */
+    uint16_t port;
+    evt_ecr_store store; /* copied */
+    uint8_t key[EVT_ECR_KEY_BYTES];
+    evt_fen order_max_total;  /* a larger total is refused (EVT_ERR_ORDER_TOO_LARGE); 0 = none */
+    const char *terminal_id;  /* named in the hello (copied, up to 31 bytes) */
+    uint32_t auth_timeout_ms; /* 0 = EVT_ECR_AUTH_TIMEOUT_MS */
+} evt_ecr_config;
+
 typedef struct evt_ecr {
     const evt_hal_net *net;
+    const evt_hal_sys *sys;
     evt_ecr_store store;
+    uint8_t key[EVT_ECR_KEY_BYTES];
+    evt_fen order_max_total;
+    char terminal_id[32];
     evt_net_sock *listener;
-    evt_net_sock *client;
-    uint8_t *buf;       /* EVT_ECR_LINE_MAX + 2 bytes from the arena */
-    size_t fill;        /* bytes in buf */
-    bool discarding;    /* dropping the rest of an over-long line until its newline */
+    evt_ecr_conn client; /* the authenticated POS connection (sock NULL when none) */
+    evt_ecr_conn pending[EVT_ECR_PENDING_MAX];
+    uint8_t pending_buf[EVT_ECR_PENDING_MAX][EVT_ECR_AUTH_LINE_MAX + 2];
     bool order_open;    /* an order was handed to the app and has no reply yet */
     bool external_busy; /* the cashier runs a sale that did not come from the POS */
     char open_order_id[EVT_ORDER_ID_BYTES];
     uint32_t send_timeout_ms;
+    uint32_t auth_timeout_ms;
+    uint32_t refused_connections; /* closed unauthenticated (figures, tests) */
 } evt_ecr;
 
 /*
- * Listens on bind_addr:port (bind_addr NULL = board default) through net. store is copied.
- * Errors: EVT_ERR_ARG, EVT_ERR_NOMEM (line buffer), the driver's listen errors.
+ * Listens on cfg->bind_addr:cfg->port through cfg->net. Errors: EVT_ERR_ARG (missing net, sys,
+ * store hooks; an all-zero key), EVT_ERR_NOMEM (line buffer), the driver's listen errors.
  */
-evt_err evt_ecr_open(evt_ecr *ecr, const evt_hal_net *net, const char *bind_addr, uint16_t port,
-                     const evt_ecr_store *store);
+evt_err evt_ecr_open(evt_ecr *ecr, const evt_ecr_config *cfg);
 
-/* Closes the client and the listener, frees the line buffer. Safe on a closed ecr. */
+/* Closes every connection and the listener, frees the line buffer. Safe on a closed ecr. */
 void evt_ecr_close(evt_ecr *ecr);
 
 /*
- * One pass: waits up to about timeout_ms for a connection or data, answers everything it
- * can by itself (status queries, stored results, busy, malformed lines) and returns at most
- * one new sale in *out with *got = true — the POS has then already been sent {"type":"ack"}.
- * Messages already buffered are handled before waiting. *out is scratch space while a
- * message is validated: only its contents after *got = true mean anything. Connection loss is
- * handled here (the client is dropped, the link keeps listening) and is not an error. Errors:
- * EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered with an error if
- * possible); listener errors from the driver other than a timeout.
+ * One pass: waits up to about timeout_ms for a connection or data, authenticates new
+ * connections, answers everything it can by itself (status queries, stored results, busy,
+ * malformed lines) and returns at most one new sale in *out with *got = true — the POS has
+ * then already been sent {"type":"ack"}. Messages already buffered are handled before waiting.
+ * *out is scratch space while a message is validated: only its contents after *got = true mean
+ * anything. Connection loss, an unauthenticated line or a failed reply only cost that
+ * connection (the link keeps listening) and are not errors. Errors: EVT_ERR_ARG; EVT_ERR_NOMEM
+ * when a message did not fit the arena (it was answered with an error if possible); listener
+ * errors from the driver other than a timeout.
  */
 evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got);
 
 /*
  * Finishes a sale: saves result in the store (any status except busy) and sends it to the
- * connected POS. Also how the engine updates an older result (an `unknown` settled by its
- * reversal becomes `failed`, so the POS may try again). Clears the open order when result->order_id
- * is the one handed out by poll. Returns EVT_OK when sent; EVT_ERR_NET_CLOSED when no POS is
- * connected or the send failed (the result is saved anyway: the POS gets it with a status query or
- * by resending the sale); the store's error if saving failed; EVT_ERR_ARG.
+ * connected POS. Clears the open order when result->order_id is the one handed out by poll.
+ * Returns EVT_OK when sent; EVT_ERR_NET_CLOSED when no POS is connected or the send failed
+ * (the result is saved anyway: the POS gets it with a status query or by resending the sale);
+ * the store's error if saving failed; EVT_ERR_ARG.
  */
 evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
 

@@ -4,6 +4,9 @@
  * Each code has three texts: its name (for tests), an English line for the log (never with
  * personal data) and a Chinese line for the cashier's screen. Modules add codes here rather
  * than inventing their own, so the UI can always say something precise.
+ *
+ * Values are stored on flash (an order's result in the journal): new codes are appended at
+ * the end of the list, never inserted, so a stored value keeps its meaning.
  */
 #ifndef EVT_ERR_H
 #define EVT_ERR_H
@@ -77,7 +80,7 @@
     /* storage and journal */                                                                      \
     X(EVT_ERR_STORAGE_IO, "storage I/O error", "存储器读写错误")                                   \
     X(EVT_ERR_JOURNAL_CORRUPT, "journal record corrupt (skipped)", "交易日志损坏，已跳过损坏记录") \
-    X(EVT_ERR_JOURNAL_FULL, "journal full", "交易日志已满")                                        \
+    X(EVT_ERR_JOURNAL_FULL, "journal full", "交易日志已满，不能开始新交易，请日结或联系技术员")                                        \
     /* configuration */                                                                            \
     X(EVT_ERR_CONFIG_MISSING, "configuration key missing", "终端未完成配置，请联系技术员")         \
     X(EVT_ERR_CONFIG_INVALID, "configuration value invalid", "终端配置错误，请联系技术员")         \
@@ -89,7 +92,19 @@
     /* ECR link */                                                                                 \
     X(EVT_ERR_ECR_MALFORMED, "malformed ECR message", "收银系统消息格式错误")                \
     X(EVT_ERR_ECR_VERSION, "unsupported ECR protocol version", "收银系统接口版本不支持")        \
-    X(EVT_ERR_ECR_TOO_LONG, "ECR message line too long", "收银系统消息过长")
+    X(EVT_ERR_ECR_TOO_LONG, "ECR message line too long", "收银系统消息过长")                  \
+    /* appended: values above are stored on flash and must not move */                            \
+    X(EVT_ERR_PERSON_VOUCHER_MISMATCH, "person info does not match the decoded voucher",         \
+      "参保人员信息与电子凭证不符，已停止交易，请核实患者身份")                                   \
+    X(EVT_ERR_ORDER_NEEDS_SUPERVISOR, "order blocked until a supervisor releases it",             \
+      "平台应答异常已冲正，该订单需主管核实后放行")                                               \
+    X(EVT_ERR_ORDER_RECORD_UNREADABLE, "order record unreadable: cannot prove it did not settle",  \
+      "该订单交易记录损坏，无法确认是否已结算，请主管与医保平台核实")                             \
+    X(EVT_ERR_ORDER_TOO_LARGE, "order total above the provisioned maximum",                       \
+      "订单金额超过终端上限，请核对订单")                                                         \
+    X(EVT_ERR_ECR_UNAUTHENTICATED, "ECR message not authenticated", "收银系统未通过配对验证")   \
+    X(EVT_ERR_AUTH_FAILED, "wrong PIN", "密码错误")                                               \
+    X(EVT_ERR_AUTH_LOCKED, "too many wrong PINs: locked for a while", "密码错误次数过多，请稍后再试")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,

@@ -1,7 +1,20 @@
 /*
  * HAL contract: the cashier's screen and keypad. The firmware composes whole screens (a title,
  * up to EVT_UI_MAX_LINES lines of UTF-8 text, a hint line); the board draws them on a tty,
- * an LCD, or records them for tests. Keys come back one at a time.
+ * an LCD, or records them for tests. Keys come back one at a time, each stamped with the
+ * moment it was pressed.
+ *
+ * Why keys carry a time: a key pressed ahead of a screen must not answer that screen (Enter
+ * pressed twice at the identity screen must not also confirm the amounts that appear a few
+ * ms later). The firmware (evt_ui) reads evt_hal_sys.monotonic_ms right after show() returns
+ * and discards, on a decision screen, every key whose pressed_ms is not later than that.
+ * So drivers must stamp honestly:
+ * - pressed_ms is on the board's evt_hal_sys.monotonic_ms clock;
+ * - stamp a key when it is pressed (keypad interrupt, scan of the matrix) if the driver can;
+ *   otherwise when it reads it;
+ * - a driver that reads a buffered stream (tty, UART FIFO) must not let keys that were already
+ *   waiting before a screen look as if they came after it: in show(), once the screen is out,
+ *   take in whatever is waiting and stamp it no later than that moment.
  */
 #ifndef EVT_HAL_UI_H
 #define EVT_HAL_UI_H
@@ -11,7 +24,7 @@
 
 #include "evt/err.h"
 
-#define EVT_UI_MAX_LINES 12
+#define EVT_UI_MAX_LINES  12
 #define EVT_UI_LINE_BYTES 96 /* UTF-8 bytes per line incl. NUL (about 30 CJK characters) */
 
 typedef enum evt_ui_tone {
@@ -41,14 +54,17 @@ typedef enum evt_key {
 
 typedef struct evt_key_event {
     evt_key key;
-    char ch; /* for EVT_KEY_DIGIT */
+    char ch;             /* for EVT_KEY_DIGIT */
+    uint64_t pressed_ms; /* when pressed, on evt_hal_sys.monotonic_ms (see above) */
 } evt_key_event;
 
 typedef struct evt_hal_ui {
     void *ctx;
-    /* Replaces the whole screen. The screen struct is only read during the call. */
+    /* Replaces the whole screen. The screen struct is only read during the call. Keys pressed
+     * before it returns are stamped no later than the moment it returns (see above). */
     evt_err (*show)(void *ctx, const evt_ui_screen *screen);
-    /* Waits up to timeout_ms for a key press. EVT_ERR_TIMEOUT when none. */
+    /* Waits up to timeout_ms for a key press (oldest first, with its pressed_ms). EVT_ERR_TIMEOUT
+     * when none. */
     evt_err (*read_key)(void *ctx, uint32_t timeout_ms, evt_key_event *out);
 } evt_hal_ui;
 

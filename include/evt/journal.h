@@ -40,15 +40,18 @@
 #define EVT_JOURNAL_SECTORS_MIN 2u
 
 /*
- * Key prefixes the firmware uses, so the modules sharing the journal cannot collide and a
- * technician's dump reads naturally. The value layouts belong to the module named.
+ * Keys the firmware uses, so the modules sharing the journal cannot collide and a technician's
+ * dump reads naturally. The value layouts belong to the module named.
+ *   msgid            proto/platform: last (time, counter) used
+ *   pend/ pend#      platform: settlement-type request sent, outcome not decided (twin)
+ *   rev/ rev#        platform: 2601 owed, by original msgid (twin)
+ *   order/ order#    orders: every order's state and result, by POS order id (twin)
+ *   close/           orders: days the daily close has closed
+ *   auth/            auth: wrong-PIN counters by role
  */
-#define EVT_JOURNAL_KEY_MSGID         "msgid"  /* proto: last (time, counter) used */
-#define EVT_JOURNAL_PREFIX_PENDING    "pend/"  /* platform: request sent, outcome unknown */
-#define EVT_JOURNAL_PREFIX_REVERSAL   "rev/"   /* platform: 2601 owed, by original msgid */
-#define EVT_JOURNAL_PREFIX_ORDER      "order/" /* txn: settled result by ECR order id */
-#define EVT_JOURNAL_PREFIX_DAY_TOTALS "day/"   /* txn: totals by yyyymmdd */
-#define EVT_JOURNAL_PREFIX_SIGN_NO    "sign/"  /* platform: sign_no by operator */
+#define EVT_JOURNAL_KEY_MSGID       "msgid"
+#define EVT_JOURNAL_PREFIX_PENDING  "pend/"
+#define EVT_JOURNAL_PREFIX_REVERSAL "rev/"
 
 /* Bytes of work buffer per sector and per key (both multiples of 4). */
 #define EVT_JOURNAL_SECTOR_WORK_BYTES 12u
@@ -149,6 +152,48 @@ evt_err evt_journal_iterate(evt_journal *j, const char *prefix, evt_journal_visi
                             void *arg);
 
 evt_err evt_journal_stats_get(const evt_journal *j, evt_journal_stats *out);
+
+/*
+ * Twin records. A value that guards money — an order that settled or may have, a settlement
+ * whose outcome is unknown, a reversal owed — must outlive one damaged record, which the log
+ * alone cannot promise (a damaged newest record makes an older one, or none, visible). It is
+ * stored twice, under "<name>/<id>" and "<name>#<id>"; each copy starts with a 32-bit revision
+ * that grows with every put. A read takes the intact copy with the higher revision and, outside
+ * an iteration, rewrites the other copy when it is missing, older or damaged.
+ *
+ * Writes go primary first, then the copy, so a power cut between them leaves the new value in
+ * the primary with the higher revision: the read sees it. A delete removes the primary, then
+ * the copy; a cut between them leaves the old value readable (owners must tolerate a record
+ * that comes back after a cut during its delete: see docs/journal.md).
+ *
+ * name: 1..8 printable characters without '/' or '#'; id: printable, non-empty; the key
+ * name + 1 + id must fit EVT_JOURNAL_KEY_MAX. Values up to EVT_JOURNAL_TWIN_VALUE_MAX.
+ */
+#define EVT_JOURNAL_TWIN_NAME_MAX  8
+#define EVT_JOURNAL_TWIN_VALUE_MAX 252u
+
+/* Stores value under both keys. Errors as evt_journal_put, EVT_ERR_ARG for a bad name/id/len. */
+evt_err evt_journal_twin_put(evt_journal *j, const char *name, const char *id, const void *value,
+                             size_t len);
+
+/*
+ * Reads the newest intact copy into buf (cap bytes), *len its length. EVT_ERR_NOT_FOUND when
+ * neither copy exists; EVT_ERR_JOURNAL_CORRUPT when a copy exists but none reads back intact
+ * (the caller cannot prove what the record said); EVT_ERR_OVERFLOW (then *len is the needed
+ * length); EVT_ERR_ARG; EVT_ERR_STORAGE_IO. *repaired (may be NULL) tells whether the other copy
+ * had to be rewritten.
+ */
+evt_err evt_journal_twin_get(evt_journal *j, const char *name, const char *id, void *buf,
+                             size_t cap, size_t *len, bool *repaired);
+
+/* Removes both copies. EVT_ERR_NOT_FOUND when neither existed. */
+evt_err evt_journal_twin_del(evt_journal *j, const char *name, const char *id);
+
+/* Called once per id that has at least one copy (NUL-terminated, valid during the call). The
+ * rules of evt_journal_iterate apply: get (and twin_get, without repair) allowed, no writes. */
+typedef evt_err (*evt_journal_twin_visit_fn)(void *arg, const char *id);
+evt_err evt_journal_twin_iterate(evt_journal *j, const char *name, evt_journal_twin_visit_fn visit,
+                                 void *arg);
 
 /*
  * Technician's erase: erases every sector (keeping the wear counters) and leaves the journal

@@ -124,6 +124,8 @@ evt_err evt_json_add_string(cJSON *obj, const char *key, const char *value);
 evt_err evt_json_add_money(cJSON *obj, const char *key, evt_fen fen);
 /* Raw JSON integer number. */
 evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value);
+/* true / false. */
+evt_err evt_json_add_bool(cJSON *obj, const char *key, bool value);
 
 /* Compact serialisation into buf (cap bytes incl. the NUL); *len excludes the NUL.
  * EVT_ERR_OVERFLOW if it does not fit. Does not allocate. */

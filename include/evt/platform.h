@@ -29,8 +29,29 @@ typedef evt_err (*evt_platform_build_fn)(void *arg, const evt_proto_identity *id
 typedef struct evt_platform_settle_ref {
     const char *psn_no;
     const char *insuplc_admdvs;
-    const char *order_id;
+    const char *order_ref; /* the owner's id of the business case (the POS order id) */
+    /* Called once the msgid is known and the request built, before anything is journalled or
+     * sent: the owner records that this msgid may move money. An error stops the call and
+     * nothing is sent. May be NULL. */
+    evt_err (*before_send)(void *ctx, const char *msgid);
+    void *ctx;
 } evt_platform_settle_ref;
+
+/*
+ * The owner of settlement-type requests (the transaction engine): the platform asks it whether
+ * an outcome it still holds as pending after a restart was recorded, and tells it when a
+ * reversal was acknowledged. Both run from the main loop; neither may call back into the
+ * platform.
+ */
+typedef struct evt_platform_owner {
+    void *ctx;
+    /* True when the owner recorded the outcome of msgid (its answer arrived and was written
+     * before power went): the pending record is then stale and is dropped, not reversed. */
+    bool (*outcome_recorded)(void *ctx, const char *order_ref, const char *msgid);
+    /* The platform acknowledged the reversal of msgid: no money moved. The owner records it;
+     * an error keeps the reversal owed (the 2601 is repeated later, harmlessly). */
+    evt_err (*reversed)(void *ctx, const char *order_ref, const char *msgid);
+} evt_platform_owner;
 
 typedef struct evt_platform_reply {
     evt_proto_response resp; /* parsed envelope when answered; evt_platform_reply_free */
@@ -43,10 +64,21 @@ typedef struct evt_platform_reply {
 
 typedef struct evt_platform evt_platform;
 
-/* Creates the platform client; does not connect. ca_pem NUL-terminated. */
+/* Creates the platform client; does not connect, does not look at owed records yet.
+ * ca_pem NUL-terminated. */
 evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_hal *hal,
                          evt_journal *journal, evt_platform **out);
 void evt_platform_free(evt_platform *p);
+
+/* Sets the owner (copied). Call before evt_platform_recover. */
+void evt_platform_set_owner(evt_platform *p, const evt_platform_owner *owner);
+
+/*
+ * Start-up recovery: every request still pending was sent (or about to be) when power went.
+ * Those whose outcome the owner recorded are dropped; the others become reversals owed.
+ * Counts the reversals owed. Journal errors.
+ */
+evt_err evt_platform_recover(evt_platform *p);
 
 /* 9001 for the configured operator; keeps sign_no. */
 evt_err evt_platform_sign_in(evt_platform *p);
@@ -54,10 +86,12 @@ bool evt_platform_signed_in(const evt_platform *p);
 
 /*
  * Sends one transaction and parses the envelope.
- * EVT_OK: answered with infcode 0 (reply->resp.output holds the output).
- * EVT_ERR_PLATFORM_REJECTED: answered with a business error (reply->resp.err_msg).
- * Other errors: no valid answer (transport, TLS, HTTP, JSON); reply->request_sent tells
- * whether the platform may have seen it.
+ * EVT_OK: HTTP 200 with a complete envelope, infcode 0 (reply->resp.output holds the output).
+ * EVT_ERR_PLATFORM_REJECTED: a complete envelope with infcode != 0, under HTTP 200 or a 4xx
+ * (the gateway refusing before any processing): a definitive refusal (reply->resp.err_msg).
+ * Other errors: no answer the terminal fully understands (transport, TLS, HTTP — including
+ * any status but 200 with a success body, JSON); reply->request_sent tells whether the
+ * platform may have seen it.
  * settle != NULL marks a settlement-type request: it is journalled (pending) before sending
  * and must be finished with evt_platform_settle_done.
  */
@@ -76,12 +110,28 @@ void evt_platform_reply_free(evt_platform_reply *reply);
 evt_err evt_platform_settle_done(evt_platform *p, const char *msgid, bool outcome_known,
                                  bool *reversed);
 
-/* Sends the owed reversals (oldest first), at most max_attempts requests. */
+/* Sends the owed reversals, at most max_attempts requests; *left (may be NULL) = still owed. */
 evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, unsigned *left);
 /* Reversals still owed. */
 unsigned evt_platform_pending_reversals(const evt_platform *p);
-/* True when a reversal is owed for this order (no second settlement before it is settled). */
-bool evt_platform_order_has_reversal(evt_platform *p, const char *order_id);
+
+typedef enum evt_platform_owed_state {
+    EVT_PLATFORM_OWED_NONE,     /* nothing held for this msgid */
+    EVT_PLATFORM_OWED_PENDING,  /* sent, outcome not yet decided */
+    EVT_PLATFORM_OWED_REVERSAL, /* 2601 owed */
+} evt_platform_owed_state;
+
+/* What the journal holds for msgid. A record that no copy of reads back intact counts as owed:
+ * the safe answer. */
+evt_platform_owed_state evt_platform_owed(evt_platform *p, const char *msgid);
+
+/*
+ * Records a reversal owed for a settlement-type request the owner knows may have been sent
+ * (e.g. its own record says so and the platform's record is gone). A 2601 for a msgid the
+ * platform never saw is acknowledged and bars that msgid, so owing one too many is harmless.
+ */
+evt_err evt_platform_owe_reversal(evt_platform *p, const char *infno, const char *msgid,
+                                  const evt_platform_settle_ref *ref);
 
 /* Ends the kept-alive connection (end of a sale). */
 void evt_platform_disconnect(evt_platform *p);

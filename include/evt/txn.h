@@ -6,7 +6,10 @@
  *   -> 2102 (journalled first) -> receipt -> result
  *
  * Money moves only in 2102, and only after the cashier confirmed both the identity and the
- * split. Every way out of a sale ends in exactly one evt_ecr_result for the POS.
+ * split. Every way out of a sale ends in exactly one evt_ecr_result for the POS, and in the
+ * order's record in the journal (evt_orders): the record is written before anything else
+ * happens after each outcome — before the pending 2102 record is dropped, before the receipt,
+ * before the POS is told — so a power cut can only leave the order in doubt, never forgotten.
  */
 #ifndef EVT_TXN_H
 #define EVT_TXN_H
@@ -18,20 +21,10 @@
 #include "evt/ecr.h"
 #include "evt/hal.h"
 #include "evt/journal.h"
+#include "evt/orders.h"
 #include "evt/platform.h"
 #include "evt/ui.h"
 #include "evt/voucher.h"
-
-/* Day totals for the daily close (3201), kept in the journal under day/<yyyymmdd>; written
- * by every settled sale, read by the daily close when it lands. */
-typedef struct evt_txn_day_totals {
-    uint32_t count;
-    evt_fen total;
-    evt_fen fund;
-    evt_fen account;
-    evt_fen mutual_aid;
-    evt_fen cash;
-} evt_txn_day_totals;
 
 typedef struct evt_txn_counters {
     uint32_t settled;
@@ -71,6 +64,7 @@ typedef struct evt_txn {
     evt_txn_last_receipt *last; /* from the arena */
     uint32_t scan_timeout_ms;
     uint32_t decision_timeout_ms;
+    uint32_t order_keep_days; /* retention of order records (evt_orders_make_room) */
 } evt_txn;
 
 evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_platform *platform,
@@ -78,9 +72,18 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
 void evt_txn_deinit(evt_txn *t);
 
 /*
+ * Start-up recovery, after evt_platform_recover: every order still in doubt gets its reversal
+ * owed (re-created from the order's record if the platform's record is gone) and is marked
+ * UNKNOWN. Registers the engine as the platform's settlement owner first.
+ */
+evt_err evt_txn_recover(evt_txn *t);
+
+/*
  * Runs one pharmacy sale. Always fills *result (status, error, amounts when settled) and
- * returns its error (EVT_OK when settled). A settled order id is remembered: running it
- * again returns the stored result without a second settlement.
+ * returns its error (EVT_OK when settled). An order id the terminal already has a record of is
+ * not started again unless that record proves no money moved (refused, failed, reversed) and
+ * no supervisor decision is pending: the stored result is returned instead. A journal without
+ * room for the sale's records refuses it before anything is scanned.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
 
@@ -88,7 +91,16 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
  * none since start-up; printer errors as the printer reports them. */
 evt_err evt_txn_reprint_last(evt_txn *t);
 
-/* Stored result of a settled order (ECR idempotency). EVT_ERR_NOT_FOUND if none. */
+/* Stored result of an order (ECR idempotency and status). EVT_ERR_NOT_FOUND if none; an
+ * unreadable record gives EVT_OK with a blocked refusal (EVT_ERR_ORDER_RECORD_UNREADABLE). */
 evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *out);
+
+/* A supervisor's release of an order blocked after an unusable settlement answer (it may be
+ * tried again). EVT_ERR_NOT_FOUND when no such blocked order; journal errors. */
+evt_err evt_txn_release_order(evt_txn *t, const char *order_id);
+
+/* Up to max ids of orders waiting for a supervisor's release (ids: EVT_ORDER_ID_BYTES each). */
+evt_err evt_txn_blocked_orders(evt_txn *t, char (*ids)[EVT_ORDER_ID_BYTES], unsigned max,
+                               unsigned *count);
 
 #endif /* EVT_TXN_H */

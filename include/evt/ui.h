@@ -9,15 +9,28 @@
 #include <stdbool.h>
 
 #include "evt/config.h"
+#include "evt/hal_sys.h"
 #include "evt/hal_ui.h"
 #include "evt/sale.h"
 
+/*
+ * The shortest time between drawing a screen that moves money (the split, 请确认结算金额) and
+ * an OK that confirms it. An earlier OK is discarded, not queued: it was pressed before the
+ * cashier could have read the amounts. 500 ms because a double press of one key comes
+ * 100-250 ms apart and a plain visual reaction takes about 250 ms, while reading five amounts
+ * takes well over a second, so a cashier who reads the screen never notices the guard.
+ */
+#define EVT_UI_MONEY_CONFIRM_DWELL_MS 500u
+
 typedef struct evt_ui {
     const evt_hal_ui *hal;
-    evt_ui_screen current; /* last screen shown (tests and redraws) */
+    const evt_hal_sys *sys; /* monotonic clock: when each screen was drawn */
+    evt_ui_screen current;  /* last screen shown (tests and redraws) */
+    uint64_t drawn_ms;      /* when current was drawn (sys->monotonic_ms after show returned) */
 } evt_ui;
 
-void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal);
+/* sys gives the clock keys are stamped on (evt_key_event.pressed_ms). */
+void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal, const evt_hal_sys *sys);
 
 /* Idle: terminal ready, institution and operator, pending reversals if any. */
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
@@ -46,13 +59,29 @@ evt_err evt_ui_show_keyed_entry(evt_ui *ui, const evt_config *cfg, const evt_ord
                                 const char *prompt, const char *typed, const char *notice);
 
 /*
+ * Key handling on every screen that waits for the cashier (read_number, choose,
+ * wait_decision): a key pressed before the screen was drawn is discarded, because it answers
+ * an earlier screen (typed ahead, or pressed during a progress screen). QUIT is the board
+ * asking to stop, not an answer, and is never discarded.
+ */
+
+/*
  * Reads a number typed on the keypad (digits, BACKSPACE, OK to finish), redrawing the keyed
- * entry screen as it goes. EVT_OK with out possibly empty (OK alone); EVT_ERR_CANCELLED on
- * CANCEL; EVT_ERR_TIMEOUT when the cashier typed nothing for timeout_ms. *quit set on QUIT.
+ * entry screen as it goes. Keys pressed before the entry screen first appeared are discarded;
+ * the redraws after each digit are echo, so keys typed ahead of them count. EVT_OK with out
+ * possibly empty (OK alone); EVT_ERR_CANCELLED on CANCEL; EVT_ERR_TIMEOUT when the cashier typed
+ * nothing for timeout_ms. *quit set on QUIT.
  */
 evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *order,
                            const char *prompt, const char *notice, uint32_t timeout_ms, char *out,
                            size_t cap, bool *quit);
+
+/*
+ * A PIN typed on the keypad, shown as one '*' per digit under title and line (may be NULL);
+ * notice (may be NULL) says why a previous try failed. Returns as evt_ui_read_number.
+ */
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
+                        uint32_t timeout_ms, char *out, size_t cap, bool *quit);
 
 /*
  * A numbered menu: shows title and options ("1 …", "2 …") and waits for a digit key naming
@@ -63,11 +92,20 @@ evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options,
                       uint32_t timeout_ms, unsigned *choice, bool *quit);
 
 /*
- * Waits for OK or CANCEL (other keys ignored). *confirmed = true for OK.
+ * Waits for OK or CANCEL on the screen last shown (other keys, and keys pressed before it was
+ * drawn, are ignored). *confirmed = true for OK.
  * timeout_ms bounds the whole wait; EVT_ERR_TIMEOUT if the cashier did nothing.
  * EVT_ERR_CANCELLED if the board asked to quit (sim/test QUIT key).
  */
 evt_err evt_ui_wait_decision(evt_ui *ui, uint32_t timeout_ms, bool *confirmed);
+
+/*
+ * The same for a confirmation that moves money: an OK pressed less than min_dwell_ms after
+ * the screen was drawn is discarded too (use EVT_UI_MONEY_CONFIRM_DWELL_MS). CANCEL is taken
+ * at once: refusing never moves money.
+ */
+evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t min_dwell_ms,
+                                     bool *confirmed);
 
 /* Labels for codes the platform sends. */
 const char *evt_ui_insutype_label(const char *insutype); /* 310 -> 职工基本医疗保险 */

@@ -39,13 +39,43 @@ int emu_cli(const emu *e, char *out, size_t cap, const char *const *args);
 /* A fresh dynamic code for person (shown through holder's family account if not NULL). */
 int emu_code(const emu *e, const char *person, const char *holder, int ttl_s, char *out,
              size_t cap);
+/* Personal-account balance in fen; fails the running test when it cannot be read (resident
+ * insurance has none: do not ask). */
 int64_t emu_balance_fen(const emu *e, const char *person);
 int emu_count(const emu *e, const char *what);
 int emu_fault(const emu *e, const char *infno, const char *kind, const char *value, int times);
 int emu_fault_clear(const emu *e);
+/* How the emulator handled msgid ("2102 infcode=0", one line per request with that msgid),
+ * waiting up to wait_ms for it to be recorded: tests wait on the emulator's own record of
+ * what it processed, never on a sleep. Returns 0 when recorded. */
+int emu_handled(const emu *e, const char *msgid, int wait_ms, char *out, size_t cap);
+/* Settlements of one order in the emulator's ledger: still standing (live), reversed by a 2601
+ * and cancelled by a 2103. All 0 when the order never settled. Returns 0 on success. */
+int emu_order_money(const emu *e, const char *order_id, int *live, int *reversed, int *cancelled);
+/* Copies the whole ledger to path (save) or back from it: a campaign puts the platform back
+ * where it was before a step. Returns 0 on success. */
+int emu_snapshot(const emu *e, const char *path, bool save);
+/* Requests of one infno the emulator handled so far (any outcome). */
+int emu_handled_count(const emu *e, const char *infno);
+
+/* When the harness hands the keypad to the test's cashier (term_options.cashier). */
+typedef enum term_ui_moment {
+    TERM_UI_SHOWN, /* a screen was just drawn; keys typed now wait unread, as during a platform call
+                    */
+    TERM_UI_READ,  /* the firmware is about to read a key */
+} term_ui_moment;
+
+typedef struct term term;
+typedef void (*term_cashier_fn)(term *t, term_ui_moment moment, void *arg);
 
 typedef struct term_options {
-    const char *keys;         /* UI script ('<screen text> => KEY' lines) */
+    const char *keys; /* UI script ('<screen text> => KEY' lines) */
+    /* Instead of a script: the UI's interactive keypad reads what term_type writes into a
+     * pipe, and cashier (if set) is called after every screen is drawn and before every key
+     * read, to let time pass (term_advance_ms) and type as a person at the counter would. */
+    bool key_pipe;
+    term_cashier_fn cashier;
+    void *cashier_arg;
     const char *ca_file;      /* default: the emulator's CA */
     const char *server_name;  /* tls_server_name override */
     const char *host;         /* default localhost */
@@ -53,15 +83,34 @@ typedef struct term_options {
     uint32_t http_timeout_ms; /* default 4000 */
     bool reuse_flash;         /* keep the journal of a previous terminal of this name */
     const char *extra_config; /* appended to the provisioning text */
+    uint32_t flash_bytes;     /* journal flash size; default 64 KiB (4 KiB sectors) */
+    /* msgid_slot + 1 (0 = the default slot 2): terminals started on fresh flash within one
+     * second need different slots, or their msgids collide at the platform. */
+    unsigned msgid_slot;
+    /* Called for every program of the journal's flash with the bytes programmed before it
+     * (the offset a power cut can be armed at), e.g. to find where a record is written. */
+    void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
+    void *write_tap_arg;
+    /* Journal on this in-memory NOR model instead of the flash file (the caller owns it and
+     * keeps it across a reboot). */
+    struct evt_ram_nor *nor;
+    /* A key script that does not match the screen gives up at once (the stall limit) instead
+     * of waiting a read timeout per try: for campaigns, where a cut may show any screen. */
+    bool keys_no_wait;
 } term_options;
 
-typedef struct term {
+struct term {
     char dir[PATH_MAX];
     char print_dir[PATH_MAX];
     char flash_path[PATH_MAX];
     evt_sim_sys *sys;
     evt_hal_net net;
     evt_sim_storage *flash;
+    struct evt_ram_nor *nor;         /* when the journal is on the RAM NOR model */
+    const evt_hal_storage *flash_in; /* the storage below the tap */
+    evt_hal_storage flash_tap;       /* the flash as the firmware sees it (tap in between) */
+    void (*write_tap)(void *arg, uint64_t offset, const uint8_t *data, size_t len);
+    void *write_tap_arg;
     evt_sim_printer_file *printer;
     evt_hal_printer printer_hal;
     evt_sim_scanner_serial *serial;
@@ -69,19 +118,34 @@ typedef struct term {
     evt_sim_scanner_mux mux;
     int scan_fd; /* write end of the serial scanner's pipe */
     evt_sim_ui *ui;
+    int key_fd;      /* key_pipe: write end of the keypad's pipe (term_type) */
+    int key_read_fd; /* key_pipe: the end the UI driver reads */
+    term_cashier_fn cashier;
+    void *cashier_arg;
+    evt_hal_ui cashier_ui; /* the driver's UI with the cashier called around it */
     evt_hal hal;
     evt_app *app;
     char *ca;
     char config[4096];
     char start_msg[160];
     evt_err start_err;
-} term;
+};
 
 /* Builds and starts a terminal against e. Returns 0 when the app started. */
 int term_start(term *t, const emu *e, const char *name, const term_options *opt);
 void term_stop(term *t);
+/* Program + erase bytes the flash did since the terminal started: the unit a power cut is
+ * armed in (evt_sim_storage_inject_power_cut counts from the moment it is armed). */
+uint64_t term_flash_work(const term *t);
 /* Makes the serial scan engine send one line. */
 void term_scan(term *t, const char *payload);
+/* key_pipe: the cashier types on the interactive keypad (Enter = OK, "c\n" = CANCEL...). */
+void term_type(term *t, const char *text);
+/* Lets ms pass for the terminal at once: its monotonic clock (and the key stamps) jump
+ * forward, nothing sleeps. */
+void term_advance_ms(term *t, uint32_t ms);
+/* The screen shown last (NULL before the first). */
+const evt_ui_screen *term_screen(const term *t);
 /* True if any screen shown so far (up to the UI's history) contains text. */
 bool term_screen_seen(const term *t, const char *text);
 size_t term_receipts(const term *t); /* *.bin files in the print directory */

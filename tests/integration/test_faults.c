@@ -37,8 +37,11 @@ static void run_sale(fixture *f, const char *person, evt_ecr_result *r)
 }
 
 /* A fault on 2102 after which the platform's ledger must end where it started: the terminal
- * could not learn the outcome, so it reversed the settlement. */
-static void settlement_fault_is_reversed(fixture *f, const char *kind, const char *value)
+ * could not learn the outcome, so it reversed the settlement. The ledger is read only once the
+ * emulator itself has recorded what it did with the 2102 (a delayed request is processed after
+ * the terminal gave up): never after a sleep. `handled` is what that record must say. */
+static void settlement_fault_is_reversed_as(fixture *f, const char *kind, const char *value,
+                                            const char *handled)
 {
     term_options opt = {.keys = confirm_then_ack, .http_timeout_ms = 2000};
     assert_int_equal(term_start(&f->t, &f->e, kind, &opt), 0);
@@ -48,6 +51,11 @@ static void settlement_fault_is_reversed(fixture *f, const char *kind, const cha
     run_sale(f, "employee", &r);
     assert_int_equal(r.status, EVT_ECR_FAILED); /* reversal acknowledged: nothing charged */
     assert_true(strstr(r.message, "已冲正") != NULL);
+    char record[256];
+    assert_int_equal(emu_handled(&f->e, r.msgid, 10000, record, sizeof record), 0);
+    if (strstr(record, handled) == NULL) {
+        fail_msg("the emulator handled the 2102 as \"%s\", expected \"%s\"", record, handled);
+    }
     assert_true(term_screen_seen(&f->t, "结算未完成"));
     assert_true(term_screen_seen(&f->t, "患者未被扣款"));
     assert_int_equal(term_receipts(&f->t), 0);
@@ -60,30 +68,35 @@ static void settlement_fault_is_reversed(fixture *f, const char *kind, const cha
 
 static void close_before_answer(void **state)
 {
-    settlement_fault_is_reversed(*state, "close_before", NULL);
+    settlement_fault_is_reversed_as(*state, "close_before", NULL, "fault=close_before");
 }
 
 static void close_mid_response_after_money_moved(void **state)
 {
     fixture *f = *state;
-    settlement_fault_is_reversed(f, "close_mid", NULL);
+    settlement_fault_is_reversed_as(f, "close_mid", NULL, "infcode=0 fault=close_mid");
     /* The emulator did settle before cutting the answer; the reversal cancelled it. */
     assert_int_equal(emu_count(&f->e, "settlements"), 1);
 }
 
 static void malformed_json_answer(void **state)
 {
-    settlement_fault_is_reversed(*state, "malformed_json", NULL);
+    settlement_fault_is_reversed_as(*state, "malformed_json", NULL,
+                                    "infcode=0 fault=malformed_json");
 }
 
 static void http_500_from_gateway(void **state)
 {
-    settlement_fault_is_reversed(*state, "http_status", "500");
+    settlement_fault_is_reversed_as(*state, "http_status", "500", "fault=http_status");
 }
 
+/* The answer comes after the terminal gave up and reversed: the reversal reached the platform
+ * first and barred the msgid, so the late 2102 is refused and moves no money. */
 static void answer_slower_than_timeout(void **state)
 {
-    settlement_fault_is_reversed(*state, "delay", "3500");
+    fixture *f = *state;
+    settlement_fault_is_reversed_as(f, "delay", "3500", "infcode=-1 fault=delay");
+    assert_int_equal(emu_count(&f->e, "settlements"), 0);
 }
 
 /* A business error is a definitive answer: no reversal, the platform's reason on screen. */

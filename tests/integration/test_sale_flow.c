@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <iconv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,38 @@ static const char confirm_all[] = "请核对患者身份 => OK\n"
                                   "结算成功 => OK\n";
 
 typedef it_fixture fixture;
+
+/* Receipts (ESC/POS bytes, Chinese in GB18030) that contain text. */
+static int receipts_with_text(const term *t, const char *utf8)
+{
+    char gb[64];
+    iconv_t cd = iconv_open("GB18030", "UTF-8");
+    assert_true(cd != (iconv_t)-1);
+    char *in = (char *)utf8, *out = gb;
+    size_t inl = strlen(utf8), outl = sizeof gb;
+    assert_true(iconv(cd, &in, &inl, &out, &outl) != (size_t)-1);
+    iconv_close(cd);
+    size_t gblen = sizeof gb - outl;
+    DIR *d = opendir(t->print_dir);
+    assert_non_null(d);
+    int found = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        if (n < 4 || strcmp(de->d_name + n - 4, ".bin") != 0) {
+            continue;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", t->print_dir, de->d_name);
+        FILE *fl = fopen(path, "rb");
+        assert_non_null(fl);
+        static char buf[64 * 1024];
+        size_t len = fread(buf, 1, sizeof buf, fl);
+        fclose(fl);
+        found += memmem(buf, len, gb, gblen) != NULL;
+    }
+    closedir(d);
+    return found;
+}
 
 static void assert_split_adds_up(const evt_ecr_result *r)
 {
@@ -65,9 +99,11 @@ static void own_code_sale(void **state)
     assert_int_equal(r.error, EVT_OK);
     assert_int_equal(r.total, 2500);
     assert_split_adds_up(&r);
-    assert_true(r.fund > 0);
-    assert_true(r.account > 0);
+    /* 甲: all in policy scope, fund 50 %, the own account pays the rest */
+    assert_int_equal(r.fund, 1250);
+    assert_int_equal(r.account, 1250);
     assert_int_equal(r.mutual_aid, 0);
+    assert_int_equal(r.cash, 0);
     assert_true(r.balance_present);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before - r.account);
     assert_int_equal(r.balance, before - r.account);
@@ -93,8 +129,11 @@ static void family_account_relative_pays(void **state)
     sale_item(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 1, 2000, &o, &r);
     assert_int_equal(r.status, EVT_ECR_SETTLED);
     assert_split_adds_up(&r);
-    assert_true(r.account > 0);
+    assert_int_equal(r.total, 2000);
+    assert_int_equal(r.fund, 1000);
+    assert_int_equal(r.account, 1000); /* the parent's own 35.20 covers it */
     assert_int_equal(r.mutual_aid, 0);
+    assert_int_equal(r.cash, 0);
     assert_int_equal(emu_balance_fen(&f->e, "parent"), parent - r.account);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), employee); /* display only */
     assert_true(term_screen_seen(&f->t, "亲情账户代展码"));
@@ -150,10 +189,12 @@ static void resident_insurance_cash_remainder_camera(void **state)
     evt_app_sale(f->t.app, &o, &r);
     assert_int_equal(r.status, EVT_ECR_SETTLED);
     assert_split_adds_up(&r);
+    /* 乙: 10 % first self-paid (1.86), fund 50 % of 16.74 = 8.37, cash 10.23 (no account) */
+    assert_int_equal(r.total, 1860);
+    assert_int_equal(r.fund, 837);
     assert_int_equal(r.account, 0);
     assert_int_equal(r.mutual_aid, 0);
-    assert_true(r.cash > 0);
-    assert_true(r.fund > 0);
+    assert_int_equal(r.cash, 1023);
     assert_false(r.balance_present);
     assert_true(term_screen_seen(&f->t, "个人账户：无"));
     assert_true(term_screen_seen(&f->t, "亲情账户代展码"));
@@ -284,6 +325,8 @@ static void paper_out_then_reprint(void **state)
     assert_true(term_screen_seen(&f->t, "结算单已补打"));
     assert_int_equal(term_receipts(&f->t), 2); /* the original, then a marked reprint */
     assert_int_equal(emu_count(&f->e, "settlements"), 1);
+    /* the first copy that reached paper is the receipt, the second carries the mark */
+    assert_int_equal(receipts_with_text(&f->t, "重打印"), 1);
 }
 
 /* An order id longer than the platform's fixmedins_setl_id is refused before any code is

@@ -29,6 +29,17 @@
     X(gnutls_init)                                                                                 \
     X(gnutls_deinit)                                                                               \
     X(gnutls_priority_set_direct)                                                                  \
+    X(gnutls_priority_init)                                                                        \
+    X(gnutls_priority_deinit)                                                                      \
+    X(gnutls_certificate_set_known_dh_params)                                                      \
+    X(gnutls_cipher_suite_get_name)                                                                \
+    X(gnutls_kx_get)                                                                               \
+    X(gnutls_cipher_get)                                                                           \
+    X(gnutls_mac_get)                                                                              \
+    X(gnutls_group_get)                                                                            \
+    X(gnutls_group_get_name)                                                                       \
+    X(gnutls_sign_algorithm_get)                                                                   \
+    X(gnutls_sign_get_name)                                                                        \
     X(gnutls_credentials_set)                                                                      \
     X(gnutls_transport_set_int2)                                                                   \
     X(gnutls_handshake)                                                                            \
@@ -49,32 +60,48 @@ GNUTLS_FUNCS(DECLARE_FN)
 
 static pthread_once_t gnutls_once = PTHREAD_ONCE_INIT;
 static bool gnutls_loaded;
+static char gnutls_problem[320];
 
 static void load_gnutls(void)
 {
     void *h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        fprintf(stderr, "tls_test_server: %s\n", dlerror());
+        snprintf(gnutls_problem, sizeof(gnutls_problem),
+                 "GnuTLS runtime libgnutls.so.30 cannot be loaded (Debian package libgnutls30): %s",
+                 dlerror());
         return;
     }
 #define LOAD_FN(fn)                                                                                \
     p_##fn = (__typeof__(fn) *)dlsym(h, #fn);                                                      \
     if (!p_##fn) {                                                                                 \
-        fprintf(stderr, "tls_test_server: missing %s\n", #fn);                                     \
+        snprintf(gnutls_problem, sizeof(gnutls_problem),                                           \
+                 "libgnutls.so.30 has no %s (GnuTLS older than 3.7.3?)", #fn);                     \
         return;                                                                                    \
     }
     GNUTLS_FUNCS(LOAD_FN)
 #undef LOAD_FN
     if (p_gnutls_global_init() < 0) {
+        snprintf(gnutls_problem, sizeof(gnutls_problem), "gnutls_global_init failed");
         return;
     }
     gnutls_loaded = true;
 }
 
-bool tls_ts_available(void)
+const char *tls_ts_unavailable_reason(void)
 {
     pthread_once(&gnutls_once, load_gnutls);
-    return gnutls_loaded && system("certtool --version >/dev/null 2>&1") == 0;
+    if (!gnutls_loaded) {
+        return gnutls_problem;
+    }
+    if (system("certtool --version >/dev/null 2>&1") != 0) {
+        return "certtool not found (Debian package gnutls-bin)";
+    }
+    return NULL;
+}
+
+bool tls_ts_available(void)
+{
+    return tls_ts_unavailable_reason() == NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -115,6 +142,13 @@ int tls_ts_make_certs(tls_ts_certs *c)
     static const char server_tmpl[] = "cn = \"localhost\"\ndns_name = \"localhost\"\n"
                                       "ip_address = \"127.0.0.1\"\nip_address = \"::1\"\n"
                                       "tls_www_server\nsigning_key\nexpiration_days = 365\n";
+    /* RSA server certificates usually allow key encipherment too; without it a server could
+     * never offer RSA key transport, and the test that the client refuses it would prove
+     * nothing. */
+    static const char server_rsa_tmpl[] = "cn = \"localhost\"\ndns_name = \"localhost\"\n"
+                                          "ip_address = \"127.0.0.1\"\nip_address = \"::1\"\n"
+                                          "tls_www_server\nsigning_key\nencryption_key\n"
+                                          "expiration_days = 365\n";
     static const char expired_tmpl[] = "cn = \"localhost\"\ndns_name = \"localhost\"\n"
                                        "ip_address = \"127.0.0.1\"\ntls_www_server\nsigning_key\n"
                                        "activation_date = \"2020-01-01 00:00:00\"\n"
@@ -125,6 +159,7 @@ int tls_ts_make_certs(tls_ts_certs *c)
     } tmpls[] = {{"ca.tmpl", ca_tmpl},
                  {"rogue.tmpl", rogue_tmpl},
                  {"server.tmpl", server_tmpl},
+                 {"server-rsa.tmpl", server_rsa_tmpl},
                  {"expired.tmpl", expired_tmpl}};
     for (size_t i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", c->dir, tmpls[i].name);
@@ -132,12 +167,20 @@ int tls_ts_make_certs(tls_ts_certs *c)
             return -1;
         }
     }
-    const char *keys[] = {"ca.key", "rogue.key", "server.key"};
-    for (size_t i = 0; i < 3; i++) {
+    /* P-384 and P-521 server keys: the client accepts the first curve and refuses the second. */
+    const struct {
+        const char *file;
+        const char *curve;
+    } keys[] = {{"ca.key", "secp256r1"},
+                {"rogue.key", "secp256r1"},
+                {"server.key", "secp256r1"},
+                {"server-p384.key", "secp384r1"},
+                {"server-p521.key", "secp521r1"}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         snprintf(cmd, sizeof(cmd),
-                 "certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 "
+                 "certtool --generate-privkey --key-type=ecdsa --curve=%s "
                  "--outfile '%s/%s' >/dev/null 2>&1",
-                 c->dir, keys[i]);
+                 keys[i].curve, c->dir, keys[i].file);
         if (run(cmd) != 0) {
             return -1;
         }
@@ -165,7 +208,11 @@ int tls_ts_make_certs(tls_ts_certs *c)
         "certtool --generate-certificate --load-privkey server.key --load-ca-certificate ca.pem "
         "--load-ca-privkey ca.key --template expired.tmpl --outfile expired.pem",
         "certtool --generate-certificate --load-privkey server-rsa.key --load-ca-certificate "
-        "ca.pem --load-ca-privkey ca.key --template server.tmpl --outfile server-rsa.pem",
+        "ca.pem --load-ca-privkey ca.key --template server-rsa.tmpl --outfile server-rsa.pem",
+        "certtool --generate-certificate --load-privkey server-p384.key --load-ca-certificate "
+        "ca.pem --load-ca-privkey ca.key --template server.tmpl --outfile server-p384.pem",
+        "certtool --generate-certificate --load-privkey server-p521.key --load-ca-certificate "
+        "ca.pem --load-ca-privkey ca.key --template server.tmpl --outfile server-p521.pem",
     };
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         snprintf(cmd, sizeof(cmd), "cd '%s' && %s >/dev/null 2>&1", c->dir, steps[i]);
@@ -182,6 +229,10 @@ int tls_ts_make_certs(tls_ts_certs *c)
     snprintf(c->expired_pem, sizeof(c->expired_pem), "%s/expired.pem", d);
     snprintf(c->server_rsa_pem, sizeof(c->server_rsa_pem), "%s/server-rsa.pem", d);
     snprintf(c->server_rsa_key, sizeof(c->server_rsa_key), "%s/server-rsa.key", d);
+    snprintf(c->server_p384_pem, sizeof(c->server_p384_pem), "%s/server-p384.pem", d);
+    snprintf(c->server_p384_key, sizeof(c->server_p384_key), "%s/server-p384.key", d);
+    snprintf(c->server_p521_pem, sizeof(c->server_p521_pem), "%s/server-p521.pem", d);
+    snprintf(c->server_p521_key, sizeof(c->server_p521_key), "%s/server-p521.key", d);
     return 0;
 }
 
@@ -499,6 +550,23 @@ static void serve_plain_silent(tls_test_server *srv, int fd)
     }
 }
 
+static void copy_name(char *dst, size_t cap, const char *name)
+{
+    snprintf(dst, cap, "%s", name ? name : "");
+}
+
+/* What the handshake settled on, in GnuTLS's names (the client reports mbedTLS's). */
+static void record_negotiated(tls_ts_stats *st, gnutls_session_t s)
+{
+    copy_name(st->last_suite, sizeof(st->last_suite),
+              p_gnutls_cipher_suite_get_name(p_gnutls_kx_get(s), p_gnutls_cipher_get(s),
+                                             p_gnutls_mac_get(s)));
+    copy_name(st->last_group, sizeof(st->last_group),
+              p_gnutls_group_get_name(p_gnutls_group_get(s)));
+    copy_name(st->last_sign, sizeof(st->last_sign),
+              p_gnutls_sign_get_name((gnutls_sign_algorithm_t)p_gnutls_sign_algorithm_get(s)));
+}
+
 static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
 {
     if (srv->opt.no_tls) {
@@ -527,6 +595,7 @@ static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
         srv->stats.handshakes_ok++;
         snprintf(srv->stats.last_version, sizeof(srv->stats.last_version), "%s",
                  p_gnutls_protocol_get_name(p_gnutls_protocol_get_version(s)));
+        record_negotiated(&srv->stats, s);
     }
     pthread_mutex_unlock(&srv->lock);
     if (ret < 0) {
@@ -619,6 +688,17 @@ tls_test_server *tls_ts_start(const tls_ts_options *opt)
     srv->listen_fd = -1;
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
     snprintf(srv->priority, sizeof(srv->priority), "%s", opt->priority ? opt->priority : "NORMAL");
+    /* A priority string with a typo would make every handshake fail, and a test expecting a
+     * refusal would then pass for the wrong reason: refuse to start instead. */
+    gnutls_priority_t prio;
+    const char *err_pos = NULL;
+    if (p_gnutls_priority_init(&prio, srv->priority, &err_pos) < 0) {
+        fprintf(stderr, "tls_test_server: invalid GnuTLS priority string at \"%s\"\n",
+                err_pos ? err_pos : srv->priority);
+        free(srv);
+        return NULL;
+    }
+    p_gnutls_priority_deinit(prio);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->changed, NULL);
     if (!opt->no_tls) {
@@ -629,6 +709,9 @@ tls_test_server *tls_ts_start(const tls_ts_options *opt)
             tls_ts_stop(srv);
             return NULL;
         }
+        /* Finite-field DH parameters (RFC 7919 ffdhe2048), so a priority string with DHE
+         * key exchange really offers it: tests check the client refuses it. */
+        p_gnutls_certificate_set_known_dh_params(srv->cred, GNUTLS_SEC_PARAM_MEDIUM);
     }
     bool v6 = opt->bind_addr && strchr(opt->bind_addr, ':');
     srv->listen_fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -45,7 +45,7 @@ typedef struct tls_ts_step {
 typedef struct tls_ts_options {
     const char *cert_file; /* PEM chain of the server */
     const char *key_file;  /* PEM key */
-    const char *priority;  /* GnuTLS priority string; NULL = "NORMAL" */
+    const char *priority;  /* GnuTLS priority string; NULL = "NORMAL"; invalid: start fails */
     const char *bind_addr; /* "127.0.0.1" (NULL) or "::1" */
     bool no_tls;           /* accept TCP and never speak (handshake timeout tests) */
 } tls_ts_options;
@@ -57,6 +57,9 @@ typedef struct tls_ts_stats {
     unsigned handshakes_failed;
     unsigned requests;
     char last_version[32];   /* "TLS1.3", of the last successful handshake */
+    char last_suite[64];     /* GnuTLS name, "TLS_ECDHE_ECDSA_AES_128_GCM_SHA256" */
+    char last_group[32];     /* key exchange group, "X25519", "SECP256R1" */
+    char last_sign[48];      /* server's signature algorithm, "ECDSA-SECP256R1-SHA256" */
     char last_request[8192]; /* head + body of the last request, NUL-terminated */
     char last_handshake_error[128];
 } tls_ts_stats;
@@ -72,11 +75,18 @@ typedef struct tls_ts_certs {
     char rogue_ca_pem[320];     /* an unrelated CA */
     char rogue_server_pem[320]; /* DNS:localhost signed by the rogue CA (same key file) */
     char expired_pem[320];      /* DNS:localhost by the CA, valid 2020-01-01..2021-01-01 */
-    char server_rsa_pem[320];   /* like server_pem, RSA-2048 key */
+    char server_rsa_pem[320];   /* like server_pem, RSA-2048 key (signing and encipherment) */
     char server_rsa_key[320];
+    char server_p384_pem[320]; /* like server_pem, ECDSA key on secp384r1 */
+    char server_p384_key[320];
+    char server_p521_pem[320]; /* like server_pem, ECDSA key on secp521r1 */
+    char server_p521_key[320];
 } tls_ts_certs;
 
-/* true if GnuTLS and certtool are usable on this machine (the tests skip otherwise). */
+/* NULL if GnuTLS and certtool are usable on this machine, else what is missing and which
+ * Debian package brings it (for the test's failure message, see skip_policy.h). */
+const char *tls_ts_unavailable_reason(void);
+/* tls_ts_unavailable_reason() == NULL. */
 bool tls_ts_available(void);
 /* Creates the certificates; 0 on success. */
 int tls_ts_make_certs(tls_ts_certs *out);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -32,6 +33,7 @@ static const char demo[] =
     "office_name     = 药房收银\n"
     "\t# optional keys\n"
     "ecr_port = 9100\n"
+    "ecr_key = 5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71\n"
     "paper_width_mm = 80\n"
     "receipt_qr = native\n";
 
@@ -51,6 +53,9 @@ static const char minimal[] = "platform_url = https://platform.example.cn/fsi/ap
                               "paas_token = evt-demo-token-1234\n"
                               "office_id = YF\n"
                               "office_name = 药房\n";
+
+/* A fixed pairing key for tests (never a real one). */
+#define TEST_ECR_KEY "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F"
 
 static evt_config cfg;
 static char msg[160];
@@ -103,6 +108,12 @@ static void test_demo_file(void **state)
     assert_string_equal(cfg.office_id, "YF01");
     assert_string_equal(cfg.office_name, "药房收银");
     assert_int_equal(cfg.ecr_port, 9100);
+    assert_true(cfg.ecr_key_set);
+    static const uint8_t demo_key[32] = {0x5e, 0xc2, 0xe7, 0xa0, 0x4b, 0x1d, 0x9c, 0x3f,
+                                         0x86, 0xa2, 0xe0, 0xd4, 0x7b, 0x9f, 0x13, 0xc5,
+                                         0x8e, 0x6a, 0x0d, 0x2b, 0x7f, 0x4c, 0x1e, 0x9a,
+                                         0x3d, 0x5b, 0x8f, 0x0c, 0x2e, 0x6a, 0x4d, 0x71};
+    assert_memory_equal(cfg.ecr_key, demo_key, sizeof demo_key);
     assert_int_equal(cfg.paper_width_mm, 80);
     assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_NATIVE);
     /* defaults */
@@ -111,6 +122,7 @@ static void test_demo_file(void **state)
     assert_int_equal(cfg.http_timeout_ms, 15000);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
     assert_string_equal(cfg.business_type, "02121");
+    assert_int_equal(cfg.order_max_total, 2000000); /* 20000.00 yuan */
 }
 
 static void test_the_docs_example_parses(void **state)
@@ -135,6 +147,9 @@ static void test_the_docs_example_parses(void **state)
     assert_string_equal(cfg.mdtrtarea_admvs, "120104");
     assert_string_equal(cfg.paas_id, "evt-paas-demo");
     assert_string_equal(cfg.paas_token, "evt-demo-token-1234");
+    assert_int_equal(cfg.ecr_port, 9100);
+    assert_true(cfg.ecr_key_set);
+    assert_int_equal(cfg.order_max_total, 2000000);
 }
 
 static void test_minimal_defaults(void **state)
@@ -149,6 +164,8 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg.paper_width_mm, 58);
     assert_int_equal(cfg.receipt_qr, EVT_RECEIPT_QR_RASTER);
     assert_int_equal(cfg.msgid_slot, 0);
+    assert_false(cfg.ecr_key_set);
+    assert_int_equal(cfg.order_max_total, EVT_CONFIG_DEFAULT_ORDER_MAX_TOTAL);
 }
 
 static void test_crlf_bom_whitespace_comments(void **state)
@@ -338,7 +355,7 @@ static void test_optional_accepted_values(void **state)
     assert_int_equal(parse_with("ecr_bind = fe80::1:2"), EVT_OK);
     assert_int_equal(parse_with("ecr_port = 0"), EVT_OK);
     assert_int_equal(cfg.ecr_port, 0);
-    assert_int_equal(parse_with("ecr_port = 65535"), EVT_OK);
+    assert_int_equal(parse_with("ecr_port = 65535\necr_key = " TEST_ECR_KEY), EVT_OK);
     assert_int_equal(cfg.ecr_port, 65535);
     assert_int_equal(parse_with("http_timeout_ms = 600000"), EVT_OK);
     assert_int_equal(cfg.http_timeout_ms, 600000);
@@ -346,6 +363,210 @@ static void test_optional_accepted_values(void **state)
     assert_int_equal(parse_with("receipt_qr = raster"), EVT_OK);
     assert_int_equal(parse_with("infver = V1.1"), EVT_OK);
     assert_string_equal(cfg.infver, "V1.1");
+}
+
+/* The parser gets a length, not a C string: nothing may read past text + len. The buffer is
+ * exactly the file (heap, no NUL after it), so ASan reports any byte read beyond it. */
+static evt_err parse_exact_heap(const char *text, size_t len)
+{
+    char *exact = malloc(len);
+    assert_non_null(exact);
+    memcpy(exact, text, len);
+    memset(msg, 0, sizeof msg);
+    evt_err err = evt_config_parse(exact, len, &cfg, msg, sizeof msg);
+    free(exact);
+    return err;
+}
+
+static void test_value_at_end_of_unterminated_buffer(void **state)
+{
+    (void)state;
+    /* The 11-byte file of the ASan report: valid syntax, then the buffer ends. */
+    assert_int_equal(parse_exact_heap("ecr_bind=::", 11), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: platform_url");
+    /* Every kind of value last in a file without a newline (each checker at the very end). */
+    static const char *const last_lines[] = {
+        "ecr_bind = ::",           "ecr_bind = ::1",
+        "ecr_bind = 10.0.0.1",     "tls_server_name = ::1",
+        "tls_server_name = h.cn",  "ecr_key = " TEST_ECR_KEY "\necr_port = 9100",
+        "ecr_key = " TEST_ECR_KEY, "order_max_total = 20000.00",
+        "business_type = 01101",   "item_1 = X01|Y|药|12.50",
+        "receipt_qr = native",     "paper_width_mm = 80",
+        "http_timeout_ms = 1000",  "infver = V2",
+    };
+    char buf[4096];
+    for (size_t i = 0; i < sizeof last_lines / sizeof last_lines[0]; i++) {
+        int n = snprintf(buf, sizeof buf, "%s%s", minimal, last_lines[i]);
+        if (parse_exact_heap(buf, (size_t)n) != EVT_OK) {
+            fail_msg("[%s] last: %s", last_lines[i], msg);
+        }
+    }
+}
+
+/* Text after a value (the next lines) is not part of it. */
+static void test_later_lines_do_not_leak_into_a_value(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("ecr_bind = ::1\n# :::"), EVT_OK);
+    assert_string_equal(cfg.ecr_bind, "::1");
+    assert_int_equal(parse_with("tls_server_name = ::1\n# 2001:db8:::1 is not an address"), EVT_OK);
+    assert_string_equal(cfg.tls_server_name, "::1");
+    assert_int_equal(parse_with("ecr_bind = 2001:db8::1\ninfver = V1:::"), EVT_OK);
+    assert_string_equal(cfg.ecr_bind, "2001:db8::1");
+    /* There are no inline comments: '#' after a value is part of it, and an address with a
+     * comment behind it is not an address (the message names the key, not the text). */
+    expect_invalid("ecr_bind = ::1   # :::",
+                   "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+}
+
+static void test_ipv6_shapes(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "::",
+        "::1",
+        "1::",
+        "fe80::1:2",
+        "2001:db8::10",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6::8",
+        "1::3:4:5:6:7:8",
+        "::ffff:192.0.2.1",
+        "64:ff9b::192.0.2.33",
+        "1:2:3:4:5:6:1.2.3.4",
+        "ABCD:ef01::",
+        "1:2:3:4:5:6:7::", /* "::" for one group is valid text (RFC 5952 only advises against it) */
+    };
+    static const char *const bad[] = {
+        ":",
+        ":::",
+        "1:::2",
+        "1::2::3",
+        ":1::2",
+        "1::2:",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7:8::",
+        "::1:2:3:4:5:6:7:8",
+        "12345::1",
+        "::g",
+        "::1.2.3",
+        "::1.2.3.4.5",
+        "::256.1.1.1",
+        "::1.2.3.4:1",
+        "1.2.3.4::",
+        "::01.2.3.4",
+        "1:2:3:4:5:6:7:1.2.3.4",
+    };
+    char line[128];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(line, sizeof line, "ecr_bind = %s", good[i]);
+        if (parse_with(line) != EVT_OK || strcmp(cfg.ecr_bind, good[i]) != 0) {
+            fail_msg("[%s] refused: %s", good[i], msg);
+        }
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "ecr_bind = %s", bad[i]);
+        expect_invalid(line, "line 16: ecr_bind: must be an IPv4 or IPv6 address literal");
+        snprintf(line, sizeof line, "platform_url = https://[%s]/x", bad[i]);
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s\n%s", line, strchr(minimal, '\n') + 1);
+        if (parse(buf) != EVT_ERR_CONFIG_INVALID) {
+            fail_msg("[%s] accepted in platform_url", bad[i]);
+        }
+    }
+}
+
+static void test_ecr_key(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("ecr_port = 9100\necr_key = " TEST_ECR_KEY), EVT_OK);
+    assert_true(cfg.ecr_key_set);
+    static const uint8_t want[32] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+                                     0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+                                     0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f};
+    assert_memory_equal(cfg.ecr_key, want, sizeof want);
+    /* A key without the link is harmless; the link without a key is not. */
+    assert_int_equal(parse_with("ecr_key = " TEST_ECR_KEY), EVT_OK);
+    assert_int_equal(parse_with("ecr_port = 0"), EVT_OK);
+    assert_false(cfg.ecr_key_set);
+    assert_int_equal(parse_with("ecr_port = 9100"), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: ecr_key (required when ecr_port is not 0)");
+    static const evt_config zero;
+    assert_memory_equal(&cfg, &zero, sizeof cfg);
+
+    /* Wrong values: one message, never the value (not even its good-looking parts). */
+    static const char *const bad[] = {
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0",   /* 63 */
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F0", /* 65 */
+        "00112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0g",  /* not hex */
+        "0x112233445566778899aabbccddeeffF0E1D2C3B4A5968778695A4B3C2D1E0F",  /* prefix */
+        "00112233445566778899aabbccddeeff F0E1D2C3B4A5968778695A4B3C2D1E0",  /* space */
+        "ABCD",
+    };
+    char line[160];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "ecr_port = 9100\necr_key = %s", bad[i]);
+        expect_invalid(line, "line 17: ecr_key: must be 64 hex digits (32 bytes)");
+        assert_null(strstr(msg, "00112233"));
+        assert_null(strstr(msg, "ABCD"));
+        assert_memory_equal(&cfg, &zero, sizeof cfg);
+    }
+    expect_invalid("ecr_key = 0000000000000000000000000000000000000000000000000000000000000000",
+                   "line 16: ecr_key: must not be all zeros (a template placeholder, not a key)");
+    expect_invalid("ecr_key = " TEST_ECR_KEY "\necr_key = " TEST_ECR_KEY,
+                   "line 17: ecr_key: already set on line 16");
+}
+
+static void test_order_max_total(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        evt_fen fen;
+    } good[] = {
+        {"20000.00", 2000000},
+        {"0.01", 1},
+        {"5000", 500000},
+        {"12.5", 1250},
+        {"99999999999999.99", INT64_C(9999999999999999)},
+    };
+    char line[96];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(line, sizeof line, "order_max_total = %s", good[i].text);
+        if (parse_with(line) != EVT_OK || cfg.order_max_total != good[i].fen) {
+            fail_msg("[%s]: %s", good[i].text, msg);
+        }
+    }
+    static const char *const bad[] = {
+        "0",  "0.00", "-1", "-0.01", "12.345", "12.500", "1e3",  "12,50",           "+5",
+        "1.", ".5",   "01", "１２",  "12 元",  "NaN",    "5..0", "100000000000000", "12.5.0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line, "order_max_total = %s", bad[i]);
+        expect_invalid(line, "line 16: order_max_total: must be a positive amount in yuan with at "
+                             "most 2 decimals, like 20000.00");
+    }
+}
+
+static void test_item_prices(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("item_9 = X01||阿莫西林胶囊|12.5"), EVT_OK);
+    assert_string_equal(cfg.items[8].med_list_codg, "X01");
+    assert_string_equal(cfg.items[8].medins_list_codg, "");
+    assert_string_equal(cfg.items[8].name, "阿莫西林胶囊");
+    assert_int_equal(cfg.items[8].price, 1250);
+    static const char *const bad_prices[] = {"0", "0.00", "-1.00", "12.500", "12.345", "", "1e2"};
+    char line[96];
+    for (size_t i = 0; i < sizeof bad_prices / sizeof bad_prices[0]; i++) {
+        snprintf(line, sizeof line, "item_1 = X01|Y|药|%s", bad_prices[i]);
+        expect_invalid(line, "line 16: item_1: price must be a positive amount like 12.50");
+    }
+    expect_invalid("item_1 = X01|Y|12.50",
+                   "line 16: item_1: expected med_list_codg|medins_list_codg|name|price");
+    expect_invalid("item_1 = |Y|药|12.50", "line 16: item_1: catalogue code and name are required");
 }
 
 static void test_missing_keys(void **state)
@@ -406,6 +627,12 @@ int main(void)
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_required_value_rules),
         cmocka_unit_test(test_optional_accepted_values),
+        cmocka_unit_test(test_value_at_end_of_unterminated_buffer),
+        cmocka_unit_test(test_later_lines_do_not_leak_into_a_value),
+        cmocka_unit_test(test_ipv6_shapes),
+        cmocka_unit_test(test_ecr_key),
+        cmocka_unit_test(test_order_max_total),
+        cmocka_unit_test(test_item_prices),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_invalid_utf8_and_nul),
         cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),

@@ -1,6 +1,8 @@
 /*
  * evt_ecr over real loopback sockets: the link runs on the sim's POSIX net driver, the "POS"
- * is a plain blocking socket in the test. Every wait is bounded (poll timeouts, a fixed
+ * is a plain blocking socket in the test that pairs with the terminal (hello, auth, auth_ok)
+ * and signs every line it sends and checks every line it gets (docs/ecr-link.md), computing
+ * the HMACs itself with mbedTLS's md API. Every wait is bounded (poll timeouts, a fixed
  * number of rounds).
  */
 #include <setjmp.h>
@@ -14,21 +16,31 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mbedtls/md.h>
+
 #include "evt/arena.h"
 #include "evt/ecr.h"
 #include "evt_sim/net_posix.h"
+#include "evt_sim/sys_posix.h"
 
 static uint8_t arena[512 * 1024];
 static evt_hal_net net;
+static evt_sim_sys *sim_sys;
 
 typedef struct pos {
     int fd;
     char buf[65536];
     size_t fill;
+    uint8_t key[32];
+    char session[65];
+    uint64_t tx_seq;
+    uint64_t rx_seq;
+    bool paired; /* lines are signed and replies checked */
 } pos;
 
 typedef struct fixture {
@@ -43,9 +55,17 @@ typedef struct fixture {
 
 static fixture fx;
 
+static void test_key(uint8_t key[32])
+{
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(0xA0 + i);
+    }
+}
+
 static int pos_connect(pos *p, uint16_t port)
 {
     memset(p, 0, sizeof *p);
+    test_key(p->key);
     p->fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(p->fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -54,18 +74,129 @@ static int pos_connect(pos *p, uint16_t port)
     return p->fd;
 }
 
-static void pos_send(pos *p, const char *text)
+static void hex_of(const uint8_t *in, size_t n, char *out)
 {
-    size_t len = strlen(text);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0x0F];
+    }
+    out[2 * n] = '\0';
+}
+
+/* HMAC-SHA256(key, "EVT-ECR-2\n" dir "\n" session "\n" text) as lowercase hex. */
+static void mac_hex(const pos *p, char dir, const char *text, size_t len, char out[65])
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "EVT-ECR-2\n%c\n%s\n", dir, p->session);
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    uint8_t mac[32];
+    assert_int_equal(mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1), 0);
+    assert_int_equal(mbedtls_md_hmac_starts(&md, p->key, sizeof p->key), 0);
+    assert_int_equal(mbedtls_md_hmac_update(&md, (const uint8_t *)head, (size_t)n), 0);
+    assert_int_equal(mbedtls_md_hmac_update(&md, (const uint8_t *)text, len), 0);
+    assert_int_equal(mbedtls_md_hmac_finish(&md, mac), 0);
+    mbedtls_md_free(&md);
+    hex_of(mac, sizeof mac, out);
+}
+
+/* The wire form of one message text (no newline): the next seq goes into a JSON object, the
+ * MAC member closes the line. A text that is not an object is signed as it stands (closed
+ * with '}'), for the malformed-message cases. */
+static size_t pos_seal(pos *p, const char *text, size_t len, char *out, size_t cap)
+{
+    char body[32768];
+    assert_true(len + 40 < sizeof body);
+    memcpy(body, text, len);
+    size_t blen = len;
+    bool object = len >= 2 && text[0] == '{' && text[len - 1] == '}';
+    if (object) {
+        blen = len - 1 +
+               (size_t)sprintf(body + len - 1, "%s\"seq\":%llu}", len > 2 ? "," : "",
+                               (unsigned long long)++p->tx_seq);
+    } else {
+        body[blen++] = '}';
+    }
+    char mac[65];
+    mac_hex(p, 'P', body, blen, mac);
+    assert_true(blen + 80 < cap);
+    memcpy(out, body, blen - 1);
+    return blen - 1 + (size_t)sprintf(out + blen - 1, ",\"mac\":\"%s\"}", mac);
+}
+
+static void send_raw(pos *p, const char *data, size_t len)
+{
     size_t off = 0;
     while (off < len) {
-        ssize_t n = send(p->fd, text + off, len - off, MSG_NOSIGNAL);
+        ssize_t n = send(p->fd, data + off, len - off, MSG_NOSIGNAL);
         assert_true(n > 0);
         off += (size_t)n;
     }
 }
 
-/* Next complete reply line (without '\n') if one has arrived, else NULL. Non-blocking. */
+/* Sends text; once paired, every complete non-blank line in it is sealed first. */
+static void pos_send(pos *p, const char *text)
+{
+    size_t len = strlen(text);
+    if (!p->paired) {
+        send_raw(p, text, len);
+        return;
+    }
+    static char wire[65536];
+    size_t w = 0;
+    const char *line = text;
+    for (const char *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))) != NULL;
+         line = nl + 1) {
+        size_t l = (size_t)(nl - line);
+        bool cr = l > 0 && line[l - 1] == '\r';
+        size_t content = cr ? l - 1 : l;
+        bool blank = true;
+        for (size_t i = 0; i < content; i++) {
+            blank = blank && (line[i] == ' ' || line[i] == '\t');
+        }
+        if (blank) {
+            memcpy(wire + w, line, l + 1);
+            w += l + 1;
+            continue;
+        }
+        w += pos_seal(p, line, content, wire + w, sizeof wire - w);
+        memcpy(wire + w, cr ? "\r\n" : "\n", cr ? 2 : 1);
+        w += cr ? 2 : 1;
+    }
+    assert_true(line == text + len); /* partial lines: seal first (pos_seal), then send */
+    send_raw(p, wire, w);
+}
+
+/* Strips and checks the terminal's ,"seq":N,"mac":"…" ending of a paired reply. */
+static void pos_open_reply(pos *p, char *line)
+{
+    size_t len = strlen(line);
+    char *m = strstr(line, ",\"mac\":\"");
+    if (m == NULL || (size_t)(line + len - m) != 8 + 64 + 2) {
+        fail_msg("reply without its MAC: %s", line);
+    }
+    char got[65];
+    memcpy(got, m + 8, 64);
+    got[64] = '\0';
+    m[0] = '}';
+    m[1] = '\0';
+    char want[65];
+    mac_hex(p, 'T', line, strlen(line), want);
+    if (strcmp(got, want) != 0) {
+        fail_msg("reply MAC does not verify: %s", line);
+    }
+    char *seq = strstr(line, ",\"seq\":");
+    assert_non_null(seq);
+    unsigned long long n = strtoull(seq + 7, NULL, 10);
+    assert_int_equal(n, p->rx_seq + 1);
+    p->rx_seq = n;
+    seq[0] = '}';
+    seq[1] = '\0';
+}
+
+/* Next complete reply line (without '\n', without its seq and MAC once paired) if one has
+ * arrived, else NULL. Non-blocking. */
 static const char *pos_take_line(pos *p, char *out, size_t cap)
 {
     for (;;) {
@@ -77,6 +208,9 @@ static const char *pos_take_line(pos *p, char *out, size_t cap)
             out[len] = '\0';
             memmove(p->buf, nl + 1, p->fill - len - 1);
             p->fill -= len + 1;
+            if (p->paired && strstr(out, "\"mac\"") != NULL) {
+                pos_open_reply(p, out);
+            }
             return out;
         }
         ssize_t n = recv(p->fd, p->buf + p->fill, sizeof p->buf - p->fill, MSG_DONTWAIT);
@@ -86,6 +220,10 @@ static const char *pos_take_line(pos *p, char *out, size_t cap)
         p->fill += (size_t)n;
     }
 }
+
+/* True when the terminal closed this POS connection (EOF within a short wait) while the link
+ * is polled. */
+static bool pos_sees_eof_after_pumping(pos *p);
 
 /* True when the terminal closed this POS connection (EOF within a short wait). */
 static bool pos_sees_eof(pos *p)
@@ -130,6 +268,44 @@ static const char *exchange(const char *request, bool *got_order)
     return pump_reply(&fx.pos, reply, sizeof reply, got_order);
 }
 
+static bool pos_sees_eof_after_pumping(pos *p)
+{
+    for (int i = 0; i < 100; i++) {
+        bool got = false;
+        assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
+        assert_false(got);
+        char c[512];
+        ssize_t n = recv(p->fd, c, sizeof c, MSG_DONTWAIT);
+        if (n == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Pairs p with the link: hello (its challenge), the auth line, auth_ok (checked). */
+static void pos_pair(pos *p)
+{
+    char line[1024];
+    pump_reply(p, line, sizeof line, NULL);
+    const char *ch = strstr(line, "\"challenge\":\"");
+    assert_non_null(strstr(line, "\"type\":\"hello\""));
+    assert_non_null(ch);
+    memcpy(p->session, ch + 13, 32);
+    p->session[32] = '\0';
+    static const char nonce[] = "00112233445566778899aabbccddeeff";
+    char auth[256], wire[512];
+    snprintf(auth, sizeof auth, "{\"v\":2,\"type\":\"auth\",\"pos\":\"test\",\"nonce\":\"%s\"}",
+             nonce);
+    size_t n = pos_seal(p, auth, strlen(auth), wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    send_raw(p, wire, n);
+    strcat(p->session, nonce);
+    p->paired = true;
+    pump_reply(p, line, sizeof line, NULL);
+    assert_string_equal(line, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-T1\"}");
+}
+
 static void assert_contains(const char *haystack, const char *needle)
 {
     if (strstr(haystack, needle) == NULL) {
@@ -148,6 +324,29 @@ static void no_more_replies(void)
     assert_null(pos_take_line(&fx.pos, line, sizeof line));
 }
 
+static evt_ecr_config link_config(const evt_ecr_store *store)
+{
+    evt_ecr_config cfg = {.net = &net,
+                          .sys = evt_sim_sys_hal(sim_sys),
+                          .bind_addr = "127.0.0.1",
+                          .store = *store,
+                          .order_max_total = 2000000, /* 20000.00 yuan */
+                          .terminal_id = "EVT-T1",
+                          .auth_timeout_ms = 300};
+    test_key(cfg.key);
+    return cfg;
+}
+
+static void open_link(const evt_ecr_store *store)
+{
+    evt_ecr_config cfg = link_config(store);
+    assert_int_equal(evt_ecr_open(&fx.ecr, &cfg), EVT_OK);
+    fx.port = evt_sim_net_posix_local_port(fx.ecr.listener);
+    assert_true(fx.port != 0);
+    pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -156,10 +355,7 @@ static int setup(void **state)
     evt_arena_stats st;
     evt_arena_get_stats(&st);
     fx.arena_in_use_at_open = st.in_use;
-    assert_int_equal(evt_ecr_open(&fx.ecr, &net, "127.0.0.1", 0, &fx.store), EVT_OK);
-    fx.port = evt_sim_net_posix_local_port(fx.ecr.listener);
-    assert_true(fx.port != 0);
-    pos_connect(&fx.pos, fx.port);
+    open_link(&fx.store);
     return 0;
 }
 
@@ -176,7 +372,7 @@ static int teardown(void **state)
 }
 
 #define SALE_A                                                                                      \
-    "{\"v\":1,\"type\":\"sale\",\"order_id\":\"POS-20240501-0001\",\"use_personal_account\":true,"  \
+    "{\"v\":2,\"type\":\"sale\",\"order_id\":\"POS-20240501-0001\",\"use_personal_account\":true,"  \
     "\"items\":[{\"med_list_codg\":\"XA01BAA0001\",\"medins_list_codg\":\"YP0001\","                \
     "\"name\":\"阿莫西林胶囊\",\"qty\":2,\"price\":\"12.50\"},"                               \
     "{\"med_list_codg\":\"XB02CCC0002\",\"medins_list_codg\":\"YP0002\",\"name\":\"布洛芬片\"," \
@@ -221,7 +417,7 @@ static void test_sale_ack_order_and_result(void **state)
     (void)state;
     bool got = false;
     const char *reply = exchange(SALE_A, &got);
-    assert_string_equal(reply, "{\"v\":1,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
+    assert_string_equal(reply, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
     assert_true(got);
     assert_true(evt_ecr_order_open(&fx.ecr));
     const evt_order *o = &fx.order;
@@ -244,7 +440,7 @@ static void test_sale_ack_order_and_result(void **state)
     char line[4096];
     assert_non_null(pump_reply(&fx.pos, line, sizeof line, NULL));
     assert_string_equal(line,
-                        "{\"v\":1,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
+                        "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
                         "\"status\":\"settled\",\"error\":\"EVT_OK\",\"message\":\"结算成功\","
                         "\"setl_id\":\"S120104000000000001\","
                         "\"msgid\":\"H12010400001202405011200001001\",\"total\":\"28.20\","
@@ -269,7 +465,7 @@ static void test_idempotent_by_order_id(void **state)
     assert_contains(reply, "\"status\":\"settled\"");
     assert_contains(reply, "\"setl_id\":\"S120104000000000001\"");
 
-    reply = exchange("{\"v\":1,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
+    reply = exchange("{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
     assert_false(got);
     assert_contains(reply, "\"status\":\"settled\"");
     assert_contains(reply, "\"total\":\"28.20\"");
@@ -283,18 +479,18 @@ static void test_open_order_resend_status_and_busy(void **state)
     /* Resent while running: ack again, not a second order. */
     const char *reply = exchange(SALE_A, &got);
     assert_false(got);
-    assert_string_equal(reply, "{\"v\":1,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
+    assert_string_equal(reply, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"POS-20240501-0001\"}");
     reply = exchange("{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
     assert_contains(reply, "\"type\":\"ack\"");
     /* Another order while one runs: busy, not stored. */
     reply =
-        exchange("{\"v\":1,\"type\":\"sale\",\"order_id\":\"B2\",\"use_personal_account\":false,"
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"B2\",\"use_personal_account\":false,"
                  "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
                  "\"qty\":1,\"price\":\"1.00\"}]}\n",
                  &got);
     assert_false(got);
     assert_string_equal(reply,
-                        "{\"v\":1,\"type\":\"result\",\"order_id\":\"B2\",\"status\":\"busy\","
+                        "{\"v\":2,\"type\":\"result\",\"order_id\":\"B2\",\"status\":\"busy\","
                         "\"error\":\"EVT_ERR_BUSY\",\"message\":\"终端忙，请稍候\"}");
     reply = exchange("{\"type\":\"status\",\"order_id\":\"B2\"}\n", &got);
     assert_contains(reply, "\"type\":\"error\"");
@@ -310,7 +506,7 @@ static void test_refused_can_retry_unknown_cannot(void **state)
     assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_OK);
     char line[4096];
     pump_reply(&fx.pos, line, sizeof line, NULL);
-    assert_string_equal(line, "{\"v\":1,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
+    assert_string_equal(line, "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-20240501-0001\","
                               "\"status\":\"refused\",\"error\":\"EVT_ERR_VOUCHER_WECHAT_PAY\","
                               "\"message\":\"这是微信付款码，请出示医保电子凭证\"}");
 
@@ -352,36 +548,37 @@ typedef struct bad_case {
 #define ITEM_OK                                                                                     \
     "{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\",\"qty\":1,\"price\":\"1." \
     "00\"}"
-#define SALE_HEAD "{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":true,"
+#define SALE_HEAD "{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":true,"
 
 static const bad_case bad_cases[] = {
     {"not json", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
-    {"{\"type\":\"sale\"", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
-    {"[1,2]", "EVT_ERR_ECR_MALFORMED", "message must be a JSON object"},
-    {"{\"v\":1}", "EVT_ERR_ECR_MALFORMED", "type: missing"},
-    {"{\"v\":1,\"type\":7}", "EVT_ERR_ECR_MALFORMED", "type: must be a string"},
-    {"{\"v\":1,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED", "type: must be"},
-    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
-    {"{\"v\":\"1\",\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
-    {"{\"v\":1.0,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
-    {"{\"v\":1,\"type\":\"status\"}", "EVT_ERR_ECR_MALFORMED", "order_id: missing"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":12}", "EVT_ERR_ECR_MALFORMED",
+    {"{\"type\":\"sale\",}", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
+    {"[1,2]", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
+    {"{\"v\":2}", "EVT_ERR_ECR_MALFORMED", "type: missing"},
+    {"{\"v\":2,\"type\":7}", "EVT_ERR_ECR_MALFORMED", "type: must be a string"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED", "type: must be"},
+    {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
+    {"{\"v\":3,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
+    {"{\"v\":\"2\",\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":2.0,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":2,\"type\":\"status\"}", "EVT_ERR_ECR_MALFORMED", "order_id: missing"},
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":12}", "EVT_ERR_ECR_MALFORMED",
      "order_id: must be a string"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"\"}", "EVT_ERR_ECR_MALFORMED",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"\"}", "EVT_ERR_ECR_MALFORMED",
      "order_id: must not be empty"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"A B\"}", "EVT_ERR_ECR_MALFORMED",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"A B\"}", "EVT_ERR_ECR_MALFORMED",
      "order_id: must be printable"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"12345678901234567890123456789012345678901\"}",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"12345678901234567890123456789012345678901\"}",
      "EVT_ERR_ECR_MALFORMED", "order_id: longer than 40 characters"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}", "EVT_ERR_ECR_MALFORMED",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}", "EVT_ERR_ECR_MALFORMED",
      "unknown field x"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"order_id\":\"O2\"}",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"order_id\":\"O2\"}",
      "EVT_ERR_ECR_MALFORMED", "no duplicate keys"},
     {SALE_HEAD "\"items\":[" ITEM_OK "],\"totl\":\"1.00\"}", "EVT_ERR_ECR_MALFORMED",
      "unknown field totl"},
-    {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"items\":[" ITEM_OK "]}",
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"items\":[" ITEM_OK "]}",
      "EVT_ERR_ECR_MALFORMED", "use_personal_account: missing"},
-    {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":1,\"items\":[" ITEM_OK
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":1,\"items\":[" ITEM_OK
      "]}",
      "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
     {SALE_HEAD "\"items\":[]}", "EVT_ERR_ECR_MALFORMED", "items: must hold 1 to 32 items"},
@@ -441,7 +638,7 @@ static const bad_case bad_cases[] = {
      "total: is not the sum of the item amounts"},
     {SALE_HEAD "\"items\":[" ITEM_OK "],\"total\":\"abc\"}", "EVT_ERR_ECR_MALFORMED",
      "total: not an exact amount"},
-    {"{\"v\":1,\"type\":\"status\",\"order_id\":\"\xE5\xBC\"}", "EVT_ERR_ECR_MALFORMED",
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"\xE5\xBC\"}", "EVT_ERR_ECR_MALFORMED",
      "not one valid JSON value"},
 };
 
@@ -469,9 +666,9 @@ static void test_error_reply_shape(void **state)
     (void)state;
     bool got = false;
     const char *reply =
-        exchange("{\"v\":1,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}\n", &got);
+        exchange("{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"x\":1}\n", &got);
     assert_string_equal(reply,
-                        "{\"v\":1,\"type\":\"error\",\"order_id\":\"O1\","
+                        "{\"v\":2,\"type\":\"error\",\"order_id\":\"O1\","
                         "\"error\":\"EVT_ERR_ECR_MALFORMED\","
                         "\"message\":\"收银系统消息格式错误\",\"detail\":\"unknown field x\"}");
 }
@@ -482,7 +679,7 @@ static void test_thirty_two_items_ok_thirty_three_not(void **state)
     static char line[16384];
     for (int n = 32; n <= 33; n++) {
         size_t o = (size_t)snprintf(line, sizeof line,
-                                    "{\"v\":1,\"type\":\"sale\",\"order_id\":\"MANY%d\","
+                                    "{\"v\":2,\"type\":\"sale\",\"order_id\":\"MANY%d\","
                                     "\"use_personal_account\":true,\"items\":[",
                                     n);
         for (int i = 0; i < n; i++) {
@@ -513,13 +710,33 @@ static void test_thirty_two_items_ok_thirty_three_not(void **state)
     }
 }
 
+/* A sealed line of exactly `target` bytes: spaces after the opening brace pad it. */
+static size_t sealed_of_length(pos *p, const char *json, size_t target, char *out, size_t cap)
+{
+    static char padded[EVT_ECR_LINE_MAX + 64];
+    for (size_t pad = 0; pad < target; pad++) {
+        pos probe = *p; /* the same seq as the real one will get */
+        size_t n = (size_t)snprintf(padded, sizeof padded, "{%*s%s", (int)pad, "", json + 1);
+        size_t sealed = pos_seal(&probe, padded, n, out, cap);
+        if (sealed == target) {
+            *p = probe;
+            return sealed;
+        }
+        if (sealed > target) {
+            break;
+        }
+    }
+    fail_msg("cannot make a sealed line of %zu bytes", target);
+    return 0;
+}
+
 static void test_too_long_line_resyncs(void **state)
 {
     (void)state;
     static char big[EVT_ECR_LINE_MAX * 2 + 64];
     memset(big, 'x', EVT_ECR_LINE_MAX * 2);
     big[EVT_ECR_LINE_MAX * 2] = '\0';
-    pos_send(&fx.pos, big);
+    send_raw(&fx.pos, big, strlen(big)); /* framing is checked before the MAC */
     pos_send(&fx.pos, "\n{\"type\":\"status\",\"order_id\":\"Q1\"}\n");
     char line[4096];
     pump_reply(&fx.pos, line, sizeof line, NULL);
@@ -529,20 +746,21 @@ static void test_too_long_line_resyncs(void **state)
     no_more_replies();
 
     /* One byte over the limit, newline included in the same chunk: also refused. */
-    memset(big, ' ', EVT_ECR_LINE_MAX + 1);
-    memcpy(big, "{\"type\":\"status\",\"order_id\":\"Q2\"}", 33);
-    big[EVT_ECR_LINE_MAX + 1] = '\n';
-    big[EVT_ECR_LINE_MAX + 2] = '\0';
-    const char *reply = exchange(big, NULL);
-    assert_contains(reply, "EVT_ERR_ECR_TOO_LONG");
+    size_t n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q2\"}",
+                                EVT_ECR_LINE_MAX + 1, big, sizeof big);
+    memcpy(big + n, "\n", 2);
+    send_raw(&fx.pos, big, n + 1);
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "EVT_ERR_ECR_TOO_LONG");
 
     /* Exactly the limit (CR LF not counted) is fine. */
-    memset(big, ' ', EVT_ECR_LINE_MAX);
-    memcpy(big, "{\"type\":\"status\",\"order_id\":\"Q3\"}", 33);
-    memcpy(big + EVT_ECR_LINE_MAX, "\r\n", 3);
-    reply = exchange(big, NULL);
-    assert_contains(reply, "\"order_id\":\"Q3\"");
-    assert_contains(reply, "EVT_ERR_NOT_FOUND");
+    n = sealed_of_length(&fx.pos, "{\"type\":\"status\",\"order_id\":\"Q3\"}", EVT_ECR_LINE_MAX,
+                         big, sizeof big);
+    memcpy(big + n, "\r\n", 3);
+    send_raw(&fx.pos, big, n + 2);
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"order_id\":\"Q3\"");
+    assert_contains(line, "EVT_ERR_NOT_FOUND");
 }
 
 static void test_several_lines_in_one_write_crlf_and_blank(void **state)
@@ -567,12 +785,13 @@ static void test_several_lines_in_one_write_crlf_and_blank(void **state)
 static void test_split_across_reads(void **state)
 {
     (void)state;
-    const char *req = "{\"type\":\"status\",\"order_id\":\"SPLIT\"}\n";
-    char part[8];
+    static const char text[] = "{\"type\":\"status\",\"order_id\":\"SPLIT\"}";
+    char req[512];
+    size_t len = pos_seal(&fx.pos, text, strlen(text), req, sizeof req - 1);
+    req[len++] = '\n';
     char line[4096];
-    for (size_t i = 0; i < strlen(req); i += 5) {
-        snprintf(part, sizeof part, "%.5s", req + i);
-        pos_send(&fx.pos, part);
+    for (size_t i = 0; i < len; i += 5) {
+        send_raw(&fx.pos, req + i, len - i < 5 ? len - i : 5);
         bool got = false;
         assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
     }
@@ -587,6 +806,7 @@ static void test_new_connection_replaces_old(void **state)
     /* The POS believes the link died and reconnects; the terminal adopts the new socket. */
     pos second;
     pos_connect(&second, fx.port);
+    pos_pair(&second);
     pos_send(&second, "{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
     char line[4096];
     pump_reply(&second, line, sizeof line, NULL);
@@ -606,20 +826,213 @@ static void test_disconnect_then_query(void **state)
     bool got = false;
     close(fx.pos.fd);
     /* The link notices the closed connection... */
-    for (int i = 0; i < 20 && fx.ecr.client != NULL; i++) {
+    for (int i = 0; i < 20 && fx.ecr.client.sock != NULL; i++) {
         evt_ecr_poll(&fx.ecr, 10, &fx.order, &got);
     }
-    assert_null(fx.ecr.client);
+    assert_null(fx.ecr.client.sock);
     /* ...the result cannot be sent but is kept... */
     evt_ecr_result r = result_of("POS-20240501-0001", EVT_ECR_FAILED, EVT_ERR_NET_TIMEOUT);
     assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_ERR_NET_CLOSED);
     /* ...and the reconnected POS gets it by asking. */
     pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
     const char *reply =
         exchange("{\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", NULL);
     assert_contains(reply, "\"status\":\"failed\"");
     assert_contains(reply, "\"error\":\"EVT_ERR_NET_TIMEOUT\"");
     assert_contains(reply, "\"message\":\"医保平台响应超时\"");
+}
+
+/* ---- who may talk ------------------------------------------------------------------------ */
+
+/* Polls the link a few rounds; no order may come out of it. */
+static void pump_no_order(int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        bool got = false;
+        assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
+        assert_false(got);
+    }
+}
+
+/* Waits (bounded) until the terminal closed the stranger; returns what it said before. */
+static void expect_refused(pos *stranger, const char *said)
+{
+    char all[4096] = "";
+    size_t used = 0;
+    for (int i = 0; i < 100; i++) {
+        pump_no_order(1);
+        ssize_t n = recv(stranger->fd, all + used, sizeof all - 1 - used, MSG_DONTWAIT);
+        if (n == 0) {
+            all[used] = '\0';
+            if (said != NULL) {
+                assert_contains(all, said);
+            }
+            return;
+        }
+        if (n > 0) {
+            used += (size_t)n;
+        }
+    }
+    fail_msg("the stranger's connection was not closed; it got: %s", all);
+}
+
+static void test_stranger_cannot_start_a_sale(void **state)
+{
+    (void)state;
+    pos stranger;
+    pos_connect(&stranger, fx.port);
+    pos_send(&stranger, SALE_A); /* a perfectly good sale, without the key */
+    expect_refused(&stranger, "EVT_ERR_ECR_UNAUTHENTICATED");
+    close(stranger.fd);
+    /* the paired POS was not replaced and still works */
+    open_sale_a();
+}
+
+static void test_wrong_key_cannot_pair(void **state)
+{
+    (void)state;
+    pos stranger;
+    pos_connect(&stranger, fx.port);
+    stranger.key[0] ^= 1;
+    char line[1024];
+    pump_reply(&stranger, line, sizeof line, NULL); /* hello */
+    memcpy(stranger.session, strstr(line, "\"challenge\":\"") + 13, 32);
+    char wire[512];
+    static const char auth[] =
+        "{\"v\":2,\"type\":\"auth\",\"pos\":\"x\",\"nonce\":\"00112233445566778899aabbccddeeff\"}";
+    size_t n = pos_seal(&stranger, auth, strlen(auth), wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    send_raw(&stranger, wire, n);
+    expect_refused(&stranger, "EVT_ERR_ECR_UNAUTHENTICATED");
+    close(stranger.fd);
+    open_sale_a();
+}
+
+/* A stranger on the LAN during a sale: it can neither see the sale's result nor take over. */
+static void test_stranger_cannot_read_a_result(void **state)
+{
+    (void)state;
+    open_sale_a();
+    pos stranger;
+    pos_connect(&stranger, fx.port);
+    pos_send(&stranger, "{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n");
+    expect_refused(&stranger, NULL);
+    settle("POS-20240501-0001");
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "\"status\":\"settled\"");
+    char heard[256];
+    assert_true(recv(stranger.fd, heard, sizeof heard, MSG_DONTWAIT) <= 0);
+    close(stranger.fd);
+}
+
+/* The same sealed bytes twice: the second time the sequence number is stale. */
+static void test_replayed_line_refused(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"v\":2,\"type\":\"status\",\"order_id\":\"R1\"}";
+    char wire[512];
+    size_t n = pos_seal(&fx.pos, text, strlen(text), wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    send_raw(&fx.pos, wire, n);
+    char line[1024];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "EVT_ERR_NOT_FOUND");
+    send_raw(&fx.pos, wire, n);
+    assert_true(pos_sees_eof_after_pumping(&fx.pos));
+}
+
+/* A line sealed on one connection is worthless on another (its session differs). */
+static void test_line_from_another_session_refused(void **state)
+{
+    (void)state;
+    char wire[1024];
+    size_t n = pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    pos second;
+    pos_connect(&second, fx.port);
+    pos_pair(&second);
+    second.tx_seq = 0;
+    send_raw(&second, wire, n);
+    assert_true(pos_sees_eof_after_pumping(&second));
+    close(second.fd);
+}
+
+static void test_tampered_line_refused(void **state)
+{
+    (void)state;
+    char wire[1024];
+    size_t n = pos_seal(&fx.pos, SALE_A, strlen(SALE_A) - 1, wire, sizeof wire - 1);
+    char *price = strstr(wire, "12.50");
+    assert_non_null(price);
+    price[0] = '9'; /* 92.50: the MAC no longer fits */
+    wire[n++] = '\n';
+    send_raw(&fx.pos, wire, n);
+    assert_true(pos_sees_eof_after_pumping(&fx.pos));
+    assert_false(evt_ecr_order_open(&fx.ecr));
+}
+
+/* More unauthenticated connections than slots: the rest are closed at once; the ones that
+ * never say anything are closed when their time is up; the paired POS is served meanwhile. */
+static void test_connection_flood_and_silent_clients(void **state)
+{
+    (void)state;
+    enum { FLOOD = EVT_ECR_PENDING_MAX + 6 };
+    pos crowd[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        pos_connect(&crowd[i], fx.port);
+        pump_no_order(1);
+    }
+    assert_true(fx.ecr.refused_connections >= FLOOD - EVT_ECR_PENDING_MAX);
+    open_sale_a();
+    for (int i = 0; i < FLOOD; i++) {
+        expect_refused(&crowd[i], NULL);
+        close(crowd[i].fd);
+    }
+    for (int i = 0; i < EVT_ECR_PENDING_MAX; i++) {
+        assert_null(fx.ecr.pending[i].sock);
+    }
+}
+
+static void test_absurd_total_refused(void **state)
+{
+    (void)state;
+    bool got = false;
+    const char *reply =
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG1\",\"use_personal_account\":true,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":1,\"price\":\"10000000000000.00\"}]}\n",
+                 &got);
+    assert_false(got);
+    assert_contains(reply, "\"error\":\"EVT_ERR_ORDER_TOO_LARGE\"");
+    assert_contains(reply, "above the terminal's maximum 20000.00");
+    reply =
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"BIG2\",\"use_personal_account\":true,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":2,\"price\":\"10000.00\"}]}\n",
+                 &got);
+    assert_true(got); /* exactly the maximum is allowed */
+}
+
+/* The POS vanishes while the terminal answers its malformed line: that costs the connection,
+ * and poll says nothing is wrong with the link (its header's contract). */
+static void test_lost_while_answering_malformed_line(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        pos_send(&fx.pos, "not json at all\n");
+    }
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fx.pos.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fx.pos.fd); /* RST: the replies cannot be delivered */
+    for (int i = 0; i < 50 && fx.ecr.client.sock != NULL; i++) {
+        bool got = false;
+        assert_int_equal(evt_ecr_poll(&fx.ecr, 10, &fx.order, &got), EVT_OK);
+    }
+    assert_null(fx.ecr.client.sock);
+    pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
 }
 
 static void test_ram_store_ring(void **state)
@@ -678,11 +1091,9 @@ static void test_custom_store_hook(void **state)
     evt_ecr_close(&fx.ecr);
     close(fx.pos.fd);
     evt_ecr_store st = {.ctx = NULL, .lookup = journal_lookup, .save = journal_save};
-    assert_int_equal(evt_ecr_open(&fx.ecr, &net, NULL, 0, &st), EVT_OK);
-    fx.port = evt_sim_net_posix_local_port(fx.ecr.listener);
-    pos_connect(&fx.pos, fx.port);
+    open_link(&st);
     bool got = false;
-    const char *reply = exchange("{\"v\":1,\"type\":\"sale\",\"order_id\":\"FROM-JOURNAL\","
+    const char *reply = exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"FROM-JOURNAL\","
                                  "\"use_personal_account\":true,\"items\":[" ITEM_OK "]}\n",
                                  &got);
     assert_false(got);
@@ -708,17 +1119,29 @@ static void test_bad_args(void **state)
     assert_int_equal(evt_ecr_poll(&fx.ecr, 0, NULL, &got), EVT_ERR_ARG);
     assert_int_equal(evt_ecr_reply(&fx.ecr, NULL), EVT_ERR_ARG);
     evt_ecr e;
-    assert_int_equal(evt_ecr_open(&e, &net, NULL, 0, NULL), EVT_ERR_ARG);
+    assert_int_equal(evt_ecr_open(&e, NULL), EVT_ERR_ARG);
+    evt_ecr_config cfg = link_config(&fx.store);
+    memset(cfg.key, 0, sizeof cfg.key); /* an unprovisioned (all-zero) key pairs nobody */
+    assert_int_equal(evt_ecr_open(&e, &cfg), EVT_ERR_ARG);
+    cfg = link_config(&fx.store);
+    cfg.sys = NULL;
+    assert_int_equal(evt_ecr_open(&e, &cfg), EVT_ERR_ARG);
     assert_string_equal(evt_ecr_status_name(EVT_ECR_UNKNOWN), "unknown");
     /* A port already taken is the driver's error, and nothing leaks. */
     evt_ecr other;
-    assert_int_not_equal(evt_ecr_open(&other, &net, "127.0.0.1", fx.port, &fx.store), EVT_OK);
+    cfg = link_config(&fx.store);
+    cfg.port = fx.port;
+    assert_int_not_equal(evt_ecr_open(&other, &cfg), EVT_OK);
 }
 
 int main(void)
 {
     evt_arena_init(arena, sizeof arena);
     evt_sim_net_posix_init(&net);
+    evt_sim_sys_options sopt = {0};
+    if (evt_sim_sys_open(&sim_sys, &sopt) != EVT_OK) {
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sale_ack_order_and_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_by_order_id, setup, teardown),
@@ -734,6 +1157,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_split_across_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_connection_replaces_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_then_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stranger_cannot_start_a_sale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_key_cannot_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stranger_cannot_read_a_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_line_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_line_from_another_session_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered_line_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_flood_and_silent_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_absurd_total_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_while_answering_malformed_line, setup, teardown),
         cmocka_unit_test(test_ram_store_ring),
         cmocka_unit_test_setup_teardown(test_custom_store_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),

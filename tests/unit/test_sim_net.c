@@ -19,6 +19,7 @@
 
 #include "evt/hal_net.h"
 #include "evt_sim/net_posix.h"
+#include "skip_policy.h"
 
 static evt_hal_net net;
 
@@ -319,8 +320,11 @@ static void test_connect_timeout_on_full_backlog(void **state)
     }
     close(lfd);
     if (err == EVT_OK) {
-        /* Some kernels (gVisor) accept without bound; nothing to observe there. */
-        skip();
+        /* Some kernels (gVisor) accept without bound: the timeout cannot be observed on
+         * loopback there, which is a failure in CI, not a pass (skip_policy.h). */
+        skip_policy_cannot_run("this kernel took 16 connections on a listener with backlog 0 and "
+                               "never dropped a SYN (gVisor does), so a connect timeout cannot be "
+                               "provoked on loopback");
     }
     assert_int_equal(err, EVT_ERR_NET_TIMEOUT);
     assert_true(took >= 190 && took < 2000);

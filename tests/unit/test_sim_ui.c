@@ -1,5 +1,7 @@
 /* Sim board UI: screen formatting and transcript, the key script (matching, DIGITS/TYPE,
- * comments, end of script, stall limit, malformed scripts), and interactive key mapping. */
+ * comments, end of script, stall limit, malformed scripts), interactive key mapping, and the
+ * time stamped on each key (typed-ahead keys stamped no later than the screen they preceded,
+ * scripted keys pressed after the cashier read the screen). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "evt_sim/ui_tty.h"
+#include "manual_clock.h"
 
 static uint64_t now_ms(void)
 {
@@ -304,6 +307,81 @@ static void test_interactive_line_keys(void **state)
     close(p[0]);
 }
 
+/* Keys typed while no one reads (a progress screen) are taken in when the next screen is
+ * drawn and stamped with that moment, so the firmware sees they came before it; keys typed
+ * after the screen are stamped when read. Clock: manual, so the stamps are exact. */
+static void test_interactive_keys_typed_ahead_are_stamped_at_the_screen(void **state)
+{
+    (void)state;
+    manual_clock clock;
+    manual_clock_init(&clock, 1000);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    evt_sim_ui_options opt = {.key_fd = p[0], .clock = &clock.hal};
+    evt_sim_ui *ui;
+    assert_int_equal(evt_sim_ui_open(&ui, &opt), EVT_OK);
+    show(ui, make_screen(EVT_UI_CONFIRM, "请核对患者身份", NULL, NULL, NULL));
+    clock.now_ms = 1300;
+    assert_int_equal(write(p[1], "\n", 1), 1);
+    evt_key_event ev = key(ui, EVT_OK);
+    assert_int_equal(ev.key, EVT_KEY_OK);
+    assert_int_equal(ev.pressed_ms, 1300);
+
+    show(ui, make_screen(EVT_UI_NORMAL, "正在预结算", NULL, NULL, NULL));
+    clock.now_ms = 1400;
+    assert_int_equal(write(p[1], "\n\n", 2), 2); /* the double press lands here */
+    clock.now_ms = 1500;
+    show(ui, make_screen(EVT_UI_CONFIRM, "请确认结算金额", NULL, NULL, NULL));
+    clock.now_ms = 3500;
+    assert_int_equal(write(p[1], "c\n", 2), 2);
+    ev = key(ui, EVT_OK);
+    assert_int_equal(ev.key, EVT_KEY_OK);
+    assert_int_equal(ev.pressed_ms, 1500);
+    ev = key(ui, EVT_OK);
+    assert_int_equal(ev.key, EVT_KEY_OK);
+    assert_int_equal(ev.pressed_ms, 1500);
+    ev = key(ui, EVT_OK);
+    assert_int_equal(ev.key, EVT_KEY_CANCEL);
+    assert_int_equal(ev.pressed_ms, 3500);
+
+    /* End of input while a screen is drawn is still reported, as QUIT, by the next read. */
+    close(p[1]);
+    show(ui, make_screen(EVT_UI_NORMAL, "就绪", NULL, NULL, NULL));
+    assert_int_equal(key(ui, EVT_OK).key, EVT_KEY_QUIT);
+    evt_sim_ui_close(ui);
+    close(p[0]);
+}
+
+/* A scripted key is pressed by a cashier who reads the screen first: stamped reaction_ms
+ * after the screen appeared (default 1000 ms), or when read if that is later. No sleeping. */
+static void test_script_keys_are_pressed_after_reading_the_screen(void **state)
+{
+    (void)state;
+    manual_clock clock;
+    manual_clock_init(&clock, 5000);
+    evt_sim_ui_options opt = {.key_fd = -1,
+                              .script_text = "金额 => OK\n金额 => OK\n",
+                              .script_no_wait = true,
+                              .clock = &clock.hal};
+    evt_sim_ui *ui;
+    assert_int_equal(evt_sim_ui_open(&ui, &opt), EVT_OK);
+    show(ui, make_screen(EVT_UI_CONFIRM, "请确认结算金额", NULL, NULL, NULL));
+    clock.now_ms = 5010;
+    uint64_t t0 = now_ms();
+    assert_int_equal(key(ui, EVT_OK).pressed_ms, 6000);
+    assert_true(now_ms() - t0 < 1000); /* the reaction is a stamp, not a sleep */
+    clock.now_ms = 7000;
+    assert_int_equal(key(ui, EVT_OK).pressed_ms, 7000);
+    evt_sim_ui_close(ui);
+
+    opt.script_reaction_ms = 50;
+    assert_int_equal(evt_sim_ui_open(&ui, &opt), EVT_OK);
+    clock.now_ms = 8000;
+    show(ui, make_screen(EVT_UI_CONFIRM, "请确认结算金额", NULL, NULL, NULL));
+    assert_int_equal(key(ui, EVT_OK).pressed_ms, 8050);
+    evt_sim_ui_close(ui);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +393,8 @@ int main(void)
         cmocka_unit_test(test_script_stall_limit_quits),
         cmocka_unit_test(test_script_from_file_and_errors),
         cmocka_unit_test(test_interactive_line_keys),
+        cmocka_unit_test(test_interactive_keys_typed_ahead_are_stamped_at_the_screen),
+        cmocka_unit_test(test_script_keys_are_pressed_after_reading_the_screen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

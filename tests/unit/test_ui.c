@@ -1,5 +1,8 @@
 /* evt_ui: the cashier's screens show masked personal data and every amount; decisions and
- * keyed numbers come from the keypad. Driven through the sim UI driver in memory. */
+ * keyed numbers come from the keypad, and only keys pressed after the screen appeared count
+ * (issue 5: keys pressed ahead of a screen must not move money). Driven through the sim UI
+ * driver in memory, and through a keypad whose key times the test sets, on a clock that moves
+ * only when the test moves it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +10,14 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "evt/ui.h"
 #include "evt_sim/ui_tty.h"
+#include "manual_clock.h"
 
 typedef struct fixture {
+    manual_clock clock;
     evt_sim_ui *sim;
     evt_ui ui;
 } fixture;
@@ -20,9 +26,11 @@ static fixture *open_ui(const char *script)
 {
     static fixture f;
     memset(&f, 0, sizeof f);
-    evt_sim_ui_options opt = {.key_fd = -1, .script_text = script, .script_no_wait = true};
+    manual_clock_init(&f.clock, 10000);
+    evt_sim_ui_options opt = {
+        .key_fd = -1, .script_text = script, .script_no_wait = true, .clock = &f.clock.hal};
     assert_int_equal(evt_sim_ui_open(&f.sim, &opt), EVT_OK);
-    evt_ui_init(&f.ui, evt_sim_ui_hal(f.sim));
+    evt_ui_init(&f.ui, evt_sim_ui_hal(f.sim), &f.clock.hal);
     return &f;
 }
 
@@ -168,6 +176,287 @@ static void keyed_number(void **state)
     evt_sim_ui_close(f->sim);
 }
 
+/* ---- keys pressed ahead of a screen ---------------------------------------------------- */
+
+/* A keypad whose presses the test stamps itself. show() counts screens and lets draw_ms pass
+ * on the clock (drawing takes time on a real LCD too). */
+typedef struct keypad {
+    evt_hal_ui hal;
+    manual_clock clock;
+    uint32_t draw_ms;
+    evt_key_event keys[8];
+    size_t next, count;
+    unsigned screens;
+    evt_ui ui;
+} keypad;
+
+static evt_err keypad_show(void *ctx, const evt_ui_screen *screen)
+{
+    keypad *k = ctx;
+    (void)screen;
+    k->screens++;
+    k->clock.now_ms += k->draw_ms;
+    return EVT_OK;
+}
+
+static evt_err keypad_read(void *ctx, uint32_t timeout_ms, evt_key_event *out)
+{
+    keypad *k = ctx;
+    (void)timeout_ms; /* nothing else can press a key while the test waits */
+    if (k->next == k->count) {
+        return EVT_ERR_TIMEOUT;
+    }
+    *out = k->keys[k->next++];
+    return EVT_OK;
+}
+
+static keypad *open_keypad(uint64_t start_ms, uint32_t draw_ms)
+{
+    static keypad k;
+    memset(&k, 0, sizeof k);
+    manual_clock_init(&k.clock, start_ms);
+    k.draw_ms = draw_ms;
+    k.hal = (evt_hal_ui){.ctx = &k, .show = keypad_show, .read_key = keypad_read};
+    evt_ui_init(&k.ui, &k.hal, &k.clock.hal);
+    return &k;
+}
+
+static void press(keypad *k, evt_key key, char ch, uint64_t at_ms)
+{
+    assert_true(k->count < sizeof k->keys / sizeof k->keys[0]);
+    k->keys[k->count++] = (evt_key_event){.key = key, .ch = ch, .pressed_ms = at_ms};
+}
+
+static void sample_split(evt_settlement *s)
+{
+    memset(s, 0, sizeof *s);
+    s->medfee_sumamt = 2500;
+    s->fund_pay_sumamt = 1250;
+    s->acct_pay = 1250;
+}
+
+/* An OK pressed before the identity screen was drawn (or in the very millisecond it was)
+ * answers an earlier screen: discarded; the cashier's later CANCEL is what counts. */
+static void key_pressed_before_the_screen_is_discarded(void **state)
+{
+    (void)state;
+    keypad *k = open_keypad(1000, 0);
+    press(k, EVT_KEY_OK, 0, 900);
+    press(k, EVT_KEY_OK, 0, 1000);
+    press(k, EVT_KEY_CANCEL, 0, 1800);
+    evt_person p;
+    evt_insurance *insu;
+    person(&p, &insu);
+    evt_voucher_info v;
+    memset(&v, 0, sizeof v);
+    assert_int_equal(evt_ui_show_identity(&k->ui, &v, &p, insu), EVT_OK);
+    bool ok = true;
+    assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_OK);
+    assert_false(ok);
+    assert_int_equal(k->next, 3);
+}
+
+/* The split moves money: an OK 8 ms after it appeared (the second Enter of a double press on
+ * the identity screen) is discarded and not kept for later, so the wait times out; so is one
+ * a millisecond short of the dwell. An OK after the dwell confirms. */
+static void money_confirmation_needs_the_dwell(void **state)
+{
+    (void)state;
+    keypad *k = open_keypad(2000, 0);
+    press(k, EVT_KEY_OK, 0, 2008);
+    press(k, EVT_KEY_OK, 0, 2000 + EVT_UI_MONEY_CONFIRM_DWELL_MS - 1);
+    evt_settlement s;
+    sample_split(&s);
+    assert_int_equal(evt_ui_show_split(&k->ui, &s, true), EVT_OK);
+    bool ok = true;
+    assert_int_equal(evt_ui_wait_decision_guarded(&k->ui, 1000, EVT_UI_MONEY_CONFIRM_DWELL_MS, &ok),
+                     EVT_ERR_TIMEOUT);
+    assert_false(ok);
+    assert_int_equal(k->next, 2);
+    press(k, EVT_KEY_OK, 0, 2000 + EVT_UI_MONEY_CONFIRM_DWELL_MS);
+    assert_int_equal(evt_ui_wait_decision_guarded(&k->ui, 1000, EVT_UI_MONEY_CONFIRM_DWELL_MS, &ok),
+                     EVT_OK);
+    assert_true(ok);
+
+    /* Refusing never moves money: CANCEL counts at once. */
+    k = open_keypad(3000, 0);
+    press(k, EVT_KEY_CANCEL, 0, 3008);
+    assert_int_equal(evt_ui_show_split(&k->ui, &s, true), EVT_OK);
+    ok = true;
+    assert_int_equal(evt_ui_wait_decision_guarded(&k->ui, 1000, EVT_UI_MONEY_CONFIRM_DWELL_MS, &ok),
+                     EVT_OK);
+    assert_false(ok);
+
+    /* Screens that move no money keep the plain rule: 8 ms after is after. */
+    k = open_keypad(4000, 0);
+    press(k, EVT_KEY_OK, 0, 4008);
+    assert_int_equal(evt_ui_show_error(&k->ui, "结算失败", EVT_ERR_TIMEOUT, NULL), EVT_OK);
+    assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_OK);
+    assert_true(ok);
+}
+
+/* 取消 pressed while 正在结算 is shown is not the answer to the result screen: the result
+ * stays up (the wait goes on) until the cashier presses a key on it. */
+static void cancel_during_progress_is_not_taken_by_the_result(void **state)
+{
+    (void)state;
+    keypad *k = open_keypad(5000, 0);
+    assert_int_equal(evt_ui_show_progress(&k->ui, "正在结算", "请勿离开，结算进行中…"), EVT_OK);
+    press(k, EVT_KEY_CANCEL, 0, 5100);
+    k->clock.now_ms = 6200; /* 2102 answered */
+    evt_settlement s;
+    sample_split(&s);
+    assert_int_equal(evt_ui_show_settled(&k->ui, &s, true, true), EVT_OK);
+    bool ok = true;
+    assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_ERR_TIMEOUT);
+    assert_int_equal(k->next, 1);
+    press(k, EVT_KEY_OK, 0, 7000);
+    assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_OK);
+    assert_true(ok);
+}
+
+/* Number entry counts keys from the moment the entry screen first appeared: a digit typed
+ * before is dropped, while digits typed ahead of the echo redraws are the number. A menu
+ * choice typed before the menu appeared is dropped too. */
+static void entry_and_menu_drop_keys_typed_before_them(void **state)
+{
+    (void)state;
+    keypad *k = open_keypad(1000, 10); /* each draw takes 10 ms: entry drawn at 1010 */
+    press(k, EVT_KEY_DIGIT, '9', 1005);
+    press(k, EVT_KEY_DIGIT, '1', 1015);
+    press(k, EVT_KEY_DIGIT, '2', 1016); /* before the redraw that echoes '1' (1020) */
+    press(k, EVT_KEY_OK, 0, 1017);
+    evt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    evt_order o;
+    memset(&o, 0, sizeof o);
+    char typed[8];
+    bool quit = true;
+    assert_int_equal(
+        evt_ui_read_number(&k->ui, &cfg, &o, "数量", NULL, 2000, typed, sizeof typed, &quit),
+        EVT_OK);
+    assert_string_equal(typed, "12");
+    assert_false(quit);
+
+    k = open_keypad(2000, 10); /* menu drawn at 2010 */
+    press(k, EVT_KEY_DIGIT, '1', 2009);
+    press(k, EVT_KEY_DIGIT, '2', 2400);
+    static const char *const options[] = {"手工录入", "补打结算单"};
+    unsigned choice = 0;
+    assert_int_equal(evt_ui_choose(&k->ui, "功能", options, 2, 1000, &choice, &quit), EVT_OK);
+    assert_int_equal(choice, 2);
+}
+
+/* QUIT is the board asking to stop, not an answer to the screen: never discarded. */
+static void quit_counts_whenever_pressed(void **state)
+{
+    (void)state;
+    keypad *k = open_keypad(1000, 0);
+    press(k, EVT_KEY_QUIT, 0, 0);
+    assert_int_equal(evt_ui_show_progress(&k->ui, "请确认", NULL), EVT_OK);
+    bool ok = true;
+    assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_ERR_CANCELLED);
+    assert_false(ok);
+}
+
+/* The sim's interactive keys over a pipe, on the manual clock: the bytes the cashier types,
+ * read by the real driver. */
+typedef struct piped {
+    fixture f;
+    int pipefd[2];
+} piped;
+
+static piped *open_piped(void)
+{
+    static piped p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pipe(p.pipefd), 0);
+    manual_clock_init(&p.f.clock, 1000);
+    evt_sim_ui_options opt = {.key_fd = p.pipefd[0], .clock = &p.f.clock.hal};
+    assert_int_equal(evt_sim_ui_open(&p.f.sim, &opt), EVT_OK);
+    evt_ui_init(&p.f.ui, evt_sim_ui_hal(p.f.sim), &p.f.clock.hal);
+    return &p;
+}
+
+static void type(piped *p, const char *text)
+{
+    assert_int_equal(write(p->pipefd[1], text, strlen(text)), (ssize_t)strlen(text));
+}
+
+static void close_piped(piped *p)
+{
+    evt_sim_ui_close(p->f.sim);
+    close(p->pipefd[0]);
+    close(p->pipefd[1]);
+}
+
+static void show_identity(evt_ui *ui)
+{
+    evt_person per;
+    evt_insurance *insu;
+    person(&per, &insu);
+    evt_voucher_info v;
+    memset(&v, 0, sizeof v);
+    assert_int_equal(evt_ui_show_identity(ui, &v, &per, insu), EVT_OK);
+}
+
+/* Enter pressed twice at the identity screen: both reach the driver together, the first
+ * confirms the identity, the second was pressed before the split appeared and must not
+ * confirm it, however soon or late the split's wait reads it. The cashier then reads the
+ * amounts and cancels: that is the answer the split gets. */
+static void double_enter_at_identity_does_not_confirm_the_split(void **state)
+{
+    (void)state;
+    piped *p = open_piped();
+    bool ok = false;
+    show_identity(&p->f.ui);
+    p->f.clock.now_ms += 300; /* the cashier reads the identity */
+    type(p, "\n\n");
+    assert_int_equal(evt_ui_wait_decision(&p->f.ui, 1000, &ok), EVT_OK);
+    assert_true(ok);
+    evt_ui_show_progress(&p->f.ui, "正在预结算", NULL);
+    p->f.clock.now_ms += 8; /* 2101 answered at once */
+    evt_settlement s;
+    sample_split(&s);
+    evt_ui_show_split(&p->f.ui, &s, true);
+    p->f.clock.now_ms += 2000; /* the cashier reads the amounts and refuses */
+    type(p, "c\n");
+    ok = true;
+    assert_int_equal(
+        evt_ui_wait_decision_guarded(&p->f.ui, 1000, EVT_UI_MONEY_CONFIRM_DWELL_MS, &ok), EVT_OK);
+    assert_false(ok);
+    close_piped(p);
+}
+
+/* Two Enters typed while 正在预结算 is up sit in the pipe until the split is drawn: the driver
+ * takes them in when it draws the split, as typed before it, so the split's wait drops them
+ * even when it first reads long after. */
+static void enters_typed_during_progress_are_drained_at_the_next_screen(void **state)
+{
+    (void)state;
+    piped *p = open_piped();
+    bool ok = false;
+    show_identity(&p->f.ui);
+    p->f.clock.now_ms += 300;
+    type(p, "\n");
+    assert_int_equal(evt_ui_wait_decision(&p->f.ui, 1000, &ok), EVT_OK);
+    assert_true(ok);
+    evt_ui_show_progress(&p->f.ui, "正在预结算", NULL);
+    p->f.clock.now_ms += 100;
+    type(p, "\n\n"); /* nobody reads keys while the platform call runs */
+    p->f.clock.now_ms += 100;
+    evt_settlement s;
+    sample_split(&s);
+    evt_ui_show_split(&p->f.ui, &s, true);
+    p->f.clock.now_ms += 2000;
+    type(p, "c\n");
+    ok = true;
+    assert_int_equal(
+        evt_ui_wait_decision_guarded(&p->f.ui, 1000, EVT_UI_MONEY_CONFIRM_DWELL_MS, &ok), EVT_OK);
+    assert_false(ok);
+    close_piped(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +465,13 @@ int main(void)
         cmocka_unit_test(split_shows_every_amount),
         cmocka_unit_test(decisions),
         cmocka_unit_test(keyed_number),
+        cmocka_unit_test(key_pressed_before_the_screen_is_discarded),
+        cmocka_unit_test(money_confirmation_needs_the_dwell),
+        cmocka_unit_test(cancel_during_progress_is_not_taken_by_the_result),
+        cmocka_unit_test(entry_and_menu_drop_keys_typed_before_them),
+        cmocka_unit_test(quit_counts_whenever_pressed),
+        cmocka_unit_test(double_enter_at_identity_does_not_confirm_the_split),
+        cmocka_unit_test(enters_typed_during_progress_are_drained_at_the_next_screen),
     };
     return cmocka_run_group_tests_name("ui", tests, NULL, NULL);
 }

@@ -3,9 +3,14 @@
  * (docs/ecr-link.md). Sends one JSON line, prints every reply line as it arrives, and stops at
  * the final reply ("result" or "error"; "ack" only means the sale was accepted).
  *
+ * The link is authenticated (protocol v2): the tool reads the terminal's hello, answers with
+ * an auth line MACed with the pairing key, checks the terminal's auth_ok, then sends the
+ * request with its sequence number and MAC, and checks the MAC and sequence of every reply.
+ * The HMAC here is GnuTLS's, an implementation independent of the firmware's mbedTLS.
+ *
  * Exit status: 0 when the final reply is a settled result, 1 for anything else (refused,
- * failed, unknown, busy, error reply, timeout, connection trouble), 2 for usage errors.
- * Host tool: POSIX sockets and libcjson (only to check the request before sending).
+ * failed, unknown, busy, error reply, timeout, connection trouble, a reply that fails its
+ * MAC), 2 for usage errors. Host tool: POSIX sockets, libcjson, GnuTLS (HMAC, randomness).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -19,17 +24,164 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #define MAX_REQUEST (16 * 1024)
 #define MAX_REPLY   (64 * 1024)
 
+#define KEY_BYTES   32
+#define MAC_HEX     64
+#define NONCE_BYTES 16
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: ecr-send --port P [--host 127.0.0.1] (--order FILE.json | --json TEXT)\n"
-                 "                [--timeout SECONDS]\n"
+                 "                (--key HEX64 | --provision FILE) [--timeout SECONDS]\n"
                  "Sends one ECR request (sale or status) and prints the reply lines until the\n"
-                 "final one. Exit 0: settled; 1: anything else; 2: usage error.\n"
+                 "final one. The pairing key is the terminal's ecr_key (64 hex digits), given\n"
+                 "directly or read from the terminal's provisioning file.\n"
+                 "Exit 0: settled; 1: anything else; 2: usage error.\n"
                  "Default timeout 180 s (a sale waits for the cashier and the customer).\n");
+}
+
+/* ---- pairing key and MACs (docs/ecr-link.md) ---------------------------------------------- */
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static bool parse_key(const char *hex, size_t len, unsigned char key[KEY_BYTES])
+{
+    if (len != 2 * KEY_BYTES) {
+        return false;
+    }
+    for (size_t i = 0; i < KEY_BYTES; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return false;
+        }
+        key[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* ecr_key from a provisioning file ("ecr_key = <64 hex>" on its own line). */
+static bool key_from_provision(const char *path, unsigned char key[KEY_BYTES])
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "ecr-send: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        char *p = line + strspn(line, " \t");
+        if (strncmp(p, "ecr_key", 7) != 0) {
+            continue;
+        }
+        p += 7;
+        p += strspn(p, " \t");
+        if (*p != '=') {
+            continue;
+        }
+        p++;
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, " \t\r\n");
+        found = parse_key(p, len, key);
+    }
+    fclose(f);
+    if (!found) {
+        fprintf(stderr, "ecr-send: %s: no valid ecr_key line\n", path);
+    }
+    return found;
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0x0F];
+    }
+    out[2 * n] = '\0';
+}
+
+static bool mac_of(const unsigned char key[KEY_BYTES], char dir, const char *session,
+                   const char *text, size_t len, char out[MAC_HEX + 1])
+{
+    size_t head_len = strlen("EVT-ECR-2\n") + 2 + strlen(session) + 1;
+    char *msg = malloc(head_len + len + 1);
+    if (msg == NULL) {
+        return false;
+    }
+    int n = snprintf(msg, head_len + 1, "EVT-ECR-2\n%c\n%s\n", dir, session);
+    memcpy(msg + n, text, len);
+    unsigned char digest[32];
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, KEY_BYTES, msg, (size_t)n + len, digest);
+    free(msg);
+    if (rc != 0) {
+        return false;
+    }
+    to_hex(digest, sizeof digest, out);
+    return true;
+}
+
+/* The signed text S (one JSON object, ending with '}') as it goes on the wire:
+ * S without its '}' + ,"mac":"<hex>"} + newline. malloc'ed. */
+static char *seal(const unsigned char key[KEY_BYTES], const char *session, const char *text,
+                  size_t *out_len)
+{
+    size_t len = strlen(text);
+    char mac[MAC_HEX + 1];
+    if (len == 0 || text[len - 1] != '}' || !mac_of(key, 'P', session, text, len, mac)) {
+        return NULL;
+    }
+    char *line = malloc(len + 80);
+    if (line == NULL) {
+        return NULL;
+    }
+    memcpy(line, text, len - 1);
+    *out_len = len - 1 + (size_t)sprintf(line + len - 1, ",\"mac\":\"%s\"}\n", mac);
+    return line;
+}
+
+/* Checks a line from the terminal: its MAC (direction T) and that its seq is the next one.
+ * Strips nothing: the line is printed as received. */
+static bool verify(const unsigned char key[KEY_BYTES], const char *session, const char *line,
+                   long long *seq)
+{
+    static const char prefix[] = ",\"mac\":\"";
+    size_t len = strlen(line), suffix = sizeof prefix - 1 + MAC_HEX + 2;
+    if (len <= suffix || memcmp(line + len - suffix, prefix, sizeof prefix - 1) != 0 ||
+        line[len - 2] != '"' || line[len - 1] != '}') {
+        return false;
+    }
+    char *text = malloc(len);
+    if (text == NULL) {
+        return false;
+    }
+    size_t cut = len - suffix;
+    memcpy(text, line, cut);
+    text[cut] = '}';
+    text[cut + 1] = '\0';
+    char want[MAC_HEX + 1];
+    bool ok = mac_of(key, 'T', session, text, cut + 1, want) &&
+              memcmp(want, line + cut + sizeof prefix - 1, MAC_HEX) == 0;
+    cJSON *root = ok ? cJSON_Parse(text) : NULL;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "seq");
+    ok = ok && cJSON_IsNumber(s) && (long long)s->valuedouble == *seq + 1;
+    if (ok) {
+        (*seq)++;
+    }
+    cJSON_Delete(root);
+    free(text);
+    return ok;
 }
 
 static long long now_ms(void)
@@ -143,12 +295,64 @@ static int judge_reply(const char *line)
     return verdict;
 }
 
+/* One line from the terminal at the given stage; returns -1 to keep reading, else the exit
+ * status. */
+static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char *line, int *stage,
+                          char *session, long long *rx_seq, const char *request)
+{
+    enum { WAIT_HELLO, WAIT_AUTH_OK, WAIT_RESULT };
+    if (*stage == WAIT_HELLO) {
+        cJSON *root = cJSON_Parse(line);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "challenge");
+        bool ok = cJSON_IsString(type) && strcmp(type->valuestring, "hello") == 0 &&
+                  cJSON_IsString(ch) && strlen(ch->valuestring) == 2 * NONCE_BYTES;
+        if (ok) {
+            snprintf(session, 2 * NONCE_BYTES + 1, "%s", ch->valuestring);
+        }
+        cJSON_Delete(root);
+        if (!ok) {
+            fprintf(stderr, "ecr-send: no hello from the terminal\n");
+            return 1;
+        }
+        unsigned char nonce[NONCE_BYTES];
+        char nonce_hex[2 * NONCE_BYTES + 1], auth[160];
+        gnutls_rnd(GNUTLS_RND_NONCE, nonce, sizeof nonce);
+        to_hex(nonce, sizeof nonce, nonce_hex);
+        snprintf(auth, sizeof auth,
+                 "{\"v\":2,\"type\":\"auth\",\"pos\":\"ecr-send\",\"nonce\":\"%s\",\"seq\":1}",
+                 nonce_hex);
+        size_t len = 0;
+        char *sealed = seal(key, session, auth, &len);
+        bool sent = sealed != NULL && send_all(fd, sealed, len);
+        free(sealed);
+        strcat(session, nonce_hex);
+        *stage = WAIT_AUTH_OK;
+        return sent ? -1 : 1;
+    }
+    if (!verify(key, session, line, rx_seq)) {
+        fprintf(stderr,
+                "ecr-send: reply fails its MAC or sequence: not from the paired terminal\n");
+        return 1;
+    }
+    if (*stage == WAIT_AUTH_OK) {
+        size_t len = 0;
+        char *sealed = seal(key, session, request, &len);
+        bool sent = sealed != NULL && send_all(fd, sealed, len);
+        free(sealed);
+        *stage = WAIT_RESULT;
+        return sent ? -1 : 1;
+    }
+    return judge_reply(line);
+}
+
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     const char *port = NULL;
     const char *order_file = NULL;
     const char *json = NULL;
+    const char *key_hex = NULL, *provision = NULL;
     long timeout_s = 180;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -169,6 +373,10 @@ int main(int argc, char **argv)
             order_file = v;
         } else if (strcmp(a, "--json") == 0) {
             json = v;
+        } else if (strcmp(a, "--key") == 0) {
+            key_hex = v;
+        } else if (strcmp(a, "--provision") == 0) {
+            provision = v;
         } else if (strcmp(a, "--timeout") == 0) {
             char *end = NULL;
             timeout_s = strtol(v, &end, 10);
@@ -185,8 +393,16 @@ int main(int argc, char **argv)
     char *end = NULL;
     long port_no = port != NULL ? strtol(port, &end, 10) : 0;
     if (port == NULL || end == port || *end != '\0' || port_no < 1 || port_no > 65535 ||
-        (order_file == NULL) == (json == NULL)) {
+        (order_file == NULL) == (json == NULL) || (key_hex == NULL) == (provision == NULL)) {
         usage(stderr);
+        return 2;
+    }
+    static unsigned char key[KEY_BYTES];
+    if (key_hex != NULL ? !parse_key(key_hex, strlen(key_hex), key)
+                        : !key_from_provision(provision, key)) {
+        if (key_hex != NULL) {
+            fprintf(stderr, "ecr-send: --key must be 64 hex digits\n");
+        }
         return 2;
     }
 
@@ -215,25 +431,31 @@ int main(int argc, char **argv)
         free(request);
         return 2;
     }
+    /* v 2 and the sequence number go into what is signed; the rest is the file's. */
+    cJSON_DeleteItemFromObjectCaseSensitive(check, "v");
+    cJSON_DeleteItemFromObjectCaseSensitive(check, "seq");
+    cJSON_AddNumberToObject(check, "v", 2);
+    cJSON_AddNumberToObject(check, "seq", 2);
+    char *signed_request = cJSON_PrintUnformatted(check);
     cJSON_Delete(check);
-    request[len++] = '\n';
+    free(request);
+    if (signed_request == NULL) {
+        return 1;
+    }
 
     int fd = connect_to(host, port, 5000);
     if (fd < 0) {
-        free(request);
+        free(signed_request);
         return 1;
     }
-    bool sent = send_all(fd, request, len);
-    free(request);
-    if (!sent) {
-        close(fd);
-        return 1;
-    }
-
     static char buf[MAX_REPLY + 1];
     size_t fill = 0;
     long long deadline = now_ms() + timeout_s * 1000;
     int verdict = -1;
+    /* hello -> auth -> auth_ok -> request: states of the handshake */
+    int stage = 0; /* WAIT_HELLO */
+    char session[2 * 2 * NONCE_BYTES + 1] = "";
+    long long rx_seq = 0;
     while (verdict < 0) {
         long long left = deadline - now_ms();
         if (left <= 0) {
@@ -266,7 +488,7 @@ int main(int argc, char **argv)
             }
             printf("%s\n", buf);
             fflush(stdout);
-            verdict = judge_reply(buf);
+            verdict = handshake_step(fd, key, buf, &stage, session, &rx_seq, signed_request);
             size_t used = (size_t)(nl - buf) + 1;
             memmove(buf, nl + 1, fill - used);
             fill -= used;
@@ -277,5 +499,6 @@ int main(int argc, char **argv)
         }
     }
     close(fd);
+    free(signed_request);
     return verdict;
 }

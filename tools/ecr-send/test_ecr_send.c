@@ -18,6 +18,11 @@
 #include "evt/arena.h"
 #include "evt/ecr.h"
 #include "evt_sim/net_posix.h"
+#include "evt_sim/sys_posix.h"
+
+/* The pairing key both sides are provisioned with (a test key, published here). */
+#define TEST_KEY  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define WRONG_KEY "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 static const char *tool;
 static uint8_t arena[256 * 1024];
@@ -34,10 +39,12 @@ typedef struct child {
     size_t out_len;
 } child;
 
+static const char *key_arg = TEST_KEY;
+
 static void start(child *c, const char *const *args)
 {
-    const char *argv[16] = {tool, "--port", port_text};
-    size_t n = 3;
+    const char *argv[16] = {tool, "--port", port_text, "--key", key_arg};
+    size_t n = 5;
     for (size_t i = 0; args[i] != NULL && n < 15; i++) {
         argv[n++] = args[i];
     }
@@ -127,7 +134,10 @@ static void test_settled_exits_0(void **state)
     bool got = false;
     assert_int_equal(run(&c, &r, &got), 0);
     assert_true(got);
-    assert_non_null(strstr(c.out, "{\"v\":1,\"type\":\"ack\",\"order_id\":\"CLI-1\"}\n"));
+    assert_non_null(strstr(c.out, "\"type\":\"hello\",\"terminal\":\"EVT-TEST\""));
+    assert_non_null(
+        strstr(c.out, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-TEST\",\"seq\":1,"));
+    assert_non_null(strstr(c.out, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"CLI-1\",\"seq\":2,"));
     assert_non_null(strstr(c.out, "\"status\":\"settled\""));
     assert_non_null(strstr(c.out, "\"total\":\"30.00\""));
 }
@@ -182,6 +192,23 @@ static void test_timeout_exits_1(void **state)
     evt_ecr_reply(&ecr, &r);
 }
 
+/* A POS with another key is not let in: no order reaches the terminal, exit 1. */
+static void test_wrong_key_refused(void **state)
+{
+    (void)state;
+    char json[512];
+    snprintf(json, sizeof json, SALE, "CLI-4");
+    key_arg = WRONG_KEY;
+    child c;
+    start(&c, (const char *[]){"--json", json, "--timeout", "5", NULL});
+    evt_ecr_result r = {.status = EVT_ECR_SETTLED};
+    bool got = true;
+    assert_int_equal(run(&c, &r, &got), 1);
+    key_arg = TEST_KEY;
+    assert_false(got);
+    assert_non_null(strstr(c.out, "EVT_ERR_ECR_UNAUTHENTICATED"));
+}
+
 static void test_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -192,6 +219,10 @@ static void test_usage_errors_exit_2(void **state)
     assert_int_equal(run(&c, NULL, NULL), 2);
     start(&c, (const char *[]){"--json", "{}", "--order", "x.json", NULL});
     assert_int_equal(run(&c, NULL, NULL), 2);
+    key_arg = "0011"; /* not 64 hex digits */
+    start(&c, (const char *[]){"--json", "{}", NULL});
+    assert_int_equal(run(&c, NULL, NULL), 2);
+    key_arg = TEST_KEY;
 }
 
 int main(int argc, char **argv)
@@ -204,7 +235,20 @@ int main(int argc, char **argv)
     evt_arena_init(arena, sizeof arena);
     evt_sim_net_posix_init(&net);
     evt_ecr_ram_store_init(&rs, &store);
-    if (evt_ecr_open(&ecr, &net, "127.0.0.1", 0, &store) != EVT_OK) {
+    evt_sim_sys *sys = NULL;
+    evt_sim_sys_options sopt = {0};
+    if (evt_sim_sys_open(&sys, &sopt) != EVT_OK) {
+        return 1;
+    }
+    evt_ecr_config cfg = {.net = &net,
+                          .sys = evt_sim_sys_hal(sys),
+                          .bind_addr = "127.0.0.1",
+                          .store = store,
+                          .terminal_id = "EVT-TEST"};
+    for (size_t i = 0; i < sizeof cfg.key; i++) {
+        cfg.key[i] = (uint8_t)i; /* TEST_KEY */
+    }
+    if (evt_ecr_open(&ecr, &cfg) != EVT_OK) {
         return 1;
     }
     snprintf(port_text, sizeof port_text, "%u", evt_sim_net_posix_local_port(ecr.listener));
@@ -213,9 +257,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pretty_file_refused_exits_1),
         cmocka_unit_test(test_error_reply_and_status_exit_1),
         cmocka_unit_test(test_timeout_exits_1),
+        cmocka_unit_test(test_wrong_key_refused),
         cmocka_unit_test(test_usage_errors_exit_2),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     evt_ecr_close(&ecr);
+    evt_sim_sys_close(sys);
     return rc;
 }

@@ -74,6 +74,11 @@ static const char schema_sql[] =
     /* applied: money moved back; not_found: the original never arrived (and is now barred);
      * nothing: the original moved no money (failed, or not a money transaction) */
     " outcome TEXT NOT NULL, time TEXT NOT NULL);"
+    /* Every request that passed the gateway, as the server handled it: what tests wait on
+     * instead of sleeping (a delayed request is recorded when it was finally processed). */
+    "CREATE TABLE IF NOT EXISTS handled("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, msgid TEXT NOT NULL, infno TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, time INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS faults("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, infno TEXT NOT NULL, kind TEXT NOT NULL,"
     " value TEXT NOT NULL DEFAULT '', remaining INTEGER NOT NULL CHECK(remaining > 0));";

@@ -132,6 +132,9 @@ typedef struct {
 void emu_txn_handle(const emu_config *cfg, sqlite3 *db, const char *body, emu_txn_result *res);
 /* An error envelope body (malloc'd). */
 char *emu_error_envelope(const char *err_msg);
+/* Fault other_person: a 1101 answer whose baseinfo describes the person `alias` instead
+ * (malloc'ed JSON; NULL when the body has no baseinfo or alias is unknown). */
+char *emu_swap_person(const char *db_path, const char *body, const char *alias);
 
 /* local time text helpers */
 void emu_time_text(time_t t, char out[20]);    /* yyyy-MM-dd HH:mm:ss */

@@ -10,7 +10,10 @@
  *   platform-emu fault   --db F --clear
  *   platform-emu balance --db F --person ALIAS
  *   platform-emu show    --db F
- *   platform-emu count   --db F --what settlements|reversals|cancellations
+ *   platform-emu count   --db F --what settlements|reversals|cancellations|handled:INFNO
+ *   platform-emu handled --db F --msgid M [--wait MS]
+ *   platform-emu snapshot --db F --to FILE | --from FILE
+ *   platform-emu audit   --db F
  *
  * Exit status: 0 ok, 1 failure, 2 usage error. See docs/platform-emulator.md.
  */
@@ -44,6 +47,10 @@ enum {
     OPT_TIMES,
     OPT_CLEAR,
     OPT_WHAT,
+    OPT_MSGID,
+    OPT_WAIT,
+    OPT_TO,
+    OPT_FROM,
 };
 
 static const struct option options[] = {
@@ -58,6 +65,10 @@ static const struct option options[] = {
     {"paas-id", required_argument, NULL, OPT_PAAS_ID},
     {"paas-token", required_argument, NULL, OPT_PAAS_TOKEN},
     {"amount-style", required_argument, NULL, OPT_STYLE},
+    {"msgid", required_argument, NULL, OPT_MSGID},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"to", required_argument, NULL, OPT_TO},
+    {"from", required_argument, NULL, OPT_FROM},
     {"ready-file", required_argument, NULL, OPT_READY},
     {"person", required_argument, NULL, OPT_PERSON},
     {"holder", required_argument, NULL, OPT_HOLDER},
@@ -73,8 +84,8 @@ static const struct option options[] = {
 
 typedef struct {
     const char *db, *cert, *key, *bind, *paas_id, *paas_token, *style, *ready, *person, *holder,
-        *infno, *kind, *value, *what;
-    int port, code_ttl, token_ttl, ttl, times;
+        *infno, *kind, *value, *what, *msgid, *to, *from;
+    int port, code_ttl, token_ttl, ttl, times, wait_ms;
     bool force, clear, port_set;
 } args;
 
@@ -83,7 +94,8 @@ static int usage(const char *msg)
     if (msg)
         fprintf(stderr, "platform-emu: %s\n", msg);
     fprintf(stderr,
-            "usage: platform-emu init|serve|code|fault|balance|show|count --db FILE [options]\n"
+            "usage: platform-emu init|serve|code|fault|balance|show|count|handled|audit --db FILE "
+            "[options]\n"
             "       (see the header of tools/platform-emu/main.c or docs/platform-emulator.md)\n");
     return 2;
 }
@@ -182,6 +194,19 @@ static int parse_args(int argc, char **argv, args *a)
         case OPT_WHAT:
             a->what = optarg;
             break;
+        case OPT_MSGID:
+            a->msgid = optarg;
+            break;
+        case OPT_TO:
+            a->to = optarg;
+            break;
+        case OPT_FROM:
+            a->from = optarg;
+            break;
+        case OPT_WAIT:
+            if (!parse_int(optarg, 0, 600000, &a->wait_ms))
+                return usage("--wait needs 0..600000 milliseconds");
+            break;
         default:
             return usage(NULL);
         }
@@ -276,14 +301,15 @@ static int cmd_fault(const args *a)
         return usage("fault needs --infno X|* and --kind K (or --clear)");
     }
     static const char *const kinds[] = {"delay",          "close_before", "close_mid",
-                                        "malformed_json", "http_status",  "business_error"};
+                                        "malformed_json", "http_status",  "business_error",
+                                        "status_body",    "other_person"};
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         known = known || strcmp(a->kind, kinds[i]) == 0;
     if (!known) {
         sqlite3_close(db);
-        return usage("--kind is delay, close_before, close_mid, malformed_json, http_status or "
-                     "business_error");
+        return usage("--kind is delay, close_before, close_mid, malformed_json, http_status, "
+                     "business_error, status_body or other_person");
     }
     int v;
     if (strcmp(a->kind, "delay") == 0 &&
@@ -295,6 +321,15 @@ static int cmd_fault(const args *a)
         (a->value == NULL || !parse_int(a->value, 400, 599, &v))) {
         sqlite3_close(db);
         return usage("http_status needs --value 400..599");
+    }
+    if (strcmp(a->kind, "status_body") == 0 &&
+        (a->value == NULL || !parse_int(a->value, 200, 599, &v))) {
+        sqlite3_close(db);
+        return usage("status_body needs --value 200..599");
+    }
+    if (strcmp(a->kind, "other_person") == 0 && a->value == NULL) {
+        sqlite3_close(db);
+        return usage("other_person needs --value ALIAS");
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "INSERT INTO faults(infno, kind, value, remaining) VALUES (?,?,?,?)",
@@ -347,20 +382,23 @@ static int cmd_balance(const args *a)
 
 static int cmd_count(const args *a)
 {
-    const char *sql = NULL;
-    if (a->what && strcmp(a->what, "settlements") == 0)
+    const char *sql = NULL, *bind = NULL;
+    if (a->what && strncmp(a->what, "handled:", 8) == 0) {
+        sql = "SELECT count(*) FROM handled WHERE infno=?";
+        bind = a->what + 8;
+    } else if (a->what && strcmp(a->what, "settlements") == 0)
         sql = "SELECT count(*) FROM settlements";
     else if (a->what && strcmp(a->what, "reversals") == 0)
         sql = "SELECT count(*) FROM reversals";
     else if (a->what && strcmp(a->what, "cancellations") == 0)
         sql = "SELECT count(*) FROM cancellations";
     else
-        return usage("--what is settlements, reversals or cancellations");
+        return usage("--what is settlements, reversals, cancellations or handled:INFNO");
     sqlite3 *db;
     if (open_ready_db(a->db, &db) != 0)
         return 1;
     int64_t n = 0;
-    int rc = emu_db_scalar(db, &n, sql, NULL);
+    int rc = emu_db_scalar(db, &n, sql, bind, NULL);
     sqlite3_close(db);
     if (rc != 0)
         return 1;
@@ -463,6 +501,101 @@ static int cmd_show(const args *a)
     return 0;
 }
 
+/* How the server handled a msgid (all records, oldest first, one per line). Waits up to
+ * --wait ms for a first record: a delayed request is recorded only once it was processed. */
+static int cmd_handled(const args *a)
+{
+    if (a->msgid == NULL)
+        return usage("--msgid is required");
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    int found = 0;
+    /* Bounded: one look per 20 ms until the deadline. */
+    for (int waited = 0;; waited += 20) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT infno, outcome FROM handled WHERE msgid=? ORDER BY seq",
+                               -1, &st, NULL) != SQLITE_OK)
+            break;
+        sqlite3_bind_text(st, 1, a->msgid, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            printf("%s %s\n", col(st, 0), col(st, 1));
+            found++;
+        }
+        sqlite3_finalize(st);
+        if (found > 0 || waited >= a->wait_ms)
+            break;
+        struct timespec d = {0, 20 * 1000000L};
+        nanosleep(&d, NULL);
+    }
+    sqlite3_close(db);
+    return found > 0 ? 0 : 1;
+}
+
+/* The whole ledger copied to (--to) or from (--from) a file with SQLite's online backup, so a
+ * campaign can put the platform back where it was before a step; safe while serving. */
+static int cmd_snapshot(const args *a)
+{
+    if ((a->to == NULL) == (a->from == NULL))
+        return usage("snapshot needs --to FILE or --from FILE");
+    sqlite3 *db, *file;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    if (sqlite3_open(a->to ? a->to : a->from, &file) != SQLITE_OK) {
+        sqlite3_close(file);
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_busy_timeout(file, 10000);
+    sqlite3 *dst = a->to ? file : db, *src = a->to ? db : file;
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    int rc = 1;
+    if (b != NULL) {
+        int step;
+        /* Bounded: a busy ledger is retried for at most 10 s (500 x 20 ms). */
+        for (int i = 0; i < 500; i++) {
+            step = sqlite3_backup_step(b, -1);
+            if (step != SQLITE_BUSY && step != SQLITE_LOCKED)
+                break;
+            struct timespec d = {0, 20 * 1000000L};
+            nanosleep(&d, NULL);
+        }
+        rc = sqlite3_backup_finish(b) == SQLITE_OK ? 0 : 1;
+    }
+    if (rc != 0)
+        fprintf(stderr, "platform-emu: snapshot failed: %s\n", sqlite3_errmsg(dst));
+    sqlite3_close(file);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* Money per order, for the campaigns' audits: every fixmedins_setl_id with its settlements
+ * still standing, reversed (2601) and cancelled (2103). */
+static int cmd_audit(const args *a)
+{
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    sqlite3_stmt *st;
+    int rc = 1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT fixmedins_setl_id, sum(cancelled=''), sum(cancelled='2601'), "
+                           "sum(cancelled='2103'), ifnull(sum(CASE WHEN cancelled='' THEN "
+                           "medfee_sumamt END),0) FROM settlements GROUP BY fixmedins_setl_id "
+                           "ORDER BY min(rowid)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        char b[32];
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("%s live=%d reversed=%d cancelled=%d amount=%s\n", col(st, 0),
+                   sqlite3_column_int(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                   emu_fen_format(sqlite3_column_int64(st, 4), b, sizeof b));
+        sqlite3_finalize(st);
+        rc = 0;
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* The platform keeps China Standard Time whatever the host's zone: setl_time, sign_time
@@ -491,5 +624,11 @@ int main(int argc, char **argv)
         return cmd_show(&a);
     if (strcmp(cmd, "count") == 0)
         return cmd_count(&a);
+    if (strcmp(cmd, "handled") == 0)
+        return cmd_handled(&a);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(&a);
+    if (strcmp(cmd, "snapshot") == 0)
+        return cmd_snapshot(&a);
     return usage("unknown subcommand");
 }

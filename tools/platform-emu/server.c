@@ -224,14 +224,38 @@ static int take_fault(sqlite3 *db, const char *infno, fault *f)
     return 0;
 }
 
-static void body_infno(const char *body, char out[16])
+static void body_field(json_object *o, const char *key, char *out, size_t cap)
 {
-    snprintf(out, 16, "-");
-    json_object *o = json_tokener_parse(body), *v;
-    if (o && json_object_object_get_ex(o, "infno", &v) &&
-        json_object_get_type(v) == json_type_string && json_object_get_string_len(v) < 16)
-        snprintf(out, 16, "%s", json_object_get_string(v));
+    json_object *v;
+    snprintf(out, cap, "-");
+    if (o && json_object_object_get_ex(o, key, &v) && json_object_get_type(v) == json_type_string &&
+        (size_t)json_object_get_string_len(v) < cap)
+        snprintf(out, cap, "%s", json_object_get_string(v));
+}
+
+static void body_ids(const char *body, char infno[16], char msgid[40])
+{
+    json_object *o = json_tokener_parse(body);
+    body_field(o, "infno", infno, 16);
+    body_field(o, "msgid", msgid, 40);
     json_object_put(o);
+}
+
+/* Records how a request was finally handled (table `handled`); failures only cost the record. */
+static void note_handled(sqlite3 *db, const char *msgid, const char *infno, const char *outcome)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO handled(msgid, infno, outcome, time) "
+                           "VALUES(?, ?, ?, strftime('%s','now'))",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, msgid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, infno, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, outcome, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        fprintf(stderr, "platform-emu: handled record not written: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
 }
 
 static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
@@ -254,8 +278,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
         return send_body(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "ledger unavailable\n",
                          "text/plain");
     }
-    char infno[16];
-    body_infno(body, infno);
+    char infno[16], msgid[40];
+    body_ids(body, infno, msgid);
     fault f = {0};
     bool db_error = false;
     const char *reject = NULL;
@@ -290,10 +314,12 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
                 ;
         }
     } else if (f.active && strcmp(f.kind, "close_before") == 0) {
+        note_handled(db, msgid, infno, "fault=close_before");
         sqlite3_close(db);
         log_line(infno, "-", 0, "-", note);
         return MHD_NO; /* closes the connection: nothing processed, nothing answered */
     } else if (f.active && strcmp(f.kind, "http_status") == 0) {
+        note_handled(db, msgid, infno, "fault=http_status");
         sqlite3_close(db);
         unsigned status = (unsigned)atoi(f.value);
         if (status < 400 || status > 599)
@@ -303,6 +329,7 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
         log_line(infno, "-", (int)status, "-", note);
         return send_body(conn, status, text, "text/html");
     } else if (f.active && strcmp(f.kind, "business_error") == 0) {
+        note_handled(db, msgid, infno, "fault=business_error");
         sqlite3_close(db);
         char *env = emu_error_envelope(f.value[0] ? f.value : "医保平台系统繁忙，请稍后重试");
         log_line(infno, "-", 200, "-1", note);
@@ -313,12 +340,39 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
 
     emu_txn_result res;
     emu_txn_handle(&g_opts->cfg, db, body, &res);
+    {
+        char outcome[64];
+        snprintf(outcome, sizeof outcome, "%s%s%s%s",
+                 res.replayed ? "replayed"
+                 : res.body   ? "infcode="
+                              : "error",
+                 res.replayed || !res.body ? "" : res.infcode, f.active ? " fault=" : "",
+                 f.active ? f.kind : "");
+        note_handled(db, msgid, infno, outcome);
+    }
     sqlite3_close(db);
     if (res.replayed)
         snprintf(note + strlen(note), sizeof note - strlen(note), "%sreplayed", note[0] ? " " : "");
     if (res.body == NULL) {
         log_line(res.infno, res.msgid, 500, "-", "no response");
         return send_body(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n", "text/plain");
+    }
+    if (f.active && strcmp(f.kind, "status_body") == 0) {
+        /* processed (money moved), and the real answer sent under another status code: a
+         * gateway that says 202 Accepted over a success body, or 500 over one */
+        unsigned status = (unsigned)atoi(f.value);
+        log_line(res.infno, res.msgid, (int)status, res.infcode, note);
+        enum MHD_Result r = send_json(conn, status, res.body);
+        free(res.body);
+        return r;
+    }
+    if (f.active && strcmp(f.kind, "other_person") == 0) {
+        /* the answer describes another person than the one asked about (a platform mix-up) */
+        char *swapped = emu_swap_person(g_opts->cfg.db_path, res.body, f.value);
+        if (swapped != NULL) {
+            free(res.body);
+            res.body = swapped;
+        }
     }
     if (f.active && strcmp(f.kind, "close_mid") == 0) {
         /* processed (money moved, response stored for an idempotent retry), answer lost */

@@ -1481,3 +1481,36 @@ refuse:
     respond_error(res, &c);
     json_object_put(req);
 }
+
+char *emu_swap_person(const char *db_path, const char *body, const char *alias)
+{
+    json_object *env = json_tokener_parse(body), *out, *base;
+    if (env == NULL || !json_object_object_get_ex(env, "output", &out) ||
+        !json_object_object_get_ex(out, "baseinfo", &base)) {
+        json_object_put(env);
+        return NULL;
+    }
+    sqlite3 *db;
+    char *text = NULL;
+    if (emu_db_open(db_path, &db) != 0) {
+        json_object_put(env);
+        return NULL;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT psn_no, certno, name, gend, brdy FROM persons WHERE alias=?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, alias, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            static const char *const keys[] = {"psn_no", "certno", "psn_name", "gend", "brdy"};
+            for (int i = 0; i < 5; i++)
+                json_object_object_add(
+                    base, keys[i],
+                    json_object_new_string((const char *)sqlite3_column_text(st, i)));
+            text = serialise(env);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    json_object_put(env);
+    return text;
+}

@@ -1,7 +1,7 @@
 /*
  * evt_sim_sys: the sim board's system services (evt_hal_sys) on POSIX.
  *
- * - monotonic_ms: CLOCK_MONOTONIC.
+ * - monotonic_ms: CLOCK_MONOTONIC, plus whatever evt_sim_sys_advance_monotonic added.
  * - unix_seconds: CLOCK_REALTIME plus a settable offset, so tests can model a terminal whose
  *   clock is off (gateway timestamp checks, certificate validity, msgid clock steps).
  * - local_time: China Standard Time (UTC+8, no DST) computed arithmetically from
@@ -34,6 +34,10 @@ void evt_sim_sys_close(evt_sim_sys *sys);
 /* The contract struct; valid until evt_sim_sys_close. */
 const evt_hal_sys *evt_sim_sys_hal(evt_sim_sys *sys);
 void evt_sim_sys_set_clock_offset(evt_sim_sys *sys, int64_t offset_s);
+/* Moves monotonic_ms forward by ms at once, without sleeping: a test lets time pass for the
+ * firmware (a cashier reading a screen before pressing a key) deterministically. Only
+ * forward, so the clock still never goes back; unix_seconds is not affected. */
+void evt_sim_sys_advance_monotonic(evt_sim_sys *sys, uint32_t ms);
 /* Lines written to the sinks since open (dropped-by-level lines not counted). */
 uint64_t evt_sim_sys_log_count(const evt_sim_sys *sys);
 

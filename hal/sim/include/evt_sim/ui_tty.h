@@ -19,6 +19,12 @@
  *   '#' lines and blank lines are comments. Once the script is exhausted read_key returns
  *   EVT_KEY_QUIT once, then times out.
  * With neither, read_key only times out (a display-only UI).
+ *
+ * Key stamps (evt_key_event.pressed_ms, on opt.clock): an interactive key is stamped when its
+ * byte is read; show() first takes in every byte already waiting in key_fd and stamps it with
+ * the moment the screen went out, so keys typed ahead of a screen look typed ahead of it. A
+ * scripted key is pressed by a cashier who reads the screen first: it is stamped
+ * max(now, screen shown + script_reaction_ms), without sleeping.
  */
 #ifndef EVT_SIM_UI_TTY_H
 #define EVT_SIM_UI_TTY_H
@@ -28,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "evt/hal_sys.h"
 #include "evt/hal_ui.h"
 
 typedef struct evt_sim_ui_options {
@@ -44,6 +51,12 @@ typedef struct evt_sim_ui_options {
     /* Scripted mode: after this many consecutive read_key calls without a match, give up:
      * report the stall on stderr and return EVT_KEY_QUIT (0 = never). */
     uint32_t script_stall_limit;
+    /* Scripted mode: how long the cashier takes to read a screen before its keys count as
+     * pressed (stamp only, no sleep); 0 = 1000 ms, more than any firmware guard. */
+    uint32_t script_reaction_ms;
+    /* The clock keys are stamped on: the board's evt_hal_sys (monotonic_ms). NULL =
+     * CLOCK_MONOTONIC, the same clock sys_posix gives. */
+    const evt_hal_sys *clock;
 } evt_sim_ui_options;
 
 typedef struct evt_sim_ui evt_sim_ui;

@@ -1,0 +1,466 @@
+/* evt_orders: the order book in the journal. See orders.h. */
+#include "evt/orders.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/civil.h"
+#include "evt/json.h"
+#include "evt/log.h"
+
+#define MOD "orders"
+/* Layout version of a stored record (byte 0). */
+#define ORDERS_RECORD_VERSION 2
+/* Fixed part: version, state, flags, 0, error (u16), 0 (u16), day, hms, msgid, setl_id,
+ * psn_no, insuplc, six amounts, detail length. */
+#define ORDERS_FIXED_BYTES    (16u + 30u + 30u + 30u + 6u + 6u * 8u + 1u)
+#define ORDERS_RECORD_MAX     (ORDERS_FIXED_BYTES + EVT_ORDERS_DETAIL_BYTES)
+#define FLAG_ANSWER_UNUSABLE  0x01u
+#define FLAG_NEEDS_SUPERVISOR 0x02u
+#define FLAG_BALANCE_PRESENT  0x04u
+
+/* Room one sale needs in the journal while it runs: its order record, the pending record of
+ * its 2102 and, if the answer is lost, the reversal owed — three twin records of at most the
+ * largest twin value — plus the msgid state rewritten on every call. Sized from the journal's
+ * record format (16-byte header, key, value, 8-byte trailer), so it holds whatever the value
+ * sizes are. */
+#define ORDERS_TWIN_RECORD_BYTES                                                                   \
+    (2u * (16u + ((EVT_JOURNAL_KEY_MAX + EVT_JOURNAL_TWIN_VALUE_MAX + 4u + 3u) & ~3u) + 8u))
+#define ORDERS_SALE_RESERVE_BYTES (3u * ORDERS_TWIN_RECORD_BYTES + 128u)
+/* A record never straddles two sectors, so every sector but the spare can end with a tail too
+ * short for the next record: the journal's free bytes count those tails, a sale cannot use
+ * them. Room is counted without them (one largest single record per sector). */
+#define ORDERS_SECTOR_TAIL_BYTES (ORDERS_TWIN_RECORD_BYTES / 2u)
+#define ORDERS_SALE_RESERVE_KEYS 8u
+/* Ids collected per pass of the pruning walk (the journal cannot be written while it is being
+ * walked); later passes take the rest. */
+#define ORDERS_PRUNE_BATCH 16u
+
+_Static_assert(ORDERS_RECORD_MAX <= EVT_JOURNAL_TWIN_VALUE_MAX, "order record must fit a twin");
+
+const char *evt_order_state_name(evt_order_state state)
+{
+    switch (state) {
+    case EVT_ORDER_SETTLING:
+        return "settling";
+    case EVT_ORDER_SETTLED:
+        return "settled";
+    case EVT_ORDER_REFUSED:
+        return "refused";
+    case EVT_ORDER_FAILED:
+        return "failed";
+    case EVT_ORDER_UNKNOWN:
+        return "unknown";
+    case EVT_ORDER_REVERSED:
+        return "reversed";
+    }
+    return "invalid";
+}
+
+/* ---- encoding: little-endian, fixed offsets, so a record outlives the compiler -------------- */
+
+typedef struct cursor {
+    uint8_t *p;
+    const uint8_t *end;
+    bool ok;
+} cursor;
+
+static void put_bytes(cursor *c, const void *src, size_t n)
+{
+    if (!c->ok || (size_t)(c->end - c->p) < n) {
+        c->ok = false;
+        return;
+    }
+    memcpy(c->p, src, n);
+    c->p += n;
+}
+
+static void put_uint(cursor *c, uint64_t v, size_t n)
+{
+    uint8_t b[8];
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    put_bytes(c, b, n);
+}
+
+/* strnlen is POSIX, not C11. */
+static size_t bounded_len(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+/* A string field of fixed width, NUL-padded (the value may fill it). */
+static void put_field(cursor *c, const char *s, size_t width)
+{
+    uint8_t b[32] = {0};
+    size_t n = bounded_len(s, width);
+    memcpy(b, s, n);
+    put_bytes(c, b, width);
+}
+
+static void get_bytes(cursor *c, void *dst, size_t n)
+{
+    if (!c->ok || (size_t)(c->end - c->p) < n) {
+        c->ok = false;
+        memset(dst, 0, n);
+        return;
+    }
+    memcpy(dst, c->p, n);
+    c->p += n;
+}
+
+static uint64_t get_uint(cursor *c, size_t n)
+{
+    uint8_t b[8];
+    get_bytes(c, b, n);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v |= (uint64_t)b[i] << (8 * i);
+    }
+    return v;
+}
+
+static void get_field(cursor *c, char *dst, size_t width, size_t cap)
+{
+    uint8_t b[32];
+    get_bytes(c, b, width);
+    size_t n = bounded_len((const char *)b, width);
+    if (n >= cap) {
+        c->ok = false;
+        n = 0;
+    }
+    memcpy(dst, b, n);
+    dst[n] = '\0';
+}
+
+static size_t encode(const evt_order_record *r, uint8_t out[ORDERS_RECORD_MAX])
+{
+    cursor c = {out, out + ORDERS_RECORD_MAX, true};
+    uint8_t flags = (uint8_t)((r->answer_unusable ? FLAG_ANSWER_UNUSABLE : 0u) |
+                              (r->needs_supervisor ? FLAG_NEEDS_SUPERVISOR : 0u) |
+                              (r->balance_present ? FLAG_BALANCE_PRESENT : 0u));
+    put_uint(&c, ORDERS_RECORD_VERSION, 1);
+    put_uint(&c, (uint64_t)r->state, 1);
+    put_uint(&c, flags, 1);
+    put_uint(&c, 0, 1);
+    put_uint(&c, (uint64_t)r->error, 2);
+    put_uint(&c, 0, 2);
+    put_uint(&c, r->day, 4);
+    put_uint(&c, r->hms, 4);
+    put_field(&c, r->msgid, 30);
+    put_field(&c, r->setl_id, 30);
+    put_field(&c, r->psn_no, 30);
+    put_field(&c, r->insuplc_admdvs, 6);
+    const evt_fen amounts[] = {r->total, r->fund, r->account, r->mutual_aid, r->cash, r->balance};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        put_uint(&c, (uint64_t)amounts[i], 8);
+    }
+    size_t detail_len = evt_json_utf8_prefix(r->detail, bounded_len(r->detail, sizeof r->detail),
+                                             EVT_ORDERS_DETAIL_BYTES - 1);
+    put_uint(&c, detail_len, 1);
+    put_bytes(&c, r->detail, detail_len);
+    return c.ok ? (size_t)(c.p - out) : 0;
+}
+
+static bool known_state(uint64_t s)
+{
+    return s >= EVT_ORDER_SETTLING && s <= EVT_ORDER_REVERSED;
+}
+
+static evt_err decode(const uint8_t *in, size_t len, evt_order_record *r)
+{
+    memset(r, 0, sizeof *r);
+    cursor c = {(uint8_t *)in, in + len, true};
+    uint64_t version = get_uint(&c, 1);
+    uint64_t state = get_uint(&c, 1);
+    uint64_t flags = get_uint(&c, 1);
+    get_uint(&c, 1);
+    uint64_t error = get_uint(&c, 2);
+    get_uint(&c, 2);
+    r->day = (uint32_t)get_uint(&c, 4);
+    r->hms = (uint32_t)get_uint(&c, 4);
+    get_field(&c, r->msgid, 30, sizeof r->msgid);
+    get_field(&c, r->setl_id, 30, sizeof r->setl_id);
+    get_field(&c, r->psn_no, 30, sizeof r->psn_no);
+    get_field(&c, r->insuplc_admdvs, 6, sizeof r->insuplc_admdvs);
+    evt_fen *amounts[] = {&r->total, &r->fund, &r->account, &r->mutual_aid, &r->cash, &r->balance};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        *amounts[i] = (evt_fen)get_uint(&c, 8);
+    }
+    size_t detail_len = (size_t)get_uint(&c, 1);
+    if (detail_len >= sizeof r->detail) {
+        c.ok = false;
+    } else {
+        get_bytes(&c, r->detail, detail_len);
+    }
+    /* The CRC already vouches for the bytes; these checks catch a record of another layout. */
+    if (!c.ok || c.p != c.end || version != ORDERS_RECORD_VERSION || !known_state(state) ||
+        error >= (uint64_t)EVT_ERR_COUNT_) {
+        memset(r, 0, sizeof *r);
+        return EVT_ERR_JOURNAL_CORRUPT;
+    }
+    r->state = (evt_order_state)state;
+    r->error = (evt_err)error;
+    r->answer_unusable = (flags & FLAG_ANSWER_UNUSABLE) != 0;
+    r->needs_supervisor = (flags & FLAG_NEEDS_SUPERVISOR) != 0;
+    r->balance_present = (flags & FLAG_BALANCE_PRESENT) != 0;
+    return EVT_OK;
+}
+
+/* ---- records -------------------------------------------------------------------------------- */
+
+evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *out)
+{
+    uint8_t buf[ORDERS_RECORD_MAX];
+    size_t len = 0;
+    evt_err err =
+        evt_journal_twin_get(j, EVT_ORDERS_TWIN_NAME, order_id, buf, sizeof buf, &len, NULL);
+    if (err == EVT_ERR_OVERFLOW) {
+        err = EVT_ERR_JOURNAL_CORRUPT;
+    }
+    if (err == EVT_OK) {
+        err = decode(buf, len, out);
+    }
+    if (err == EVT_ERR_JOURNAL_CORRUPT) {
+        EVT_LOGE(MOD, "order %s: record unreadable", order_id);
+    }
+    return err;
+}
+
+evt_err evt_orders_put(evt_journal *j, const char *order_id, const evt_order_record *rec)
+{
+    uint8_t buf[ORDERS_RECORD_MAX];
+    size_t len = encode(rec, buf);
+    if (len == 0 || !known_state((uint64_t)rec->state)) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = evt_journal_twin_put(j, EVT_ORDERS_TWIN_NAME, order_id, buf, len);
+    if (err != EVT_OK) {
+        EVT_LOGE(MOD, "order %s: %s not recorded: %s", order_id, evt_order_state_name(rec->state),
+                 evt_err_name(err));
+    }
+    return err;
+}
+
+bool evt_orders_in_doubt(const evt_order_record *rec)
+{
+    return rec->state == EVT_ORDER_SETTLING || rec->state == EVT_ORDER_UNKNOWN;
+}
+
+bool evt_orders_may_retry(const evt_order_record *rec)
+{
+    switch (rec->state) {
+    case EVT_ORDER_REFUSED:
+    case EVT_ORDER_FAILED:
+        return true;
+    case EVT_ORDER_REVERSED:
+        return !rec->needs_supervisor;
+    default:
+        return false;
+    }
+}
+
+typedef struct orders_walk {
+    evt_journal *j;
+    evt_orders_visit_fn visit;
+    void *arg;
+    uint32_t unreadable;
+} orders_walk;
+
+static evt_err orders_walk_visit(void *arg, const char *id)
+{
+    orders_walk *w = arg;
+    evt_order_record rec;
+    uint8_t buf[ORDERS_RECORD_MAX];
+    size_t len = 0;
+    evt_err err = evt_journal_twin_get(w->j, EVT_ORDERS_TWIN_NAME, id, buf, sizeof buf, &len, NULL);
+    if (err == EVT_OK) {
+        err = decode(buf, len, &rec);
+    }
+    if (err != EVT_OK) {
+        if (err == EVT_ERR_STORAGE_IO) {
+            return err;
+        }
+        w->unreadable++;
+        return EVT_OK;
+    }
+    return w->visit(w->arg, id, &rec);
+}
+
+evt_err evt_orders_iterate(evt_journal *j, evt_orders_visit_fn visit, void *arg,
+                           uint32_t *unreadable)
+{
+    orders_walk w = {.j = j, .visit = visit, .arg = arg};
+    evt_err err = evt_journal_twin_iterate(j, EVT_ORDERS_TWIN_NAME, orders_walk_visit, &w);
+    if (unreadable != NULL) {
+        *unreadable = w.unreadable;
+    }
+    return err;
+}
+
+/* ---- days ----------------------------------------------------------------------------------- */
+
+int32_t evt_orders_days_between(uint32_t a, uint32_t b)
+{
+    unsigned am = a / 100 % 100, ad = a % 100, bm = b / 100 % 100, bd = b % 100;
+    if (am < 1 || am > 12 || ad < 1 || ad > 31 || bm < 1 || bm > 12 || bd < 1 || bd > 31) {
+        return 0;
+    }
+    int64_t da = evt_civil_days_from_date(a / 10000, am, ad);
+    int64_t db = evt_civil_days_from_date(b / 10000, bm, bd);
+    return (int32_t)(db - da);
+}
+
+static void closed_key(uint32_t day, char key[EVT_JOURNAL_KEY_MAX + 1])
+{
+    snprintf(key, EVT_JOURNAL_KEY_MAX + 1, "%s%08lu", EVT_ORDERS_PREFIX_CLOSED, (unsigned long)day);
+}
+
+evt_err evt_orders_close_day(evt_journal *j, uint32_t day)
+{
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    closed_key(day, key);
+    return evt_journal_put(j, key, "", 0);
+}
+
+static bool day_closed(evt_journal *j, uint32_t day)
+{
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    size_t len = 0;
+    closed_key(day, key);
+    return evt_journal_get(j, key, NULL, 0, &len) == EVT_OK;
+}
+
+typedef struct totals_walk {
+    uint32_t day;
+    evt_orders_totals *t;
+} totals_walk;
+
+static evt_err totals_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    (void)order_id;
+    totals_walk *w = arg;
+    if (rec->day == w->day && rec->state == EVT_ORDER_SETTLED) {
+        w->t->count++;
+        w->t->total += rec->total;
+        w->t->fund += rec->fund;
+        w->t->account += rec->account;
+        w->t->mutual_aid += rec->mutual_aid;
+        w->t->cash += rec->cash;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *out)
+{
+    memset(out, 0, sizeof *out);
+    totals_walk w = {.day = day, .t = out};
+    return evt_orders_iterate(j, totals_visit, &w, NULL);
+}
+
+/* ---- retention ------------------------------------------------------------------------------ */
+
+static bool has_room(evt_journal *j, bool *ok)
+{
+    evt_journal_stats st;
+    if (evt_journal_stats_get(j, &st) != EVT_OK) {
+        return false;
+    }
+    uint64_t tails = (uint64_t)(st.sector_count - 1u) * ORDERS_SECTOR_TAIL_BYTES;
+    *ok = st.free_bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
+          st.index_capacity - st.live_keys >= ORDERS_SALE_RESERVE_KEYS;
+    return true;
+}
+
+typedef struct prune_walk {
+    evt_journal *j;
+    uint32_t today;
+    uint32_t keep_days;
+    uint32_t day; /* 0: first pass looks for the oldest removable day */
+    uint32_t oldest;
+    char ids[ORDERS_PRUNE_BATCH][EVT_ORDER_ID_BYTES];
+    uint32_t count;
+} prune_walk;
+
+static bool removable(prune_walk *w, const evt_order_record *rec)
+{
+    if (evt_orders_in_doubt(rec) || rec->needs_supervisor || rec->day >= w->today) {
+        return false;
+    }
+    if (rec->state != EVT_ORDER_SETTLED && !evt_orders_may_retry(rec)) {
+        return false;
+    }
+    int32_t age = evt_orders_days_between(rec->day, w->today);
+    return age >= (int32_t)w->keep_days || (age > 0 && day_closed(w->j, rec->day));
+}
+
+static evt_err prune_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    prune_walk *w = arg;
+    if (!removable(w, rec)) {
+        return EVT_OK;
+    }
+    if (w->day == 0) {
+        if (w->oldest == 0 || rec->day < w->oldest) {
+            w->oldest = rec->day;
+        }
+    } else if (rec->day == w->day && w->count < ORDERS_PRUNE_BATCH) {
+        snprintf(w->ids[w->count++], EVT_ORDER_ID_BYTES, "%s", order_id);
+    }
+    return EVT_OK;
+}
+
+evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed)
+{
+    uint32_t gone = 0;
+    bool ok = false;
+    evt_err err = EVT_OK;
+    prune_walk *w = &(prune_walk){.j = j, .today = today, .keep_days = keep_days};
+    /* Each pass removes at least one record or ends the loop, and there are finitely many. */
+    while (has_room(j, &ok) && !ok) {
+        w->day = 0;
+        w->oldest = 0;
+        err = evt_orders_iterate(j, prune_visit, w, NULL);
+        if (err != EVT_OK || w->oldest == 0) {
+            break;
+        }
+        w->day = w->oldest;
+        w->count = 0;
+        err = evt_orders_iterate(j, prune_visit, w, NULL);
+        if (err != EVT_OK || w->count == 0) {
+            break;
+        }
+        for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
+            err = evt_journal_twin_del(j, EVT_ORDERS_TWIN_NAME, w->ids[i]);
+            gone += err == EVT_OK;
+            err = err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+        }
+        if (err != EVT_OK) {
+            break;
+        }
+        if (w->count < ORDERS_PRUNE_BATCH) {
+            /* The whole day is gone: its closed marker has nothing left to say. */
+            char key[EVT_JOURNAL_KEY_MAX + 1];
+            closed_key(w->day, key);
+            evt_journal_del(j, key);
+        }
+    }
+    if (removed != NULL) {
+        *removed = gone;
+    }
+    if (gone > 0) {
+        EVT_LOGI(MOD, "%u order records of closed days removed", (unsigned)gone);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (!has_room(j, &ok)) {
+        return EVT_ERR_STORAGE_IO;
+    }
+    return ok ? EVT_OK : EVT_ERR_JOURNAL_FULL;
+}

@@ -1,0 +1,126 @@
+/*
+ * evt_orders: the terminal's order book — what became of every order id it was given, kept in
+ * the journal so that an order re-sent by the POS, after a lost reply or a power cut, can never
+ * move money twice.
+ *
+ * One record per order id, stored as a journal twin record (two copies: one damaged record
+ * cannot make the terminal forget that an order settled). The record follows the order through
+ * its states:
+ *
+ *   (none) --cashier/insurance/platform refusal-------------------------------> REFUSED
+ *          --network/platform fault before 2102----------------------------> FAILED
+ *          --2102 about to be sent--> SETTLING --answer used--------------> SETTLED
+ *                                              --business refusal---------> REFUSED
+ *                                              --never sent---------------> FAILED
+ *                                              --no usable answer---------> UNKNOWN
+ *                                   UNKNOWN --reversal acknowledged-------> REVERSED
+ *
+ * SETTLING and UNKNOWN are "in doubt": the platform may have moved money; the order is not
+ * started again until a reversal resolves it. SETTLED never starts again. REFUSED, FAILED and
+ * REVERSED provably moved no money and may be tried again — except a REVERSED order whose
+ * settlement answer the terminal could not use (it would just settle and reverse again): that
+ * one waits for a supervisor's release (docs/protocol-decisions.md).
+ *
+ * Retention: a record is kept at least until its business day is over and the day has been
+ * closed (evt_orders_close_day, the daily close) or is `keep_days` old; records in doubt or
+ * waiting for a supervisor are never removed. evt_orders_make_room removes what may go, oldest
+ * day first, and says EVT_ERR_JOURNAL_FULL when a new order could not be recorded — the sale
+ * is then refused before anything is scanned.
+ */
+#ifndef EVT_ORDERS_H
+#define EVT_ORDERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evt/err.h"
+#include "evt/journal.h"
+#include "evt/money.h"
+#include "evt/sale.h"
+
+/* Journal twin name of the order records: "order/<id>" and "order#<id>". */
+#define EVT_ORDERS_TWIN_NAME "order"
+/* Journal key prefix of the day-closed markers: "close/<yyyymmdd>". */
+#define EVT_ORDERS_PREFIX_CLOSED "close/"
+#define EVT_ORDERS_DETAIL_BYTES  64 /* platform's reason, UTF-8, cut on a character boundary */
+
+/* Stored values: append only (the byte is on flash). */
+typedef enum evt_order_state {
+    EVT_ORDER_SETTLING = 1, /* 2102 journalled, about to be or being sent: in doubt */
+    EVT_ORDER_SETTLED = 2,  /* money moved, split known */
+    EVT_ORDER_REFUSED = 3,  /* refused before money moved */
+    EVT_ORDER_FAILED = 4,   /* failed before money moved */
+    EVT_ORDER_UNKNOWN = 5,  /* 2102 sent, no usable answer: reversal owed (in doubt) */
+    EVT_ORDER_REVERSED = 6, /* the reversal was acknowledged: no money moved */
+} evt_order_state;
+
+/* "settling", "settled", ... for logs and tests. */
+const char *evt_order_state_name(evt_order_state state);
+
+typedef struct evt_order_record {
+    evt_order_state state;
+    evt_err error;          /* why it ended so (EVT_OK when settled) */
+    bool answer_unusable;   /* UNKNOWN/REVERSED because the platform's answer was unusable */
+    bool needs_supervisor;  /* REVERSED after an unusable answer: retry needs a release */
+    bool balance_present;   /* balc given (employee insurance) */
+    uint32_t day;           /* yyyymmdd the sale started (local) */
+    uint32_t hms;           /* hhmmss */
+    char msgid[31];         /* the 2102, from SETTLING on */
+    char setl_id[31];       /* SETTLED */
+    char psn_no[31];        /* the person settled, for the reversal */
+    char insuplc_admdvs[7]; /* the person's insured region, for the reversal */
+    evt_fen total;          /* order total; medfee_sumamt once settled */
+    evt_fen fund, account, mutual_aid, cash, balance; /* SETTLED: the split */
+    char detail[EVT_ORDERS_DETAIL_BYTES];             /* the platform's words, if any */
+} evt_order_record;
+
+/*
+ * Reads the record of order_id. EVT_ERR_NOT_FOUND: the terminal never recorded it.
+ * EVT_ERR_JOURNAL_CORRUPT: a record exists but no copy reads back intact — the terminal cannot
+ * prove what happened to the order and must not start it (a supervisor decides).
+ * EVT_ERR_ARG, EVT_ERR_STORAGE_IO.
+ */
+evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *out);
+
+/* Writes the record (both copies; durable on EVT_OK). Errors as evt_journal_twin_put. */
+evt_err evt_orders_put(evt_journal *j, const char *order_id, const evt_order_record *rec);
+
+/* True when the platform may have moved money and no answer or reversal has told (SETTLING,
+ * UNKNOWN). */
+bool evt_orders_in_doubt(const evt_order_record *rec);
+
+/* True when the order may be started again: it provably moved no money (REFUSED, FAILED,
+ * REVERSED) and no supervisor decision is pending. */
+bool evt_orders_may_retry(const evt_order_record *rec);
+
+/* Called for every recorded order; the rules of evt_journal_iterate apply (no writes). */
+typedef evt_err (*evt_orders_visit_fn)(void *arg, const char *order_id,
+                                       const evt_order_record *rec);
+/* Visits every readable record; unreadable ones are counted in *unreadable (may be NULL). */
+evt_err evt_orders_iterate(evt_journal *j, evt_orders_visit_fn visit, void *arg,
+                           uint32_t *unreadable);
+
+/* Marks day (yyyymmdd) as closed by the daily close: its records may go once it is over. */
+evt_err evt_orders_close_day(evt_journal *j, uint32_t day);
+
+/* Totals of one day's settled orders (count, total, fund, account, 共济, cash), computed from the
+ * records: the daily close's figures. */
+typedef struct evt_orders_totals {
+    uint32_t count;
+    evt_fen total, fund, account, mutual_aid, cash;
+} evt_orders_totals;
+evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *out);
+
+/*
+ * Frees room for one more sale: if the journal has less free room (bytes or index keys) than a
+ * sale needs, removes records that may go (their day is before `today`, is closed or at least
+ * keep_days old, and they are neither in doubt nor waiting for a supervisor), oldest day first,
+ * until there is room. EVT_OK when a sale can be recorded; EVT_ERR_JOURNAL_FULL when not even
+ * then; journal errors. *removed (may be NULL) counts the records removed.
+ */
+evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed);
+
+/* Days between two yyyymmdd dates (b - a), for the retention rule; 0 for an invalid date. */
+int32_t evt_orders_days_between(uint32_t a, uint32_t b);
+
+#endif /* EVT_ORDERS_H */

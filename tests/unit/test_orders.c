@@ -1,0 +1,266 @@
+/*
+ * evt_orders on the in-memory NOR model: records round-trip in every state, the retry rules,
+ * the retention rule (what may go, oldest day first, what never goes), a full journal, the
+ * day totals, and the calendar arithmetic behind retention.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "evt/orders.h"
+#include "ram_nor.h"
+
+#define SECTOR 2048u
+
+static uint32_t work[EVT_JOURNAL_WORK_SIZE(16, 256) / 4];
+
+typedef struct fixture {
+    evt_ram_nor nor;
+    evt_journal j;
+} fixture;
+
+static int setup_sized(void **state, uint32_t sectors)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_int_equal(evt_ram_nor_init(&f->nor, sectors * SECTOR, SECTOR), EVT_OK);
+    assert_int_equal(evt_journal_open(&f->j, &f->nor.hal, work, sizeof work, NULL), EVT_OK);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_sized(state, 16);
+}
+
+static int setup_small(void **state)
+{
+    return setup_sized(state, 4);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    evt_ram_nor_free(&f->nor);
+    free(f);
+    return 0;
+}
+
+static evt_order_record settled_on(uint32_t day, evt_fen total)
+{
+    evt_order_record r = {
+        .state = EVT_ORDER_SETTLED,
+        .error = EVT_OK,
+        .day = day,
+        .hms = 103000,
+        .msgid = "H12010400001202611271030002001",
+        .setl_id = "S000000001",
+        .psn_no = "12010400000010000301",
+        .insuplc_admdvs = "120104",
+        .total = total,
+        .fund = total / 2,
+        .account = total - total / 2,
+        .balance = 299999,
+        .balance_present = true,
+    };
+    return r;
+}
+
+static void round_trip_every_state(void **state)
+{
+    fixture *f = *state;
+    for (int s = EVT_ORDER_SETTLING; s <= EVT_ORDER_REVERSED; s++) {
+        evt_order_record in = settled_on(20261127, 2500);
+        in.state = (evt_order_state)s;
+        in.error = s == EVT_ORDER_SETTLED ? EVT_OK : EVT_ERR_OUTCOME_UNKNOWN;
+        in.answer_unusable = s % 2 == 0;
+        in.needs_supervisor = s == EVT_ORDER_REVERSED;
+        in.mutual_aid = 680;
+        in.cash = -1; /* stored exactly, whatever the value */
+        /* a detail longer than the field, cut on a character boundary (3-byte characters) */
+        static const char longer[] = "定点机构结算资格暂停定点机构结算资格暂停定点机构结算资格暂停";
+        memcpy(in.detail, longer, sizeof in.detail - 1); /* 63 bytes: cuts a character */
+        in.detail[sizeof in.detail - 1] = '\0';
+        assert_int_equal(evt_orders_put(&f->j, "POS-1", &in), EVT_OK);
+        evt_order_record out;
+        assert_int_equal(evt_orders_get(&f->j, "POS-1", &out), EVT_OK);
+        assert_int_equal(out.state, in.state);
+        assert_int_equal(out.error, in.error);
+        assert_int_equal(out.answer_unusable, in.answer_unusable);
+        assert_int_equal(out.needs_supervisor, in.needs_supervisor);
+        assert_true(out.balance_present);
+        assert_int_equal(out.day, 20261127);
+        assert_int_equal(out.hms, 103000);
+        assert_string_equal(out.msgid, in.msgid);
+        assert_string_equal(out.setl_id, in.setl_id);
+        assert_string_equal(out.psn_no, in.psn_no);
+        assert_string_equal(out.insuplc_admdvs, in.insuplc_admdvs);
+        assert_int_equal(out.total, 2500);
+        assert_int_equal(out.fund, 1250);
+        assert_int_equal(out.account, 1250);
+        assert_int_equal(out.mutual_aid, 680);
+        assert_int_equal(out.cash, -1);
+        assert_int_equal(out.balance, 299999);
+        assert_true(strlen(out.detail) <= EVT_ORDERS_DETAIL_BYTES - 1);
+        assert_int_equal(strlen(out.detail) % 3, 0); /* whole characters only */
+        assert_memory_equal(out.detail, in.detail, strlen(out.detail));
+    }
+    evt_order_record out;
+    assert_int_equal(evt_orders_get(&f->j, "POS-2", &out), EVT_ERR_NOT_FOUND);
+    evt_order_record bad = settled_on(20261127, 1);
+    bad.state = (evt_order_state)0;
+    assert_int_equal(evt_orders_put(&f->j, "POS-3", &bad), EVT_ERR_ARG);
+}
+
+static void retry_rules(void **state)
+{
+    (void)state;
+    struct {
+        evt_order_state s;
+        bool supervisor;
+        bool doubt;
+        bool retry;
+    } cases[] = {
+        {EVT_ORDER_SETTLING, false, true, false}, {EVT_ORDER_SETTLED, false, false, false},
+        {EVT_ORDER_REFUSED, false, false, true},  {EVT_ORDER_FAILED, false, false, true},
+        {EVT_ORDER_UNKNOWN, false, true, false},  {EVT_ORDER_REVERSED, false, false, true},
+        {EVT_ORDER_REVERSED, true, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        evt_order_record r = {.state = cases[i].s, .needs_supervisor = cases[i].supervisor};
+        assert_int_equal(evt_orders_in_doubt(&r), cases[i].doubt);
+        assert_int_equal(evt_orders_may_retry(&r), cases[i].retry);
+    }
+}
+
+static void put_order(fixture *f, const char *id, evt_order_record r)
+{
+    assert_int_equal(evt_orders_put(&f->j, id, &r), EVT_OK);
+}
+
+static bool exists(fixture *f, const char *id)
+{
+    evt_order_record r;
+    return evt_orders_get(&f->j, id, &r) == EVT_OK;
+}
+
+/* Fills a small journal, then asks for room: what may go goes, oldest day first; what may
+ * not (today's, in doubt, waiting for a supervisor) stays, and when only that is left the
+ * answer is "full". */
+static void retention_oldest_removable_first(void **state)
+{
+    fixture *f = *state;
+    const uint32_t today = 20260301;
+    evt_order_record doubt = settled_on(20260220, 100);
+    doubt.state = EVT_ORDER_UNKNOWN;
+    put_order(f, "OLD-UNKNOWN", doubt);
+    evt_order_record blocked = settled_on(20260221, 100);
+    blocked.state = EVT_ORDER_REVERSED;
+    blocked.needs_supervisor = true;
+    put_order(f, "OLD-BLOCKED", blocked);
+    char id[32];
+    unsigned n = 0;
+    /* 2026-02-26 (3 days old), 2026-02-28 (yesterday), today; until the journal is full */
+    static const uint32_t days[] = {20260226, 20260228, 20260301};
+    for (int d = 0; d < 3; d++) {
+        for (int i = 0; i < 3; i++, n++) {
+            snprintf(id, sizeof id, "D%u-%02d", (unsigned)days[d] % 100, i);
+            put_order(f, id, settled_on(days[d], 100 + i));
+        }
+    }
+    evt_journal_stats st;
+    evt_journal_stats_get(&f->j, &st);
+    uint32_t removed = 0;
+    evt_err err = evt_orders_make_room(&f->j, today, 2, &removed);
+    /* the 3-day-old day went first; the rest may not go */
+    assert_false(exists(f, "D26-00"));
+    assert_true(exists(f, "OLD-UNKNOWN"));
+    assert_true(exists(f, "OLD-BLOCKED"));
+    assert_true(exists(f, "D28-00"));
+    assert_true(exists(f, "D1-00"));
+    if (err == EVT_OK) {
+        assert_true(removed > 0);
+    } else {
+        assert_int_equal(err, EVT_ERR_JOURNAL_FULL);
+        assert_int_equal(removed, 3); /* all of the old day, nothing else */
+    }
+    /* Keep filling today: eventually full, and nothing that may not go was removed. */
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "T-%02d", i);
+        if (evt_orders_make_room(&f->j, today, 2, NULL) != EVT_OK) {
+            break;
+        }
+        put_order(f, id, settled_on(today, 1));
+    }
+    assert_int_equal(evt_orders_make_room(&f->j, today, 2, NULL), EVT_ERR_JOURNAL_FULL);
+    assert_true(exists(f, "OLD-UNKNOWN"));
+    assert_true(exists(f, "OLD-BLOCKED"));
+    assert_true(exists(f, "D1-02"));
+    /* The daily close of yesterday lets its records go although younger than keep_days. */
+    assert_int_equal(evt_orders_close_day(&f->j, 20260228), EVT_OK);
+    assert_int_equal(evt_orders_make_room(&f->j, today, 2, &removed), EVT_OK);
+    assert_true(removed > 0);
+    assert_false(exists(f, "D28-00"));
+    assert_true(exists(f, "D1-00"));
+}
+
+static evt_err count_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    (void)order_id;
+    (void)rec;
+    (*(unsigned *)arg)++;
+    return EVT_OK;
+}
+
+static void day_totals_from_records(void **state)
+{
+    fixture *f = *state;
+    put_order(f, "A", settled_on(20261127, 2500));
+    put_order(f, "B", settled_on(20261127, 1000));
+    evt_order_record refused = settled_on(20261127, 999);
+    refused.state = EVT_ORDER_REFUSED;
+    put_order(f, "C", refused);
+    put_order(f, "D", settled_on(20261126, 7777));
+    evt_orders_totals t;
+    assert_int_equal(evt_orders_day_totals(&f->j, 20261127, &t), EVT_OK);
+    assert_int_equal(t.count, 2);
+    assert_int_equal(t.total, 3500);
+    assert_int_equal(t.fund, 1250 + 500);
+    assert_int_equal(t.account, 1250 + 500);
+    unsigned all = 0;
+    uint32_t unreadable = 9;
+    assert_int_equal(evt_orders_iterate(&f->j, count_visit, &all, &unreadable), EVT_OK);
+    assert_int_equal(all, 4);
+    assert_int_equal(unreadable, 0);
+}
+
+static void calendar(void **state)
+{
+    (void)state;
+    assert_int_equal(evt_orders_days_between(20261127, 20261127), 0);
+    assert_int_equal(evt_orders_days_between(20261130, 20261201), 1);
+    assert_int_equal(evt_orders_days_between(20261231, 20270101), 1);
+    assert_int_equal(evt_orders_days_between(20240228, 20240301), 2); /* leap year */
+    assert_int_equal(evt_orders_days_between(20260228, 20260301), 1);
+    assert_int_equal(evt_orders_days_between(21000228, 21000301), 1); /* 2100 is not leap */
+    assert_int_equal(evt_orders_days_between(20261201, 20261127), -4);
+    assert_int_equal(evt_orders_days_between(20261300, 20261201), 0); /* invalid: 0 */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(round_trip_every_state, setup, teardown),
+        cmocka_unit_test(retry_rules),
+        cmocka_unit_test_setup_teardown(retention_oldest_removable_first, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(day_totals_from_records, setup, teardown),
+        cmocka_unit_test(calendar),
+    };
+    return cmocka_run_group_tests_name("unit.orders", tests, NULL, NULL);
+}
