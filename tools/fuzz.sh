@@ -85,7 +85,7 @@ run_target() {
         }
         ;;
     ecr) # a line over the 16384-byte limit, then a sale the link must still take
-        { head -c 16390 /dev/zero | tr '\0' 'x'; echo; cat tests/fuzz/corpus/ecr/sale-two-items.jsonl; } \
+        { echo P; head -c 16390 /dev/zero | tr '\0' 'x'; echo; tail -n +2 tests/fuzz/corpus/ecr/sale-two-items.jsonl; } \
             >"$dir/corpus/over-long-line.jsonl"
         ;;
     esac
