@@ -5,7 +5,7 @@
  * - an accepted config holds what docs/provisioning.md promises (required fields set, every
  *   string terminated inside its field, numbers in their ranges, https path, items priced);
  * - the message fits any buffer (the input picks a small one too) and never contains the
- *   paas_token's value;
+ *   paas_token's or the ecr_key's value;
  * - the syntax rules hold: the same file with blanks added around every line and CR LF line
  *   ends parses to the same result, the same message and the same struct.
  *
@@ -56,6 +56,19 @@ static void check_accepted(const evt_config *c)
     FUZZ_CHECK(c->http_timeout_ms >= 1000 && c->http_timeout_ms <= 600000 &&
                    c->connect_timeout_ms >= 100 && c->connect_timeout_ms <= 600000,
                "timeouts");
+    FUZZ_CHECK(c->ecr_port == 0 || c->ecr_key_set, "ECR link on without its pairing key");
+    uint8_t any = 0;
+    for (size_t i = 0; i < sizeof c->ecr_key; i++) {
+        any |= c->ecr_key[i];
+    }
+    FUZZ_CHECK(c->ecr_key_set == (any != 0), "ecr_key set but all zero, or bytes without it");
+    FUZZ_CHECK(c->order_max_total > 0 && evt_money_in_range(c->order_max_total), "order_max_total");
+    FUZZ_CHECK(c->order_keep_days >= 1 && c->order_keep_days <= 366, "order_keep_days");
+    FUZZ_CHECK(!c->supervisor_pin.set ||
+                   (c->supervisor_pin.iterations >= 1000 &&
+                    c->supervisor_pin.iterations <= 1000000 && c->supervisor_pin.salt_len >= 8 &&
+                    c->supervisor_pin.salt_len <= EVT_PIN_SALT_MAX),
+               "supervisor_pin");
     for (size_t i = 0; i < EVT_CONFIG_MAX_ITEMS; i++) {
         const evt_config_item *it = &c->items[i];
         FUZZ_CHECK(TERMINATED(it->med_list_codg) && TERMINATED(it->medins_list_codg) &&
@@ -68,9 +81,10 @@ static void check_accepted(const evt_config *c)
     }
 }
 
-/* The paas_token value given in the file, if any line sets it. */
-static bool token_value(const uint8_t *t, size_t n, const uint8_t **v, size_t *vlen)
+/* The value the file gives key (first line that sets it), if any. */
+static bool value_of(const uint8_t *t, size_t n, const char *key, const uint8_t **v, size_t *vlen)
 {
+    size_t klen = strlen(key);
     size_t pos = 0;
     while (pos < n) {
         const uint8_t *nl = memchr(t + pos, '\n', n - pos);
@@ -80,10 +94,10 @@ static bool token_value(const uint8_t *t, size_t n, const uint8_t **v, size_t *v
         while (s < e && (t[s] == ' ' || t[s] == '\t')) {
             s++;
         }
-        if (e - s < 10 || memcmp(t + s, "paas_token", 10) != 0) {
+        if (e - s < klen || memcmp(t + s, key, klen) != 0) {
             continue;
         }
-        s += 10;
+        s += klen;
         while (s < e && (t[s] == ' ' || t[s] == '\t')) {
             s++;
         }
@@ -116,21 +130,30 @@ static bool contains(const char *text, const uint8_t *needle, size_t n)
     return false;
 }
 
-static void check_secret_not_in_message(const uint8_t *data, size_t len, const char *msg)
+static void check_secrets_not_in_message(const uint8_t *data, size_t len, const char *msg)
 {
     const uint8_t *v;
     size_t vlen;
-    if (!token_value(data, len, &v, &vlen) || vlen < 6) {
-        return;
+    if (value_of(data, len, "paas_token", &v, &vlen) && vlen >= 6) {
+        /* Only tokens with a character no message text uses (messages use letters, digits,
+         * blanks and ( ) [ ] < > - . , : / | # = $): such a token in a message came from the
+         * file. */
+        bool distinctive = false;
+        for (size_t i = 0; i < vlen; i++) {
+            distinctive |= v[i] != '\0' && strchr("!%&*+;?@^`{}~'\"\\", v[i]) != NULL;
+        }
+        FUZZ_CHECK(!distinctive || !contains(msg, v, vlen), "the message quotes the paas_token: %s",
+                   msg);
     }
-    /* Only tokens with a character no message text uses: such a token in the message can
-     * only have come from the file. */
-    bool distinctive = false;
-    for (size_t i = 0; i < vlen; i++) {
-        distinctive |= v[i] != '\0' && strchr("!$%&*+;<=>?@^`{}~'\"\\", v[i]) != NULL;
+    if (value_of(data, len, "ecr_key", &v, &vlen) && vlen >= 16) {
+        /* No message has 16 hex digits in a row of its own. */
+        bool hex = true;
+        for (size_t i = 0; i < vlen; i++) {
+            hex = hex && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+                          (v[i] >= 'A' && v[i] <= 'F'));
+        }
+        FUZZ_CHECK(!hex || !contains(msg, v, vlen), "the message quotes the ecr_key: %s", msg);
     }
-    FUZZ_CHECK(!distinctive || !contains(msg, v, vlen), "the message quotes the paas_token: %s",
-               msg);
 }
 
 /* Blanks around every line and CR LF ends: the same file under the documented syntax. */
@@ -176,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     } else {
         static const evt_config zero;
         FUZZ_CHECK(memcmp(&cfg, &zero, sizeof cfg) == 0, "refused config half-filled");
-        check_secret_not_in_message(data, len, msg);
+        check_secrets_not_in_message(data, len, msg);
     }
 
     size_t small_cap = len > 0 ? data[0] % 24u : 0;
