@@ -2,9 +2,9 @@
  * Fuzz target: journal recovery from an arbitrary flash image (evt_journal_open,
  * include/evt/journal.h, docs/journal.md), on the in-memory NOR model tests/support/ram_nor.
  *
- * Input layout: journal_image.h. The image is mounted; then every key is listed and read,
- * a seeded series of puts, deletes and reads runs against a model, and the flash is mounted
- * again. Invariants:
+ * Input layout: journal_image.h. The image is mounted; the order book on it (evt_orders, twin
+ * records) is read, totalled and pruned; then every key is listed and read, a seeded series of
+ * puts, deletes and reads runs against a model, and the flash is mounted again. Invariants:
  * - open gives EVT_OK, or EVT_ERR_NOMEM for more keys than the index holds (then
  *   evt_journal_format must work); never a crash or a hang (libFuzzer -timeout);
  * - every listed key is a valid key, listed once, and reads back intact with its listed length;
@@ -14,13 +14,19 @@
  *   generation cap);
  * - after the second mount the journal holds exactly the model: what was written is read back,
  *   what was deleted stays deleted, and untouched keys keep their values;
- * - no byte is ever programmed that is not erased (ram_nor's overprogram count stays 0).
+ * - no byte is ever programmed that is not erased (ram_nor's overprogram count stays 0);
+ * - every order record that reads back decodes to a known state, terminated fields and amounts
+ *   within 16,2; a record read again outside the iteration (which repairs its other copy) is
+ *   the same; day totals and the retention prune run on whatever the flash holds (UBSan
+ *   watches the sums). The repairs and prunes are then part of what the second mount must
+ *   show.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "evt/journal.h"
+#include "evt/orders.h"
 #include "fuzz_support.h"
 #include "journal_image.h"
 #include "journal_seal.h"
@@ -142,6 +148,79 @@ static void check_matches(evt_journal *j, model *m, const char *when)
                when);
 }
 
+/* ---- the order book on the image ------------------------------------------------------------ */
+
+#define ORDER_IDS 16
+
+typedef struct order_seen {
+    char id[ORDER_IDS][EVT_JOURNAL_KEY_MAX + 1];
+    evt_order_record rec[ORDER_IDS];
+    uint32_t day[ORDER_IDS];
+    size_t count, days;
+} order_seen;
+
+static bool terminated(const char *field, size_t size)
+{
+    return memchr(field, '\0', size) != NULL;
+}
+
+static evt_err visit_order(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    order_seen *o = arg;
+    FUZZ_CHECK(rec->state >= EVT_ORDER_SETTLING && rec->state <= EVT_ORDER_REVERSED,
+               "order state %d", (int)rec->state);
+    FUZZ_CHECK(terminated(rec->msgid, sizeof rec->msgid) &&
+                   terminated(rec->setl_id, sizeof rec->setl_id) &&
+                   terminated(rec->psn_no, sizeof rec->psn_no) &&
+                   terminated(rec->insuplc_admdvs, sizeof rec->insuplc_admdvs) &&
+                   terminated(rec->detail, sizeof rec->detail),
+               "order record field not terminated");
+    const evt_fen amounts[] = {rec->total,      rec->fund, rec->account,
+                               rec->mutual_aid, rec->cash, rec->balance};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        FUZZ_CHECK(evt_money_in_range(amounts[i]), "order amount %lld beyond 16,2",
+                   (long long)amounts[i]);
+    }
+    if (o->count < ORDER_IDS) {
+        snprintf(o->id[o->count], sizeof o->id[0], "%s", order_id);
+        o->rec[o->count++] = *rec;
+    }
+    bool known = false;
+    for (size_t i = 0; i < o->days; i++) {
+        known |= o->day[i] == rec->day;
+    }
+    if (!known && o->days < ORDER_IDS) {
+        o->day[o->days++] = rec->day;
+    }
+    return EVT_OK;
+}
+
+static void check_orders(evt_journal *j, uint32_t seed)
+{
+    static order_seen o;
+    o.count = o.days = 0;
+    uint32_t unreadable = 0;
+    evt_err err = evt_orders_iterate(j, visit_order, &o, &unreadable);
+    FUZZ_CHECK(err == EVT_OK, "orders iterate: %s", evt_err_name(err));
+    for (size_t i = 0; i < o.count; i++) {
+        evt_order_record again;
+        err = evt_orders_get(j, o.id[i], &again); /* outside the walk: may repair a copy */
+        FUZZ_CHECK(err == EVT_OK || err == EVT_ERR_JOURNAL_FULL,
+                   "order \"%s\" listed, then reads %s", o.id[i], evt_err_name(err));
+        FUZZ_CHECK(err != EVT_OK || memcmp(&again, &o.rec[i], sizeof again) == 0,
+                   "order \"%s\" reads another record than the walk saw", o.id[i]);
+    }
+    for (size_t i = 0; i < o.days; i++) {
+        evt_orders_totals t;
+        err = evt_orders_day_totals(j, o.day[i], &t);
+        FUZZ_CHECK(err == EVT_OK && t.count <= o.count + unreadable, "day totals: %s",
+                   evt_err_name(err));
+    }
+    uint32_t today = o.days > 0 ? o.day[seed % o.days] + seed % 3 : 20240315;
+    err = evt_orders_make_room(j, today, 1 + seed % 3, NULL);
+    FUZZ_CHECK(err == EVT_OK || err == EVT_ERR_JOURNAL_FULL, "make room: %s", evt_err_name(err));
+}
+
 /* ---- the target --------------------------------------------------------------------------- */
 
 static uint32_t work[EVT_JOURNAL_WORK_SIZE(JOURNAL_MAX_SECTORS, INDEX_KEYS) / 4];
@@ -231,6 +310,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     if (err == EVT_ERR_NOMEM) {
         FUZZ_CHECK(evt_journal_format(&j) == EVT_OK, "format after NOMEM");
     } else {
+        check_orders(&j, seed);
+        FUZZ_CHECK(nor.overprogram_bytes == 0, "the order book programmed a byte not erased");
         /* What the image holds becomes the model. */
         static listing l;
         list_keys(&j, "", &l);

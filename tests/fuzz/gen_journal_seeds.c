@@ -1,8 +1,9 @@
 /*
  * Seeds of the journal target: flash images written by the real journal on the in-memory NOR
  * model — fresh, in use, after garbage collection laps, torn by a power cut in a put and in a
- * collection, with a flipped bit, foreign data, more keys than the target's index — each with
- * the input header of journal_image.h. Generated at run time by tools/fuzz.sh rather than
+ * collection, with a flipped bit, foreign data, more keys than the target's index, an order
+ * book (twin records), and the images of the target's findings — each with the input header of
+ * journal_image.h. Generated at run time by tools/fuzz.sh rather than
  * committed (binary images, and they follow the journal's format as it changes).
  *
  *   fuzz_journal_seeds DIR
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "evt/journal.h"
+#include "evt/orders.h"
 #include "journal_image.h"
 #include "journal_seal.h"
 #include "ram_nor.h"
@@ -84,19 +86,10 @@ static void terminal_keys(evt_journal *j, uint32_t round)
     put(j, "sign/T01", 30, round);
 }
 
-int main(int argc, char **argv)
+static void seed_plain(void)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: fuzz_journal_seeds DIR\n");
-        return 2;
-    }
-    out_dir = argv[1];
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        fail("cannot create the directory");
-    }
     evt_ram_nor nor;
     evt_journal j;
-
     open_on(&nor, &j, 2); /* blank flash, mounted once: headers only */
     save("fresh-2", &nor, 0, 8);
     evt_ram_nor_free(&nor);
@@ -116,8 +109,8 @@ int main(int argc, char **argv)
     save("gc-laps-3", &nor, JOURNAL_FIX_CRC, 16);
     evt_ram_nor_free(&nor);
 
-    open_on(&nor, &j, 8); /* many keys, large values */
     char key[64];
+    open_on(&nor, &j, 8); /* many keys, large values */
     for (uint32_t k = 0; k < 40; k++) {
         snprintf(key, sizeof key, "order/POS-%04u", k);
         put(&j, key, k % 8 == 0 ? 1024 : 60, k); /* one 1 KiB value per sector at most */
@@ -132,12 +125,17 @@ int main(int argc, char **argv)
     }
     save("too-many-keys-4", &nor, 0, 6);
     evt_ram_nor_free(&nor);
+}
 
+static void seed_damaged(void)
+{
+    evt_ram_nor nor;
+    evt_journal j;
     open_on(&nor, &j, 2); /* a power cut in the middle of a put */
     terminal_keys(&j, 1);
     evt_ram_nor_arm_cut(&nor, 200, EVT_RAM_NOR_CUT_PREFIX, 7);
-    uint8_t v[300] = {0};
-    (void)evt_journal_put(&j, "order/POS-TORN", v, sizeof v);
+    uint8_t v[500] = {0};
+    (void)evt_journal_put(&j, "order/POS-TORN", v, 300);
     save("torn-put-2", &nor, 0, 10);
     evt_ram_nor_free(&nor);
 
@@ -146,10 +144,9 @@ int main(int argc, char **argv)
         terminal_keys(&j, r);
     }
     evt_ram_nor_arm_cut(&nor, 1500, EVT_RAM_NOR_CUT_SCATTER, 11);
-    uint8_t big[500];
     for (uint32_t r = 2; r < 30; r++) {
-        memset(big, (int)r, sizeof big);
-        if (evt_journal_put(&j, "order/POS-GC", big, sizeof big) != EVT_OK) {
+        memset(v, (int)r, sizeof v);
+        if (evt_journal_put(&j, "order/POS-GC", v, sizeof v) != EVT_OK) {
             break; /* the cut */
         }
     }
@@ -162,8 +159,21 @@ int main(int argc, char **argv)
     save("bit-flip-4", &nor, 0, 10);
     evt_ram_nor_free(&nor);
 
+    if (evt_ram_nor_init(&nor, 2 * JOURNAL_SECTOR_BYTES, JOURNAL_SECTOR_BYTES) != EVT_OK) {
+        fail("nor");
+    }
+    evt_ram_nor_fill_random(&nor, 1234); /* foreign data, never a journal */
+    save("foreign-2", &nor, 0, 10);
+    evt_ram_nor_free(&nor);
+}
+
+/* The journal's findings (docs/fuzzing.md), as images that reproduce them. */
+static void seed_journal_findings(void)
+{
+    evt_ram_nor nor;
+    evt_journal j;
     /* A record intact by its CRCs whose key is not printable ASCII: the journal listed it,
-     * and nothing could read or delete it (the fuzzer's first finding; docs/fuzzing.md). */
+     * and nothing could read or delete it. */
     open_on(&nor, &j, 2);
     put(&j, "msgid", 24, 1);
     put(&j, "sign/T01", 30, 2);
@@ -176,7 +186,7 @@ int main(int argc, char **argv)
     evt_ram_nor_free(&nor);
 
     /* A data sector whose generation is 0xFFFFFFFE: the next one wrapped to the blank value
-     * and what was written there was gone after a reboot (the fuzzer's second finding). */
+     * and what was written there was gone after a reboot. */
     open_on(&nor, &j, 3);
     terminal_keys(&j, 2);
     memset(nor.mem + 16, 0xFE, 1);
@@ -186,7 +196,7 @@ int main(int argc, char **argv)
     evt_ram_nor_free(&nor);
 
     /* The largest generation accepted: the next sector's would pass the cap, and the next mount
-     * dropped it, bringing deleted values back (the fuzzer's third finding). */
+     * dropped it, bringing deleted values back. */
     open_on(&nor, &j, 3);
     terminal_keys(&j, 3);
     memset(nor.mem + 16, 0xFF, 3);
@@ -194,14 +204,103 @@ int main(int argc, char **argv)
     journal_seal_image(nor.mem, 3, JOURNAL_SECTOR_BYTES, false);
     save("top-generation-3", &nor, 0, 16);
     evt_ram_nor_free(&nor);
+}
 
-    if (evt_ram_nor_init(&nor, 2 * JOURNAL_SECTOR_BYTES, JOURNAL_SECTOR_BYTES) != EVT_OK) {
-        fail("nor");
+/* The order book: settled orders over two days (one closed), one in doubt, one reversed
+ * waiting for a supervisor, and one record whose second copy rotted. */
+static void seed_order_book(void)
+{
+    evt_ram_nor nor;
+    evt_journal j;
+    open_on(&nor, &j, 4);
+    static const evt_order_state states[] = {EVT_ORDER_SETTLED, EVT_ORDER_SETTLED,
+                                             EVT_ORDER_UNKNOWN, EVT_ORDER_REVERSED,
+                                             EVT_ORDER_REFUSED, EVT_ORDER_SETTLED};
+    for (uint32_t k = 0; k < 6; k++) {
+        evt_order_record order;
+        memset(&order, 0, sizeof order);
+        order.state = states[k];
+        order.day = k < 3 ? 20240314u : 20240315u;
+        order.hms = 103000u + k;
+        snprintf(order.msgid, sizeof order.msgid, "H1201040000120240315103000100%u", k);
+        snprintf(order.psn_no, sizeof order.psn_no, "1200000000000000000%u", k);
+        memcpy(order.insuplc_admdvs, "120100", 7);
+        order.total = 3180 + k;
+        if (order.state == EVT_ORDER_SETTLED) {
+            snprintf(order.setl_id, sizeof order.setl_id, "SETL2024031500012%u", k);
+            order.fund = 1556;
+            order.account = order.total - order.fund;
+            order.balance = 48376;
+            order.balance_present = true;
+        }
+        order.needs_supervisor = order.state == EVT_ORDER_REVERSED;
+        order.answer_unusable = order.needs_supervisor;
+        snprintf(order.detail, sizeof order.detail, "%s", k == 4 ? "电子凭证二维码已过期" : "");
+        char id[32];
+        snprintf(id, sizeof id, "POS-20240315-%04u", k);
+        if (evt_orders_put(&j, id, &order) != EVT_OK) {
+            fail("orders put");
+        }
     }
-    evt_ram_nor_fill_random(&nor, 1234); /* foreign data, never a journal */
-    save("foreign-2", &nor, 0, 10);
+    if (evt_orders_close_day(&j, 20240314u) != EVT_OK) {
+        fail("close day");
+    }
+    uint32_t copy = 0; /* the second copy of the last order: flip a bit of its value */
+    for (uint32_t a = 16; a + 22 < nor.size; a++) {
+        if (memcmp(nor.mem + a, "order#POS-20240315-0005", 23) == 0) {
+            copy = a;
+        }
+    }
+    if (copy == 0) {
+        fail("twin copy not found");
+    }
+    evt_ram_nor_flip_bit(&nor, copy + 23 + 9, 2);
+    save("order-book-4", &nor, 0, 12);
     evt_ram_nor_free(&nor);
 
+    /* An order record intact by its CRCs with a total beyond 16,2: it was decoded, and the day
+     * totals overflowed. */
+    open_on(&nor, &j, 2);
+    evt_order_record order;
+    memset(&order, 0, sizeof order);
+    order.state = EVT_ORDER_SETTLED;
+    order.day = 20240315u;
+    order.total = 0x0102030405LL; /* its little-endian bytes locate the field */
+    if (evt_orders_put(&j, "POS-BIG", &order) != EVT_OK) {
+        fail("orders put");
+    }
+    uint8_t raw[512];
+    size_t raw_len = 0;
+    if (evt_journal_twin_get(&j, "order", "POS-BIG", raw, sizeof raw, &raw_len, NULL) != EVT_OK) {
+        fail("twin get");
+    }
+    for (size_t i = 0; i + 8 <= raw_len; i++) {
+        if (memcmp(raw + i, "\x05\x04\x03\x02\x01\0\0\0", 8) == 0) {
+            memset(raw + i, 0xFF, 7); /* INT64_MAX */
+            raw[i + 7] = 0x7F;
+        }
+    }
+    if (evt_journal_twin_put(&j, "order", "POS-BIG", raw, raw_len) != EVT_OK) {
+        fail("twin put");
+    }
+    save("order-amount-beyond-2", &nor, 0, 6);
+    evt_ram_nor_free(&nor);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_journal_seeds DIR\n");
+        return 2;
+    }
+    out_dir = argv[1];
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        fail("cannot create the directory");
+    }
+    seed_plain();
+    seed_damaged();
+    seed_journal_findings();
+    seed_order_book();
     printf("%d journal seeds in %s\n", written, out_dir);
     return 0;
 }
