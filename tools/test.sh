@@ -26,18 +26,19 @@ record() { # name status
 }
 
 # ctest summary "100% tests passed, 0 tests failed out of 42" -> add counts
-run_ctest() { # preset
-    local log="build/$1/ctest.log" total fails
-    ctest --preset "$1" -j"$JOBS" --output-on-failure --timeout 300 2>&1 | tee "$log"
+run_ctest() { # preset [extra ctest arguments]
+    local preset="$1" log="build/$1/ctest.log" total fails
+    shift
+    ctest --preset "$preset" -j"$JOBS" --output-on-failure --timeout 300 "$@" 2>&1 | tee "$log"
     total=$(sed -n 's/.*tests failed out of \([0-9]\+\).*/\1/p' "$log" | tail -1)
     fails=$(sed -n 's/.* \([0-9]\+\) tests failed out of.*/\1/p' "$log" | tail -1)
     if [ -z "$total" ]; then
-        record "ctest $1 (no summary)" 1
+        record "ctest $preset (no summary)" 1
         return
     fi
     passed=$((passed + total - fails))
     failed=$((failed + fails))
-    if [ "$fails" -ne 0 ]; then failures+=("ctest $1: $fails failed"); fi
+    if [ "$fails" -ne 0 ]; then failures+=("ctest $preset: $fails failed"); fi
 }
 
 step "bootstrap"
@@ -49,7 +50,15 @@ for preset in sim-debug sim-asan; do
     if cmake --preset "$preset" >/dev/null && cmake --build --preset "$preset" -j"$JOBS"; then
         record "build $preset" 0
         step "tests $preset"
-        run_ctest "$preset"
+        if [ "$preset" = sim-asan ]; then
+            # The fault campaigns (label campaign) run in the debug build: under the sanitizers
+            # their slices take ten times as long, and the code they drive runs under the
+            # sanitizers in the integration tests anyway (docs/reliability.md).
+            echo "(campaign slices: run in sim-debug above)"
+            run_ctest "$preset" -LE campaign
+        else
+            run_ctest "$preset"
+        fi
     else
         record "build $preset" 1
     fi

@@ -56,6 +56,10 @@ static evt_err fail_start(evt_app *app, evt_err err, char *msg, size_t cap, cons
     snprintf(msg, cap, "%s: %s", what, evt_err_log_text(err));
     EVT_LOGE(MOD, "start-up failed: %s", msg);
     evt_ui_show_error(&app->ui, "终端启动失败", err, what);
+    /* PSA keeps its state in the arena, which the next start initialises afresh. */
+    evt_platform_free(app->platform);
+    app->platform = NULL;
+    evt_https_platform_deinit();
     return err;
 }
 

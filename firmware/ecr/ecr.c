@@ -220,7 +220,7 @@ static evt_err send_tree_on(evt_ecr *ecr, evt_ecr_conn *c, cJSON *root, bool sig
     evt_json_free(root);
     if (err == EVT_OK && sign) {
         char mac[ECR_AUTH_MAC_HEX + 1];
-        if (!ecr_auth_mac(ecr->key, 'T', c->session, (const uint8_t *)text, len, mac)) {
+        if (!evt_ecr_auth_mac(ecr->key, 'T', c->session, (const uint8_t *)text, len, mac)) {
             err = EVT_ERR_INTERNAL;
         } else {
             /* S without its '}' + ,"mac":"<hex>"} */
@@ -753,7 +753,7 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
 static evt_err handle_line(evt_ecr *ecr, uint8_t *line, size_t len, evt_order *out, bool *got)
 {
     size_t text_len = 0;
-    if (!ecr_auth_open_line(ecr->key, 'P', ecr->client.session, line, len, &text_len)) {
+    if (!evt_ecr_auth_open_line(ecr->key, 'P', ecr->client.session, line, len, &text_len)) {
         EVT_LOGW(LOG_MOD, "POS line without a valid MAC: connection dropped");
         cJSON *root;
         if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, "mac: missing or wrong", &root) ==
@@ -889,7 +889,7 @@ static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t le
     cJSON *root = NULL;
     char nonce[HEX_OF(CHALLENGE_BYTES) + 1] = "";
     char detail[DETAIL_BYTES] = "mac: missing or wrong";
-    bool ok = ecr_auth_open_line(ecr->key, 'P', p->session, line, len, &text_len) &&
+    bool ok = evt_ecr_auth_open_line(ecr->key, 'P', p->session, line, len, &text_len) &&
               evt_json_parse((const char *)line, text_len, &root) == EVT_OK &&
               cJSON_IsObject(root) && !unknown_key(root, auth_keys, detail, "");
     if (ok) {
@@ -916,7 +916,8 @@ static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t le
     }
     /* The session binds every later MAC to this connection and to both sides' randomness: a
      * line recorded on another connection is worthless here. */
-    strncat(p->session, nonce, sizeof p->session - strlen(p->session) - 1);
+    /* challenge (32 hex) + nonce (32 hex) = the 64 characters session holds */
+    memcpy(p->session + HEX_OF(CHALLENGE_BYTES), nonce, HEX_OF(CHALLENGE_BYTES) + 1);
     if (ecr->client.sock != NULL) {
         conn_close(ecr, &ecr->client, "replaced by a newly authenticated POS connection");
     }

@@ -7,8 +7,8 @@
 
 #define MAC_DOMAIN "EVT-ECR-2\n"
 
-bool ecr_auth_mac(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
-                  const uint8_t *text, size_t len, char out[ECR_AUTH_MAC_HEX + 1])
+bool evt_ecr_auth_mac(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
+                      const uint8_t *text, size_t len, char out[ECR_AUTH_MAC_HEX + 1])
 {
     static const char hex[] = "0123456789abcdef";
     out[0] = '\0';
@@ -48,8 +48,8 @@ static bool lower_hex(const uint8_t *p, size_t n)
     return true;
 }
 
-bool ecr_auth_open_line(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
-                        uint8_t *line, size_t len, size_t *signed_len)
+bool evt_ecr_auth_open_line(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
+                            uint8_t *line, size_t len, size_t *signed_len)
 {
     static const char prefix[] = ",\"mac\":\"";
     const size_t plen = sizeof prefix - 1;
@@ -67,7 +67,7 @@ bool ecr_auth_open_line(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const c
     /* The signed text is the line up to the mac member, closed again with '}'. */
     line[cut] = '}';
     char want[ECR_AUTH_MAC_HEX + 1];
-    if (!ecr_auth_mac(key, dir, session, line, cut + 1, want)) {
+    if (!evt_ecr_auth_mac(key, dir, session, line, cut + 1, want)) {
         return false;
     }
     /* Constant time: the comparison must not tell a stranger how much of a guess was right. */

@@ -24,15 +24,15 @@
 
 /* MAC of the signed text text[0..len) (which must end with '}'), as lowercase hex + NUL.
  * false when the crypto library fails (then out is empty). */
-bool ecr_auth_mac(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
-                  const uint8_t *text, size_t len, char out[ECR_AUTH_MAC_HEX + 1]);
+bool evt_ecr_auth_mac(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
+                      const uint8_t *text, size_t len, char out[ECR_AUTH_MAC_HEX + 1]);
 
 /*
  * Checks a received line in place: it must end with the mac member, and the mac must be the
  * one of the signed text. On success the line's buffer holds the signed text S, NUL-terminated
  * (*signed_len its length). Comparison in constant time.
  */
-bool ecr_auth_open_line(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
-                        uint8_t *line, size_t len, size_t *signed_len);
+bool evt_ecr_auth_open_line(const uint8_t key[ECR_AUTH_KEY_BYTES], char dir, const char *session,
+                            uint8_t *line, size_t len, size_t *signed_len);
 
 #endif /* EVT_ECR_AUTH_H */

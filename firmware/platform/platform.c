@@ -608,7 +608,7 @@ evt_err evt_platform_retry_reversals(evt_platform *p, unsigned max_attempts, uns
         bool ack = false;
         evt_err rerr = reverse_one(p, rp->msgid[i], &ack);
         if (ack) {
-            remaining--;
+            remaining -= rerr == EVT_OK ? 1u : 0u; /* not recorded by the owner: still owed */
         } else if (rerr != EVT_ERR_PLATFORM_REJECTED && rerr != EVT_ERR_JOURNAL_CORRUPT) {
             break; /* the platform is unreachable: the others would fail the same way */
         }

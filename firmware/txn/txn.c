@@ -608,7 +608,8 @@ static evt_err settle_unknown(sale_state *s, evt_ecr_result *r, evt_err why)
     if (jerr != EVT_OK) {
         EVT_LOGE(MOD, "journal after 2102 msgid %s: %s", s->rec.msgid, evt_err_name(jerr));
     }
-    if (reversed && evt_orders_get(t->journal, s->order->order_id, &s->rec) != EVT_OK) {
+    if (reversed && (evt_orders_get(t->journal, s->order->order_id, &s->rec) != EVT_OK ||
+                     s->rec.state != EVT_ORDER_REVERSED)) {
         reversed = false;
     }
     result_from_record(s->order->order_id, &s->rec, r);

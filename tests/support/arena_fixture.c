@@ -34,6 +34,17 @@ int arena_fixture_teardown(void **state)
     return 0;
 }
 
+int arena_fixture_teardown_over(void *buf, size_t len)
+{
+    evt_arena_stats st;
+    evt_arena_get_stats(&st);
+    if (st.in_use != 0 || st.blocks != 0) {
+        evt_arena_init(buf, len);
+        fail_msg("arena not returned: %zu bytes in %zu blocks still taken", st.in_use, st.blocks);
+    }
+    return 0;
+}
+
 size_t arena_fixture_exhaust(void *hog[ARENA_FIXTURE_HOG_MAX])
 {
     evt_arena_stats st;

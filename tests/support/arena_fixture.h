@@ -19,6 +19,11 @@ int arena_fixture_setup(void **state);
 /* cmocka teardown: fails the test when it leaked arena bytes or blocks. */
 int arena_fixture_teardown(void **state);
 
+/* Teardown for programs that give the arena their own buffer (buf, len): like
+ * arena_fixture_teardown, but a leak also re-initialises the arena over buf before failing, so
+ * one failing test (which leaves its allocations behind) does not fail every test after it. */
+int arena_fixture_teardown_over(void *buf, size_t len);
+
 /* Everything but crumbs for the out-of-memory paths: takes the arena in halving blocks, into hog
  * (room for ARENA_FIXTURE_HOG_MAX), until not even 16 bytes are left. Returns the count for
  * arena_fixture_release. */

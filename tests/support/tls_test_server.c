@@ -290,6 +290,12 @@ struct tls_test_server {
     char *raw_copies[MAX_STEPS];
     size_t step_head, step_count;
     tls_ts_stats stats;
+    char *requests[TLS_TS_REQUESTS_KEPT];
+    size_t request_count;
+    tls_ts_request_hook hook;
+    void *hook_arg;
+    tls_ts_responder responder;
+    void *responder_arg;
 };
 
 static bool stopping(tls_test_server *srv)
@@ -300,12 +306,13 @@ static bool stopping(tls_test_server *srv)
     return s;
 }
 
-static tls_ts_step next_step(tls_test_server *srv, char **raw_owned)
+static tls_ts_step next_step(tls_test_server *srv, const char *req, size_t len, char **raw_owned)
 {
     tls_ts_step st = {.action = TLS_TS_OK};
     *raw_owned = NULL;
     pthread_mutex_lock(&srv->lock);
-    if (srv->step_count) {
+    bool scripted = srv->step_count > 0;
+    if (scripted) {
         size_t i = srv->step_head % MAX_STEPS;
         st = srv->steps[i];
         *raw_owned = srv->raw_copies[i];
@@ -313,7 +320,16 @@ static tls_ts_step next_step(tls_test_server *srv, char **raw_owned)
         srv->step_head++;
         srv->step_count--;
     }
+    tls_ts_responder responder = srv->responder;
+    void *responder_arg = srv->responder_arg;
     pthread_mutex_unlock(&srv->lock);
+    if (!scripted && responder != NULL) {
+        tls_ts_step chosen = {.action = TLS_TS_OK};
+        if (responder(responder_arg, req, len, &chosen)) {
+            st = chosen;
+            *raw_owned = chosen.raw ? strdup(chosen.raw) : NULL;
+        }
+    }
     return st;
 }
 
@@ -507,6 +523,19 @@ static after perform(tls_test_server *srv, gnutls_session_t s, int fd, tls_ts_st
     case TLS_TS_ALERT:
         p_gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
         return AFTER_DROP;
+    case TLS_TS_REPLY: {
+        const char *reply = raw ? raw : "";
+        int status = st.status ? st.status : 200;
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=utf-8\r\n"
+                 "Content-Length: %zu\r\n%s\r\n",
+                 status, status == 200 ? "OK" : "Test Status", strlen(reply),
+                 st.close ? "Connection: close\r\n" : "");
+        if (send_str(s, head) != 0 || send_str(s, reply) != 0) {
+            return AFTER_DROP;
+        }
+        return st.close ? AFTER_BYE : AFTER_KEEP;
+    }
     case TLS_TS_BAD_RECORD: {
         /* An application-data record whose authentication cannot verify, written under
          * the TLS layer: what a corrupting middlebox or an attacker produces. */
@@ -626,9 +655,19 @@ static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
             len < sizeof(srv->stats.last_request) - 1 ? len : sizeof(srv->stats.last_request) - 1;
         memcpy(srv->stats.last_request, req, keep);
         srv->stats.last_request[keep] = '\0';
+        size_t index = srv->request_count;
+        if (index < TLS_TS_REQUESTS_KEPT) {
+            srv->requests[index] = strndup(req, len);
+            srv->request_count++;
+        }
+        tls_ts_request_hook hook = srv->hook;
+        void *hook_arg = srv->hook_arg;
         pthread_mutex_unlock(&srv->lock);
+        if (hook != NULL) {
+            hook(hook_arg, index, req, len);
+        }
         char *raw = NULL;
-        tls_ts_step st = next_step(srv, &raw);
+        tls_ts_step st = next_step(srv, req, len, &raw);
         const char *body = strstr(req, "\r\n\r\n");
         size_t body_len = body ? len - (size_t)(body + 4 - req) : 0;
         next = perform(srv, s, fd, st, raw, conn, req_on_conn, body_len);
@@ -776,6 +815,9 @@ void tls_ts_stop(tls_test_server *srv)
     for (size_t i = 0; i < MAX_STEPS; i++) {
         free(srv->raw_copies[i]);
     }
+    for (size_t i = 0; i < srv->request_count; i++) {
+        free(srv->requests[i]);
+    }
     pthread_cond_destroy(&srv->changed);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
@@ -824,4 +866,39 @@ bool tls_ts_wait_closed(tls_test_server *srv, unsigned n, unsigned timeout_ms)
     bool ok = srv->stats.connections_closed >= n;
     pthread_mutex_unlock(&srv->lock);
     return ok;
+}
+
+size_t tls_ts_request_count(tls_test_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    size_t n = srv->request_count;
+    pthread_mutex_unlock(&srv->lock);
+    return n;
+}
+
+bool tls_ts_request(tls_test_server *srv, size_t i, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&srv->lock);
+    bool have = i < srv->request_count && srv->requests[i] != NULL && cap > 0;
+    if (have) {
+        snprintf(buf, cap, "%s", srv->requests[i]);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return have;
+}
+
+void tls_ts_set_request_hook(tls_test_server *srv, tls_ts_request_hook hook, void *arg)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->hook = hook;
+    srv->hook_arg = arg;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+void tls_ts_set_responder(tls_test_server *srv, tls_ts_responder responder, void *arg)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->responder = responder;
+    srv->responder_arg = arg;
+    pthread_mutex_unlock(&srv->lock);
 }

@@ -8,8 +8,9 @@
  *
  * The server runs in its own thread and serves one TCP connection at a time (the client under
  * test never opens two at once). Each HTTP request takes the next step of a script; when the
- * script is empty it answers 200 with a Content-Length body and keeps the connection alive.
- * The default body echoes what the server saw: {"conn":C,"req":R,"len":L,"body":"<request>"}.
+ * script is empty it asks the responder (tls_ts_set_responder), if any, or answers 200 with a
+ * Content-Length body and keeps the connection alive. The default body echoes what the server
+ * saw: {"conn":C,"req":R,"len":L}. Every request is kept (tls_ts_request) for the test to read.
  */
 #ifndef TLS_TEST_SERVER_H
 #define TLS_TEST_SERVER_H
@@ -33,13 +34,17 @@ typedef enum tls_ts_action {
     TLS_TS_SILENT,            /* request read, no answer until the client goes away */
     TLS_TS_ALERT,             /* request read, fatal internal_error alert, close */
     TLS_TS_BAD_RECORD,        /* request read, a forged record under TLS (MAC fails) */
+    /* step.status (0 = 200) with step.raw as the JSON body (Content-Length); the connection
+     * is kept alive, or announced "Connection: close" and closed when step.close is set. */
+    TLS_TS_REPLY,
 } tls_ts_action;
 
 typedef struct tls_ts_step {
     tls_ts_action action;
-    int status;      /* TLS_TS_STATUS */
+    int status;      /* TLS_TS_STATUS, TLS_TS_REPLY */
     size_t size;     /* TLS_TS_BIG_BODY, TLS_TS_BIG_CHUNKED */
-    const char *raw; /* TLS_TS_RAW (copied) */
+    const char *raw; /* TLS_TS_RAW, TLS_TS_REPLY body (copied) */
+    bool close;      /* TLS_TS_REPLY */
 } tls_ts_step;
 
 typedef struct tls_ts_options {
@@ -105,5 +110,24 @@ void tls_ts_push(tls_test_server *srv, tls_ts_step step);
 void tls_ts_get_stats(tls_test_server *srv, tls_ts_stats *out);
 /* Waits until at least n connections were closed by the server side; false on timeout. */
 bool tls_ts_wait_closed(tls_test_server *srv, unsigned n, unsigned timeout_ms);
+
+/* Requests read so far (every one, in order, from 0; at most TLS_TS_REQUESTS_KEPT are kept). */
+#define TLS_TS_REQUESTS_KEPT 1024u
+size_t tls_ts_request_count(tls_test_server *srv);
+/* Copies request i (head and body) into buf, NUL-terminated, cut to cap - 1 bytes; false when
+ * there is no such request. */
+bool tls_ts_request(tls_test_server *srv, size_t i, char *buf, size_t cap);
+
+/* Called in the server's thread for every request, after it is kept and before it is answered:
+ * a test changes the world at the exact moment a request arrives (the client is then waiting
+ * for the answer). NULL removes it. */
+typedef void (*tls_ts_request_hook)(void *arg, size_t index, const char *request, size_t len);
+void tls_ts_set_request_hook(tls_test_server *srv, tls_ts_request_hook hook, void *arg);
+
+/* Called in the server's thread when the script is empty: fills *step from the request (raw is
+ * copied before the responder is called again) and returns true, or false for the default
+ * answer. NULL removes it. */
+typedef bool (*tls_ts_responder)(void *arg, const char *request, size_t len, tls_ts_step *step);
+void tls_ts_set_responder(tls_test_server *srv, tls_ts_responder responder, void *arg);
 
 #endif /* TLS_TEST_SERVER_H */

@@ -1,0 +1,622 @@
+/*
+ * evt_app: start-up (a journal with damaged records, recovery before the sign-in, a broken
+ * provisioning file), the main loop's step (reversal retries on their period, the QUIT key),
+ * the order status the POS gets for every state an order can be in, and the function menu
+ * (reprint, keyed orders and their checks) — over fake keypad, screen, scanner and printer, a
+ * RAM NOR flash and a scripted platform (the GnuTLS test server).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena_fixture.h"
+#include "evt/app.h"
+#include "evt/arena.h"
+#include "evt/gb18030.h"
+#include "evt/https.h"
+#include "evt/log.h"
+#include "evt/orders.h"
+#include "evt/proto.h"
+#include "fake_hal.h"
+#include "ram_nor.h"
+#include "sale_script.h"
+#include "skip_policy.h"
+#include "tls_test_server.h"
+
+#define ARENA_BYTES  (1024u * 1024u)
+#define FLASH_BYTES  (64u * 1024u)
+#define SECTOR_BYTES 4096u
+#define IDLE         "就绪"
+#define MENU         "功能菜单"
+#define KEYED        "手工录入订单"
+
+static unsigned char app_arena[ARENA_BYTES] __attribute__((aligned(16)));
+static fake_sys sys;
+static tls_ts_certs certs;
+static char *ca_pem;
+static bool have_peer;
+static const char *peer_problem = "GnuTLS test peer not set up";
+
+typedef struct fx {
+    tls_test_server *srv;
+    gate_net net;
+    fake_ui ui;
+    fake_scanner scan;
+    fake_printer prn;
+    evt_ram_nor nor;
+    flaky_storage flash;
+    evt_hal hal;
+    char config[4096];
+    evt_app *app;
+    char msg[160];
+} fx;
+
+/* ---- fixture ------------------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    arena_fixture_setup(state);
+    fake_sys_init(&sys);
+    *state = NULL;
+    if (!have_peer) {
+        return 0;
+    }
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tls_ts_options o = {.cert_file = certs.server_pem, .key_file = certs.server_key};
+    f->srv = tls_ts_start(&o);
+    assert_non_null(f->srv);
+    gate_net_init(&f->net);
+    fake_ui_init(&f->ui, &sys);
+    fake_scanner_init(&f->scan, &sys);
+    fake_printer_init(&f->prn);
+    assert_int_equal(evt_ram_nor_init(&f->nor, FLASH_BYTES, SECTOR_BYTES), EVT_OK);
+    flaky_storage_init(&f->flash, &f->nor.hal);
+    f->hal = (evt_hal){.sys = &sys.hal,
+                       .net = &f->net.hal,
+                       .scanner = &f->scan.hal,
+                       .printer = &f->prn.hal,
+                       .storage = &f->flash.hal,
+                       .ui = &f->ui.hal};
+    ss_config_text(f->config, sizeof f->config, tls_ts_port(f->srv),
+                   "item_1 = XJ01CAA040A001010100001|YP0001|阿莫西林胶囊|15.90\n"
+                   "item_2 = XC08CAA077A001010100001|YP0021|苯磺酸氨氯地平片|28.00\n");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    if (f != NULL) {
+        evt_app_stop(f->app);
+        tls_ts_stop(f->srv);
+        fake_ui_free(&f->ui);
+        fake_scanner_free(&f->scan);
+        fake_printer_free(&f->prn);
+        evt_ram_nor_free(&f->nor);
+        free(f);
+    }
+    /* The app hands every byte of its arena back when it stops. */
+    (void)state;
+    return arena_fixture_teardown_over(app_arena, sizeof app_arena);
+}
+
+static fx *fixture(void **state)
+{
+    if (*state == NULL) {
+        skip_policy_cannot_run(peer_problem);
+    }
+    return *state;
+}
+
+static evt_err app_start(fx *f)
+{
+    evt_app_boot boot = {
+        .hal = &f->hal,
+        .config_text = f->config,
+        .config_len = strlen(f->config),
+        .ca_pem = (const uint8_t *)ca_pem,
+        .ca_len = strlen(ca_pem) + 1,
+        .arena = app_arena,
+        .arena_len = sizeof app_arena,
+    };
+    return evt_app_start(&boot, &f->app, f->msg, sizeof f->msg);
+}
+
+static void start(fx *f)
+{
+    ss_push(f->srv, ss_sign_in());
+    evt_err err = app_start(f);
+    if (err != EVT_OK) {
+        fail_msg("app did not start: %s (%s)", evt_err_name(err), f->msg);
+    }
+}
+
+static void step(fx *f, uint32_t ms, bool *quit)
+{
+    assert_int_equal(evt_app_step(f->app, ms, quit), EVT_OK);
+}
+
+/* The journal as the terminal left it before this start: the test writes what it needs. */
+typedef struct seed {
+    uint32_t work[EVT_JOURNAL_WORK_SIZE(FLASH_BYTES / SECTOR_BYTES, 64) / 4];
+    evt_journal j;
+} seed;
+
+static evt_journal *seed_open(fx *f, seed *s)
+{
+    assert_int_equal(evt_journal_open(&s->j, &f->nor.hal, s->work, sizeof s->work, NULL), EVT_OK);
+    return &s->j;
+}
+
+static evt_order_record seed_record(evt_order_state state, evt_err error, const char *msgid)
+{
+    evt_order_record rec = {.state = state, .error = error, .day = 20240315, .hms = 103000};
+    snprintf(rec.msgid, sizeof rec.msgid, "%s", msgid);
+    snprintf(rec.psn_no, sizeof rec.psn_no, SS_PSN_NO);
+    snprintf(rec.insuplc_admdvs, sizeof rec.insuplc_admdvs, SS_REGION);
+    rec.total = 3180;
+    return rec;
+}
+
+/* ---- start-up ------------------------------------------------------------------------------- */
+
+static void damaged_journal_warned_and_survived(void **state)
+{
+    fx *f = fixture(state);
+    seed s;
+    evt_journal *j = seed_open(f, &s);
+    evt_order_record refused = seed_record(EVT_ORDER_REFUSED, EVT_ERR_CANCELLED, "");
+    evt_order_record settled =
+        seed_record(EVT_ORDER_SETTLED, EVT_OK, "H12010400001202403151030003001");
+    snprintf(settled.setl_id, sizeof settled.setl_id, "S-1");
+    settled.fund = 1556;
+    settled.account = 1624;
+    assert_int_equal(evt_orders_put(j, "ORD-1", &refused), EVT_OK);
+    assert_int_equal(evt_orders_put(j, "ORD-2", &settled), EVT_OK);
+    /* One copy of the settled order's record rots on the flash. */
+    assert_int_equal(ss_damage_key(&f->nor, "order/ORD-2"), 1);
+
+    start(f);
+    const evt_ui_screen *warn = fake_ui_last_titled(&f->ui, "交易日志检查");
+    assert_non_null(warn);
+    assert_true(fake_ui_screen_has(warn, "交易日志损坏，已跳过损坏记录"));
+    assert_true(fake_sys_logged(&sys, "journal: 1 corrupt records skipped"));
+    /* The twin copy still proves the settlement; the other order is untouched. */
+    evt_ecr_result r;
+    assert_int_equal(evt_app_order_status(f->app, "ORD-2", &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_string_equal(r.setl_id, "S-1");
+    assert_int_equal(evt_app_order_status(f->app, "ORD-1", &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    char infnos[64];
+    ss_infnos(f->srv, 0, infnos, sizeof infnos);
+    assert_string_equal(infnos, "9001");
+}
+
+static void recovery_runs_before_sign_in(void **state)
+{
+    fx *f = fixture(state);
+    const char *msgid = "H12010400001202403151030003002";
+    seed s;
+    evt_journal *j = seed_open(f, &s);
+    evt_order_record settling = seed_record(EVT_ORDER_SETTLING, EVT_ERR_OUTCOME_UNKNOWN, msgid);
+    assert_int_equal(evt_orders_put(j, "ORD-R", &settling), EVT_OK);
+
+    /* What the flash holds when the sign-in reaches the platform. */
+    ss_snapshot snap = {0};
+    ss_snapshot_arm(&snap, &f->nor, "9001");
+    tls_ts_set_request_hook(f->srv, ss_snapshot_hook, &snap);
+    start(f);
+    tls_ts_set_request_hook(f->srv, NULL, NULL);
+    assert_true(atomic_load(&snap.taken));
+    ss_image_journal ij;
+    assert_int_equal(ss_image_journal_open(&ij, snap.image, FLASH_BYTES, SECTOR_BYTES), EVT_OK);
+    evt_order_record then;
+    assert_int_equal(evt_orders_get(&ij.j, "ORD-R", &then), EVT_OK);
+    assert_int_equal(then.state, EVT_ORDER_UNKNOWN);
+    size_t len = 0;
+    assert_int_equal(evt_journal_twin_get(&ij.j, "rev", msgid, NULL, 0, &len, NULL),
+                     EVT_ERR_OVERFLOW);
+    ss_image_journal_close(&ij);
+    ss_snapshot_free(&snap);
+
+    evt_app_figures fig;
+    evt_app_get_figures(f->app, &fig);
+    assert_int_equal(fig.reversals_pending, 1);
+    evt_ecr_result r;
+    assert_int_equal(evt_app_order_status(f->app, "ORD-R", &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_UNKNOWN);
+    assert_string_equal(r.msgid, msgid);
+}
+
+static void broken_provisioning_stops_start_up(void **state)
+{
+    fx *f = fixture(state);
+    /* Without the gateway token the terminal cannot sign a single request. */
+    char *token = strstr(f->config, "paas_token");
+    assert_non_null(token);
+    memcpy(token, "#aas_token", 10);
+    assert_int_equal(app_start(f), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(f->msg, "missing key: paas_token");
+    const evt_ui_screen *s = fake_ui_screen(&f->ui, 0);
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "终端配置错误"));
+    assert_int_equal(tls_ts_request_count(f->srv), 0);
+    f->app = NULL;
+    /* A failed start hands nothing back (the board stops; a new start takes the whole arena
+     * again), so this test's leak check starts from a fresh arena. */
+    evt_arena_init(app_arena, sizeof app_arena);
+}
+
+/* A start that fails once the crypto is up (here: the flash cannot be read, so the journal
+ * cannot be mounted) must leave nothing behind that the next start trips over: PSA's state
+ * lives in the arena the next start initialises afresh. */
+static void failed_start_can_be_retried(void **state)
+{
+    fx *f = fixture(state);
+    atomic_store(&f->flash.fail_reads, -1);
+    assert_int_equal(app_start(f), EVT_ERR_STORAGE_IO);
+    assert_string_equal(f->msg, "journal: storage I/O error");
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "终端启动失败");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "journal"));
+    assert_int_equal(tls_ts_request_count(f->srv), 0);
+    f->app = NULL;
+
+    /* The flash answers again: the board's next start gives a whole terminal that sells and
+     * stops cleanly (the teardown checks the arena). */
+    atomic_store(&f->flash.fail_reads, 0);
+    start(f);
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement("S-AGAIN", SS_PSN_NO, &SS_SPLIT));
+    evt_order o;
+    ss_order(&o, "ORD-AGAIN");
+    evt_ecr_result r;
+    assert_int_equal(evt_app_sale(f->app, &o, &r), EVT_OK);
+    assert_string_equal(r.setl_id, "S-AGAIN");
+    evt_app_stop(f->app);
+    f->app = NULL;
+}
+
+/* ---- the main loop ------------------------------------------------------------------------- */
+
+static unsigned reversals_on_idle(const fx *f)
+{
+    const evt_ui_screen *idle = fake_ui_last_titled(&f->ui, IDLE);
+    assert_non_null(idle);
+    unsigned n = 0;
+    for (unsigned i = 0; i < idle->line_count; i++) {
+        if (sscanf(idle->lines[i], "待冲正交易：%u", &n) == 1) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+static void idle_loop_retries_reversals_on_its_period(void **state)
+{
+    fx *f = fixture(state);
+    const char *msgid = "H12010400001202403151030003003";
+    seed s;
+    evt_order_record settling = seed_record(EVT_ORDER_SETTLING, EVT_ERR_OUTCOME_UNKNOWN, msgid);
+    assert_int_equal(evt_orders_put(seed_open(f, &s), "ORD-I", &settling), EVT_OK);
+    start(f);
+    size_t sent = tls_ts_request_count(f->srv);
+
+    /* First pass: the reversal is tried at once, and the platform does not answer. */
+    tls_ts_push(f->srv, (tls_ts_step){.action = TLS_TS_CLOSE_NO_RESPONSE});
+    bool quit = false;
+    int64_t tried_at = sys.skew_ms;
+    step(f, 1000, &quit);
+    assert_false(quit);
+    assert_int_equal(tls_ts_request_count(f->srv), sent + 1);
+    assert_int_equal(reversals_on_idle(f), 1);
+
+    /* Not again before the period is over; then at once. */
+    ss_push(f->srv, ss_ack());
+    int64_t retried_at = -1;
+    for (int i = 0; i < 30 && retried_at < 0; i++) {
+        int64_t now = sys.skew_ms;
+        step(f, 1000, &quit);
+        if (tls_ts_request_count(f->srv) > sent + 1) {
+            retried_at = now;
+        }
+    }
+    /* Each step waits 1 s of virtual time for a key; the real time the steps take (well
+     * under a second) may bring the retry one step earlier, never later. */
+    assert_true(retried_at >= 0);
+    assert_true(retried_at - tried_at >= 14000);
+    assert_true(retried_at - tried_at <= 15000);
+    char infnos[64];
+    ss_infnos(f->srv, sent, infnos, sizeof infnos);
+    assert_string_equal(infnos, "2601,2601");
+    char v[EVT_MSGID_BYTES];
+    ss_request_field(f->srv, sent + 1, "omsgid", v, sizeof v);
+    assert_string_equal(v, msgid);
+
+    /* Acknowledged: the order is reversed and the idle screen says nothing is owed. */
+    step(f, 1000, &quit);
+    assert_int_equal(reversals_on_idle(f), 0);
+    evt_app_figures fig;
+    evt_app_get_figures(f->app, &fig);
+    assert_int_equal(fig.reversals_pending, 0);
+    evt_ecr_result r;
+    assert_int_equal(evt_app_order_status(f->app, "ORD-I", &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_FAILED);
+    assert_true(strstr(r.message, "已冲正，未扣款") != NULL);
+
+    /* With nothing owed, later periods send nothing. */
+    unsigned connects = atomic_load(&f->net.connects);
+    for (int i = 0; i < 40; i++) {
+        step(f, 1000, &quit);
+    }
+    assert_int_equal(tls_ts_request_count(f->srv), sent + 2);
+    assert_int_equal(atomic_load(&f->net.connects), connects);
+}
+
+static void quit_key_leaves_the_loop(void **state)
+{
+    fx *f = fixture(state);
+    start(f);
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_QUIT);
+    bool quit = false;
+    step(f, 1000, &quit);
+    assert_true(quit);
+    assert_int_equal(fake_ui_keys_left(&f->ui), 0);
+}
+
+/* ---- what the POS is told about an order ------------------------------------------------- */
+
+static void order_status_for_every_state(void **state)
+{
+    fx *f = fixture(state);
+    seed s;
+    evt_journal *j = seed_open(f, &s);
+    evt_order_record rec = seed_record(EVT_ORDER_REFUSED, EVT_ERR_PLATFORM_REJECTED, "");
+    snprintf(rec.detail, sizeof rec.detail, "药品目录编码不存在");
+    assert_int_equal(evt_orders_put(j, "ORD-REFUSED", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_FAILED, EVT_ERR_NET_CONNECT, "");
+    assert_int_equal(evt_orders_put(j, "ORD-FAILED", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_SETTLED, EVT_OK, "H12010400001202403151030003010");
+    snprintf(rec.setl_id, sizeof rec.setl_id, "S-10");
+    rec.fund = 1556;
+    rec.account = 1000;
+    rec.mutual_aid = 400;
+    rec.cash = 224;
+    rec.balance = 5000;
+    rec.balance_present = true;
+    assert_int_equal(evt_orders_put(j, "ORD-SETTLED", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_REVERSED, EVT_ERR_NET_CLOSED, "H12010400001202403151030003011");
+    assert_int_equal(evt_orders_put(j, "ORD-REVERSED", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_REVERSED, EVT_ERR_MONEY_MISMATCH, "H12010400001202403151030003012");
+    rec.answer_unusable = rec.needs_supervisor = true;
+    assert_int_equal(evt_orders_put(j, "ORD-BLOCKED", &rec), EVT_OK);
+    rec =
+        seed_record(EVT_ORDER_SETTLING, EVT_ERR_OUTCOME_UNKNOWN, "H12010400001202403151030003013");
+    assert_int_equal(evt_orders_put(j, "ORD-SETTLING", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_UNKNOWN, EVT_ERR_NET_TIMEOUT, "H12010400001202403151030003014");
+    assert_int_equal(evt_orders_put(j, "ORD-UNKNOWN", &rec), EVT_OK);
+    rec = seed_record(EVT_ORDER_SETTLED, EVT_OK, "H12010400001202403151030003015");
+    assert_int_equal(evt_orders_put(j, "ORD-ROTTEN", &rec), EVT_OK);
+    start(f);
+    /* Both copies rot while the terminal runs: it can no longer prove what happened. */
+    assert_int_equal(ss_damage_key(&f->nor, "order/ORD-ROTTEN"), 1);
+    assert_int_equal(ss_damage_key(&f->nor, "order#ORD-ROTTEN"), 1);
+
+    static const struct {
+        const char *order;
+        evt_ecr_status status;
+        evt_err error;
+        bool blocked;
+        const char *message;
+    } cases[] = {
+        {"ORD-REFUSED", EVT_ECR_REFUSED, EVT_ERR_PLATFORM_REJECTED, false,
+         "医保平台拒绝交易：药品目录编码不存在"},
+        {"ORD-FAILED", EVT_ECR_FAILED, EVT_ERR_NET_CONNECT, false, "无法连接医保平台，请检查网络"},
+        {"ORD-SETTLED", EVT_ECR_SETTLED, EVT_OK, false, ""},
+        {"ORD-REVERSED", EVT_ECR_FAILED, EVT_ERR_NET_CLOSED, false,
+         "平台连接被中断：已冲正，未扣款"},
+        {"ORD-BLOCKED", EVT_ECR_FAILED, EVT_ERR_MONEY_MISMATCH, true,
+         "结算金额不平，请勿交付，联系平台：已冲正，未扣款；平台应答异常，需主管核实后放行"},
+        {"ORD-SETTLING", EVT_ECR_UNKNOWN, EVT_ERR_OUTCOME_UNKNOWN, false,
+         "结算结果未知，已登记冲正，请勿重复收费"},
+        {"ORD-UNKNOWN", EVT_ECR_UNKNOWN, EVT_ERR_OUTCOME_UNKNOWN, false,
+         "结算结果未知，已登记冲正，请勿重复收费"},
+        {"ORD-ROTTEN", EVT_ECR_REFUSED, EVT_ERR_ORDER_RECORD_UNREADABLE, true,
+         "该订单交易记录损坏，无法确认是否已结算，请主管与医保平台核实"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        evt_ecr_result r;
+        memset(&r, 0x5a, sizeof r);
+        assert_int_equal(evt_app_order_status(f->app, cases[i].order, &r), EVT_OK);
+        if (r.status != cases[i].status || r.error != cases[i].error ||
+            r.blocked != cases[i].blocked || strcmp(r.message, cases[i].message) != 0 ||
+            strcmp(r.order_id, cases[i].order) != 0) {
+            fail_msg("%s: %s %s blocked=%d \"%s\"", cases[i].order, evt_ecr_status_name(r.status),
+                     evt_err_name(r.error), r.blocked, r.message);
+        }
+    }
+    evt_ecr_result r;
+    assert_int_equal(evt_app_order_status(f->app, "ORD-SETTLED", &r), EVT_OK);
+    assert_string_equal(r.setl_id, "S-10");
+    assert_string_equal(r.msgid, "H12010400001202403151030003010");
+    assert_int_equal(r.total, 3180);
+    assert_int_equal(r.fund, 1556);
+    assert_int_equal(r.account, 1000);
+    assert_int_equal(r.mutual_aid, 400);
+    assert_int_equal(r.cash, 224);
+    assert_true(r.balance_present);
+    assert_int_equal(r.balance, 5000);
+    assert_int_equal(evt_app_order_status(f->app, "ORD-UNKNOWN", &r), EVT_OK);
+    assert_string_equal(r.msgid, "H12010400001202403151030003014");
+    assert_int_equal(evt_app_order_status(f->app, "ORD-NEVER", &r), EVT_ERR_NOT_FOUND);
+    /* Both orders in doubt owe their reversal since the start. */
+    evt_app_figures fig;
+    evt_app_get_figures(f->app, &fig);
+    assert_int_equal(fig.reversals_pending, 2);
+}
+
+/* ---- the function menu --------------------------------------------------------------------- */
+
+static bool job_says(const fake_printer *p, const char *utf8)
+{
+    uint8_t gb[64];
+    size_t n = 0;
+    assert_int_equal(evt_gb18030_from_utf8(utf8, strlen(utf8), gb, sizeof gb, &n), EVT_OK);
+    return fake_printer_job_has(p, gb, n);
+}
+
+/* Steps the loop until the queued keys are used up (bounded). */
+static void step_through_keys(fx *f)
+{
+    bool quit = false;
+    for (int i = 0; i < 20 && fake_ui_keys_left(&f->ui) > 0; i++) {
+        step(f, 1000, &quit);
+        assert_false(quit);
+    }
+    assert_int_equal(fake_ui_keys_left(&f->ui), 0);
+}
+
+static void menu_reprint_and_keyed_sale(void **state)
+{
+    fx *f = fixture(state);
+    start(f);
+    size_t sent = tls_ts_request_count(f->srv);
+
+    /* Reprint before any sale: nothing to print, the cashier is told why. */
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '2');
+    step_through_keys(f);
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "补打失败");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "开机后尚无结算单"));
+    assert_int_equal(f->prn.begun, 0);
+
+    /* A keyed order: item 1 twice, then OK alone to finish; it is sold like any other. */
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '1');
+    fake_ui_digits(&f->ui, KEYED, "1");
+    fake_ui_digits(&f->ui, KEYED, "2");
+    fake_ui_key(&f->ui, KEYED, EVT_KEY_OK);
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement("S-K", SS_PSN_NO, &SS_SPLIT));
+    step_through_keys(f);
+    char infnos[64];
+    ss_infnos(f->srv, sent, infnos, sizeof infnos);
+    assert_string_equal(infnos, "ec.query,1101,2101,2102");
+    char order_id[64], code[64];
+    ss_request_field(f->srv, sent + 3, "fixmedins_setl_id", order_id, sizeof order_id);
+    ss_request_field(f->srv, sent + 3, "med_list_codg", code, sizeof code);
+    assert_string_equal(code, "XJ01CAA040A001010100001");
+    assert_int_equal(order_id[0], 'K');
+    assert_string_equal(order_id + strlen(order_id) - 2, "-3"); /* the msgid slot */
+    evt_ecr_result r;
+    assert_int_equal(evt_app_order_status(f->app, order_id, &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    assert_int_equal(r.total, 3180);
+    assert_int_equal(f->prn.ended, 1);
+    assert_false(job_says(&f->prn, "重打印"));
+    evt_app_figures fig;
+    evt_app_get_figures(f->app, &fig);
+    assert_int_equal(fig.sales_settled, 1);
+
+    /* Reprint now: the same settlement again, marked as a copy. */
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '2');
+    step_through_keys(f);
+    assert_int_equal(f->prn.ended, 2);
+    assert_true(job_says(&f->prn, "重打印"));
+    assert_non_null(fake_ui_last_titled(&f->ui, "结算单已补打"));
+
+    /* Leaving the menu does nothing. */
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_key(&f->ui, MENU, EVT_KEY_CANCEL);
+    step_through_keys(f);
+    assert_int_equal(f->prn.begun, 2);
+    assert_int_equal(tls_ts_request_count(f->srv), sent + 4);
+}
+
+static void keyed_entry_checks_what_is_typed(void **state)
+{
+    fx *f = fixture(state);
+    start(f);
+    size_t sent = tls_ts_request_count(f->srv);
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '1');
+    fake_ui_key(&f->ui, KEYED, EVT_KEY_OK); /* nothing entered yet */
+    fake_ui_digits(&f->ui, KEYED, "9");     /* an empty slot */
+    fake_ui_digits(&f->ui, KEYED, "1");
+    fake_ui_digits(&f->ui, KEYED, "0"); /* no quantity */
+    fake_ui_key(&f->ui, KEYED, EVT_KEY_CANCEL);
+    step_through_keys(f);
+    assert_true(fake_ui_seen(&f->ui, "请至少录入一项药品") > 0);
+    assert_true(fake_ui_seen(&f->ui, "品号不存在，请重新输入") > 0);
+    assert_true(fake_ui_seen(&f->ui, "数量应为 1-999") > 0);
+    /* Given up: no sale, nothing scanned or sent. */
+    assert_int_equal(fake_ui_seen(&f->ui, "请出示医保电子凭证"), 0);
+    assert_int_equal(f->scan.reads, 0);
+    assert_int_equal(tls_ts_request_count(f->srv), sent);
+    evt_app_figures fig;
+    evt_app_get_figures(f->app, &fig);
+    assert_int_equal(fig.sales_settled + fig.sales_refused + fig.sales_failed, 0);
+}
+
+/* ---- program -------------------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    evt_arena_init(app_arena, sizeof app_arena);
+    fake_sys_init(&sys);
+    evt_log_init(&sys.hal);
+    const char *missing = tls_ts_unavailable_reason();
+    if (missing != NULL) {
+        peer_problem = missing;
+    } else if (tls_ts_make_certs(&certs) != 0) {
+        peer_problem = "certtool could not make the test certificates (see above)";
+    } else {
+        ca_pem = tls_ts_read_file(certs.ca_pem);
+        have_peer = ca_pem != NULL;
+        peer_problem = "test certificates unreadable";
+    }
+    return have_peer ? 0 : skip_policy_group_cannot_run("test_app", peer_problem);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (certs.dir[0] != '\0') {
+        tls_ts_remove_certs(&certs);
+    }
+    free(ca_pem);
+    return 0;
+}
+
+#define APP_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        APP_TEST(damaged_journal_warned_and_survived),
+        APP_TEST(recovery_runs_before_sign_in),
+        APP_TEST(broken_provisioning_stops_start_up),
+        APP_TEST(failed_start_can_be_retried),
+        APP_TEST(idle_loop_retries_reversals_on_its_period),
+        APP_TEST(quit_key_leaves_the_loop),
+        APP_TEST(order_status_for_every_state),
+        APP_TEST(menu_reprint_and_keyed_sale),
+        APP_TEST(keyed_entry_checks_what_is_typed),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
