@@ -81,7 +81,7 @@ static conn *conn_of(evt_net_sock *sock)
 static void queue_signed(conn *c, const char *s, size_t len)
 {
     char mac[ECR_AUTH_MAC_HEX + 1];
-    FUZZ_CHECK(ecr_auth_mac(pairing_key, 'P', c->session, (const uint8_t *)s, len, mac), "mac");
+    FUZZ_CHECK(evt_ecr_auth_mac(pairing_key, 'P', c->session, (const uint8_t *)s, len, mac), "mac");
     FUZZ_CHECK(len + ECR_AUTH_SUFFIX_LEN + 1 <= OUTBOX_MAX, "outbox");
     memcpy(c->outbox, s, len - 1);
     c->out_len = len - 1;
@@ -146,9 +146,9 @@ static void check_reply(conn *c)
                    memcmp(c->reply + len - ECR_AUTH_SUFFIX_LEN, ",\"mac\":\"", 8) == 0;
     if (has_mac) {
         FUZZ_CHECK(!f.stranger && c->auth_sent, "a signed reply before pairing");
-        FUZZ_CHECK(
-            ecr_auth_open_line(pairing_key, 'T', c->session, (uint8_t *)c->reply, len, &signed_len),
-            "reply without a valid MAC: %.*s", (int)len, c->reply);
+        FUZZ_CHECK(evt_ecr_auth_open_line(pairing_key, 'T', c->session, (uint8_t *)c->reply, len,
+                                          &signed_len),
+                   "reply without a valid MAC: %.*s", (int)len, c->reply);
     }
     cJSON *root = NULL;
     evt_err err = evt_json_parse(c->reply, signed_len, &root);

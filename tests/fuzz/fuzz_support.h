@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Arena budget of the targets: what a board gives the firmware (docs/architecture.md). */
+/* Arena budget of the targets: the sim board's (boards/sim/main.c). */
 #define FUZZ_ARENA_BYTES (256u * 1024u)
 
 #define FUZZ_CHECK(cond, ...)                                                                      \
