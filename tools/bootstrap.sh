@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dependency bootstrap: makes a fresh Debian machine able to build and test the project.
 #
-# - installs the Debian binary packages the host build, the tools and the Cortex-M compile need;
+# - installs the Debian binary packages the host build, the tools, the Cortex-M compile and the
+#   fuzz targets need (clang-14 with its libFuzzer/sanitizer runtimes, llvm-symbolizer);
 # - fetches Debian *source* packages into the ignored cache (.cache/src) for what must be
 #   newer than bookworm (mbedTLS 3.6 LTS from trixie) or cross-compiled (cJSON, qrencode);
 # - builds mbedTLS 3.6 for the host with the project's configuration into .cache/host.
@@ -31,6 +32,7 @@ HOST_PACKAGES=(
     libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
     unifont clang-format
     gcc-arm-none-eabi libnewlib-arm-none-eabi
+    clang-14 libclang-rt-14-dev llvm-14
 )
 
 apt_updated=0

@@ -4,6 +4,7 @@
 #   2. build and run the whole suite on the sim board (debug)
 #   3. build and run the whole suite again with AddressSanitizer + UBSan
 #   4. cross-compile the portable core for Cortex-M4 and check it calls nothing OS-specific
+#   5. build the libFuzzer targets (clang) and run each briefly on its seed corpus (tools/fuzz.sh)
 # Ends with one summary line: "N passed, N failed".
 set -uo pipefail
 
@@ -71,6 +72,23 @@ if cmake --preset core-cortexm >/dev/null && cmake --build --preset core-cortexm
     arm-none-eabi-size -t build/core-cortexm/firmware/libevt_core.a | tail -1
 else
     record "core-cortexm build" 1
+fi
+
+step "fuzz targets, short run (tools/fuzz.sh; docs/fuzzing.md)"
+mkdir -p build/fuzz
+tools/fuzz.sh 2>&1 | tee build/fuzz/fuzz.log
+fuzz_status=${PIPESTATUS[0]}
+fuzz_ok=$(sed -n 's/^fuzz: \([0-9]\+\) targets ok, \([0-9]\+\) failed$/\1/p' build/fuzz/fuzz.log)
+fuzz_failed=$(sed -n 's/^fuzz: \([0-9]\+\) targets ok, \([0-9]\+\) failed$/\2/p' build/fuzz/fuzz.log)
+if [ -z "$fuzz_ok" ]; then
+    record "fuzz (no summary: build failed?)" 1
+else
+    passed=$((passed + fuzz_ok))
+    failed=$((failed + fuzz_failed))
+    if [ "$fuzz_failed" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
+        failures+=("fuzz: $fuzz_failed targets failed (build/fuzz/run/<target>/)")
+        if [ "$fuzz_failed" -eq 0 ]; then failed=$((failed + 1)); fi
+    fi
 fi
 
 elapsed=$(($(date +%s) - start))

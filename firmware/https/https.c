@@ -2,9 +2,8 @@
  * evt_https: HTTP/1.1 over mbedTLS on the evt_hal_net contract. See include/evt/https.h for
  * the contract and docs/https-client.md for the reasoning.
  *
- * The HTTP layer is deliberately small and strict: the terminal talks to one kind of server,
- * so anything outside plain HTTP/1.1 framing (Content-Length, chunked, read-to-close) is an
- * error, not something to be tolerant about.
+ * This file is the connection: TLS, the reconnect rule, the request. Response framing is
+ * the I/O-free parser of http1.c, fed the decrypted bytes by tls_read.
  */
 #include "evt/https.h"
 
@@ -19,10 +18,13 @@
 #include "evt/arena.h"
 #include "evt/log.h"
 
+#include "http1.h"
+
+/* What the client sends follows the rules the response parser checks. */
+#define is_field_value evt_http1_is_field_value
+
 #define MOD "https"
 
-#define RX_BUF_LEN            2048u
-#define MAX_INTERIM_RESPONSES 4
 /* Time the close_notify of a deliberate disconnect may take; the peer's answer is not awaited. */
 #define CLOSE_NOTIFY_TIMEOUT_MS 200u
 
@@ -56,12 +58,8 @@ struct evt_https_client {
     size_t bytes_sent; /* bytes the transport accepted since the last reset */
     evt_err net_err;   /* what the HAL said when the bio failed */
 
-    /* Decrypted response bytes not yet parsed. */
-    uint8_t rx[RX_BUF_LEN];
-    size_t rx_pos, rx_len;
-    bool rx_eof;       /* the peer ended the stream */
-    bool rx_clean_eof; /* ... with close_notify (a read-to-close body is complete) */
-    char line[EVT_HTTPS_MAX_LINE + 1];
+    /* Decrypted response bytes not yet parsed, and the HTTP/1.1 framing state. */
+    evt_http1_reader rx;
 
     /* Diagnostics. */
     uint32_t connections_opened;
@@ -98,60 +96,6 @@ static char *arena_strdup(const char *s)
         memcpy(p, s, n + 1);
     }
     return p;
-}
-
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool ieq(const char *a, const char *b)
-{
-    while (*a && *b) {
-        if (lower(*a) != lower(*b)) {
-            return false;
-        }
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-/* RFC 9110 tchar. */
-static bool is_tchar(char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-        return true;
-    }
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_token(const char *s)
-{
-    if (!*s) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!is_tchar(*s)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Field value: visible ASCII, obs-text, SP and HTAB; never CR, LF or NUL. */
-static bool is_field_value(const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 && ch != '\t') {
-            return false;
-        }
-        if (ch == 0x7f) {
-            return false;
-        }
-    }
-    return true;
 }
 
 static size_t append(char *dst, size_t cap, size_t pos, const char *src)
@@ -322,8 +266,7 @@ static void drop_connection(evt_https_client *c, bool send_close_notify)
         c->sock = NULL;
     }
     c->connected = false;
-    c->rx_pos = c->rx_len = 0;
-    c->rx_eof = c->rx_clean_eof = false;
+    evt_http1_reset(&c->rx);
 }
 
 static evt_err connect_tls(evt_https_client *c)
@@ -382,14 +325,14 @@ static evt_err connect_tls(evt_https_client *c)
  */
 static bool idle_connection_alive(evt_https_client *c)
 {
-    if (c->rx_pos != c->rx_len || c->rx_eof) {
+    if (!evt_http1_idle(&c->rx)) {
         return false;
     }
     c->probing = true;
     bool alive = false;
     for (int i = 0; i < 4; i++) {
         c->net_err = EVT_OK;
-        int ret = mbedtls_ssl_read(&c->ssl, c->rx, sizeof(c->rx));
+        int ret = mbedtls_ssl_read(&c->ssl, c->rx.rx, sizeof(c->rx.rx));
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
             ret == MBEDTLS_ERR_SSL_WANT_READ) {
             continue; /* post-handshake message handled; look again */
@@ -409,17 +352,15 @@ static bool idle_connection_alive(evt_https_client *c)
 /* ---------------------------------------------------------------------------------------- */
 /* Reading the response */
 
-static evt_err rx_fill(evt_https_client *c)
+/* The HTTP/1.1 parser's source: decrypted bytes of the connection (http1.h). */
+static evt_err tls_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, bool *clean_end)
 {
-    if (c->rx_eof) {
-        return EVT_ERR_NET_CLOSED;
-    }
+    evt_https_client *c = ctx;
     for (int spins = 0; spins < 16; spins++) {
         c->net_err = EVT_OK;
-        int ret = mbedtls_ssl_read(&c->ssl, c->rx, sizeof(c->rx));
+        int ret = mbedtls_ssl_read(&c->ssl, buf, cap);
         if (ret > 0) {
-            c->rx_pos = 0;
-            c->rx_len = (size_t)ret;
+            *got = (size_t)ret;
             return EVT_OK;
         }
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
@@ -427,13 +368,11 @@ static evt_err rx_fill(evt_https_client *c)
             continue;
         }
         if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-            c->rx_eof = true;
-            c->rx_clean_eof = true;
+            *clean_end = true; /* a read-to-close body is complete */
             c->last_mbedtls_error = ret;
             return EVT_ERR_NET_CLOSED;
         }
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
-            c->rx_eof = true;
             c->last_mbedtls_error = MBEDTLS_ERR_SSL_CONN_EOF;
             return EVT_ERR_NET_CLOSED;
         }
@@ -442,439 +381,17 @@ static evt_err rx_fill(evt_https_client *c)
     return EVT_ERR_TLS_ALERT; /* a stream of non-data records is not a response */
 }
 
-/* Reads one CRLF-terminated line into c->line (without CRLF). A bare LF, a CR not followed
- * by LF, or a NUL is malformed; a line longer than the limit is too large. */
-static evt_err read_line(evt_https_client *c, size_t *len_out, size_t *section_budget)
-{
-    size_t len = 0;
-    bool cr = false;
-    for (;;) {
-        if (c->rx_pos == c->rx_len) {
-            evt_err err = rx_fill(c);
-            if (err != EVT_OK) {
-                return err;
-            }
-        }
-        char ch = (char)c->rx[c->rx_pos++];
-        if (*section_budget == 0) {
-            return EVT_ERR_HTTP_TOO_LARGE;
-        }
-        (*section_budget)--;
-        if (cr) {
-            if (ch != '\n') {
-                return EVT_ERR_HTTP_MALFORMED;
-            }
-            c->line[len] = '\0';
-            *len_out = len;
-            return EVT_OK;
-        }
-        if (ch == '\r') {
-            cr = true;
-            continue;
-        }
-        if (ch == '\n' || ch == '\0') {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        if (len == EVT_HTTPS_MAX_LINE) {
-            return EVT_ERR_HTTP_TOO_LARGE;
-        }
-        c->line[len++] = ch;
-    }
-}
-
-static evt_err read_exact(evt_https_client *c, uint8_t *dst, size_t n)
-{
-    while (n) {
-        if (c->rx_pos == c->rx_len) {
-            evt_err err = rx_fill(c);
-            if (err != EVT_OK) {
-                return err;
-            }
-        }
-        size_t take = c->rx_len - c->rx_pos;
-        if (take > n) {
-            take = n;
-        }
-        if (dst) {
-            memcpy(dst, c->rx + c->rx_pos, take);
-            dst += take;
-        }
-        c->rx_pos += take;
-        n -= take;
-    }
-    return EVT_OK;
-}
-
-typedef struct parsed_head {
-    int status;
-    int minor_version; /* HTTP/1.x */
-    bool has_length;
-    uint64_t content_length;
-    bool chunked;
-    bool conn_close;
-    bool conn_keep_alive;
-} parsed_head;
-
-static bool parse_status_line(const char *l, size_t len, parsed_head *h)
-{
-    /* "HTTP/1.1 200 OK" — the reason phrase may be empty, and the SP before it is
-     * optional in practice (RFC 9112 asks clients to ignore the reason). */
-    if (len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') {
-        return false;
-    }
-    for (int i = 9; i < 12; i++) {
-        if (l[i] < '0' || l[i] > '9') {
-            return false;
-        }
-    }
-    if (len > 12 && l[12] != ' ') {
-        return false;
-    }
-    for (size_t i = 13; i < len; i++) {
-        unsigned char ch = (unsigned char)l[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            return false;
-        }
-    }
-    h->minor_version = l[7] - '0';
-    h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
-    return h->status >= 100;
-}
-
-/* Trims optional whitespace around a field value in place; returns the start. */
-static char *trim_ows(char *v)
-{
-    while (*v == ' ' || *v == '\t') {
-        v++;
-    }
-    size_t n = strlen(v);
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
-        v[--n] = '\0';
-    }
-    return v;
-}
-
-static bool parse_decimal(const char *v, uint64_t *out)
-{
-    if (!*v) {
-        return false;
-    }
-    uint64_t n = 0;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9') {
-            return false;
-        }
-        if (n > (UINT64_MAX - 9) / 10) {
-            return false;
-        }
-        n = n * 10 + (uint64_t)(*v - '0');
-    }
-    *out = n;
-    return true;
-}
-
-/* Connection: comma-separated tokens. */
-static bool parse_connection(char *v, parsed_head *h)
-{
-    char *p = v;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        if (!*p) {
-            break;
-        }
-        char *start = p;
-        while (*p && *p != ',' && *p != ' ' && *p != '\t') {
-            if (!is_tchar(*p)) {
-                return false;
-            }
-            p++;
-        }
-        char save = *p;
-        *p = '\0';
-        if (ieq(start, "close")) {
-            h->conn_close = true;
-        } else if (ieq(start, "keep-alive")) {
-            h->conn_keep_alive = true;
-        }
-        *p = save;
-    }
-    return true;
-}
-
-static evt_err parse_header_line(char *l, parsed_head *h)
-{
-    /* obs-fold (a continuation line) was deprecated by RFC 7230 and is refused. */
-    if (l[0] == ' ' || l[0] == '\t') {
-        return EVT_ERR_HTTP_MALFORMED;
-    }
-    char *colon = strchr(l, ':');
-    if (!colon) {
-        return EVT_ERR_HTTP_MALFORMED;
-    }
-    *colon = '\0';
-    if (!is_token(l)) {
-        return EVT_ERR_HTTP_MALFORMED; /* includes whitespace before the colon */
-    }
-    char *value = trim_ows(colon + 1);
-    if (!is_field_value(value)) {
-        return EVT_ERR_HTTP_MALFORMED;
-    }
-    if (ieq(l, "Content-Length")) {
-        uint64_t n;
-        if (!parse_decimal(value, &n)) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        /* Repeated lengths that disagree are a classic smuggling vector. */
-        if (h->has_length && h->content_length != n) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        h->has_length = true;
-        h->content_length = n;
-    } else if (ieq(l, "Transfer-Encoding")) {
-        /* We send no TE header, so only plain chunked may come back. */
-        if (!ieq(value, "chunked") || h->chunked) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        h->chunked = true;
-    } else if (ieq(l, "Connection")) {
-        if (!parse_connection(value, h)) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-    }
-    return EVT_OK;
-}
-
-static evt_err read_head(evt_https_client *c, parsed_head *h)
-{
-    for (int interim = 0; interim <= MAX_INTERIM_RESPONSES; interim++) {
-        memset(h, 0, sizeof(*h));
-        size_t budget = EVT_HTTPS_MAX_HEADER_SECTION;
-        size_t len = 0;
-        evt_err err = read_line(c, &len, &budget);
-        if (err != EVT_OK) {
-            return err;
-        }
-        if (!parse_status_line(c->line, len, h)) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        for (;;) {
-            err = read_line(c, &len, &budget);
-            if (err != EVT_OK) {
-                return err;
-            }
-            if (len == 0) {
-                break;
-            }
-            err = parse_header_line(c->line, h);
-            if (err != EVT_OK) {
-                return err;
-            }
-        }
-        if (h->status >= 200) {
-            return EVT_OK;
-        }
-        if (h->status == 101) {
-            return EVT_ERR_HTTP_MALFORMED; /* we never ask to switch protocols */
-        }
-        /* 1xx interim response (e.g. 100 Continue): the final one follows. */
-    }
-    return EVT_ERR_HTTP_MALFORMED;
-}
-
-/* Grows an arena buffer; the allocator has no realloc. */
-static evt_err body_reserve(char **body, size_t *cap, size_t need)
-{
-    if (need <= *cap) {
-        return EVT_OK;
-    }
-    size_t ncap = *cap ? *cap : 1024;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-    char *nb = evt_malloc(ncap);
-    if (!nb) {
-        return EVT_ERR_NOMEM;
-    }
-    if (*body) {
-        memcpy(nb, *body, *cap);
-        evt_free(*body);
-    }
-    *body = nb;
-    *cap = ncap;
-    return EVT_OK;
-}
-
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
-static evt_err read_chunked(evt_https_client *c, char **body, size_t *cap, size_t *len)
-{
-    size_t budget = EVT_HTTPS_MAX_HEADER_SECTION; /* chunk-size lines and trailers */
-    for (;;) {
-        size_t llen = 0;
-        evt_err err = read_line(c, &llen, &budget);
-        if (err != EVT_OK) {
-            return err;
-        }
-        uint64_t size = 0;
-        size_t i = 0;
-        for (; i < llen; i++) {
-            int hv = hex_value(c->line[i]);
-            if (hv < 0) {
-                break;
-            }
-            if (i >= 15) {
-                return EVT_ERR_HTTP_TOO_LARGE; /* beyond any cap we could accept */
-            }
-            size = size * 16 + (uint64_t)hv;
-        }
-        /* chunk-size [ BWS ; chunk-ext ]: extensions carry nothing we use. */
-        if (i == 0) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        size_t j = i;
-        while (j < llen && (c->line[j] == ' ' || c->line[j] == '\t')) {
-            j++;
-        }
-        if (j < llen && c->line[j] != ';') {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        if (size == 0) {
-            break;
-        }
-        if (size > c->max_body - *len) {
-            return EVT_ERR_HTTP_TOO_LARGE;
-        }
-        err = body_reserve(body, cap, *len + (size_t)size + 1);
-        if (err != EVT_OK) {
-            return err;
-        }
-        err = read_exact(c, (uint8_t *)*body + *len, (size_t)size);
-        if (err != EVT_OK) {
-            return err;
-        }
-        *len += (size_t)size;
-        uint8_t crlf[2];
-        err = read_exact(c, crlf, 2);
-        if (err != EVT_OK) {
-            return err;
-        }
-        if (crlf[0] != '\r' || crlf[1] != '\n') {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-    }
-    /* Trailer section: header lines up to an empty line; nothing in it concerns us. */
-    for (;;) {
-        size_t llen = 0;
-        evt_err err = read_line(c, &llen, &budget);
-        if (err != EVT_OK) {
-            return err;
-        }
-        if (llen == 0) {
-            return EVT_OK;
-        }
-        char *colon = strchr(c->line, ':');
-        if (!colon || c->line[0] == ' ' || c->line[0] == '\t') {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-        *colon = '\0';
-        if (!is_token(c->line) || !is_field_value(colon + 1)) {
-            return EVT_ERR_HTTP_MALFORMED;
-        }
-    }
-}
-
-static evt_err read_to_close(evt_https_client *c, char **body, size_t *cap, size_t *len)
-{
-    for (;;) {
-        if (c->rx_pos == c->rx_len) {
-            evt_err err = rx_fill(c);
-            if (err == EVT_ERR_NET_CLOSED) {
-                /* Without close_notify the end of the body cannot be told from a
-                 * truncation by an attacker or a broken link. */
-                return c->rx_clean_eof ? EVT_OK : EVT_ERR_NET_CLOSED;
-            }
-            if (err != EVT_OK) {
-                return err;
-            }
-        }
-        size_t take = c->rx_len - c->rx_pos;
-        if (take > c->max_body - *len) {
-            return EVT_ERR_HTTP_TOO_LARGE;
-        }
-        evt_err err = body_reserve(body, cap, *len + take + 1);
-        if (err != EVT_OK) {
-            return err;
-        }
-        memcpy(*body + *len, c->rx + c->rx_pos, take);
-        c->rx_pos += take;
-        *len += take;
-    }
-}
-
 /* Reads the whole response into resp; *keep_alive says if the connection may be reused. */
 static evt_err read_response(evt_https_client *c, evt_https_response *resp, bool *keep_alive)
 {
-    parsed_head h;
-    *keep_alive = false;
-    evt_err err = read_head(c, &h);
-    if (err != EVT_OK) {
-        return err;
-    }
-    resp->status = h.status;
-    if (h.chunked && h.has_length) {
-        return EVT_ERR_HTTP_MALFORMED;
-    }
-    bool persistent = h.minor_version == 1 ? !h.conn_close : (h.conn_keep_alive && !h.conn_close);
-
-    char *body = NULL;
-    size_t cap = 0, len = 0;
-    bool no_body = h.status == 204 || h.status == 304;
-    if (no_body) {
-        err = EVT_OK;
-    } else if (h.chunked) {
-        err = read_chunked(c, &body, &cap, &len);
-    } else if (h.has_length) {
-        if (h.content_length > c->max_body) {
-            err = EVT_ERR_HTTP_TOO_LARGE;
-        } else {
-            err = body_reserve(&body, &cap, (size_t)h.content_length + 1);
-            if (err == EVT_OK) {
-                err = read_exact(c, (uint8_t *)body, (size_t)h.content_length);
-            }
-            len = (size_t)h.content_length;
-        }
-    } else {
-        persistent = false;
-        err = read_to_close(c, &body, &cap, &len);
-    }
-    if (err == EVT_OK) {
-        err = body_reserve(&body, &cap, len + 1);
-    }
-    if (err != EVT_OK) {
-        evt_free(body);
-        return err;
-    }
-    body[len] = '\0';
-    resp->body = body;
-    resp->body_len = len;
-    /* Bytes beyond the response on a connection we did not pipeline on mean we are out of
-     * step with the server: never reuse such a connection. */
-    *keep_alive = persistent && c->rx_pos == c->rx_len && !c->rx_eof;
-    return EVT_OK;
+    const evt_http1_source source = {.ctx = c, .read = tls_read};
+    evt_http1_response r;
+    evt_err err = evt_http1_read_response(&c->rx, &source, c->max_body, &r);
+    resp->status = r.status;
+    resp->body = r.body;
+    resp->body_len = r.body_len;
+    *keep_alive = r.keep_alive;
+    return err;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -886,7 +403,7 @@ static bool reserved_header(const char *name)
                                            "Connection", "Transfer-Encoding", "Keep-Alive",
                                            "TE",         "Upgrade",           "Trailer"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-        if (ieq(name, reserved[i])) {
+        if (evt_http1_ieq(name, reserved[i])) {
             return true;
         }
     }
@@ -913,14 +430,14 @@ static evt_err build_request(const evt_https_client *c, const evt_https_request 
 {
     const char *path = req->path ? req->path : c->path;
     const char *ctype = req->content_type ? req->content_type : "application/json;charset=utf-8";
-    if (!path_ok(path) || !is_field_value(ctype) || (req->body_len && !req->body) ||
+    if (!path_ok(path) || !evt_http1_is_field_value(ctype) || (req->body_len && !req->body) ||
         (req->header_count && !req->headers) || req->header_count > EVT_HTTPS_MAX_EXTRA_HEADERS) {
         return EVT_ERR_ARG;
     }
     for (size_t i = 0; i < req->header_count; i++) {
         const evt_https_header *hd = &req->headers[i];
-        if (!hd->name || !hd->value || !is_token(hd->name) || !is_field_value(hd->value) ||
-            reserved_header(hd->name)) {
+        if (!hd->name || !hd->value || !evt_http1_is_token(hd->name) ||
+            !evt_http1_is_field_value(hd->value) || reserved_header(hd->name)) {
             return EVT_ERR_ARG;
         }
     }

@@ -18,6 +18,11 @@
 #define FORMAT_VERSION  1u
 #define SECTOR_HDR_SIZE 24u
 #define STAGE1_SIZE     16u
+/* Generations grow by one per sector activation, so no journal reaches 2^31 (that many erases
+ * would wear out any part). A larger one is foreign data; trusted, it would let the next
+ * generation wrap to 0xFFFFFFFF (blank) or 0, which a mount cannot place. The journal never
+ * writes one either (activate_sector), or the next mount would drop that sector. */
+#define GEN_MAX 0x7FFFFFFFu
 
 /* Record: 16-byte header, key, value, 0xFF padding to 4, CRC word, commit word. */
 #define REC_MAGIC        0x4Au
@@ -247,6 +252,9 @@ static evt_err erase_sector(evt_journal *j, uint32_t s)
 /* Makes s the write head: erased body, stage-1 header, then the generation (stage 2). */
 static evt_err activate_sector(evt_journal *j, uint32_t s)
 {
+    if (j->next_gen > GEN_MAX) {
+        return EVT_ERR_JOURNAL_FULL; /* only after a foreign image's generations: see GEN_MAX */
+    }
     sector_info *si = sec(j, s);
     evt_err err;
     if (si->state == SEC_READY) {
@@ -316,7 +324,7 @@ static evt_err classify_sector(evt_journal *j, uint32_t s)
         }
         if (stage2_blank) {
             si->state = SEC_READY;
-        } else if (get_u32(h + 20) == crc32_update(0, h, 20) && get_u32(h + 16) != UINT32_MAX) {
+        } else if (get_u32(h + 20) == crc32_update(0, h, 20) && get_u32(h + 16) <= GEN_MAX) {
             si->state = SEC_DATA;
             si->gen = get_u32(h + 16);
         } else {
@@ -372,18 +380,24 @@ static bool parse_header(const uint8_t h[REC_HDR_SIZE], uint32_t addr, uint32_t 
     return true;
 }
 
-/* Verifies the CRC over header+key+value and the commit word. */
+/* Verifies the CRC over header+key+value, the commit word, and that the key is one put could
+ * have written: a record with another key came from elsewhere, and listing it would hand the
+ * firmware a key that get and del refuse. */
 static evt_err check_body(evt_journal *j, const uint8_t h[REC_HDR_SIZE], const rec_view *r,
                           bool *ok)
 {
     uint8_t buf[CHUNK];
     uint32_t crc = crc32_update(0, h, REC_HDR_SIZE);
     uint32_t len = (uint32_t)r->key_len + r->value_len;
+    bool key_ok = true;
     for (uint32_t done = 0; done < len;) {
         uint32_t n = len - done < CHUNK ? len - done : CHUNK;
         evt_err err = flash_read(j, r->addr + REC_HDR_SIZE + done, buf, n);
         if (err != EVT_OK) {
             return err;
+        }
+        for (uint32_t i = 0; i < n && done + i < r->key_len; i++) {
+            key_ok = key_ok && buf[i] >= 0x20u && buf[i] <= 0x7Eu;
         }
         crc = crc32_update(crc, buf, n);
         done += n;
@@ -393,7 +407,7 @@ static evt_err check_body(evt_journal *j, const uint8_t h[REC_HDR_SIZE], const r
     if (err != EVT_OK) {
         return err;
     }
-    *ok = get_u32(t) == crc && get_u32(t + 4) == REC_COMMIT;
+    *ok = key_ok && get_u32(t) == crc && get_u32(t + 4) == REC_COMMIT;
     return EVT_OK;
 }
 
@@ -980,6 +994,9 @@ static evt_err mount(evt_journal *j, uint32_t *corrupt_out)
         return EVT_ERR_NOMEM;
     }
     if (head == n) {
+        /* Nothing to replay: generations may start again (they may have reached the cap on
+         * foreign flash). */
+        j->next_gen = 1;
         err = activate_sector(j, 0);
         if (err != EVT_OK) {
             return err;
@@ -1292,6 +1309,7 @@ evt_err evt_journal_format(evt_journal *j)
         }
     }
     reset_counters(j);
+    j->next_gen = 1; /* every sector erased: nothing left to order against */
     evt_err err = activate_sector(j, 0);
     if (err != EVT_OK) {
         return err;

@@ -198,9 +198,14 @@ static evt_err decode(const uint8_t *in, size_t len, evt_order_record *r)
     } else {
         get_bytes(&c, r->detail, detail_len);
     }
-    /* The CRC already vouches for the bytes; these checks catch a record of another layout. */
+    bool amounts_ok = true;
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        amounts_ok = amounts_ok && evt_money_in_range(*amounts[i]);
+    }
+    /* The CRC already vouches for the bytes; these checks catch a record of another layout
+     * (put only stores amounts within 16,2, and the day totals rely on it). */
     if (!c.ok || c.p != c.end || version != ORDERS_RECORD_VERSION || !known_state(state) ||
-        error >= (uint64_t)EVT_ERR_COUNT_) {
+        error >= (uint64_t)EVT_ERR_COUNT_ || !amounts_ok) {
         memset(r, 0, sizeof *r);
         return EVT_ERR_JOURNAL_CORRUPT;
     }

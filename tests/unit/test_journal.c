@@ -19,6 +19,7 @@
 
 #include "evt/journal.h"
 #include "evt/log.h"
+#include "journal_seal.h"
 #include "ram_nor.h"
 
 #define SMALL_SECTOR 2048u
@@ -718,6 +719,32 @@ static void test_get_detects_decay_after_open(void **state)
                      EVT_ERR_JOURNAL_CORRUPT);
 }
 
+/* A record intact by its CRCs whose key breaks the key rule (printable ASCII) was not written
+ * by this journal: foreign data, or damage the CRCs cannot see. Listed, it would hand the
+ * firmware a key it can neither read nor delete (put/get/del refuse it), so it is skipped
+ * like any damaged record. Found by the journal fuzzer (tests/fuzz/fuzz_journal.c). */
+static void test_intact_record_with_invalid_key_skipped(void **state)
+{
+    (void)state;
+    fresh_journal(2, SMALL_SECTOR, NULL);
+    assert_int_equal(evt_journal_put(&jr, "k/1", "one", 3), EVT_OK);
+    assert_int_equal(evt_journal_put(&jr, "k/2", "two", 3), EVT_OK);
+    uint32_t rec = find_record("k/2", 0);
+    nor.mem[rec + 16 + 1] = 0x01; /* "k\x012" */
+    assert_int_not_equal(journal_seal_record(nor.mem + rec, nor.size - rec, false), 0);
+
+    uint32_t corrupt = 0;
+    reopen(&corrupt);
+    assert_int_equal(corrupt, 1);
+    evt_journal_stats st;
+    assert_int_equal(evt_journal_stats_get(&jr, &st), EVT_OK);
+    assert_int_equal(st.live_keys, 1);
+    char buf[8];
+    size_t len = 0;
+    assert_int_equal(evt_journal_get(&jr, "k/1", buf, sizeof buf, &len), EVT_OK);
+    assert_memory_equal(buf, "one", 3);
+}
+
 static void test_torn_tail_counted_then_reclaimed(void **state)
 {
     (void)state;
@@ -787,6 +814,128 @@ static void test_spare_with_stray_bits_is_erased_first(void **state)
     reopen(NULL);
     for (int n = 0; n < 200; n++) {
         put_version(&jr, &m, n % 6, 1000 + n);
+    }
+    reopen(NULL);
+    model_check(&jr, &m);
+}
+
+/* A sector header intact by its CRCs with a generation near 2^32 (no journal gets there: one
+ * per sector activation) is foreign data. Trusted, it made the next sector's generation wrap to
+ * the blank value 0xFFFFFFFF, which the next mount cannot read as data: every write on it was
+ * lost after put had returned EVT_OK. Found by the journal fuzzer (tests/fuzz/fuzz_journal.c). */
+static void test_foreign_generation_never_wraps(void **state)
+{
+    (void)state;
+    model m;
+    fresh_journal(2, SMALL_SECTOR, &m);
+    put_version(&jr, &m, 0, 1);
+    uint8_t *h = nor.mem; /* the data sector's stage-2 header: generation 0xFFFFFFFE */
+    memset(h + 16, 0xFE, 1);
+    memset(h + 17, 0xFF, 3);
+    journal_seal_image(nor.mem, 2, SMALL_SECTOR, false);
+    reopen(NULL);
+    model_init(&m);                /* a foreign sector holds nothing of ours */
+    for (int n = 0; n < 40; n++) { /* switches sectors and collects several times */
+        put_version(&jr, &m, n % 4, n);
+        reopen(NULL);
+        model_check(&jr, &m);
+    }
+}
+
+/* One generation below the cap is accepted; the write that would need a generation above it is
+ * refused (JOURNAL_FULL, nothing lost) instead of landing in a sector the next mount treats
+ * as foreign, which brought deleted and overwritten values back. Found by the journal fuzzer. */
+static void test_generation_cap_refuses_instead_of_losing(void **state)
+{
+    (void)state;
+    model m;
+    fresh_journal(2, SMALL_SECTOR, &m);
+    put_version(&jr, &m, 0, 1);
+    uint8_t *h = nor.mem; /* the data sector's generation: 0x7FFFFFFF, the largest accepted */
+    memset(h + 16, 0xFF, 3);
+    h[19] = 0x7F;
+    journal_seal_image(nor.mem, 2, SMALL_SECTOR, false);
+    reopen(NULL);
+    model_check(&jr, &m);
+    int refused = 0;
+    for (int n = 0; n < 40; n++) {
+        char key[16];
+        uint8_t v[EVT_JOURNAL_VALUE_MAX];
+        key_name(n % 4, key);
+        size_t len = value_for(n % 4, n + 2, v, g_max_len);
+        evt_err err = evt_journal_put(&jr, key, v, len);
+        if (err == EVT_OK) {
+            m.version[n % 4] = n + 2;
+        } else {
+            assert_int_equal(err, EVT_ERR_JOURNAL_FULL);
+            refused++;
+        }
+        reopen(NULL);
+        model_check(&jr, &m);
+    }
+    assert_true(refused > 0);
+}
+
+/* Writes, by hand, a data sector of generation gen holding one GC-done record that names
+ * dead_gen (docs/journal.md's layout; CRCs by journal_seal). */
+static void craft_gc_done_sector(uint32_t s, uint32_t gen, uint32_t dead_gen)
+{
+    uint8_t *p = nor.mem + s * SMALL_SECTOR;
+    memset(p, 0xFF, SMALL_SECTOR);
+    const uint8_t hdr[24] = {'E',
+                             'V',
+                             'J',
+                             'L',
+                             1,
+                             11,
+                             0xFF,
+                             0xFF,
+                             1,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             (uint8_t)gen,
+                             (uint8_t)(gen >> 8),
+                             (uint8_t)(gen >> 16),
+                             (uint8_t)(gen >> 24)};
+    memcpy(p, hdr, 20);
+    uint8_t *rec = p + 24;
+    const uint8_t rec_hdr[16] = {0x4A, 'G', 0, 0xFF, 4, 0, 0xFF, 0xFF, 9, 0, 0, 0};
+    memcpy(rec, rec_hdr, 12);
+    for (int i = 0; i < 4; i++) {
+        rec[16 + i] = (uint8_t)(dead_gen >> (8 * i));
+    }
+    journal_seal_image(nor.mem, nor.size / SMALL_SECTOR, SMALL_SECTOR, true);
+}
+
+/* Flash whose every data sector is dead (a GC-done record names the top generation) leaves
+ * nothing to replay: the mount starts the generations again instead of refusing to open
+ * because the next one would pass the cap. Format does the same. */
+static void test_empty_log_restarts_generations(void **state)
+{
+    (void)state;
+    nor_setup(2, SMALL_SECTOR);
+    craft_gc_done_sector(0, 0x7FFFFFFFu, 0x7FFFFFFFu);
+    uint32_t corrupt = 0;
+    reopen(&corrupt);
+    model m;
+    model_init(&m);
+    for (int n = 0; n < 40; n++) {
+        put_version(&jr, &m, n % 4, n); /* several sector switches */
+    }
+    reopen(NULL);
+    model_check(&jr, &m);
+
+    craft_gc_done_sector(1, 0x7FFFFFFFu, 1);
+    assert_int_equal(evt_journal_open(&jr, &nor.hal, work, sizeof work, NULL), EVT_OK);
+    assert_int_equal(evt_journal_format(&jr), EVT_OK);
+    model_init(&m);
+    for (int n = 0; n < 40; n++) {
+        put_version(&jr, &m, n % 4, n);
     }
     reopen(NULL);
     model_check(&jr, &m);
@@ -1013,8 +1162,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bit_flip_in_value_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bit_flip_in_header_resyncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_detects_decay_after_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intact_record_with_invalid_key_skipped, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_counted_then_reclaimed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_flash_opens_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_generation_never_wraps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generation_cap_refuses_instead_of_losing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_empty_log_restarts_generations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_with_stray_bits_is_erased_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),

@@ -218,6 +218,45 @@ static evt_err count_visit(void *arg, const char *order_id, const evt_order_reco
     return EVT_OK;
 }
 
+/* A record whose amounts are beyond 16,2 was not written by evt_orders_put (every amount it
+ * stores passed the money checks): foreign data, or damage the CRCs cannot see. Decoded, it
+ * put impossible figures into results and overflowed the day totals (signed overflow), so it
+ * reads as unreadable, like any record of another layout. Found by the journal fuzzer
+ * (tests/fuzz/fuzz_journal.c). */
+static void record_with_amount_beyond_16_2_is_unreadable(void **state)
+{
+    fixture *f = *state;
+    const evt_fen marker = 0x0102030405LL; /* its 8 little-endian bytes locate the total */
+    evt_order_record rec = settled_on(20261127, marker);
+    assert_int_equal(evt_orders_put(&f->j, "O-BIG", &rec), EVT_OK);
+    uint8_t raw[512];
+    size_t len = 0;
+    assert_int_equal(evt_journal_twin_get(&f->j, "order", "O-BIG", raw, sizeof raw, &len, NULL),
+                     EVT_OK);
+    const uint8_t le[8] = {0x05, 0x04, 0x03, 0x02, 0x01, 0, 0, 0};
+    size_t at = len;
+    for (size_t i = 0; i + 8 <= len; i++) {
+        if (memcmp(raw + i, le, 8) == 0) {
+            at = i;
+        }
+    }
+    assert_true(at < len);
+    memset(raw + at, 0xFF, 7); /* INT64_MAX: the journal stores it with good CRCs */
+    raw[at + 7] = 0x7F;
+    assert_int_equal(evt_journal_twin_put(&f->j, "order", "O-BIG", raw, len), EVT_OK);
+
+    evt_order_record out;
+    assert_int_equal(evt_orders_get(&f->j, "O-BIG", &out), EVT_ERR_JOURNAL_CORRUPT);
+    uint32_t unreadable = 0;
+    unsigned readable = 0;
+    evt_orders_totals t;
+    assert_int_equal(evt_orders_day_totals(&f->j, 20261127, &t), EVT_OK);
+    assert_int_equal(t.count, 0);
+    assert_int_equal(evt_orders_iterate(&f->j, count_visit, &readable, &unreadable), EVT_OK);
+    assert_int_equal(readable, 0);
+    assert_int_equal(unreadable, 1);
+}
+
 static void day_totals_from_records(void **state)
 {
     fixture *f = *state;
@@ -257,6 +296,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trip_every_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_with_amount_beyond_16_2_is_unreadable, setup,
+                                        teardown),
         cmocka_unit_test(retry_rules),
         cmocka_unit_test_setup_teardown(retention_oldest_removable_first, setup_small, teardown),
         cmocka_unit_test_setup_teardown(day_totals_from_records, setup, teardown),
