@@ -3,6 +3,10 @@
 # packages that bootstrap unpacked into the cache.
 
 set(EVT_MBEDTLS_CONFIG "${CMAKE_SOURCE_DIR}/include/evt_mbedtls_config.h")
+if(EVT_BOARD STREQUAL "mps2-an385")
+  # The board's client-only profile on top of the product one (boards/mps2-an385/).
+  set(EVT_MBEDTLS_CONFIG "${CMAKE_SOURCE_DIR}/boards/mps2-an385/evt_mbedtls_board.h")
+endif()
 
 if(EVT_BOARD STREQUAL "sim")
   find_package(PkgConfig REQUIRED)
@@ -41,6 +45,56 @@ if(EVT_BOARD STREQUAL "sim")
   target_link_libraries(evt_cjson INTERFACE PkgConfig::CJSON)
   add_library(evt_qrencode INTERFACE)
   target_link_libraries(evt_qrencode INTERFACE PkgConfig::QRENCODE)
+elseif(EVT_BOARD STREQUAL "mps2-an385")
+  # Cortex-M3 libraries cross-built by tools/cross-deps.sh (called by tools/bootstrap.sh) into
+  # .cache/cross/cortex-m3-<key>. The key is computed exactly as that script does: the
+  # SHA-256 of each input file and each source package version, one per line, hashed again.
+  set(_evt_key_files include/evt_mbedtls_config.h boards/mps2-an385/evt_mbedtls_board.h
+                     cmake/arm-none-eabi.cmake cmake/arm-none-eabi-cortex-m3.cmake
+                     tools/cross-deps.sh ports/qrencode/evt_qrencode_alloc.h)
+  set(_evt_key_in "")
+  foreach(_f ${_evt_key_files})
+    file(SHA256 "${CMAKE_SOURCE_DIR}/${_f}" _h)
+    string(APPEND _evt_key_in "${_h}\n")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/${_f}")
+  endforeach()
+  foreach(_pkg mbedtls cjson qrencode cmocka)
+    set(_stamp "${EVT_CACHE_DIR}/src/${_pkg}/.evt-stamp")
+    if(NOT EXISTS "${_stamp}")
+      message(FATAL_ERROR "${_stamp} missing: run tools/bootstrap.sh")
+    endif()
+    file(STRINGS "${_stamp}" _v LIMIT_COUNT 1)
+    string(APPEND _evt_key_in "${_v}\n")
+  endforeach()
+  string(SHA256 _evt_key "${_evt_key_in}")
+  string(SUBSTRING "${_evt_key}" 0 12 _evt_key)
+  set(EVT_CROSS_PREFIX "${EVT_CACHE_DIR}/cross/cortex-m3-${_evt_key}")
+  if(NOT EXISTS "${EVT_CROSS_PREFIX}/.evt-stamp")
+    message(FATAL_ERROR "no Cortex-M3 dependencies for these inputs (${EVT_CROSS_PREFIX}): "
+                        "run tools/bootstrap.sh")
+  endif()
+  foreach(_lib mbedtls mbedx509 mbedcrypto everest p256m cjson qrencode cmocka)
+    add_library(evt_x_${_lib} STATIC IMPORTED)
+    set_target_properties(evt_x_${_lib} PROPERTIES
+      IMPORTED_LOCATION "${EVT_CROSS_PREFIX}/lib/lib${_lib}.a"
+      INTERFACE_INCLUDE_DIRECTORIES "${EVT_CROSS_PREFIX}/include")
+  endforeach()
+  # mbedTLS calls back into the core (entropy, clock hooks) and libqrencode allocates from
+  # the arena through ports/qrencode: the static libraries form cycles CMake repeats.
+  add_library(evt_qrencode_port STATIC "${CMAKE_SOURCE_DIR}/ports/qrencode/qrencode_alloc.c")
+  target_include_directories(evt_qrencode_port PRIVATE "${CMAKE_SOURCE_DIR}/include")
+  set_target_properties(evt_x_mbedcrypto PROPERTIES INTERFACE_LINK_LIBRARIES "evt_x_everest;evt_x_p256m;evt_core")
+  set_target_properties(evt_x_qrencode PROPERTIES INTERFACE_LINK_LIBRARIES "evt_qrencode_port;evt_core")
+  add_library(evt_mbedtls INTERFACE)
+  target_link_libraries(evt_mbedtls INTERFACE evt_x_mbedtls evt_x_mbedx509 evt_x_mbedcrypto)
+  target_compile_definitions(evt_mbedtls INTERFACE "MBEDTLS_USER_CONFIG_FILE=\"${EVT_MBEDTLS_CONFIG}\""
+                                                   EVT_MBEDTLS_BARE_METAL)
+  add_library(evt_cjson INTERFACE)
+  target_link_libraries(evt_cjson INTERFACE evt_x_cjson)
+  add_library(evt_qrencode INTERFACE)
+  target_link_libraries(evt_qrencode INTERFACE evt_x_qrencode)
+  add_library(evt_cmocka INTERFACE)
+  target_link_libraries(evt_cmocka INTERFACE evt_x_cmocka)
 else()
   # Cross: headers only (the core is compiled, not linked, in this configuration).
   set(_src "${EVT_CACHE_DIR}/src")

@@ -31,7 +31,7 @@ HOST_PACKAGES=(
     libzbar-dev libqrencode-dev libcjson-dev libcmocka-dev libpng-dev
     libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
     unifont clang-format
-    gcc-arm-none-eabi libnewlib-arm-none-eabi
+    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
     clang-14 libclang-rt-14-dev llvm-14
 )
 
@@ -147,7 +147,10 @@ main() {
     fetch_source mbedtls "$MBEDTLS_SERIES."
     fetch_source cjson "1."
     fetch_source qrencode "4."
+    fetch_source cmocka "1.1.5"
     build_mbedtls_host
+    # The mps2-an385 board: mbedTLS, cJSON, libqrencode and cmocka for Cortex-M3.
+    EVT_CACHE="$CACHE" "$ROOT/tools/cross-deps.sh"
     log "ready (cache: $CACHE)"
 }
 

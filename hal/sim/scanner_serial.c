@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evt_common/scan_line.h"
 #include "sim_util.h"
 
 #define DEFAULT_LINE_MAX 2048u
@@ -21,49 +22,21 @@ struct evt_sim_scanner_serial {
     int fd;
     bool own_fd;
     bool eof;
-    size_t line_max;
-    uint8_t *line;   /* the line being assembled */
-    size_t line_len; /* bytes kept in line */
-    size_t dropped;  /* bytes of an over-long line beyond line_max */
-    uint8_t rx[512]; /* bytes read but not yet split into lines */
+    uint8_t *line;           /* storage of the line being assembled */
+    evt_scan_line assembler; /* bytes -> scans (shared with the UART scanner) */
+    uint8_t rx[512];         /* bytes read but not yet split into lines */
     size_t rx_len;
     size_t rx_pos;
 };
-
-/* Hands the finished line to the caller and starts the next one. */
-static evt_err finish_line(evt_sim_scanner_serial *sc, uint8_t *buf, size_t cap, size_t *len)
-{
-    size_t true_len = sc->line_len + sc->dropped;
-    bool too_long = sc->dropped > 0;
-    sc->line_len = 0;
-    sc->dropped = 0;
-    *len = true_len;
-    if (too_long || true_len > cap) {
-        return EVT_ERR_OVERFLOW;
-    }
-    if (true_len > 0) {
-        memcpy(buf, sc->line, true_len);
-    }
-    return EVT_OK;
-}
 
 /* Splits buffered bytes; true when a complete non-empty line is ready (result in *err). */
 static bool take_buffered_line(evt_sim_scanner_serial *sc, uint8_t *buf, size_t cap, size_t *len,
                                evt_err *err)
 {
     while (sc->rx_pos < sc->rx_len) {
-        uint8_t c = sc->rx[sc->rx_pos++];
-        if (c == '\r' || c == '\n') {
-            if (sc->line_len == 0 && sc->dropped == 0) {
-                continue; /* second half of CRLF, or a blank line */
-            }
-            *err = finish_line(sc, buf, cap, len);
+        if (evt_scan_line_feed(&sc->assembler, sc->rx[sc->rx_pos++])) {
+            *err = evt_scan_line_take(&sc->assembler, buf, cap, len);
             return true;
-        }
-        if (sc->line_len < sc->line_max) {
-            sc->line[sc->line_len++] = c;
-        } else {
-            sc->dropped++;
         }
     }
     sc->rx_pos = sc->rx_len = 0;
@@ -120,8 +93,8 @@ static evt_err serial_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t 
         /* End of input (EOF, or EIO from a pty whose other side closed). A script's last line
          * may lack its terminator: it still is a scan. */
         sc->eof = true;
-        if (sc->line_len > 0 || sc->dropped > 0) {
-            return finish_line(sc, buf, cap, len);
+        if (evt_scan_line_pending(&sc->assembler)) {
+            return evt_scan_line_take(&sc->assembler, buf, cap, len);
         }
         /* poll() keeps reporting EOF at once; wait in small steps so a fifo that gets a new
          * writer is picked up, without spinning. */
@@ -143,12 +116,13 @@ evt_err evt_sim_scanner_serial_open(evt_sim_scanner_serial **out,
     if (sc == NULL) {
         return EVT_ERR_NOMEM;
     }
-    sc->line_max = opt->line_max != 0 ? opt->line_max : DEFAULT_LINE_MAX;
-    sc->line = malloc(sc->line_max);
+    size_t line_max = opt->line_max != 0 ? opt->line_max : DEFAULT_LINE_MAX;
+    sc->line = malloc(line_max);
     if (sc->line == NULL) {
         free(sc);
         return EVT_ERR_NOMEM;
     }
+    evt_scan_line_init(&sc->assembler, sc->line, line_max);
     /* Non-blocking so a spurious wake-up from poll() can never block past the timeout. */
     int flags = fcntl(opt->fd, F_GETFL);
     if (flags < 0 || fcntl(opt->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -182,7 +156,7 @@ const evt_hal_scanner *evt_sim_scanner_serial_hal(evt_sim_scanner_serial *sc)
 
 bool evt_sim_scanner_serial_at_eof(const evt_sim_scanner_serial *sc)
 {
-    return sc->eof && sc->line_len == 0 && sc->dropped == 0 && sc->rx_pos >= sc->rx_len;
+    return sc->eof && !evt_scan_line_pending(&sc->assembler) && sc->rx_pos >= sc->rx_len;
 }
 
 evt_err evt_sim_pty_open(int *master, int *slave, char *name, size_t name_cap)

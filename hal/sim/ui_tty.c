@@ -9,11 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evt_common/ui_text.h"
 #include "sim_util.h"
 
 #define DEFAULT_HISTORY 32u
-#define FRAME_WIDTH     44 /* display columns inside the frame */
-#define KEYQ_CAP        128
 /* The scripted cashier reads a screen for this long before pressing its keys: longer than
  * any guard the firmware puts on a confirmation (EVT_UI_MONEY_CONFIRM_DWELL_MS, 500 ms), so
  * scripts need no timing of their own. */
@@ -43,10 +42,7 @@ struct evt_sim_ui {
     int key_fd;
     bool restore_tty;
     struct termios saved_tio;
-    bool raw;
-    evt_key_event keyq[KEYQ_CAP];
-    size_t keyq_head, keyq_len;
-    bool line_had_command; /* interactive line mode: Enter after a command adds no OK */
+    evt_ui_text_keys keys; /* typed bytes -> keys (shared with the UART console) */
     /* scripted */
     bool scripted;
     uint32_t reaction_ms;
@@ -61,174 +57,16 @@ struct evt_sim_ui {
     bool stalled;
 };
 
-/* ---- screen formatting ---------------------------------------------------------------- */
-
-/* Terminal columns of one code point: East Asian wide and fullwidth forms take two. */
-static int cp_width(uint32_t cp)
-{
-    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) {
-        return 0;
-    }
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
-        return 2;
-    }
-    return 1;
-}
-
-/* Display width of a UTF-8 string; malformed bytes count as one column each. */
-static int text_width(const char *s)
-{
-    int w = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != 0) {
-        uint32_t cp;
-        int n;
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            n = 2;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            n = 3;
-        } else if ((*p & 0xF8) == 0xF0) {
-            cp = *p & 0x07;
-            n = 4;
-        } else {
-            w++;
-            p++;
-            continue;
-        }
-        int i = 1;
-        for (; i < n && (p[i] & 0xC0) == 0x80; i++) {
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (i < n) {
-            w++;
-            p++;
-            continue;
-        }
-        w += cp_width(cp);
-        p += n;
-    }
-    return w;
-}
-
-static const char *tone_tag(evt_ui_tone tone)
-{
-    switch (tone) {
-    case EVT_UI_CONFIRM:
-        return "[确认] ";
-    case EVT_UI_SUCCESS:
-        return "[成功] ";
-    case EVT_UI_ERROR:
-        return "[错误] ";
-    case EVT_UI_NORMAL:
-        break;
-    }
-    return "";
-}
-
-typedef struct outbuf {
-    char *p;
-    size_t cap;
-    size_t len;
-    bool overflow;
-} outbuf;
-
-static void put(outbuf *o, const char *s, size_t n)
-{
-    if (o->len + n + 1 > o->cap) {
-        o->overflow = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = 0;
-}
-
-static void put_rule(outbuf *o)
-{
-    put(o, "+", 1);
-    for (int i = 0; i < FRAME_WIDTH + 2; i++) {
-        put(o, "-", 1);
-    }
-    put(o, "+\n", 2);
-}
-
-/* One framed row; text wider than the frame runs past the border rather than being cut, so
- * the transcript always holds the complete text tests look for. */
-static void put_row(outbuf *o, const char *a, const char *b)
-{
-    put(o, "| ", 2);
-    put(o, a, strlen(a));
-    put(o, b, strlen(b));
-    int w = text_width(a) + text_width(b);
-    for (; w < FRAME_WIDTH; w++) {
-        put(o, " ", 1);
-    }
-    put(o, " |\n", 3);
-}
-
-/* Copies a fixed-size screen field, forcing termination: the firmware fills them with
- * snprintf, but a driver must not read past a field that was not terminated. */
-static void field(char *dst, const char *src)
-{
-    memcpy(dst, src, EVT_UI_LINE_BYTES);
-    dst[EVT_UI_LINE_BYTES - 1] = 0;
-}
+/* ---- screen formatting: shared with the other text-terminal boards (evt_ui_text) ---- */
 
 evt_err evt_sim_ui_format(const evt_ui_screen *screen, char *buf, size_t cap)
 {
-    if (screen == NULL || buf == NULL || cap == 0) {
-        return EVT_ERR_ARG;
-    }
-    outbuf o = {.p = buf, .cap = cap};
-    buf[0] = 0;
-    char text[EVT_UI_LINE_BYTES];
-    put_rule(&o);
-    field(text, screen->title);
-    put_row(&o, tone_tag(screen->tone), text);
-    put_rule(&o);
-    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
-    for (size_t i = 0; i < n; i++) {
-        field(text, screen->lines[i]);
-        put_row(&o, "", text);
-    }
-    field(text, screen->hint);
-    if (text[0] != 0) {
-        put_rule(&o);
-        put_row(&o, "", text);
-    }
-    put_rule(&o);
-    return o.overflow ? EVT_ERR_OVERFLOW : EVT_OK;
+    return evt_ui_text_format(screen, buf, cap);
 }
 
 bool evt_sim_ui_screen_contains(const evt_ui_screen *screen, const char *text)
 {
-    if (screen == NULL || text == NULL) {
-        return false;
-    }
-    if (text[0] == 0) {
-        return true;
-    }
-    char f[EVT_UI_LINE_BYTES];
-    field(f, screen->title);
-    if (strstr(f, text) != NULL) {
-        return true;
-    }
-    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
-    for (size_t i = 0; i < n; i++) {
-        field(f, screen->lines[i]);
-        if (strstr(f, text) != NULL) {
-            return true;
-        }
-    }
-    return false;
+    return evt_ui_text_contains(screen, text);
 }
 
 /* The board's monotonic clock, the one the firmware compares key stamps with. */
@@ -253,8 +91,8 @@ static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
     }
     ui->ring[ui->shown % ui->history] = *screen;
     ui->shown++;
-    char block[(EVT_UI_MAX_LINES + 6) * (EVT_UI_LINE_BYTES + FRAME_WIDTH + 8)];
-    evt_err err = evt_sim_ui_format(screen, block, sizeof block);
+    char block[EVT_UI_TEXT_BLOCK_BYTES];
+    evt_err err = evt_ui_text_format(screen, block, sizeof block);
     if (err != EVT_OK) {
         return err;
     }
@@ -276,62 +114,6 @@ static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
 
 /* ---- keys ---------------------------------------------------------------------------- */
 
-static void keyq_push(evt_sim_ui *ui, evt_key key, char ch, uint64_t pressed_ms)
-{
-    if (ui->keyq_len == KEYQ_CAP) {
-        return; /* a cashier hammering keys faster than the firmware reads loses some */
-    }
-    ui->keyq[(ui->keyq_head + ui->keyq_len) % KEYQ_CAP] =
-        (evt_key_event){.key = key, .ch = ch, .pressed_ms = pressed_ms};
-    ui->keyq_len++;
-}
-
-/* One byte of tty or pipe input, pressed (or, for a line, entered) at pressed_ms. */
-static void interpret_byte(evt_sim_ui *ui, unsigned char c, uint64_t pressed_ms)
-{
-    if ((c >= '0' && c <= '9') || c == '.') {
-        keyq_push(ui, EVT_KEY_DIGIT, (char)c, pressed_ms);
-        return;
-    }
-    if (c == '\n' || c == '\r') {
-        if (ui->raw || !ui->line_had_command) {
-            keyq_push(ui, EVT_KEY_OK, 0, pressed_ms);
-        }
-        ui->line_had_command = false;
-        return;
-    }
-    evt_key key = EVT_KEY_NONE;
-    switch (c) {
-    case 'c':
-    case 'C':
-    case 0x1B:
-        key = EVT_KEY_CANCEL;
-        break;
-    case 'm':
-    case 'M':
-        key = EVT_KEY_MENU;
-        break;
-    case 'b':
-    case 'B':
-    case 0x08:
-    case 0x7F:
-        key = EVT_KEY_BACKSPACE;
-        break;
-    case 'q':
-    case 'Q':
-        key = EVT_KEY_QUIT;
-        break;
-    case 'o':
-    case 'O':
-        key = EVT_KEY_OK;
-        break;
-    default:
-        return; /* unknown keys do nothing, like an unlabelled key on a keypad */
-    }
-    keyq_push(ui, key, 0, pressed_ms);
-    ui->line_had_command = true;
-}
-
 /* Takes in the bytes already waiting in key_fd, stamped stamp_ms (when the screen went out):
  * read later, they would look as if they were typed after the screen. End of input is left
  * for interactive_key to report as QUIT. */
@@ -348,7 +130,7 @@ static void drain_typed_ahead(evt_sim_ui *ui, uint64_t stamp_ms)
             return;
         }
         for (ssize_t i = 0; i < n; i++) {
-            interpret_byte(ui, bytes[i], stamp_ms);
+            evt_ui_text_feed(&ui->keys, bytes[i], stamp_ms);
         }
     }
 }
@@ -358,10 +140,7 @@ static evt_err interactive_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_even
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        if (ui->keyq_len > 0) {
-            *out = ui->keyq[ui->keyq_head];
-            ui->keyq_head = (ui->keyq_head + 1) % KEYQ_CAP;
-            ui->keyq_len--;
+        if (evt_ui_text_next(&ui->keys, out)) {
             return EVT_OK;
         }
         struct timespec t1;
@@ -394,9 +173,9 @@ static evt_err interactive_key(evt_sim_ui *ui, uint32_t timeout_ms, evt_key_even
         /* Read as soon as it arrived (poll woke us): the moment it was pressed. */
         uint64_t pressed_ms = now_ms(ui);
         for (ssize_t i = 0; i < n; i++) {
-            interpret_byte(ui, bytes[i], pressed_ms);
+            evt_ui_text_feed(&ui->keys, bytes[i], pressed_ms);
         }
-        if (ui->keyq_len == 0 && left == 0) {
+        if (ui->keys.len == 0 && left == 0) {
             return EVT_ERR_TIMEOUT;
         }
     }
@@ -645,6 +424,7 @@ evt_err evt_sim_ui_open(evt_sim_ui **out, const evt_sim_ui_options *opt)
         return EVT_ERR_NOMEM;
     }
     ui->key_fd = -1;
+    evt_ui_text_keys_init(&ui->keys, false);
     ui->history = opt->history != 0 ? opt->history : DEFAULT_HISTORY;
     ui->ring = calloc(ui->history, sizeof *ui->ring);
     if (ui->ring == NULL) {
@@ -687,7 +467,7 @@ evt_err evt_sim_ui_open(evt_sim_ui **out, const evt_sim_ui_options *opt)
             tio.c_cc[VTIME] = 0;
             if (tcsetattr(ui->key_fd, TCSANOW, &tio) == 0) {
                 ui->restore_tty = true;
-                ui->raw = true;
+                ui->keys.raw = true;
             }
         }
     }

@@ -1,0 +1,297 @@
+/*
+ * evt-mps2: the mps2-an385 board. Starts the clock and the UARTs, reads the provisioning file
+ * and the CA bundle it names from the host (semihosting: on a real terminal they sit in a
+ * flash partition written by the provisioning tool), opens the flash, attaches the entropy
+ * seed, wires the drivers into an evt_hal and runs the firmware's main loop. The only file
+ * that knows which drivers make up this board.
+ *
+ * Command line (-semihosting-config arg=...): evt-mps2 --provision FILE [--flash FILE]
+ *   (paths without spaces; ca_file is relative to the provisioning file)
+ *
+ * UARTs: 0 console (screens, keys), 1 scan engine, 2 printer, 3 log.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "evt/app.h"
+#include "evt/config.h"
+#include "evt/log.h"
+#include "evt_mps2/clock.h"
+#include "evt_mps2/cmsdk_uart.h"
+#include "evt_mps2/flash_semihost.h"
+#include "evt_mps2/net_none.h"
+#include "evt_mps2/nv_seed.h"
+#include "evt_mps2/semihost.h"
+#include "evt_mps2/sys.h"
+#include "evt_mps2/uart_devices.h"
+
+/* The NOR area: the entropy seed's two sectors, then the journal (as large as the sim's).
+ * The linker script reserves the same 136 KiB at the top of the 1 MiB flash (.evt_nvdata). */
+#define BOARD_FLASH_SECTOR  4096u
+#define BOARD_SEED_BYTES    (EVT_MPS2_NV_SEED_SECTORS * BOARD_FLASH_SECTOR)
+#define BOARD_JOURNAL_BYTES (128u * 1024u)
+#define BOARD_FLASH_BYTES   (BOARD_SEED_BYTES + BOARD_JOURNAL_BYTES)
+
+#define BOARD_CONFIG_MAX 8192u /* provisioning file */
+#define BOARD_CA_MAX     8192u /* CA bundle (PEM) */
+#define BOARD_PATH_MAX   256u
+
+extern unsigned char __evt_arena_start[], __evt_arena_end[];
+
+static uint8_t console_ring[256], scanner_ring[4096], printer_ring[16], log_ring[16];
+static evt_mps2_uart console_uart, scanner_uart, printer_uart, log_uart;
+static evt_mps2_sys sys;
+static evt_mps2_scanner scanner;
+static evt_mps2_printer printer;
+static evt_mps2_ui ui;
+static evt_mps2_flash flash;
+static evt_mps2_flash_part seed_part, journal_part;
+static evt_hal_net board_net;
+static evt_config board_config;
+static char config_text[BOARD_CONFIG_MAX + 1];
+static char ca_pem[BOARD_CA_MAX + 1];
+
+void SysTick_Handler(void)
+{
+    evt_mps2_clock_tick();
+}
+
+void UART0RX_Handler(void)
+{
+    evt_mps2_uart_rx_irq(&console_uart);
+}
+
+void UART1RX_Handler(void)
+{
+    evt_mps2_uart_rx_irq(&scanner_uart);
+}
+
+void UART2RX_Handler(void)
+{
+    evt_mps2_uart_rx_irq(&printer_uart);
+}
+
+void UART3RX_Handler(void)
+{
+    evt_mps2_uart_rx_irq(&log_uart);
+}
+
+void evt_board_sbrk_refused(ptrdiff_t incr);
+void evt_board_sbrk_refused(ptrdiff_t incr)
+{
+    (void)incr;
+    /* The product's heap is the arena: running out of newlib's small reserve is a bug. */
+    evt_mps2_uart_raw_puts(MPS2_UART3_BASE,
+                           "*** C heap (.evt_libc_heap) exhausted: _sbrk refused\r\n");
+    evt_mps2_uart_raw_puts(MPS2_UART0_BASE,
+                           "*** C heap (.evt_libc_heap) exhausted: _sbrk refused\r\n");
+}
+
+static void say(const char *text)
+{
+    evt_mps2_uart_puts(&log_uart, text);
+    evt_mps2_uart_puts(&log_uart, "\r\n");
+}
+
+/* A whole host file into buf (cap bytes at most), NUL-terminated; its length or -1. */
+static long read_host_file(const char *path, char *buf, size_t cap)
+{
+    int h = evt_mps2_sh_open(path, EVT_SH_MODE_RB);
+    if (h < 0) {
+        return -1;
+    }
+    long len = evt_mps2_sh_flen(h);
+    if (len < 0 || (size_t)len > cap || evt_mps2_sh_read(h, buf, (size_t)len) != 0) {
+        evt_mps2_sh_close(h);
+        return -1;
+    }
+    evt_mps2_sh_close(h);
+    buf[len] = '\0';
+    return len;
+}
+
+typedef struct board_options {
+    char provision[BOARD_PATH_MAX];
+    char flash[BOARD_PATH_MAX];
+} board_options;
+
+/* Splits the command line at spaces in place; NULL when no word is left. */
+static char *next_word(char **cursor)
+{
+    char *p = *cursor;
+    while (*p == ' ') {
+        p++;
+    }
+    if (*p == '\0') {
+        return NULL;
+    }
+    char *word = p;
+    while (*p != '\0' && *p != ' ') {
+        p++;
+    }
+    if (*p == ' ') {
+        *p++ = '\0';
+    }
+    *cursor = p;
+    return word;
+}
+
+static int parse_cmdline(board_options *opt)
+{
+    static char line[2 * BOARD_PATH_MAX + 64];
+    snprintf(opt->flash, sizeof opt->flash, "%s", "evt-mps2-flash.img");
+    opt->provision[0] = '\0';
+    if (evt_mps2_sh_cmdline(line, sizeof line) != 0) {
+        return -1;
+    }
+    char *cursor = line;
+    next_word(&cursor); /* the program name */
+    for (char *arg = next_word(&cursor); arg != NULL; arg = next_word(&cursor)) {
+        char *val = next_word(&cursor);
+        if (val == NULL) {
+            return -1;
+        }
+        if (strcmp(arg, "--provision") == 0) {
+            snprintf(opt->provision, sizeof opt->provision, "%s", val);
+        } else if (strcmp(arg, "--flash") == 0) {
+            snprintf(opt->flash, sizeof opt->flash, "%s", val);
+        } else {
+            return -1;
+        }
+    }
+    return opt->provision[0] != '\0' ? 0 : -1;
+}
+
+/* ca_file relative to the provisioning file's directory; false when it does not fit. */
+static bool resolve_relative(const char *base_file, const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(base_file, '/');
+    size_t dir = path[0] == '/' || slash == NULL ? 0 : (size_t)(slash - base_file) + 1;
+    size_t n = strlen(path);
+    if (dir + n + 1 > cap) {
+        return false;
+    }
+    memcpy(out, base_file, dir);
+    memcpy(out + dir, path, n + 1);
+    return true;
+}
+
+static void start_devices(void)
+{
+    evt_mps2_clock_init(MPS2_SYSCLK_HZ);
+    evt_mps2_uart_init(&console_uart, MPS2_UART0_BASE, MPS2_SYSCLK_HZ, MPS2_UART_BAUD, console_ring,
+                       sizeof console_ring);
+    evt_mps2_uart_init(&scanner_uart, MPS2_UART1_BASE, MPS2_SYSCLK_HZ, MPS2_UART_BAUD, scanner_ring,
+                       sizeof scanner_ring);
+    evt_mps2_uart_init(&printer_uart, MPS2_UART2_BASE, MPS2_SYSCLK_HZ, MPS2_UART_BAUD, printer_ring,
+                       sizeof printer_ring);
+    evt_mps2_uart_init(&log_uart, MPS2_UART3_BASE, MPS2_SYSCLK_HZ, MPS2_UART_BAUD, log_ring,
+                       sizeof log_ring);
+    evt_board_nvic_enable(MPS2_UART0_RX_IRQ);
+    evt_board_nvic_enable(MPS2_UART1_RX_IRQ);
+    evt_board_nvic_enable(MPS2_UART2_RX_IRQ);
+    evt_board_nvic_enable(MPS2_UART3_RX_IRQ);
+    evt_mps2_sys_init(&sys, &log_uart, EVT_LOG_INFO);
+    evt_mps2_scanner_init(&scanner, &scanner_uart);
+    evt_mps2_printer_init(&printer, &printer_uart);
+    evt_mps2_ui_init(&ui, &console_uart);
+}
+
+/* Where the lwIP driver goes: today the board has no network (net_none.h says what the
+ * firmware sees). The lwIP step replaces this body with the LAN9118 netif bring-up (DHCP)
+ * and its evt_hal_net, and polls lwIP from the drivers' waits. */
+static const evt_hal_net *board_net_start(void)
+{
+    evt_mps2_net_none_init(&board_net);
+    return &board_net;
+}
+
+int main(void)
+{
+    start_devices();
+    say("evt-mps2: mps2-an385 board up");
+
+    board_options opt;
+    if (parse_cmdline(&opt) != 0) {
+        say("evt-mps2: usage: evt-mps2 --provision FILE [--flash FILE] "
+            "(-semihosting-config arg=...)");
+        return 2;
+    }
+    long config_len = read_host_file(opt.provision, config_text, BOARD_CONFIG_MAX);
+    if (config_len < 0) {
+        say("evt-mps2: cannot read the provisioning file");
+        return 2;
+    }
+    char msg[160];
+    if (evt_config_parse(config_text, (size_t)config_len, &board_config, msg, sizeof msg) !=
+        EVT_OK) {
+        say("evt-mps2: provisioning file refused:");
+        say(msg);
+        return 2;
+    }
+    char ca_path[BOARD_PATH_MAX];
+    long ca_len = -1;
+    if (resolve_relative(opt.provision, board_config.ca_file, ca_path, sizeof ca_path)) {
+        ca_len = read_host_file(ca_path, ca_pem, BOARD_CA_MAX);
+    }
+    if (ca_len < 0) {
+        say("evt-mps2: cannot read the CA bundle");
+        return 2;
+    }
+    if (evt_mps2_flash_open(&flash, opt.flash, BOARD_FLASH_BYTES, BOARD_FLASH_SECTOR) != EVT_OK ||
+        evt_mps2_flash_part_init(&seed_part, &flash.hal, 0, BOARD_SEED_BYTES) != EVT_OK ||
+        evt_mps2_flash_part_init(&journal_part, &flash.hal, BOARD_SEED_BYTES,
+                                 BOARD_JOURNAL_BYTES) != EVT_OK ||
+        evt_mps2_nv_seed_attach(&seed_part.hal) != EVT_OK) {
+        say("evt-mps2: cannot open the flash image");
+        return 2;
+    }
+
+    evt_hal hal = {
+        .sys = &sys.hal,
+        .net = board_net_start(),
+        .scanner = &scanner.hal,
+        .printer = &printer.hal,
+        .storage = &journal_part.hal,
+        .ui = &ui.hal,
+    };
+    evt_app_boot boot = {
+        .hal = &hal,
+        .config_text = config_text,
+        .config_len = (size_t)config_len,
+        .ca_pem = (const uint8_t *)ca_pem,
+        .ca_len = (size_t)ca_len + 1,
+        .arena = __evt_arena_start,
+        .arena_len = (size_t)(__evt_arena_end - __evt_arena_start),
+    };
+    evt_app *app = NULL;
+    evt_err err = evt_app_start(&boot, &app, msg, sizeof msg);
+    if (evt_mps2_nv_seed_was_blank()) {
+        EVT_LOGW("board", "no entropy seed in flash (blank chip): first seed from timer jitter");
+    }
+    if (err != EVT_OK) {
+        EVT_LOGE("board", "start-up failed: %s (%s)", msg, evt_err_name(err));
+        evt_mps2_flash_close(&flash);
+        return 1;
+    }
+    EVT_LOGI("board", "entropy seed rewritten %u time(s) this boot",
+             (unsigned)evt_mps2_nv_seed_writes());
+    err = evt_app_run(app);
+
+    evt_app_figures fig;
+    evt_app_get_figures(app, &fig);
+    EVT_LOGI("board",
+             "sales settled %u, refused %u, failed %u, unknown %u; reversals pending %u; arena "
+             "peak %u of %u bytes; stack used %u of %u bytes",
+             (unsigned)fig.sales_settled, (unsigned)fig.sales_refused, (unsigned)fig.sales_failed,
+             (unsigned)fig.sales_unknown, (unsigned)fig.reversals_pending, (unsigned)fig.arena.peak,
+             (unsigned)fig.arena.capacity,
+             (unsigned)(evt_board_stack_size() - evt_board_stack_unused()),
+             (unsigned)evt_board_stack_size());
+    evt_app_stop(app);
+    evt_mps2_flash_close(&flash);
+    return err == EVT_OK ? 0 : 1;
+}
