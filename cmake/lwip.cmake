@@ -4,7 +4,7 @@
 #   evt_add_lwip(<target> [LOOPBACK])
 #
 # makes one static library: the parts of lwIP the terminal uses (IPv4, ARP/Ethernet, DHCP,
-# DNS, TCP, UDP, SNTP) and the port + hal_net driver. LOOPBACK builds the loopback interface
+# DNS, TCP, UDP, SNTP), the port, the hal_net driver and the LAN9118 netif driver. LOOPBACK builds the loopback interface
 # in, for the host unit test of the driver (tests/unit/test_net_lwip.c).
 
 set(EVT_LWIP_DIR "${EVT_CACHE_DIR}/src/lwip")
@@ -24,7 +24,8 @@ function(evt_add_lwip target)
       ${_l}/core/ipv4/icmp.c ${_l}/core/ipv4/ip4.c ${_l}/core/ipv4/ip4_addr.c
       ${_l}/core/ipv4/ip4_frag.c ${_l}/netif/ethernet.c ${_l}/apps/sntp/sntp.c)
   add_library(${target} STATIC ${_lwip_sources}
-              "${CMAKE_SOURCE_DIR}/hal/lwip/lwip_port.c" "${CMAKE_SOURCE_DIR}/hal/lwip/net_lwip.c")
+              "${CMAKE_SOURCE_DIR}/hal/lwip/lwip_port.c" "${CMAKE_SOURCE_DIR}/hal/lwip/net_lwip.c"
+              "${CMAKE_SOURCE_DIR}/hal/lwip/lan9118.c")
   target_include_directories(${target} PUBLIC "${CMAKE_SOURCE_DIR}/hal/lwip/include")
   target_include_directories(${target} SYSTEM PUBLIC "${_l}/include")
   target_link_libraries(${target} PUBLIC evt_core)
