@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lwip/apps/sntp.h"
+#include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/err.h"
 #include "lwip/ip_addr.h"
@@ -455,6 +457,33 @@ void evt_lwip_net_init(evt_hal_net *net_out, evt_lwip_net *state, const evt_hal_
         .accept = net_accept,
         .local_identity = net_local_identity,
     };
+}
+
+static bool has_lease(const void *arg)
+{
+    const struct netif *netif = arg;
+    return dhcp_supplied_address(netif);
+}
+
+evt_err evt_lwip_net_dhcp(evt_lwip_net *n, uint32_t timeout_ms)
+{
+    if (n->netif == NULL) {
+        return EVT_ERR_ARG;
+    }
+    if (!dhcp_supplied_address(n->netif) && dhcp_start(n->netif) != ERR_OK) {
+        return EVT_ERR_NET_IO;
+    }
+    return wait_for(n, has_lease, n->netif, now_ms(n) + timeout_ms) ? EVT_OK : EVT_ERR_NET_TIMEOUT;
+}
+
+void evt_lwip_net_sntp_start(const char *server)
+{
+    if (server == NULL || server[0] == '\0') {
+        return;
+    }
+    sntp_setoperatingmode(SNTP_OPMODE_POLL);
+    sntp_setservername(0, server);
+    sntp_init();
 }
 
 void evt_lwip_net_service(evt_lwip_net *state)

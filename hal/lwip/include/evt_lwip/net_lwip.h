@@ -70,6 +70,16 @@ typedef struct evt_lwip_net {
 void evt_lwip_net_init(evt_hal_net *net_out, evt_lwip_net *state, const evt_hal_sys *sys,
                        struct netif *netif, void (*service)(void *ctx), void *service_ctx);
 
+/* Starts DHCP on the driver's netif and services the stack until it holds a lease or
+ * timeout_ms passes (EVT_ERR_NET_TIMEOUT: no lease yet; DHCP goes on in the background and
+ * the firmware's sign-in reports the network until it has one). */
+evt_err evt_lwip_net_dhcp(evt_lwip_net *state, uint32_t timeout_ms);
+
+/* Asks server (DNS name or IPv4 literal; the string must live as long as the stack) for the
+ * time now and every SNTP_UPDATE_DELAY; the answer reaches the port's set_time. NULL or ""
+ * does nothing. */
+void evt_lwip_net_sntp_start(const char *server);
+
 /* One pass of the board's service function: for drivers that wait on something else. */
 void evt_lwip_net_service(evt_lwip_net *state);
 
