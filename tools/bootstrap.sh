@@ -4,7 +4,8 @@
 # - installs the Debian binary packages the host build, the tools, the Cortex-M compile and the
 #   fuzz targets need (clang-14 with its libFuzzer/sanitizer runtimes, llvm-symbolizer);
 # - fetches Debian *source* packages into the ignored cache (.cache/src) for what must be
-#   newer than bookworm (mbedTLS 3.6 LTS from trixie) or cross-compiled (cJSON, qrencode);
+#   newer than bookworm (mbedTLS 3.6 LTS and lwIP 2.2 from trixie) or cross-compiled (cJSON,
+#   qrencode, lwIP);
 # - builds mbedTLS 3.6 for the host with the project's configuration into .cache/host.
 #
 # Idempotent: every step checks a stamp or the installed state first, so a second run is quick.
@@ -148,6 +149,7 @@ main() {
     fetch_source cjson "1."
     fetch_source qrencode "4."
     fetch_source cmocka "1.1.5"
+    fetch_source lwip "2.2."
     build_mbedtls_host
     # The mps2-an385 board: mbedTLS, cJSON, libqrencode and cmocka for Cortex-M3.
     EVT_CACHE="$CACHE" "$ROOT/tools/cross-deps.sh"

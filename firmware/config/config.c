@@ -336,6 +336,18 @@ static const char *set_tls_server_name(evt_config *cfg, const char *v, size_t n)
     return NULL;
 }
 
+static const char *set_time_server(evt_config *cfg, const char *v, size_t n)
+{
+    if (n >= sizeof cfg->time_server) {
+        return "too long";
+    }
+    if (!valid_hostname(v, n)) {
+        return "must be a host name or IPv4 literal";
+    }
+    copy(cfg->time_server, v, n);
+    return NULL;
+}
+
 static const char *set_ca_file(evt_config *cfg, const char *v, size_t n)
 {
     return set_text(cfg->ca_file, sizeof cfg->ca_file, v, n);
@@ -640,6 +652,7 @@ static const key_def keys[] = {
     {"platform_url", set_platform_url, true},
     {"tls_server_name", set_tls_server_name, false},
     {"ca_file", set_ca_file, true},
+    {"time_server", set_time_server, false},
     {"fixmedins_code", set_fixmedins_code, true},
     {"fixmedins_name", set_fixmedins_name, true},
     {"mdtrtarea_admvs", set_mdtrtarea_admvs, true},

@@ -62,6 +62,9 @@ typedef struct evt_config {
     bool host_is_ipv6;
     char tls_server_name[254]; /* defaults to host */
     char ca_file[257];         /* path of the PEM CA bundle; the board loads it */
+    /* SNTP server that boards with an lwIP stack set their clock from (name or IPv4 literal);
+     * empty: the battery-backed RTC alone. Boards with an OS leave the clock to it. */
+    char time_server[254];
 
     char fixmedins_code[13];  /* 12 characters, e.g. H12010400001 */
     char fixmedins_name[201]; /* UTF-8 */

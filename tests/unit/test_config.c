@@ -267,6 +267,10 @@ static void test_value_errors(void **state)
     (void)state;
     expect_invalid("tls_server_name = bad_host!",
                    "line 16: tls_server_name: must be a host name or IP literal");
+    expect_invalid("time_server = ntp server",
+                   "line 16: time_server: must be a host name or IPv4 literal");
+    expect_invalid("time_server = ::1",
+                   "line 16: time_server: must be a host name or IPv4 literal");
     expect_invalid("ecr_port = 65536", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
     expect_invalid("ecr_port = -1", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
     expect_invalid("ecr_port = 0100", "line 16: ecr_port: must be 0 (off) or a port 1-65535");
@@ -359,6 +363,10 @@ static void test_optional_accepted_values(void **state)
     assert_int_equal(cfg.ecr_port, 65535);
     assert_int_equal(parse_with("http_timeout_ms = 600000"), EVT_OK);
     assert_int_equal(cfg.http_timeout_ms, 600000);
+    assert_int_equal(parse_with("time_server = ntp.evt.test"), EVT_OK);
+    assert_string_equal(cfg.time_server, "ntp.evt.test");
+    assert_int_equal(parse_with("time_server = 10.0.2.2"), EVT_OK);
+    assert_string_equal(cfg.time_server, "10.0.2.2");
     assert_int_equal(parse_with("tls_server_name = ::1"), EVT_OK);
     assert_int_equal(parse_with("receipt_qr = raster"), EVT_OK);
     assert_int_equal(parse_with("infver = V1.1"), EVT_OK);
