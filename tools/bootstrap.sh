@@ -31,7 +31,7 @@ HOST_PACKAGES=(
     build-essential cmake pkg-config dpkg-dev ca-certificates
     libzbar-dev libqrencode-dev libcjson-dev libcmocka-dev libpng-dev
     libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
-    unifont clang-format
+    unifont clang-format socat
     gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
     clang-14 libclang-rt-14-dev llvm-14
 )

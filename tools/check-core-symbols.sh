@@ -14,4 +14,14 @@ if [ -n "$bad" ]; then
     echo "$bad" | sed 's/^/  /'
     exit 1
 fi
-echo "portable core: only C-library subset, mbedTLS, cJSON, qrencode and HAL symbols"
+# newlib-nano's printf family has no long long conversions: "%lld" prints "ld" and shifts
+# every later argument (a %s after it reads a wrong pointer). 64-bit values are formatted by
+# hand (evt_money_format, gateway.c) or cast to long where they fit.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ll=$(grep -rnE '"[^"]*%[-+ #0-9.]*(ll|j)[diuxX]|PRI[diuxX](64|MAX)' "$root/firmware" --include='*.c' || true)
+if [ -n "$ll" ]; then
+    echo "portable core formats long long (newlib-nano cannot):"
+    echo "$ll" | sed 's/^/  /'
+    exit 1
+fi
+echo "portable core: only C-library subset, mbedTLS, cJSON, qrencode and HAL symbols; no long long formats"

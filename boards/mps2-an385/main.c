@@ -22,11 +22,18 @@
 #include "evt_mps2/clock.h"
 #include "evt_mps2/cmsdk_uart.h"
 #include "evt_mps2/flash_semihost.h"
+#include "evt_lwip/lan9118.h"
+#include "evt_lwip/lwip_port.h"
+#include "evt_lwip/net_lwip.h"
 #include "evt_mps2/net_none.h"
 #include "evt_mps2/nv_seed.h"
 #include "evt_mps2/semihost.h"
 #include "evt_mps2/sys.h"
 #include "evt_mps2/uart_devices.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
 
 /* The NOR area: the entropy seed's two sectors, then the journal (as large as the sim's).
  * The linker script reserves the same 136 KiB at the top of the 1 MiB flash (.evt_nvdata). */
@@ -38,6 +45,9 @@
 #define BOARD_CONFIG_MAX 8192u /* provisioning file */
 #define BOARD_CA_MAX     8192u /* CA bundle (PEM) */
 #define BOARD_PATH_MAX   256u
+/* DHCP at start-up: QEMU's user network answers at once, a counter LAN within seconds; past
+ * this the firmware starts anyway and its sign-in reports the network until a lease comes. */
+#define BOARD_DHCP_WAIT_MS 10000u
 
 extern unsigned char __evt_arena_start[], __evt_arena_end[];
 
@@ -50,6 +60,11 @@ static evt_mps2_ui ui;
 static evt_mps2_flash flash;
 static evt_mps2_flash_part seed_part, journal_part;
 static evt_hal_net board_net;
+static struct netif board_netif;
+static evt_lan9118 board_lan = {.base = MPS2_ETH_BASE};
+static evt_lwip_net board_lwip;
+static evt_lwip_port board_lwip_port;
+static bool board_has_lease;
 static evt_config board_config;
 static char config_text[BOARD_CONFIG_MAX + 1];
 static char ca_pem[BOARD_CA_MAX + 1];
@@ -200,13 +215,72 @@ static void start_devices(void)
     evt_mps2_ui_init(&ui, &console_uart);
 }
 
-/* Where the lwIP driver goes: today the board has no network (net_none.h says what the
- * firmware sees). The lwIP step replaces this body with the LAN9118 netif bring-up (DHCP)
- * and its evt_hal_net, and polls lwIP from the drivers' waits. */
+/* The network stack's share of every wait (evt_mps2_clock_wait_irq): received frames into
+ * lwIP, then its timers. */
+static bool board_net_idle(void *ctx)
+{
+    (void)ctx;
+    uint32_t frames = evt_lan9118_poll(&board_netif);
+    sys_check_timeouts();
+    return frames > 0;
+}
+
+/* What the lwIP driver calls while it waits: the idle work, sleeping until the next tick
+ * when nothing arrived (the LAN9118 is polled; frames wait at most a millisecond). */
+static void board_net_service(void *ctx)
+{
+    (void)ctx;
+    evt_mps2_clock_wait_irq();
+}
+
+static void board_lwip_fatal(void *ctx)
+{
+    (void)ctx;
+    evt_board_fault_reset();
+}
+
+static void board_set_time(void *ctx, int64_t unix_seconds)
+{
+    evt_mps2_sys_set_time(ctx, unix_seconds);
+    EVT_LOGI("board", "clock set by SNTP");
+}
+
+/* lwIP on the LAN9118 with DHCP (docs/network-lwip.md). Without the chip the board has no
+ * network (net_none.h says what the firmware sees then). */
 static const evt_hal_net *board_net_start(void)
 {
-    evt_mps2_net_none_init(&board_net);
+    board_lwip_port = (evt_lwip_port){.sys = &sys.hal,
+                                      .fatal = board_lwip_fatal,
+                                      .set_time = board_set_time,
+                                      .set_time_ctx = &sys};
+    evt_lwip_port_init(&board_lwip_port);
+    lwip_init();
+    if (netif_add(&board_netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4, &board_lan,
+                  evt_lan9118_netif_init, ethernet_input) == NULL) {
+        EVT_LOGE("board", "no LAN9118 answers at its address: no network");
+        evt_mps2_net_none_init(&board_net);
+        return &board_net;
+    }
+    netif_set_default(&board_netif);
+    netif_set_up(&board_netif);
+    evt_mps2_clock_set_idle(board_net_idle, NULL);
+    evt_lwip_net_init(&board_net, &board_lwip, &sys.hal, &board_netif, board_net_service, NULL);
+    board_has_lease = evt_lwip_net_dhcp(&board_lwip, BOARD_DHCP_WAIT_MS) == EVT_OK;
+    evt_lwip_net_sntp_start(board_config.time_server);
     return &board_net;
+}
+
+/* After the firmware's log is up (evt_app_start): what the network bring-up found. */
+static void board_net_report(void)
+{
+    char ip[20], mac[20];
+    if (board_has_lease &&
+        board_net.local_identity(board_net.ctx, ip, sizeof ip, mac, sizeof mac) == EVT_OK) {
+        EVT_LOGI("board", "network up: %s (MAC %s)", ip, mac);
+    } else {
+        EVT_LOGW("board", "no DHCP lease within %u ms: started without network",
+                 (unsigned)BOARD_DHCP_WAIT_MS);
+    }
 }
 
 int main(void)
@@ -269,6 +343,7 @@ int main(void)
     };
     evt_app *app = NULL;
     evt_err err = evt_app_start(&boot, &app, msg, sizeof msg);
+    board_net_report();
     if (evt_mps2_nv_seed_was_blank()) {
         EVT_LOGW("board", "no entropy seed in flash (blank chip): first seed from timer jitter");
     }

@@ -375,8 +375,8 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
                  (unsigned)-info.last_mbedtls_error, (unsigned)info.last_verify_flags,
                  reply->diag.field[0] ? ", field " : "", reply->diag.field);
     } else {
-        EVT_LOGI(MOD, "%s msgid %s: infcode %lld over %s%s", infno, reply->msgid,
-                 (long long)reply->resp.infcode, resp.tls_version ? resp.tls_version : "?",
+        EVT_LOGI(MOD, "%s msgid %s: infcode %ld over %s%s", infno, reply->msgid,
+                 (long)reply->resp.infcode, resp.tls_version ? resp.tls_version : "?",
                  resp.connection_reused ? " (kept alive)" : "");
     }
     evt_https_response_free(&resp);

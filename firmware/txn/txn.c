@@ -845,8 +845,10 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
         show_error_and_wait(t, "不能开始交易", err, NULL);
         return result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
     }
-    EVT_LOGI(MOD, "order %s: %u items, total %lld fen", order->order_id,
-             (unsigned)order->item_count, (long long)order->total);
+    char total[24];
+    evt_money_format(order->total, total, sizeof total);
+    EVT_LOGI(MOD, "order %s: %u items, total %s", order->order_id, (unsigned)order->item_count,
+             total);
 
     sale_state *s = evt_calloc(1, sizeof *s);
     if (s == NULL) {

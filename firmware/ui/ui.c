@@ -33,8 +33,8 @@ static bool pressed_after(const evt_key_event *ev, uint64_t drawn_ms)
         [EVT_KEY_DIGIT] = "digit", [EVT_KEY_BACKSPACE] = "BACKSPACE",
     };
     const char *name = (unsigned)ev->key < sizeof names / sizeof names[0] ? names[ev->key] : NULL;
-    EVT_LOGD(MOD, "%s pressed %llu ms before the screen appeared: discarded",
-             name != NULL ? name : "key", (unsigned long long)(drawn_ms - ev->pressed_ms));
+    EVT_LOGD(MOD, "%s pressed %lu ms before the screen appeared: discarded",
+             name != NULL ? name : "key", (unsigned long)(drawn_ms - ev->pressed_ms));
     return false;
 }
 
@@ -283,9 +283,8 @@ evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t m
         }
         if (ev.key == EVT_KEY_OK) {
             if (ev.pressed_ms < drawn_ms + min_dwell_ms) {
-                EVT_LOGI(MOD,
-                         "OK %llu ms after the screen appeared: too soon to confirm, discarded",
-                         (unsigned long long)(ev.pressed_ms - drawn_ms));
+                EVT_LOGI(MOD, "OK %lu ms after the screen appeared: too soon to confirm, discarded",
+                         (unsigned long)(ev.pressed_ms - drawn_ms));
                 continue;
             }
             *confirmed = true;

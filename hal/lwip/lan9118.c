@@ -269,16 +269,16 @@ static void follow_link(struct netif *netif, evt_lan9118 *lan)
     }
 }
 
-void evt_lan9118_poll(struct netif *netif)
+uint32_t evt_lan9118_poll(struct netif *netif)
 {
     evt_lan9118 *lan = netif->state;
-    for (uint32_t i = 0; i < EVT_LAN9118_POLL_FRAMES; i++) {
-        if (RX_INF_STATUSES(rd(lan, RX_FIFO_INF)) == 0) {
-            break;
-        }
+    uint32_t frames = 0;
+    while (frames < EVT_LAN9118_POLL_FRAMES && RX_INF_STATUSES(rd(lan, RX_FIFO_INF)) != 0) {
         receive_one(netif, lan);
+        frames++;
     }
     follow_link(netif, lan);
+    return frames;
 }
 
 /* ---- bring-up ---------------------------------------------------------------------------- */

@@ -1,6 +1,8 @@
 /* evt_mps2_clock: SysTick milliseconds; see clock.h. */
 #include "evt_mps2/clock.h"
 
+#include <stddef.h>
+
 #define SYST_CSR      (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR      (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR      (*(volatile uint32_t *)0xE000E018u)
@@ -10,6 +12,8 @@
 
 static volatile uint32_t ticks_lo;
 static volatile uint32_t ticks_hi;
+static evt_mps2_idle_fn idle_fn;
+static void *idle_ctx;
 
 void evt_mps2_clock_init(uint32_t core_hz)
 {
@@ -39,8 +43,17 @@ uint64_t evt_mps2_clock_ms(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+void evt_mps2_clock_set_idle(evt_mps2_idle_fn idle, void *ctx)
+{
+    idle_ctx = ctx;
+    idle_fn = idle;
+}
+
 void evt_mps2_clock_wait_irq(void)
 {
+    if (idle_fn != NULL && idle_fn(idle_ctx)) {
+        return;
+    }
     __asm__ volatile("wfi" ::: "memory");
 }
 

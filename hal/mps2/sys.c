@@ -43,6 +43,12 @@ static int64_t sys_unix_seconds(void *ctx)
     return sys->rtc_at_start + (int64_t)((evt_mps2_clock_ms() - sys->ms_at_start) / 1000u);
 }
 
+void evt_mps2_sys_set_time(evt_mps2_sys *sys, int64_t unix_s)
+{
+    sys->ms_at_start = evt_mps2_clock_ms();
+    sys->rtc_at_start = unix_s;
+}
+
 static evt_err sys_local_time(void *ctx, evt_datetime *out)
 {
     return evt_mps2_cst_from_unix(sys_unix_seconds(ctx), out);

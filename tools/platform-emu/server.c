@@ -78,6 +78,18 @@ static enum MHD_Result gateway_reject(struct MHD_Connection *conn, const char *w
     return r;
 }
 
+/* The fault kinds that wait (delay, hold_answer): at most EMU_MAX_DELAY_MS. */
+static void sleep_ms(long ms)
+{
+    if (ms > EMU_MAX_DELAY_MS)
+        ms = EMU_MAX_DELAY_MS;
+    if (ms > 0) {
+        struct timespec d = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR)
+            ;
+    }
+}
+
 /* ---- close_mid: a response that stops half way ---- */
 typedef struct {
     char *body;
@@ -305,14 +317,7 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
     if (f.active)
         snprintf(note, sizeof note, "fault=%s%s%s", f.kind, f.value[0] ? ":" : "", f.value);
     if (f.active && strcmp(f.kind, "delay") == 0) {
-        long ms = atol(f.value);
-        if (ms > EMU_MAX_DELAY_MS)
-            ms = EMU_MAX_DELAY_MS;
-        if (ms > 0) {
-            struct timespec d = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-            while (nanosleep(&d, &d) != 0 && errno == EINTR)
-                ;
-        }
+        sleep_ms(atol(f.value));
     } else if (f.active && strcmp(f.kind, "close_before") == 0) {
         note_handled(db, msgid, infno, "fault=close_before");
         sqlite3_close(db);
@@ -391,6 +396,11 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
         free(broken);
         free(res.body);
         return r;
+    }
+    if (f.active && strcmp(f.kind, "hold_answer") == 0) {
+        /* processed and recorded (money moved), the answer held back: the terminal is waiting
+         * for it, which is the moment a test cuts the terminal's power */
+        sleep_ms(atol(f.value));
     }
     log_line(res.infno, res.msgid, 200, res.infcode, note);
     enum MHD_Result r = send_json(conn, MHD_HTTP_OK, res.body);

@@ -123,6 +123,30 @@ static void delay(void **state)
     assert_int_equal(pending_faults(f), 0);
 }
 
+/* Processed and recorded before the held answer leaves: the ledger already shows the
+ * settlement while the client still waits. */
+static void hold_answer(void **state)
+{
+    fixture *f = *state;
+    set_fault(f, "2102", "hold_answer", "400", NULL);
+    char msgid[31];
+    char *body = settle_body(f, msgid);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    emu_http_resp r;
+    assert_int_equal(emu_send(&f->t, NULL, body, &r), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_true(elapsed_ms(&a, &b) >= 400.0);
+    assert_int_equal(r.status, 200);
+    json_object *o = json_tokener_parse(r.body);
+    assert_true(emu_ok(o));
+    json_object_put(o);
+    emu_http_resp_free(&r);
+    free(body);
+    assert_int_equal(emu_balance(&f->srv, "employee"), Y(2987, 50));
+    assert_int_equal(pending_faults(f), 0);
+}
+
 static void close_before(void **state)
 {
     fixture *f = *state;
@@ -284,6 +308,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(hold_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(close_before, setup, teardown),
         cmocka_unit_test_setup_teardown(close_mid, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_json, setup, teardown),

@@ -35,7 +35,8 @@ typedef struct evt_lan9118 {
 err_t evt_lan9118_netif_init(struct netif *netif);
 
 /* Moves received frames into lwIP (netif->input) and follows the PHY's link state (at most
- * every 500 ms). Call from the board's service function. */
-void evt_lan9118_poll(struct netif *netif);
+ * every 500 ms). Call from the board's service function. Returns the frames taken from the
+ * chip (0: nothing arrived, the board may sleep until the next interrupt). */
+uint32_t evt_lan9118_poll(struct netif *netif);
 
 #endif /* EVT_LWIP_LAN9118_H */

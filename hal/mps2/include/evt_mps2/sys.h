@@ -4,7 +4,7 @@
  * - monotonic_ms: SysTick milliseconds (evt_mps2_clock).
  * - unix_seconds: the RTC read once at start-up (evt_mps2_sh_time: semihosting SYS_TIME
  *   stands in for the battery-backed RTC a real terminal has) plus the milliseconds since.
- *   SNTP through lwIP will set it when a time server is provisioned (a later step).
+ *   SNTP through lwIP sets it (evt_mps2_sys_set_time) when a time server is provisioned.
  * - local_time: China Standard Time (UTC+8, no DST), integer arithmetic (evt_civil);
  *   outside 2000..2099 the "RTC is not set".
  * - entropy: timer jitter (evt_mps2_jitter_entropy); with the NV seed (evt_mps2_nv_seed) it
@@ -28,6 +28,9 @@ typedef struct evt_mps2_sys {
 
 /* The clock (evt_mps2_clock_init) must already run. */
 void evt_mps2_sys_init(evt_mps2_sys *sys, evt_mps2_uart *log_uart, evt_log_level min_level);
+
+/* Sets the wall clock (an SNTP answer): unix_seconds() reads unix_s now. */
+void evt_mps2_sys_set_time(evt_mps2_sys *sys, int64_t unix_s);
 
 /* UTC seconds -> China Standard Time. EVT_ERR_UNSUPPORTED outside 2000..2099. */
 evt_err evt_mps2_cst_from_unix(int64_t unix_s, evt_datetime *out);

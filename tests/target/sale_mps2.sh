@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# target.sale_mps2: a whole pharmacy sale on the mps2-an385 image in QEMU, against the platform
+# emulator over TLS through lwIP and the LAN9118, through tools/run-mps2.sh as a person runs it.
+# QEMU's user network is restricted (restrict=on): the board reaches only the emulator
+# (guestfwd 10.0.2.100:443 -> 127.0.0.1) and the POS reaches only its ECR link (hostfwd on
+# 127.0.0.1).
+#   1. the POS (ecr-send) sends an order; a scan engine line goes to the scanner UART; the
+#      cashier's keys to the console UART; the sale settles; the POS is told the exact split;
+#      the emulator's ledger shows one settlement; the printer UART's bytes render (receipt-view)
+#      to the same receipt text the sim board prints for the same sale on the same ledger
+#      (times and the platform's ids aside);
+#   2. the power is cut (QEMU killed) while the platform has settled a 2102 and holds its
+#      answer; the board boots from the same flash and sends the owed 2601 by itself; the
+#      ledger shows the settlement reversed, nothing standing twice, the POS's status says so.
+# Every wait is for an event (screen text, a ledger count, a process end), bounded.
+#
+# usage: sale_mps2.sh IMAGE WORKDIR HOST_BUILD_DIR   (HOST_BUILD_DIR: the sim-debug build, for
+#        platform-emu, ecr-send, receipt-view and evt-sim)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+IMAGE="${1:?usage: sale_mps2.sh IMAGE WORKDIR HOST_BUILD_DIR}"
+WORK="${2:?usage: sale_mps2.sh IMAGE WORKDIR HOST_BUILD_DIR}"
+HOST="${3:?usage: sale_mps2.sh IMAGE WORKDIR HOST_BUILD_DIR}"
+EMU="$HOST/tools/platform-emu/platform-emu"
+ECR="$HOST/tools/ecr-send/ecr-send"
+VIEW="$HOST/tools/receipt-view/receipt-view"
+SIM="$HOST/boards/sim/evt-sim"
+for tool in "$EMU" "$ECR" "$VIEW" "$SIM"; do
+    [ -x "$tool" ] || { echo "sale_mps2: FAIL: $tool missing (build the sim-debug preset first)" >&2; exit 1; }
+done
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+start=$(date +%s)
+
+fail() {
+    echo "sale_mps2: FAIL: $*" >&2
+    echo "--- console (tail)"; tail -c 1500 console.log 2>/dev/null || true
+    echo; echo "--- board log"; cat run/log.txt 2>/dev/null || true
+    echo "--- emulator log (tail)"; tail -20 emu.log 2>/dev/null || true
+    exit 1
+}
+
+EMU_PID="" QEMU_PID="" CAT_PID="" SIM_PID=""
+cleanup() {
+    for p in "$SIM_PID" "$CAT_PID" "$QEMU_PID" "$EMU_PID"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$ROOT/tools/platform-emu/gen-certs.sh" certs >/dev/null
+"$EMU" init --db platform.db >/dev/null
+"$EMU" snapshot --db platform.db --to ledger-at-start.db >/dev/null
+"$EMU" serve --db platform.db --port 0 --cert certs/server.pem --key certs/server-key.pem \
+    --ready-file emu.port 2>emu.log &
+EMU_PID=$!
+for _ in $(seq 100); do [ -s emu.port ] && break; sleep 0.1; done
+[ -s emu.port ] || fail "platform emulator did not start"
+EMU_PORT=$(cat emu.port)
+
+ECR_KEY=5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71
+provision() { # file platform_url msgid_slot dev_no ecr_port ecr_bind
+    cat >"$1" <<CONF
+platform_url = $2
+tls_server_name = platform.evt.test
+ca_file = certs/ca.pem
+fixmedins_code = H12010400001
+fixmedins_name = 和平区康宁大药房
+mdtrtarea_admvs = 120104
+recer_sys_code = EVTDEMO
+dev_no = $4
+msgid_slot = $3
+opter = 0001
+opter_name = 刘晓梅
+opter_type = 1
+paas_id = evt-paas-demo
+paas_token = evt-demo-token-1234
+office_id = YF01
+office_name = 药房收费处
+ecr_port = $5
+ecr_bind = $6
+ecr_key = $ECR_KEY
+paper_width_mm = 80
+receipt_qr = raster
+CONF
+}
+# The board sees the platform at 10.0.2.100:443 (QEMU's guestfwd), checks the certificate
+# against platform.evt.test; its ECR link listens on the LAN (0.0.0.0), port 9100 in the guest.
+provision board.conf "https://10.0.2.100/fsi/api/rsfComIfsService/callService" 1 EVT-MPS2-0001 \
+    9100 0.0.0.0
+ECR_PORT=$((20000 + RANDOM % 20000))
+
+boot() {
+    rm -rf run
+    mkdir -p run
+    mkfifo run/console.in run/console.out run/scanner.in run/scanner.out
+    : >console.log
+    cat run/console.out >>console.log &
+    CAT_PID=$!
+    "$ROOT/tools/run-mps2.sh" --image "$IMAGE" --provision board.conf --flash flash.img \
+        --dir run --platform "$EMU_PORT" --ecr "$ECR_PORT:9100" --timeout 300 >qemu.out 2>&1 &
+    QEMU_PID=$!
+    MARK=0
+}
+
+# Waits (up to $3 s, default 60) until console.log shows $1 after byte offset $2.
+wait_screen() {
+    local text="$1" from="${2:-0}" limit="${3:-60}"
+    for _ in $(seq $((limit * 10))); do
+        if tail -c +"$((from + 1))" console.log | grep -q -- "$text"; then return 0; fi
+        kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU ended while waiting for \"$text\""
+        sleep 0.1
+    done
+    fail "no \"$text\" on the console"
+}
+
+# Sends keys once the screen shows $1 after the previous mark (never ahead of a screen).
+key_after() {
+    local text="$1" keys="$2" from
+    from=$(stat -c %s console.log)
+    wait_screen "$text" "$MARK"
+    printf '%s' "$keys" >run/console.in
+    MARK=$from
+}
+
+# Waits until `platform-emu count --what $1` reaches $2 (up to 60 s).
+wait_count() {
+    for _ in $(seq 600); do
+        [ "$("$EMU" count --db platform.db --what "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "emulator count $1 never reached $2"
+}
+
+ITEMS='[{"med_list_codg":"XJ01CAA040A001010100001","medins_list_codg":"YP0001","name":"阿莫西林胶囊","qty":2,"price":"12.50"},{"med_list_codg":"XR05XAL047A001010100001","medins_list_codg":"YP0007","name":"维生素C片","qty":1,"price":"6.80"}]'
+order() { printf '{"v":2,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$ITEMS"; }
+
+# ---- 1. a sale on the board ------------------------------------------------------------------
+boot
+wait_screen "医保电子凭证终端 就绪" 0 120
+grep -q "network up: 10.0.2.15" run/log.txt || fail "no DHCP lease on the board"
+"$ECR" --port "$ECR_PORT" --provision board.conf --json "$(order MPS2-0001)" --timeout 120 \
+    >pos-1.jsonl 2>pos-1.err &
+POS_PID=$!
+key_after "请扫描患者手机上的医保码" ""
+"$EMU" code --db platform.db --person employee >run/scanner.in
+key_after "请核对患者身份" $'\r'
+key_after "请确认结算金额" $'\r'
+key_after "结算成功" $'\r'
+wait "$POS_PID" || fail "the POS was not told settled: $(cat pos-1.jsonl pos-1.err)"
+result=$(grep '"type":"result"' pos-1.jsonl) || fail "no result line for the POS"
+for field in '"status":"settled"' '"total":"31.80"'; do
+    grep -q "$field" <<<"$result" || fail "POS result lacks $field: $result"
+done
+[ "$("$EMU" count --db platform.db --what settlements)" -eq 1 ] || fail "not exactly one settlement"
+"$EMU" audit --db platform.db >audit-1.txt || fail "ledger audit: $(cat audit-1.txt)"
+[ -s run/printer.bin ] || fail "nothing came out of the printer UART"
+"$VIEW" run/printer.bin receipt-board.png --width 576 --text >receipt-board.txt ||
+    fail "receipt-view cannot render the board's receipt"
+sale_s=$(($(date +%s) - start))
+
+# ---- 2. power cut while the platform holds a settled 2102's answer ---------------------------
+"$EMU" fault --db platform.db --infno 2102 --kind hold_answer --value 120000 >/dev/null
+"$ECR" --port "$ECR_PORT" --provision board.conf --json "$(order MPS2-0002)" --timeout 120 \
+    >pos-2.jsonl 2>pos-2.err &
+POS_PID=$!
+key_after "请扫描患者手机上的医保码" ""
+"$EMU" code --db platform.db --person employee >run/scanner.in
+key_after "请核对患者身份" $'\r'
+key_after "请确认结算金额" $'\r'
+wait_count handled:2102 2 # the money moved; the answer is held
+[ "$("$EMU" count --db platform.db --what settlements)" -eq 2 ] || fail "the held 2102 did not settle"
+kill -TERM "$QEMU_PID" # the power cut: QEMU ends at once, the flash file is what was written
+wait "$QEMU_PID" 2>/dev/null || true
+kill "$CAT_PID" 2>/dev/null || true
+wait "$POS_PID" 2>/dev/null && fail "the POS was told settled although the power was cut"
+cp flash.img flash-at-cut.img
+
+boot # the same flash file: the board finds the 2102 it never got an answer for
+wait_screen "医保电子凭证终端 就绪" 0 120
+wait_count reversals 1
+"$EMU" audit --db platform.db >audit-2.txt || fail "ledger audit after the reboot: $(cat audit-2.txt)"
+"$ECR" --port "$ECR_PORT" --provision board.conf \
+    --json '{"v":2,"type":"status","order_id":"MPS2-0002"}' --timeout 30 >status-2.jsonl || true
+grep -q '"status":"reversed"' status-2.jsonl || fail "the POS's status for MPS2-0002: $(cat status-2.jsonl)"
+key_after "医保电子凭证终端 就绪" "q"
+wait "$QEMU_PID" || fail "firmware exit status $? after the reboot"
+QEMU_PID=""
+kill "$CAT_PID" 2>/dev/null || true
+grep -a "arena peak" run/log.txt | tail -1 >figures.txt || true
+
+# ---- 3. the same sale on the sim board: the same receipt ---------------------------------------
+# The ledger as it was before the board's sale, so balances (printed on the receipt) match.
+"$EMU" snapshot --db platform.db --from ledger-at-start.db >/dev/null
+SIM_ECR=$((ECR_PORT + 1))
+provision sim.conf "https://127.0.0.1:$EMU_PORT/fsi/api/rsfComIfsService/callService" 2 \
+    EVT-MPS2-0001 "$SIM_ECR" 127.0.0.1
+printf '请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n' >sim.keys
+mkfifo sim-scanner
+exec 7<>sim-scanner
+mkdir -p sim-receipts
+"$SIM" --provision sim.conf --flash sim-flash.img --scan-serial sim-scanner --keys sim.keys \
+    --print-dir sim-receipts --log sim.log &
+SIM_PID=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$SIM_ECR") 2>/dev/null && break; sleep 0.1; done
+"$EMU" code --db platform.db --person employee >&7
+"$ECR" --port "$SIM_ECR" --provision sim.conf --json "$(order MPS2-0001)" --timeout 60 \
+    >pos-sim.jsonl || fail "the sim board's sale did not settle: $(cat pos-sim.jsonl)"
+kill "$SIM_PID" 2>/dev/null || true
+wait "$SIM_PID" 2>/dev/null || true
+SIM_PID=""
+sim_bin=$(ls sim-receipts/*.bin | head -1)
+"$VIEW" "$sim_bin" receipt-sim.png --width 576 --text >receipt-sim.txt
+# What differs between two sales of the same order by design: the time, the platform's ids.
+normalize() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})?/<time>/g; s/[0-9]{6,}/<id>/g' "$1"; }
+diff <(normalize receipt-sim.txt) <(normalize receipt-board.txt) >receipt.diff ||
+    fail "the board's receipt differs from the sim board's: $(cat receipt.diff)"
+
+echo "sale_mps2: ok (sale settled in ${sale_s}s from boot; power cut during the 2102: reversed" \
+    "after the reboot; receipt as on the sim board) $(cat figures.txt)"
