@@ -42,16 +42,19 @@
 #define BOARD_JOURNAL_BYTES (128u * 1024u)
 #define BOARD_FLASH_BYTES   (BOARD_SEED_BYTES + BOARD_JOURNAL_BYTES)
 
-#define BOARD_CONFIG_MAX 8192u /* provisioning file */
-#define BOARD_CA_MAX     8192u /* CA bundle (PEM) */
+#define BOARD_CONFIG_MAX 8192u /* provisioning file, with its terminating NUL */
+#define BOARD_CA_MAX     8192u /* CA bundle (PEM), with its terminating NUL */
 #define BOARD_PATH_MAX   256u
 /* DHCP at start-up: QEMU's user network answers at once, a counter LAN within seconds; past
  * this the firmware starts anyway and its sign-in reports the network until a lease comes. */
 #define BOARD_DHCP_WAIT_MS 10000u
 
 extern unsigned char __evt_arena_start[], __evt_arena_end[];
+/* The provisioning partition (linker script): the provisioning file, then the CA bundle. */
+extern unsigned char __evt_provision_start[], __evt_provision_end[];
 
-static uint8_t console_ring[256], scanner_ring[4096], printer_ring[16], log_ring[16];
+/* The scanner ring holds a few scan lines (a voucher is at most EVT_VOUCHER_MAX_LEN bytes). */
+static uint8_t console_ring[256], scanner_ring[1024], printer_ring[16], log_ring[16];
 static evt_mps2_uart console_uart, scanner_uart, printer_uart, log_uart;
 static evt_mps2_sys sys;
 static evt_mps2_scanner scanner;
@@ -66,8 +69,6 @@ static evt_lwip_net board_lwip;
 static evt_lwip_port board_lwip_port;
 static bool board_has_lease;
 static evt_config board_config;
-static char config_text[BOARD_CONFIG_MAX + 1];
-static char ca_pem[BOARD_CA_MAX + 1];
 
 void SysTick_Handler(void)
 {
@@ -110,6 +111,10 @@ static void say(const char *text)
     evt_mps2_uart_puts(&log_uart, text);
     evt_mps2_uart_puts(&log_uart, "\r\n");
 }
+
+/* The provisioning file and the CA bundle live in the provisioning partition, read in place. */
+static char *const config_text = (char *)__evt_provision_start;
+static char *const ca_pem = (char *)__evt_provision_start + BOARD_CONFIG_MAX;
 
 /* A whole host file into buf (cap bytes at most), NUL-terminated; its length or -1. */
 static long read_host_file(const char *path, char *buf, size_t cap)
@@ -294,7 +299,11 @@ int main(void)
             "(-semihosting-config arg=...)");
         return 2;
     }
-    long config_len = read_host_file(opt.provision, config_text, BOARD_CONFIG_MAX);
+    if ((size_t)(__evt_provision_end - __evt_provision_start) < BOARD_CONFIG_MAX + BOARD_CA_MAX) {
+        say("evt-mps2: the provisioning partition is smaller than the board expects");
+        return 2;
+    }
+    long config_len = read_host_file(opt.provision, config_text, BOARD_CONFIG_MAX - 1);
     if (config_len < 0) {
         say("evt-mps2: cannot read the provisioning file");
         return 2;
@@ -309,7 +318,7 @@ int main(void)
     char ca_path[BOARD_PATH_MAX];
     long ca_len = -1;
     if (resolve_relative(opt.provision, board_config.ca_file, ca_path, sizeof ca_path)) {
-        ca_len = read_host_file(ca_path, ca_pem, BOARD_CA_MAX);
+        ca_len = read_host_file(ca_path, ca_pem, BOARD_CA_MAX - 1);
     }
     if (ca_len < 0) {
         say("evt-mps2: cannot read the CA bundle");
