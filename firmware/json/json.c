@@ -260,81 +260,87 @@ evt_err evt_json_get_array(const cJSON *obj, const char *key, bool required, con
     return get_container(obj, key, required, false, out, diag);
 }
 
-/* Text of a string or number node; NULL for other types. */
-static const char *scalar_text(const cJSON *item)
+/* A member of a tree as the value getters see it. */
+static evt_json_value node_value(const cJSON *item)
 {
-    if (cJSON_IsString(item) || evt_json_is_number(item)) {
-        return item->valuestring;
+    evt_json_value v = {EVT_JSON_ABSENT, "", 0, 0};
+    if (item == NULL) {
+        return v;
     }
-    return NULL;
+    if (cJSON_IsNull(item)) {
+        v.kind = EVT_JSON_NULL;
+    } else if (cJSON_IsString(item) || evt_json_is_number(item)) {
+        v.kind = cJSON_IsString(item) ? EVT_JSON_STRING : EVT_JSON_NUMBER;
+        v.text = item->valuestring;
+        v.len = v.full_len = strlen(item->valuestring);
+    } else if (cJSON_IsTrue(item)) {
+        v.kind = EVT_JSON_TRUE;
+    } else if (cJSON_IsFalse(item)) {
+        v.kind = EVT_JSON_FALSE;
+    } else if (cJSON_IsArray(item)) {
+        v.kind = EVT_JSON_ARRAY;
+    } else {
+        v.kind = EVT_JSON_OBJECT;
+    }
+    return v;
 }
 
-/* lookup() for a string or number: *text is NULL when absent, any other type is invalid. */
-static evt_err lookup_scalar(const cJSON *obj, const char *key, bool required, const char **text,
-                             evt_json_diag *diag)
+static bool value_absent(const evt_json_value *v)
 {
-    *text = NULL;
-    const cJSON *item;
-    evt_err err = lookup(obj, key, required, &item, diag);
-    if (err != EVT_OK || item == NULL) {
-        return err;
-    }
-    *text = scalar_text(item);
-    return *text == NULL ? fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID) : EVT_OK;
+    return v == NULL || v->kind == EVT_JSON_ABSENT || v->kind == EVT_JSON_NULL;
 }
 
-evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
-                            evt_json_diag *diag)
+static bool value_scalar(const evt_json_value *v)
+{
+    return v->kind == EVT_JSON_STRING || v->kind == EVT_JSON_NUMBER;
+}
+
+/* Whole text of a scalar: false when only a cut prefix was kept. */
+static bool value_whole(const evt_json_value *v)
+{
+    return v->len == v->full_len;
+}
+
+evt_err evt_json_value_string(const evt_json_value *v, const char *key, bool required, char *out,
+                              size_t cap, evt_json_diag *diag)
 {
     if (out == NULL || cap == 0) {
         return fail(diag, key, EVT_ERR_ARG);
     }
     out[0] = '\0';
-    const char *text;
-    evt_err err = lookup_scalar(obj, key, required, &text, diag);
-    if (err != EVT_OK || text == NULL) {
-        return err;
-    }
-    size_t n = strlen(text);
-    if (n == 0) {
+    if (value_absent(v)) {
         return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
     }
-    if (n > cap - 1) {
+    if (!value_scalar(v)) {
         return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
-    memcpy(out, text, n + 1);
+    if (v->full_len == 0) {
+        return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+    }
+    if (v->full_len > cap - 1 || !value_whole(v)) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    memcpy(out, v->text, v->len);
+    out[v->len] = '\0';
     return EVT_OK;
 }
 
-void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
+void evt_json_value_text(const evt_json_value *v, char *out, size_t cap)
 {
     if (out == NULL || cap == 0) {
         return;
     }
     out[0] = '\0';
-    if (obj == NULL || key == NULL || !cJSON_IsObject(obj)) {
+    if (value_absent(v) || !value_scalar(v)) {
         return;
     }
-    const char *text = scalar_text(cJSON_GetObjectItemCaseSensitive(obj, key));
-    if (text != NULL) {
-        copy_truncated(out, cap, text);
+    size_t max = cap - 1;
+    if (!value_whole(v) && v->len > 0 && max > v->len - 1) {
+        max = v->len - 1; /* the kept prefix may end inside a character: cut before it */
     }
-}
-
-/* Start of the number getters (evt_fen is an int64_t): clears *out and *present, then
- * lookup_scalar(). */
-static evt_err lookup_number(const cJSON *obj, const char *key, bool required, int64_t *out,
-                             bool *present, const char **text, evt_json_diag *diag)
-{
-    *text = NULL;
-    if (out == NULL) {
-        return fail(diag, key, EVT_ERR_ARG);
-    }
-    *out = 0;
-    if (present != NULL) {
-        *present = false;
-    }
-    return lookup_scalar(obj, key, required, text, diag);
+    size_t n = evt_json_utf8_prefix(v->text, v->len, max);
+    memcpy(out, v->text, n);
+    out[n] = '\0';
 }
 
 /* Strict integer text; false on any deviation or on int64 overflow. */
@@ -370,19 +376,43 @@ static bool parse_int_text(const char *text, int64_t *out)
     return true;
 }
 
-evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
-                         int64_t *out, bool *present, evt_json_diag *diag)
+/* Start of the number getters (evt_fen is an int64_t): clears *out and *present; true when
+ * there is a scalar to read, otherwise *err says what absence or a wrong type means. */
+static bool number_start(const evt_json_value *v, const char *key, bool required, int64_t *out,
+                         bool *present, evt_err *err, evt_json_diag *diag)
 {
-    const char *text;
-    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
-    if (err != EVT_OK || text == NULL) {
+    *err = EVT_OK;
+    if (out == NULL) {
+        *err = fail(diag, key, EVT_ERR_ARG);
+        return false;
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    if (value_absent(v)) {
+        *err = required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+        return false;
+    }
+    if (!value_scalar(v)) {
+        *err = fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+        return false;
+    }
+    return true;
+}
+
+evt_err evt_json_value_int(const evt_json_value *v, const char *key, bool required, int64_t min,
+                           int64_t max, int64_t *out, bool *present, evt_json_diag *diag)
+{
+    evt_err err;
+    if (!number_start(v, key, required, out, present, &err, diag)) {
         return err;
     }
-    if (text[0] == '\0') {
+    if (v->full_len == 0) {
         return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
     }
     int64_t value;
-    if (!parse_int_text(text, &value) || value < min || value > max) {
+    if (!value_whole(v) || !parse_int_text(v->text, &value) || value < min || value > max) {
         return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
     *out = value;
@@ -392,16 +422,19 @@ evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64
     return EVT_OK;
 }
 
-evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
-                           bool *present, evt_json_diag *diag)
+evt_err evt_json_value_money(const evt_json_value *v, const char *key, bool required, evt_fen *out,
+                             bool *present, evt_json_diag *diag)
 {
-    const char *text;
-    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
-    if (err != EVT_OK || text == NULL) {
+    evt_err err;
+    if (!number_start(v, key, required, out, present, &err, diag)) {
         return err;
     }
+    if (!value_whole(v)) {
+        /* Longer than any text kept, so far beyond the 22 characters of the longest amount. */
+        return fail(diag, key, EVT_ERR_MONEY_INVALID);
+    }
     bool has_value = false;
-    err = evt_money_parse(text, strlen(text), out, &has_value);
+    err = evt_money_parse(v->text, v->len, out, &has_value);
     if (err != EVT_OK) {
         return fail(diag, key, err);
     }
@@ -412,6 +445,72 @@ evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt
         *present = has_value;
     }
     return EVT_OK;
+}
+
+/* lookup() and the member as a value. */
+static evt_err lookup_value(const cJSON *obj, const char *key, evt_json_value *v,
+                            evt_json_diag *diag)
+{
+    const cJSON *item;
+    evt_err err = lookup(obj, key, false, &item, diag);
+    *v = node_value(item);
+    return err;
+}
+
+evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
+                            evt_json_diag *diag)
+{
+    if (out == NULL || cap == 0) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    out[0] = '\0';
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err : evt_json_value_string(&v, key, required, out, cap, diag);
+}
+
+void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0) {
+        return;
+    }
+    out[0] = '\0';
+    if (obj == NULL || key == NULL || !cJSON_IsObject(obj)) {
+        return;
+    }
+    evt_json_value v = node_value(cJSON_GetObjectItemCaseSensitive(obj, key));
+    evt_json_value_text(&v, out, cap);
+}
+
+evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
+                         int64_t *out, bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err
+                         : evt_json_value_int(&v, key, required, min, max, out, present, diag);
+}
+
+evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
+                           bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err : evt_json_value_money(&v, key, required, out, present, diag);
 }
 
 /* ---- builders -------------------------------------------------------------------------- */
