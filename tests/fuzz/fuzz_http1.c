@@ -82,7 +82,7 @@ static void read_once(const uint8_t *data, size_t len, cut_mode mode, uint32_t s
     }
     evt_http1_reset(&reader);
     const evt_http1_source source = {.ctx = &s, .read = stream_read};
-    out->err = evt_http1_read_response(&reader, &source, max_body, &out->resp);
+    out->err = evt_http1_read_response(&reader, &source, max_body, NULL, &out->resp);
     out->buffered = reader.rx_len - reader.rx_pos;
     out->consumed = s.pos - out->buffered;
 }
