@@ -302,16 +302,21 @@ static int cmd_fault(const args *a)
     }
     static const char *const kinds[] = {"delay",          "close_before", "close_mid",
                                         "malformed_json", "http_status",  "business_error",
-                                        "status_body",    "other_person"};
+                                        "status_body",    "other_person", "pad_answer"};
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         known = known || strcmp(a->kind, kinds[i]) == 0;
     if (!known) {
         sqlite3_close(db);
         return usage("--kind is delay, close_before, close_mid, malformed_json, http_status, "
-                     "business_error, status_body or other_person");
+                     "business_error, status_body, other_person or pad_answer");
     }
     int v;
+    if (strcmp(a->kind, "pad_answer") == 0 &&
+        (a->value == NULL || !parse_int(a->value, 1, 16 * 1024 * 1024, &v))) {
+        sqlite3_close(db);
+        return usage("pad_answer needs --value BYTES (1..16777216)");
+    }
     if (strcmp(a->kind, "delay") == 0 &&
         (a->value == NULL || !parse_int(a->value, 0, 600000, &v))) {
         sqlite3_close(db);
