@@ -5,6 +5,12 @@
  * allocated (must be 0: personal data and TLS state are released at the end of a sale).
  *
  *   build/sim-debug/bench/bench_sale [sales]      (default 20)
+ *
+ * Then a memory report (issue 6): one whole TLS sale each of a 1-line order, of an order of
+ * EVT_ORDER_MAX_ITEMS lines (whose 2102 answer carries a detlcutinfo entry per line) and of a
+ * 1-line order whose 2102 answer the emulator pads to just under EVT_PROTO_ANSWER_MAX_BYTES:
+ * arena peak and largest single firmware allocation of each. Static RAM of the core is
+ * measured on the Cortex-M build (docs/architecture.md, "Memory budget").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +18,7 @@
 #include <time.h>
 
 #include "evt/arena.h"
+#include "evt/proto.h"
 #include "harness.h"
 
 static double now_ms(void)
@@ -25,6 +32,49 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* One sale of lines lines; false unless it settled. */
+static bool measured_sale(emu *e, term *t, unsigned lines, evt_arena_stats *st)
+{
+    char code[128], id[40];
+    if (emu_code(e, "employee", NULL, 120, code, sizeof code) != 0) {
+        return false;
+    }
+    static evt_order o;
+    order_make(&o, order_id_next(id, sizeof id), "XJ01CAA040A001010100001", "阿莫西林胶囊", 1, 150);
+    for (unsigned i = 1; i < lines; i++) {
+        o.items[i] = o.items[0];
+        snprintf(o.items[i].medins_list_codg, sizeof o.items[i].medins_list_codg, "YP%04u", i);
+        o.total += o.items[i].amount;
+    }
+    o.item_count = (uint8_t)lines;
+    term_scan(t, code);
+    evt_arena_reset_peak();
+    evt_ecr_result r;
+    evt_app_sale(t->app, &o, &r);
+    evt_arena_get_stats(st);
+    return r.status == EVT_ECR_SETTLED;
+}
+
+static bool memory_report(emu *e, term *t)
+{
+    evt_arena_stats one, full, padded;
+    bool ok = measured_sale(e, t, 1, &one);
+    ok = measured_sale(e, t, EVT_ORDER_MAX_ITEMS, &full) && ok;
+    char bytes[32];
+    snprintf(bytes, sizeof bytes, "%u", EVT_PROTO_ANSWER_MAX_BYTES - 4096u);
+    ok = emu_fault(e, "2102", "pad_answer", bytes, 1) == 0 && ok;
+    ok = measured_sale(e, t, 1, &padded) && ok;
+    printf("memory, one whole TLS sale each (host build, %zu-bit pointers):\n", sizeof(void *) * 8);
+    printf("  %-44s %10s %10s\n", "sale", "arena peak", "largest");
+    printf("  %-44s %8zu B %8zu B\n", "1 line", one.peak, one.largest);
+    printf("  %-44s %8zu B %8zu B\n", "EVT_ORDER_MAX_ITEMS lines", full.peak, full.largest);
+    printf("  1 line, 2102 answer padded to %-14s %8zu B %8zu B\n", bytes, padded.peak,
+           padded.largest);
+    printf("  answer length costs %s\n",
+           padded.peak <= one.peak + 512u ? "nothing (same peak)" : "MEMORY: a finding");
+    return ok && padded.peak <= one.peak + 512u;
 }
 
 int main(int argc, char **argv)
@@ -73,6 +123,7 @@ int main(int argc, char **argv)
     }
     evt_arena_stats after;
     evt_arena_get_stats(&after);
+    bool memory_ok = memory_report(&e, &t);
     qsort(ms, (size_t)sales, sizeof *ms, cmp_double);
     printf("sales: %d settled of %d (TLS 1.3, new connection per sale, receipt PNG rendered)\n",
            settled, sales);
@@ -86,5 +137,5 @@ int main(int argc, char **argv)
     emu_stop(&e);
     free(ms);
     free(keys);
-    return settled == sales ? 0 : 1;
+    return settled == sales && memory_ok ? 0 : 1;
 }

@@ -1,20 +1,34 @@
 /* evt_arena over mbedTLS's buffer allocator; see arena.h for why. */
 #include "evt/arena.h"
 
+#include <stdint.h>
+
 #include <cjson/cJSON.h>
 #include <mbedtls/memory_buffer_alloc.h>
 #include <mbedtls/platform.h>
 
 static size_t arena_capacity;
+/* Largest single request through evt_malloc/evt_calloc/cJSON since init or reset_peak (the
+ * firmware's own buffers; mbedTLS allocates its record buffers directly). */
+static size_t arena_largest;
+
+static void *arena_take(size_t count, size_t size)
+{
+    if (size != 0 && count <= SIZE_MAX / size && count * size > arena_largest) {
+        arena_largest = count * size;
+    }
+    return mbedtls_calloc(count, size);
+}
 
 static void *arena_cjson_malloc(size_t len)
 {
-    return mbedtls_calloc(1, len);
+    return arena_take(1, len);
 }
 
 void evt_arena_init(void *buf, size_t len)
 {
     arena_capacity = len;
+    arena_largest = 0;
     mbedtls_memory_buffer_alloc_init(buf, len);
     cJSON_Hooks hooks = {.malloc_fn = arena_cjson_malloc, .free_fn = mbedtls_free};
     cJSON_InitHooks(&hooks);
@@ -22,12 +36,12 @@ void evt_arena_init(void *buf, size_t len)
 
 void *evt_malloc(size_t len)
 {
-    return mbedtls_calloc(1, len);
+    return arena_take(1, len);
 }
 
 void *evt_calloc(size_t count, size_t size)
 {
-    return mbedtls_calloc(count, size);
+    return arena_take(count, size);
 }
 
 void evt_free(void *ptr)
@@ -45,9 +59,11 @@ void evt_arena_get_stats(evt_arena_stats *out)
     out->blocks = cur_blocks;
     out->peak = max_used;
     out->peak_blocks = max_blocks;
+    out->largest = arena_largest;
 }
 
 void evt_arena_reset_peak(void)
 {
     mbedtls_memory_buffer_alloc_max_reset();
+    arena_largest = 0;
 }

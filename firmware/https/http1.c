@@ -348,13 +348,22 @@ static evt_err read_head(evt_http1_reader *r, parsed_head *h)
     return EVT_ERR_HTTP_MALFORMED;
 }
 
+/* Where the body goes: handed on piece by piece to a sink (nothing kept), or collected in
+ * an arena buffer (tests, tools). */
+typedef struct body_out {
+    const evt_https_sink *sink;
+    char *buf;
+    size_t cap, len;
+    size_t max;
+} body_out;
+
 /* Grows an arena buffer; the allocator has no realloc. */
-static evt_err body_reserve(char **body, size_t *cap, size_t need)
+static evt_err body_reserve(body_out *b, size_t need)
 {
-    if (need <= *cap) {
+    if (need <= b->cap) {
         return EVT_OK;
     }
-    size_t ncap = *cap ? *cap : 1024;
+    size_t ncap = b->cap ? b->cap : 1024;
     while (ncap < need) {
         ncap *= 2;
     }
@@ -362,12 +371,57 @@ static evt_err body_reserve(char **body, size_t *cap, size_t need)
     if (!nb) {
         return EVT_ERR_NOMEM;
     }
-    if (*body) {
-        memcpy(nb, *body, *cap);
-        evt_free(*body);
+    if (b->buf) {
+        memcpy(nb, b->buf, b->cap);
+        evt_free(b->buf);
     }
-    *body = nb;
-    *cap = ncap;
+    b->buf = nb;
+    b->cap = ncap;
+    return EVT_OK;
+}
+
+static evt_err body_take(body_out *b, const uint8_t *p, size_t n)
+{
+    if (n > b->max - b->len) {
+        return EVT_ERR_HTTP_TOO_LARGE;
+    }
+    if (b->sink) {
+        evt_err err = b->sink->write(b->sink->ctx, p, n);
+        if (err != EVT_OK) {
+            return err;
+        }
+    } else {
+        evt_err err = body_reserve(b, b->len + n + 1);
+        if (err != EVT_OK) {
+            return err;
+        }
+        memcpy(b->buf + b->len, p, n);
+    }
+    b->len += n;
+    return EVT_OK;
+}
+
+/* n body bytes from the connection, as they arrive. */
+static evt_err read_body(evt_http1_reader *r, body_out *b, size_t n)
+{
+    while (n) {
+        if (r->rx_pos == r->rx_len) {
+            evt_err err = fill(r);
+            if (err != EVT_OK) {
+                return err;
+            }
+        }
+        size_t take = r->rx_len - r->rx_pos;
+        if (take > n) {
+            take = n;
+        }
+        evt_err err = body_take(b, r->rx + r->rx_pos, take);
+        if (err != EVT_OK) {
+            return err;
+        }
+        r->rx_pos += take;
+        n -= take;
+    }
     return EVT_OK;
 }
 
@@ -385,8 +439,7 @@ static int hex_value(char ch)
     return -1;
 }
 
-static evt_err read_chunked(evt_http1_reader *r, size_t max_body, char **body, size_t *cap,
-                            size_t *len)
+static evt_err read_chunked(evt_http1_reader *r, body_out *b)
 {
     size_t budget = EVT_HTTPS_MAX_HEADER_SECTION; /* chunk-size lines and trailers */
     for (;;) {
@@ -421,18 +474,13 @@ static evt_err read_chunked(evt_http1_reader *r, size_t max_body, char **body, s
         if (size == 0) {
             break;
         }
-        if (size > max_body - *len) {
+        if (size > b->max - b->len) {
             return EVT_ERR_HTTP_TOO_LARGE;
         }
-        err = body_reserve(body, cap, *len + (size_t)size + 1);
+        err = read_body(r, b, (size_t)size);
         if (err != EVT_OK) {
             return err;
         }
-        err = read_exact(r, (uint8_t *)*body + *len, (size_t)size);
-        if (err != EVT_OK) {
-            return err;
-        }
-        *len += (size_t)size;
         uint8_t crlf[2];
         err = read_exact(r, crlf, 2);
         if (err != EVT_OK) {
@@ -463,8 +511,7 @@ static evt_err read_chunked(evt_http1_reader *r, size_t max_body, char **body, s
     }
 }
 
-static evt_err read_to_close(evt_http1_reader *r, size_t max_body, char **body, size_t *cap,
-                             size_t *len)
+static evt_err read_to_close(evt_http1_reader *r, body_out *b)
 {
     for (;;) {
         if (r->rx_pos == r->rx_len) {
@@ -478,22 +525,15 @@ static evt_err read_to_close(evt_http1_reader *r, size_t max_body, char **body, 
                 return err;
             }
         }
-        size_t take = r->rx_len - r->rx_pos;
-        if (take > max_body - *len) {
-            return EVT_ERR_HTTP_TOO_LARGE;
-        }
-        evt_err err = body_reserve(body, cap, *len + take + 1);
+        evt_err err = read_body(r, b, r->rx_len - r->rx_pos);
         if (err != EVT_OK) {
             return err;
         }
-        memcpy(*body + *len, r->rx + r->rx_pos, take);
-        r->rx_pos += take;
-        *len += take;
     }
 }
 
 evt_err evt_http1_read_response(evt_http1_reader *r, const evt_http1_source *src, size_t max_body,
-                                evt_http1_response *out)
+                                const evt_https_sink *sink, evt_http1_response *out)
 {
     memset(out, 0, sizeof *out);
     r->source = *src;
@@ -508,37 +548,39 @@ evt_err evt_http1_read_response(evt_http1_reader *r, const evt_http1_source *src
     }
     bool persistent = h.minor_version == 1 ? !h.conn_close : (h.conn_keep_alive && !h.conn_close);
 
-    char *body = NULL;
-    size_t cap = 0, len = 0;
+    body_out b = {.sink = sink, .buf = NULL, .cap = 0, .len = 0, .max = max_body};
     bool no_body = h.status == 204 || h.status == 304;
     if (no_body) {
         err = EVT_OK;
     } else if (h.chunked) {
-        err = read_chunked(r, max_body, &body, &cap, &len);
+        err = read_chunked(r, &b);
     } else if (h.has_length) {
         if (h.content_length > max_body) {
             err = EVT_ERR_HTTP_TOO_LARGE;
         } else {
-            err = body_reserve(&body, &cap, (size_t)h.content_length + 1);
-            if (err == EVT_OK) {
-                err = read_exact(r, (uint8_t *)body, (size_t)h.content_length);
+            if (!sink) {
+                err = body_reserve(&b, (size_t)h.content_length + 1);
             }
-            len = (size_t)h.content_length;
+            if (err == EVT_OK) {
+                err = read_body(r, &b, (size_t)h.content_length);
+            }
         }
     } else {
         persistent = false;
-        err = read_to_close(r, max_body, &body, &cap, &len);
+        err = read_to_close(r, &b);
     }
-    if (err == EVT_OK) {
-        err = body_reserve(&body, &cap, len + 1);
+    if (err == EVT_OK && !sink) {
+        err = body_reserve(&b, b.len + 1);
     }
     if (err != EVT_OK) {
-        evt_free(body);
+        evt_free(b.buf);
         return err;
     }
-    body[len] = '\0';
-    out->body = body;
-    out->body_len = len;
+    if (b.buf) {
+        b.buf[b.len] = '\0';
+    }
+    out->body = b.buf;
+    out->body_len = b.len;
     /* Bytes beyond the response on a connection we did not pipeline on mean we are out of
      * step with the server: never reuse such a connection. */
     out->keep_alive = persistent && evt_http1_idle(r);

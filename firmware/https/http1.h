@@ -38,8 +38,9 @@ typedef struct evt_http1_reader {
 
 typedef struct evt_http1_response {
     int status;      /* of the final response, set once its head parsed (0 before) */
-    char *body;      /* arena, NUL-terminated (not counted in body_len); NULL unless EVT_OK */
-    size_t body_len; /* <= the max_body given */
+    char *body;      /* arena, NUL-terminated (not counted in body_len); NULL unless EVT_OK,
+                      * and NULL when a sink took the body */
+    size_t body_len; /* <= the max_body given (also counted when a sink took it) */
     bool keep_alive; /* the connection may carry the next request (EVT_OK only) */
 } evt_http1_response;
 
@@ -53,12 +54,14 @@ bool evt_http1_idle(const evt_http1_reader *r);
 /*
  * Reads one whole response from src: interim 1xx answers skipped, head, body by
  * Content-Length, chunked or until the end of the stream, within the limits of
- * docs/https-client.md. Errors: EVT_ERR_HTTP_MALFORMED, EVT_ERR_HTTP_TOO_LARGE (head limits or
- * body above max_body), EVT_ERR_NOMEM (arena), the source's errors (EVT_ERR_NET_CLOSED when
- * the stream ends before the response does). out->body is released with evt_free.
+ * docs/https-client.md. With a sink, body bytes go to it as they arrive and nothing of the
+ * body is kept; without, the body is collected in out->body (released with evt_free).
+ * Errors: EVT_ERR_HTTP_MALFORMED, EVT_ERR_HTTP_TOO_LARGE (head limits or body above
+ * max_body), EVT_ERR_NOMEM (arena), the source's and the sink's errors (EVT_ERR_NET_CLOSED
+ * when the stream ends before the response does).
  */
 evt_err evt_http1_read_response(evt_http1_reader *r, const evt_http1_source *src, size_t max_body,
-                                evt_http1_response *out);
+                                const evt_https_sink *sink, evt_http1_response *out);
 
 /* Character rules of RFC 9110, shared with the request side. */
 bool evt_http1_is_token(const char *s);           /* one or more tchar */

@@ -382,11 +382,12 @@ static evt_err tls_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, bool *
 }
 
 /* Reads the whole response into resp; *keep_alive says if the connection may be reused. */
-static evt_err read_response(evt_https_client *c, evt_https_response *resp, bool *keep_alive)
+static evt_err read_response(evt_https_client *c, const evt_https_sink *sink,
+                             evt_https_response *resp, bool *keep_alive)
 {
     const evt_http1_source source = {.ctx = c, .read = tls_read};
     evt_http1_response r;
-    evt_err err = evt_http1_read_response(&c->rx, &source, c->max_body, &r);
+    evt_err err = evt_http1_read_response(&c->rx, &source, c->max_body, sink, &r);
     resp->status = r.status;
     resp->body = r.body;
     resp->body_len = r.body_len;
@@ -719,7 +720,7 @@ evt_err evt_https_post(evt_https_client *c, const evt_https_request *req, evt_ht
         resp->request_sent = true;
 
         bool keep_alive = false;
-        err = read_response(c, resp, &keep_alive);
+        err = read_response(c, req->body_sink, resp, &keep_alive);
         if (err != EVT_OK || !keep_alive) {
             drop_connection(c, err == EVT_OK);
         }

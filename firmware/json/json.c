@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "evt/arena.h"
+#include "evt/jstream.h"
 
 /*
  * Marker that prefixes a number token's text inside the rewritten copy. 0xFF never occurs in
@@ -17,275 +18,21 @@
  */
 #define NUMBER_MARK 0xFFu
 
-/* ---- validation pass ------------------------------------------------------------------ */
-
-typedef struct scanner {
-    const uint8_t *p;
-    size_t len;
-    size_t pos;
-    size_t numbers; /* number tokens seen: each grows the rewritten copy by 3 bytes */
-} scanner;
-
-static bool is_ws(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static bool is_digit_u8(uint8_t c)
 {
     return c >= '0' && c <= '9';
 }
 
-static void skip_ws(scanner *s)
-{
-    while (s->pos < s->len && is_ws(s->p[s->pos])) {
-        s->pos++;
-    }
-}
+/* ---- validation pass: evt_jstream ------------------------------------------------------ */
 
-static bool peek(const scanner *s, uint8_t *c)
+/* Counts number tokens: each grows the rewritten copy by 3 bytes. */
+static evt_err count_numbers(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
 {
-    if (s->pos >= s->len) {
-        return false;
+    (void)tok;
+    if (ev == EVT_JSTREAM_NUMBER) {
+        (*(size_t *)ctx)++;
     }
-    *c = s->p[s->pos];
-    return true;
-}
-
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Reads "\uXXXX" at s->pos (pointing at the backslash). */
-static bool read_u_escape(scanner *s, unsigned *code)
-{
-    if (s->len - s->pos < 6 || s->p[s->pos] != '\\' || s->p[s->pos + 1] != 'u') {
-        return false;
-    }
-    unsigned value = 0;
-    for (size_t i = 2; i < 6; i++) {
-        int h = hex_value(s->p[s->pos + i]);
-        if (h < 0) {
-            return false;
-        }
-        value = (value << 4) | (unsigned)h;
-    }
-    s->pos += 6;
-    *code = value;
-    return true;
-}
-
-/* One UTF-8 encoded character at s->pos whose lead byte is >= 0x80 (RFC 3629 table:
- * no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool scan_utf8(scanner *s)
-{
-    uint8_t lead = s->p[s->pos];
-    size_t extra;
-    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        extra = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        extra = 2;
-        if (lead == 0xE0) {
-            lo = 0xA0;
-        } else if (lead == 0xED) {
-            hi = 0x9F;
-        }
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        extra = 3;
-        if (lead == 0xF0) {
-            lo = 0x90;
-        } else if (lead == 0xF4) {
-            hi = 0x8F;
-        }
-    } else {
-        return false;
-    }
-    if (s->len - s->pos <= extra) {
-        return false;
-    }
-    for (size_t i = 1; i <= extra; i++) {
-        uint8_t c = s->p[s->pos + i];
-        uint8_t min = i == 1 ? lo : 0x80;
-        uint8_t max = i == 1 ? hi : 0xBF;
-        if (c < min || c > max) {
-            return false;
-        }
-    }
-    s->pos += extra + 1;
-    return true;
-}
-
-static bool scan_string(scanner *s)
-{
-    s->pos++; /* opening quote */
-    for (;;) {
-        uint8_t c;
-        if (!peek(s, &c)) {
-            return false;
-        }
-        if (c == '"') {
-            s->pos++;
-            return true;
-        }
-        if (c < 0x20) {
-            return false;
-        }
-        if (c == '\\') {
-            if (s->pos + 1 >= s->len) {
-                return false;
-            }
-            uint8_t e = s->p[s->pos + 1];
-            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                e == 't') {
-                s->pos += 2;
-                continue;
-            }
-            unsigned code;
-            if (!read_u_escape(s, &code) || code == 0) {
-                return false;
-            }
-            if (code >= 0xDC00 && code <= 0xDFFF) {
-                return false; /* low surrogate without its high half */
-            }
-            if (code >= 0xD800 && code <= 0xDBFF) {
-                unsigned low;
-                if (!read_u_escape(s, &low) || low < 0xDC00 || low > 0xDFFF) {
-                    return false;
-                }
-            }
-            continue;
-        }
-        if (c < 0x80) {
-            s->pos++;
-        } else if (!scan_utf8(s)) {
-            return false;
-        }
-    }
-}
-
-static void skip_digits(scanner *s)
-{
-    while (s->pos < s->len && is_digit_u8(s->p[s->pos])) {
-        s->pos++;
-    }
-}
-
-/* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool scan_number(scanner *s)
-{
-    uint8_t c;
-    if (peek(s, &c) && c == '-') {
-        s->pos++;
-    }
-    if (!peek(s, &c) || !is_digit_u8(c)) {
-        return false;
-    }
-    s->pos++;
-    if (c != '0') {
-        skip_digits(s);
-    }
-    if (peek(s, &c) && c == '.') {
-        s->pos++;
-        if (!peek(s, &c) || !is_digit_u8(c)) {
-            return false;
-        }
-        skip_digits(s);
-    }
-    if (peek(s, &c) && (c == 'e' || c == 'E')) {
-        s->pos++;
-        if (peek(s, &c) && (c == '+' || c == '-')) {
-            s->pos++;
-        }
-        if (!peek(s, &c) || !is_digit_u8(c)) {
-            return false;
-        }
-        skip_digits(s);
-    }
-    s->numbers++;
-    return true;
-}
-
-static bool scan_literal(scanner *s, const char *word)
-{
-    size_t n = strlen(word);
-    if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0) {
-        return false;
-    }
-    s->pos += n;
-    return true;
-}
-
-/* Recursion is bounded by EVT_JSON_MAX_DEPTH, so the stack use is too. */
-static bool scan_value(scanner *s, unsigned depth)
-{
-    uint8_t c;
-    skip_ws(s);
-    if (!peek(s, &c)) {
-        return false;
-    }
-    switch (c) {
-    case '{':
-    case '[': {
-        if (depth >= EVT_JSON_MAX_DEPTH) {
-            return false;
-        }
-        uint8_t close = c == '{' ? '}' : ']';
-        s->pos++;
-        skip_ws(s);
-        if (peek(s, &c) && c == close) {
-            s->pos++;
-            return true;
-        }
-        for (;;) {
-            if (close == '}') {
-                skip_ws(s);
-                if (!peek(s, &c) || c != '"' || !scan_string(s)) {
-                    return false; /* keys must be strings */
-                }
-                skip_ws(s);
-                if (!peek(s, &c) || c != ':') {
-                    return false;
-                }
-                s->pos++;
-            }
-            if (!scan_value(s, depth + 1)) {
-                return false;
-            }
-            skip_ws(s);
-            if (!peek(s, &c)) {
-                return false;
-            }
-            s->pos++;
-            if (c == close) {
-                return true;
-            }
-            if (c != ',') {
-                return false;
-            }
-        }
-    }
-    case '"':
-        return scan_string(s);
-    case 't':
-        return scan_literal(s, "true");
-    case 'f':
-        return scan_literal(s, "false");
-    case 'n':
-        return scan_literal(s, "null");
-    default:
-        return scan_number(s);
-    }
+    return EVT_OK;
 }
 
 /* ---- rewrite + cJSON -------------------------------------------------------------------- */
@@ -363,19 +110,19 @@ evt_err evt_json_parse(const char *text, size_t len, cJSON **out)
         return EVT_ERR_ARG;
     }
     *out = NULL;
-    scanner s = {.p = (const uint8_t *)text, .len = len, .pos = 0, .numbers = 0};
-    if (len == 0 || !scan_value(&s, 0)) {
+    /* The streaming validator (jstream.h) holds the rules; duplicate keys are compared by
+     * name below, on the tree, so it needs no key memory here. */
+    evt_jstream v;
+    size_t numbers = 0;
+    evt_jstream_init(&v, NULL, count_numbers, &numbers);
+    if (evt_jstream_feed(&v, text, len) != EVT_OK || evt_jstream_finish(&v) != EVT_OK) {
         return EVT_ERR_JSON_MALFORMED;
     }
-    skip_ws(&s);
-    if (s.pos != len) {
-        return EVT_ERR_JSON_MALFORMED; /* trailing bytes after the value */
-    }
-    if (s.numbers > (SIZE_MAX - len - 1) / 3) {
+    if (numbers > (SIZE_MAX - len - 1) / 3) {
         return EVT_ERR_NOMEM;
     }
 
-    size_t copy_len = len + 3 * s.numbers;
+    size_t copy_len = len + 3 * numbers;
     uint8_t *copy = evt_malloc(copy_len + 1);
     if (copy == NULL) {
         return EVT_ERR_NOMEM;
@@ -513,81 +260,87 @@ evt_err evt_json_get_array(const cJSON *obj, const char *key, bool required, con
     return get_container(obj, key, required, false, out, diag);
 }
 
-/* Text of a string or number node; NULL for other types. */
-static const char *scalar_text(const cJSON *item)
+/* A member of a tree as the value getters see it. */
+static evt_json_value node_value(const cJSON *item)
 {
-    if (cJSON_IsString(item) || evt_json_is_number(item)) {
-        return item->valuestring;
+    evt_json_value v = {EVT_JSON_ABSENT, "", 0, 0};
+    if (item == NULL) {
+        return v;
     }
-    return NULL;
+    if (cJSON_IsNull(item)) {
+        v.kind = EVT_JSON_NULL;
+    } else if (cJSON_IsString(item) || evt_json_is_number(item)) {
+        v.kind = cJSON_IsString(item) ? EVT_JSON_STRING : EVT_JSON_NUMBER;
+        v.text = item->valuestring;
+        v.len = v.full_len = strlen(item->valuestring);
+    } else if (cJSON_IsTrue(item)) {
+        v.kind = EVT_JSON_TRUE;
+    } else if (cJSON_IsFalse(item)) {
+        v.kind = EVT_JSON_FALSE;
+    } else if (cJSON_IsArray(item)) {
+        v.kind = EVT_JSON_ARRAY;
+    } else {
+        v.kind = EVT_JSON_OBJECT;
+    }
+    return v;
 }
 
-/* lookup() for a string or number: *text is NULL when absent, any other type is invalid. */
-static evt_err lookup_scalar(const cJSON *obj, const char *key, bool required, const char **text,
-                             evt_json_diag *diag)
+static bool value_absent(const evt_json_value *v)
 {
-    *text = NULL;
-    const cJSON *item;
-    evt_err err = lookup(obj, key, required, &item, diag);
-    if (err != EVT_OK || item == NULL) {
-        return err;
-    }
-    *text = scalar_text(item);
-    return *text == NULL ? fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID) : EVT_OK;
+    return v == NULL || v->kind == EVT_JSON_ABSENT || v->kind == EVT_JSON_NULL;
 }
 
-evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
-                            evt_json_diag *diag)
+static bool value_scalar(const evt_json_value *v)
+{
+    return v->kind == EVT_JSON_STRING || v->kind == EVT_JSON_NUMBER;
+}
+
+/* Whole text of a scalar: false when only a cut prefix was kept. */
+static bool value_whole(const evt_json_value *v)
+{
+    return v->len == v->full_len;
+}
+
+evt_err evt_json_value_string(const evt_json_value *v, const char *key, bool required, char *out,
+                              size_t cap, evt_json_diag *diag)
 {
     if (out == NULL || cap == 0) {
         return fail(diag, key, EVT_ERR_ARG);
     }
     out[0] = '\0';
-    const char *text;
-    evt_err err = lookup_scalar(obj, key, required, &text, diag);
-    if (err != EVT_OK || text == NULL) {
-        return err;
-    }
-    size_t n = strlen(text);
-    if (n == 0) {
+    if (value_absent(v)) {
         return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
     }
-    if (n > cap - 1) {
+    if (!value_scalar(v)) {
         return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
-    memcpy(out, text, n + 1);
+    if (v->full_len == 0) {
+        return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+    }
+    if (v->full_len > cap - 1 || !value_whole(v)) {
+        return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+    }
+    memcpy(out, v->text, v->len);
+    out[v->len] = '\0';
     return EVT_OK;
 }
 
-void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
+void evt_json_value_text(const evt_json_value *v, char *out, size_t cap)
 {
     if (out == NULL || cap == 0) {
         return;
     }
     out[0] = '\0';
-    if (obj == NULL || key == NULL || !cJSON_IsObject(obj)) {
+    if (value_absent(v) || !value_scalar(v)) {
         return;
     }
-    const char *text = scalar_text(cJSON_GetObjectItemCaseSensitive(obj, key));
-    if (text != NULL) {
-        copy_truncated(out, cap, text);
+    size_t max = cap - 1;
+    if (!value_whole(v) && v->len > 0 && max > v->len - 1) {
+        max = v->len - 1; /* the kept prefix may end inside a character: cut before it */
     }
-}
-
-/* Start of the number getters (evt_fen is an int64_t): clears *out and *present, then
- * lookup_scalar(). */
-static evt_err lookup_number(const cJSON *obj, const char *key, bool required, int64_t *out,
-                             bool *present, const char **text, evt_json_diag *diag)
-{
-    *text = NULL;
-    if (out == NULL) {
-        return fail(diag, key, EVT_ERR_ARG);
-    }
-    *out = 0;
-    if (present != NULL) {
-        *present = false;
-    }
-    return lookup_scalar(obj, key, required, text, diag);
+    size_t n = evt_json_utf8_prefix(v->text, v->len, max);
+    memcpy(out, v->text, n);
+    out[n] = '\0';
 }
 
 /* Strict integer text; false on any deviation or on int64 overflow. */
@@ -623,19 +376,43 @@ static bool parse_int_text(const char *text, int64_t *out)
     return true;
 }
 
-evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
-                         int64_t *out, bool *present, evt_json_diag *diag)
+/* Start of the number getters (evt_fen is an int64_t): clears *out and *present; true when
+ * there is a scalar to read, otherwise *err says what absence or a wrong type means. */
+static bool number_start(const evt_json_value *v, const char *key, bool required, int64_t *out,
+                         bool *present, evt_err *err, evt_json_diag *diag)
 {
-    const char *text;
-    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
-    if (err != EVT_OK || text == NULL) {
+    *err = EVT_OK;
+    if (out == NULL) {
+        *err = fail(diag, key, EVT_ERR_ARG);
+        return false;
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    if (value_absent(v)) {
+        *err = required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
+        return false;
+    }
+    if (!value_scalar(v)) {
+        *err = fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
+        return false;
+    }
+    return true;
+}
+
+evt_err evt_json_value_int(const evt_json_value *v, const char *key, bool required, int64_t min,
+                           int64_t max, int64_t *out, bool *present, evt_json_diag *diag)
+{
+    evt_err err;
+    if (!number_start(v, key, required, out, present, &err, diag)) {
         return err;
     }
-    if (text[0] == '\0') {
+    if (v->full_len == 0) {
         return required ? fail(diag, key, EVT_ERR_PROTO_FIELD_MISSING) : EVT_OK;
     }
     int64_t value;
-    if (!parse_int_text(text, &value) || value < min || value > max) {
+    if (!value_whole(v) || !parse_int_text(v->text, &value) || value < min || value > max) {
         return fail(diag, key, EVT_ERR_PROTO_FIELD_INVALID);
     }
     *out = value;
@@ -645,16 +422,19 @@ evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64
     return EVT_OK;
 }
 
-evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
-                           bool *present, evt_json_diag *diag)
+evt_err evt_json_value_money(const evt_json_value *v, const char *key, bool required, evt_fen *out,
+                             bool *present, evt_json_diag *diag)
 {
-    const char *text;
-    evt_err err = lookup_number(obj, key, required, out, present, &text, diag);
-    if (err != EVT_OK || text == NULL) {
+    evt_err err;
+    if (!number_start(v, key, required, out, present, &err, diag)) {
         return err;
     }
+    if (!value_whole(v)) {
+        /* Longer than any text kept, so far beyond the 22 characters of the longest amount. */
+        return fail(diag, key, EVT_ERR_MONEY_INVALID);
+    }
     bool has_value = false;
-    err = evt_money_parse(text, strlen(text), out, &has_value);
+    err = evt_money_parse(v->text, v->len, out, &has_value);
     if (err != EVT_OK) {
         return fail(diag, key, err);
     }
@@ -665,6 +445,72 @@ evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt
         *present = has_value;
     }
     return EVT_OK;
+}
+
+/* lookup() and the member as a value. */
+static evt_err lookup_value(const cJSON *obj, const char *key, evt_json_value *v,
+                            evt_json_diag *diag)
+{
+    const cJSON *item;
+    evt_err err = lookup(obj, key, false, &item, diag);
+    *v = node_value(item);
+    return err;
+}
+
+evt_err evt_json_get_string(const cJSON *obj, const char *key, bool required, char *out, size_t cap,
+                            evt_json_diag *diag)
+{
+    if (out == NULL || cap == 0) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    out[0] = '\0';
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err : evt_json_value_string(&v, key, required, out, cap, diag);
+}
+
+void evt_json_get_text(const cJSON *obj, const char *key, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0) {
+        return;
+    }
+    out[0] = '\0';
+    if (obj == NULL || key == NULL || !cJSON_IsObject(obj)) {
+        return;
+    }
+    evt_json_value v = node_value(cJSON_GetObjectItemCaseSensitive(obj, key));
+    evt_json_value_text(&v, out, cap);
+}
+
+evt_err evt_json_get_int(const cJSON *obj, const char *key, bool required, int64_t min, int64_t max,
+                         int64_t *out, bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err
+                         : evt_json_value_int(&v, key, required, min, max, out, present, diag);
+}
+
+evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt_fen *out,
+                           bool *present, evt_json_diag *diag)
+{
+    if (out == NULL) {
+        return fail(diag, key, EVT_ERR_ARG);
+    }
+    *out = 0;
+    if (present != NULL) {
+        *present = false;
+    }
+    evt_json_value v;
+    evt_err err = lookup_value(obj, key, &v, diag);
+    return err != EVT_OK ? err : evt_json_value_money(&v, key, required, out, present, diag);
 }
 
 /* ---- builders -------------------------------------------------------------------------- */
@@ -807,17 +653,15 @@ bool evt_json_text_valid(const char *s, size_t len)
     if (s == NULL) {
         return len == 0;
     }
-    scanner sc = {.p = (const uint8_t *)s, .len = len, .pos = 0, .numbers = 0};
-    while (sc.pos < len) {
-        uint8_t c = sc.p[sc.pos];
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+    evt_jstream_utf8 u = {0, 0, 0};
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (u.left == 0 && c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
             return false;
         }
-        if (c < 0x80) {
-            sc.pos++;
-        } else if (!scan_utf8(&sc)) {
+        if (!evt_jstream_utf8_step(&u, c)) {
             return false;
         }
     }
-    return true;
+    return u.left == 0;
 }

@@ -250,6 +250,7 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         .ca_pem = ca_pem,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .io_timeout_ms = cfg->http_timeout_ms,
+        .max_body = EVT_PROTO_ANSWER_MAX_BYTES,
     };
     err = p->request ? evt_https_client_new(&hc, hal->net, hal->sys, &p->https) : EVT_ERR_NOMEM;
     if (err != EVT_OK) {
@@ -312,6 +313,15 @@ static evt_err journal_pending(evt_platform *p, const char *infno, const char *m
     return owed_store(p, PLATFORM_TWIN_PENDING, &owed);
 }
 
+/* evt_https body sink: each decrypted piece of the answer into the streaming parser. A body
+ * that is already known to be invalid is still read to its end (the HTTP framing decides
+ * whether the connection stays usable); the parser keeps its first error for _end. */
+static evt_err answer_piece(void *ctx, const uint8_t *data, size_t len)
+{
+    evt_proto_response_feed(ctx, data, len);
+    return EVT_OK;
+}
+
 static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_len,
                               evt_platform_reply *reply)
 {
@@ -331,11 +341,19 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
         {"x-tif-nonce", gw.nonce},
         {"x-tif-signature", gw.signature},
     };
+    /* The answer is parsed while it arrives: nothing of the body is kept but what the
+     * terminal uses (evt_proto_response_begin), so its length costs no memory. */
+    err = evt_proto_response_begin(&reply->resp);
+    if (err != EVT_OK) {
+        return err;
+    }
+    const evt_https_sink sink = {.ctx = &reply->resp, .write = answer_piece};
     evt_https_request req = {
         .body = (const uint8_t *)p->request,
         .body_len = body_len,
         .headers = headers,
         .header_count = sizeof headers / sizeof headers[0],
+        .body_sink = &sink,
     };
     evt_https_response resp;
     memset(&resp, 0, sizeof resp);
@@ -353,9 +371,9 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
     if (err == EVT_OK && !ok_200) {
         err = EVT_ERR_HTTP_STATUS;
     }
-    if ((ok_200 || gateway_4xx) && resp.body != NULL) {
-        evt_err perr =
-            evt_proto_response_parse(resp.body, resp.body_len, &reply->resp, &reply->diag);
+    if (ok_200 || gateway_4xx) {
+        /* The whole body went through the parser: its verdict. */
+        evt_err perr = evt_proto_response_end(&reply->resp, &reply->diag);
         if (perr != EVT_OK) {
             err = ok_200 ? perr : err;
         } else if (ok_200 || reply->resp.infcode != 0) {
@@ -365,6 +383,10 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
             evt_proto_response_free(&reply->resp);
             memset(&reply->resp, 0, sizeof reply->resp);
         }
+    } else {
+        /* No complete body (or not one to read): what was parsed of it is dropped. */
+        evt_proto_response_free(&reply->resp);
+        memset(&reply->resp, 0, sizeof reply->resp);
     }
     if (err != EVT_OK && !reply->answered) {
         evt_https_info info;

@@ -1,8 +1,357 @@
-/* Response side of evt_proto: envelope, typed outputs, insurance choice, cross-checks. */
+/*
+ * Response side of evt_proto: the answer read while it arrives, typed outputs, insurance
+ * choice, cross-checks.
+ *
+ * The body is never held: evt_jstream hands over one token at a time, and only the members
+ * the terminal uses (the schema below) are kept, each in a slot as large as the field the
+ * typed parser copies it into. A 1101 insurance list is reduced to its EVT_PERSON_MAX_INSU
+ * best entries as they pass; 2101/2102 setldetail and detlcutinfo lists are validated and
+ * forgotten. So an answer of any length is read in sizeof(evt_proto_answer) + the parser.
+ */
 #include "evt/proto.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "evt/arena.h"
+#include "evt/jstream.h"
+
+/* What is kept of an answer: X(id, parent, key, room). room: bytes kept of the value's text
+ * incl. the NUL, one more than the largest field it is copied into, so that "too long" and a
+ * UTF-8 cut are decided exactly as on the whole text. Containers keep only their kind. */
+#define ANSWER_SCHEMA(X)                                                                           \
+    X(N_INFCODE, N_ROOT, "infcode", 24)                                                            \
+    X(N_REFMSGID, N_ROOT, "inf_refmsgid", 66)                                                      \
+    X(N_ERR_MSG, N_ROOT, "err_msg", EVT_PROTO_MSG_BYTES + 1)                                       \
+    X(N_WARN_MSG, N_ROOT, "warn_msg", EVT_PROTO_MSG_BYTES + 1)                                     \
+    X(N_OUTPUT, N_ROOT, "output", 1)                                                               \
+    X(N_SIGNINOUTB, N_OUTPUT, "signinoutb", 1)                                                     \
+    X(N_SIGN_NO, N_SIGNINOUTB, "sign_no", EVT_SIGN_NO_BYTES + 1)                                   \
+    X(N_DATA, N_OUTPUT, "data", 1)                                                                 \
+    X(N_EC_TOKEN, N_DATA, "ecToken", 130)                                                          \
+    X(N_ID_NO, N_DATA, "idNo", 34)                                                                 \
+    X(N_USER_NAME, N_DATA, "userName", EVT_NAME_BYTES + 1)                                         \
+    X(N_ID_TYPE, N_DATA, "idType", 9)                                                              \
+    X(N_INSU_ORG, N_DATA, "insuOrg", 8)                                                            \
+    X(N_EC_INDEX_NO, N_DATA, "ecIndexNo", 66)                                                      \
+    X(N_EC_SHOW_TYPE, N_DATA, "ecShowType", 4)                                                     \
+    X(N_HOLDER_NAME, N_DATA, "holderName", EVT_NAME_BYTES + 1)                                     \
+    X(N_HOLDER_ID_NO, N_DATA, "holderIdNo", 34)                                                    \
+    X(N_BASEINFO, N_OUTPUT, "baseinfo", 1)                                                         \
+    X(N_B_PSN_NO, N_BASEINFO, "psn_no", 32)                                                        \
+    X(N_B_CERT_TYPE, N_BASEINFO, "psn_cert_type", 5)                                               \
+    X(N_B_CERTNO, N_BASEINFO, "certno", 34)                                                        \
+    X(N_B_PSN_NAME, N_BASEINFO, "psn_name", EVT_NAME_BYTES + 1)                                    \
+    X(N_B_GEND, N_BASEINFO, "gend", 3)                                                             \
+    X(N_B_BRDY, N_BASEINFO, "brdy", 12)                                                            \
+    X(N_B_AGE, N_BASEINFO, "age", 64)                                                              \
+    X(N_INSUINFO, N_OUTPUT, "insuinfo", 1)                                                         \
+    X(N_INSU_ENTRY, N_INSUINFO, "", 1) /* each element, read one at a time */                      \
+    X(N_I_INSUTYPE, N_INSU_ENTRY, "insutype", 8)                                                   \
+    X(N_I_PSN_TYPE, N_INSU_ENTRY, "psn_type", 8)                                                   \
+    X(N_I_STAS, N_INSU_ENTRY, "psn_insu_stas", 4)                                                  \
+    X(N_I_INSUPLC, N_INSU_ENTRY, "insuplc_admdvs", 8)                                              \
+    X(N_I_PAUS_DATE, N_INSU_ENTRY, "paus_insu_date", 12)                                           \
+    X(N_I_EMP_NAME, N_INSU_ENTRY, "emp_name", 102)                                                 \
+    X(N_I_BALC, N_INSU_ENTRY, "balc", 24)                                                          \
+    X(N_SETLINFO, N_OUTPUT, "setlinfo", 1)                                                         \
+    X(N_S_SETL_ID, N_SETLINFO, "setl_id", 32)                                                      \
+    X(N_S_MDTRT_ID, N_SETLINFO, "mdtrt_id", 32)                                                    \
+    X(N_S_PSN_NO, N_SETLINFO, "psn_no", 32)                                                        \
+    X(N_S_INSUTYPE, N_SETLINFO, "insutype", 8)                                                     \
+    X(N_S_SETL_TIME, N_SETLINFO, "setl_time", 21)                                                  \
+    X(N_S_MEDINS_SETL_ID, N_SETLINFO, "medins_setl_id", 32)                                        \
+    X(N_S_CLR_OPTINS, N_SETLINFO, "clr_optins", 8)                                                 \
+    X(N_S_CLR_WAY, N_SETLINFO, "clr_way", 8)                                                       \
+    X(N_S_CLR_TYPE, N_SETLINFO, "clr_type", 8)                                                     \
+    X(N_S_PSN_NAME, N_SETLINFO, "psn_name", EVT_NAME_BYTES + 1)                                    \
+    X(N_S_MEDFEE, N_SETLINFO, "medfee_sumamt", 24)                                                 \
+    X(N_S_FULAMT, N_SETLINFO, "fulamt_ownpay_amt", 24)                                             \
+    X(N_S_OVERLMT, N_SETLINFO, "overlmt_selfpay", 24)                                              \
+    X(N_S_PRESELF, N_SETLINFO, "preselfpay_amt", 24)                                               \
+    X(N_S_INSCP, N_SETLINFO, "inscp_scp_amt", 24)                                                  \
+    X(N_S_FUND, N_SETLINFO, "fund_pay_sumamt", 24)                                                 \
+    X(N_S_PSN_PART, N_SETLINFO, "psn_part_amt", 24)                                                \
+    X(N_S_ACCT, N_SETLINFO, "acct_pay", 24)                                                        \
+    X(N_S_MULAID, N_SETLINFO, "acct_mulaid_pay", 24)                                               \
+    X(N_S_CASH, N_SETLINFO, "psn_cash_pay", 24)                                                    \
+    X(N_S_HOSP, N_SETLINFO, "hosp_part_amt", 24)                                                   \
+    X(N_S_BALC, N_SETLINFO, "balc", 24)
+
+#define SCHEMA_ID(id, parent, key, room)    id,
+#define SCHEMA_ROOM(id, parent, key, room)  +(room)
+#define SCHEMA_ENTRY(id, parent, key, room) {parent, key, room},
+
+typedef enum node_id {
+    N_ROOT,
+    ANSWER_SCHEMA(SCHEMA_ID) N_COUNT,
+    N_NONE = 0xFF, /* a member the terminal does not use */
+} node_id;
+
+enum { POOL_BYTES = 1 ANSWER_SCHEMA(SCHEMA_ROOM) };
+
+typedef struct schema_node {
+    uint8_t parent;
+    const char *key;
+    uint16_t room;
+} schema_node;
+
+static const schema_node schema[N_COUNT] = {{N_NONE, "", 1}, ANSWER_SCHEMA(SCHEMA_ENTRY)};
+
+/* Reading state: needed only while the body arrives (freed by evt_proto_response_end). */
+typedef struct answer_reader {
+    evt_jstream json;
+    evt_jstream_keys keys;               /* duplicate members are refused */
+    uint8_t open[EVT_JSTREAM_MAX_DEPTH]; /* schema node of each open container */
+    uint8_t member;                      /* schema node of the value that comes next */
+    uint16_t insu_seen;                  /* insuinfo elements begun */
+    uint16_t entry_index;                /* index of the insuinfo entry being read */
+} answer_reader;
+
+struct evt_proto_answer {
+    answer_reader *reader;
+    evt_json_value value[N_COUNT];
+    char pool[POOL_BYTES];
+    /* The insurance list as it passed: the best entries, or the first entry in error. */
+    evt_insurance insu[EVT_PERSON_MAX_INSU];
+    uint8_t insu_count;
+    evt_err insu_err;
+    evt_json_diag insu_diag;
+};
+
+static const evt_json_value *value_of(const evt_proto_answer *a, node_id id)
+{
+    return &a->value[id];
+}
+
+/* Slots point into the pool; every one starts absent. */
+static void slots_reset(evt_proto_answer *a, node_id first, node_id last)
+{
+    size_t offset = 0;
+    for (unsigned id = 0; id < N_COUNT; id++) {
+        if (id >= first && id <= last) {
+            a->value[id] = (evt_json_value){EVT_JSON_ABSENT, a->pool + offset, 0, 0};
+            a->pool[offset] = '\0';
+        }
+        offset += schema[id].room;
+    }
+}
+
+static node_id find_child(node_id parent, const char *key)
+{
+    for (unsigned id = 1; id < N_COUNT; id++) {
+        if (schema[id].parent == parent && strcmp(schema[id].key, key) == 0) {
+            return (node_id)id;
+        }
+    }
+    return N_NONE;
+}
+
+static evt_json_kind kind_of(evt_jstream_event ev)
+{
+    switch (ev) {
+    case EVT_JSTREAM_OBJECT_BEGIN:
+        return EVT_JSON_OBJECT;
+    case EVT_JSTREAM_ARRAY_BEGIN:
+        return EVT_JSON_ARRAY;
+    case EVT_JSTREAM_STRING:
+        return EVT_JSON_STRING;
+    case EVT_JSTREAM_NUMBER:
+        return EVT_JSON_NUMBER;
+    case EVT_JSTREAM_TRUE:
+        return EVT_JSON_TRUE;
+    case EVT_JSTREAM_FALSE:
+        return EVT_JSON_FALSE;
+    default:
+        return EVT_JSON_NULL;
+    }
+}
+
+static void store(evt_proto_answer *a, node_id id, evt_jstream_event ev,
+                  const evt_jstream_token *tok)
+{
+    evt_json_value *v = &a->value[id];
+    size_t keep = tok->len < schema[id].room ? tok->len : schema[id].room - 1u;
+    memcpy((char *)v->text, tok->text, keep);
+    ((char *)v->text)[keep] = '\0';
+    v->kind = kind_of(ev);
+    v->len = keep;
+    v->full_len = tok->full_len;
+}
+
+static void insurance_path(evt_json_diag *diag, unsigned index)
+{
+    char path[32];
+    snprintf(path, sizeof path, "output.insuinfo[%u]", index);
+    evt_json_diag_prefix(diag, path);
+}
+
+static evt_err parse_insurance(const evt_proto_answer *a, evt_insurance *insu, evt_json_diag *diag);
+
+static bool insu_normal(const evt_insurance *insu)
+{
+    return strcmp(insu->psn_insu_stas, "1") == 0;
+}
+
+/* One insuinfo element has passed: kept, dropped, or the list's first error. */
+static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
+{
+    if (a->insu_err != EVT_OK) {
+        return; /* only the first error is reported, as a reader of the whole list would */
+    }
+    evt_insurance insu;
+    evt_err err = EVT_ERR_PROTO_FIELD_INVALID;
+    evt_json_diag_set(&a->insu_diag, "");
+    if (is_object) {
+        err = parse_insurance(a, &insu, &a->insu_diag);
+    }
+    if (err != EVT_OK) {
+        a->insu_err = err;
+        insurance_path(&a->insu_diag, index);
+        return;
+    }
+    if (a->insu_count < EVT_PERSON_MAX_INSU) {
+        a->insu[a->insu_count++] = insu;
+    } else if (insu_normal(&insu)) {
+        /* Full: a usable entry replaces one that could not be settled under anyway. */
+        for (size_t k = 0; k < EVT_PERSON_MAX_INSU; k++) {
+            if (!insu_normal(&a->insu[k])) {
+                a->insu[k] = insu;
+                break;
+            }
+        }
+    }
+}
+
+/* evt_jstream callback: follows the path and keeps the schema's members. */
+static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
+{
+    evt_proto_answer *a = ctx;
+    answer_reader *r = a->reader;
+    unsigned d = tok->depth;
+    node_id parent = d == 0 ? N_NONE : (node_id)r->open[d - 1];
+
+    if (ev == EVT_JSTREAM_KEY) {
+        r->member =
+            parent != N_NONE && tok->len == tok->full_len ? find_child(parent, tok->text) : N_NONE;
+        return EVT_OK;
+    }
+    if (ev == EVT_JSTREAM_OBJECT_END || ev == EVT_JSTREAM_ARRAY_END) {
+        if (r->open[d] == N_INSU_ENTRY) {
+            insurance_done(a, true, r->entry_index);
+        }
+        return EVT_OK;
+    }
+    /* A value: whose is it? */
+    node_id id = r->member;
+    if (d == 0) {
+        id = N_ROOT;
+    } else if (parent == N_NONE) {
+        id = N_NONE;
+    } else if (parent == N_INSUINFO) {
+        id = N_INSU_ENTRY; /* an element of the insurance list */
+        unsigned index = r->insu_seen++;
+        if (ev == EVT_JSTREAM_OBJECT_BEGIN) {
+            r->entry_index = (uint16_t)index;
+            slots_reset(a, N_INSU_ENTRY, N_I_BALC);
+        } else {
+            insurance_done(a, false, index);
+            id = N_NONE;
+        }
+    }
+    r->member = N_NONE;
+    if (id != N_NONE) {
+        store(a, id, ev, tok);
+    }
+    if (ev == EVT_JSTREAM_OBJECT_BEGIN || ev == EVT_JSTREAM_ARRAY_BEGIN) {
+        /* Members are followed only inside a container of the expected kind. */
+        bool array_node = id == N_INSUINFO;
+        bool follow = id != N_NONE && (ev == EVT_JSTREAM_ARRAY_BEGIN) == array_node;
+        r->open[d] = follow ? (uint8_t)id : (uint8_t)N_NONE;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_proto_response_begin(evt_proto_response *out)
+{
+    if (out == NULL) {
+        return EVT_ERR_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    evt_proto_answer *a = evt_calloc(1, sizeof *a);
+    answer_reader *r = a != NULL ? evt_calloc(1, sizeof *r) : NULL;
+    if (r == NULL) {
+        evt_free(a);
+        return EVT_ERR_NOMEM;
+    }
+    a->reader = r;
+    slots_reset(a, N_ROOT, (node_id)(N_COUNT - 1));
+    r->member = N_NONE;
+    evt_jstream_init(&r->json, &r->keys, on_token, a);
+    out->root = a;
+    return EVT_OK;
+}
+
+evt_err evt_proto_response_feed(evt_proto_response *resp, const void *data, size_t len)
+{
+    if (resp == NULL || resp->root == NULL || resp->root->reader == NULL) {
+        return EVT_ERR_ARG;
+    }
+    return evt_jstream_feed(&resp->root->reader->json, data, len);
+}
+
+/* The envelope of a complete document. */
+static evt_err read_envelope(evt_proto_response *out, evt_json_diag *diag)
+{
+    const evt_proto_answer *a = out->root;
+    if (value_of(a, N_ROOT)->kind != EVT_JSON_OBJECT) {
+        return EVT_ERR_JSON_MALFORMED;
+    }
+    /* infcode bounded to int32: real codes are small, and anything else is garbage. */
+    evt_err err = evt_json_value_int(value_of(a, N_INFCODE), "infcode", true, INT32_MIN, INT32_MAX,
+                                     &out->infcode, NULL, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (out->infcode == 0) {
+        /* A refusal may carry output as "" or anything; a success must have an object, or
+         * nothing ("" and null count as nothing: an acknowledgement such as 2601 needs no
+         * output, and refusing it would keep a reversal retrying forever). */
+        const evt_json_value *output = value_of(a, N_OUTPUT);
+        bool empty = output->kind == EVT_JSON_STRING && output->full_len == 0;
+        if (output->kind == EVT_JSON_OBJECT) {
+            out->output = a;
+        } else if (!empty && output->kind != EVT_JSON_ABSENT && output->kind != EVT_JSON_NULL) {
+            evt_json_diag_set(diag, "output");
+            return EVT_ERR_PROTO_FIELD_INVALID;
+        }
+    }
+    /* Informational: a long or odd platform id must not turn a valid answer into an
+     * unknown outcome, so it is cut rather than refused. */
+    evt_json_value_text(value_of(a, N_REFMSGID), out->inf_refmsgid, sizeof out->inf_refmsgid);
+    evt_json_value_text(value_of(a, N_ERR_MSG), out->err_msg, sizeof out->err_msg);
+    evt_json_value_text(value_of(a, N_WARN_MSG), out->warn_msg, sizeof out->warn_msg);
+    return EVT_OK;
+}
+
+evt_err evt_proto_response_end(evt_proto_response *out, evt_json_diag *diag)
+{
+    evt_json_diag_set(diag, "");
+    if (out == NULL || out->root == NULL || out->root->reader == NULL) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = evt_jstream_finish(&out->root->reader->json);
+    evt_free(out->root->reader);
+    out->root->reader = NULL;
+    if (err == EVT_OK) {
+        err = read_envelope(out, diag);
+    }
+    if (err != EVT_OK) {
+        evt_proto_response_free(out);
+        memset(out, 0, sizeof *out);
+    }
+    return err;
+}
 
 evt_err evt_proto_response_parse(const char *body, size_t len, evt_proto_response *out,
                                  evt_json_diag *diag)
@@ -10,47 +359,20 @@ evt_err evt_proto_response_parse(const char *body, size_t len, evt_proto_respons
     if (out == NULL || (body == NULL && len != 0)) {
         return EVT_ERR_ARG;
     }
-    memset(out, 0, sizeof *out);
     evt_json_diag_set(diag, "");
-    cJSON *root = NULL;
-    evt_err err = evt_json_parse(body, len, &root);
+    evt_err err = evt_proto_response_begin(out);
     if (err != EVT_OK) {
         return err;
     }
-    if (!cJSON_IsObject(root)) {
-        evt_json_free(root);
-        return EVT_ERR_JSON_MALFORMED;
-    }
-    /* infcode bounded to int32: real codes are small, and anything else is garbage. */
-    err = evt_json_get_int(root, "infcode", true, INT32_MIN, INT32_MAX, &out->infcode, NULL, diag);
-    if (err == EVT_OK && out->infcode == 0) {
-        /* A refusal may carry output as "" or anything; a success must have an object, or
-         * nothing ("" and null count as nothing: an acknowledgement such as 2601 needs no
-         * output, and refusing it would keep a reversal retrying forever). */
-        const cJSON *output = cJSON_GetObjectItemCaseSensitive(root, "output");
-        bool empty = cJSON_IsString(output) && output->valuestring[0] == '\0';
-        if (!empty) {
-            err = evt_json_get_object(root, "output", false, &out->output, diag);
-        }
-    }
-    if (err != EVT_OK) {
-        evt_json_free(root);
-        memset(out, 0, sizeof *out);
-        return err;
-    }
-    /* Informational: a long or odd platform id must not turn a valid answer into an
-     * unknown outcome, so it is cut rather than refused. */
-    evt_json_get_text(root, "inf_refmsgid", out->inf_refmsgid, sizeof out->inf_refmsgid);
-    evt_json_get_text(root, "err_msg", out->err_msg, sizeof out->err_msg);
-    evt_json_get_text(root, "warn_msg", out->warn_msg, sizeof out->warn_msg);
-    out->root = root;
-    return EVT_OK;
+    evt_proto_response_feed(out, body, len); /* an error is kept and returned by _end */
+    return evt_proto_response_end(out, diag);
 }
 
 void evt_proto_response_free(evt_proto_response *resp)
 {
-    if (resp != NULL) {
-        evt_json_free(resp->root);
+    if (resp != NULL && resp->root != NULL) {
+        evt_free(resp->root->reader);
+        evt_free(resp->root);
         resp->root = NULL;
         resp->output = NULL;
     }
@@ -65,8 +387,7 @@ evt_err evt_proto_parse_ack(const evt_proto_response *resp)
 }
 
 /* Success with an output object, then the named child object of output. */
-static evt_err output_object(const evt_proto_response *resp, const char *key, const cJSON **obj,
-                             evt_json_diag *diag)
+static evt_err output_object(const evt_proto_response *resp, node_id id, evt_json_diag *diag)
 {
     evt_err err = evt_proto_parse_ack(resp);
     if (err != EVT_OK) {
@@ -76,8 +397,14 @@ static evt_err output_object(const evt_proto_response *resp, const char *key, co
         evt_json_diag_set(diag, "output");
         return EVT_ERR_PROTO_FIELD_MISSING;
     }
-    err = evt_json_get_object(resp->output, key, true, obj, diag);
+    const evt_json_value *v = value_of(resp->output, id);
+    if (v->kind == EVT_JSON_ABSENT || v->kind == EVT_JSON_NULL) {
+        err = EVT_ERR_PROTO_FIELD_MISSING;
+    } else if (v->kind != EVT_JSON_OBJECT) {
+        err = EVT_ERR_PROTO_FIELD_INVALID;
+    }
     if (err != EVT_OK) {
+        evt_json_diag_set(diag, schema[id].key);
         evt_json_diag_prefix(diag, "output");
     }
     return err;
@@ -85,18 +412,19 @@ static evt_err output_object(const evt_proto_response *resp, const char *key, co
 
 /* A run of string getters on one object; path names the object for diag on failure. */
 typedef struct str_field {
-    const char *key;
+    node_id id;
     char *out;
     size_t cap;
     bool required;
 } str_field;
 
-static evt_err get_strings(const cJSON *obj, const str_field *fields, size_t count,
+static evt_err get_strings(const evt_proto_answer *a, const str_field *fields, size_t count,
                            const char *path, evt_json_diag *diag)
 {
     for (size_t i = 0; i < count; i++) {
-        evt_err err = evt_json_get_string(obj, fields[i].key, fields[i].required, fields[i].out,
-                                          fields[i].cap, diag);
+        node_id id = fields[i].id;
+        evt_err err = evt_json_value_string(value_of(a, id), schema[id].key, fields[i].required,
+                                            fields[i].out, fields[i].cap, diag);
         if (err != EVT_OK) {
             evt_json_diag_prefix(diag, path);
             return err;
@@ -112,14 +440,13 @@ evt_err evt_proto_parse_sign_in(const evt_proto_response *resp, char sign_no[EVT
         return EVT_ERR_ARG;
     }
     sign_no[0] = '\0';
-    const cJSON *outb = NULL;
-    evt_err err = output_object(resp, "signinoutb", &outb, diag);
+    evt_err err = output_object(resp, N_SIGNINOUTB, diag);
     if (err != EVT_OK) {
         return err;
     }
     char tmp[EVT_SIGN_NO_BYTES];
-    const str_field fields[] = {{"sign_no", tmp, sizeof tmp, true}};
-    err = get_strings(outb, fields, 1, "output.signinoutb", diag);
+    const str_field fields[] = {{N_SIGN_NO, tmp, sizeof tmp, true}};
+    err = get_strings(resp->output, fields, 1, "output.signinoutb", diag);
     if (err == EVT_OK) {
         memcpy(sign_no, tmp, sizeof tmp);
     }
@@ -132,8 +459,7 @@ evt_err evt_proto_parse_ec_query(const evt_proto_response *resp, evt_voucher_inf
     if (out == NULL) {
         return EVT_ERR_ARG;
     }
-    const cJSON *data = NULL;
-    evt_err err = output_object(resp, "data", &data, diag);
+    evt_err err = output_object(resp, N_DATA, diag);
     if (err != EVT_OK) {
         return err;
     }
@@ -141,15 +467,15 @@ evt_err evt_proto_parse_ec_query(const evt_proto_response *resp, evt_voucher_inf
     memset(&v, 0, sizeof v);
     char show_type[3];
     const str_field fields[] = {
-        {"ecToken", v.ec_token, sizeof v.ec_token, true},
-        {"idNo", v.id_no, sizeof v.id_no, true},
-        {"userName", v.user_name, sizeof v.user_name, true},
-        {"idType", v.id_type, sizeof v.id_type, false},
-        {"insuOrg", v.insu_org, sizeof v.insu_org, false},
-        {"ecIndexNo", v.ec_index_no, sizeof v.ec_index_no, false},
-        {"ecShowType", show_type, sizeof show_type, false},
+        {N_EC_TOKEN, v.ec_token, sizeof v.ec_token, true},
+        {N_ID_NO, v.id_no, sizeof v.id_no, true},
+        {N_USER_NAME, v.user_name, sizeof v.user_name, true},
+        {N_ID_TYPE, v.id_type, sizeof v.id_type, false},
+        {N_INSU_ORG, v.insu_org, sizeof v.insu_org, false},
+        {N_EC_INDEX_NO, v.ec_index_no, sizeof v.ec_index_no, false},
+        {N_EC_SHOW_TYPE, show_type, sizeof show_type, false},
     };
-    err = get_strings(data, fields, sizeof fields / sizeof fields[0], "output.data", diag);
+    err = get_strings(resp->output, fields, sizeof fields / sizeof fields[0], "output.data", diag);
     if (err != EVT_OK) {
         return err;
     }
@@ -157,10 +483,10 @@ evt_err evt_proto_parse_ec_query(const evt_proto_response *resp, evt_voucher_inf
         /* 亲情账户代展码: the cashier must see whose app showed the code. */
         v.via_family_account = true;
         const str_field holder[] = {
-            {"holderName", v.holder_name, sizeof v.holder_name, true},
-            {"holderIdNo", v.holder_id_no, sizeof v.holder_id_no, true},
+            {N_HOLDER_NAME, v.holder_name, sizeof v.holder_name, true},
+            {N_HOLDER_ID_NO, v.holder_id_no, sizeof v.holder_id_no, true},
         };
-        err = get_strings(data, holder, 2, "output.data", diag);
+        err = get_strings(resp->output, holder, 2, "output.data", diag);
         if (err != EVT_OK) {
             return err;
         }
@@ -174,23 +500,18 @@ evt_err evt_proto_parse_ec_query(const evt_proto_response *resp, evt_voucher_inf
 
 /* age: number(4,1) in the national specification, so 45, "45", 45.6 and "45.6" all occur.
  * Whole years are kept (floored) without going through double. */
-static evt_err get_age(const cJSON *obj, uint16_t *age, evt_json_diag *diag)
+static evt_err get_age(const evt_json_value *item, uint16_t *age, evt_json_diag *diag)
 {
     *age = 0;
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "age");
-    if (item == NULL || cJSON_IsNull(item)) {
+    if (item->kind == EVT_JSON_ABSENT || item->kind == EVT_JSON_NULL) {
         return EVT_OK;
     }
-    const char *text = NULL;
-    if (cJSON_IsString(item)) {
-        text = item->valuestring;
-    } else {
-        text = evt_json_number_text(item);
-    }
-    if (text == NULL) {
+    if ((item->kind != EVT_JSON_STRING && item->kind != EVT_JSON_NUMBER) ||
+        item->len != item->full_len) {
         evt_json_diag_set(diag, "age");
         return EVT_ERR_PROTO_FIELD_INVALID;
     }
+    const char *text = item->text;
     if (text[0] == '\0') {
         return EVT_OK;
     }
@@ -219,40 +540,26 @@ static evt_err get_age(const cJSON *obj, uint16_t *age, evt_json_diag *diag)
     return EVT_OK;
 }
 
-static bool insu_normal(const evt_insurance *insu)
-{
-    return strcmp(insu->psn_insu_stas, "1") == 0;
-}
-
-static evt_err parse_insurance(const cJSON *entry, evt_insurance *insu, evt_json_diag *diag)
+/* The insuinfo entry just read (its slots). */
+static evt_err parse_insurance(const evt_proto_answer *a, evt_insurance *insu, evt_json_diag *diag)
 {
     memset(insu, 0, sizeof *insu);
-    if (!cJSON_IsObject(entry)) {
-        evt_json_diag_set(diag, "");
-        return EVT_ERR_PROTO_FIELD_INVALID;
-    }
     const str_field fields[] = {
-        {"insutype", insu->insutype, sizeof insu->insutype, true},
-        {"psn_type", insu->psn_type, sizeof insu->psn_type, false},
-        {"psn_insu_stas", insu->psn_insu_stas, sizeof insu->psn_insu_stas, true},
-        {"insuplc_admdvs", insu->insuplc_admdvs, sizeof insu->insuplc_admdvs, true},
-        {"paus_insu_date", insu->paus_insu_date, sizeof insu->paus_insu_date, false},
+        {N_I_INSUTYPE, insu->insutype, sizeof insu->insutype, true},
+        {N_I_PSN_TYPE, insu->psn_type, sizeof insu->psn_type, false},
+        {N_I_STAS, insu->psn_insu_stas, sizeof insu->psn_insu_stas, true},
+        {N_I_INSUPLC, insu->insuplc_admdvs, sizeof insu->insuplc_admdvs, true},
+        {N_I_PAUS_DATE, insu->paus_insu_date, sizeof insu->paus_insu_date, false},
     };
-    evt_err err = get_strings(entry, fields, sizeof fields / sizeof fields[0], "", diag);
+    evt_err err = get_strings(a, fields, sizeof fields / sizeof fields[0], "", diag);
     if (err != EVT_OK) {
         return err;
     }
     /* The employer's name is display text only; a long one is cut, not refused. */
-    evt_json_get_text(entry, "emp_name", insu->emp_name, sizeof insu->emp_name);
+    evt_json_value_text(value_of(a, N_I_EMP_NAME), insu->emp_name, sizeof insu->emp_name);
     /* balc is "" for resident insurance (no personal account). */
-    return evt_json_get_money(entry, "balc", false, &insu->balc, &insu->balc_present, diag);
-}
-
-static void diag_insuinfo_path(evt_json_diag *diag, size_t index)
-{
-    char path[32];
-    snprintf(path, sizeof path, "output.insuinfo[%u]", (unsigned)index);
-    evt_json_diag_prefix(diag, path);
+    return evt_json_value_money(value_of(a, N_I_BALC), "balc", false, &insu->balc,
+                                &insu->balc_present, diag);
 }
 
 evt_err evt_proto_parse_person(const evt_proto_response *resp, evt_person *out, evt_json_diag *diag)
@@ -260,24 +567,24 @@ evt_err evt_proto_parse_person(const evt_proto_response *resp, evt_person *out, 
     if (out == NULL) {
         return EVT_ERR_ARG;
     }
-    const cJSON *base = NULL;
-    evt_err err = output_object(resp, "baseinfo", &base, diag);
+    evt_err err = output_object(resp, N_BASEINFO, diag);
     if (err != EVT_OK) {
         return err;
     }
+    const evt_proto_answer *a = resp->output;
     evt_person p;
     memset(&p, 0, sizeof p);
     const str_field fields[] = {
-        {"psn_no", p.psn_no, sizeof p.psn_no, true},
-        {"psn_cert_type", p.psn_cert_type, sizeof p.psn_cert_type, false},
-        {"certno", p.certno, sizeof p.certno, false},
-        {"psn_name", p.psn_name, sizeof p.psn_name, true},
-        {"gend", p.gend, sizeof p.gend, false},
-        {"brdy", p.brdy, sizeof p.brdy, false},
+        {N_B_PSN_NO, p.psn_no, sizeof p.psn_no, true},
+        {N_B_CERT_TYPE, p.psn_cert_type, sizeof p.psn_cert_type, false},
+        {N_B_CERTNO, p.certno, sizeof p.certno, false},
+        {N_B_PSN_NAME, p.psn_name, sizeof p.psn_name, true},
+        {N_B_GEND, p.gend, sizeof p.gend, false},
+        {N_B_BRDY, p.brdy, sizeof p.brdy, false},
     };
-    err = get_strings(base, fields, sizeof fields / sizeof fields[0], "output.baseinfo", diag);
+    err = get_strings(a, fields, sizeof fields / sizeof fields[0], "output.baseinfo", diag);
     if (err == EVT_OK) {
-        err = get_age(base, &p.age, diag);
+        err = get_age(value_of(a, N_B_AGE), &p.age, diag);
         if (err != EVT_OK) {
             evt_json_diag_prefix(diag, "output.baseinfo");
         }
@@ -285,35 +592,20 @@ evt_err evt_proto_parse_person(const evt_proto_response *resp, evt_person *out, 
     if (err != EVT_OK) {
         return err;
     }
-
-    const cJSON *list = NULL;
-    err = evt_json_get_array(resp->output, "insuinfo", false, &list, diag);
-    if (err != EVT_OK) {
-        evt_json_diag_prefix(diag, "output");
-        return err;
+    evt_json_kind list = value_of(a, N_INSUINFO)->kind;
+    if (list != EVT_JSON_ABSENT && list != EVT_JSON_NULL && list != EVT_JSON_ARRAY) {
+        evt_json_diag_set(diag, "output.insuinfo");
+        return EVT_ERR_PROTO_FIELD_INVALID;
     }
-    size_t index = 0;
-    const cJSON *entry = NULL;
-    cJSON_ArrayForEach(entry, list)
-    {
-        evt_insurance insu;
-        err = parse_insurance(entry, &insu, diag);
-        if (err != EVT_OK) {
-            diag_insuinfo_path(diag, index);
-            return err;
-        }
-        if (p.insu_count < EVT_PERSON_MAX_INSU) {
-            p.insu[p.insu_count++] = insu;
-        } else if (insu_normal(&insu)) {
-            /* Full: a usable entry replaces one that could not be settled under anyway. */
-            for (size_t k = 0; k < EVT_PERSON_MAX_INSU; k++) {
-                if (!insu_normal(&p.insu[k])) {
-                    p.insu[k] = insu;
-                    break;
-                }
+    if (list == EVT_JSON_ARRAY) {
+        if (a->insu_err != EVT_OK) {
+            if (diag != NULL) {
+                *diag = a->insu_diag;
             }
+            return a->insu_err;
         }
-        index++;
+        p.insu_count = a->insu_count;
+        memcpy(p.insu, a->insu, sizeof p.insu);
     }
     *out = p;
     return EVT_OK;
@@ -361,7 +653,7 @@ evt_err evt_proto_select_insurance(const evt_person *person, const char *preferr
 }
 
 typedef struct amount_field {
-    const char *key;
+    node_id id;
     evt_fen *out;
     bool required;
     bool *present;
@@ -374,49 +666,50 @@ evt_err evt_proto_parse_settlement(const evt_proto_response *resp, evt_proto_set
     if (out == NULL) {
         return EVT_ERR_ARG;
     }
-    const cJSON *setl = NULL;
-    evt_err err = output_object(resp, "setlinfo", &setl, diag);
+    evt_err err = output_object(resp, N_SETLINFO, diag);
     if (err != EVT_OK) {
         return err;
     }
+    const evt_proto_answer *a = resp->output;
     evt_settlement s;
     memset(&s, 0, sizeof s);
     const str_field fields[] = {
-        {"setl_id", s.setl_id, sizeof s.setl_id, false},
-        {"mdtrt_id", s.mdtrt_id, sizeof s.mdtrt_id, false},
-        {"psn_no", s.psn_no, sizeof s.psn_no, true},
-        {"insutype", s.insutype, sizeof s.insutype, false},
-        {"setl_time", s.setl_time, sizeof s.setl_time, false},
-        {"medins_setl_id", s.medins_setl_id, sizeof s.medins_setl_id, false},
-        {"clr_optins", s.clr_optins, sizeof s.clr_optins, false},
-        {"clr_way", s.clr_way, sizeof s.clr_way, false},
-        {"clr_type", s.clr_type, sizeof s.clr_type, false},
+        {N_S_SETL_ID, s.setl_id, sizeof s.setl_id, false},
+        {N_S_MDTRT_ID, s.mdtrt_id, sizeof s.mdtrt_id, false},
+        {N_S_PSN_NO, s.psn_no, sizeof s.psn_no, true},
+        {N_S_INSUTYPE, s.insutype, sizeof s.insutype, false},
+        {N_S_SETL_TIME, s.setl_time, sizeof s.setl_time, false},
+        {N_S_MEDINS_SETL_ID, s.medins_setl_id, sizeof s.medins_setl_id, false},
+        {N_S_CLR_OPTINS, s.clr_optins, sizeof s.clr_optins, false},
+        {N_S_CLR_WAY, s.clr_way, sizeof s.clr_way, false},
+        {N_S_CLR_TYPE, s.clr_type, sizeof s.clr_type, false},
     };
-    err = get_strings(setl, fields, sizeof fields / sizeof fields[0], "output.setlinfo", diag);
+    err = get_strings(a, fields, sizeof fields / sizeof fields[0], "output.setlinfo", diag);
     if (err != EVT_OK) {
         return err;
     }
     /* Display text; cut rather than refuse a settlement over a long name. */
-    evt_json_get_text(setl, "psn_name", s.psn_name, sizeof s.psn_name);
+    evt_json_value_text(value_of(a, N_S_PSN_NAME), s.psn_name, sizeof s.psn_name);
 
     bool psn_part_present = false;
     const amount_field amounts[] = {
-        {"medfee_sumamt", &s.medfee_sumamt, true, NULL},
-        {"fulamt_ownpay_amt", &s.fulamt_ownpay_amt, false, NULL},
-        {"overlmt_selfpay", &s.overlmt_selfpay, false, NULL},
-        {"preselfpay_amt", &s.preselfpay_amt, false, NULL},
-        {"inscp_scp_amt", &s.inscp_scp_amt, false, NULL},
-        {"fund_pay_sumamt", &s.fund_pay_sumamt, true, NULL},
-        {"psn_part_amt", &s.psn_part_amt, false, &psn_part_present},
-        {"acct_pay", &s.acct_pay, true, NULL},
-        {"acct_mulaid_pay", &s.acct_mulaid_pay, false, NULL},
-        {"psn_cash_pay", &s.psn_cash_pay, true, NULL},
-        {"hosp_part_amt", &s.hosp_part_amt, false, NULL},
-        {"balc", &s.balc, false, &s.balc_present},
+        {N_S_MEDFEE, &s.medfee_sumamt, true, NULL},
+        {N_S_FULAMT, &s.fulamt_ownpay_amt, false, NULL},
+        {N_S_OVERLMT, &s.overlmt_selfpay, false, NULL},
+        {N_S_PRESELF, &s.preselfpay_amt, false, NULL},
+        {N_S_INSCP, &s.inscp_scp_amt, false, NULL},
+        {N_S_FUND, &s.fund_pay_sumamt, true, NULL},
+        {N_S_PSN_PART, &s.psn_part_amt, false, &psn_part_present},
+        {N_S_ACCT, &s.acct_pay, true, NULL},
+        {N_S_MULAID, &s.acct_mulaid_pay, false, NULL},
+        {N_S_CASH, &s.psn_cash_pay, true, NULL},
+        {N_S_HOSP, &s.hosp_part_amt, false, NULL},
+        {N_S_BALC, &s.balc, false, &s.balc_present},
     };
     for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
-        err = evt_json_get_money(setl, amounts[i].key, amounts[i].required, amounts[i].out,
-                                 amounts[i].present, diag);
+        node_id id = amounts[i].id;
+        err = evt_json_value_money(value_of(a, id), schema[id].key, amounts[i].required,
+                                   amounts[i].out, amounts[i].present, diag);
         if (err != EVT_OK) {
             evt_json_diag_prefix(diag, "output.setlinfo");
             return err;

@@ -19,6 +19,8 @@ typedef struct evt_arena_stats {
     size_t peak;        /* highest in_use since init or evt_arena_reset_peak */
     size_t blocks;      /* live allocations now */
     size_t peak_blocks; /* highest live allocations */
+    size_t largest;     /* largest single firmware allocation (evt_malloc/evt_calloc/cJSON)
+                         * since init or evt_arena_reset_peak; mbedTLS's own not counted */
 } evt_arena_stats;
 
 /* Takes over buf (must outlive all use of the firmware). Call once, before anything else. */

@@ -104,7 +104,9 @@
       "订单金额超过终端上限，请核对订单")                                                         \
     X(EVT_ERR_ECR_UNAUTHENTICATED, "ECR message not authenticated", "收银系统未通过配对验证")   \
     X(EVT_ERR_AUTH_FAILED, "wrong PIN", "密码错误")                                               \
-    X(EVT_ERR_AUTH_LOCKED, "too many wrong PINs: locked for a while", "密码错误次数过多，请稍后再试")
+    X(EVT_ERR_AUTH_LOCKED, "too many wrong PINs: locked for a while", "密码错误次数过多，请稍后再试") \
+    X(EVT_ERR_JSON_TOO_LARGE, "JSON beyond the protocol's limits (members per object)",          \
+      "平台应答超出协议规定的大小，请联系医保平台")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,

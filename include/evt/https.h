@@ -50,13 +50,20 @@ typedef struct evt_https_config {
     const char *ca_pem;          /* NUL-terminated PEM with one or more CA certificates */
     uint32_t connect_timeout_ms; /* TCP connect + TLS handshake; 0 = default */
     uint32_t io_timeout_ms;      /* whole write-request/read-response exchange; 0 = default */
-    size_t max_body;             /* response body cap; 0 = 64 KiB */
+    size_t max_body;             /* response body cap; 0 = 64 KiB (memory: see body_sink) */
 } evt_https_config;
 
 typedef struct evt_https_header {
     const char *name;  /* an HTTP token, e.g. "x-tif-paasid" */
     const char *value; /* printable, no CR/LF */
 } evt_https_header;
+
+/* Takes the response body piece by piece as it is decrypted (len >= 1): a reader that parses
+ * while the body arrives keeps nothing of it. An error ends the response with that error. */
+typedef struct evt_https_sink {
+    void *ctx;
+    evt_err (*write)(void *ctx, const uint8_t *data, size_t len);
+} evt_https_sink;
 
 typedef struct evt_https_request {
     const char *path;         /* NULL = config path */
@@ -67,6 +74,9 @@ typedef struct evt_https_request {
      * Connection are the client's own and are refused here (EVT_ERR_ARG). */
     const evt_https_header *headers;
     size_t header_count;
+    /* NULL: the body is collected in resp->body. Otherwise the body goes to the sink (for every
+     * status) and resp->body stays NULL; resp->body_len still counts it. */
+    const evt_https_sink *body_sink;
 } evt_https_request;
 
 typedef struct evt_https_response {

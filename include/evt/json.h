@@ -110,6 +110,43 @@ evt_err evt_json_get_money(const cJSON *obj, const char *key, bool required, evt
                            bool *present, evt_json_diag *diag);
 
 /*
+ * Values as the streaming parser keeps them (evt_jstream, evt_proto's answers): the same
+ * rules as the getters above, without a tree. The getters above are these applied to a
+ * tree's member.
+ */
+typedef enum evt_json_kind {
+    EVT_JSON_ABSENT = 0, /* no such member */
+    EVT_JSON_NULL,
+    EVT_JSON_FALSE,
+    EVT_JSON_TRUE,
+    EVT_JSON_NUMBER,
+    EVT_JSON_STRING,
+    EVT_JSON_OBJECT,
+    EVT_JSON_ARRAY,
+} evt_json_kind;
+
+/* A member's value. For STRING (decoded bytes) and NUMBER (original text): text holds the
+ * first len bytes, NUL-terminated; full_len is the whole token's length (> len when only a
+ * prefix was kept; keep at least as many bytes as the largest cap a getter is given). */
+typedef struct evt_json_value {
+    evt_json_kind kind;
+    const char *text;
+    size_t len;
+    size_t full_len;
+} evt_json_value;
+
+/* v NULL, ABSENT or NULL: absent. Otherwise as evt_json_get_string / _text / _int / _money
+ * with key naming the field in diag; a value of which only a prefix was kept and that had to
+ * be whole is refused as too long (string, int: FIELD_INVALID; money: MONEY_INVALID). */
+evt_err evt_json_value_string(const evt_json_value *v, const char *key, bool required, char *out,
+                              size_t cap, evt_json_diag *diag);
+void evt_json_value_text(const evt_json_value *v, char *out, size_t cap);
+evt_err evt_json_value_int(const evt_json_value *v, const char *key, bool required, int64_t min,
+                           int64_t max, int64_t *out, bool *present, evt_json_diag *diag);
+evt_err evt_json_value_money(const evt_json_value *v, const char *key, bool required, evt_fen *out,
+                             bool *present, evt_json_diag *diag);
+
+/*
  * Builders. Every one returns EVT_ERR_NOMEM when the arena is full (the partial tree stays
  * owned by the root: release it with evt_json_free), EVT_ERR_ARG for NULL pointers.
  */

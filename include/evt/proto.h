@@ -4,9 +4,9 @@
  * decides what to send when. Follows docs/protocol-decisions.md (the platform emulator is
  * written from the same page).
  *
- * Memory: builders and parsers allocate through cJSON's hooks (the arena) and give it all
- * back before returning, except a parsed response, which owns its tree until
- * evt_proto_response_free.
+ * Memory: builders allocate through cJSON's hooks (the arena) and give it all back before
+ * returning. Responses are read while they arrive (evt_jstream) into a fixed-size answer that
+ * is owned until evt_proto_response_free: an answer's length does not change what it costs.
  *
  * Errors carry an evt_json_diag naming the offending field (a path such as
  * "output.setlinfo.acct_pay", or the identity key for configuration errors) so the log can
@@ -40,6 +40,16 @@
 #define EVT_SIGN_NO_BYTES   31
 #define EVT_PROTO_MSG_BYTES 256 /* err_msg / warn_msg copies, cut on a UTF-8 boundary */
 #define EVT_INF_TIME_BYTES  20  /* "yyyy-MM-dd HH:mm:ss" + NUL */
+
+/*
+ * Longest answer body the terminal reads (docs/protocol-decisions.md, "Answer size"). Answers
+ * are parsed while they arrive in fixed memory, so this bounds time on the wire, not RAM. The
+ * largest answer the protocol allows is a 2101/2102 for an order of EVT_ORDER_MAX_ITEMS lines:
+ * envelope, setlinfo and setldetail (a few KiB) plus one detlcutinfo entry per line (about 30
+ * fields of the national specification, at most 2 KiB with its 500-byte memo). 2 KiB per line
+ * + 64 KiB for everything else, rounded up: an answer over it is not one the protocol allows.
+ */
+#define EVT_PROTO_ANSWER_MAX_BYTES (64u * 1024u + EVT_ORDER_MAX_ITEMS * 2048u)
 
 /*
  * Who is sending: filled by the app from the provisioning config. Pointers to NUL-terminated
@@ -196,26 +206,43 @@ evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_e
 
 /* ---- responses -------------------------------------------------------------------------- */
 
+/* What the terminal keeps of an answer (response.c): the members it uses, each in a slot of
+ * the field's size, and the 1101 insurance list reduced as it passed. */
+typedef struct evt_proto_answer evt_proto_answer;
+
 typedef struct evt_proto_response {
-    cJSON *root;                       /* owned; evt_proto_response_free */
+    evt_proto_answer *root;            /* owned (arena); evt_proto_response_free */
     int64_t infcode;                   /* 0 success; sent as number or string */
     char inf_refmsgid[65];             /* platform's message id */
     char err_msg[EVT_PROTO_MSG_BYTES]; /* may name the patient: show, do not log */
     char warn_msg[EVT_PROTO_MSG_BYTES];
-    const cJSON *output; /* NULL when absent (or infcode != 0) */
+    const evt_proto_answer *output; /* NULL when absent (or infcode != 0) */
 } evt_proto_response;
 
 /*
  * Parses a response envelope. EVT_OK means a complete, well-formed envelope: the outcome is
  * known (success or a business refusal in infcode/err_msg). Any error means the body is not
- * a valid answer: EVT_ERR_JSON_MALFORMED (broken, truncated, not an object),
+ * a valid answer: EVT_ERR_JSON_MALFORMED (broken, truncated, not an object, a member twice),
+ * EVT_ERR_JSON_TOO_LARGE (more members in the open objects than EVT_JSTREAM_MAX_KEYS),
  * EVT_ERR_PROTO_FIELD_MISSING / _INVALID (infcode absent or not an integer; on success,
  * output neither an object nor absent/null/""), EVT_ERR_NOMEM. inf_refmsgid, err_msg and
  * warn_msg are informational: copied, cut on a UTF-8 boundary if long, never refused.
  * On error nothing is owned (out->root NULL).
+ * Memory: fixed (the kept members plus the streaming parser), whatever len is.
  */
 evt_err evt_proto_response_parse(const char *body, size_t len, evt_proto_response *out,
                                  evt_json_diag *diag);
+
+/*
+ * The same, read while the body arrives: _begin (EVT_ERR_NOMEM), _feed with each piece (an
+ * error is kept: once the body is known to be invalid the rest is ignored), _end when the body
+ * is complete, which returns what evt_proto_response_parse would have for the whole body and
+ * frees the reading state. After a failed _end nothing is owned; after _begin without _end,
+ * evt_proto_response_free releases everything.
+ */
+evt_err evt_proto_response_begin(evt_proto_response *out);
+evt_err evt_proto_response_feed(evt_proto_response *resp, const void *data, size_t len);
+evt_err evt_proto_response_end(evt_proto_response *resp, evt_json_diag *diag);
 void evt_proto_response_free(evt_proto_response *resp);
 
 /*

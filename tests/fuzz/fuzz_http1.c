@@ -63,8 +63,25 @@ typedef struct outcome {
 
 static evt_http1_reader reader;
 
+/* A body sink that keeps what it is handed, to compare with a collected body. */
+typedef struct sunk {
+    uint8_t bytes[EVT_HTTPS_DEFAULT_MAX_BODY];
+    size_t len;
+    bool empty_piece;
+} sunk;
+
+static evt_err sink_write(void *ctx, const uint8_t *data, size_t len)
+{
+    sunk *k = ctx;
+    k->empty_piece |= len == 0;
+    FUZZ_CHECK(len <= sizeof k->bytes - k->len, "sink handed more than max_body");
+    memcpy(k->bytes + k->len, data, len);
+    k->len += len;
+    return EVT_OK;
+}
+
 static void read_once(const uint8_t *data, size_t len, cut_mode mode, uint32_t seed, uint8_t flags,
-                      size_t max_body, outcome *out)
+                      size_t max_body, const evt_https_sink *sink, outcome *out)
 {
     stream s = {.data = data, .len = len, .mode = mode};
     fuzz_rng_seed(&s.rng, seed);
@@ -82,7 +99,7 @@ static void read_once(const uint8_t *data, size_t len, cut_mode mode, uint32_t s
     }
     evt_http1_reset(&reader);
     const evt_http1_source source = {.ctx = &s, .read = stream_read};
-    out->err = evt_http1_read_response(&reader, &source, max_body, &out->resp);
+    out->err = evt_http1_read_response(&reader, &source, max_body, sink, &out->resp);
     out->buffered = reader.rx_len - reader.rx_pos;
     out->consumed = s.pos - out->buffered;
 }
@@ -140,10 +157,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     /* 0: the client's default cap; else small caps, so the limit is reached often. */
     size_t max_body = cap_pick == 0 ? EVT_HTTPS_DEFAULT_MAX_BODY : (size_t)cap_pick * 16u;
 
-    static outcome whole, random_cuts, bytes;
-    read_once(body, n, CUT_NONE, seed, flags, max_body, &whole);
-    read_once(body, n, CUT_RANDOM, seed, flags, max_body, &random_cuts);
-    read_once(body, n, CUT_BYTES, seed, flags, max_body, &bytes);
+    static outcome whole, random_cuts, bytes, sunk_cuts;
+    read_once(body, n, CUT_NONE, seed, flags, max_body, NULL, &whole);
+    read_once(body, n, CUT_RANDOM, seed, flags, max_body, NULL, &random_cuts);
+    read_once(body, n, CUT_BYTES, seed, flags, max_body, NULL, &bytes);
+    /* The body handed to a sink as it arrives (how the platform reads answers) is the same
+     * bytes, with the same framing verdict, and nothing of it is kept. */
+    static sunk k;
+    k.len = 0;
+    k.empty_piece = false;
+    const evt_https_sink sink = {.ctx = &k, .write = sink_write};
+    read_once(body, n, CUT_RANDOM, seed, flags, max_body, &sink, &sunk_cuts);
+    FUZZ_CHECK(sunk_cuts.resp.body == NULL, "a sink read kept a body");
+    FUZZ_CHECK(!k.empty_piece, "sink handed an empty piece");
+    FUZZ_CHECK(sunk_cuts.err == whole.err && sunk_cuts.resp.status == whole.resp.status,
+               "sink: %s, whole: %s", evt_err_name(sunk_cuts.err), evt_err_name(whole.err));
+    if (whole.err == EVT_OK) {
+        FUZZ_CHECK(sunk_cuts.resp.body_len == whole.resp.body_len && k.len == whole.resp.body_len &&
+                       memcmp(k.bytes, whole.resp.body, k.len) == 0,
+                   "sink: another body");
+        FUZZ_CHECK(sunk_cuts.consumed == whole.consumed, "sink: another end of response");
+        FUZZ_CHECK(whole.consumed != n || sunk_cuts.resp.keep_alive == whole.resp.keep_alive,
+                   "sink: keep-alive differs");
+    }
     check_outcome(&whole, max_body);
     check_outcome(&random_cuts, max_body);
     check_outcome(&bytes, max_body);

@@ -14,6 +14,12 @@
  *   PERSON_MISMATCH;
  * - the insurance choice follows the documented preference order;
  * - the arena is empty after evt_proto_response_free.
+ * Differential, since answers are read while they arrive (evt_jstream, no tree):
+ * - against the tree parser (evt_json_parse): a body the streaming reader calls malformed is
+ *   refused by the tree parser too (or is not an object), and a body the tree parser refuses
+ *   is malformed for the streaming reader;
+ * - against itself: the same body fed in random pieces (1 byte up to all of it, as TLS records
+ *   would cut it) gives the same result, the same envelope and the same typed outputs.
  */
 #include <stdio.h>
 #include <string.h>
@@ -181,10 +187,18 @@ static bool body_amount(const cJSON *setl, const char *key, evt_fen *out, bool *
                           present);
 }
 
+/* The body's output as the tree parser reads it: the reference the streaming reader's values
+ * are compared with (NULL when the tree could not be built). */
+static const cJSON *ref_output;
+
 static void check_settled(const evt_proto_response *resp, const evt_settlement *s,
                           evt_proto_settle_kind kind, evt_fen total, const char *psn_no)
 {
-    const cJSON *setl = cJSON_GetObjectItemCaseSensitive(resp->output, "setlinfo");
+    (void)resp;
+    if (ref_output == NULL) {
+        return;
+    }
+    const cJSON *setl = cJSON_GetObjectItemCaseSensitive(ref_output, "setlinfo");
     static const char *const keys[] = {"medfee_sumamt",   "fund_pay_sumamt", "acct_pay",
                                        "acct_mulaid_pay", "psn_cash_pay",    "hosp_part_amt",
                                        "psn_part_amt"};
@@ -228,8 +242,9 @@ static void check_settlement(const evt_proto_response *resp, evt_proto_settle_ki
     evt_fen total = 0;
     bool present = false;
     char psn_no[31] = "";
-    const cJSON *setl =
-        resp->output != NULL ? cJSON_GetObjectItemCaseSensitive(resp->output, "setlinfo") : NULL;
+    const cJSON *setl = resp->output != NULL && ref_output != NULL
+                            ? cJSON_GetObjectItemCaseSensitive(ref_output, "setlinfo")
+                            : NULL;
     if (cJSON_IsObject(setl)) {
         evt_json_get_money(setl, "medfee_sumamt", false, &total, &present, NULL);
         evt_json_get_string(setl, "psn_no", false, psn_no, sizeof psn_no, NULL);
@@ -259,6 +274,95 @@ static void check_settlement(const evt_proto_response *resp, evt_proto_settle_ki
     FUZZ_CHECK(err == EVT_ERR_PROTO_PERSON_MISMATCH, "another person: %s", evt_err_name(err));
 }
 
+/* ---- differential ------------------------------------------------------------------------- */
+
+static void check_against_tree(const uint8_t *data, size_t len, evt_err err)
+{
+    cJSON *tree = NULL;
+    evt_err terr = evt_json_parse((const char *)data, len, &tree);
+    if (terr == EVT_ERR_NOMEM || err == EVT_ERR_NOMEM || err == EVT_ERR_JSON_TOO_LARGE) {
+        evt_json_free(tree);
+        return;
+    }
+    bool tree_object = terr == EVT_OK && cJSON_IsObject(tree);
+    evt_json_free(tree);
+    if (err == EVT_ERR_JSON_MALFORMED) {
+        FUZZ_CHECK(!tree_object, "streaming reader refused a JSON object the tree parser took");
+    }
+    if (terr == EVT_ERR_JSON_MALFORMED) {
+        FUZZ_CHECK(err == EVT_ERR_JSON_MALFORMED,
+                   "streaming reader took what the tree parser "
+                   "refused: %s",
+                   evt_err_name(err));
+    }
+}
+
+/* What a reader of the answer can see; compared between whole and piecewise reads. */
+typedef struct seen {
+    evt_err err;
+    evt_json_diag diag;
+    int64_t infcode;
+    char texts[3][EVT_PROTO_MSG_BYTES];
+    evt_err person_err, settle_err;
+    evt_person person;
+    evt_settlement settlement;
+} seen;
+
+static void observe(evt_err err, evt_proto_response *resp, const evt_json_diag *diag, seen *out)
+{
+    memset(out, 0, sizeof *out);
+    out->err = err;
+    out->diag = *diag;
+    if (err != EVT_OK) {
+        return;
+    }
+    out->infcode = resp->infcode;
+    snprintf(out->texts[0], sizeof out->texts[0], "%s", resp->inf_refmsgid);
+    snprintf(out->texts[1], sizeof out->texts[1], "%s", resp->err_msg);
+    snprintf(out->texts[2], sizeof out->texts[2], "%s", resp->warn_msg);
+    evt_json_diag d;
+    out->person_err = evt_proto_parse_person(resp, &out->person, &d);
+    out->settle_err =
+        evt_proto_parse_settlement(resp, EVT_PROTO_SETTLE, 0, "", &out->settlement, &d);
+    if (out->person_err != EVT_OK) {
+        memset(&out->person, 0, sizeof out->person);
+    }
+    if (out->settle_err != EVT_OK) {
+        memset(&out->settlement, 0, sizeof out->settlement);
+    }
+}
+
+static void check_pieces(const uint8_t *data, size_t len, const seen *whole)
+{
+    uint32_t seed = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        seed = (seed ^ data[i]) * 16777619u;
+    }
+    fuzz_rng rng;
+    fuzz_rng_seed(&rng, seed);
+    evt_proto_response resp;
+    evt_json_diag diag = {{0}};
+    evt_err err = evt_proto_response_begin(&resp);
+    if (err != EVT_OK) {
+        return; /* NOMEM: nothing to compare */
+    }
+    for (size_t pos = 0; pos < len;) {
+        size_t left = len - pos;
+        size_t n = 1 + fuzz_rng_below(&rng, left < 64 ? (uint32_t)left : 64u);
+        evt_proto_response_feed(&resp, data + pos, n);
+        pos += n;
+    }
+    err = evt_proto_response_end(&resp, &diag);
+    seen pieces;
+    observe(err, &resp, &diag, &pieces);
+    FUZZ_CHECK(pieces.err == whole->err && strcmp(pieces.diag.field, whole->diag.field) == 0,
+               "in pieces: %s at %s, whole: %s at %s", evt_err_name(pieces.err), pieces.diag.field,
+               evt_err_name(whole->err), whole->diag.field);
+    FUZZ_CHECK(memcmp(&pieces, whole, sizeof pieces) == 0,
+               "read in pieces, the answer differs from the whole read");
+    evt_proto_response_free(&resp);
+}
+
 /* ---- the target -------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -267,16 +371,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     evt_proto_response resp;
     evt_json_diag diag = {{0}};
     evt_err err = evt_proto_response_parse((const char *)data, len, &resp, &diag);
-    CHECK_RESULT(err, EVT_ERR_JSON_MALFORMED, EVT_ERR_PROTO_FIELD_MISSING,
+    CHECK_RESULT(err, EVT_ERR_JSON_MALFORMED, EVT_ERR_JSON_TOO_LARGE, EVT_ERR_PROTO_FIELD_MISSING,
                  EVT_ERR_PROTO_FIELD_INVALID, EVT_ERR_NOMEM);
     check_diag(&diag);
+    check_against_tree(data, len, err);
+    seen whole;
+    observe(err, &resp, &diag, &whole);
+    check_pieces(data, len, &whole);
     if (err != EVT_OK) {
         FUZZ_CHECK(resp.root == NULL && resp.output == NULL, "refused envelope owns a tree");
         fuzz_arena_check_empty("proto (refused)");
         return 0;
     }
     FUZZ_CHECK(resp.infcode >= INT32_MIN && resp.infcode <= INT32_MAX, "infcode range");
-    FUZZ_CHECK(resp.infcode == 0 || resp.output == NULL || cJSON_IsObject(resp.output), "output");
+    FUZZ_CHECK(resp.infcode == 0 || resp.output == NULL || resp.output == resp.root, "output");
     CHECK_TEXT(resp.inf_refmsgid);
     CHECK_TEXT(resp.err_msg);
     CHECK_TEXT(resp.warn_msg);
@@ -294,12 +402,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
                            EVT_ERR_PLATFORM_REJECTED,
                    "a refusal parsed as an answer");
     }
+    cJSON *tree = NULL;
+    ref_output = NULL;
+    if (evt_json_parse((const char *)data, len, &tree) == EVT_OK) {
+        ref_output = cJSON_GetObjectItemCaseSensitive(tree, "output");
+    }
     check_sign_in(&resp);
     check_ec_query(&resp);
     check_person(&resp);
     check_settlement(&resp, EVT_PROTO_PRESETTLE);
     check_settlement(&resp, EVT_PROTO_SETTLE);
     check_settlement(&resp, EVT_PROTO_CANCEL);
+    ref_output = NULL;
+    evt_json_free(tree);
     evt_proto_response_free(&resp);
     fuzz_arena_check_empty("proto");
     return 0;

@@ -160,4 +160,8 @@ int emu_serve(const emu_server_opts *opts);
 /* lower-case hex SHA-256 of s; out needs 65 bytes */
 void emu_sha256_hex(const char *s, size_t len, char out[65]);
 
+/* The answer body with a root member "pad_detail" (a list of 1 KiB entries) added so that it
+ * is at least at_least bytes: the pad_answer fault. malloc'd; NULL on failure. */
+char *emu_pad_answer(const char *body, size_t at_least);
+
 #endif

@@ -300,18 +300,23 @@ static int cmd_fault(const args *a)
         sqlite3_close(db);
         return usage("fault needs --infno X|* and --kind K (or --clear)");
     }
-    static const char *const kinds[] = {"delay",          "close_before", "close_mid",
-                                        "malformed_json", "http_status",  "business_error",
-                                        "status_body",    "other_person", "hold_answer"};
+    static const char *const kinds[] = {
+        "delay",          "close_before", "close_mid",    "malformed_json", "http_status",
+        "business_error", "status_body",  "other_person", "hold_answer",    "pad_answer"};
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         known = known || strcmp(a->kind, kinds[i]) == 0;
     if (!known) {
         sqlite3_close(db);
         return usage("--kind is delay, close_before, close_mid, malformed_json, http_status, "
-                     "business_error, status_body, other_person or hold_answer");
+                     "business_error, status_body, other_person, hold_answer or pad_answer");
     }
     int v;
+    if (strcmp(a->kind, "pad_answer") == 0 &&
+        (a->value == NULL || !parse_int(a->value, 1, 16 * 1024 * 1024, &v))) {
+        sqlite3_close(db);
+        return usage("pad_answer needs --value BYTES (1..16777216)");
+    }
     if ((strcmp(a->kind, "delay") == 0 || strcmp(a->kind, "hold_answer") == 0) &&
         (a->value == NULL || !parse_int(a->value, 0, 600000, &v))) {
         sqlite3_close(db);

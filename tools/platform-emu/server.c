@@ -379,6 +379,15 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
             res.body = swapped;
         }
     }
+    if (f.active && strcmp(f.kind, "pad_answer") == 0) {
+        /* processed normally; the answer grows to at least the given size with a list the
+         * terminal does not use (as a long detail list would), still valid JSON */
+        char *padded = emu_pad_answer(res.body, (size_t)atol(f.value));
+        if (padded != NULL) {
+            free(res.body);
+            res.body = padded;
+        }
+    }
     if (f.active && strcmp(f.kind, "close_mid") == 0) {
         /* processed (money moved, response stored for an idempotent retry), answer lost */
         log_line(res.infno, res.msgid, 200, res.infcode, note);
@@ -406,6 +415,31 @@ static enum MHD_Result handle(struct MHD_Connection *conn, req_body *rb)
     enum MHD_Result r = send_json(conn, MHD_HTTP_OK, res.body);
     free(res.body);
     return r;
+}
+
+char *emu_pad_answer(const char *body, size_t at_least)
+{
+    static const char head[] = ",\"pad_detail\":[";
+    static const char entry[] = "{\"memo\":\"%0960d\",\"seq\":%zu}";
+    size_t len = strlen(body);
+    const char *end = strrchr(body, '}');
+    if (end == NULL)
+        return NULL;
+    size_t entries = at_least > len ? (at_least - len) / 980 + 1 : 1;
+    size_t cap = len + sizeof head + entries * 1000 + 16;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    size_t w = (size_t)(end - body);
+    memcpy(out, body, w);
+    w += (size_t)snprintf(out + w, cap - w, "%s", head);
+    for (size_t i = 0; i < entries; i++) {
+        if (i > 0)
+            out[w++] = ',';
+        w += (size_t)snprintf(out + w, cap - w, entry, 0, i);
+    }
+    snprintf(out + w, cap - w, "]%s", end);
+    return out;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
