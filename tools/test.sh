@@ -5,7 +5,8 @@
 #   3. build and run the whole suite again with AddressSanitizer + UBSan
 #   4. cross-compile the portable core for Cortex-M4 and check it calls nothing OS-specific
 #   5. build the mps2-an385 image (Cortex-M3, 1 MiB flash / 256 KiB RAM) and run the core's
-#      unit tests and a smoke test of the image in qemu-system-arm (label target)
+#      unit tests, a smoke test and a whole TLS sale (with a power cut during a 2102) of the
+#      image in qemu-system-arm (label target); print the footprint report (bench/footprint.sh)
 #   6. build the libFuzzer targets (clang) and run each briefly on its seed corpus (tools/fuzz.sh)
 # Ends with one summary line: "N passed, N failed".
 set -uo pipefail
@@ -76,13 +77,16 @@ else
     record "core-cortexm build" 1
 fi
 
-step "mps2-an385: image, the core's unit tests and a smoke test in qemu-system-arm"
+step "mps2-an385: image, the core's unit tests, a smoke test and a whole sale in qemu-system-arm"
 # qemu-system-arm is required (tools/bootstrap.sh installs it): configuring without it fails,
 # which counts as a failure here, never as a skip.
 if cmake --preset mps2-an385 >/dev/null && cmake --build --preset mps2-an385 -j"$JOBS"; then
     record "mps2-an385 build" 0
     arm-none-eabi-size build/mps2-an385/boards/mps2-an385/evt-mps2.elf
     run_ctest mps2-an385
+    echo "footprint of the image against the MCU budget (bench/footprint.sh):"
+    bench/footprint.sh --map build/mps2-an385/boards/mps2-an385/evt-mps2.elf.map \
+        --figures build/mps2-an385/tests/target/sale/sale-figures.txt --report-only
 else
     record "mps2-an385 build" 1
 fi
