@@ -61,7 +61,7 @@ function group(file,    lib, obj, m) {
     return "other"
 }
 function add(out, size, file,    g, kind) {
-    if (out == ".evt_nvdata" || out ~ /^\.(debug|comment|ARM\.attributes)/) return
+    if (out ~ /^\.evt_(nvdata|provision)$/ || out ~ /^\.(debug|comment|ARM\.attributes)/) return
     if (out == ".data") { kind = "both" } else if (out == ".bss") { kind = "ram" }
     else if (out ~ /^\.evt_(arena|stack|libc_heap)$/) return
     else kind = "flash"
