@@ -523,8 +523,8 @@ static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
         EVT_LOGE(MOD, "receipt for msgid %s not printed: %s", l->msgid, evt_err_name(err));
         return err;
     }
-    EVT_LOGI(MOD, "%sreceipt for msgid %s printed (%zu bytes)",
-             kind == EVT_RECEIPT_REPRINT ? "reprinted " : "", l->msgid, len);
+    EVT_LOGI(MOD, "%sreceipt for msgid %s printed (%lu bytes)",
+             kind == EVT_RECEIPT_REPRINT ? "reprinted " : "", l->msgid, (unsigned long)len);
     return EVT_OK;
 }
 
