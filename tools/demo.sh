@@ -166,7 +166,7 @@ KEYS
     SIM_PID=$!
 else
     printf 'tls_server_name = platform.evt.test\necr_bind = 0.0.0.0\n' >>"$OUT/terminal.conf"
-    # shellcheck source=lib/mps2-console.sh
+    # shellcheck source=tools/lib/mps2-console.sh
     . "$ROOT/tools/lib/mps2-console.sh" # boot, screens, cashier keys, quit (as sale_mps2.sh)
     fail() {
         echo "demo: FAIL: $*" >&2

@@ -34,7 +34,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 start=$(date +%s)
-# shellcheck source=../../tools/lib/mps2-console.sh
+# shellcheck source=tools/lib/mps2-console.sh
 . "$ROOT/tools/lib/mps2-console.sh" # boot, screens, keys, quit: shared with tools/demo.sh
 
 fail() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (bash) by the scripts that drive the mps2-an385 board in QEMU through tools/run-mps2.sh
 # as a cashier would: tests/target/sale_mps2.sh and tools/demo.sh --board mps2-an385.
 #
