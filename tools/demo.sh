@@ -14,14 +14,36 @@
 # Codes 1-3 arrive as phone-screen photos in the camera's scan directory (zbar decodes them),
 # code 4 as a text line from the serial scan engine. The cashier's confirmations come from a
 # key script. Receipts (ESC/POS .bin + PNG preview) are left in out/demo/receipts/.
+#
+# --board mps2-an385: the same four sales on the bare-metal board in QEMU (tools/run-mps2.sh,
+# docs/board-mps2-an385.md), against the same emulator through QEMU's restricted network. The
+# board has no camera: all four codes arrive as serial scan-engine lines on its scanner UART.
+# The cashier's confirmations are typed on its console UART by this script. The printer UART's
+# bytes (all four receipts, one stream) are rendered with receipt-view into out/demo/receipts/.
+#
+# usage: tools/demo.sh [--board sim|mps2-an385]     (default: sim)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+BOARD=sim
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --board) BOARD="${2:-}"; shift 2 || shift ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown option $1 (usage: tools/demo.sh [--board sim|mps2-an385])" >&2; exit 2 ;;
+    esac
+done
+case "$BOARD" in
+sim | mps2-an385) ;;
+*) echo "demo: unknown board '$BOARD' (sim, mps2-an385)" >&2; exit 2 ;;
+esac
 # The ctest entry integration.demo runs this same script against an existing build:
-# EVT_DEMO_NO_SETUP=1 skips bootstrap and build, EVT_BUILD_DIR and EVT_DEMO_OUT redirect it.
+# EVT_DEMO_NO_SETUP=1 skips bootstrap and build, EVT_BUILD_DIR and EVT_DEMO_OUT redirect it
+# (target.demo_mps2 likewise, with EVT_MPS2_IMAGE naming the board's image).
 OUT="${EVT_DEMO_OUT:-$ROOT/out/demo}"
 BUILD="${EVT_BUILD_DIR:-$ROOT/build/sim-debug}"
+IMAGE="${EVT_MPS2_IMAGE:-$ROOT/build/mps2-an385/boards/mps2-an385/evt-mps2.elf}"
 start=$(date +%s)
 
 log() { printf '\n[demo] %s\n' "$*"; }
@@ -29,31 +51,48 @@ log() { printf '\n[demo] %s\n' "$*"; }
 if [ -z "${EVT_DEMO_NO_SETUP:-}" ]; then
     tools/bootstrap.sh
     mkdir -p "$ROOT/build"
-    if ! { cmake --preset sim-debug && cmake --build --preset sim-debug -j"$(nproc)"; } \
-        >"$ROOT/build/demo-build.log" 2>&1; then
-        tail -40 "$ROOT/build/demo-build.log"
-        echo "build failed (full log: build/demo-build.log)" >&2
-        exit 1
-    fi
-    log "built $(basename "$BUILD")"
+    # the host tools (platform-emu, ecr-send, voucher-gen, receipt-view) and evt-sim come from
+    # sim-debug; the board's image from mps2-an385
+    presets=(sim-debug)
+    [ "$BOARD" = mps2-an385 ] && presets+=(mps2-an385)
+    : >"$ROOT/build/demo-build.log"
+    for preset in "${presets[@]}"; do
+        if ! { cmake --preset "$preset" && cmake --build --preset "$preset" -j"$(nproc)"; } \
+            >>"$ROOT/build/demo-build.log" 2>&1; then
+            tail -40 "$ROOT/build/demo-build.log"
+            echo "build failed (full log: build/demo-build.log)" >&2
+            exit 1
+        fi
+        log "built $preset"
+    done
 fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT/certs" "$OUT/scan" "$OUT/receipts"
+OUT="$(cd "$OUT" && pwd)" # the board's files are opened relative to $OUT (semihosting)
 EMU="$BUILD/tools/platform-emu/platform-emu"
 VGEN="$BUILD/tools/voucher-gen/voucher-gen"
 ECR="$BUILD/tools/ecr-send/ecr-send"
 SIM="$BUILD/boards/sim/evt-sim"
+VIEW="$BUILD/tools/receipt-view/receipt-view"
 DB="$OUT/platform.db"
+if [ "$BOARD" = mps2-an385 ]; then
+    for f in "$EMU" "$ECR" "$VIEW" "$IMAGE"; do
+        [ -f "$f" ] || { echo "demo: $f missing (build the sim-debug and mps2-an385 presets)" >&2; exit 1; }
+    done
+fi
 
 tools/platform-emu/gen-certs.sh "$OUT/certs" >/dev/null
 "$EMU" init --db "$DB" >/dev/null
 "$EMU" serve --db "$DB" --port 0 --cert "$OUT/certs/server.pem" --key "$OUT/certs/server-key.pem" \
     --ready-file "$OUT/emu.port" 2>"$OUT/platform-emu.log" &
 EMU_PID=$!
-SIM_PID=""
+SIM_PID="" QEMU_PID="" CAT_PID="" TAIL_PID=""
 cleanup() {
     [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
+    for p in "$QEMU_PID" "$CAT_PID" "$TAIL_PID"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
     kill "$EMU_PID" 2>/dev/null || true
     wait 2>/dev/null || true
 }
@@ -67,15 +106,25 @@ ECR_PORT=$((20000 + RANDOM % 20000))
 # A fixed, published demo pairing key (docs/provisioning.md): fine for a loopback demo,
 # never for a real terminal, which gets its own secret key from the provisioning tool.
 ECR_KEY=5ec2e7a04b1d9c3f86a2e0d47b9f13c58e6a0d2b7f4c1e9a3d5b8f0c2e6a4d71
+if [ "$BOARD" = sim ]; then
+    PLATFORM_URL="https://localhost:$PORT/fsi/api/rsfComIfsService/callService"
+    DEV_NO=EVT-SIM-0001 TERMINAL_ECR_PORT=$ECR_PORT
+else
+    # QEMU's restricted user network (tools/run-mps2.sh): the board reaches the emulator only
+    # as 10.0.2.100:443 and checks its certificate against platform.evt.test; its ECR link
+    # listens on the guest's port 9100, which the POS reaches as 127.0.0.1:$ECR_PORT.
+    PLATFORM_URL="https://10.0.2.100/fsi/api/rsfComIfsService/callService"
+    DEV_NO=EVT-MPS2-0001 TERMINAL_ECR_PORT=9100
+fi
 cat >"$OUT/terminal.conf" <<CONF
 # Provisioning of the demo terminal (see docs/provisioning.md)
-platform_url = https://localhost:$PORT/fsi/api/rsfComIfsService/callService
+platform_url = $PLATFORM_URL
 ca_file = certs/ca.pem
 fixmedins_code = H12010400001
 fixmedins_name = 和平区康宁大药房
 mdtrtarea_admvs = 120104
 recer_sys_code = EVTDEMO
-dev_no = EVT-SIM-0001
+dev_no = $DEV_NO
 msgid_slot = 1
 opter = 0001
 opter_name = 刘晓梅
@@ -84,14 +133,15 @@ paas_id = evt-paas-demo
 paas_token = evt-demo-token-1234
 office_id = YF01
 office_name = 药房收费处
-ecr_port = $ECR_PORT
+ecr_port = $TERMINAL_ECR_PORT
 ecr_key = $ECR_KEY
 paper_width_mm = 80
 receipt_qr = raster
 CONF
 
-# The cashier checks identity and split, and confirms both, for each of the four sales.
-cat >"$OUT/cashier.keys" <<'KEYS'
+if [ "$BOARD" = sim ]; then
+    # The cashier checks identity and split, and confirms both, for each of the four sales.
+    cat >"$OUT/cashier.keys" <<'KEYS'
 # <text on the screen> => key
 请核对患者身份 => OK
 请确认结算金额 => OK
@@ -107,21 +157,67 @@ cat >"$OUT/cashier.keys" <<'KEYS'
 结算成功 => OK
 KEYS
 
-mkfifo "$OUT/serial-scanner"
-exec 7<>"$OUT/serial-scanner" # keep the fifo open so the terminal never sees EOF
+    mkfifo "$OUT/serial-scanner"
+    exec 7<>"$OUT/serial-scanner" # keep the fifo open so the terminal never sees EOF
 
-"$SIM" --provision "$OUT/terminal.conf" --flash "$OUT/flash.img" --scan-dir "$OUT/scan" \
-    --scan-serial "$OUT/serial-scanner" --keys "$OUT/cashier.keys" \
-    --print-dir "$OUT/receipts" --log "$OUT/terminal.log" &
-SIM_PID=$!
+    "$SIM" --provision "$OUT/terminal.conf" --flash "$OUT/flash.img" --scan-dir "$OUT/scan" \
+        --scan-serial "$OUT/serial-scanner" --keys "$OUT/cashier.keys" \
+        --print-dir "$OUT/receipts" --log "$OUT/terminal.log" &
+    SIM_PID=$!
+else
+    printf 'tls_server_name = platform.evt.test\necr_bind = 0.0.0.0\n' >>"$OUT/terminal.conf"
+    # shellcheck source=tools/lib/mps2-console.sh
+    . "$ROOT/tools/lib/mps2-console.sh" # boot, screens, cashier keys, quit (as sale_mps2.sh)
+    fail() {
+        echo "demo: FAIL: $*" >&2
+        echo "--- board log (tail)"; tail -20 "$OUT/run/log.txt" 2>/dev/null || true
+        echo "--- QEMU"; cat "$OUT/qemu.out" 2>/dev/null || true
+        echo "--- emulator log (tail)"; tail -20 "$OUT/platform-emu.log" 2>/dev/null || true
+        exit 1
+    }
+    cd "$OUT" # run/, console.log, and the paths the board opens through semihosting
+    log "booting the mps2-an385 board in QEMU (UARTs: console $OUT/console.log, scanner" \
+        "$OUT/run/scanner.in, printer $OUT/run/printer.bin, log $OUT/run/log.txt)"
+    log "the board has no camera: all four codes arrive as serial scan-engine lines;" \
+        "the cashier's keys are typed on its console by this script"
+    # 4 sales take about a minute; the bound leaves room for a slow, shared machine
+    mps2_boot "$IMAGE" terminal.conf flash.img "$PORT" "$ECR_PORT:9100" 600
+    tail -n +1 -f console.log & # the cashier's screens, as the sim prints them
+    TAIL_PID=$!
+    wait_screen "医保电子凭证终端 就绪" 0 120
+    grep -q "network up: 10.0.2.15" run/log.txt || fail "no DHCP lease on the board"
+fi
 
 order() { # order_id items-json
     printf '{"v":2,"type":"sale","order_id":"%s","use_personal_account":true,"items":%s}' "$1" "$2"
 }
 
+# On the board: the POS sends the order; when the scan screen is up the scan engine sends the
+# code (emulator-issued, for the holder's phone when there is a holder); the cashier confirms
+# the identity, then the split (again until the 500 ms dwell has passed), then the receipt.
+board_sale() { # order-id items person [holder]
+    local id="$1" items="$2" person="$3" holder="${4:-}" pos
+    local code_args=(code --db "$DB" --person "$person")
+    [ -n "$holder" ] && code_args+=(--holder "$holder")
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --json "$(order "$id" "$items")" \
+        --timeout 120 >"$OUT/pos-$id.jsonl" 2>"$OUT/pos-$id.err" &
+    pos=$!
+    key_after "请扫描患者手机上的医保码" ""
+    "$EMU" "${code_args[@]}" >run/scanner.in
+    key_after "请核对患者身份" $'\r'
+    confirm_after "请确认结算金额" "正在结算"
+    key_after "结算成功" $'\r'
+    wait "$pos" || fail "the POS was not told the result of $id: $(cat "$OUT/pos-$id.jsonl" "$OUT/pos-$id.err")"
+    tee -a "$OUT/ecr-results.jsonl" <"$OUT/pos-$id.jsonl"
+}
+
 sale() { # title order-id items person [holder] [serial]
     local title="$1" id="$2" items="$3" person="$4" holder="${5:-}" serial="${6:-}"
     log "sale $id: $title"
+    if [ "$BOARD" = mps2-an385 ]; then
+        board_sale "$id" "$items" "$person" "$holder"
+        return
+    fi
     local args=(--emu "$EMU" --db "$DB" --person "$person")
     [ -n "$holder" ] && args+=(--holder "$holder")
     if [ -n "$serial" ]; then
@@ -135,11 +231,14 @@ sale() { # title order-id items person [holder] [serial]
         --timeout 60 | tee -a "$OUT/ecr-results.jsonl"
 }
 
-# Wait (bounded) until the terminal has signed in and listens for the POS.
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$ECR_PORT") 2>/dev/null && break
-    sleep 0.1
-done
+# Wait (bounded) until the terminal has signed in and listens for the POS (the board is, at
+# its idle screen; QEMU's forward would accept a connection before the board listens).
+if [ "$BOARD" = sim ]; then
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$ECR_PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+fi
 sale "own code (本人)" DEMO-0001 \
     '[{"med_list_codg":"XJ01CAA040A001010100001","medins_list_codg":"YP0001","name":"阿莫西林胶囊","qty":2,"price":"12.50"},{"med_list_codg":"XR05XAL047A001010100001","medins_list_codg":"YP0007","name":"维生素C片","qty":1,"price":"6.80"}]' \
     employee
@@ -153,18 +252,37 @@ sale "serial scanner (串口扫码)" DEMO-0004 \
     '[{"med_list_codg":"XA02BCA001A001010100001","medins_list_codg":"YP0003","name":"奥美拉唑肠溶胶囊","qty":1,"price":"22.40"}]' \
     stranger "" serial
 
-sim_status=0
-wait "$SIM_PID" || sim_status=$?
-SIM_PID=""
-log "receipts:"
-ls -1 "$OUT/receipts"
-log "platform ledger:"
-"$EMU" show --db "$DB"
-receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
-log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
-    echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
-    exit 1
+if [ "$BOARD" = sim ]; then
+    sim_status=0
+    wait "$SIM_PID" || sim_status=$?
+    SIM_PID=""
+    log "receipts:"
+    ls -1 "$OUT/receipts"
+    log "platform ledger:"
+    "$EMU" show --db "$DB"
+    receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
+    log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
+        exit 1
+    fi
+else
+    mps2_quit "after the four sales" # the cashier ends the day; QEMU exits with status 0
+    kill "$TAIL_PID" 2>/dev/null || true
+    TAIL_PID=""
+    # The printer UART carries the four jobs back to back; receipt-view draws the stream on
+    # one strip of paper and counts the cuts it parsed (one per receipt).
+    cp run/printer.bin receipts/printer.bin
+    report=$("$VIEW" receipts/printer.bin receipts/printer.png --width 576) ||
+        fail "receipt-view: the printer stream has problems: $report"
+    log "receipts (printer UART, one stream):"
+    ls -1 "$OUT/receipts"
+    echo "$report"
+    log "platform ledger:"
+    "$EMU" show --db "$DB"
+    receipts=$(sed -n 's/.*, \([0-9]*\) cut$/\1/p' <<<"$report")
+    log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, board log $OUT/run/log.txt"
+    [ "$receipts" = 4 ] || fail "demo incomplete: $receipts of 4 receipts on the printer UART"
 fi
 
 # The README's split table is checked against what the POS was told, not trusted: total,

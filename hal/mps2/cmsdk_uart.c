@@ -35,6 +35,10 @@ void evt_mps2_uart_init(evt_mps2_uart *u, uintptr_t base, uint32_t pclk_hz, uint
 
 void evt_mps2_uart_rx_irq(evt_mps2_uart *u)
 {
+    /* Acknowledge before draining: a byte that arrives after the last RXFULL check raises the
+     * interrupt again. Acknowledged after the drain, such a byte would have its interrupt
+     * cleared with RXFULL still set: the UART accepts nothing more and the line is dead. */
+    REG(u->base, UART_INTSTATUS) = INT_RX;
     while (REG(u->base, UART_STATE) & STATE_RXFULL) {
         uint8_t c = (uint8_t)REG(u->base, UART_DATA);
         uint32_t head = u->rx_head;
@@ -45,7 +49,6 @@ void evt_mps2_uart_rx_irq(evt_mps2_uart *u)
             u->rx_dropped++;
         }
     }
-    REG(u->base, UART_INTSTATUS) = INT_RX;
 }
 
 static void put_byte(uintptr_t base, uint8_t c)

@@ -34,6 +34,8 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 start=$(date +%s)
+# shellcheck source=tools/lib/mps2-console.sh
+. "$ROOT/tools/lib/mps2-console.sh" # boot, screens, keys, quit: shared with tools/demo.sh
 
 fail() {
     echo "sale_mps2: FAIL: $*" >&2
@@ -94,55 +96,8 @@ provision board.conf "https://10.0.2.100/fsi/api/rsfComIfsService/callService" 1
     9100 0.0.0.0
 ECR_PORT=$((20000 + RANDOM % 20000))
 
-boot() {
-    rm -rf run
-    mkdir -p run
-    mkfifo run/console.in run/console.out run/scanner.in run/scanner.out
-    : >console.log
-    cat run/console.out >>console.log &
-    CAT_PID=$!
-    "$ROOT/tools/run-mps2.sh" --image "$IMAGE" --provision board.conf --flash flash.img \
-        --dir run --platform "$EMU_PORT" --ecr "$ECR_PORT:9100" --timeout 300 >qemu.out 2>&1 &
-    QEMU_PID=$!
-    MARK=0
-}
-
-# Waits (up to $3 s, default 60) until console.log shows $1 after byte offset $2.
-wait_screen() {
-    local text="$1" from="${2:-0}" limit="${3:-60}"
-    for _ in $(seq $((limit * 10))); do
-        if tail -c +"$((from + 1))" console.log | grep -q -- "$text"; then return 0; fi
-        kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU ended while waiting for \"$text\""
-        sleep 0.1
-    done
-    fail "no \"$text\" on the console"
-}
-
-# Sends keys once the screen shows $1 after the previous mark (never ahead of a screen).
-key_after() {
-    local text="$1" keys="$2" from
-    from=$(stat -c %s console.log)
-    wait_screen "$text" "$MARK"
-    printf '%s' "$keys" >run/console.in
-    MARK=$from
-}
-
-# A confirmation that moves money is taken only after the screen has been up 500 ms
-# (docs/cashier-ui.md): like a cashier whose first press was too quick, press OK again until the
-# screen $2 follows (bounded: 50 presses, 0.2 s apart).
-confirm_after() {
-    local text="$1" next="$2" from
-    from=$(stat -c %s console.log)
-    wait_screen "$text" "$MARK"
-    for _ in $(seq 50); do
-        printf '\r' >run/console.in
-        for _ in 1 2; do
-            tail -c +"$((from + 1))" console.log | grep -q -- "$next" && { MARK=$from; return 0; }
-            sleep 0.1
-        done
-    done
-    fail "OK at \"$text\" never led to \"$next\""
-}
+# Boots the image (tools/lib/mps2-console.sh: the console's screens go to console.log).
+boot() { mps2_boot "$IMAGE" board.conf flash.img "$EMU_PORT" "$ECR_PORT:9100" 300; }
 
 # Waits until `platform-emu count --what $1` reaches $2 (up to 60 s).
 wait_count() {
@@ -181,10 +136,7 @@ done
 sale_s=$(($(date +%s) - start))
 # The cashier ends the day: the board logs its figures (arena peak, stack high-water mark)
 # for the footprint report (bench/footprint.sh --figures sale-figures.txt).
-key_after "医保电子凭证终端 就绪" "q"
-wait "$QEMU_PID" || fail "firmware exit status $? after the sale"
-QEMU_PID=""
-kill "$CAT_PID" 2>/dev/null || true
+mps2_quit "after the sale"
 grep -a "arena peak" run/log.txt >sale-figures.txt || fail "no figures logged after the sale"
 
 # ---- 2. power cut while the platform holds a settled 2102's answer ---------------------------
@@ -218,10 +170,7 @@ status_line=$(grep '"type":"result"' status-2.jsonl) || fail "no status result f
 for field in '"status":"failed"' '"error":"EVT_ERR_OUTCOME_UNKNOWN"' '已冲正，未扣款'; do
     grep -q -- "$field" <<<"$status_line" || fail "MPS2-0002's status lacks $field: $status_line"
 done
-key_after "医保电子凭证终端 就绪" "q"
-wait "$QEMU_PID" || fail "firmware exit status $? after the reboot"
-QEMU_PID=""
-kill "$CAT_PID" 2>/dev/null || true
+mps2_quit "after the reboot"
 
 # ---- 3. the same sale on the sim board: the same receipt ---------------------------------------
 part3=$(date +%s)
