@@ -586,9 +586,16 @@ static evt_err parse_sale(const cJSON *root, evt_order *order, char *detail)
         return EVT_ERR_ECR_MALFORMED;
     }
     int count = cJSON_GetArraySize(items);
-    if (count < 1 || count > EVT_ORDER_MAX_ITEMS) {
+    if (count < 1) {
         snprintf(detail, DETAIL_BYTES, "items: must hold 1 to %d items", EVT_ORDER_MAX_ITEMS);
         return EVT_ERR_ECR_MALFORMED;
+    }
+    if (count > EVT_ORDER_MAX_ITEMS) {
+        /* Well-formed but beyond what the terminal settles in one sale (docs/ecr-link.md,
+         * "Order size"): the POS splits it; nothing was started. */
+        snprintf(detail, DETAIL_BYTES, "items: %d lines, above the terminal's maximum of %d", count,
+                 EVT_ORDER_MAX_ITEMS);
+        return EVT_ERR_ORDER_TOO_LARGE;
     }
     order->item_count = 0;
     order->total = 0;

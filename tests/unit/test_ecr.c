@@ -521,8 +521,10 @@ static void test_thirty_two_items_ok_thirty_three_not(void **state)
             char r[4096];
             pump_reply(&fx.pos, r, sizeof r, NULL);
         } else {
+            /* Well-formed, only too long for one sale: the size error, not "malformed". */
             assert_false(got);
-            assert_contains(reply, "items: must hold 1 to 32 items");
+            assert_contains(reply, "\"error\":\"EVT_ERR_ORDER_TOO_LARGE\"");
+            assert_contains(reply, "items: 33 lines, above the terminal's maximum of 32");
         }
     }
 }
