@@ -54,7 +54,20 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
         cfg->order_keep_days > 0 ? cfg->order_keep_days : TXN_DEFAULT_ORDER_KEEP_DAYS;
     t->receipt_job = evt_malloc(EVT_RECEIPT_JOB_BYTES);
     t->last = evt_calloc(1, sizeof *t->last);
-    return t->receipt_job && t->last ? EVT_OK : EVT_ERR_NOMEM;
+    t->order = evt_calloc(1, sizeof *t->order);
+    return t->receipt_job && t->last && t->order ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_order *evt_txn_order(evt_txn *t)
+{
+    return t->order;
+}
+
+void evt_txn_forget_last_receipt(evt_txn *t)
+{
+    if (t->last != NULL) {
+        memset(t->last, 0, sizeof *t->last);
+    }
 }
 
 void evt_txn_deinit(evt_txn *t)
@@ -65,6 +78,11 @@ void evt_txn_deinit(evt_txn *t)
         memset(t->last, 0, sizeof *t->last);
         evt_free(t->last);
         t->last = NULL;
+    }
+    if (t->order != NULL) {
+        memset(t->order, 0, sizeof *t->order);
+        evt_free(t->order);
+        t->order = NULL;
     }
 }
 
@@ -457,7 +475,6 @@ static void remember_receipt(evt_txn *t, const sale_state *s, const char *msgid)
     evt_txn_last_receipt *l = t->last;
     memset(l, 0, sizeof *l);
     snprintf(l->msgid, sizeof l->msgid, "%s", msgid);
-    l->order = *s->order;
     l->setl = s->setl;
     /* A value that cannot be masked is not printed at all. */
     if (evt_mask_name(s->person.psn_name, l->name_masked, sizeof l->name_masked) != EVT_OK) {
@@ -498,7 +515,7 @@ static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
         .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
         .datetime = when,
         .msgid = l->msgid,
-        .order = &l->order,
+        .order = t->order,
         .settlement = &l->setl,
         .patient_name = l->name_masked,
         .patient_id_no = l->id_masked,
@@ -816,8 +833,15 @@ static uint32_t day_of(const evt_datetime *d)
     return (uint32_t)d->year * 10000u + (uint32_t)d->month * 100u + (uint32_t)d->day;
 }
 
-evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result)
+evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result *result)
 {
+    /* One copy of the order on the terminal: it is served from (and its receipt reprinted
+     * from) the engine's buffer, which the ECR link and the keyed entry fill in place. */
+    evt_txn_forget_last_receipt(t);
+    if (given != t->order) {
+        memcpy(t->order, given, sizeof *t->order);
+    }
+    const evt_order *order = t->order;
     memset(result, 0, sizeof *result);
     snprintf(result->order_id, sizeof result->order_id, "%s", order->order_id);
     result->total = order->total;
