@@ -237,23 +237,22 @@ static void show_error_and_wait(evt_txn *t, const char *title, evt_err err, cons
 /* ---- platform request builders ------------------------------------------------------------ */
 
 static evt_err build_ec_query(void *arg, const evt_proto_identity *id,
-                              const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                              const evt_proto_envelope *env, evt_json_writer *w,
                               evt_json_diag *diag)
 {
     const sale_state *s = arg;
-    return evt_proto_build_ec_query(id, env, s->qr_text, out, cap, len, diag);
+    return evt_proto_write_ec_query(id, env, s->qr_text, w, diag);
 }
 
 static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                            evt_json_writer *w, evt_json_diag *diag)
 {
     const sale_state *s = arg;
-    return evt_proto_build_person_query(id, env, &s->voucher, out, cap, len, diag);
+    return evt_proto_write_person_query(id, env, &s->voucher, w, diag);
 }
 
 static evt_err build_drug(const sale_state *s, bool final, const evt_proto_identity *id,
-                          const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
-                          evt_json_diag *diag)
+                          const evt_proto_envelope *env, evt_json_writer *w, evt_json_diag *diag)
 {
     evt_proto_sale sale = {
         .order = s->order,
@@ -262,20 +261,20 @@ static evt_err build_drug(const sale_state *s, bool final, const evt_proto_ident
         .insurance = s->insu,
         .begntime = s->begntime,
     };
-    return evt_proto_build_drug_settle(id, env, final, &sale, out, cap, len, diag);
+    return evt_proto_write_drug_settle(id, env, final, &sale, w, diag);
 }
 
 static evt_err build_presettle(void *arg, const evt_proto_identity *id,
-                               const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                               const evt_proto_envelope *env, evt_json_writer *w,
                                evt_json_diag *diag)
 {
-    return build_drug(arg, false, id, env, out, cap, len, diag);
+    return build_drug(arg, false, id, env, w, diag);
 }
 
 static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                            evt_json_writer *w, evt_json_diag *diag)
 {
-    return build_drug(arg, true, id, env, out, cap, len, diag);
+    return build_drug(arg, true, id, env, w, diag);
 }
 
 /* ---- scanning ---------------------------------------------------------------------------- */
