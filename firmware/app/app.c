@@ -30,7 +30,6 @@ struct evt_app {
     evt_ecr ecr;
     bool ecr_open;
     evt_txn txn;
-    evt_order order; /* the order being served */
     bool idle_shown;
     unsigned reversals_shown;
     uint64_t next_reversal_retry;
@@ -271,8 +270,11 @@ static void keyed_sale(evt_app *app, bool *quit)
     if (app->ecr_open) {
         evt_ecr_set_external_busy(&app->ecr, true);
     }
-    if (keyed_order(app, &app->order, quit)) {
-        serve_order(app, &app->order, false);
+    /* The entry writes into the one order buffer, where the last receipt's items are. */
+    evt_txn_forget_last_receipt(&app->txn);
+    evt_order *order = evt_txn_order(&app->txn);
+    if (keyed_order(app, order, quit)) {
+        serve_order(app, order, false);
         *quit = *quit || app->txn.quit_requested;
     }
     if (app->ecr_open) {
@@ -282,8 +284,7 @@ static void keyed_sale(evt_app *app, bool *quit)
 }
 
 /* An error screen the cashier acknowledges (bounded); a board QUIT stops the terminal. */
-static void menu_error(evt_app *app, const char *title, evt_err err, const char *detail,
-                       bool *quit)
+static void menu_error(evt_app *app, const char *title, evt_err err, const char *detail, bool *quit)
 {
     evt_ui_show_error(&app->ui, title, err, detail);
     bool ok = false;
@@ -299,7 +300,8 @@ static void reprint_last(evt_app *app, bool *quit)
         evt_ui_show_progress(&app->ui, "结算单已补打", NULL);
         return;
     }
-    menu_error(app, "补打失败", err, err == EVT_ERR_NOT_FOUND ? "开机后尚无结算单" : NULL, quit);
+    /* None since start-up, or a new order has been begun since (it took the order buffer). */
+    menu_error(app, "补打失败", err, err == EVT_ERR_NOT_FOUND ? "没有可补打的结算单" : NULL, quit);
 }
 
 /* Orders blocked after an unusable settlement answer listed at once (the menu keys 1-9). */
@@ -382,12 +384,12 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
     retry_reversals(app);
     if (app->ecr_open) {
         bool got = false;
-        evt_err err = evt_ecr_poll(&app->ecr, timeout_ms / 2, &app->order, &got);
+        evt_err err = evt_ecr_poll(&app->ecr, timeout_ms / 2, evt_txn_order(&app->txn), &got);
         if (err != EVT_OK && err != EVT_ERR_TIMEOUT) {
             EVT_LOGW(MOD, "ECR link: %s", evt_err_name(err));
         }
         if (got) {
-            serve_order(app, &app->order, true);
+            serve_order(app, evt_txn_order(&app->txn), true);
             *quit = app->txn.quit_requested;
             return EVT_OK;
         }

@@ -567,7 +567,11 @@ static evt_err parse_item(const cJSON *obj, size_t index, evt_order_item *it, ch
     return EVT_OK;
 }
 
-static evt_err parse_sale(const cJSON *root, evt_order *order, char *detail)
+/* Validates the sale message. With order NULL nothing is stored (*total, *count still
+ * filled): the caller's order buffer holds the last receipt's order until a sale is really
+ * handed out (evt_ecr_poll), so it is written only by a second pass over the same tree. */
+static evt_err parse_sale(const cJSON *root, evt_order *order, evt_fen *total_out,
+                          unsigned *count_out, char *detail)
 {
     if (unknown_key(root, sale_keys, detail, "")) {
         return EVT_ERR_ECR_MALFORMED;
@@ -578,33 +582,37 @@ static evt_err parse_sale(const cJSON *root, evt_order *order, char *detail)
                  acct == NULL ? "missing" : "must be true or false");
         return EVT_ERR_ECR_MALFORMED;
     }
-    order->source = EVT_ORDER_FROM_ECR;
-    order->use_personal_account = cJSON_IsTrue(acct);
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
     if (items == NULL || !cJSON_IsArray(items)) {
         snprintf(detail, DETAIL_BYTES, "items: %s", items == NULL ? "missing" : "must be an array");
         return EVT_ERR_ECR_MALFORMED;
     }
     int count = cJSON_GetArraySize(items);
-    if (count < 1 || count > EVT_ORDER_MAX_ITEMS) {
+    if (count < 1) {
         snprintf(detail, DETAIL_BYTES, "items: must hold 1 to %d items", EVT_ORDER_MAX_ITEMS);
         return EVT_ERR_ECR_MALFORMED;
     }
-    order->item_count = 0;
-    order->total = 0;
+    if (count > EVT_ORDER_MAX_ITEMS) {
+        /* Well-formed but beyond what the terminal settles in one sale (docs/ecr-link.md,
+         * "Order size"): the POS splits it; nothing was started. */
+        snprintf(detail, DETAIL_BYTES, "items: %d lines, above the terminal's maximum of %d", count,
+                 EVT_ORDER_MAX_ITEMS);
+        return EVT_ERR_ORDER_TOO_LARGE;
+    }
+    evt_fen sum = 0;
     size_t index = 0;
+    evt_order_item scratch;
     for (const cJSON *obj = items->child; obj != NULL; obj = obj->next, index++) {
-        evt_order_item *it = &order->items[index];
+        evt_order_item *it = order != NULL ? &order->items[index] : &scratch;
         evt_err err = parse_item(obj, index, it, detail);
         if (err != EVT_OK) {
             return err;
         }
-        if (it->amount > EVT_FEN_MAX - order->total) {
+        if (it->amount > EVT_FEN_MAX - sum) {
             snprintf(detail, DETAIL_BYTES, "total: sum of items too large");
             return EVT_ERR_ORDER_INVALID;
         }
-        order->total += it->amount;
-        order->item_count++;
+        sum += it->amount;
     }
     evt_fen total = 0;
     bool present = false;
@@ -613,10 +621,18 @@ static evt_err parse_sale(const cJSON *root, evt_order *order, char *detail)
         snprintf(detail, DETAIL_BYTES, "total: %s", why);
         return EVT_ERR_ECR_MALFORMED;
     }
-    if (present && total != order->total) {
+    if (present && total != sum) {
         snprintf(detail, DETAIL_BYTES, "total: is not the sum of the item amounts");
         return EVT_ERR_ORDER_INVALID;
     }
+    if (order != NULL) {
+        order->source = EVT_ORDER_FROM_ECR;
+        order->use_personal_account = cJSON_IsTrue(acct);
+        order->item_count = (uint8_t)count;
+        order->total = sum;
+    }
+    *total_out = sum;
+    *count_out = (unsigned)count;
     return EVT_OK;
 }
 
@@ -626,10 +642,10 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
                            bool *got)
 {
     char detail[DETAIL_BYTES];
-    memset(out, 0, sizeof *out);
-    memcpy(out->order_id, order_id, strlen(order_id) + 1);
-    evt_err code = parse_sale(root, out, detail);
-    if (code == EVT_OK && out->total > ecr->order_max_total) {
+    evt_fen order_total = 0;
+    unsigned item_count = 0;
+    evt_err code = parse_sale(root, NULL, &order_total, &item_count, detail);
+    if (code == EVT_OK && order_total > ecr->order_max_total) {
         /* A price typed with three zeros too many must not reach a patient's account. */
         char max[24];
         evt_money_format(ecr->order_max_total, max, sizeof max);
@@ -654,13 +670,19 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
     if (ecr->order_open || ecr->external_busy) {
         return send_busy(ecr, order_id);
     }
+    /* Handed out: only now is the caller's order written (the same tree, so the same
+     * verdict as the validating pass above). */
+    memset(out, 0, sizeof *out);
+    memcpy(out->order_id, order_id, strlen(order_id) + 1);
+    if (parse_sale(root, out, &order_total, &item_count, detail) != EVT_OK) {
+        return send_error(ecr, order_id, EVT_ERR_INTERNAL, "order changed between passes");
+    }
     ecr->order_open = true;
     memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
     *got = true;
     char total[24];
-    evt_money_format(out->total, total, sizeof total);
-    EVT_LOGI(LOG_MOD, "order %s accepted: %u items, total %s", order_id, (unsigned)out->item_count,
-             total);
+    evt_money_format(order_total, total, sizeof total);
+    EVT_LOGI(LOG_MOD, "order %s accepted: %u items, total %s", order_id, item_count, total);
     return send_ack(ecr, order_id);
 }
 

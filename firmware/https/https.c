@@ -425,13 +425,17 @@ static bool path_ok(const char *p)
     return true;
 }
 
-/* Builds head + body in one arena buffer, so a small request leaves as one TLS record. */
+/* Builds head + body in one arena buffer, so a small request leaves as one TLS record; with a
+ * body source, the head only (the body follows while it is produced). */
 static evt_err build_request(const evt_https_client *c, const evt_https_request *req, uint8_t **out,
                              size_t *out_len)
 {
     const char *path = req->path ? req->path : c->path;
     const char *ctype = req->content_type ? req->content_type : "application/json;charset=utf-8";
-    if (!path_ok(path) || !evt_http1_is_field_value(ctype) || (req->body_len && !req->body) ||
+    bool inline_body = req->body_source == NULL;
+    if (!path_ok(path) || !evt_http1_is_field_value(ctype) ||
+        (req->body_len && inline_body && !req->body) ||
+        (!inline_body && (req->body != NULL || req->body_source->produce == NULL)) ||
         (req->header_count && !req->headers) || req->header_count > EVT_HTTPS_MAX_EXTRA_HEADERS) {
         return EVT_ERR_ARG;
     }
@@ -471,12 +475,17 @@ static evt_err build_request(const evt_https_client *c, const evt_https_request 
         }
         pos = append(buf, cap, pos, "\r\n");
         if (pass == 0) {
-            cap = pos + req->body_len + 1;
+            cap = pos + (inline_body ? req->body_len : 0) + 1;
             buf = evt_malloc(cap);
             if (!buf) {
                 return EVT_ERR_NOMEM;
             }
         }
+    }
+    if (!inline_body) {
+        *out = (uint8_t *)buf;
+        *out_len = pos;
+        return EVT_OK;
     }
     if (req->body_len) {
         memcpy(buf + pos, req->body, req->body_len);
@@ -503,6 +512,43 @@ static evt_err write_all(evt_https_client *c, const uint8_t *data, size_t len)
         return map_tls_error(c, ret, PHASE_EXCHANGE);
     }
     return EVT_OK;
+}
+
+/* A body source's pieces onto the connection, counted against the announced length. */
+typedef struct body_put {
+    evt_https_client *c;
+    size_t written;
+    size_t announced;
+} body_put;
+
+static evt_err put_body_piece(void *ctx, const uint8_t *data, size_t len)
+{
+    body_put *bp = ctx;
+    if (len > bp->announced - bp->written) {
+        return EVT_ERR_INTERNAL; /* more than Content-Length said: the framing would break */
+    }
+    bp->written += len;
+    return write_all(bp->c, data, len);
+}
+
+/* Head (+ inline body) as built, then a body source's pieces while they are produced. */
+static evt_err write_request(evt_https_client *c, const evt_https_request *req, const uint8_t *wire,
+                             size_t wire_len)
+{
+    evt_err err = write_all(c, wire, wire_len);
+    if (err != EVT_OK || req->body_source == NULL) {
+        return err;
+    }
+    body_put bp = {.c = c, .written = 0, .announced = req->body_len};
+    err = req->body_source->produce(req->body_source->ctx, put_body_piece, &bp);
+    if (err == EVT_OK && bp.written != bp.announced) {
+        err = EVT_ERR_INTERNAL;
+    }
+    if (err == EVT_ERR_INTERNAL) {
+        EVT_LOGE(MOD, "request body: %lu bytes produced, %lu announced", (unsigned long)bp.written,
+                 (unsigned long)bp.announced);
+    }
+    return err;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -703,7 +749,7 @@ evt_err evt_https_post(evt_https_client *c, const evt_https_request *req, evt_ht
 
         c->deadline_ms = now_ms(c) + c->io_timeout_ms;
         c->bytes_sent = 0;
-        err = write_all(c, wire, wire_len);
+        err = write_request(c, req, wire, wire_len);
         resp->request_sent = c->bytes_sent > 0;
         if (err != EVT_OK) {
             bool peer_gone = err == EVT_ERR_NET_CLOSED || err == EVT_ERR_NET_IO;

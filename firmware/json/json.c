@@ -590,10 +590,9 @@ evt_err evt_json_add_money(cJSON *obj, const char *key, evt_fen fen)
     return add_raw(obj, key, text);
 }
 
-evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value)
+/* Decimal text of value. Written by hand: newlib-nano's printf has no %lld. */
+static void int_text(int64_t value, char text[24])
 {
-    /* Written by hand: newlib-nano's printf has no %lld. */
-    char text[24];
     uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
     char digits[21];
     size_t n = 0;
@@ -609,6 +608,12 @@ evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value)
         text[w++] = digits[--n];
     }
     text[w] = '\0';
+}
+
+evt_err evt_json_add_int(cJSON *obj, const char *key, int64_t value)
+{
+    char text[24];
+    int_text(value, text);
     return add_raw(obj, key, text);
 }
 
@@ -664,4 +669,213 @@ bool evt_json_text_valid(const char *s, size_t len)
         }
     }
     return u.left == 0;
+}
+
+/* ---- writer ------------------------------------------------------------------------------ */
+
+void evt_json_writer_init(evt_json_writer *w, uint8_t *buf, size_t cap, evt_json_sink_fn sink,
+                          void *sink_ctx)
+{
+    memset(w, 0, sizeof *w);
+    w->sink = sink;
+    w->sink_ctx = sink_ctx;
+    w->buf = buf;
+    w->cap = buf != NULL ? cap : 0;
+    if ((sink != NULL && w->cap == 0) || (buf != NULL && cap == 0)) {
+        w->err = EVT_ERR_ARG;
+    }
+}
+
+static void put(evt_json_writer *w, const char *data, size_t len)
+{
+    if (w->err != EVT_OK) {
+        return;
+    }
+    w->total += len;
+    if (w->buf == NULL) {
+        return; /* counting */
+    }
+    if (w->sink == NULL) {
+        /* Buffer mode keeps one byte for the NUL, as evt_json_print does. */
+        if (len >= w->cap - w->fill) {
+            w->err = EVT_ERR_OVERFLOW;
+            return;
+        }
+        memcpy(w->buf + w->fill, data, len);
+        w->fill += len;
+        return;
+    }
+    while (len > 0) {
+        size_t room = w->cap - w->fill;
+        size_t n = len < room ? len : room;
+        memcpy(w->buf + w->fill, data, n);
+        w->fill += n;
+        data += n;
+        len -= n;
+        if (w->fill == w->cap) {
+            w->err = w->sink(w->sink_ctx, w->buf, w->fill);
+            w->fill = 0;
+            if (w->err != EVT_OK) {
+                return;
+            }
+        }
+    }
+}
+
+/* A JSON string as cJSON prints it: " \ and the C0 controls escaped (\b \f \n \r \t, the
+ * others as \u00xx in lower case), everything else, UTF-8 included, as it is. */
+static void put_string(evt_json_writer *w, const char *s)
+{
+    put(w, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 32 && c != '"' && c != '\\') {
+            continue;
+        }
+        put(w, run, (size_t)(p - run));
+        run = p + 1;
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default: {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15u];
+            n = 6;
+        }
+        }
+        put(w, esc, n);
+    }
+    put(w, run, strlen(run));
+    put(w, "\"", 1);
+}
+
+/* The separator and name before a member: a key inside an object, none inside an array or at
+ * the root (which holds one value). */
+static void member(evt_json_writer *w, const char *key)
+{
+    if (w->err != EVT_OK) {
+        return;
+    }
+    bool want_key = w->depth > 0 && !w->in_array[w->depth];
+    if ((key != NULL) != want_key || (w->depth == 0 && w->has_member[0])) {
+        w->err = EVT_ERR_ARG;
+        return;
+    }
+    if (w->has_member[w->depth]) {
+        put(w, ",", 1);
+    }
+    w->has_member[w->depth] = true;
+    if (key != NULL) {
+        put_string(w, key);
+        put(w, ":", 1);
+    }
+}
+
+static evt_err open_container(evt_json_writer *w, const char *key, bool array)
+{
+    member(w, key);
+    if (w->err == EVT_OK && w->depth == EVT_JSON_WRITER_DEPTH) {
+        w->err = EVT_ERR_ARG;
+    }
+    put(w, array ? "[" : "{", 1);
+    if (w->err == EVT_OK) {
+        w->depth++;
+        w->in_array[w->depth] = array;
+        w->has_member[w->depth] = false;
+    }
+    return w->err;
+}
+
+evt_err evt_json_write_object(evt_json_writer *w, const char *key)
+{
+    return open_container(w, key, false);
+}
+
+evt_err evt_json_write_array(evt_json_writer *w, const char *key)
+{
+    return open_container(w, key, true);
+}
+
+evt_err evt_json_write_end(evt_json_writer *w)
+{
+    if (w->err == EVT_OK && w->depth == 0) {
+        w->err = EVT_ERR_ARG;
+    }
+    put(w, w->in_array[w->depth] ? "]" : "}", 1);
+    if (w->err == EVT_OK) {
+        w->depth--;
+    }
+    return w->err;
+}
+
+evt_err evt_json_write_string(evt_json_writer *w, const char *key, const char *value)
+{
+    member(w, key);
+    put_string(w, value != NULL ? value : "");
+    return w->err;
+}
+
+evt_err evt_json_write_money(evt_json_writer *w, const char *key, evt_fen fen)
+{
+    char text[EVT_MONEY_TEXT_BYTES];
+    if (w->err == EVT_OK &&
+        (!evt_money_in_range(fen) || evt_money_format(fen, text, sizeof text) == 0)) {
+        w->err = EVT_ERR_ARG;
+    }
+    member(w, key);
+    if (w->err == EVT_OK) {
+        put(w, text, strlen(text));
+    }
+    return w->err;
+}
+
+evt_err evt_json_write_int(evt_json_writer *w, const char *key, int64_t value)
+{
+    char text[24];
+    int_text(value, text);
+    member(w, key);
+    put(w, text, strlen(text));
+    return w->err;
+}
+
+evt_err evt_json_writer_finish(evt_json_writer *w, size_t *len)
+{
+    if (w->err == EVT_OK && (w->depth != 0 || !w->has_member[0])) {
+        w->err = EVT_ERR_ARG;
+    }
+    if (w->err == EVT_OK && w->sink != NULL && w->fill > 0) {
+        w->err = w->sink(w->sink_ctx, w->buf, w->fill);
+        w->fill = 0;
+    }
+    if (w->buf != NULL && w->sink == NULL) {
+        w->buf[w->err == EVT_OK ? w->fill : 0] = '\0';
+    }
+    if (len != NULL) {
+        *len = w->err == EVT_OK ? w->total : 0;
+    }
+    return w->err;
 }

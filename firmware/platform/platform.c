@@ -9,8 +9,10 @@
 #include "evt/log.h"
 
 #define MOD "platform"
-/* Largest request: a 2102 with EVT_ORDER_MAX_ITEMS items is about 12 KiB. */
-#define PLATFORM_REQUEST_BYTES (20u * 1024u)
+/* Requests are written into the TLS connection while they are produced (the gateway signature
+ * covers only the x-tif headers, not the body): this staging buffer is all the RAM a request
+ * takes, whatever the order's size. 1 KiB pieces keep TLS records reasonably full. */
+#define PLATFORM_REQUEST_BYTES 1024u
 #define PLATFORM_OWED_VERSION  2
 /* Journal twin names: the records guard money, so each survives one damaged copy. */
 #define PLATFORM_TWIN_PENDING  "pend"
@@ -40,7 +42,7 @@ struct evt_platform {
     evt_journal *journal;
     evt_msgid_gen msgid;
     char sign_no[EVT_SIGN_NO_BYTES];
-    char *request;
+    uint8_t *request; /* staging buffer of the request being sent */
     /* rev/ records in the journal. Counted once at start-up and kept up to date here, so the
      * idle screen's every-pass question does not walk the journal on flash. */
     unsigned reversals_owed;
@@ -322,8 +324,28 @@ static evt_err answer_piece(void *ctx, const uint8_t *data, size_t len)
     return EVT_OK;
 }
 
+/* The request body, written a second time while it is sent: the same builder and envelope as
+ * the counting pass, so the same bytes. */
+typedef struct request_source {
+    evt_platform *p;
+    evt_platform_build_fn build;
+    void *build_arg;
+    const evt_proto_envelope *env;
+    evt_json_diag *diag;
+} request_source;
+
+static evt_err produce_request(void *ctx, evt_https_put_fn put, void *put_ctx)
+{
+    request_source *src = ctx;
+    evt_json_writer w;
+    evt_json_writer_init(&w, src->p->request, PLATFORM_REQUEST_BYTES, put, put_ctx);
+    evt_err err = src->build(src->build_arg, &src->p->id, src->env, &w, src->diag);
+    evt_err fin = evt_json_writer_finish(&w, NULL);
+    return err != EVT_OK ? err : fin;
+}
+
 static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_len,
-                              evt_platform_reply *reply)
+                              request_source *src, evt_platform_reply *reply)
 {
     uint8_t entropy[16];
     evt_err err = p->hal->sys->entropy(p->hal->sys->ctx, entropy, sizeof entropy);
@@ -348,9 +370,10 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
         return err;
     }
     const evt_https_sink sink = {.ctx = &reply->resp, .write = answer_piece};
+    const evt_https_body_source body = {.ctx = src, .produce = produce_request};
     evt_https_request req = {
-        .body = (const uint8_t *)p->request,
         .body_len = body_len,
+        .body_source = &body,
         .headers = headers,
         .header_count = sizeof headers / sizeof headers[0],
         .body_sink = &sink,
@@ -427,9 +450,13 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
         .sign_no = p->sign_no,
         .insuplc_admdvs = insuplc_admdvs,
     };
+    /* Counted (and checked) first: Content-Length comes before the body. */
     size_t body_len = 0;
-    err =
-        build(build_arg, &p->id, &env, p->request, PLATFORM_REQUEST_BYTES, &body_len, &reply->diag);
+    evt_json_writer counter;
+    evt_json_writer_init(&counter, NULL, 0, NULL, NULL);
+    err = build(build_arg, &p->id, &env, &counter, &reply->diag);
+    evt_err counted = evt_json_writer_finish(&counter, &body_len);
+    err = err != EVT_OK ? err : counted;
     if (err != EVT_OK) {
         EVT_LOGE(MOD, "%s: request not built: %s (field %s)", infno, evt_err_name(err),
                  reply->diag.field);
@@ -451,7 +478,9 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
             return err;
         }
     }
-    return send_and_parse(p, infno, body_len, reply);
+    request_source src = {
+        .p = p, .build = build, .build_arg = build_arg, .env = &env, .diag = &reply->diag};
+    return send_and_parse(p, infno, body_len, &src, reply);
 }
 
 typedef struct sign_in_arg {
@@ -460,10 +489,10 @@ typedef struct sign_in_arg {
 } sign_in_arg;
 
 static evt_err build_sign_in(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                             char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                             evt_json_writer *w, evt_json_diag *diag)
 {
     const sign_in_arg *sa = arg;
-    return evt_proto_build_sign_in(id, env, sa->mac, sa->ip, out, cap, len, diag);
+    return evt_proto_write_sign_in(id, env, sa->mac, sa->ip, w, diag);
 }
 
 evt_err evt_platform_sign_in(evt_platform *p)
@@ -498,12 +527,12 @@ typedef struct reversal_arg {
 } reversal_arg;
 
 static evt_err build_reversal(void *arg, const evt_proto_identity *id,
-                              const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                              const evt_proto_envelope *env, evt_json_writer *w,
                               evt_json_diag *diag)
 {
     const reversal_arg *ra = arg;
-    return evt_proto_build_reversal(id, env, ra->owed->psn_no, ra->owed->msgid, ra->owed->infno,
-                                    out, cap, len, diag);
+    return evt_proto_write_reversal(id, env, ra->owed->psn_no, ra->owed->msgid, ra->owed->infno, w,
+                                    diag);
 }
 
 /* The reversal of msgid was acknowledged: the owner records it first, then the record goes. If

@@ -1,6 +1,7 @@
 /* Request side of evt_proto: identity checks, msgid, time format, request envelopes. */
 #include "evt/proto.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "evt/arena.h"
@@ -366,20 +367,14 @@ static bool region_valid(const char *s)
     return s != NULL && all_digits(s, 6);
 }
 
-typedef struct request {
-    cJSON *root;
-    cJSON *input;
-} request;
-
-/* Checks everything the envelope needs and creates it with an empty "input" object.
- * insuplc_admdvs is written as given ("" when no person is involved). */
-static evt_err request_begin(request *req, const evt_proto_identity *id,
+/* Checks everything the envelope needs and writes it up to an open "input" object: the
+ * envelope's members, in the platform's order, then "input":{. insuplc_admdvs is written as
+ * given ("" when no person is involved). Nothing is written when a check fails. */
+static evt_err request_begin(evt_json_writer *w, const evt_proto_identity *id,
                              const evt_proto_envelope *env, const char *infno, bool needs_sign_no,
                              const char *insuplc_admdvs, evt_json_diag *diag)
 {
-    req->root = NULL;
-    req->input = NULL;
-    if (id == NULL || env == NULL) {
+    if (w == NULL || id == NULL || env == NULL) {
         return EVT_ERR_ARG;
     }
     evt_err err = evt_proto_identity_check(id, diag);
@@ -408,7 +403,7 @@ static evt_err request_begin(request *req, const evt_proto_identity *id,
         }
     }
 
-    err = evt_json_new_object(&req->root);
+    err = evt_json_write_object(w, NULL);
     const struct {
         const char *key;
         const char *value;
@@ -432,64 +427,92 @@ static evt_err request_begin(request *req, const evt_proto_identity *id,
         {"sign_no", sign_no},
     };
     for (size_t i = 0; err == EVT_OK && i < sizeof fields / sizeof fields[0]; i++) {
-        err = evt_json_add_string(req->root, fields[i].key, fields[i].value);
+        err = evt_json_write_string(w, fields[i].key, fields[i].value);
     }
     if (err == EVT_OK) {
-        err = evt_json_add_object(req->root, "input", &req->input);
-    }
-    if (err != EVT_OK) {
-        evt_json_free(req->root);
-        req->root = NULL;
+        err = evt_json_write_object(w, "input");
     }
     return err;
 }
 
-/* Serialises and releases the request whatever err says; err is passed through so builders
- * can end every path with one call. */
-static evt_err request_finish(request *req, evt_err err, char *out, size_t cap, size_t *len)
+/* Closes "input" and the envelope unless err; err (or the writer's error) is passed through so
+ * builders can end every path with one call. */
+static evt_err request_finish(evt_json_writer *w, evt_err err)
 {
     if (err == EVT_OK) {
-        if (out == NULL || cap == 0) {
-            err = EVT_ERR_ARG;
-        } else {
-            err = evt_json_print(req->root, out, cap, len);
-        }
+        err = evt_json_write_end(w);
     }
-    evt_json_free(req->root);
-    req->root = NULL;
-    req->input = NULL;
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
     return err;
 }
 
-/* Adds string fields in order; stops at the first failure. */
+/* Writes string fields in order; stops at the first failure. */
 typedef struct kv {
     const char *key;
     const char *value;
 } kv;
 
-static evt_err add_strings(cJSON *obj, const kv *fields, size_t count)
+static evt_err add_strings(evt_json_writer *w, const kv *fields, size_t count)
 {
     evt_err err = EVT_OK;
     for (size_t i = 0; err == EVT_OK && i < count; i++) {
-        err = evt_json_add_string(obj, fields[i].key, fields[i].value);
+        err = evt_json_write_string(w, fields[i].key, fields[i].value);
     }
     return err;
 }
 
 /* Ends a begun request whose "input" is one object of string fields. */
-static evt_err request_finish_strings(request *req, const char *object_key, const kv *fields,
-                                      size_t count, char *out, size_t cap, size_t *len)
+static evt_err request_finish_strings(evt_json_writer *w, const char *object_key, const kv *fields,
+                                      size_t count)
 {
-    cJSON *obj = NULL;
-    evt_err err = evt_json_add_object(req->input, object_key, &obj);
+    evt_err err = evt_json_write_object(w, object_key);
     if (err == EVT_OK) {
-        err = add_strings(obj, fields, count);
+        err = add_strings(w, fields, count);
     }
-    return request_finish(req, err, out, cap, len);
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return request_finish(w, err);
 }
 
-evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                const char *mac, const char *ip, char *out, size_t cap, size_t *len,
+/* The evt_proto_build_* forms: one request into out (cap bytes incl. the NUL), as
+ * evt_json_print would have printed it. A check that fails is reported before a missing
+ * buffer is. */
+typedef struct to_buffer {
+    evt_json_writer w;
+    char *out;
+    size_t cap;
+} to_buffer;
+
+static evt_json_writer *buffer_writer(to_buffer *b, char *out, size_t cap)
+{
+    b->out = out;
+    b->cap = cap;
+    /* Without a buffer the request is only counted: its checks still decide the error. */
+    evt_json_writer_init(&b->w, out != NULL && cap > 0 ? (uint8_t *)out : NULL, cap, NULL, NULL);
+    return &b->w;
+}
+
+static evt_err buffer_done(to_buffer *b, evt_err err, size_t *len)
+{
+    size_t n = 0;
+    evt_err fin = evt_json_writer_finish(&b->w, &n);
+    if (err == EVT_OK) {
+        err = fin;
+    }
+    if (err == EVT_OK && (b->out == NULL || b->cap == 0)) {
+        err = EVT_ERR_ARG;
+    }
+    if (err == EVT_OK && len != NULL) {
+        *len = n;
+    }
+    return err;
+}
+
+evt_err evt_proto_write_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                const char *mac, const char *ip, evt_json_writer *w,
                                 evt_json_diag *diag)
 {
     evt_err err = check_arg("mac", mac, false, 20, diag);
@@ -499,36 +522,48 @@ evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_en
     if (err != EVT_OK) {
         return err;
     }
-    request req;
-    err = request_begin(&req, id, env, EVT_INFNO_SIGN_IN, false, "", diag);
+    err = request_begin(w, id, env, EVT_INFNO_SIGN_IN, false, "", diag);
     if (err != EVT_OK) {
         return err;
     }
     const kv fields[] = {{"opter_no", id->opter}, {"mac", mac}, {"ip", ip}};
-    return request_finish_strings(&req, "signIn", fields, sizeof fields / sizeof fields[0], out,
-                                  cap, len);
+    return request_finish_strings(w, "signIn", fields, sizeof fields / sizeof fields[0]);
+}
+
+evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                const char *mac, const char *ip, char *out, size_t cap, size_t *len,
+                                evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_sign_in(id, env, mac, ip, w, diag), len);
+}
+
+evt_err evt_proto_write_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 evt_json_writer *w, evt_json_diag *diag)
+{
+    evt_err err = request_begin(w, id, env, EVT_INFNO_SIGN_OUT, true, "", diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    const kv fields[] = {{"sign_no", env->sign_no}, {"opter_no", id->opter}};
+    return request_finish_strings(w, "signOut", fields, sizeof fields / sizeof fields[0]);
 }
 
 evt_err evt_proto_build_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  char *out, size_t cap, size_t *len, evt_json_diag *diag)
 {
-    request req;
-    evt_err err = request_begin(&req, id, env, EVT_INFNO_SIGN_OUT, true, "", diag);
-    if (err != EVT_OK) {
-        return err;
-    }
-    const kv fields[] = {{"sign_no", env->sign_no}, {"opter_no", id->opter}};
-    return request_finish_strings(&req, "signOut", fields, sizeof fields / sizeof fields[0], out,
-                                  cap, len);
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_sign_out(id, env, w, diag), len);
 }
 
 /* Longest QR payload accepted for ec.query; e-voucher codes are far shorter, and the
  * voucher classifier refuses long payloads before this point anyway. */
 #define EC_QR_MAX 512
 
-evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                 const char *qr_text, char *out, size_t cap, size_t *len,
-                                 evt_json_diag *diag)
+evt_err evt_proto_write_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *qr_text, evt_json_writer *w, evt_json_diag *diag)
 {
     evt_err err = check_arg("ecQrCode", qr_text, true, EC_QR_MAX, diag);
     if (err != EVT_OK) {
@@ -538,8 +573,7 @@ evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_e
         evt_json_diag_set(diag, "business_type");
         return EVT_ERR_CONFIG_MISSING;
     }
-    request req;
-    err = request_begin(&req, id, env, EVT_INFNO_EC_QUERY, false, "", diag);
+    err = request_begin(w, id, env, EVT_INFNO_EC_QUERY, false, "", diag);
     if (err != EVT_OK) {
         return err;
     }
@@ -549,13 +583,21 @@ evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_e
         {"officeId", id->office_id},   {"officeName", id->office_name},
         {"ecQrCode", qr_text},
     };
-    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
-                                  len);
+    return request_finish_strings(w, "data", fields, sizeof fields / sizeof fields[0]);
 }
 
-evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                     const evt_voucher_info *voucher, char *out, size_t cap,
-                                     size_t *len, evt_json_diag *diag)
+evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *qr_text, char *out, size_t cap, size_t *len,
+                                 evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_ec_query(id, env, qr_text, w, diag), len);
+}
+
+evt_err evt_proto_write_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_voucher_info *voucher, evt_json_writer *w,
+                                     evt_json_diag *diag)
 {
     if (voucher == NULL) {
         return EVT_ERR_ARG;
@@ -573,8 +615,7 @@ evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_pro
     /* The insured region is known from the decoded voucher; the envelope carries it so a
      * cross-region (异地) query is routed right. */
     const char *region = region_valid(voucher->insu_org) ? voucher->insu_org : "";
-    request req;
-    err = request_begin(&req, id, env, EVT_INFNO_PERSON, true, region, diag);
+    err = request_begin(w, id, env, EVT_INFNO_PERSON, true, region, diag);
     if (err != EVT_OK) {
         return err;
     }
@@ -587,8 +628,16 @@ evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_pro
         {"certno", voucher->id_no},
         {"psn_name", voucher->user_name},
     };
-    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
-                                  len);
+    return request_finish_strings(w, "data", fields, sizeof fields / sizeof fields[0]);
+}
+
+evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_voucher_info *voucher, char *out, size_t cap,
+                                     size_t *len, evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_person_query(id, env, voucher, w, diag), len);
 }
 
 /* strlen that stops at cap (strnlen is POSIX, not C11): cap means "no terminator". */
@@ -649,15 +698,13 @@ static evt_err check_order(const evt_order *order, evt_json_diag *diag)
     return EVT_OK;
 }
 
-static evt_err add_drug_detail(cJSON *details, const evt_order_item *it, unsigned line,
+/* One drugdetail line. feedetl_sn is the line's 1-based position in decimal. */
+static evt_err add_drug_detail(evt_json_writer *w, const evt_order_item *it, unsigned line,
                                const char *fee_time)
 {
-    cJSON *d = NULL;
-    evt_err err = evt_json_append_object(details, &d);
-    char sn[4];
-    sn[0] = line >= 10 ? (char)('0' + line / 10u) : (char)('0' + line);
-    sn[1] = line >= 10 ? (char)('0' + line % 10u) : '\0';
-    sn[2] = '\0';
+    char sn[12];
+    snprintf(sn, sizeof sn, "%u", line);
+    evt_err err = evt_json_write_object(w, NULL);
     if (err == EVT_OK) {
         const kv fields[] = {
             {"feedetl_sn", sn},
@@ -667,23 +714,26 @@ static evt_err add_drug_detail(cJSON *details, const evt_order_item *it, unsigne
             {"med_list_codg", it->med_list_codg},
             {"medins_list_codg", it->medins_list_codg},
         };
-        err = add_strings(d, fields, sizeof fields / sizeof fields[0]);
+        err = add_strings(w, fields, sizeof fields / sizeof fields[0]);
     }
     if (err == EVT_OK) {
-        err = evt_json_add_money(d, "det_item_fee_sumamt", it->amount);
+        err = evt_json_write_money(w, "det_item_fee_sumamt", it->amount);
     }
     if (err == EVT_OK) {
-        err = evt_json_add_int(d, "cnt", (int64_t)it->quantity);
+        err = evt_json_write_int(w, "cnt", (int64_t)it->quantity);
     }
     if (err == EVT_OK) {
-        err = evt_json_add_money(d, "pric", it->price);
+        err = evt_json_write_money(w, "pric", it->price);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
     }
     return err;
 }
 
-evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                    bool final, const evt_proto_sale *sale, char *out, size_t cap,
-                                    size_t *len, evt_json_diag *diag)
+evt_err evt_proto_write_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                    bool final, const evt_proto_sale *sale, evt_json_writer *w,
+                                    evt_json_diag *diag)
 {
     if (sale == NULL || sale->order == NULL || sale->person == NULL || sale->voucher == NULL ||
         sale->insurance == NULL) {
@@ -716,14 +766,12 @@ evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_prot
         return err;
     }
 
-    request req;
-    err = request_begin(&req, id, env, final ? EVT_INFNO_SETTLE : EVT_INFNO_PRESETTLE, true,
+    err = request_begin(w, id, env, final ? EVT_INFNO_SETTLE : EVT_INFNO_PRESETTLE, true,
                         insu->insuplc_admdvs, diag);
     if (err != EVT_OK) {
         return err;
     }
-    cJSON *info = NULL;
-    err = evt_json_add_object(req.input, "druginfo", &info);
+    err = evt_json_write_object(w, "druginfo");
     if (err == EVT_OK) {
         const kv head[] = {
             {"psn_no", sale->person->psn_no},
@@ -731,10 +779,10 @@ evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_prot
             {"mdtrt_cert_no", sale->voucher->ec_token},
             {"begntime", begntime},
         };
-        err = add_strings(info, head, sizeof head / sizeof head[0]);
+        err = add_strings(w, head, sizeof head / sizeof head[0]);
     }
     if (err == EVT_OK) {
-        err = evt_json_add_money(info, "medfee_sumamt", order->total);
+        err = evt_json_write_money(w, "medfee_sumamt", order->total);
     }
     if (err == EVT_OK) {
         const kv tail[] = {
@@ -746,16 +794,30 @@ evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_prot
             {"invono", ""},
             {"fixmedins_setl_id", order->order_id},
         };
-        err = add_strings(info, tail, sizeof tail / sizeof tail[0]);
+        err = add_strings(w, tail, sizeof tail / sizeof tail[0]);
     }
-    cJSON *details = NULL;
     if (err == EVT_OK) {
-        err = evt_json_add_array(req.input, "drugdetail", &details);
+        err = evt_json_write_end(w);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_array(w, "drugdetail");
     }
     for (unsigned i = 0; err == EVT_OK && i < order->item_count; i++) {
-        err = add_drug_detail(details, &order->items[i], i + 1u, begntime);
+        err = add_drug_detail(w, &order->items[i], i + 1u, begntime);
     }
-    return request_finish(&req, err, out, cap, len);
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return request_finish(w, err);
+}
+
+evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                    bool final, const evt_proto_sale *sale, char *out, size_t cap,
+                                    size_t *len, evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_drug_settle(id, env, final, sale, w, diag), len);
 }
 
 static evt_err check_person_region(const evt_proto_envelope *env, evt_json_diag *diag)
@@ -770,9 +832,9 @@ static evt_err check_person_region(const evt_proto_envelope *env, evt_json_diag 
     return EVT_OK;
 }
 
-evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                      const char *setl_id, const char *psn_no, char *out,
-                                      size_t cap, size_t *len, evt_json_diag *diag)
+evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                      const char *setl_id, const char *psn_no, evt_json_writer *w,
+                                      evt_json_diag *diag)
 {
     evt_err err = check_arg("setl_id", setl_id, true, 30, diag);
     if (err == EVT_OK) {
@@ -784,19 +846,26 @@ evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_pr
     if (err != EVT_OK) {
         return err;
     }
-    request req;
-    err = request_begin(&req, id, env, EVT_INFNO_SETTLE_CANCEL, true, env->insuplc_admdvs, diag);
+    err = request_begin(w, id, env, EVT_INFNO_SETTLE_CANCEL, true, env->insuplc_admdvs, diag);
     if (err != EVT_OK) {
         return err;
     }
     const kv fields[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
-    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
-                                  len);
+    return request_finish_strings(w, "data", fields, sizeof fields / sizeof fields[0]);
 }
 
-evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
+evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                      const char *setl_id, const char *psn_no, char *out,
+                                      size_t cap, size_t *len, evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_settle_cancel(id, env, setl_id, psn_no, w, diag), len);
+}
+
+evt_err evt_proto_write_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  const char *psn_no, const char *omsgid, const char *oinfno,
-                                 char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                                 evt_json_writer *w, evt_json_diag *diag)
 {
     evt_err err = check_arg("psn_no", psn_no, true, 30, diag);
     if (err == EVT_OK && (id == NULL || evt_msgid_validate(omsgid, id->fixmedins_code) != EVT_OK)) {
@@ -812,12 +881,19 @@ evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_e
     if (err != EVT_OK) {
         return err;
     }
-    request req;
-    err = request_begin(&req, id, env, EVT_INFNO_REVERSAL, true, env->insuplc_admdvs, diag);
+    err = request_begin(w, id, env, EVT_INFNO_REVERSAL, true, env->insuplc_admdvs, diag);
     if (err != EVT_OK) {
         return err;
     }
     const kv fields[] = {{"psn_no", psn_no}, {"omsgid", omsgid}, {"oinfno", oinfno}};
-    return request_finish_strings(&req, "data", fields, sizeof fields / sizeof fields[0], out, cap,
-                                  len);
+    return request_finish_strings(w, "data", fields, sizeof fields / sizeof fields[0]);
+}
+
+evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *psn_no, const char *omsgid, const char *oinfno,
+                                 char *out, size_t cap, size_t *len, evt_json_diag *diag)
+{
+    to_buffer b;
+    evt_json_writer *w = buffer_writer(&b, out, cap);
+    return buffer_done(&b, evt_proto_write_reversal(id, env, psn_no, omsgid, oinfno, w, diag), len);
 }

@@ -54,7 +54,20 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
         cfg->order_keep_days > 0 ? cfg->order_keep_days : TXN_DEFAULT_ORDER_KEEP_DAYS;
     t->receipt_job = evt_malloc(EVT_RECEIPT_JOB_BYTES);
     t->last = evt_calloc(1, sizeof *t->last);
-    return t->receipt_job && t->last ? EVT_OK : EVT_ERR_NOMEM;
+    t->order = evt_calloc(1, sizeof *t->order);
+    return t->receipt_job && t->last && t->order ? EVT_OK : EVT_ERR_NOMEM;
+}
+
+evt_order *evt_txn_order(evt_txn *t)
+{
+    return t->order;
+}
+
+void evt_txn_forget_last_receipt(evt_txn *t)
+{
+    if (t->last != NULL) {
+        memset(t->last, 0, sizeof *t->last);
+    }
 }
 
 void evt_txn_deinit(evt_txn *t)
@@ -65,6 +78,11 @@ void evt_txn_deinit(evt_txn *t)
         memset(t->last, 0, sizeof *t->last);
         evt_free(t->last);
         t->last = NULL;
+    }
+    if (t->order != NULL) {
+        memset(t->order, 0, sizeof *t->order);
+        evt_free(t->order);
+        t->order = NULL;
     }
 }
 
@@ -219,23 +237,22 @@ static void show_error_and_wait(evt_txn *t, const char *title, evt_err err, cons
 /* ---- platform request builders ------------------------------------------------------------ */
 
 static evt_err build_ec_query(void *arg, const evt_proto_identity *id,
-                              const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                              const evt_proto_envelope *env, evt_json_writer *w,
                               evt_json_diag *diag)
 {
     const sale_state *s = arg;
-    return evt_proto_build_ec_query(id, env, s->qr_text, out, cap, len, diag);
+    return evt_proto_write_ec_query(id, env, s->qr_text, w, diag);
 }
 
 static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                            evt_json_writer *w, evt_json_diag *diag)
 {
     const sale_state *s = arg;
-    return evt_proto_build_person_query(id, env, &s->voucher, out, cap, len, diag);
+    return evt_proto_write_person_query(id, env, &s->voucher, w, diag);
 }
 
 static evt_err build_drug(const sale_state *s, bool final, const evt_proto_identity *id,
-                          const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
-                          evt_json_diag *diag)
+                          const evt_proto_envelope *env, evt_json_writer *w, evt_json_diag *diag)
 {
     evt_proto_sale sale = {
         .order = s->order,
@@ -244,20 +261,20 @@ static evt_err build_drug(const sale_state *s, bool final, const evt_proto_ident
         .insurance = s->insu,
         .begntime = s->begntime,
     };
-    return evt_proto_build_drug_settle(id, env, final, &sale, out, cap, len, diag);
+    return evt_proto_write_drug_settle(id, env, final, &sale, w, diag);
 }
 
 static evt_err build_presettle(void *arg, const evt_proto_identity *id,
-                               const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                               const evt_proto_envelope *env, evt_json_writer *w,
                                evt_json_diag *diag)
 {
-    return build_drug(arg, false, id, env, out, cap, len, diag);
+    return build_drug(arg, false, id, env, w, diag);
 }
 
 static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                            evt_json_writer *w, evt_json_diag *diag)
 {
-    return build_drug(arg, true, id, env, out, cap, len, diag);
+    return build_drug(arg, true, id, env, w, diag);
 }
 
 /* ---- scanning ---------------------------------------------------------------------------- */
@@ -457,7 +474,6 @@ static void remember_receipt(evt_txn *t, const sale_state *s, const char *msgid)
     evt_txn_last_receipt *l = t->last;
     memset(l, 0, sizeof *l);
     snprintf(l->msgid, sizeof l->msgid, "%s", msgid);
-    l->order = *s->order;
     l->setl = s->setl;
     /* A value that cannot be masked is not printed at all. */
     if (evt_mask_name(s->person.psn_name, l->name_masked, sizeof l->name_masked) != EVT_OK) {
@@ -498,7 +514,7 @@ static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
         .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
         .datetime = when,
         .msgid = l->msgid,
-        .order = &l->order,
+        .order = t->order,
         .settlement = &l->setl,
         .patient_name = l->name_masked,
         .patient_id_no = l->id_masked,
@@ -816,8 +832,15 @@ static uint32_t day_of(const evt_datetime *d)
     return (uint32_t)d->year * 10000u + (uint32_t)d->month * 100u + (uint32_t)d->day;
 }
 
-evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result)
+evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result *result)
 {
+    /* One copy of the order on the terminal: it is served from (and its receipt reprinted
+     * from) the engine's buffer, which the ECR link and the keyed entry fill in place. */
+    evt_txn_forget_last_receipt(t);
+    if (given != t->order) {
+        memcpy(t->order, given, sizeof *t->order);
+    }
+    const evt_order *order = t->order;
     memset(result, 0, sizeof *result);
     snprintf(result->order_id, sizeof result->order_id, "%s", order->order_id);
     result->total = order->total;

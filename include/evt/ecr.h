@@ -23,7 +23,8 @@
  *
  * Memory: the current connection's line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the
  * arena at open; pending connections use small buffers inside evt_ecr; each message's JSON
- * tree is parsed into the arena and freed before poll returns.
+ * tree is parsed into the arena and freed before poll returns. A sale is validated first without
+ * storing anything, then written into the caller's order only when handed out.
  */
 #ifndef EVT_ECR_H
 #define EVT_ECR_H
@@ -159,8 +160,9 @@ void evt_ecr_close(evt_ecr *ecr);
  * connections, answers everything it can by itself (status queries, stored results, busy,
  * malformed lines) and returns at most one new sale in *out with *got = true — the POS has
  * then already been sent {"type":"ack"}. Messages already buffered are handled before waiting.
- * *out is scratch space while a message is validated: only its contents after *got = true mean
- * anything. Connection loss, an unauthenticated line or a failed reply only cost that
+ * *out is written only when a sale is handed out (*got = true): a message answered by the link
+ * itself (malformed, busy, stored result) leaves it as it was, so it may be the one order buffer
+ * that still holds the last receipt's order (evt_txn_order). Connection loss, an unauthenticated line or a failed reply only cost that
  * connection (the link keeps listening) and are not errors. Errors: EVT_ERR_ARG; EVT_ERR_NOMEM
  * when a message did not fit the arena (it was answered with an error if possible); listener
  * errors from the driver other than a timeout.

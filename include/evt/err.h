@@ -100,8 +100,8 @@
       "平台应答异常已冲正，该订单需主管核实后放行")                                               \
     X(EVT_ERR_ORDER_RECORD_UNREADABLE, "order record unreadable: cannot prove it did not settle",  \
       "该订单交易记录损坏，无法确认是否已结算，请主管与医保平台核实")                             \
-    X(EVT_ERR_ORDER_TOO_LARGE, "order total above the provisioned maximum",                       \
-      "订单金额超过终端上限，请核对订单")                                                         \
+    X(EVT_ERR_ORDER_TOO_LARGE, "order above the terminal's maximum (total or lines)",             \
+      "订单金额或药品行数超过终端上限，请核对或拆分订单")                                         \
     X(EVT_ERR_ECR_UNAUTHENTICATED, "ECR message not authenticated", "收银系统未通过配对验证")   \
     X(EVT_ERR_AUTH_FAILED, "wrong PIN", "密码错误")                                               \
     X(EVT_ERR_AUTH_LOCKED, "too many wrong PINs: locked for a while", "密码错误次数过多，请稍后再试") \

@@ -65,11 +65,23 @@ typedef struct evt_https_sink {
     evt_err (*write)(void *ctx, const uint8_t *data, size_t len);
 } evt_https_sink;
 
+/* A request body written out while it is sent, instead of one buffer: produce calls put with
+ * consecutive pieces (any sizes) until the body is complete. It is called once per attempt
+ * (again after the one safe reconnect) and must write the same bytes each time, exactly
+ * evt_https_request.body_len of them; a different count fails the request (EVT_ERR_INTERNAL)
+ * and drops the connection. put's errors (the connection's) must be returned as they are. */
+typedef evt_err (*evt_https_put_fn)(void *put_ctx, const uint8_t *data, size_t len);
+typedef struct evt_https_body_source {
+    void *ctx;
+    evt_err (*produce)(void *ctx, evt_https_put_fn put, void *put_ctx);
+} evt_https_body_source;
+
 typedef struct evt_https_request {
     const char *path;         /* NULL = config path */
     const char *content_type; /* NULL = "application/json;charset=utf-8" */
-    const uint8_t *body;
+    const uint8_t *body;      /* or body_source; body_len is the length either way */
     size_t body_len;
+    const evt_https_body_source *body_source;
     /* Extra headers, sent in order. Host, Content-Length, Content-Type, Transfer-Encoding and
      * Connection are the client's own and are refused here (EVT_ERR_ARG). */
     const evt_https_header *headers;

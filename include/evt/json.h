@@ -168,6 +168,53 @@ evt_err evt_json_add_bool(cJSON *obj, const char *key, bool value);
  * EVT_ERR_OVERFLOW if it does not fit. Does not allocate. */
 evt_err evt_json_print(const cJSON *root, char *buf, size_t cap, size_t *len);
 
+/*
+ * Writer: compact JSON written out while it is produced, byte for byte what evt_json_print
+ * prints for the same tree (cJSON's member order and escapes), in fixed memory — for request
+ * bodies whose size grows with an order (docs/money-and-json.md, "Writing requests").
+ *
+ * Three modes, chosen at init:
+ *   sink NULL, buf given:  the whole text into buf (cap bytes incl. a NUL; EVT_ERR_OVERFLOW);
+ *   sink NULL, buf NULL:   counting only (the length, and every error, without the text);
+ *   sink given:            buf (cap >= 1) is a staging buffer passed to sink each time it fills
+ *                          and at evt_json_writer_finish.
+ * Errors are sticky: the first one (EVT_ERR_ARG for a key where none belongs or the reverse,
+ * nesting deeper than EVT_JSON_WRITER_DEPTH, money out of range; EVT_ERR_OVERFLOW; the sink's
+ * error) stops all output and is returned by every later call and by finish.
+ */
+#define EVT_JSON_WRITER_DEPTH 6
+
+typedef evt_err (*evt_json_sink_fn)(void *ctx, const uint8_t *data, size_t len);
+
+typedef struct evt_json_writer {
+    evt_json_sink_fn sink;
+    void *sink_ctx;
+    uint8_t *buf;
+    size_t cap;
+    size_t fill;  /* bytes in buf not yet given to the sink (all of them in buffer mode) */
+    size_t total; /* bytes written so far */
+    evt_err err;
+    uint8_t depth;
+    bool in_array[EVT_JSON_WRITER_DEPTH + 1]; /* [depth]: members are values, not key: value */
+    bool has_member[EVT_JSON_WRITER_DEPTH + 1];
+} evt_json_writer;
+
+void evt_json_writer_init(evt_json_writer *w, uint8_t *buf, size_t cap, evt_json_sink_fn sink,
+                          void *sink_ctx);
+/* key: the member's name inside an object; NULL for the root and for array elements. */
+evt_err evt_json_write_object(evt_json_writer *w, const char *key);
+evt_err evt_json_write_array(evt_json_writer *w, const char *key);
+/* Closes the innermost object or array. */
+evt_err evt_json_write_end(evt_json_writer *w);
+/* value NULL is written as "" (as evt_json_add_string). */
+evt_err evt_json_write_string(evt_json_writer *w, const char *key, const char *value);
+/* As evt_json_add_money / evt_json_add_int. */
+evt_err evt_json_write_money(evt_json_writer *w, const char *key, evt_fen fen);
+evt_err evt_json_write_int(evt_json_writer *w, const char *key, int64_t value);
+/* Flushes what is staged; every object and array must be closed (else EVT_ERR_ARG). *len (may
+ * be NULL): bytes written in all. Buffer mode: the text is NUL-terminated. */
+evt_err evt_json_writer_finish(evt_json_writer *w, size_t *len);
+
 /* Length of the longest prefix of s (len bytes) that is at most max bytes and does not end
  * inside a UTF-8 multi-byte sequence. */
 size_t evt_json_utf8_prefix(const char *s, size_t len, size_t max);

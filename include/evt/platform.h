@@ -20,10 +20,12 @@
 #include "evt/journal.h"
 #include "evt/proto.h"
 
-/* Builds one request body for the given envelope (a thin adapter over evt_proto_build_*). */
+/* Writes one request body for the given envelope (a thin adapter over evt_proto_write_*). It is
+ * called twice per request — once to count and check it, once while it is sent — and must write
+ * the same bytes both times (docs/money-and-json.md, "Writing requests"). */
 typedef evt_err (*evt_platform_build_fn)(void *arg, const evt_proto_identity *id,
-                                         const evt_proto_envelope *env, char *out, size_t cap,
-                                         size_t *len, evt_json_diag *diag);
+                                         const evt_proto_envelope *env, evt_json_writer *w,
+                                         evt_json_diag *diag);
 
 /* What a settlement-type request is about, journalled before it is sent. */
 typedef struct evt_platform_settle_ref {

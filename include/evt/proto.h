@@ -155,23 +155,41 @@ typedef struct evt_proto_envelope {
  * EVT_ERR_NOMEM (arena).
  */
 
+/*
+ * Request builders. Each evt_proto_write_* writes one request, checks first (nothing is written
+ * when a check fails), through an evt_json_writer: the platform client streams it into the TLS
+ * connection through a small staging buffer (docs/money-and-json.md, "Writing requests").
+ * Each evt_proto_build_* is the same request into out (cap bytes incl. the NUL; *len excludes
+ * it; EVT_ERR_OVERFLOW when it does not fit).
+ */
+
 /* 9001 {"signIn": {opter_no, mac, ip}}. */
+evt_err evt_proto_write_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                const char *mac, const char *ip, evt_json_writer *w,
+                                evt_json_diag *diag);
 evt_err evt_proto_build_sign_in(const evt_proto_identity *id, const evt_proto_envelope *env,
                                 const char *mac, const char *ip, char *out, size_t cap, size_t *len,
                                 evt_json_diag *diag);
 
 /* 9002 {"signOut": {sign_no, opter_no}}. */
+evt_err evt_proto_write_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 evt_json_writer *w, evt_json_diag *diag);
 evt_err evt_proto_build_sign_out(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  char *out, size_t cap, size_t *len, evt_json_diag *diag);
 
 /* ec.query {"data": {orgId, businessType, operatorId, operatorName, officeId, officeName,
  * ecQrCode}}. qr_text: the raw scanned text, non-empty UTF-8 (never logged). */
+evt_err evt_proto_write_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *qr_text, evt_json_writer *w, evt_json_diag *diag);
 evt_err evt_proto_build_ec_query(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  const char *qr_text, char *out, size_t cap, size_t *len,
                                  evt_json_diag *diag);
 
 /* 1101 {"data": {mdtrt_cert_type "01", mdtrt_cert_no ecToken, card_sn "", begntime "",
  * psn_cert_type "01", certno idNo, psn_name userName}}; insuplc_admdvs = voucher insu_org. */
+evt_err evt_proto_write_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_voucher_info *voucher, evt_json_writer *w,
+                                     evt_json_diag *diag);
 evt_err evt_proto_build_person_query(const evt_proto_identity *id, const evt_proto_envelope *env,
                                      const evt_voucher_info *voucher, char *out, size_t cap,
                                      size_t *len, evt_json_diag *diag);
@@ -187,19 +205,28 @@ typedef struct evt_proto_sale {
 
 /* 2101 (final = false) or 2102 (final = true): druginfo + drugdetail[] with feedetl_sn = the
  * line's 1-based position ("1", "2", ...), cnt = quantity, pric and det_item_fee_sumamt exact.
- * The order must add up (each amount = quantity * price, total = sum, all >= 0, 1..32 items,
+ * The order must add up (each amount = quantity * price, total = sum, all >= 0, 1..EVT_ORDER_MAX_ITEMS items,
  * order_id 1..30 characters: fixmedins_setl_id's wire size) or EVT_ERR_ORDER_INVALID. */
+evt_err evt_proto_write_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                    bool final, const evt_proto_sale *sale, evt_json_writer *w,
+                                    evt_json_diag *diag);
 evt_err evt_proto_build_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
                                     bool final, const evt_proto_sale *sale, char *out, size_t cap,
                                     size_t *len, evt_json_diag *diag);
 
 /* 2103 {"data": {setl_id, psn_no}}; env->insuplc_admdvs required. */
+evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                      const char *setl_id, const char *psn_no, evt_json_writer *w,
+                                      evt_json_diag *diag);
 evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
                                       const char *setl_id, const char *psn_no, char *out,
                                       size_t cap, size_t *len, evt_json_diag *diag);
 
 /* 2601 {"data": {psn_no, omsgid, oinfno}}: reverses the transaction sent as omsgid/oinfno
  * whose outcome is unknown; env->insuplc_admdvs required. */
+evt_err evt_proto_write_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                 const char *psn_no, const char *omsgid, const char *oinfno,
+                                 evt_json_writer *w, evt_json_diag *diag);
 evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  const char *psn_no, const char *omsgid, const char *oinfno,
                                  char *out, size_t cap, size_t *len, evt_json_diag *diag);

@@ -12,6 +12,9 @@
 #include "evt/money.h"
 
 #define EVT_ORDER_ID_BYTES 41
+/* Lines of one order. The decided maximum is 100 (docs/ecr-link.md, "Order size": what one
+ * ECR line carries with real catalogue data); it stays 32 until the order is held in one
+ * compact copy. An ECR sale with more lines is refused with EVT_ERR_ORDER_TOO_LARGE. */
 #define EVT_ORDER_MAX_ITEMS 32
 #define EVT_NAME_BYTES 64 /* psn_name and similar (50 bytes on the wire, UTF-8) */
 

@@ -36,12 +36,12 @@ typedef struct evt_txn_counters {
 
 /* What the last receipt showed, kept (personal data already masked) so the cashier can
  * reprint it after a paper jam or paper-out. RAM only: lost at power-off, like a printer's
- * own buffer; the settlement itself is safe on the platform and in the journal. */
+ * own buffer; the settlement itself is safe on the platform and in the journal. Its items are
+ * the engine's one order buffer (evt_txn.order), so the next order ends it. */
 typedef struct evt_txn_last_receipt {
     bool valid;
     bool printed;
     char msgid[31];
-    evt_order order;
     evt_settlement setl;
     char name_masked[EVT_NAME_BYTES * 2];
     char id_masked[40];
@@ -58,6 +58,9 @@ typedef struct evt_txn {
     evt_journal *journal;
     evt_ui *ui;
     uint8_t *receipt_job; /* EVT_RECEIPT_JOB_BYTES from the arena */
+    /* The terminal's one copy of an order (arena): the order being served, then the last
+     * receipt's items until the next order is written into it (evt_txn_order). */
+    evt_order *order;
     evt_voucher_guard guard;
     evt_txn_counters counters;
     bool quit_requested;        /* the board asked to stop during a sale */
@@ -82,10 +85,22 @@ evt_err evt_txn_recover(evt_txn *t);
  * Runs one pharmacy sale. Always fills *result (status, error, amounts when settled) and
  * returns its error (EVT_OK when settled). An order id the terminal already has a record of is
  * not started again unless that record proves no money moved (refused, failed, reversed) and
- * no supervisor decision is pending: the stored result is returned instead. A journal without
+ * no supervisor decision is pending: the stored result is returned instead. The order is served
+ * from evt_txn_order (copied there unless it is already that buffer): the last receipt ends. A journal without
  * room for the sale's records refuses it before anything is scanned.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
+
+/*
+ * The one order buffer, for whoever brings the next order to evt_txn_pharmacy_sale: the ECR
+ * link (which writes it only when it hands a sale out) or the keyed entry. It holds the last
+ * receipt's items until then: a writer that may give up half-way calls
+ * evt_txn_forget_last_receipt first.
+ */
+evt_order *evt_txn_order(evt_txn *t);
+
+/* Ends the last receipt (its items are about to be overwritten): a reprint then says none. */
+void evt_txn_forget_last_receipt(evt_txn *t);
 
 /* Prints the last settlement's receipt again, marked 重打印. EVT_ERR_NOT_FOUND when there is
  * none since start-up; printer errors as the printer reports them. */

@@ -499,7 +499,7 @@ static void menu_reprint_and_keyed_sale(void **state)
     step_through_keys(f);
     const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "补打失败");
     assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "开机后尚无结算单"));
+    assert_true(fake_ui_screen_has(s, "没有可补打的结算单"));
     assert_int_equal(f->prn.begun, 0);
 
     /* A keyed order: item 1 twice, then OK alone to finish; it is sold like any other. */
@@ -545,6 +545,23 @@ static void menu_reprint_and_keyed_sale(void **state)
     step_through_keys(f);
     assert_int_equal(f->prn.begun, 2);
     assert_int_equal(tls_ts_request_count(f->srv), sent + 4);
+
+    /* A keyed entry writes into the one order buffer, which held the receipt's items: once
+     * begun (here given up after one item), the last receipt is gone rather than reprinted
+     * with the half-typed order's lines. */
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '1');
+    fake_ui_digits(&f->ui, KEYED, "1");
+    fake_ui_digits(&f->ui, KEYED, "1");
+    fake_ui_key(&f->ui, KEYED, EVT_KEY_CANCEL);
+    step_through_keys(f);
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_char(&f->ui, MENU, '2');
+    step_through_keys(f);
+    assert_int_equal(f->prn.begun, 2);
+    s = fake_ui_last_titled(&f->ui, "补打失败");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "没有可补打的结算单"));
 }
 
 static void keyed_entry_checks_what_is_typed(void **state)

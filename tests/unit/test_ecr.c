@@ -314,6 +314,33 @@ static void test_open_order_resend_status_and_busy(void **state)
     assert_contains(reply, "\"error\":\"EVT_ERR_NOT_FOUND\"");
 }
 
+/* The app's order buffer also holds the last receipt's items (evt_txn_order): a sale the link
+ * answers by itself (busy, resent, refused, malformed) must not write into it. */
+static void test_order_written_only_when_handed_out(void **state)
+{
+    (void)state;
+    open_sale_a();
+    evt_order before = fx.order;
+    assert_string_equal(before.order_id, "POS-20240501-0001");
+    assert_int_equal(before.item_count, 2);
+    bool got = false;
+    exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"B2\",\"use_personal_account\":false,"
+             "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+             "\"qty\":1,\"price\":\"1.00\"}]}\n",
+             &got); /* busy */
+    assert_false(got);
+    exchange(SALE_A, &got); /* resent while running */
+    assert_false(got);
+    const char *reply =
+        exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"B3\",\"use_personal_account\":true,"
+                 "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+                 "\"qty\":1,\"price\":\"1.00\"},7]}\n",
+                 &got); /* its first item valid, the second not */
+    assert_false(got);
+    assert_contains(reply, "items[1]: must be an object");
+    assert_memory_equal(&fx.order, &before, sizeof before);
+}
+
 static void test_refused_can_retry_unknown_cannot(void **state)
 {
     (void)state;
@@ -521,8 +548,10 @@ static void test_thirty_two_items_ok_thirty_three_not(void **state)
             char r[4096];
             pump_reply(&fx.pos, r, sizeof r, NULL);
         } else {
+            /* Well-formed, only too long for one sale: the size error, not "malformed". */
             assert_false(got);
-            assert_contains(reply, "items: must hold 1 to 32 items");
+            assert_contains(reply, "\"error\":\"EVT_ERR_ORDER_TOO_LARGE\"");
+            assert_contains(reply, "items: 33 lines, above the terminal's maximum of 32");
         }
     }
 }
@@ -999,6 +1028,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sale_ack_order_and_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_by_order_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_order_resend_status_and_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_written_only_when_handed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_can_retry_unknown_cannot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_external_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines_keep_link_up, setup, teardown),

@@ -829,6 +829,90 @@ static void test_keepalive_reuses_one_connection(void **state)
     stop_both(srv, c);
 }
 
+/* A body produced while it is sent, in pieces of `piece` bytes, `extra` bytes more (or fewer)
+ * than announced. */
+typedef struct pieces {
+    const char *body;
+    size_t piece;
+    long extra;
+    unsigned calls;
+} pieces;
+
+static evt_err produce_pieces(void *ctx, evt_https_put_fn put, void *put_ctx)
+{
+    pieces *p = ctx;
+    p->calls++;
+    size_t len = (size_t)((long)strlen(p->body) + p->extra);
+    static const uint8_t pad[64] = {' '};
+    for (size_t at = 0; at < len; at += p->piece) {
+        size_t n = len - at < p->piece ? len - at : p->piece;
+        const uint8_t *from = at + n <= strlen(p->body) ? (const uint8_t *)p->body + at : pad;
+        evt_err err = put(put_ctx, from, n);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+    return EVT_OK;
+}
+
+static evt_err post_pieces(evt_https_client *c, pieces *p, evt_https_response *resp)
+{
+    const evt_https_body_source src = {.ctx = p, .produce = produce_pieces};
+    evt_https_request req = {
+        .body_len = strlen(p->body),
+        .body_source = &src,
+        .headers = gateway_headers,
+        .header_count = sizeof(gateway_headers) / sizeof(gateway_headers[0]),
+    };
+    return evt_https_post(c, &req, resp);
+}
+
+static void test_body_written_while_produced(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = client_of(srv);
+    static char body[6000];
+    size_t o = (size_t)snprintf(body, sizeof body, "{\"infno\":\"2102\",\"drugdetail\":[");
+    for (int i = 0; o + 64 < sizeof body; i++) {
+        o += (size_t)snprintf(body + o, sizeof body - o, "%s{\"feedetl_sn\":\"%d\"}", i ? "," : "",
+                              i + 1);
+    }
+    snprintf(body + o, sizeof body - o, "]}");
+    /* Announced length, pieces of any size: the server gets head then exactly the body. */
+    pieces p = {.body = body, .piece = 7};
+    evt_https_response resp;
+    assert_int_equal(post_pieces(c, &p, &resp), EVT_OK);
+    assert_int_equal(p.calls, 1);
+    tls_ts_stats st = stats_of(srv);
+    char expect[64];
+    snprintf(expect, sizeof expect, "\r\nContent-Length: %u\r\n", (unsigned)strlen(body));
+    assert_non_null(strstr(st.last_request, expect));
+    const char *sent = strstr(st.last_request, "\r\n\r\n");
+    assert_non_null(sent);
+    assert_string_equal(sent + 4, body);
+    evt_https_response_free(&resp);
+
+    /* One byte short or one too many: refused before the framing breaks, connection dropped
+     * (the next request opens a new one). */
+    for (long extra = -1; extra <= 1; extra += 2) {
+        pieces bad = {.body = body, .piece = 512, .extra = extra};
+        assert_int_equal(post_pieces(c, &bad, &resp), EVT_ERR_INTERNAL);
+        assert_true(resp.request_sent);
+        evt_https_response_free(&resp);
+    }
+    p.calls = 0;
+    assert_int_equal(post_pieces(c, &p, &resp), EVT_OK);
+    assert_false(resp.connection_reused);
+    evt_https_response_free(&resp);
+    /* A body source and an inline body at once is a caller's error. */
+    const evt_https_body_source src = {.ctx = &p, .produce = produce_pieces};
+    evt_https_request both = {.body = (const uint8_t *)"{}", .body_len = 2, .body_source = &src};
+    assert_int_equal(evt_https_post(c, &both, &resp), EVT_ERR_ARG);
+    stop_both(srv, c);
+}
+
 static void test_connection_close_honoured(void **state)
 {
     (void)state;
@@ -1388,6 +1472,7 @@ int main(void)
         cmocka_unit_test(test_clock_before_validity),
         cmocka_unit_test(test_bad_ca_pem_refused),
         cmocka_unit_test(test_keepalive_reuses_one_connection),
+        cmocka_unit_test(test_body_written_while_produced),
         cmocka_unit_test(test_connection_close_honoured),
         cmocka_unit_test(test_reconnect_after_idle_close_notify),
         cmocka_unit_test(test_reconnect_after_idle_tcp_close),

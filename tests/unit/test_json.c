@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -509,6 +510,197 @@ static void test_bad_arguments(void **state)
     evt_json_free(NULL);
 }
 
+/* ---- writer ------------------------------------------------------------------------------ */
+
+/* Every byte the sink was given, and how often. */
+typedef struct collected {
+    char text[4096];
+    size_t len;
+    unsigned calls;
+    unsigned fail_at; /* 1-based call that fails; 0 = never */
+} collected;
+
+static evt_err collect(void *ctx, const uint8_t *data, size_t len)
+{
+    collected *c = ctx;
+    c->calls++;
+    if (c->fail_at != 0 && c->calls == c->fail_at) {
+        return EVT_ERR_NET_IO;
+    }
+    assert_true(c->len + len < sizeof c->text);
+    memcpy(c->text + c->len, data, len);
+    c->len += len;
+    c->text[c->len] = '\0';
+    return EVT_OK;
+}
+
+/* The same document as a cJSON tree (printed by evt_json_print) and through the writer. */
+static const char *const writer_strings[] = {
+    "",
+    "plain",
+    "quote \" backslash \\ slash /",
+    "\b\f\n\r\t",
+    "\x01\x02\x1f\x7f",
+    "阿莫西林胶囊 0.25g×24粒",
+    "€𝄞",
+};
+
+static void tree_document(char *out, size_t cap)
+{
+    cJSON *root = NULL;
+    assert_int_equal(evt_json_new_object(&root), EVT_OK);
+    for (size_t i = 0; i < sizeof writer_strings / sizeof writer_strings[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%u\n\"", (unsigned)i);
+        assert_int_equal(evt_json_add_string(root, key, writer_strings[i]), EVT_OK);
+    }
+    assert_int_equal(evt_json_add_money(root, "m", -123456), EVT_OK);
+    assert_int_equal(evt_json_add_money(root, "max", EVT_FEN_MAX), EVT_OK);
+    assert_int_equal(evt_json_add_int(root, "i", INT64_MIN), EVT_OK);
+    assert_int_equal(evt_json_add_int(root, "z", 0), EVT_OK);
+    cJSON *empty = NULL, *arr = NULL, *inner = NULL, *o = NULL;
+    assert_int_equal(evt_json_add_object(root, "empty", &empty), EVT_OK);
+    assert_int_equal(evt_json_add_array(root, "none", &empty), EVT_OK);
+    assert_int_equal(evt_json_add_array(root, "arr", &arr), EVT_OK);
+    for (int n = 0; n < 3; n++) {
+        assert_int_equal(evt_json_append_object(arr, &o), EVT_OK);
+        assert_int_equal(evt_json_add_int(o, "n", n), EVT_OK);
+        assert_int_equal(evt_json_add_object(o, "in", &inner), EVT_OK);
+        assert_int_equal(evt_json_add_string(inner, "s", writer_strings[n]), EVT_OK);
+    }
+    assert_int_equal(evt_json_print(root, out, cap, NULL), EVT_OK);
+    evt_json_free(root);
+}
+
+static evt_err writer_document(evt_json_writer *w)
+{
+    evt_json_write_object(w, NULL);
+    for (size_t i = 0; i < sizeof writer_strings / sizeof writer_strings[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%u\n\"", (unsigned)i);
+        evt_json_write_string(w, key, writer_strings[i]);
+    }
+    evt_json_write_money(w, "m", -123456);
+    evt_json_write_money(w, "max", EVT_FEN_MAX);
+    evt_json_write_int(w, "i", INT64_MIN);
+    evt_json_write_int(w, "z", 0);
+    evt_json_write_object(w, "empty");
+    evt_json_write_end(w);
+    evt_json_write_array(w, "none");
+    evt_json_write_end(w);
+    evt_json_write_array(w, "arr");
+    for (int n = 0; n < 3; n++) {
+        evt_json_write_object(w, NULL);
+        evt_json_write_int(w, "n", n);
+        evt_json_write_object(w, "in");
+        evt_json_write_string(w, "s", writer_strings[n]);
+        evt_json_write_end(w);
+        evt_json_write_end(w);
+    }
+    evt_json_write_end(w);
+    return evt_json_write_end(w);
+}
+
+static void test_writer_prints_what_cjson_prints(void **state)
+{
+    (void)state;
+    static char want[4096];
+    tree_document(want, sizeof want);
+    size_t want_len = strlen(want);
+
+    /* Buffer mode. */
+    static char buf[4096];
+    evt_json_writer w;
+    size_t len = 0;
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    assert_int_equal(writer_document(&w), EVT_OK);
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_OK);
+    assert_string_equal(buf, want);
+    assert_int_equal(len, want_len);
+
+    /* Counting mode: the same length, no text. */
+    evt_json_writer_init(&w, NULL, 0, NULL, NULL);
+    assert_int_equal(writer_document(&w), EVT_OK);
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_OK);
+    assert_int_equal(len, want_len);
+
+    /* Sink mode through staging buffers of every size from 1 byte: the same bytes, in
+     * pieces no larger than the staging buffer. */
+    static uint8_t stage[97];
+    for (size_t cap = 1; cap <= sizeof stage; cap += cap < 8 ? 1 : 15) {
+        collected c;
+        memset(&c, 0, sizeof c);
+        evt_json_writer_init(&w, stage, cap, collect, &c);
+        assert_int_equal(writer_document(&w), EVT_OK);
+        assert_int_equal(evt_json_writer_finish(&w, &len), EVT_OK);
+        assert_string_equal(c.text, want);
+        assert_int_equal(len, want_len);
+        assert_int_equal(c.calls, (want_len + cap - 1) / cap);
+    }
+}
+
+static void test_writer_errors_are_sticky(void **state)
+{
+    (void)state;
+    evt_json_writer w;
+    char buf[64];
+    size_t len = 99;
+    /* A key where none belongs, and none where one must be. */
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    assert_int_equal(evt_json_write_object(&w, "root"), EVT_ERR_ARG);
+    assert_int_equal(evt_json_write_string(&w, NULL, "x"), EVT_ERR_ARG);
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_ERR_ARG);
+    assert_int_equal(len, 0);
+    assert_string_equal(buf, "");
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    evt_json_write_object(&w, NULL);
+    assert_int_equal(evt_json_write_string(&w, NULL, "x"), EVT_ERR_ARG);
+    /* Unclosed, or nothing at all. */
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    evt_json_write_array(&w, NULL);
+    assert_int_equal(evt_json_writer_finish(&w, NULL), EVT_ERR_ARG);
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    assert_int_equal(evt_json_writer_finish(&w, NULL), EVT_ERR_ARG);
+    evt_json_writer_init(&w, (uint8_t *)buf, sizeof buf, NULL, NULL);
+    assert_int_equal(evt_json_write_end(&w), EVT_ERR_ARG);
+    /* Deeper than EVT_JSON_WRITER_DEPTH. */
+    evt_json_writer_init(&w, NULL, 0, NULL, NULL);
+    evt_json_write_array(&w, NULL);
+    for (int d = 1; d < EVT_JSON_WRITER_DEPTH; d++) {
+        assert_int_equal(evt_json_write_array(&w, NULL), EVT_OK);
+    }
+    assert_int_equal(evt_json_write_array(&w, NULL), EVT_ERR_ARG);
+    /* Money out of range. */
+    evt_json_writer_init(&w, NULL, 0, NULL, NULL);
+    evt_json_write_object(&w, NULL);
+    assert_int_equal(evt_json_write_money(&w, "m", EVT_FEN_MAX + 1), EVT_ERR_ARG);
+    /* Overflow of the buffer (the NUL counts), and after it nothing more is written. */
+    evt_json_writer_init(&w, (uint8_t *)buf, 8, NULL, NULL);
+    evt_json_write_object(&w, NULL);
+    assert_int_equal(evt_json_write_string(&w, "k", "v"), EVT_ERR_OVERFLOW);
+    assert_int_equal(evt_json_write_end(&w), EVT_ERR_OVERFLOW);
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_ERR_OVERFLOW);
+    assert_string_equal(buf, "");
+    evt_json_writer_init(&w, (uint8_t *)buf, 8, NULL, NULL);
+    evt_json_write_object(&w, NULL);
+    evt_json_write_string(&w, "k", "");
+    evt_json_write_end(&w); /* {"k":""} is 8 bytes: no room for the NUL */
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_ERR_OVERFLOW);
+    /* The sink's error stops the writer at once. */
+    collected c;
+    memset(&c, 0, sizeof c);
+    c.fail_at = 2;
+    uint8_t stage[4];
+    evt_json_writer_init(&w, stage, sizeof stage, collect, &c);
+    writer_document(&w);
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_ERR_NET_IO);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.len, 4);
+    /* A sink without a staging buffer is refused. */
+    evt_json_writer_init(&w, NULL, 0, collect, &c);
+    assert_int_equal(evt_json_write_object(&w, NULL), EVT_ERR_ARG);
+}
+
 /* Every test must give back every byte it took from the arena. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, arena_fixture_setup, arena_fixture_teardown)
 
@@ -531,6 +723,8 @@ int main(void)
         T(test_builders_emit_exact_numbers),
         T(test_parsed_tree_reprints_original_number_text),
         T(test_bad_arguments),
+        T(test_writer_prints_what_cjson_prints),
+        T(test_writer_errors_are_sticky),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,7 +172,7 @@ static fx *fixture(void **state)
 /* ---- requests -------------------------------------------------------------------------------- */
 
 static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            char *out, size_t cap, size_t *len, evt_json_diag *diag)
+                            evt_json_writer *w, evt_json_diag *diag)
 {
     (void)arg;
     evt_voucher_info v;
@@ -181,34 +181,33 @@ static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_p
     snprintf(v.id_no, sizeof v.id_no, SS_CERTNO);
     snprintf(v.user_name, sizeof v.user_name, SS_NAME);
     snprintf(v.insu_org, sizeof v.insu_org, SS_REGION);
-    return evt_proto_build_person_query(id, env, &v, out, cap, len, diag);
+    return evt_proto_write_person_query(id, env, &v, w, diag);
 }
 
 static evt_err build_ec_query(void *arg, const evt_proto_identity *id,
-                              const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                              const evt_proto_envelope *env, evt_json_writer *w,
                               evt_json_diag *diag)
 {
     (void)arg;
-    return evt_proto_build_ec_query(id, env, SS_CODE, out, cap, len, diag);
+    return evt_proto_write_ec_query(id, env, SS_CODE, w, diag);
 }
 
 /* A settlement-type request: the platform only numbers, journals, signs and sends it. */
 static evt_err build_settle_like(void *arg, const evt_proto_identity *id,
-                                 const evt_proto_envelope *env, char *out, size_t cap, size_t *len,
+                                 const evt_proto_envelope *env, evt_json_writer *w,
                                  evt_json_diag *diag)
 {
     (void)arg;
     (void)id;
     (void)diag;
-    int n = snprintf(out, cap,
-                     "{\"infno\":\"2102\",\"msgid\":\"%s\",\"sign_no\":\"%s\","
-                     "\"insuplc_admdvs\":\"%s\",\"input\":{}}",
-                     env->msgid, env->sign_no, env->insuplc_admdvs ? env->insuplc_admdvs : "");
-    if (n < 0 || (size_t)n >= cap) {
-        return EVT_ERR_OVERFLOW;
-    }
-    *len = (size_t)n;
-    return EVT_OK;
+    evt_json_write_object(w, NULL);
+    evt_json_write_string(w, "infno", "2102");
+    evt_json_write_string(w, "msgid", env->msgid);
+    evt_json_write_string(w, "sign_no", env->sign_no);
+    evt_json_write_string(w, "insuplc_admdvs", env->insuplc_admdvs);
+    evt_json_write_object(w, "input");
+    evt_json_write_end(w);
+    return evt_json_write_end(w);
 }
 
 static evt_err call_person(fx *f, evt_platform_reply *r)

@@ -107,7 +107,7 @@ static void make_person(evt_person *p)
     p->insu[0].balc_present = true;
 }
 
-static char out[8192];
+static char out[32768];
 static size_t out_len;
 
 /* ---- identity --------------------------------------------------------------------------- */
@@ -741,10 +741,136 @@ static void test_envelope_errors(void **state)
                      EVT_ERR_ARG);
 }
 
-static void test_builders_out_of_memory(void **state)
+/* The 2102 as the firmware built it before requests were written out: a cJSON tree of the
+ * envelope, druginfo and one drugdetail object per line, printed whole. */
+static void tree_drug_settle(const sale_inputs *in, char *buf, size_t cap)
+{
+    const evt_order *o = &in->order;
+    cJSON *root = NULL, *input = NULL, *info = NULL, *details = NULL, *d = NULL;
+    assert_int_equal(evt_json_new_object(&root), EVT_OK);
+    const char *const envelope_fields[][2] = {
+        {"infno", "2102"},
+        {"msgid", MSGID},
+        {"mdtrtarea_admvs", "421202"},
+        {"insuplc_admdvs", "421200"},
+        {"recer_sys_code", "EVT"},
+        {"dev_no", "EVT-T1-0001"},
+        {"dev_safe_info", ""},
+        {"cainfo", ""},
+        {"signtype", ""},
+        {"infver", "V1.0"},
+        {"opter_type", "1"},
+        {"opter", "0001"},
+        {"opter_name", "王丽"},
+        {"inf_time", "2024-03-15 10:30:00"},
+        {"fixmedins_code", CODE},
+        {"fixmedins_name", "咸宁市健民大药房"},
+        {"sign_no", SIGN_NO},
+    };
+    for (size_t i = 0; i < sizeof envelope_fields / sizeof envelope_fields[0]; i++) {
+        assert_int_equal(evt_json_add_string(root, envelope_fields[i][0], envelope_fields[i][1]),
+                         EVT_OK);
+    }
+    assert_int_equal(evt_json_add_object(root, "input", &input), EVT_OK);
+    assert_int_equal(evt_json_add_object(input, "druginfo", &info), EVT_OK);
+    evt_json_add_string(info, "psn_no", in->person.psn_no);
+    evt_json_add_string(info, "mdtrt_cert_type", "01");
+    evt_json_add_string(info, "mdtrt_cert_no", in->voucher.ec_token);
+    evt_json_add_string(info, "begntime", "2024-03-15 10:29:00");
+    evt_json_add_money(info, "medfee_sumamt", o->total);
+    evt_json_add_string(info, "insutype", in->person.insu[0].insutype);
+    evt_json_add_string(info, "acct_used_flag", o->use_personal_account ? "1" : "0");
+    evt_json_add_string(info, "med_type", "41");
+    evt_json_add_string(info, "dise_codg", "");
+    evt_json_add_string(info, "dise_name", "");
+    evt_json_add_string(info, "invono", "");
+    evt_json_add_string(info, "fixmedins_setl_id", o->order_id);
+    assert_int_equal(evt_json_add_array(input, "drugdetail", &details), EVT_OK);
+    for (unsigned i = 0; i < o->item_count; i++) {
+        char sn[12];
+        snprintf(sn, sizeof sn, "%u", i + 1);
+        assert_int_equal(evt_json_append_object(details, &d), EVT_OK);
+        evt_json_add_string(d, "feedetl_sn", sn);
+        evt_json_add_string(d, "rxno", "");
+        evt_json_add_string(d, "rx_circ_flag", "0");
+        evt_json_add_string(d, "fee_ocur_time", "2024-03-15 10:29:00");
+        evt_json_add_string(d, "med_list_codg", o->items[i].med_list_codg);
+        evt_json_add_string(d, "medins_list_codg", o->items[i].medins_list_codg);
+        evt_json_add_money(d, "det_item_fee_sumamt", o->items[i].amount);
+        evt_json_add_int(d, "cnt", o->items[i].quantity);
+        assert_int_equal(evt_json_add_money(d, "pric", o->items[i].price), EVT_OK);
+    }
+    assert_int_equal(evt_json_print(root, buf, cap, NULL), EVT_OK);
+    evt_json_free(root);
+}
+
+typedef struct streamed {
+    char text[32768];
+    size_t len;
+    size_t largest_piece;
+} streamed;
+
+static evt_err stream_into(void *ctx, const uint8_t *data, size_t len)
+{
+    streamed *st = ctx;
+    assert_true(st->len + len < sizeof st->text);
+    memcpy(st->text + st->len, data, len);
+    st->len += len;
+    st->text[st->len] = '\0';
+    st->largest_piece = len > st->largest_piece ? len : st->largest_piece;
+    return EVT_OK;
+}
+
+/* The longest order, written out through a 1 KiB staging buffer as the platform client sends
+ * it: byte for byte what the tree builder printed, in pieces no larger than the buffer. */
+static void test_longest_order_streamed_equals_tree(void **state)
 {
     (void)state;
-    /* Leave only a little arena: every builder must fail cleanly and give it all back. */
+    sale_inputs in;
+    make_sale(&in);
+    evt_order *order = &in.order;
+    order->item_count = EVT_ORDER_MAX_ITEMS;
+    order->total = 0;
+    for (unsigned i = 0; i < EVT_ORDER_MAX_ITEMS; i++) {
+        evt_order_item *it = &order->items[i];
+        snprintf(it->med_list_codg, sizeof it->med_list_codg, "XN06BXA012A00101%07u", i * 7919u);
+        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP\"%u\\%u", i, i % 3);
+        it->quantity = 1 + (i * 37u) % 99999u;
+        it->price = 1 + (evt_fen)i * 12345;
+        it->amount = it->price * (evt_fen)it->quantity;
+        order->total += it->amount;
+    }
+    static char tree[32768];
+    tree_drug_settle(&in, tree, sizeof tree);
+
+    static streamed st;
+    memset(&st, 0, sizeof st);
+    uint8_t stage[1024];
+    evt_json_writer w;
+    evt_json_writer_init(&w, stage, sizeof stage, stream_into, &st);
+    evt_proto_envelope env = envelope(SIGN_NO, NULL);
+    evt_proto_sale sale = {.order = order,
+                           .person = &in.person,
+                           .voucher = &in.voucher,
+                           .insurance = &in.person.insu[0],
+                           .begntime = at(2024, 3, 15, 10, 29, 0)};
+    assert_int_equal(evt_proto_write_drug_settle(&identity, &env, true, &sale, &w, &in.diag),
+                     EVT_OK);
+    size_t len = 0;
+    assert_int_equal(evt_json_writer_finish(&w, &len), EVT_OK);
+    assert_string_equal(st.text, tree);
+    assert_int_equal(len, strlen(tree));
+    assert_int_equal(st.largest_piece, sizeof stage);
+    /* And the buffer form prints the same. */
+    assert_int_equal(build_sale(&in, true), EVT_OK);
+    assert_string_equal(out, tree);
+}
+
+static void test_builders_need_no_arena(void **state)
+{
+    (void)state;
+    /* Requests are written out, not built as a tree: with the arena exhausted the largest
+     * request is still written whole, and takes nothing from it. */
     void *hog[ARENA_FIXTURE_HOG_MAX];
     size_t count = arena_fixture_exhaust(hog);
     evt_arena_stats st;
@@ -752,7 +878,7 @@ static void test_builders_out_of_memory(void **state)
     make_sale(&in);
     evt_arena_get_stats(&st);
     size_t before = st.in_use;
-    assert_int_equal(build_sale(&in, true), EVT_ERR_NOMEM);
+    assert_int_equal(build_sale(&in, true), EVT_OK);
     evt_arena_get_stats(&st);
     assert_int_equal(st.in_use, before);
     arena_fixture_release(hog, count);
@@ -1398,7 +1524,8 @@ int main(void)
         T(test_drug_settlement_all_32_lines),
         T(test_golden_cancel_and_reversal),
         T(test_envelope_errors),
-        T(test_builders_out_of_memory),
+        T(test_builders_need_no_arena),
+        T(test_longest_order_streamed_equals_tree),
         T(test_response_infcode_number_and_string),
         T(test_response_malformed_envelopes),
         T(test_response_truncated_at_every_length),
