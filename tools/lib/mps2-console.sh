@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced (bash) by the scripts that drive the mps2-an385 board in QEMU through tools/run-mps2.sh
-# as a cashier would: tests/target/sale_mps2.sh and tools/demo.sh --board mps2-an385.
+# as a cashier would: tests/target/smoke_mps2.sh, tests/target/sale_mps2.sh and
+# tools/demo.sh --board mps2-an385.
 #
 # Works in the caller's current directory: run/ is run-mps2.sh's --dir (console and scanner
 # FIFOs, printer.bin, log.txt), console.log the console's transcript, qemu.out QEMU's output.
@@ -11,7 +12,8 @@
 MPS2_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # mps2_boot IMAGE PROVISION FLASH PLATFORM_PORT ECR_HOSTPORT:GUESTPORT TIMEOUT_S
-# Boots the image in the background, the console's screens appended to console.log.
+# Boots the image in the background, the console's screens appended to console.log. An empty
+# PLATFORM_PORT or ECR forward leaves that forward out (the board's network reaches nothing).
 mps2_boot() {
     rm -rf run
     mkdir -p run
@@ -19,15 +21,18 @@ mps2_boot() {
     : >console.log
     cat run/console.out >>console.log &
     CAT_PID=$!
+    local forwards=()
+    [ -n "$4" ] && forwards+=(--platform "$4")
+    [ -n "$5" ] && forwards+=(--ecr "$5")
     "$MPS2_ROOT/tools/run-mps2.sh" --image "$1" --provision "$2" --flash "$3" \
-        --dir run --platform "$4" --ecr "$5" --timeout "$6" >qemu.out 2>&1 &
+        --dir run "${forwards[@]}" --timeout "$6" >qemu.out 2>&1 &
     QEMU_PID=$!
     MARK=0
 }
 
-# Waits (up to $3 s, default 60) until console.log shows $1 after byte offset $2.
+# Waits (up to $3 s, default MPS2_WAIT_S or 60) until console.log shows $1 after byte offset $2.
 wait_screen() {
-    local text="$1" from="${2:-0}" limit="${3:-60}"
+    local text="$1" from="${2:-0}" limit="${3:-${MPS2_WAIT_S:-60}}"
     for _ in $(seq $((limit * 10))); do
         if tail -c +"$((from + 1))" console.log | grep -q -- "$text"; then return 0; fi
         kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU ended while waiting for \"$text\""
@@ -69,4 +74,5 @@ mps2_quit() {
     wait "$QEMU_PID" || fail "firmware exit status $? $1"
     QEMU_PID=""
     kill "$CAT_PID" 2>/dev/null || true
+    CAT_PID=""
 }
