@@ -28,3 +28,18 @@ void evt_log(evt_log_level level, const char *module, const char *fmt, ...)
     }
     log_sys->log_write(log_sys->ctx, level, module, line);
 }
+
+const char *evt_log_level_name(evt_log_level level)
+{
+    switch (level) {
+    case EVT_LOG_DEBUG:
+        return "DEBUG";
+    case EVT_LOG_INFO:
+        return "INFO";
+    case EVT_LOG_WARN:
+        return "WARN";
+    case EVT_LOG_ERROR:
+        return "ERROR";
+    }
+    return "?";
+}

@@ -8,6 +8,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "evt/civil.h"
+#include "evt/log.h"
 #include "evt_mps2/clock.h"
 #include "evt_mps2/semihost.h"
 
@@ -106,21 +107,6 @@ static void sys_sleep_ms(void *ctx, uint32_t ms)
     evt_mps2_clock_sleep_ms(ms);
 }
 
-static const char *level_name(evt_log_level level)
-{
-    switch (level) {
-    case EVT_LOG_DEBUG:
-        return "DEBUG";
-    case EVT_LOG_INFO:
-        return "INFO";
-    case EVT_LOG_WARN:
-        return "WARN";
-    case EVT_LOG_ERROR:
-        return "ERROR";
-    }
-    return "?";
-}
-
 static void sys_log_write(void *ctx, evt_log_level level, const char *module, const char *line)
 {
     evt_mps2_sys *sys = ctx;
@@ -130,7 +116,7 @@ static void sys_log_write(void *ctx, evt_log_level level, const char *module, co
     char head[48];
     uint64_t ms = evt_mps2_clock_ms();
     snprintf(head, sizeof head, "%lu.%03u %s %s: ", (unsigned long)(ms / 1000u),
-             (unsigned)(ms % 1000u), level_name(level), module);
+             (unsigned)(ms % 1000u), evt_log_level_name(level), module);
     evt_mps2_uart_puts(sys->log_uart, head);
     evt_mps2_uart_puts(sys->log_uart, line);
     evt_mps2_uart_puts(sys->log_uart, "\r\n");

@@ -2,6 +2,7 @@
 #include "evt_sim/sys_posix.h"
 
 #include "evt/civil.h"
+#include "evt/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,21 +22,6 @@ struct evt_sim_sys {
     uint64_t log_count;
     uint64_t monotonic_ahead_ms; /* evt_sim_sys_advance_monotonic */
 };
-
-const char *evt_sim_log_level_name(evt_log_level level)
-{
-    switch (level) {
-    case EVT_LOG_DEBUG:
-        return "DEBUG";
-    case EVT_LOG_INFO:
-        return "INFO";
-    case EVT_LOG_WARN:
-        return "WARN";
-    case EVT_LOG_ERROR:
-        return "ERROR";
-    }
-    return "?";
-}
 
 /* Integer calendar arithmetic (evt_civil), so the result never depends on the C library's
  * idea of the local zone. */
@@ -119,7 +105,7 @@ static void sys_log_write(void *ctx, evt_log_level level, const char *module, co
     } else {
         snprintf(stamp, sizeof stamp, "@%lld", (long long)ts.tv_sec);
     }
-    const char *lvl = evt_sim_log_level_name(level);
+    const char *lvl = evt_log_level_name(level);
     const char *mod = module != NULL ? module : "-";
     const char *text = line != NULL ? line : "";
     /* One fprintf per sink keeps a line whole even when other writers share stderr. */

@@ -15,6 +15,10 @@ __attribute__((format(printf, 3, 4)))
 #endif
 void evt_log(evt_log_level level, const char *module, const char *fmt, ...);
 
+/* "DEBUG", "INFO", "WARN", "ERROR" ("?" for anything else): the name every board's log sink
+ * writes in front of a line. */
+const char *evt_log_level_name(evt_log_level level);
+
 #define EVT_LOGD(mod, ...) evt_log(EVT_LOG_DEBUG, mod, __VA_ARGS__)
 #define EVT_LOGI(mod, ...) evt_log(EVT_LOG_INFO, mod, __VA_ARGS__)
 #define EVT_LOGW(mod, ...) evt_log(EVT_LOG_WARN, mod, __VA_ARGS__)

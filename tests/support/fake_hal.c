@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "evt/log.h"
 #include "evt_sim/net_posix.h"
 #include "evt_sim/sys_posix.h"
 
@@ -58,7 +59,7 @@ static void sys_log_write(void *ctx, evt_log_level level, const char *module, co
 {
     fake_sys *s = ctx;
     char text[400];
-    int n = snprintf(text, sizeof text, "%s %s: %s\n", evt_sim_log_level_name(level), module, line);
+    int n = snprintf(text, sizeof text, "%s %s: %s\n", evt_log_level_name(level), module, line);
     if (n <= 0) {
         return;
     }

@@ -167,7 +167,7 @@ static void test_log_file_format_and_level(void **state)
     evt_sim_sys_options nofile = {.log_path = "/proc/evt-no-such/log"};
     assert_int_equal(evt_sim_sys_open(&bad, &nofile), EVT_ERR_STORAGE_IO);
     assert_null(bad);
-    assert_string_equal(evt_sim_log_level_name(EVT_LOG_WARN), "WARN");
+    assert_string_equal(evt_log_level_name(EVT_LOG_WARN), "WARN");
 }
 
 int main(void)

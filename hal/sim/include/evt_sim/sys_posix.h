@@ -43,7 +43,5 @@ uint64_t evt_sim_sys_log_count(const evt_sim_sys *sys);
 
 /* UTC seconds -> China Standard Time civil time. EVT_ERR_UNSUPPORTED outside 2000..2099. */
 evt_err evt_sim_cst_from_unix(int64_t unix_s, evt_datetime *out);
-/* "DEBUG", "INFO", "WARN", "ERROR". */
-const char *evt_sim_log_level_name(evt_log_level level);
 
 #endif /* EVT_SIM_SYS_POSIX_H */
