@@ -147,24 +147,38 @@ static evt_err read_line(evt_http1_reader *r, size_t *len_out, size_t *section_b
     }
 }
 
+/* The next piece of at most n received bytes (reading more when none is buffered), taken out
+ * of the receive buffer: *piece stays valid until the next read. Shared by every byte-counted
+ * read, so the refill logic exists once. */
+static evt_err next_piece(evt_http1_reader *r, size_t n, const uint8_t **piece, size_t *len)
+{
+    if (r->rx_pos == r->rx_len) {
+        evt_err err = fill(r);
+        if (err != EVT_OK) {
+            return err;
+        }
+    }
+    size_t take = r->rx_len - r->rx_pos;
+    if (take > n) {
+        take = n;
+    }
+    *piece = r->rx + r->rx_pos;
+    *len = take;
+    r->rx_pos += take;
+    return EVT_OK;
+}
+
 static evt_err read_exact(evt_http1_reader *r, uint8_t *dst, size_t n)
 {
     while (n) {
-        if (r->rx_pos == r->rx_len) {
-            evt_err err = fill(r);
-            if (err != EVT_OK) {
-                return err;
-            }
+        const uint8_t *piece;
+        size_t take;
+        evt_err err = next_piece(r, n, &piece, &take);
+        if (err != EVT_OK) {
+            return err;
         }
-        size_t take = r->rx_len - r->rx_pos;
-        if (take > n) {
-            take = n;
-        }
-        if (dst) {
-            memcpy(dst, r->rx + r->rx_pos, take);
-            dst += take;
-        }
-        r->rx_pos += take;
+        memcpy(dst, piece, take);
+        dst += take;
         n -= take;
     }
     return EVT_OK;
@@ -405,21 +419,15 @@ static evt_err body_take(body_out *b, const uint8_t *p, size_t n)
 static evt_err read_body(evt_http1_reader *r, body_out *b, size_t n)
 {
     while (n) {
-        if (r->rx_pos == r->rx_len) {
-            evt_err err = fill(r);
-            if (err != EVT_OK) {
-                return err;
-            }
+        const uint8_t *piece;
+        size_t take;
+        evt_err err = next_piece(r, n, &piece, &take);
+        if (err == EVT_OK) {
+            err = body_take(b, piece, take);
         }
-        size_t take = r->rx_len - r->rx_pos;
-        if (take > n) {
-            take = n;
-        }
-        evt_err err = body_take(b, r->rx + r->rx_pos, take);
         if (err != EVT_OK) {
             return err;
         }
-        r->rx_pos += take;
         n -= take;
     }
     return EVT_OK;
