@@ -95,16 +95,22 @@ static void enter_enter_at_identity(term *t, term_ui_moment moment, void *arg)
     refuse_split_after_reading(t, c);
 }
 
-static void double_enter_at_identity_stops_at_split(void **state)
+/* A sale with the cashier script `keys`: it must stop at the split, nothing paid, and the
+ * cashier's refusal there must have been what ended it. */
+static void sale_stops_at_split(fixture *f, const char *name, term_cashier_fn keys)
 {
-    fixture *f = *state;
     cashier c;
-    start(f, "enter-enter", enter_enter_at_identity, &c);
+    start(f, name, keys, &c);
     int64_t balance = emu_balance_fen(&f->e, "employee");
     evt_ecr_result r;
     sale(f, &r);
     assert_stopped_at_split(f, &r, balance);
     assert_true(c.refused);
+}
+
+static void double_enter_at_identity_stops_at_split(void **state)
+{
+    sale_stops_at_split(*state, "enter-enter", enter_enter_at_identity);
 }
 
 /* The second Enter of a double press lands 8 ms after the split appeared (the platform
@@ -130,14 +136,7 @@ static void second_enter_8ms_into_split(term *t, term_ui_moment moment, void *ar
 
 static void enter_8ms_after_split_appeared_stops_at_split(void **state)
 {
-    fixture *f = *state;
-    cashier c;
-    start(f, "enter-8ms", second_enter_8ms_into_split, &c);
-    int64_t balance = emu_balance_fen(&f->e, "employee");
-    evt_ecr_result r;
-    sale(f, &r);
-    assert_stopped_at_split(f, &r, balance);
-    assert_true(c.refused);
+    sale_stops_at_split(*state, "enter-8ms", second_enter_8ms_into_split);
 }
 
 /* The cashier confirms both screens after reading them, then presses 取消 while 正在结算 is
