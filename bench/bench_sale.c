@@ -47,11 +47,13 @@ static bool measured_sale(emu *e, term *t, unsigned lines, evt_arena_stats *st)
     static evt_order o;
     order_make(&o, order_id_next(id, sizeof id), "XJ01CAA040A001010100001", "阿莫西林胶囊", 1, 150);
     for (unsigned i = 1; i < lines; i++) {
-        o.items[i] = o.items[0];
-        snprintf(o.items[i].medins_list_codg, sizeof o.items[i].medins_list_codg, "YP%04u", i);
-        o.total += o.items[i].amount;
+        char medins[16];
+        snprintf(medins, sizeof medins, "YP%04u", i);
+        if (evt_order_add_item(&o, "XJ01CAA040A001010100001", medins, "阿莫西林胶囊", 1, 150) !=
+            EVT_OK) {
+            return false;
+        }
     }
-    o.item_count = (uint8_t)lines;
     term_scan(t, code);
     evt_arena_reset_peak();
     evt_ecr_result r;

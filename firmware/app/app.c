@@ -144,7 +144,11 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
         EVT_LOGW(MOD, "sign-in failed (%s); will retry before the first sale", evt_err_name(err));
     }
     evt_platform_disconnect(app->platform);
-    EVT_LOGI(MOD, "terminal %s of %s ready", app->cfg.dev_no, app->cfg.fixmedins_code);
+    evt_arena_stats mem;
+    evt_arena_get_stats(&mem);
+    /* The idle state's share of the arena: what every sale's TLS session comes on top of. */
+    EVT_LOGI(MOD, "terminal %s of %s ready (arena %lu of %lu bytes held at idle)", app->cfg.dev_no,
+             app->cfg.fixmedins_code, (unsigned long)mem.in_use, (unsigned long)mem.capacity);
     *out = app;
     msg[0] = '\0';
     return EVT_OK;
@@ -244,14 +248,14 @@ static bool keyed_order(evt_app *app, evt_order *o, bool *quit)
             continue;
         }
         const evt_config_item *it = &app->cfg.items[index - 1];
-        evt_order_item *line = &o->items[o->item_count++];
-        snprintf(line->med_list_codg, sizeof line->med_list_codg, "%s", it->med_list_codg);
-        snprintf(line->medins_list_codg, sizeof line->medins_list_codg, "%s", it->medins_list_codg);
-        snprintf(line->name, sizeof line->name, "%s", it->name);
-        line->quantity = qty;
-        line->price = it->price;
-        line->amount = it->price * (evt_fen)qty;
-        o->total += line->amount;
+        err = evt_order_add_item(o, it->med_list_codg, it->medins_list_codg, it->name, qty,
+                                 it->price);
+        if (err != EVT_OK) {
+            /* Full (text area or total): what is keyed so far is the order. */
+            EVT_LOGW(MOD, "keyed item %u not added: %s", (unsigned)index, evt_err_name(err));
+            notice = err == EVT_ERR_ORDER_TOO_LARGE ? "订单已满，请直接确认" : "金额超出范围";
+            continue;
+        }
         notice = NULL;
     }
     /* K + local time + msgid slot: unique per terminal, within the platform's 30 characters. */

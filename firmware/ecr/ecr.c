@@ -506,8 +506,18 @@ static const char *get_qty(const cJSON *obj, uint32_t *out)
     return NULL;
 }
 
+/* One item as validated, before it goes into the order. */
+typedef struct parsed_item {
+    char med_list_codg[EVT_ORDER_CODE_MAX + 1];
+    char medins_list_codg[EVT_ORDER_MEDINS_CODE_MAX + 1];
+    char name[EVT_ORDER_NAME_MAX + 1];
+    uint32_t quantity;
+    evt_fen price;
+    evt_fen amount;
+} parsed_item;
+
 /* Validates one item into *it; on failure fills detail and returns the error code. */
-static evt_err parse_item(const cJSON *obj, size_t index, evt_order_item *it, char *detail)
+static evt_err parse_item(const cJSON *obj, size_t index, parsed_item *it, char *detail)
 {
     char prefix[24];
     snprintf(prefix, sizeof prefix, "items[%u].", (unsigned)index);
@@ -599,20 +609,31 @@ static evt_err parse_sale(const cJSON *root, evt_order *order, evt_fen *total_ou
                  EVT_ORDER_MAX_ITEMS);
         return EVT_ERR_ORDER_TOO_LARGE;
     }
+    if (order != NULL) {
+        evt_order_clear_items(order);
+    }
     evt_fen sum = 0;
     size_t index = 0;
-    evt_order_item scratch;
     for (const cJSON *obj = items->child; obj != NULL; obj = obj->next, index++) {
-        evt_order_item *it = order != NULL ? &order->items[index] : &scratch;
-        evt_err err = parse_item(obj, index, it, detail);
+        parsed_item it;
+        evt_err err = parse_item(obj, index, &it, detail);
         if (err != EVT_OK) {
             return err;
         }
-        if (it->amount > EVT_FEN_MAX - sum) {
+        if (it.amount > EVT_FEN_MAX - sum) {
             snprintf(detail, DETAIL_BYTES, "total: sum of items too large");
             return EVT_ERR_ORDER_INVALID;
         }
-        sum += it->amount;
+        sum += it.amount;
+        if (order != NULL) {
+            err = evt_order_add_item(order, it.med_list_codg, it.medins_list_codg, it.name,
+                                     it.quantity, it.price);
+            if (err != EVT_OK) {
+                snprintf(detail, DETAIL_BYTES, "items[%u]: does not fit the order",
+                         (unsigned)index);
+                return err;
+            }
+        }
     }
     evt_fen total = 0;
     bool present = false;
@@ -628,8 +649,6 @@ static evt_err parse_sale(const cJSON *root, evt_order *order, evt_fen *total_ou
     if (order != NULL) {
         order->source = EVT_ORDER_FROM_ECR;
         order->use_personal_account = cJSON_IsTrue(acct);
-        order->item_count = (uint8_t)count;
-        order->total = sum;
     }
     *total_out = sum;
     *count_out = (unsigned)count;

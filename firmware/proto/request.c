@@ -666,30 +666,30 @@ static evt_err check_order(const evt_order *order, evt_json_diag *diag)
     }
     evt_fen sum = 0;
     for (unsigned i = 0; i < order->item_count; i++) {
-        const evt_order_item *it = &order->items[i];
+        /* Plain data: an order not built by evt_order_add_item is checked all the same. */
+        const evt_order_line *line = &order->lines[i];
+        const evt_order_item it = evt_order_item_at(order, i);
         const char *bad = NULL;
-        size_t codg = bounded_len(it->med_list_codg, sizeof it->med_list_codg);
-        size_t medins = bounded_len(it->medins_list_codg, sizeof it->medins_list_codg);
-        if (codg == 0 || codg == sizeof it->med_list_codg ||
-            !evt_json_text_valid(it->med_list_codg, codg)) {
+        size_t codg = strlen(it.med_list_codg);
+        size_t medins = strlen(it.medins_list_codg);
+        if (codg == 0 || codg > EVT_ORDER_CODE_MAX ||
+            !evt_json_text_valid(it.med_list_codg, codg)) {
             bad = "med_list_codg";
-        } else if (medins == 0 || medins == sizeof it->medins_list_codg ||
-                   !evt_json_text_valid(it->medins_list_codg, medins)) {
+        } else if (medins == 0 || medins > EVT_ORDER_MEDINS_CODE_MAX ||
+                   !evt_json_text_valid(it.medins_list_codg, medins)) {
             bad = "medins_list_codg";
-        } else if (it->quantity == 0) {
+        } else if (line->quantity == 0) {
             bad = "cnt";
-        } else if (it->price < 0 || it->price > EVT_FEN_MAX / (evt_fen)it->quantity) {
+        } else if (line->price <= 0 || line->price > EVT_FEN_MAX / (evt_fen)line->quantity) {
             bad = "pric";
-        } else if (it->amount != it->price * (evt_fen)it->quantity) {
-            bad = "det_item_fee_sumamt";
-        } else if (sum > EVT_FEN_MAX - it->amount) {
+        } else if (sum > EVT_FEN_MAX - it.amount) {
             bad = "medfee_sumamt";
         }
         if (bad != NULL) {
             evt_json_diag_set(diag, bad);
             return EVT_ERR_ORDER_INVALID;
         }
-        sum += it->amount;
+        sum += it.amount;
     }
     if (sum != order->total) {
         evt_json_diag_set(diag, "medfee_sumamt");
@@ -803,7 +803,8 @@ evt_err evt_proto_write_drug_settle(const evt_proto_identity *id, const evt_prot
         err = evt_json_write_array(w, "drugdetail");
     }
     for (unsigned i = 0; err == EVT_OK && i < order->item_count; i++) {
-        err = add_drug_detail(w, &order->items[i], i + 1u, begntime);
+        const evt_order_item it = evt_order_item_at(order, i);
+        err = add_drug_detail(w, &it, i + 1u, begntime);
     }
     if (err == EVT_OK) {
         err = evt_json_write_end(w);

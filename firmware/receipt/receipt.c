@@ -390,7 +390,8 @@ static void items(job *j, const evt_order *order)
         line_pair(j, "品名  数量 x 单价", "金额");
     }
     for (uint8_t i = 0; i < order->item_count; i++) {
-        const evt_order_item *it = &order->items[i];
+        const evt_order_item line = evt_order_item_at(order, i);
+        const evt_order_item *it = &line;
         char qty[12], price[MONEY_TEXT], amount[MONEY_TEXT];
         format_quantity(it->quantity, qty);
         if (evt_money_format(it->price, price, sizeof price) == 0 ||

@@ -10,37 +10,9 @@
 #include <stdint.h>
 
 #include "evt/money.h"
+#include "evt/order.h" /* the order itself: compact, with its own functions */
 
-#define EVT_ORDER_ID_BYTES 41
-/* Lines of one order. The decided maximum is 100 (docs/ecr-link.md, "Order size": what one
- * ECR line carries with real catalogue data); it stays 32 until the order is held in one
- * compact copy. An ECR sale with more lines is refused with EVT_ERR_ORDER_TOO_LARGE. */
-#define EVT_ORDER_MAX_ITEMS 32
 #define EVT_NAME_BYTES 64 /* psn_name and similar (50 bytes on the wire, UTF-8) */
-
-/* One line of a pharmacy order. */
-typedef struct evt_order_item {
-    char med_list_codg[51];    /* national medical catalogue code */
-    char medins_list_codg[31]; /* the pharmacy's own item code */
-    char name[101];            /* drug name for screen and receipt */
-    uint32_t quantity;         /* whole selling units (boxes, bottles) */
-    evt_fen price;             /* unit price, fen */
-    evt_fen amount;            /* quantity * price, fen (det_item_fee_sumamt) */
-} evt_order_item;
-
-typedef enum evt_order_source {
-    EVT_ORDER_FROM_ECR,   /* sent by the pharmacy's POS software over the ECR link */
-    EVT_ORDER_FROM_KEYED, /* keyed in by the cashier */
-} evt_order_source;
-
-typedef struct evt_order {
-    char order_id[EVT_ORDER_ID_BYTES]; /* POS order number; sales are idempotent by it */
-    evt_order_source source;
-    bool use_personal_account; /* acct_used_flag: may the personal account pay */
-    uint8_t item_count;
-    evt_order_item items[EVT_ORDER_MAX_ITEMS];
-    evt_fen total; /* sum of item amounts (medfee_sumamt) */
-} evt_order;
 
 /* Result of ec.query: who the scanned code belongs to. */
 typedef struct evt_voucher_info {
@@ -58,14 +30,14 @@ typedef struct evt_voucher_info {
 #define EVT_PERSON_MAX_INSU 4
 
 typedef struct evt_insurance {
-    char insutype[7];       /* 310 employee, 390 resident */
+    char insutype[7]; /* 310 employee, 390 resident */
     char psn_type[7];
     char psn_insu_stas[3];  /* 1 normal; other values refused */
     char insuplc_admdvs[7]; /* insured region */
     char paus_insu_date[11];
     char emp_name[101];
-    evt_fen balc;       /* personal account balance */
-    bool balc_present;  /* resident insurance has no account: "" on the wire */
+    evt_fen balc;      /* personal account balance */
+    bool balc_present; /* resident insurance has no account: "" on the wire */
 } evt_insurance;
 
 /* Result of 1101. */

@@ -613,15 +613,9 @@ void order_make(evt_order *o, const char *order_id, const char *med_code, const 
     snprintf(o->order_id, sizeof o->order_id, "%s", order_id);
     o->source = EVT_ORDER_FROM_ECR;
     o->use_personal_account = true;
-    o->item_count = 1;
-    evt_order_item *it = &o->items[0];
-    snprintf(it->med_list_codg, sizeof it->med_list_codg, "%s", med_code);
-    snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", qty);
-    snprintf(it->name, sizeof it->name, "%s", name);
-    it->quantity = qty;
-    it->price = price;
-    it->amount = price * qty;
-    o->total = it->amount;
+    char medins[16];
+    snprintf(medins, sizeof medins, "YP%04u", qty);
+    assert_int_equal(evt_order_add_item(o, med_code, medins, name, qty, price), EVT_OK);
 }
 
 const char *order_id_next(char *buf, size_t cap)

@@ -34,17 +34,14 @@ static void order_of_lines(evt_order *o, unsigned lines)
 {
     char id[40];
     order_make(o, order_id_next(id, sizeof id), AMOXICILLIN, "阿莫西林胶囊", 1, 1250);
-    o->total = 0;
+    evt_order_clear_items(o);
     for (unsigned i = 0; i < lines; i++) {
-        evt_order_item *it = &o->items[i];
-        *it = o->items[0];
-        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", i + 1);
-        snprintf(it->name, sizeof it->name, "阿莫西林胶囊 第%u行", i + 1);
-        it->price = 1250 + (evt_fen)i;
-        it->amount = it->price;
-        o->total += it->amount;
+        char medins[16], name[64];
+        snprintf(medins, sizeof medins, "YP%04u", i + 1);
+        snprintf(name, sizeof name, "阿莫西林胶囊 第%u行", i + 1);
+        assert_int_equal(evt_order_add_item(o, AMOXICILLIN, medins, name, 1, 1250 + (evt_fen)i),
+                         EVT_OK);
     }
-    o->item_count = (uint8_t)lines;
 }
 
 /* One sale of o; returns the arena peak during it. */

@@ -242,14 +242,15 @@ static void test_sale_ack_order_and_result(void **state)
     assert_int_equal(o->source, EVT_ORDER_FROM_ECR);
     assert_true(o->use_personal_account);
     assert_int_equal(o->item_count, 2);
-    assert_string_equal(o->items[0].med_list_codg, "XA01BAA0001");
-    assert_string_equal(o->items[0].medins_list_codg, "YP0001");
-    assert_string_equal(o->items[0].name, "阿莫西林胶囊");
-    assert_int_equal(o->items[0].quantity, 2);
-    assert_int_equal(o->items[0].price, 1250);
-    assert_int_equal(o->items[0].amount, 2500);
-    assert_int_equal(o->items[1].price, 320); /* JSON number 3.2, exactly */
-    assert_int_equal(o->items[1].amount, 320);
+    evt_order_item first = evt_order_item_at(o, 0), second = evt_order_item_at(o, 1);
+    assert_string_equal(first.med_list_codg, "XA01BAA0001");
+    assert_string_equal(first.medins_list_codg, "YP0001");
+    assert_string_equal(first.name, "阿莫西林胶囊");
+    assert_int_equal(first.quantity, 2);
+    assert_int_equal(first.price, 1250);
+    assert_int_equal(first.amount, 2500);
+    assert_int_equal(second.price, 320); /* JSON number 3.2, exactly */
+    assert_int_equal(second.amount, 320);
     assert_int_equal(o->total, 2820);
 
     settle("POS-20240501-0001");
@@ -425,7 +426,7 @@ static const bad_case bad_cases[] = {
     {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":1,\"items\":[" ITEM_OK
      "]}",
      "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
-    {SALE_HEAD "\"items\":[]}", "EVT_ERR_ECR_MALFORMED", "items: must hold 1 to 32 items"},
+    {SALE_HEAD "\"items\":[]}", "EVT_ERR_ECR_MALFORMED", "items: must hold 1 to 100 items"},
     {SALE_HEAD "\"items\":{}}", "EVT_ERR_ECR_MALFORMED", "items: must be an array"},
     {SALE_HEAD "\"items\":[7]}", "EVT_ERR_ECR_MALFORMED", "items[0]: must be an object"},
     {SALE_HEAD
@@ -517,41 +518,49 @@ static void test_error_reply_shape(void **state)
                         "\"message\":\"收银系统消息格式错误\",\"detail\":\"unknown field x\"}");
 }
 
-static void test_thirty_two_items_ok_thirty_three_not(void **state)
+static void test_most_items_ok_one_more_not(void **state)
 {
     (void)state;
     static char line[16384];
-    for (int n = 32; n <= 33; n++) {
+    const int most = EVT_ORDER_MAX_ITEMS;
+    for (int n = most; n <= most + 1; n++) {
         size_t o = (size_t)snprintf(line, sizeof line,
                                     "{\"v\":2,\"type\":\"sale\",\"order_id\":\"MANY%d\","
                                     "\"use_personal_account\":true,\"items\":[",
                                     n);
         for (int i = 0; i < n; i++) {
             o += (size_t)snprintf(line + o, sizeof line - o,
-                                  "%s{\"med_list_codg\":\"C%02d\",\"medins_list_codg\":\"M%02d\","
-                                  "\"name\":\"药品%d\",\"qty\":%d,\"price\":\"0.%02d\"}",
-                                  i ? "," : "", i, i, i, i + 1, i + 1);
+                                  "%s{\"med_list_codg\":\"C%03d\",\"medins_list_codg\":\"M%03d\","
+                                  "\"name\":\"药品%d\",\"qty\":%d,\"price\":\"%d.%02d\"}",
+                                  i ? "," : "", i, i, i, i + 1, (i + 1) / 100, (i + 1) % 100);
         }
+        assert_true(o + 4 < sizeof line);
         snprintf(line + o, sizeof line - o, "]}\n");
         bool got = false;
         const char *reply = exchange(line, &got);
-        if (n == 32) {
+        if (n == most) {
             assert_true(got);
             assert_contains(reply, "\"type\":\"ack\"");
-            assert_int_equal(fx.order.item_count, 32);
+            assert_int_equal(fx.order.item_count, most);
             evt_fen want = 0;
-            for (int i = 0; i < 32; i++) {
+            for (int i = 0; i < most; i++) {
                 want += (evt_fen)(i + 1) * (i + 1);
             }
             assert_int_equal(fx.order.total, want);
-            settle("MANY32");
+            evt_order_item last = evt_order_item_at(&fx.order, (size_t)most - 1);
+            assert_string_equal(last.med_list_codg, "C099");
+            assert_string_equal(last.name, "药品99");
+            assert_int_equal(last.amount, (evt_fen)most * most);
+            char id[16];
+            snprintf(id, sizeof id, "MANY%d", most);
+            settle(id);
             char r[4096];
             pump_reply(&fx.pos, r, sizeof r, NULL);
         } else {
             /* Well-formed, only too long for one sale: the size error, not "malformed". */
             assert_false(got);
             assert_contains(reply, "\"error\":\"EVT_ERR_ORDER_TOO_LARGE\"");
-            assert_contains(reply, "items: 33 lines, above the terminal's maximum of 32");
+            assert_contains(reply, "items: 101 lines, above the terminal's maximum of 100");
         }
     }
 }
@@ -1033,7 +1042,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_external_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines_keep_link_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply_shape, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_thirty_two_items_ok_thirty_three_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_most_items_ok_one_more_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_long_line_resyncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_lines_in_one_write_crlf_and_blank, setup,
                                         teardown),

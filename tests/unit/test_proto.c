@@ -68,20 +68,12 @@ static void make_order(evt_order *o)
     strcpy(o->order_id, "POS-20240315-0007");
     o->source = EVT_ORDER_FROM_ECR;
     o->use_personal_account = true;
-    o->item_count = 2;
-    strcpy(o->items[0].med_list_codg, "XA01BCA001A001010100001");
-    strcpy(o->items[0].medins_list_codg, "YP0001");
-    strcpy(o->items[0].name, "阿莫西林胶囊");
-    o->items[0].quantity = 2;
-    o->items[0].price = 1230;
-    o->items[0].amount = 2460;
-    strcpy(o->items[1].med_list_codg, "ZA01AAA0001010203040506");
-    strcpy(o->items[1].medins_list_codg, "YP0002");
-    strcpy(o->items[1].name, "板蓝根颗粒");
-    o->items[1].quantity = 1;
-    o->items[1].price = 5;
-    o->items[1].amount = 5;
-    o->total = 2465;
+    assert_int_equal(
+        evt_order_add_item(o, "XA01BCA001A001010100001", "YP0001", "阿莫西林胶囊", 2, 1230),
+        EVT_OK);
+    assert_int_equal(evt_order_add_item(o, "ZA01AAA0001010203040506", "YP0002", "板蓝根颗粒", 1, 5),
+                     EVT_OK);
+    assert_int_equal(o->total, 2465);
 }
 
 static void make_voucher(evt_voucher_info *v)
@@ -549,11 +541,11 @@ static void test_drug_settlement_field_by_field(void **state)
     sale_inputs in;
     make_sale(&in);
     evt_order *order = &in.order;
-    order->items[0].price = EVT_FEN_MAX / 3; /* a large price survives exactly */
-    order->items[0].quantity = 3;
-    order->items[0].amount = order->items[0].price * 3; /* exactly EVT_FEN_MAX */
-    order->item_count = 1;
-    order->total = order->items[0].amount;
+    evt_order_clear_items(order);
+    /* A large price survives exactly: 3 x EVT_FEN_MAX / 3 is exactly EVT_FEN_MAX. */
+    assert_int_equal(evt_order_add_item(order, "XA01BCA001A001010100001", "YP0001", "阿莫西林胶囊",
+                                        3, EVT_FEN_MAX / 3),
+                     EVT_OK);
     evt_json_diag diag;
     assert_int_equal(build_sale(&in, true), EVT_OK);
     cJSON *root = NULL;
@@ -586,20 +578,18 @@ static void test_drug_settlement_rejects_bad_orders(void **state)
     evt_order *order = &in.order;
     order->total = 2466;
     expect_bad_order(&in, "medfee_sumamt");
+    /* A line's amount is quantity x price by construction (evt_order keeps no separate
+     * amount to disagree); the stored numbers themselves are still checked. */
     make_order(order);
-    order->items[1].amount = 6;
-    expect_bad_order(&in, "det_item_fee_sumamt");
-    make_order(order);
-    order->items[0].quantity = 0;
+    order->lines[0].quantity = 0;
     expect_bad_order(&in, "cnt");
     make_order(order);
-    order->items[1].price = -5;
-    order->items[1].amount = -5;
+    order->lines[1].price = -5;
     order->total = 2455;
     expect_bad_order(&in, "pric");
     make_order(order);
-    order->items[0].quantity = 4000000000u;
-    order->items[0].price = EVT_FEN_MAX;
+    order->lines[0].quantity = 4000000000u;
+    order->lines[0].price = EVT_FEN_MAX;
     expect_bad_order(&in, "pric");
     make_order(order);
     order->item_count = 0;
@@ -608,7 +598,7 @@ static void test_drug_settlement_rejects_bad_orders(void **state)
     order->item_count = EVT_ORDER_MAX_ITEMS + 1;
     expect_bad_order(&in, NULL);
     make_order(order);
-    order->items[0].med_list_codg[0] = '\0';
+    order->text[order->lines[0].text] = '\0'; /* an empty med_list_codg */
     expect_bad_order(&in, "med_list_codg");
     make_order(order);
     order->order_id[0] = '\0';
@@ -629,22 +619,20 @@ static void test_drug_settlement_rejects_bad_orders(void **state)
                      EVT_ERR_ARG);
 }
 
-static void test_drug_settlement_all_32_lines(void **state)
+static void test_drug_settlement_all_lines(void **state)
 {
     (void)state;
     sale_inputs in;
     make_sale(&in);
     evt_order *order = &in.order;
-    order->item_count = EVT_ORDER_MAX_ITEMS;
-    order->total = 0;
+    evt_order_clear_items(order);
     for (unsigned i = 0; i < EVT_ORDER_MAX_ITEMS; i++) {
-        evt_order_item *it = &order->items[i];
-        snprintf(it->med_list_codg, sizeof it->med_list_codg, "XA01BCA001A0010101%05u", i);
-        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", i);
-        it->quantity = i + 1;
-        it->price = 101 * (evt_fen)i;
-        it->amount = it->price * (evt_fen)it->quantity;
-        order->total += it->amount;
+        char code[32], medins[16];
+        snprintf(code, sizeof code, "XA01BCA001A0010101%05u", i);
+        snprintf(medins, sizeof medins, "YP%04u", i);
+        assert_int_equal(
+            evt_order_add_item(order, code, medins, "板蓝根颗粒", i + 1, 101 * (evt_fen)(i + 1)),
+            EVT_OK);
     }
     assert_int_equal(build_sale(&in, true), EVT_OK);
     assert_non_null(strstr(out, "\"feedetl_sn\":\"32\""));
@@ -794,11 +782,12 @@ static void tree_drug_settle(const sale_inputs *in, char *buf, size_t cap)
         evt_json_add_string(d, "rxno", "");
         evt_json_add_string(d, "rx_circ_flag", "0");
         evt_json_add_string(d, "fee_ocur_time", "2024-03-15 10:29:00");
-        evt_json_add_string(d, "med_list_codg", o->items[i].med_list_codg);
-        evt_json_add_string(d, "medins_list_codg", o->items[i].medins_list_codg);
-        evt_json_add_money(d, "det_item_fee_sumamt", o->items[i].amount);
-        evt_json_add_int(d, "cnt", o->items[i].quantity);
-        assert_int_equal(evt_json_add_money(d, "pric", o->items[i].price), EVT_OK);
+        const evt_order_item it = evt_order_item_at(o, i);
+        evt_json_add_string(d, "med_list_codg", it.med_list_codg);
+        evt_json_add_string(d, "medins_list_codg", it.medins_list_codg);
+        evt_json_add_money(d, "det_item_fee_sumamt", it.amount);
+        evt_json_add_int(d, "cnt", it.quantity);
+        assert_int_equal(evt_json_add_money(d, "pric", it.price), EVT_OK);
     }
     assert_int_equal(evt_json_print(root, buf, cap, NULL), EVT_OK);
     evt_json_free(root);
@@ -829,16 +818,15 @@ static void test_longest_order_streamed_equals_tree(void **state)
     sale_inputs in;
     make_sale(&in);
     evt_order *order = &in.order;
-    order->item_count = EVT_ORDER_MAX_ITEMS;
-    order->total = 0;
+    evt_order_clear_items(order);
     for (unsigned i = 0; i < EVT_ORDER_MAX_ITEMS; i++) {
-        evt_order_item *it = &order->items[i];
-        snprintf(it->med_list_codg, sizeof it->med_list_codg, "XN06BXA012A00101%07u", i * 7919u);
-        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP\"%u\\%u", i, i % 3);
-        it->quantity = 1 + (i * 37u) % 99999u;
-        it->price = 1 + (evt_fen)i * 12345;
-        it->amount = it->price * (evt_fen)it->quantity;
-        order->total += it->amount;
+        char code[32], medins[16], name[32];
+        snprintf(code, sizeof code, "XN06BXA012A00101%07u", i * 7919u);
+        snprintf(medins, sizeof medins, "YP\"%u\\%u", i, i % 3);
+        snprintf(name, sizeof name, "药品\t%u", i);
+        assert_int_equal(evt_order_add_item(order, code, medins, name, 1 + (i * 37u) % 99999u,
+                                            1 + (evt_fen)i * 12345),
+                         EVT_OK);
     }
     static char tree[32768];
     tree_drug_settle(&in, tree, sizeof tree);
@@ -1521,7 +1509,7 @@ int main(void)
         T(test_golden_drug_settlement),
         T(test_drug_settlement_field_by_field),
         T(test_drug_settlement_rejects_bad_orders),
-        T(test_drug_settlement_all_32_lines),
+        T(test_drug_settlement_all_lines),
         T(test_golden_cancel_and_reversal),
         T(test_envelope_errors),
         T(test_builders_need_no_arena),
