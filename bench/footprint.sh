@@ -131,5 +131,9 @@ printf 'RAM in use during the sale: static %d + arena peak %d + stack %d + C hea
     "$static_ram" "$arena_peak" "$stack_used" "$heap" "$ram_total" $(((ram_total + 1023) / 1024)) \
     "$RAM_BUDGET" "$(verdict "$ram_total" "$ram_limit")"
 [ "$ram_total" -le "$ram_limit" ] || status=1
+# lwIP's pools are part of the static RAM above; their high-water marks during the sale say
+# how much of them the sale needed (lwipopts.h sizes them).
+pools=$(grep -a -o 'lwIP heap used at most .*' "$FIGURES" | tail -1 || true)
+[ -z "$pools" ] || echo "static lwIP pools during the sale: ${pools#lwIP }"
 [ "$REPORT_ONLY" -eq 1 ] && exit 0
 exit "$status"

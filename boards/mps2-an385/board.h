@@ -30,6 +30,9 @@ void evt_board_nvic_enable(unsigned irq);
 /* Stack bytes never touched since reset (the stack is painted at reset). */
 size_t evt_board_stack_unused(void);
 size_t evt_board_stack_size(void);
+/* Bytes of the C heap (.evt_libc_heap) handed out so far, and its size (newlib_syscalls.c). */
+size_t evt_board_libc_heap_used(void);
+size_t evt_board_libc_heap_size(void);
 
 /* What a fault does after printing the faulting PC on the console: reset the board
  * (SYSRESETREQ). Weak: the target tests end the emulation with a failure instead. */

@@ -31,7 +31,9 @@
 #include "evt_mps2/sys.h"
 #include "evt_mps2/uart_devices.h"
 #include "lwip/init.h"
+#include "lwip/memp.h"
 #include "lwip/netif.h"
+#include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -68,7 +70,8 @@ static evt_lan9118 board_lan = {.base = MPS2_ETH_BASE};
 static evt_lwip_net board_lwip;
 static evt_lwip_port board_lwip_port;
 static bool board_has_lease;
-static evt_config board_config;
+/* The one provisioning field the board itself needs after start-up (SNTP). */
+static char board_time_server[sizeof((evt_config *)0)->time_server];
 
 void SysTick_Handler(void)
 {
@@ -271,7 +274,7 @@ static const evt_hal_net *board_net_start(void)
     evt_mps2_clock_set_idle(board_net_idle, NULL);
     evt_lwip_net_init(&board_net, &board_lwip, &sys.hal, &board_netif, board_net_service, NULL);
     board_has_lease = evt_lwip_net_dhcp(&board_lwip, BOARD_DHCP_WAIT_MS) == EVT_OK;
-    evt_lwip_net_sntp_start(board_config.time_server);
+    evt_lwip_net_sntp_start(board_time_server);
     return &board_net;
 }
 
@@ -286,6 +289,40 @@ static void board_net_report(void)
         EVT_LOGW("board", "no DHCP lease within %u ms: started without network",
                  (unsigned)BOARD_DHCP_WAIT_MS);
     }
+}
+
+/*
+ * Copies the provisioning file and its CA bundle into the provisioning partition (in
+ * emulation they come from the host; a real board has them there already) and keeps what the
+ * board needs of it. Not inlined: the parsed configuration (4 KiB) lives on the stack only
+ * during this call at boot, not in a static for the life of the board and not in main's frame
+ * under every sale (the firmware parses its own copy into the arena).
+ */
+__attribute__((noinline)) static bool read_provisioning(const board_options *opt, long *config_len,
+                                                        long *ca_len)
+{
+    *config_len = read_host_file(opt->provision, config_text, BOARD_CONFIG_MAX - 1);
+    if (*config_len < 0) {
+        say("evt-mps2: cannot read the provisioning file");
+        return false;
+    }
+    evt_config cfg;
+    char msg[160];
+    if (evt_config_parse(config_text, (size_t)*config_len, &cfg, msg, sizeof msg) != EVT_OK) {
+        say("evt-mps2: provisioning file refused:");
+        say(msg);
+        return false;
+    }
+    char ca_path[BOARD_PATH_MAX];
+    if (resolve_relative(opt->provision, cfg.ca_file, ca_path, sizeof ca_path)) {
+        *ca_len = read_host_file(ca_path, ca_pem, BOARD_CA_MAX - 1);
+    }
+    if (*ca_len < 0) {
+        say("evt-mps2: cannot read the CA bundle");
+        return false;
+    }
+    memcpy(board_time_server, cfg.time_server, sizeof board_time_server);
+    return true;
 }
 
 int main(void)
@@ -303,27 +340,11 @@ int main(void)
         say("evt-mps2: the provisioning partition is smaller than the board expects");
         return 2;
     }
-    long config_len = read_host_file(opt.provision, config_text, BOARD_CONFIG_MAX - 1);
-    if (config_len < 0) {
-        say("evt-mps2: cannot read the provisioning file");
+    long config_len = -1, ca_len = -1;
+    if (!read_provisioning(&opt, &config_len, &ca_len)) {
         return 2;
     }
     char msg[160];
-    if (evt_config_parse(config_text, (size_t)config_len, &board_config, msg, sizeof msg) !=
-        EVT_OK) {
-        say("evt-mps2: provisioning file refused:");
-        say(msg);
-        return 2;
-    }
-    char ca_path[BOARD_PATH_MAX];
-    long ca_len = -1;
-    if (resolve_relative(opt.provision, board_config.ca_file, ca_path, sizeof ca_path)) {
-        ca_len = read_host_file(ca_path, ca_pem, BOARD_CA_MAX - 1);
-    }
-    if (ca_len < 0) {
-        say("evt-mps2: cannot read the CA bundle");
-        return 2;
-    }
     if (evt_mps2_flash_open(&flash, opt.flash, BOARD_FLASH_BYTES, BOARD_FLASH_SECTOR) != EVT_OK ||
         evt_mps2_flash_part_init(&seed_part, &flash.hal, 0, BOARD_SEED_BYTES) != EVT_OK ||
         evt_mps2_flash_part_init(&journal_part, &flash.hal, BOARD_SEED_BYTES,
@@ -375,6 +396,14 @@ int main(void)
              (unsigned)fig.arena.capacity,
              (unsigned)(evt_board_stack_size() - evt_board_stack_unused()),
              (unsigned)evt_board_stack_size());
+    EVT_LOGI("board", "C heap used %u of %u bytes", (unsigned)evt_board_libc_heap_used(),
+             (unsigned)evt_board_libc_heap_size());
+    /* lwIP's pools are static RAM sized in lwipopts.h: their high-water marks show the room. */
+    EVT_LOGI("board",
+             "lwIP heap used at most %u of %u bytes, frame buffers %u of %u, segments %u of %u",
+             (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE,
+             (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->max, (unsigned)PBUF_POOL_SIZE,
+             (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->max, (unsigned)MEMP_NUM_TCP_SEG);
     evt_app_stop(app);
     evt_mps2_flash_close(&flash);
     return err == EVT_OK ? 0 : 1;

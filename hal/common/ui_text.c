@@ -75,7 +75,10 @@ static const char *tone_tag(evt_ui_tone tone)
     return "";
 }
 
+/* Where the text goes: a caller's buffer, or an emit function when emit is set. */
 typedef struct outbuf {
+    evt_ui_text_emit_fn emit;
+    void *ctx;
     char *p;
     size_t cap;
     size_t len;
@@ -84,6 +87,10 @@ typedef struct outbuf {
 
 static void put(outbuf *o, const char *s, size_t n)
 {
+    if (o->emit != NULL) {
+        o->emit(o->ctx, s, n);
+        return;
+    }
     if (o->len + n + 1 > o->cap) {
         o->overflow = true;
         return;
@@ -122,6 +129,26 @@ static void field(char *dst, const char *src)
     dst[EVT_UI_LINE_BYTES - 1] = 0;
 }
 
+static void put_screen(outbuf *o, const evt_ui_screen *screen)
+{
+    char text[EVT_UI_LINE_BYTES];
+    put_rule(o);
+    field(text, screen->title);
+    put_row(o, tone_tag(screen->tone), text);
+    put_rule(o);
+    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
+    for (size_t i = 0; i < n; i++) {
+        field(text, screen->lines[i]);
+        put_row(o, "", text);
+    }
+    field(text, screen->hint);
+    if (text[0] != 0) {
+        put_rule(o);
+        put_row(o, "", text);
+    }
+    put_rule(o);
+}
+
 evt_err evt_ui_text_format(const evt_ui_screen *screen, char *buf, size_t cap)
 {
     if (screen == NULL || buf == NULL || cap == 0) {
@@ -129,23 +156,18 @@ evt_err evt_ui_text_format(const evt_ui_screen *screen, char *buf, size_t cap)
     }
     outbuf o = {.p = buf, .cap = cap};
     buf[0] = 0;
-    char text[EVT_UI_LINE_BYTES];
-    put_rule(&o);
-    field(text, screen->title);
-    put_row(&o, tone_tag(screen->tone), text);
-    put_rule(&o);
-    size_t n = screen->line_count <= EVT_UI_MAX_LINES ? screen->line_count : EVT_UI_MAX_LINES;
-    for (size_t i = 0; i < n; i++) {
-        field(text, screen->lines[i]);
-        put_row(&o, "", text);
-    }
-    field(text, screen->hint);
-    if (text[0] != 0) {
-        put_rule(&o);
-        put_row(&o, "", text);
-    }
-    put_rule(&o);
+    put_screen(&o, screen);
     return o.overflow ? EVT_ERR_OVERFLOW : EVT_OK;
+}
+
+evt_err evt_ui_text_emit(const evt_ui_screen *screen, evt_ui_text_emit_fn emit, void *ctx)
+{
+    if (screen == NULL || emit == NULL) {
+        return EVT_ERR_ARG;
+    }
+    outbuf o = {.emit = emit, .ctx = ctx};
+    put_screen(&o, screen);
+    return EVT_OK;
 }
 
 bool evt_ui_text_contains(const evt_ui_screen *screen, const char *text)

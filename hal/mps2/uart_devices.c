@@ -90,22 +90,25 @@ static void take_waiting_keys(evt_mps2_ui *ui, uint64_t stamp_ms)
     }
 }
 
+/* The screen's text as it is made, straight to the UART. A serial terminal wants CR LF; the
+ * text has bare LFs. */
+static void ui_emit(void *ctx, const char *text, size_t len)
+{
+    evt_mps2_ui *ui = ctx;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\n') {
+            evt_mps2_uart_write(ui->uart, "\r", 1);
+        }
+        evt_mps2_uart_write(ui->uart, &text[i], 1);
+    }
+}
+
 static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
 {
     evt_mps2_ui *ui = ctx;
-    if (screen == NULL) {
-        return EVT_ERR_ARG;
-    }
-    evt_err err = evt_ui_text_format(screen, ui->block, sizeof ui->block);
+    evt_err err = evt_ui_text_emit(screen, ui_emit, ui);
     if (err != EVT_OK) {
         return err;
-    }
-    /* A serial terminal wants CR LF; the block has bare LFs. */
-    for (const char *p = ui->block; *p != '\0'; p++) {
-        if (*p == '\n') {
-            evt_mps2_uart_write(ui->uart, "\r", 1);
-        }
-        evt_mps2_uart_write(ui->uart, p, 1);
     }
     ui->shown++;
     /* The screen is out: whatever was typed up to now was typed before it. */

@@ -20,7 +20,11 @@
 /* --- memory: everything static, sized below; MEM_SIZE holds copied TCP send data ---------- */
 /* A pointer's alignment: 4 on the Cortex-M boards, 8 for the host test (pools hold pointers). */
 #define MEM_ALIGNMENT __SIZEOF_POINTER__
-#define MEM_SIZE      (6 * 1024)
+/* What is sent and not yet acknowledged: at most TCP_SND_BUF (2 frames) on the platform's
+ * connection plus an ECR reply (< 1.5 KiB) and a few small UDP packets. The emulated sale uses
+ * 2 KiB at most; when the heap is short, tcp_write's ERR_MEM makes net_lwip wait for the
+ * acknowledgements that free it (a slower send, never a failed one). */
+#define MEM_SIZE      (4 * 1024)
 
 /* Sockets of the terminal (hal/lwip/net_lwip.c EVT_LWIP_NET_SOCKETS) plus TIME_WAIT ones,
  * which lwIP recycles first when the pool runs out. */
@@ -32,8 +36,12 @@
 #define MEMP_NUM_ARP_QUEUE      4
 #define MEMP_NUM_SYS_TIMEOUT    (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
 
-/* Received frames land in pool buffers of one full Ethernet frame each. */
-#define PBUF_POOL_SIZE    10
+/* Received frames land in pool buffers of one full Ethernet frame each. A full receive window
+ * (TCP_WND, 4 frames) on each of the two connections a terminal has open at once (the
+ * platform's and the POS's): 8. A frame that finds no buffer is dropped and retransmitted by
+ * its sender, so more only buys speed on a congested LAN; the emulated sale of a 100-line order
+ * uses at most 3 (the board logs the high-water mark, bench/footprint.sh prints it). */
+#define PBUF_POOL_SIZE    8
 #define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 
 /* --- protocols ---------------------------------------------------------------------------- */

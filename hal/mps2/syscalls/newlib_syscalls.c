@@ -55,6 +55,19 @@ void *_sbrk(ptrdiff_t incr)
     return prev;
 }
 
+/* The break only grows as newlib asks: its distance from the start is the high-water mark. */
+size_t evt_board_libc_heap_used(void);
+size_t evt_board_libc_heap_used(void)
+{
+    return (size_t)(heap_top - __evt_libc_heap_start);
+}
+
+size_t evt_board_libc_heap_size(void);
+size_t evt_board_libc_heap_size(void)
+{
+    return (size_t)(__evt_libc_heap_end - __evt_libc_heap_start);
+}
+
 /* newlib descriptors -> semihosting handles; 0..2 are opened on first use as ":tt". */
 #define FD_MAX 8
 static int fd_handle[FD_MAX] = {-1, -1, -1, -1, -1, -1, -1, -1};

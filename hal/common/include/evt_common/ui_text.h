@@ -28,6 +28,10 @@
 
 /* The framed block, NUL-terminated. EVT_ERR_OVERFLOW if cap is too small. */
 evt_err evt_ui_text_format(const evt_ui_screen *screen, char *buf, size_t cap);
+/* The same text handed to emit piece by piece as it is made (a serial console writes it
+ * straight out: no block buffer, EVT_UI_TEXT_BLOCK_BYTES of RAM saved on an MCU). */
+typedef void (*evt_ui_text_emit_fn)(void *ctx, const char *text, size_t len);
+evt_err evt_ui_text_emit(const evt_ui_screen *screen, evt_ui_text_emit_fn emit, void *ctx);
 /* True when the screen's title or a body line contains text ("" matches any screen). */
 bool evt_ui_text_contains(const evt_ui_screen *screen, const char *text);
 

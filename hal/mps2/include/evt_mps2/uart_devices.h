@@ -27,7 +27,9 @@
 #include "evt_common/ui_text.h"
 #include "evt_mps2/cmsdk_uart.h"
 
-#define EVT_MPS2_SCAN_LINE_MAX 2048u /* the engine's line buffer, as the sim's default */
+/* The engine's line buffer: a voucher code is at most EVT_VOUCHER_MAX_LEN (512) bytes, a
+ * receipt's reference 160; longer lines are refused as too long all the same. */
+#define EVT_MPS2_SCAN_LINE_MAX 1024u
 
 typedef struct evt_mps2_scanner {
     evt_hal_scanner hal;
@@ -48,7 +50,6 @@ typedef struct evt_mps2_ui {
     evt_hal_ui hal;
     evt_mps2_uart *uart;
     evt_ui_text_keys keys;
-    char block[EVT_UI_TEXT_BLOCK_BYTES];
     uint32_t shown;
 } evt_mps2_ui;
 
