@@ -27,22 +27,43 @@
 #define MONEY_TEXT  24
 #define MASKED_TEXT (EVT_NAME_BYTES + 8)
 
+/* The job being streamed: bytes collect in `stage` and go to the sink each time it fills, so
+ * the memory a receipt needs does not depend on how long it is. */
 typedef struct job {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-    bool overflow;
+    evt_receipt_write_fn write;
+    void *ctx;
+    evt_err err; /* the sink's first error: nothing more is written after it */
+    size_t staged;
+    size_t written; /* bytes the sink has accepted */
     unsigned cols;
+    uint8_t stage[EVT_RECEIPT_STAGE_BYTES];
 } job;
+
+static void flush(job *j)
+{
+    if (j->err == EVT_OK && j->staged > 0) {
+        j->err = j->write(j->ctx, j->stage, j->staged);
+        if (j->err == EVT_OK) {
+            j->written += j->staged;
+        }
+    }
+    j->staged = 0;
+}
 
 static void put(job *j, const void *data, size_t n)
 {
-    if (j->overflow || j->cap - j->len < n) {
-        j->overflow = true;
-        return;
+    const uint8_t *p = data;
+    while (n > 0 && j->err == EVT_OK) {
+        size_t room = sizeof j->stage - j->staged;
+        size_t k = n < room ? n : room;
+        memcpy(j->stage + j->staged, p, k);
+        j->staged += k;
+        p += k;
+        n -= k;
+        if (j->staged == sizeof j->stage) {
+            flush(j);
+        }
     }
-    memcpy(j->buf + j->len, data, n);
-    j->len += n;
 }
 
 static void put_byte(job *j, uint8_t b)
@@ -460,13 +481,10 @@ static uint8_t qr_scale(int modules, unsigned dots)
     return (uint8_t)scale;
 }
 
-/* GS v 0: the symbol as a raster bit image, each module scale x scale dots. */
-static evt_err qr_raster(job *j, const char *payload, unsigned dots)
+/* GS v 0: the symbol as a raster bit image, each module scale x scale dots. Made row by row
+ * as it is sent: the whole bitmap (~7-10 KB) never exists. */
+static void qr_raster(job *j, const QRcode *qr, unsigned dots)
 {
-    QRcode *qr = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (qr == NULL) {
-        return EVT_ERR_NOMEM;
-    }
     int modules = qr->width;
     uint8_t scale = qr_scale(modules, dots);
     size_t side = (size_t)modules * scale;
@@ -480,12 +498,7 @@ static evt_err qr_raster(job *j, const char *payload, unsigned dots)
                            (uint8_t)(side & 0xFFu),
                            (uint8_t)(side >> 8)};
     put(j, cmd, sizeof cmd);
-    if (j->overflow || j->cap - j->len < row_bytes * side) {
-        j->overflow = true;
-        QRcode_free(qr);
-        return EVT_OK; /* reported as EVT_ERR_OVERFLOW by the caller */
-    }
-    for (size_t y = 0; y < side; y++) {
+    for (size_t y = 0; y < side && j->err == EVT_OK; y++) {
         const unsigned char *row = qr->data + (y / scale) * (size_t)modules;
         for (size_t bx = 0; bx < row_bytes; bx++) {
             uint8_t byte = 0;
@@ -496,11 +509,9 @@ static evt_err qr_raster(job *j, const char *payload, unsigned dots)
                     byte |= (uint8_t)(0x80u >> bit);
                 }
             }
-            j->buf[j->len++] = byte;
+            put_byte(j, byte);
         }
     }
-    QRcode_free(qr);
-    return EVT_OK;
 }
 
 /* GS ( k, function 165-181: model 2, module size, level M, store, print. */
@@ -552,15 +563,24 @@ unsigned evt_receipt_dots(evt_receipt_paper paper)
     return 0;
 }
 
-evt_err evt_receipt_build(const evt_receipt *r, uint8_t *out, size_t cap, size_t *len)
+/* What is checked and made before the first byte goes out, so that an invalid receipt, or a
+ * QR code libqrencode cannot make, never starts a printer job. */
+typedef struct prepared {
+    unsigned cols, dots;
+    char payload[EVT_RECEIPT_REF_MAX];
+    QRcode *qr; /* raster mode: the symbol (modules, not dots), held while the job streams */
+} prepared;
+
+static evt_err prepare(const evt_receipt *r, prepared *p)
 {
-    if (r == NULL || r->settlement == NULL || out == NULL || len == NULL) {
+    memset(p, 0, sizeof *p);
+    if (r == NULL || r->settlement == NULL) {
         return EVT_ERR_ARG;
     }
-    *len = 0;
-    unsigned cols = evt_receipt_columns(r->paper);
-    unsigned dots = evt_receipt_dots(r->paper);
-    if (cols == 0 || (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
+    p->cols = evt_receipt_columns(r->paper);
+    p->dots = evt_receipt_dots(r->paper);
+    if (p->cols == 0 ||
+        (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
         (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_CANCELLATION &&
          r->kind != EVT_RECEIPT_REPRINT) ||
         (r->order != NULL && r->order->item_count > EVT_ORDER_MAX_ITEMS)) {
@@ -570,36 +590,52 @@ evt_err evt_receipt_build(const evt_receipt *r, uint8_t *out, size_t cap, size_t
     const evt_settlement *s = r->settlement;
     evt_receipt_ref ref;
     memset(&ref, 0, sizeof ref);
-    char payload[EVT_RECEIPT_REF_MAX];
     if (!copy_field(ref.fixmedins_code, sizeof ref.fixmedins_code,
                     str_or_empty(r->fixmedins_code)) ||
         !copy_field(ref.setl_id, sizeof ref.setl_id, s->setl_id) ||
         !copy_field(ref.mdtrt_id, sizeof ref.mdtrt_id, s->mdtrt_id) ||
         !copy_field(ref.psn_no, sizeof ref.psn_no, s->psn_no) ||
         !copy_field(ref.msgid, sizeof ref.msgid, str_or_empty(r->msgid)) ||
-        evt_receipt_ref_format(&ref, payload, sizeof payload) != EVT_OK) {
+        evt_receipt_ref_format(&ref, p->payload, sizeof p->payload) != EVT_OK) {
         return EVT_ERR_ARG;
     }
+    if (r->qr_mode == EVT_RECEIPT_QR_RASTER) {
+        p->qr = QRcode_encodeString(p->payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+        if (p->qr == NULL) {
+            return EVT_ERR_NOMEM;
+        }
+    }
+    return EVT_OK;
+}
 
-    job j = {.buf = out, .cap = cap, .len = 0, .overflow = false, .cols = cols};
+static void release(prepared *p)
+{
+    if (p->qr != NULL) {
+        QRcode_free(p->qr);
+        p->qr = NULL;
+    }
+}
+
+/* Writes the whole job to the sink; the sink's first error, which ends the job early. */
+static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_fn write, void *ctx,
+                    size_t *written)
+{
+    job j = {.write = write, .ctx = ctx, .err = EVT_OK, .cols = p->cols};
     header(&j, r);
     patient(&j, r);
     if (r->order != NULL && r->order->item_count > 0) {
         items(&j, r->order);
     }
-    amounts(&j, s);
+    amounts(&j, r->settlement);
     references(&j, r);
 
     /* A blank line above and below keeps the QR's quiet zone clear of text. */
     feed_lines(&j, 1);
     align(&j, 1);
-    if (r->qr_mode == EVT_RECEIPT_QR_RASTER) {
-        evt_err err = qr_raster(&j, payload, dots);
-        if (err != EVT_OK) {
-            return err;
-        }
+    if (p->qr != NULL) {
+        qr_raster(&j, p->qr, p->dots);
     } else {
-        qr_native(&j, payload, dots);
+        qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
     line_text(&j, "退费、补打凭此码办理");
@@ -612,10 +648,87 @@ evt_err evt_receipt_build(const evt_receipt *r, uint8_t *out, size_t cap, size_t
     feed_lines(&j, 3);
     const uint8_t cut[] = {GS, 'V', 66, 0};
     put(&j, cut, sizeof cut);
+    flush(&j);
+    if (written != NULL) {
+        *written = j.written;
+    }
+    return j.err;
+}
 
-    if (j.overflow) {
+evt_err evt_receipt_stream(const evt_receipt *r, evt_receipt_write_fn write, void *ctx)
+{
+    if (write == NULL) {
+        return EVT_ERR_ARG;
+    }
+    prepared p;
+    evt_err err = prepare(r, &p);
+    if (err == EVT_OK) {
+        err = emit(r, &p, write, ctx, NULL);
+    }
+    release(&p);
+    return err;
+}
+
+static evt_err printer_write(void *ctx, const uint8_t *data, size_t len)
+{
+    const evt_hal_printer *printer = ctx;
+    return printer->write(printer->ctx, data, len);
+}
+
+evt_err evt_receipt_print(const evt_receipt *r, const evt_hal_printer *printer,
+                          const char *job_name, size_t *written)
+{
+    if (written != NULL) {
+        *written = 0;
+    }
+    if (printer == NULL) {
+        return EVT_ERR_ARG;
+    }
+    prepared p;
+    evt_err err = prepare(r, &p);
+    if (err == EVT_OK) {
+        err = printer->begin(printer->ctx, job_name);
+    }
+    if (err == EVT_OK) {
+        evt_hal_printer target = *printer;
+        err = emit(r, &p, printer_write, &target, written);
+        /* After a failed write too: end closes (or drops) the printer's job, so the next one
+         * can begin. The write's error is the one reported. */
+        evt_err end_err = printer->end(printer->ctx);
+        err = err == EVT_OK ? end_err : err;
+    }
+    release(&p);
+    return err;
+}
+
+/* evt_receipt_build's sink: appends to the caller's buffer while it has room. */
+typedef struct buffer_sink {
+    uint8_t *out;
+    size_t cap;
+    size_t len;
+} buffer_sink;
+
+static evt_err buffer_append(void *ctx, const uint8_t *data, size_t len)
+{
+    buffer_sink *b = ctx;
+    if (len > b->cap - b->len) {
         return EVT_ERR_OVERFLOW;
     }
-    *len = j.len;
+    memcpy(b->out + b->len, data, len);
+    b->len += len;
     return EVT_OK;
+}
+
+evt_err evt_receipt_build(const evt_receipt *r, uint8_t *out, size_t cap, size_t *len)
+{
+    if (out == NULL || len == NULL) {
+        return EVT_ERR_ARG;
+    }
+    *len = 0;
+    buffer_sink b = {.out = out, .cap = cap, .len = 0};
+    evt_err err = evt_receipt_stream(r, buffer_append, &b);
+    if (err == EVT_OK) {
+        *len = b.len;
+    }
+    return err;
 }

@@ -52,10 +52,9 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
     t->decision_timeout_ms = TXN_DEFAULT_DECISION_TIMEOUT_MS;
     t->order_keep_days =
         cfg->order_keep_days > 0 ? cfg->order_keep_days : TXN_DEFAULT_ORDER_KEEP_DAYS;
-    t->receipt_job = evt_malloc(EVT_RECEIPT_JOB_BYTES);
     t->last = evt_calloc(1, sizeof *t->last);
     t->order = evt_calloc(1, sizeof *t->order);
-    return t->receipt_job && t->last && t->order ? EVT_OK : EVT_ERR_NOMEM;
+    return t->last && t->order ? EVT_OK : EVT_ERR_NOMEM;
 }
 
 evt_order *evt_txn_order(evt_txn *t)
@@ -72,8 +71,6 @@ void evt_txn_forget_last_receipt(evt_txn *t)
 
 void evt_txn_deinit(evt_txn *t)
 {
-    evt_free(t->receipt_job);
-    t->receipt_job = NULL;
     if (t->last != NULL) {
         memset(t->last, 0, sizeof *t->last);
         evt_free(t->last);
@@ -523,17 +520,9 @@ static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
         .via_family_account = l->via_family_account,
         .holder_name = l->holder_masked,
     };
+    /* Streamed to the printer as it is made: no job buffer, whatever the order's length. */
     size_t len = 0;
-    evt_err err = evt_receipt_build(&r, t->receipt_job, EVT_RECEIPT_JOB_BYTES, &len);
-    const evt_hal_printer *pr = t->hal->printer;
-    if (err == EVT_OK) {
-        err = pr->begin(pr->ctx, l->msgid);
-    }
-    if (err == EVT_OK) {
-        err = pr->write(pr->ctx, t->receipt_job, len);
-        evt_err end_err = pr->end(pr->ctx);
-        err = err == EVT_OK ? end_err : err;
-    }
+    evt_err err = evt_receipt_print(&r, t->hal->printer, l->msgid, &len);
     if (err != EVT_OK) {
         t->counters.receipts_failed++;
         EVT_LOGE(MOD, "receipt for msgid %s not printed: %s", l->msgid, evt_err_name(err));

@@ -1,9 +1,11 @@
 /*
  * evt_receipt: the settlement receipt (医保结算单) as one complete ESC/POS job.
  *
- * The builder writes the whole job (init, Chinese mode, text in GB18030, QR code, cut) into
- * a caller buffer; the caller hands it to evt_hal_printer. Nothing is allocated by this
- * module; libqrencode allocates its symbol for the raster mode while the job is built.
+ * The job (init, Chinese mode, text in GB18030, QR code, cut) is streamed: written through a
+ * staging buffer of EVT_RECEIPT_STAGE_BYTES on the stack to a sink (evt_receipt_print: the
+ * printer HAL; evt_receipt_build: a caller buffer), so printing takes the same memory for one
+ * order line as for EVT_ORDER_MAX_ITEMS. Nothing is allocated by this module; libqrencode
+ * allocates the symbol (modules, not dots) for the raster mode while the job streams.
  *
  * Personal data: the builder takes the patient's and the holder's name and ID number in
  * clear and prints only their evt_mask_* forms; nothing of them is logged.
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "evt/err.h"
+#include "evt/hal_printer.h"
 #include "evt/sale.h"
 
 typedef enum evt_receipt_paper {
@@ -63,19 +66,39 @@ typedef struct evt_receipt {
     const char *original_setl_id;     /* CANCELLATION: the settlement it cancels (optional) */
 } evt_receipt;
 
-/* A buffer this large always holds a receipt with EVT_ORDER_MAX_ITEMS items of the longest
- * names on 80 mm paper in raster mode (the worst case; checked by
- * test_worst_case_fits_job_buffer). Measured: 9 119 bytes with one such item (the raster QR
- * code is most of it), 117 more per item (12 746 for 32); 10 KiB + 128 bytes per item leaves
- * about 10 % (it was a flat 32 KiB). */
-#define EVT_RECEIPT_JOB_BYTES (10240u + 128u * EVT_ORDER_MAX_ITEMS)
+/* The job leaves in pieces of at most this many bytes, staged on the stack. Measured: a 58 mm
+ * raster receipt (8 755 B) is 35 writes, a native-QR one (1 664 B) 7, the 32-line worst case
+ * 50; each is a USB transfer or a UART burst on a printer (docs/receipts.md). */
+#define EVT_RECEIPT_STAGE_BYTES 256u
+
+/* A sink of the job: takes the next len bytes, in order. An error ends the job: nothing more
+ * is written to the sink, and evt_receipt_stream returns that error. */
+typedef evt_err (*evt_receipt_write_fn)(void *ctx, const uint8_t *data, size_t len);
 
 /*
- * Builds the ESC/POS job into out[0..cap). *len gets its length.
- * EVT_ERR_ARG: NULL receipt/settlement/out/len, empty fixmedins_code, msgid or setl_id,
- * a reference field with '|' or control characters, bad enum values or item_count.
- * EVT_ERR_OVERFLOW: cap too small (nothing usable in out).
- * EVT_ERR_NOMEM: libqrencode could not build the symbol (raster mode).
+ * Streams the job to write(ctx, ...) in pieces of at most EVT_RECEIPT_STAGE_BYTES.
+ * Everything is checked, and the raster QR symbol made, before the first byte is written:
+ * EVT_ERR_ARG (NULL receipt/settlement/write, empty fixmedins_code, msgid or setl_id, a
+ * reference field with '|' or control characters, bad enum values or item_count) and
+ * EVT_ERR_NOMEM (libqrencode could not make the symbol) write nothing.
+ * Otherwise EVT_OK or the sink's error (the job then ends where the sink refused it).
+ */
+evt_err evt_receipt_stream(const evt_receipt *receipt, evt_receipt_write_fn write, void *ctx);
+
+/*
+ * Prints the job on the printer: begin(job_name), the job streamed through write, end.
+ * An invalid receipt or an unmade QR (the errors of evt_receipt_stream) never begins a job.
+ * begin's error is returned (no write, no end). A write error stops the job: no further
+ * write, end is still called (the printer drops or cuts what it got) and the write's error is
+ * returned; else end's. *written (optional) gets the bytes the printer accepted.
+ */
+evt_err evt_receipt_print(const evt_receipt *receipt, const evt_hal_printer *printer,
+                          const char *job_name, size_t *written);
+
+/*
+ * The job into out[0..cap) (tests, tools); *len gets its length. The errors of
+ * evt_receipt_stream, EVT_ERR_ARG for NULL out/len, and EVT_ERR_OVERFLOW when cap is too
+ * small (nothing usable in out, *len 0).
  */
 evt_err evt_receipt_build(const evt_receipt *receipt, uint8_t *out, size_t cap, size_t *len);
 

@@ -57,7 +57,6 @@ typedef struct evt_txn {
     evt_platform *platform;
     evt_journal *journal;
     evt_ui *ui;
-    uint8_t *receipt_job; /* EVT_RECEIPT_JOB_BYTES from the arena */
     /* The terminal's one copy of an order (arena): the order being served, then the last
      * receipt's items until the next order is written into it (evt_txn_order). */
     evt_order *order;
@@ -86,8 +85,8 @@ evt_err evt_txn_recover(evt_txn *t);
  * returns its error (EVT_OK when settled). An order id the terminal already has a record of is
  * not started again unless that record proves no money moved (refused, failed, reversed) and
  * no supervisor decision is pending: the stored result is returned instead. The order is served
- * from evt_txn_order (copied there unless it is already that buffer): the last receipt ends. A journal without
- * room for the sale's records refuses it before anything is scanned.
+ * from evt_txn_order (copied there unless it is already that buffer): the last receipt ends. A
+ * journal without room for the sale's records refuses it before anything is scanned.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
 

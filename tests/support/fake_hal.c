@@ -339,6 +339,13 @@ static evt_err printer_begin(void *ctx, const char *job_name)
 static evt_err printer_write(void *ctx, const uint8_t *data, size_t len)
 {
     fake_printer *p = ctx;
+    p->writes++;
+    if (len > p->largest_write) {
+        p->largest_write = len;
+    }
+    if (p->writes == p->fail_write_at) {
+        return p->write_err;
+    }
     uint8_t *grown = realloc(p->open_job, p->open_len + len);
     if (grown == NULL) {
         return EVT_ERR_PRINTER_IO;
@@ -367,6 +374,7 @@ void fake_printer_init(fake_printer *p)
     p->hal = (evt_hal_printer){
         .ctx = p, .begin = printer_begin, .write = printer_write, .end = printer_end};
     p->refuse_err = EVT_ERR_PRINTER_PAPER_OUT;
+    p->write_err = EVT_ERR_PRINTER_PAPER_OUT;
 }
 
 void fake_printer_free(fake_printer *p)

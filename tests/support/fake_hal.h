@@ -10,7 +10,8 @@
  *   title contains its text; without a matching key, confirm/error/success screens are
  *   acknowledged with OK (auto_ack) and other reads time out (virtually).
  * - fake_scanner: a queue of payloads (or errors); an empty queue times out (virtually).
- * - fake_printer: counts jobs, keeps the last one, can refuse the next jobs.
+ * - fake_printer: counts jobs and writes, keeps the last one, can refuse the next jobs or
+ *   fail one write.
  * - flaky_storage: an evt_hal_storage in front of another that fails reads or programs on
  *   demand — from any thread (a test server's request hook arms it at the exact moment a
  *   request arrives).
@@ -115,6 +116,10 @@ typedef struct fake_printer {
     unsigned begun, ended; /* jobs started / finished */
     unsigned refuse_next;  /* the next jobs fail in begin with refuse_err */
     evt_err refuse_err;
+    unsigned writes;        /* write calls, failed ones included */
+    unsigned fail_write_at; /* the write that makes writes == this fails with write_err (0: none) */
+    evt_err write_err;
+    size_t largest_write;
     char job_name[64];
     uint8_t *job; /* the last finished job's bytes */
     size_t job_len, job_cap;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "escpos_render.h"
+#include "fake_hal.h"
 #include "qr_decode.h"
 #include "evt/gb18030.h"
 #include "evt/receipt.h"
@@ -30,6 +31,11 @@
 #define SETL_ID        "S20240615093012000000000000001"
 #define MDTRT_ID       "M20240615093012000000000000001"
 #define PSN_NO         "P12010419800101123400000000001"
+
+/* Room for any receipt built here into a buffer (evt_receipt_build); the worst case,
+ * EVT_ORDER_MAX_ITEMS lines of the longest names on 80 mm, is ~13 KB at 32 lines. The
+ * firmware itself streams the job and has no such buffer. */
+#define JOB_CAP (64u * 1024u)
 
 typedef struct fixture {
     evt_order order;
@@ -66,7 +72,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->job = malloc(EVT_RECEIPT_JOB_BYTES);
+    f->job = malloc(JOB_CAP);
     assert_non_null(f->job);
     snprintf(f->order.order_id, sizeof f->order.order_id, "POS-0001");
     add_item(&f->order, "阿莫西林胶囊 0.25g*24粒", 2, 1250);
@@ -139,8 +145,7 @@ static void write_artifact(const fixture *f, const char *name)
 static void build_and_render(fixture *f)
 {
     evt_escpos_page_free(&f->page);
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &f->job_len),
-                     EVT_OK);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &f->job_len), EVT_OK);
     evt_escpos_render_options opt = {.width_dots = evt_receipt_dots(f->receipt.paper)};
     assert_int_equal(evt_escpos_render(f->job, f->job_len, &opt, &f->page), EVT_OK);
     assert_int_equal(f->page.unknown_commands, 0);
@@ -409,7 +414,50 @@ static void test_untrusted_text_cannot_inject_commands(void **state)
     assert_true(has_text(f, "药?品\n"));
 }
 
-static void test_worst_case_fits_job_buffer(void **state)
+/* Streams f->receipt into a fresh fake printer's open job (the sink is its write). */
+static evt_err stream_into(fixture *f, fake_printer *p)
+{
+    fake_printer_init(p);
+    return evt_receipt_stream(&f->receipt, p->hal.write, p->hal.ctx);
+}
+
+/* The streamed job is the built one, byte for byte, in pieces of the stage's size: every
+ * piece full but the last, so no piece is larger (or the job held whole) and none smaller. */
+static void assert_streams_as_built(fixture *f)
+{
+    fake_printer p;
+    assert_int_equal(stream_into(f, &p), EVT_OK);
+    assert_int_equal(p.open_len, f->job_len);
+    assert_memory_equal(p.open_job, f->job, f->job_len);
+    assert_int_equal(p.largest_write, EVT_RECEIPT_STAGE_BYTES);
+    assert_int_equal(p.writes,
+                     (f->job_len + EVT_RECEIPT_STAGE_BYTES - 1) / EVT_RECEIPT_STAGE_BYTES);
+    fake_printer_free(&p);
+}
+
+static void test_stream_is_the_built_job_in_stage_pieces(void **state)
+{
+    fixture *f = *state;
+    const evt_receipt_paper papers[] = {EVT_RECEIPT_PAPER_58MM, EVT_RECEIPT_PAPER_80MM};
+    const evt_receipt_qr_mode modes[] = {EVT_RECEIPT_QR_RASTER, EVT_RECEIPT_QR_NATIVE};
+    const evt_receipt_kind kinds[] = {EVT_RECEIPT_SALE, EVT_RECEIPT_REPRINT,
+                                      EVT_RECEIPT_CANCELLATION};
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t m = 0; m < 2; m++) {
+            for (size_t k = 0; k < 3; k++) {
+                f->receipt.paper = papers[p];
+                f->receipt.qr_mode = modes[m];
+                f->receipt.kind = kinds[k];
+                f->receipt.via_family_account = k == 1;
+                f->receipt.holder_name = HOLDER_NAME;
+                build_and_render(f);
+                assert_streams_as_built(f);
+            }
+        }
+    }
+}
+
+static void test_worst_case_streams(void **state)
 {
     fixture *f = *state;
     evt_order_clear_items(&f->order);
@@ -425,10 +473,85 @@ static void test_worst_case_fits_job_buffer(void **state)
         f->receipt.via_family_account = true;
         f->receipt.holder_name = HOLDER_NAME;
         build_and_render(f);
-        assert_true(f->job_len <= EVT_RECEIPT_JOB_BYTES);
         /* 99999999 x 999 does not fit the 80 mm columns: the item falls back to two lines. */
         assert_true(has_text(f, "999 x 999999.99"));
+        /* Dozens of stage-sized pieces: the longest job never exists whole. */
+        assert_true(f->job_len > 40u * EVT_RECEIPT_STAGE_BYTES);
+        assert_streams_as_built(f);
     }
+}
+
+/* The sink refuses piece n (the first, one in the middle, the last): the stream ends with
+ * its error, after exactly the pieces before it and that one. */
+static void test_sink_error_ends_the_job(void **state)
+{
+    fixture *f = *state;
+    build_and_render(f);
+    unsigned pieces =
+        (unsigned)((f->job_len + EVT_RECEIPT_STAGE_BYTES - 1) / EVT_RECEIPT_STAGE_BYTES);
+    assert_true(pieces > 3);
+    const unsigned fail_at[] = {1, pieces / 2, pieces};
+    for (size_t i = 0; i < 3; i++) {
+        fake_printer p;
+        fake_printer_init(&p);
+        p.fail_write_at = fail_at[i];
+        p.write_err = EVT_ERR_PRINTER_IO;
+        assert_int_equal(evt_receipt_stream(&f->receipt, p.hal.write, p.hal.ctx),
+                         EVT_ERR_PRINTER_IO);
+        assert_int_equal(p.writes, fail_at[i]);
+        assert_int_equal(p.open_len, (fail_at[i] - 1) * EVT_RECEIPT_STAGE_BYTES);
+        assert_memory_equal(p.open_job, f->job, p.open_len);
+        fake_printer_free(&p);
+    }
+}
+
+/* evt_receipt_print: begin, the job, end; nothing at all for a receipt that cannot print. */
+static void test_print_on_the_printer_hal(void **state)
+{
+    fixture *f = *state;
+    build_and_render(f);
+    fake_printer p;
+    fake_printer_init(&p);
+    size_t written = 1;
+    assert_int_equal(evt_receipt_print(&f->receipt, &p.hal, MSGID, &written), EVT_OK);
+    assert_int_equal(p.begun, 1);
+    assert_int_equal(p.ended, 1);
+    assert_string_equal(p.job_name, MSGID);
+    assert_int_equal(written, f->job_len);
+    assert_int_equal(p.job_len, f->job_len);
+    assert_memory_equal(p.job, f->job, f->job_len);
+    assert_int_equal(p.largest_write, EVT_RECEIPT_STAGE_BYTES);
+
+    /* Invalid receipts: no begin, no write, no end. */
+    f->receipt.msgid = "";
+    assert_int_equal(evt_receipt_print(&f->receipt, &p.hal, MSGID, &written), EVT_ERR_ARG);
+    f->receipt.msgid = MSGID;
+    f->order.item_count = EVT_ORDER_MAX_ITEMS + 1;
+    assert_int_equal(evt_receipt_print(&f->receipt, &p.hal, MSGID, &written), EVT_ERR_ARG);
+    f->order.item_count = 3;
+    assert_int_equal(evt_receipt_print(NULL, &p.hal, MSGID, &written), EVT_ERR_ARG);
+    assert_int_equal(written, 0);
+    assert_int_equal(evt_receipt_print(&f->receipt, NULL, MSGID, &written), EVT_ERR_ARG);
+    assert_int_equal(p.begun, 1);
+    assert_int_equal(p.ended, 1);
+    unsigned writes = p.writes;
+
+    /* Out of paper at begin: its error, nothing written, nothing to end. */
+    p.refuse_next = 1;
+    assert_int_equal(evt_receipt_print(&f->receipt, &p.hal, MSGID, &written),
+                     EVT_ERR_PRINTER_PAPER_OUT);
+    assert_int_equal(p.writes, writes);
+    assert_int_equal(p.ended, 1);
+
+    /* Paper out at the third write: no fourth, the job is still ended, its error returned. */
+    p.fail_write_at = writes + 3;
+    assert_int_equal(evt_receipt_print(&f->receipt, &p.hal, MSGID, &written),
+                     EVT_ERR_PRINTER_PAPER_OUT);
+    assert_int_equal(p.writes, writes + 3);
+    assert_int_equal(p.begun, 2);
+    assert_int_equal(p.ended, 2);
+    assert_int_equal(written, 2 * EVT_RECEIPT_STAGE_BYTES);
+    fake_printer_free(&p);
 }
 
 static void test_build_errors(void **state)
@@ -438,6 +561,7 @@ static void test_build_errors(void **state)
     assert_int_equal(evt_receipt_build(NULL, f->job, 100, &len), EVT_ERR_ARG);
     assert_int_equal(evt_receipt_build(&f->receipt, NULL, 100, &len), EVT_ERR_ARG);
     assert_int_equal(evt_receipt_build(&f->receipt, f->job, 100, NULL), EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_stream(&f->receipt, NULL, NULL), EVT_ERR_ARG);
     /* Too small: overflow, whatever the mode. */
     assert_int_equal(evt_receipt_build(&f->receipt, f->job, 100, &len), EVT_ERR_OVERFLOW);
     assert_int_equal(len, 0);
@@ -445,31 +569,26 @@ static void test_build_errors(void **state)
     f->receipt.qr_mode = EVT_RECEIPT_QR_NATIVE;
     assert_int_equal(evt_receipt_build(&f->receipt, f->job, 200, &len), EVT_ERR_OVERFLOW);
     /* The exact size is enough. */
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len), EVT_OK);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_OK);
     size_t exact = len;
     assert_int_equal(evt_receipt_build(&f->receipt, f->job, exact, &len), EVT_OK);
     assert_int_equal(evt_receipt_build(&f->receipt, f->job, exact - 1, &len), EVT_ERR_OVERFLOW);
     /* The QR reference needs these. */
     f->receipt.msgid = "";
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len),
-                     EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_ERR_ARG);
     f->receipt.msgid = "H1201|04000012024";
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len),
-                     EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_ERR_ARG);
     f->receipt.msgid = MSGID;
     f->setl.setl_id[0] = '\0';
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len),
-                     EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_ERR_ARG);
     snprintf(f->setl.setl_id, sizeof f->setl.setl_id, "%s", SETL_ID);
     f->receipt.paper = (evt_receipt_paper)7;
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len),
-                     EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_ERR_ARG);
     f->receipt.paper = EVT_RECEIPT_PAPER_58MM;
     f->order.item_count = EVT_ORDER_MAX_ITEMS + 1;
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len),
-                     EVT_ERR_ARG);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_ERR_ARG);
     f->receipt.order = NULL; /* no item section is fine */
-    assert_int_equal(evt_receipt_build(&f->receipt, f->job, EVT_RECEIPT_JOB_BYTES, &len), EVT_OK);
+    assert_int_equal(evt_receipt_build(&f->receipt, f->job, JOB_CAP, &len), EVT_OK);
     assert_int_equal(evt_receipt_columns(EVT_RECEIPT_PAPER_58MM), 32);
     assert_int_equal(evt_receipt_columns(EVT_RECEIPT_PAPER_80MM), 48);
     assert_int_equal(evt_receipt_dots(EVT_RECEIPT_PAPER_80MM), 576);
@@ -539,7 +658,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reprint_and_cancellation_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_text_cannot_inject_commands, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_worst_case_fits_job_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worst_case_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_is_the_built_job_in_stage_pieces, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sink_error_ends_the_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_print_on_the_printer_hal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_errors, setup, teardown),
         cmocka_unit_test(test_ref_format_and_parse),
     };

@@ -23,6 +23,7 @@
 #include "evt/https.h"
 #include "evt/log.h"
 #include "evt/orders.h"
+#include "evt/receipt.h"
 #include "evt/txn.h"
 #include "fake_hal.h"
 #include "ram_nor.h"
@@ -1308,6 +1309,101 @@ static void failed_receipt_reprinted(void **state)
     assert_true(job_says(&f->prn, "重打印"));
 }
 
+/* Paper out at the third write of the receipt (issue 6: the job streams, so a printer can fail
+ * in the middle of it): the sale stays settled, the failure is counted, logged and shown, the
+ * printer gets no further write and its job is ended; with paper back the reprint is whole. */
+static void receipt_failing_mid_job(void **state)
+{
+    fx *f = fixture(state);
+    f->prn.fail_write_at = 3;
+    fake_sys_log_clear(&sys);
+    evt_ecr_result r;
+    settled_sale(f, "ORD-MIDJOB", &r);
+    assert_int_equal(record_of(f, "ORD-MIDJOB").state, EVT_ORDER_SETTLED);
+    assert_int_equal(f->t.counters.receipts_failed, 1);
+    assert_int_equal(f->prn.begun, 1);
+    assert_int_equal(f->prn.writes, 3);
+    assert_int_equal(f->prn.ended, 1);
+    assert_int_equal(f->prn.job_len, 2 * EVT_RECEIPT_STAGE_BYTES);
+    assert_true(fake_sys_logged(&sys, "not printed: EVT_ERR_PRINTER_PAPER_OUT"));
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "结算成功");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "结算单打印失败，可在功能菜单补打"));
+
+    assert_int_equal(evt_txn_reprint_last(&f->t), EVT_OK);
+    assert_int_equal(f->prn.ended, 2);
+    assert_true(f->prn.writes > 3 + 8);
+    assert_true(job_says(&f->prn, "退费、补打凭此码办理"));
+    assert_false(job_says(&f->prn, "重打印")); /* the customer never got the original */
+    assert_memory_equal(f->prn.job + f->prn.job_len - 4, "\x1DV\x42\x00", 4);
+    assert_int_equal(f->t.counters.receipts_failed, 1);
+}
+
+/* An order of `lines` lines of the longest names adding up to SS_SPLIT's total. */
+static void long_order(evt_order *o, const char *order_id, unsigned lines)
+{
+    ss_order(o, order_id);
+    o->item_count = 0;
+    o->total = 0;
+    for (unsigned i = 0; i < lines; i++) {
+        evt_order_item *it = &o->items[o->item_count++];
+        *it = (evt_order_item){.quantity = 1, .price = 100, .amount = 100};
+        snprintf(it->med_list_codg, sizeof it->med_list_codg, "XJ01CAA040A001010100001");
+        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", i);
+        /* 33 CJK characters: the longest name the 101-byte field holds. */
+        snprintf(it->name, sizeof it->name, "%s",
+                 "复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷");
+        o->total += it->amount;
+    }
+    evt_order_item *last = &o->items[o->item_count - 1];
+    last->price = last->amount = SS_SPLIT.total - (o->total - last->amount);
+    o->total = SS_SPLIT.total;
+}
+
+/* Issue 6: the receipt streams to the printer, so an order of EVT_ORDER_MAX_ITEMS lines (32
+ * in this tree) prints in the memory a 1-line order does: the engine holds no job buffer (its
+ * arena is the order and the last receipt), printing takes the same arena peak (none on the
+ * host, where libqrencode is not in the arena), and the printer gets stage-sized pieces. */
+static void receipt_memory_does_not_grow_with_lines(void **state)
+{
+    fx *f = fixture(state);
+    evt_txn spare;
+    evt_arena_stats before, after;
+    evt_arena_get_stats(&before);
+    assert_int_equal(evt_txn_init(&spare, &f->hal, &f->cfg, f->p, &f->j, &f->eui), EVT_OK);
+    evt_arena_get_stats(&after);
+    evt_txn_deinit(&spare);
+    assert_true(after.in_use - before.in_use <=
+                sizeof(evt_order) + sizeof(evt_txn_last_receipt) + 2 * 16);
+
+    const unsigned lines[2] = {1, EVT_ORDER_MAX_ITEMS};
+    size_t peak[2], job_len[2];
+    for (size_t i = 0; i < 2; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "ORD-LINES-%u", lines[i]);
+        evt_order o;
+        long_order(&o, id, lines[i]);
+        fake_scanner_push(&f->scan, SS_CODE);
+        ss_push_until_2102(f->srv);
+        ss_push(f->srv, ss_settlement("S-OK", SS_PSN_NO, &SS_SPLIT));
+        evt_ecr_result r;
+        assert_int_equal(evt_txn_pharmacy_sale(&f->t, &o, &r), EVT_OK);
+        f->prn.largest_write = 0;
+        evt_arena_stats idle, printing;
+        evt_arena_get_stats(&idle);
+        evt_arena_reset_peak();
+        assert_int_equal(evt_txn_reprint_last(&f->t), EVT_OK);
+        evt_arena_get_stats(&printing);
+        peak[i] = printing.peak - idle.in_use;
+        assert_int_equal(printing.in_use, idle.in_use);
+        job_len[i] = f->prn.job_len;
+        assert_int_equal(f->prn.largest_write, EVT_RECEIPT_STAGE_BYTES);
+    }
+    assert_int_equal(peak[1], peak[0]);
+    /* The long receipt really is longer: at least one more printed line per extra line. */
+    assert_true(job_len[1] > job_len[0] + (EVT_ORDER_MAX_ITEMS - 1) * 48u);
+}
+
 /* ---- program -------------------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -1374,6 +1470,8 @@ int main(void)
         TXN_TEST(settled_order_with_its_pend_is_not_reversed),
         TXN_TEST(day_totals_from_the_records),
         TXN_TEST(failed_receipt_reprinted),
+        TXN_TEST(receipt_failing_mid_job),
+        TXN_TEST(receipt_memory_does_not_grow_with_lines),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
