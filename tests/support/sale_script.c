@@ -7,7 +7,7 @@
 
 #define SS_BUFS      8
 #define SS_BUF_BYTES 4096
-#define SS_REQ_BYTES 32768
+#define SS_REQ_BYTES 65536
 
 const ss_split SS_SPLIT = {
     .total = 3180, .fund = 1556, .account = 1624, .balance = 98376, .balance_present = true};

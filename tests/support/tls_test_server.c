@@ -633,7 +633,8 @@ static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
     }
     /* Short record timeouts so the thread notices a stop request. */
     p_gnutls_record_set_timeout(s, 100);
-    enum { REQ_CAP = 16384 };
+    /* The largest request: a 2101/2102 of EVT_ORDER_MAX_ITEMS (100) lines, about 30 KB. */
+    enum { REQ_CAP = 65536 };
     char *req = malloc(REQ_CAP);
     if (!req) {
         p_gnutls_deinit(s);

@@ -1339,31 +1339,31 @@ static void receipt_failing_mid_job(void **state)
     assert_int_equal(f->t.counters.receipts_failed, 1);
 }
 
-/* An order of `lines` lines of the longest names adding up to SS_SPLIT's total. */
+/* An order of `lines` lines of long names adding up to SS_SPLIT's total: 0.10 each,
+ * the last line the rest. */
 static void long_order(evt_order *o, const char *order_id, unsigned lines)
 {
     ss_order(o, order_id);
-    o->item_count = 0;
-    o->total = 0;
+    evt_order_clear_items(o);
     for (unsigned i = 0; i < lines; i++) {
-        evt_order_item *it = &o->items[o->item_count++];
-        *it = (evt_order_item){.quantity = 1, .price = 100, .amount = 100};
-        snprintf(it->med_list_codg, sizeof it->med_list_codg, "XJ01CAA040A001010100001");
-        snprintf(it->medins_list_codg, sizeof it->medins_list_codg, "YP%04u", i);
-        /* 33 CJK characters: the longest name the 101-byte field holds. */
-        snprintf(it->name, sizeof it->name, "%s",
-                 "复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷");
-        o->total += it->amount;
+        char medins[16];
+        snprintf(medins, sizeof medins, "YP%04u", i);
+        evt_fen price = i + 1 < lines ? 10 : SS_SPLIT.total - 10 * (evt_fen)(lines - 1);
+        /* 25 CJK characters (75 bytes): long names that 100 lines can have in one order
+         * (EVT_ORDER_TEXT_BYTES; the 33-character longest name fits 65 lines, as in one ECR
+         * line). */
+        assert_int_equal(evt_order_add_item(o, "XJ01CAA040A001010100001", medins,
+                                            "复方氨酚烷胺片复方氨酚烷胺片复方氨酚烷胺片复方氨酚", 1,
+                                            price),
+                         EVT_OK);
     }
-    evt_order_item *last = &o->items[o->item_count - 1];
-    last->price = last->amount = SS_SPLIT.total - (o->total - last->amount);
-    o->total = SS_SPLIT.total;
+    assert_int_equal(o->total, SS_SPLIT.total);
 }
 
-/* Issue 6: the receipt streams to the printer, so an order of EVT_ORDER_MAX_ITEMS lines (32
- * in this tree) prints in the memory a 1-line order does: the engine holds no job buffer (its
- * arena is the order and the last receipt), printing takes the same arena peak (none on the
- * host, where libqrencode is not in the arena), and the printer gets stage-sized pieces. */
+/* Issue 6: the receipt streams to the printer, so an order of EVT_ORDER_MAX_ITEMS lines (100)
+ * prints in the memory a 1-line order does: the engine holds no job buffer (its arena is the order
+ * and the last receipt), printing takes the same arena peak (none on the host, where libqrencode is
+ * not in the arena), and the printer gets stage-sized pieces. */
 static void receipt_memory_does_not_grow_with_lines(void **state)
 {
     fx *f = fixture(state);
