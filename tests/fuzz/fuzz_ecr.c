@@ -14,10 +14,10 @@
  * - Stranger mode ('S'): the bytes go to the link as they are, like a device without the key.
  *
  * Invariants: poll returns only EVT_OK or EVT_ERR_NOMEM; a sale handed out is valid (order id,
- * 1..32 items, each amount = qty x price, total = sum, all within 16,2) and was acked; every
- * reply is one strict-JSON object line with "v":2 and a known type, signed with the session's
- * MAC and a growing "seq" once the connection is paired; a stranger never gets anything but
- * hello and error, and never starts a sale; an order settled or unknown is never handed out
+ * 1..EVT_ORDER_MAX_ITEMS items, each amount = qty x price, total = sum, all within 16,2) and was
+ * acked; every reply is one strict-JSON object line with "v":2 and a known type, signed with the
+ * session's MAC and a growing "seq" once the connection is paired; a stranger never gets anything
+ * but hello and error, and never starts a sale; an order settled or unknown is never handed out
  * again (one order id, at most one settlement); connections and arena blocks are all given
  * back after evt_ecr_close.
  */
@@ -342,12 +342,14 @@ static void check_order(const evt_order *o)
                o->item_count);
     evt_fen total = 0;
     for (size_t i = 0; i < o->item_count; i++) {
-        const evt_order_item *it = &o->items[i];
-        FUZZ_CHECK(printable_id(it->med_list_codg, sizeof it->med_list_codg) &&
-                       printable_id(it->medins_list_codg, sizeof it->medins_list_codg),
+        evt_order_item line = evt_order_item_at(o, i);
+        const evt_order_item *it = &line;
+        FUZZ_CHECK(printable_id(it->med_list_codg, EVT_ORDER_CODE_MAX + 1) &&
+                       printable_id(it->medins_list_codg, EVT_ORDER_MEDINS_CODE_MAX + 1),
                    "item %zu codes", i);
-        size_t nl = strnlen(it->name, sizeof it->name);
-        FUZZ_CHECK(nl > 0 && nl < sizeof it->name && fuzz_utf8_valid((const uint8_t *)it->name, nl),
+        size_t nl = strnlen(it->name, EVT_ORDER_NAME_MAX + 1);
+        FUZZ_CHECK(nl > 0 && nl <= EVT_ORDER_NAME_MAX &&
+                       fuzz_utf8_valid((const uint8_t *)it->name, nl),
                    "item %zu name", i);
         FUZZ_CHECK(it->quantity >= 1 && it->quantity <= EVT_ECR_ITEM_QTY_MAX, "item %zu qty", i);
         FUZZ_CHECK(it->price > 0 && evt_money_in_range(it->price), "item %zu price", i);
