@@ -7,6 +7,7 @@
 #include "ecr_auth.h"
 #include "evt/arena.h"
 #include "evt/json.h"
+#include "evt/jstream.h"
 #include "evt/log.h"
 
 #define LOG_MOD      "ecr"
@@ -202,22 +203,46 @@ static evt_err send_all(evt_ecr *ecr, evt_ecr_conn *c, const char *data, size_t 
     return EVT_OK;
 }
 
-/* Prints root as one line and sends it on c; root is freed. On an authenticated connection
- * the line carries the terminal's next sequence number and its MAC (docs/ecr-link.md). */
-static evt_err send_tree_on(evt_ecr *ecr, evt_ecr_conn *c, cJSON *root, bool sign)
+/* A reply being written: compact JSON straight into its buffer (evt_json_writer: the bytes
+ * cJSON would print for the same members, no tree), REPLY_BYTES of arena while it is built and
+ * sent. Room is kept behind the text for the MAC suffix and the line end. */
+typedef struct reply {
+    evt_json_writer w;
+    char *text;
+    evt_err err; /* besides the writer's: no buffer, an amount that cannot be written */
+} reply;
+
+/* Starts a reply object with "v", "type" and "order_id" (when given). Always finished by
+ * reply_send, which frees it. */
+static void reply_begin(reply *r, const char *type, const char *order_id)
 {
-    evt_err err = EVT_OK;
+    r->text = evt_malloc(REPLY_BYTES);
+    r->err = r->text != NULL ? EVT_OK : EVT_ERR_NOMEM;
+    /* Without its buffer the writer only counts; reply_send reports the EVT_ERR_NOMEM. */
+    evt_json_writer_init(&r->w, (uint8_t *)r->text, REPLY_BYTES - ECR_AUTH_SUFFIX_LEN - 2, NULL,
+                         NULL);
+    evt_json_write_object(&r->w, NULL);
+    evt_json_write_int(&r->w, "v", EVT_ECR_PROTOCOL_VERSION);
+    evt_json_write_string(&r->w, "type", type);
+    if (order_id != NULL) {
+        evt_json_write_string(&r->w, "order_id", order_id);
+    }
+}
+
+/* Closes the reply, sends it on c as one line and frees it. On an authenticated connection
+ * the line carries the terminal's next sequence number and its MAC (docs/ecr-link.md). */
+static evt_err reply_send(evt_ecr *ecr, evt_ecr_conn *c, reply *r, bool sign)
+{
     if (sign) {
-        err = evt_json_add_int(root, "seq", (int64_t)(c->tx_seq + 1));
+        evt_json_write_int(&r->w, "seq", (int64_t)(c->tx_seq + 1));
     }
-    char *text = err == EVT_OK ? evt_malloc(REPLY_BYTES) : NULL;
-    if (text == NULL) {
-        evt_json_free(root);
-        return err != EVT_OK ? err : EVT_ERR_NOMEM;
-    }
+    evt_json_write_end(&r->w);
     size_t len = 0;
-    err = evt_json_print(root, text, REPLY_BYTES - ECR_AUTH_SUFFIX_LEN - 2, &len);
-    evt_json_free(root);
+    evt_err err = evt_json_writer_finish(&r->w, &len);
+    if (r->err != EVT_OK) {
+        err = r->err;
+    }
+    char *text = r->text;
     if (err == EVT_OK && sign) {
         char mac[ECR_AUTH_MAC_HEX + 1];
         if (!evt_ecr_auth_mac(ecr->key, 'T', c->session, (const uint8_t *)text, len, mac)) {
@@ -238,116 +263,74 @@ static evt_err send_tree_on(evt_ecr *ecr, evt_ecr_conn *c, cJSON *root, bool sig
     return err;
 }
 
-static evt_err send_tree(evt_ecr *ecr, cJSON *root)
+/* An error reply (docs/ecr-link.md, "error"), begun: reply_send finishes it. */
+static void reply_error(reply *r, const char *order_id, evt_err code, const char *detail)
 {
-    return send_tree_on(ecr, &ecr->client, root, true);
-}
-
-/* Starts a reply object with "v" and "type". */
-static evt_err new_reply(const char *type, const char *order_id, cJSON **out)
-{
-    evt_err err = evt_json_new_object(out);
-    if (err == EVT_OK) {
-        err = evt_json_add_int(*out, "v", EVT_ECR_PROTOCOL_VERSION);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_add_string(*out, "type", type);
-    }
-    if (err == EVT_OK && order_id != NULL) {
-        err = evt_json_add_string(*out, "order_id", order_id);
-    }
-    if (err != EVT_OK) {
-        evt_json_free(*out);
-        *out = NULL;
-    }
-    return err;
-}
-
-static evt_err error_tree(const char *order_id, evt_err code, const char *detail, cJSON **root)
-{
-    evt_err err = new_reply("error", order_id, root);
-    if (err != EVT_OK) {
-        return err;
-    }
-    err = evt_json_add_string(*root, "error", evt_err_name(code));
-    if (err == EVT_OK) {
-        err = evt_json_add_string(*root, "message", evt_err_cashier_text(code));
-    }
-    if (err == EVT_OK) {
-        err = evt_json_add_string(*root, "detail", detail);
-    }
-    if (err != EVT_OK) {
-        evt_json_free(*root);
-    }
-    return err;
+    reply_begin(r, "error", order_id);
+    evt_json_write_string(&r->w, "error", evt_err_name(code));
+    evt_json_write_string(&r->w, "message", evt_err_cashier_text(code));
+    evt_json_write_string(&r->w, "detail", detail);
 }
 
 static evt_err send_error(evt_ecr *ecr, const char *order_id, evt_err code, const char *detail)
 {
     EVT_LOGW(LOG_MOD, "refused POS message: %s: %s", evt_err_name(code), detail);
-    cJSON *root;
-    evt_err err = error_tree(order_id, code, detail, &root);
-    return err == EVT_OK ? send_tree(ecr, root) : err;
+    reply r;
+    reply_error(&r, order_id, code, detail);
+    return reply_send(ecr, &ecr->client, &r, true);
+}
+
+/* The one unsigned error a connection gets before the link hangs up on it. */
+static void send_unauthenticated(evt_ecr *ecr, evt_ecr_conn *c, const char *detail)
+{
+    reply r;
+    reply_error(&r, NULL, EVT_ERR_ECR_UNAUTHENTICATED, detail);
+    reply_send(ecr, c, &r, false);
 }
 
 static evt_err send_ack(evt_ecr *ecr, const char *order_id)
 {
-    cJSON *root;
-    evt_err err = new_reply("ack", order_id, &root);
-    return err == EVT_OK ? send_tree(ecr, root) : err;
+    reply r;
+    reply_begin(&r, "ack", order_id);
+    return reply_send(ecr, &ecr->client, &r, true);
 }
 
-static evt_err add_amount(cJSON *obj, const char *key, evt_fen fen, bool present)
+static void add_amount(reply *r, const char *key, evt_fen fen, bool present)
 {
-    char text[24] = "";
+    char text[EVT_MONEY_TEXT_BYTES] = "";
     if (present && evt_money_format(fen, text, sizeof text) == 0) {
-        return EVT_ERR_ARG;
+        r->err = EVT_ERR_ARG;
     }
-    return evt_json_add_string(obj, key, text);
+    evt_json_write_string(&r->w, key, text);
 }
 
-static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *r)
+static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *res)
 {
-    cJSON *root;
-    evt_err err = new_reply("result", r->order_id, &root);
-    if (err != EVT_OK) {
-        return err;
-    }
-    const char *message = r->message;
+    reply r;
+    reply_begin(&r, "result", res->order_id);
+    const char *message = res->message;
     if (message[0] == '\0') {
-        message = r->status == EVT_ECR_SETTLED ? "结算成功" : evt_err_cashier_text(r->error);
+        message = res->status == EVT_ECR_SETTLED ? "结算成功" : evt_err_cashier_text(res->error);
     }
-    err = evt_json_add_string(root, "status", evt_ecr_status_name(r->status));
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "error", evt_err_name(r->error));
-    }
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "message", message);
-    }
-    if (err == EVT_OK && r->status == EVT_ECR_SETTLED) {
-        err = evt_json_add_string(root, "setl_id", r->setl_id);
-        if (err == EVT_OK) {
-            err = evt_json_add_string(root, "msgid", r->msgid);
-        }
+    evt_json_write_string(&r.w, "status", evt_ecr_status_name(res->status));
+    evt_json_write_string(&r.w, "error", evt_err_name(res->error));
+    evt_json_write_string(&r.w, "message", message);
+    if (res->status == EVT_ECR_SETTLED) {
+        evt_json_write_string(&r.w, "setl_id", res->setl_id);
+        evt_json_write_string(&r.w, "msgid", res->msgid);
         static const char *const keys[] = {"total", "fund", "account", "mutual_aid", "cash"};
-        const evt_fen values[] = {r->total, r->fund, r->account, r->mutual_aid, r->cash};
-        for (size_t i = 0; err == EVT_OK && i < sizeof keys / sizeof keys[0]; i++) {
-            err = add_amount(root, keys[i], values[i], true);
+        const evt_fen values[] = {res->total, res->fund, res->account, res->mutual_aid, res->cash};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            add_amount(&r, keys[i], values[i], true);
         }
-        if (err == EVT_OK) {
-            err = add_amount(root, "balance", r->balance, r->balance_present);
-        }
-    } else if (err == EVT_OK && r->status == EVT_ECR_UNKNOWN && r->msgid[0] != '\0') {
-        err = evt_json_add_string(root, "msgid", r->msgid);
+        add_amount(&r, "balance", res->balance, res->balance_present);
+    } else if (res->status == EVT_ECR_UNKNOWN && res->msgid[0] != '\0') {
+        evt_json_write_string(&r.w, "msgid", res->msgid);
     }
-    if (err == EVT_OK && r->blocked) {
-        err = evt_json_add_bool(root, "blocked", true);
+    if (res->blocked) {
+        evt_json_write_bool(&r.w, "blocked", true);
     }
-    if (err != EVT_OK) {
-        evt_json_free(root);
-        return err;
-    }
-    return send_tree(ecr, root);
+    return reply_send(ecr, &ecr->client, &r, true);
 }
 
 static evt_err send_busy(evt_ecr *ecr, const char *order_id)
@@ -383,64 +366,93 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
     return save_err != EVT_OK ? save_err : err;
 }
 
-/* ---- validation ------------------------------------------------------------------------ */
+/* ---- reading a line -------------------------------------------------------------------- */
 
-/* Fields of each message; anything else is refused, so a misspelt optional field (a "totl"
+/*
+ * A line is read while it is parsed (evt_jstream), never built into a tree: what the checks
+ * need is kept as it passes — the verdict and value of each member the link knows, the first
+ * member it does not, the item being read, the first problem of the items — so a sale of 100
+ * items is read in the same memory as a sale of one (docs/ecr-link.md, "Parsing"). Nothing is
+ * judged before the parser has accepted the whole line: a line that is not strict JSON gets
+ * that answer, whatever else is wrong with it. The checks then run in the documented order,
+ * not in the order the members came.
+ */
+
+/* The messages a POS sends; a member's bit set says which of them may carry it. */
+enum { MSG_SALE, MSG_STATUS, MSG_AUTH, MSG_KINDS };
+#define IN(msg) (1u << (msg))
+
+/* Members of the messages; anything else is refused, so a misspelt optional field (a "totl"
  * meant as the cross-check) cannot pass unnoticed. Newer fields come with a new "v". */
-static const char *const sale_keys[] = {"v",     "type",  "order_id", "use_personal_account",
-                                        "items", "total", "seq",      NULL};
-static const char *const status_keys[] = {"v", "type", "order_id", "seq", NULL};
-static const char *const item_keys[] = {"med_list_codg", "medins_list_codg", "name", "qty",
-                                        "price",         "amount",           NULL};
+enum { R_V, R_TYPE, R_ORDER_ID, R_ACCOUNT, R_ITEMS, R_TOTAL, R_SEQ, R_POS, R_NONCE, R_COUNT };
+static const char *const root_keys[R_COUNT] = {
+    "v", "type", "order_id", "use_personal_account", "items", "total", "seq", "pos", "nonce"};
+static const uint8_t root_in[R_COUNT] = {
+    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* v */
+    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* type */
+    IN(MSG_SALE) | IN(MSG_STATUS),                /* order_id */
+    IN(MSG_SALE),                                 /* use_personal_account */
+    IN(MSG_SALE),                                 /* items */
+    IN(MSG_SALE),                                 /* total */
+    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* seq */
+    IN(MSG_AUTH),                                 /* pos */
+    IN(MSG_AUTH),                                 /* nonce */
+};
 
-static bool unknown_key(const cJSON *obj, const char *const *allowed, char *detail,
-                        const char *prefix)
-{
-    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-        bool known = false;
-        for (size_t i = 0; allowed[i] != NULL && !known; i++) {
-            known = strcmp(c->string, allowed[i]) == 0;
-        }
-        if (known) {
-            continue;
-        }
-        /* Echo the key only when it is short plain ASCII: it is the POS's text. */
-        bool plain = strlen(c->string) <= 32;
-        for (const char *p = c->string; plain && *p != '\0'; p++) {
-            plain = *p > 0x20 && *p < 0x7F;
-        }
-        snprintf(detail, DETAIL_BYTES, "%sunknown field %s", prefix, plain ? c->string : "");
-        return true;
-    }
-    return false;
-}
+/* Fields of an item, in the order they are checked and reported. */
+enum { I_CODE, I_MEDINS, I_NAME, I_QTY, I_PRICE, I_AMOUNT, I_COUNT };
+static const char *const item_keys[I_COUNT] = {
+    "med_list_codg", "medins_list_codg", "name", "qty", "price", "amount"};
 
-/* A required string of 1..cap-1 bytes, each accepted by char_ok; bad_char says why not. */
-static const char *get_string(const cJSON *obj, const char *key, char *dst, size_t cap,
-                              bool (*char_ok)(unsigned char c), const char *bad_char)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (item == NULL) {
-        return "missing";
-    }
-    if (!cJSON_IsString(item)) {
-        return "must be a string";
-    }
-    size_t len = strlen(item->valuestring);
-    if (len == 0) {
-        return "must not be empty";
-    }
-    if (len >= cap) {
-        return "too long";
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (!char_ok((unsigned char)item->valuestring[i])) {
-            return bad_char;
-        }
-    }
-    memcpy(dst, item->valuestring, len + 1);
-    return NULL;
-}
+#define NO_MEMBER    0xFFu
+#define KEY_ECHO_MAX 32 /* an unknown member is named in the detail only when short plain ASCII */
+
+/* Strings are judged on the parser's token text, which holds them whole up to
+ * EVT_JSTREAM_TEXT_BYTES - 1 bytes: every field that fits its buffer (the largest is a name)
+ * comes whole, a longer one is "too long" by its full length. */
+_Static_assert(EVT_ORDER_NAME_MAX + 1 <= EVT_JSTREAM_TEXT_BYTES &&
+                   EVT_ORDER_ID_BYTES <= EVT_JSTREAM_TEXT_BYTES,
+               "a field that fits is handed over whole");
+
+/* The item being read. */
+typedef struct item_reader {
+    const char *why[I_COUNT]; /* each field's verdict, NULL when fine; "missing" until it comes */
+    bool has_unknown;
+    char unknown[KEY_ECHO_MAX + 1]; /* the first member that is no field, as echoed */
+    char med_list_codg[EVT_ORDER_CODE_MAX + 1];
+    char medins_list_codg[EVT_ORDER_MEDINS_CODE_MAX + 1];
+    char name[EVT_ORDER_NAME_MAX + 1];
+    int64_t quantity;
+    evt_fen price;
+    evt_fen amount; /* as given */
+    bool amount_present;
+} item_reader;
+
+typedef struct line_reader {
+    evt_jstream json;
+    evt_jstream_keys keys; /* duplicate members are refused (an amount given twice) */
+    evt_order *order;      /* second pass: the items are appended here; NULL: only validate */
+    evt_json_kind root;    /* the top-level value */
+    uint8_t member;        /* root member whose value comes next, NO_MEMBER: none of ours */
+    uint8_t field;         /* the same for the item being read */
+    bool in_items, in_item;
+    evt_json_kind kind[R_COUNT]; /* EVT_JSON_ABSENT until the member comes */
+    uint8_t type;                /* the MSG_* "type" names, MSG_KINDS for anything else */
+    bool v_is_2, seq_ok;
+    int64_t seq;
+    const char *order_id_why, *nonce_why, *total_why; /* verdicts, NULL when fine */
+    char order_id[EVT_ORDER_ID_BYTES];
+    char nonce[HEX_OF(CHALLENGE_BYTES) + 1];
+    evt_fen total;
+    bool total_present;
+    uint8_t unknown_seen; /* IN(msg): unknown[msg] holds the first member msg does not have */
+    char unknown[MSG_KINDS][KEY_ECHO_MAX + 1];
+    unsigned item_count;
+    evt_fen sum;      /* of the item amounts so far */
+    evt_err item_err; /* the first problem of the items, in their order */
+    char item_detail[DETAIL_BYTES];
+    item_reader item;
+} line_reader;
 
 static bool code_char(unsigned char c)
 {
@@ -453,220 +465,397 @@ static bool text_char(unsigned char c)
     return c >= 0x20 && c != 0x7F;
 }
 
-/* Codes and ids: printable ASCII without spaces. */
-static const char *get_code(const cJSON *obj, const char *key, char *dst, size_t cap)
+/* A string of 1..cap-1 bytes, each accepted by char_ok (bad_char says why not), copied into
+ * dst when fine. */
+static const char *string_verdict(const evt_json_value *v, char *dst, size_t cap,
+                                  bool (*char_ok)(unsigned char c), const char *bad_char)
 {
-    return get_string(obj, key, dst, cap, code_char, "must be printable ASCII without spaces");
-}
-
-/* Display text: no control characters. */
-static const char *get_text(const cJSON *obj, const char *key, char *dst, size_t cap)
-{
-    return get_string(obj, key, dst, cap, text_char, "must not contain control characters");
-}
-
-/* Amount as a decimal string or a JSON number, exact (evt_money_parse). */
-static const char *get_amount(const cJSON *obj, const char *key, bool required, evt_fen *out,
-                              bool *present)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    *present = false;
-    *out = 0;
-    if (item == NULL) {
-        return required ? "missing" : NULL;
+    if (v->kind != EVT_JSON_STRING) {
+        return "must be a string";
     }
-    if (!cJSON_IsString(item) && !evt_json_is_number(item)) {
-        return "must be an amount (\"12.50\" or 12.50)";
-    }
-    evt_err err = evt_json_get_money(obj, key, required, out, present, NULL);
-    if (err == EVT_ERR_PROTO_FIELD_MISSING || (err == EVT_OK && !*present && required)) {
+    if (v->full_len == 0) {
         return "must not be empty";
     }
-    if (err != EVT_OK || (!*present && cJSON_IsString(item))) {
-        return "not an exact amount with at most 2 decimals";
+    if (v->full_len >= cap) {
+        return "too long";
     }
-    if (*out < 0) {
-        return "must not be negative";
-    }
-    return NULL;
-}
-
-static const char *get_qty(const cJSON *obj, uint32_t *out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "qty");
-    if (item == NULL) {
-        return "missing";
-    }
-    int64_t value = 0;
-    if (!evt_json_is_number(item) ||
-        evt_json_get_int(obj, "qty", true, 1, EVT_ECR_ITEM_QTY_MAX, &value, NULL, NULL) != EVT_OK) {
-        return "must be a whole number 1-99999";
-    }
-    *out = (uint32_t)value;
-    return NULL;
-}
-
-/* One item as validated, before it goes into the order. */
-typedef struct parsed_item {
-    char med_list_codg[EVT_ORDER_CODE_MAX + 1];
-    char medins_list_codg[EVT_ORDER_MEDINS_CODE_MAX + 1];
-    char name[EVT_ORDER_NAME_MAX + 1];
-    uint32_t quantity;
-    evt_fen price;
-    evt_fen amount;
-} parsed_item;
-
-/* Validates one item into *it; on failure fills detail and returns the error code. */
-static evt_err parse_item(const cJSON *obj, size_t index, parsed_item *it, char *detail)
-{
-    char prefix[24];
-    snprintf(prefix, sizeof prefix, "items[%u].", (unsigned)index);
-    if (!cJSON_IsObject(obj)) {
-        snprintf(detail, DETAIL_BYTES, "items[%u]: must be an object", (unsigned)index);
-        return EVT_ERR_ECR_MALFORMED;
-    }
-    char where[24];
-    snprintf(where, sizeof where, "items[%u]: ", (unsigned)index);
-    if (unknown_key(obj, item_keys, detail, where)) {
-        return EVT_ERR_ECR_MALFORMED;
-    }
-    memset(it, 0, sizeof *it);
-    const char *field = "med_list_codg";
-    const char *why = get_code(obj, field, it->med_list_codg, sizeof it->med_list_codg);
-    if (why == NULL) {
-        field = "medins_list_codg";
-        why = get_code(obj, field, it->medins_list_codg, sizeof it->medins_list_codg);
-    }
-    if (why == NULL) {
-        field = "name";
-        why = get_text(obj, field, it->name, sizeof it->name);
-    }
-    if (why == NULL) {
-        field = "qty";
-        why = get_qty(obj, &it->quantity);
-    }
-    bool present = false;
-    if (why == NULL) {
-        field = "price";
-        why = get_amount(obj, field, true, &it->price, &present);
-        if (why == NULL && it->price == 0) {
-            why = "must be greater than 0";
+    for (size_t i = 0; i < v->len; i++) {
+        if (!char_ok((unsigned char)v->text[i])) {
+            return bad_char;
         }
     }
-    if (why != NULL) {
-        snprintf(detail, DETAIL_BYTES, "%s%s: %s", prefix, field, why);
+    memcpy(dst, v->text, v->len + 1);
+    return NULL;
+}
+
+/* Codes and ids: printable ASCII without spaces. */
+static const char *code_verdict(const evt_json_value *v, char *dst, size_t cap)
+{
+    return string_verdict(v, dst, cap, code_char, "must be printable ASCII without spaces");
+}
+
+/* Amount as a decimal string or a JSON number, exact (evt_money_parse on its text). */
+static const char *amount_verdict(const evt_json_value *v, bool required, evt_fen *out,
+                                  bool *present)
+{
+    *out = 0;
+    *present = false;
+    if (v->kind != EVT_JSON_STRING && v->kind != EVT_JSON_NUMBER) {
+        return "must be an amount (\"12.50\" or 12.50)";
+    }
+    evt_err err = evt_json_value_money(v, NULL, required, out, present, NULL);
+    if (err == EVT_ERR_PROTO_FIELD_MISSING) {
+        return "must not be empty";
+    }
+    if (err != EVT_OK || !*present) {
+        return "not an exact amount with at most 2 decimals"; /* "" where it may be absent */
+    }
+    return *out < 0 ? "must not be negative" : NULL;
+}
+
+/* qty: a JSON integer 1..99999 ("2" and 1.5 are refused). */
+static const char *qty_verdict(const evt_json_value *v, int64_t *out)
+{
+    if (v->kind != EVT_JSON_NUMBER ||
+        evt_json_value_int(v, NULL, true, 1, EVT_ECR_ITEM_QTY_MAX, out, NULL, NULL) != EVT_OK) {
+        return "must be a whole number 1-99999";
+    }
+    return NULL;
+}
+
+static uint8_t find_key(const char *key, const char *const *keys, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (strcmp(key, keys[i]) == 0) {
+            return (uint8_t)i;
+        }
+    }
+    return NO_MEMBER;
+}
+
+/* An unknown member's name as the detail shows it: only short plain ASCII is echoed (it is the
+ * POS's text), anything else as "". */
+static void echo_key(const evt_jstream_token *tok, char out[KEY_ECHO_MAX + 1])
+{
+    bool plain = tok->full_len <= KEY_ECHO_MAX;
+    for (size_t i = 0; plain && i < tok->len; i++) {
+        plain = code_char((unsigned char)tok->text[i]);
+    }
+    size_t n = plain ? tok->len : 0;
+    memcpy(out, tok->text, n);
+    out[n] = '\0';
+}
+
+static void root_key(line_reader *r, const evt_jstream_token *tok)
+{
+    r->member = find_key(tok->text, root_keys, R_COUNT);
+    unsigned in = r->member != NO_MEMBER ? root_in[r->member] : 0;
+    for (unsigned msg = 0; msg < MSG_KINDS; msg++) {
+        if ((in & IN(msg)) == 0 && (r->unknown_seen & IN(msg)) == 0) {
+            r->unknown_seen |= (uint8_t)IN(msg);
+            echo_key(tok, r->unknown[msg]);
+        }
+    }
+}
+
+static void root_value(line_reader *r, const evt_json_value *v)
+{
+    unsigned m = r->member;
+    r->member = NO_MEMBER;
+    if (m == NO_MEMBER) {
+        return;
+    }
+    r->kind[m] = v->kind;
+    switch (m) {
+    case R_V:
+        r->v_is_2 = v->kind == EVT_JSON_NUMBER && v->full_len == 1 && v->text[0] == '2';
+        break;
+    case R_TYPE:
+        if (v->kind == EVT_JSON_STRING) {
+            static const char *const types[MSG_KINDS] = {"sale", "status", "auth"};
+            r->type = find_key(v->text, types, MSG_KINDS);
+            r->type = v->len == v->full_len && r->type != NO_MEMBER ? r->type : MSG_KINDS;
+        }
+        break;
+    case R_ORDER_ID:
+        r->order_id_why = code_verdict(v, r->order_id, sizeof r->order_id);
+        break;
+    case R_NONCE:
+        r->nonce_why = code_verdict(v, r->nonce, sizeof r->nonce);
+        break;
+    case R_SEQ:
+        r->seq_ok = v->kind == EVT_JSON_NUMBER &&
+                    evt_json_value_int(v, NULL, true, 1, INT64_MAX, &r->seq, NULL, NULL) == EVT_OK;
+        break;
+    case R_TOTAL:
+        r->total_why = amount_verdict(v, false, &r->total, &r->total_present);
+        break;
+    case R_ITEMS:
+        r->in_items = v->kind == EVT_JSON_ARRAY;
+        break;
+    default: /* use_personal_account: its kind is its value; pos: anything */
+        break;
+    }
+}
+
+static void item_begin(line_reader *r)
+{
+    item_reader *it = &r->item;
+    memset(it, 0, sizeof *it);
+    for (unsigned f = 0; f < I_AMOUNT; f++) {
+        it->why[f] = "missing";
+    }
+    r->in_item = true;
+    r->field = NO_MEMBER;
+}
+
+static void item_key(line_reader *r, const evt_jstream_token *tok)
+{
+    r->field = find_key(tok->text, item_keys, I_COUNT);
+    if (r->field == NO_MEMBER && !r->item.has_unknown) {
+        r->item.has_unknown = true;
+        echo_key(tok, r->item.unknown);
+    }
+}
+
+static void item_value(line_reader *r, const evt_json_value *v)
+{
+    item_reader *it = &r->item;
+    unsigned f = r->field;
+    r->field = NO_MEMBER;
+    switch (f) {
+    case I_CODE:
+        it->why[f] = code_verdict(v, it->med_list_codg, sizeof it->med_list_codg);
+        break;
+    case I_MEDINS:
+        it->why[f] = code_verdict(v, it->medins_list_codg, sizeof it->medins_list_codg);
+        break;
+    case I_NAME:
+        it->why[f] = string_verdict(v, it->name, sizeof it->name, text_char,
+                                    "must not contain control characters");
+        break;
+    case I_QTY:
+        it->why[f] = qty_verdict(v, &it->quantity);
+        break;
+    case I_PRICE: {
+        bool present = false;
+        it->why[f] = amount_verdict(v, true, &it->price, &present);
+        if (it->why[f] == NULL && it->price == 0) {
+            it->why[f] = "must be greater than 0";
+        }
+        break;
+    }
+    case I_AMOUNT:
+        it->why[f] = amount_verdict(v, false, &it->amount, &it->amount_present);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The item just read, checked in the documented order; *amount = qty * price when fine. */
+static evt_err item_verdict(const item_reader *it, unsigned index, char *detail, evt_fen *amount)
+{
+    if (it->has_unknown) {
+        snprintf(detail, DETAIL_BYTES, "items[%u]: unknown field %s", index, it->unknown);
         return EVT_ERR_ECR_MALFORMED;
+    }
+    for (unsigned f = 0; f < I_AMOUNT; f++) {
+        if (it->why[f] != NULL) {
+            snprintf(detail, DETAIL_BYTES, "items[%u].%s: %s", index, item_keys[f], it->why[f]);
+            return EVT_ERR_ECR_MALFORMED;
+        }
     }
     /* price <= EVT_FEN_MAX and qty <= 99999 cannot overflow int64, but the product must
      * still fit a 16,2 field. */
-    if (it->price > EVT_FEN_MAX / (evt_fen)it->quantity) {
-        snprintf(detail, DETAIL_BYTES, "%samount: qty * price too large", prefix);
+    if (it->price > EVT_FEN_MAX / it->quantity) {
+        snprintf(detail, DETAIL_BYTES, "items[%u].amount: qty * price too large", index);
         return EVT_ERR_ORDER_INVALID;
     }
-    it->amount = it->price * (evt_fen)it->quantity;
-    evt_fen given = 0;
-    why = get_amount(obj, "amount", false, &given, &present);
-    if (why != NULL) {
-        snprintf(detail, DETAIL_BYTES, "%samount: %s", prefix, why);
+    *amount = it->price * it->quantity;
+    if (it->why[I_AMOUNT] != NULL) {
+        snprintf(detail, DETAIL_BYTES, "items[%u].amount: %s", index, it->why[I_AMOUNT]);
         return EVT_ERR_ECR_MALFORMED;
     }
-    if (present && given != it->amount) {
-        snprintf(detail, DETAIL_BYTES, "%samount: is not qty * price", prefix);
+    if (it->amount_present && it->amount != *amount) {
+        snprintf(detail, DETAIL_BYTES, "items[%u].amount: is not qty * price", index);
         return EVT_ERR_ORDER_INVALID;
     }
     return EVT_OK;
 }
 
-/* Validates the sale message. With order NULL nothing is stored (*total, *count still
- * filled): the caller's order buffer holds the last receipt's order until a sale is really
- * handed out (evt_ecr_poll), so it is written only by a second pass over the same tree. */
-static evt_err parse_sale(const cJSON *root, evt_order *order, evt_fen *total_out,
-                          unsigned *count_out, char *detail)
+/* An element of "items" has passed (is_object: the item just read). Only the first problem
+ * of the list is kept, as a reader of the whole list would report it; in the second pass a
+ * good item goes into the order. */
+static void item_end(line_reader *r, bool is_object)
 {
-    if (unknown_key(root, sale_keys, detail, "")) {
+    unsigned index = r->item_count++;
+    r->in_item = false;
+    if (r->item_err != EVT_OK) {
+        return;
+    }
+    const item_reader *it = &r->item;
+    char *detail = r->item_detail;
+    evt_fen amount = 0;
+    evt_err err = EVT_ERR_ECR_MALFORMED;
+    if (!is_object) {
+        snprintf(detail, DETAIL_BYTES, "items[%u]: must be an object", index);
+    } else {
+        err = item_verdict(it, index, detail, &amount);
+    }
+    if (err == EVT_OK && amount > EVT_FEN_MAX - r->sum) {
+        snprintf(detail, DETAIL_BYTES, "total: sum of items too large");
+        err = EVT_ERR_ORDER_INVALID;
+    }
+    if (err == EVT_OK && r->order != NULL) {
+        err = evt_order_add_item(r->order, it->med_list_codg, it->medins_list_codg, it->name,
+                                 (uint32_t)it->quantity, it->price);
+        if (err != EVT_OK) {
+            snprintf(detail, DETAIL_BYTES, "items[%u]: does not fit the order", index);
+        }
+    }
+    r->sum += err == EVT_OK ? amount : 0;
+    r->item_err = err;
+}
+
+/* evt_jstream callback: depth 0 is the message, 1 its members, 2 the elements of "items",
+ * 3 the fields of an item; what lies deeper is only validated. */
+static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
+{
+    line_reader *r = ctx;
+    evt_json_value v = evt_json_token_value(ev, tok);
+    bool key = ev == EVT_JSTREAM_KEY;
+    bool end = ev == EVT_JSTREAM_OBJECT_END || ev == EVT_JSTREAM_ARRAY_END;
+    if (tok->depth == 0) {
+        r->root = end ? r->root : v.kind;
+    } else if (r->root != EVT_JSON_OBJECT) {
+        /* not a message: nothing in it is looked at */
+    } else if (tok->depth == 1) {
+        if (key) {
+            root_key(r, tok);
+        } else if (end) {
+            r->in_items = false; /* a member's array or object closed */
+        } else {
+            root_value(r, &v);
+        }
+    } else if (tok->depth == 2 && r->in_items) {
+        if (ev == EVT_JSTREAM_OBJECT_BEGIN) {
+            item_begin(r);
+        } else if (ev == EVT_JSTREAM_OBJECT_END) {
+            item_end(r, true);
+        } else if (!end) {
+            item_end(r, false);
+        }
+    } else if (tok->depth == 3 && r->in_item) {
+        if (key) {
+            item_key(r, tok);
+        } else if (!end) {
+            item_value(r, &v);
+        }
+    }
+    return EVT_OK;
+}
+
+/* Reads a line's len bytes into r: EVT_OK when they are one strict JSON value, else the
+ * parser's EVT_ERR_JSON_MALFORMED or EVT_ERR_JSON_TOO_LARGE. order NULL: validate only; else
+ * the second pass, which appends the items to order. */
+static evt_err read_line(line_reader *r, const uint8_t *text, size_t len, evt_order *order)
+{
+    memset(r, 0, sizeof *r);
+    r->order = order;
+    r->member = NO_MEMBER;
+    r->field = NO_MEMBER;
+    r->type = MSG_KINDS;
+    r->order_id_why = "missing";
+    r->nonce_why = "missing";
+    evt_jstream_init(&r->json, &r->keys, on_token, r);
+    evt_jstream_feed(&r->json, text, len); /* an error is kept and returned by finish */
+    return evt_jstream_finish(&r->json);
+}
+
+/* The first member that message msg does not have, as the error detail; false when none. */
+static bool unknown_member(const line_reader *r, unsigned msg, char *detail)
+{
+    if ((r->unknown_seen & IN(msg)) == 0) {
+        return false;
+    }
+    snprintf(detail, DETAIL_BYTES, "unknown field %s", r->unknown[msg]);
+    return true;
+}
+
+/* The sale read into r, checked in the documented order: members, use_personal_account,
+ * items, their count (too many before any item's problem: the POS must split the order in
+ * any case), the first problem of the items, total. *total_out, *count_out when fine. */
+static evt_err sale_verdict(const line_reader *r, char *detail, evt_fen *total_out,
+                            unsigned *count_out)
+{
+    if (unknown_member(r, MSG_SALE, detail)) {
         return EVT_ERR_ECR_MALFORMED;
     }
-    const cJSON *acct = cJSON_GetObjectItemCaseSensitive(root, "use_personal_account");
-    if (acct == NULL || !cJSON_IsBool(acct)) {
+    evt_json_kind acct = r->kind[R_ACCOUNT];
+    if (acct != EVT_JSON_TRUE && acct != EVT_JSON_FALSE) {
         snprintf(detail, DETAIL_BYTES, "use_personal_account: %s",
-                 acct == NULL ? "missing" : "must be true or false");
+                 acct == EVT_JSON_ABSENT ? "missing" : "must be true or false");
         return EVT_ERR_ECR_MALFORMED;
     }
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
-    if (items == NULL || !cJSON_IsArray(items)) {
-        snprintf(detail, DETAIL_BYTES, "items: %s", items == NULL ? "missing" : "must be an array");
+    evt_json_kind items = r->kind[R_ITEMS];
+    if (items != EVT_JSON_ARRAY) {
+        snprintf(detail, DETAIL_BYTES, "items: %s",
+                 items == EVT_JSON_ABSENT ? "missing" : "must be an array");
         return EVT_ERR_ECR_MALFORMED;
     }
-    int count = cJSON_GetArraySize(items);
-    if (count < 1) {
+    if (r->item_count < 1) {
         snprintf(detail, DETAIL_BYTES, "items: must hold 1 to %d items", EVT_ORDER_MAX_ITEMS);
         return EVT_ERR_ECR_MALFORMED;
     }
-    if (count > EVT_ORDER_MAX_ITEMS) {
+    if (r->item_count > EVT_ORDER_MAX_ITEMS) {
         /* Well-formed but beyond what the terminal settles in one sale (docs/ecr-link.md,
          * "Order size"): the POS splits it; nothing was started. */
-        snprintf(detail, DETAIL_BYTES, "items: %d lines, above the terminal's maximum of %d", count,
-                 EVT_ORDER_MAX_ITEMS);
+        snprintf(detail, DETAIL_BYTES, "items: %u lines, above the terminal's maximum of %d",
+                 r->item_count, EVT_ORDER_MAX_ITEMS);
         return EVT_ERR_ORDER_TOO_LARGE;
     }
-    if (order != NULL) {
-        evt_order_clear_items(order);
+    if (r->item_err != EVT_OK) {
+        snprintf(detail, DETAIL_BYTES, "%s", r->item_detail);
+        return r->item_err;
     }
-    evt_fen sum = 0;
-    size_t index = 0;
-    for (const cJSON *obj = items->child; obj != NULL; obj = obj->next, index++) {
-        parsed_item it;
-        evt_err err = parse_item(obj, index, &it, detail);
-        if (err != EVT_OK) {
-            return err;
-        }
-        if (it.amount > EVT_FEN_MAX - sum) {
-            snprintf(detail, DETAIL_BYTES, "total: sum of items too large");
-            return EVT_ERR_ORDER_INVALID;
-        }
-        sum += it.amount;
-        if (order != NULL) {
-            err = evt_order_add_item(order, it.med_list_codg, it.medins_list_codg, it.name,
-                                     it.quantity, it.price);
-            if (err != EVT_OK) {
-                snprintf(detail, DETAIL_BYTES, "items[%u]: does not fit the order",
-                         (unsigned)index);
-                return err;
-            }
-        }
-    }
-    evt_fen total = 0;
-    bool present = false;
-    const char *why = get_amount(root, "total", false, &total, &present);
-    if (why != NULL) {
-        snprintf(detail, DETAIL_BYTES, "total: %s", why);
+    if (r->total_why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "total: %s", r->total_why);
         return EVT_ERR_ECR_MALFORMED;
     }
-    if (present && total != sum) {
+    if (r->total_present && r->total != r->sum) {
         snprintf(detail, DETAIL_BYTES, "total: is not the sum of the item amounts");
         return EVT_ERR_ORDER_INVALID;
     }
-    if (order != NULL) {
-        order->source = EVT_ORDER_FROM_ECR;
-        order->use_personal_account = cJSON_IsTrue(acct);
-    }
-    *total_out = sum;
-    *count_out = (unsigned)count;
+    *total_out = r->sum;
+    *count_out = r->item_count;
     return EVT_OK;
+}
+
+/* "seq": the POS's sequence number, strictly growing on the connection: a line recorded and
+ * played again cannot act twice. */
+static bool fresh_seq(evt_ecr_conn *c, const line_reader *r)
+{
+    if (!r->seq_ok || (uint64_t)r->seq <= c->rx_seq) {
+        return false;
+    }
+    c->rx_seq = (uint64_t)r->seq;
+    return true;
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id, evt_order *out,
-                           bool *got)
+/* A sale read into r (the line's text, len bytes, is read again for the order). */
+static evt_err handle_sale(evt_ecr *ecr, line_reader *r, const uint8_t *text, size_t len,
+                           const char *order_id, evt_order *out, bool *got)
 {
     char detail[DETAIL_BYTES];
     evt_fen order_total = 0;
     unsigned item_count = 0;
-    evt_err code = parse_sale(root, NULL, &order_total, &item_count, detail);
+    evt_err code = sale_verdict(r, detail, &order_total, &item_count);
     if (code == EVT_OK && order_total > ecr->order_max_total) {
         /* A price typed with three zeros too many must not reach a patient's account. */
-        char max[24];
+        char max[EVT_MONEY_TEXT_BYTES];
         evt_money_format(ecr->order_max_total, max, sizeof max);
         snprintf(detail, sizeof detail, "total: above the terminal's maximum %s", max);
         code = EVT_ERR_ORDER_TOO_LARGE;
@@ -689,26 +878,29 @@ static evt_err handle_sale(evt_ecr *ecr, const cJSON *root, const char *order_id
     if (ecr->order_open || ecr->external_busy) {
         return send_busy(ecr, order_id);
     }
-    /* Handed out: only now is the caller's order written (the same tree, so the same
-     * verdict as the validating pass above). */
+    /* Handed out: only now is the caller's order written (it holds the last receipt's order
+     * until then), by a second pass over the same bytes, so the same verdict. */
     memset(out, 0, sizeof *out);
     memcpy(out->order_id, order_id, strlen(order_id) + 1);
-    if (parse_sale(root, out, &order_total, &item_count, detail) != EVT_OK) {
+    if (read_line(r, text, len, out) != EVT_OK ||
+        sale_verdict(r, detail, &order_total, &item_count) != EVT_OK) {
         return send_error(ecr, order_id, EVT_ERR_INTERNAL, "order changed between passes");
     }
+    out->source = EVT_ORDER_FROM_ECR;
+    out->use_personal_account = r->kind[R_ACCOUNT] == EVT_JSON_TRUE;
     ecr->order_open = true;
     memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
     *got = true;
-    char total[24];
+    char total[EVT_MONEY_TEXT_BYTES];
     evt_money_format(order_total, total, sizeof total);
     EVT_LOGI(LOG_MOD, "order %s accepted: %u items, total %s", order_id, item_count, total);
     return send_ack(ecr, order_id);
 }
 
-static evt_err handle_status(evt_ecr *ecr, const cJSON *root, const char *order_id)
+static evt_err handle_status(evt_ecr *ecr, const line_reader *r, const char *order_id)
 {
     char detail[DETAIL_BYTES];
-    if (unknown_key(root, status_keys, detail, "")) {
+    if (unknown_member(r, MSG_STATUS, detail)) {
         return send_error(ecr, order_id, EVT_ERR_ECR_MALFORMED, detail);
     }
     if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
@@ -721,59 +913,44 @@ static evt_err handle_status(evt_ecr *ecr, const cJSON *root, const char *order_
     return send_error(ecr, order_id, EVT_ERR_NOT_FOUND, "no result stored for this order");
 }
 
-/* "seq": the POS's sequence number, strictly growing on the connection: a line recorded and
- * played again cannot act twice. */
-static bool fresh_seq(evt_ecr_conn *c, const cJSON *root)
-{
-    int64_t seq = 0;
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "seq");
-    if (item == NULL || !evt_json_is_number(item) ||
-        evt_json_get_int(root, "seq", true, 1, INT64_MAX, &seq, NULL, NULL) != EVT_OK ||
-        (uint64_t)seq <= c->rx_seq) {
-        return false;
-    }
-    c->rx_seq = (uint64_t)seq;
-    return true;
-}
-
-/* One authenticated line (its signed text): parse, check, act. Replies that cannot be sent
+/* One authenticated line (its signed text): read, check, act. Replies that cannot be sent
  * only cost the connection: never an error for the caller (EVT_ERR_NOMEM excepted). */
 static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_order *out,
                              bool *got)
 {
-    cJSON *root = NULL;
-    evt_err err = evt_json_parse((const char *)text, len, &root);
-    if (err == EVT_ERR_NOMEM) {
-        send_error(ecr, NULL, EVT_ERR_NOMEM, "message too large for the terminal's memory");
-        return EVT_ERR_NOMEM;
+    line_reader r; /* on the stack: the same few KiB for any line */
+    evt_err err = read_line(&r, text, len, NULL);
+    if (err == EVT_ERR_JSON_TOO_LARGE) {
+        /* Valid JSON perhaps, but no message has that many members (docs/ecr-link.md). */
+        send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED,
+                   "more than 128 fields in an object and the objects around it");
+        return EVT_OK;
     }
     if (err != EVT_OK) {
         send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED,
                    "not one valid JSON value (RFC 8259, UTF-8, no duplicate keys)");
         return EVT_OK;
     }
-    if (!cJSON_IsObject(root)) {
+    if (r.root != EVT_JSON_OBJECT) {
         send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, "message must be a JSON object");
-        evt_json_free(root);
         return EVT_OK;
     }
-    if (!fresh_seq(&ecr->client, root)) {
-        evt_json_free(root);
+    if (!fresh_seq(&ecr->client, &r)) {
         EVT_LOGW(LOG_MOD, "POS line with a missing or repeated seq: connection dropped");
         conn_close(ecr, &ecr->client, "sequence number not fresh");
         return EVT_OK;
     }
-    char order_id[EVT_ORDER_ID_BYTES] = "";
-    const char *why = get_code(root, "order_id", order_id, sizeof order_id);
+    char order_id[EVT_ORDER_ID_BYTES];
+    memcpy(order_id, r.order_id, sizeof order_id);
+    const char *why = r.order_id_why;
     const char *reply_id = why == NULL ? order_id : NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    if (v != NULL && (!evt_json_is_number(v) || strcmp(evt_json_number_text(v), "2") != 0)) {
+    evt_json_kind type = r.kind[R_TYPE];
+    if (r.kind[R_V] != EVT_JSON_ABSENT && !r.v_is_2) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_VERSION, "v: this terminal speaks v 2");
-    } else if (type == NULL || !cJSON_IsString(type)) {
+    } else if (type != EVT_JSON_STRING) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
-                         type == NULL ? "type: missing" : "type: must be a string");
-    } else if (strcmp(type->valuestring, "sale") != 0 && strcmp(type->valuestring, "status") != 0) {
+                         type == EVT_JSON_ABSENT ? "type: missing" : "type: must be a string");
+    } else if (r.type != MSG_SALE && r.type != MSG_STATUS) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
                          "type: must be \"sale\" or \"status\"");
     } else if (why != NULL) {
@@ -781,12 +958,11 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
         snprintf(detail, sizeof detail, "order_id: %s",
                  strcmp(why, "too long") == 0 ? "longer than 40 characters" : why);
         err = send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, detail);
-    } else if (strcmp(type->valuestring, "sale") == 0) {
-        err = handle_sale(ecr, root, order_id, out, got);
+    } else if (r.type == MSG_SALE) {
+        err = handle_sale(ecr, &r, text, len, order_id, out, got);
     } else {
-        err = handle_status(ecr, root, order_id);
+        err = handle_status(ecr, &r, order_id);
     }
-    evt_json_free(root);
     return err == EVT_ERR_NOMEM ? err : EVT_OK;
 }
 
@@ -796,11 +972,7 @@ static evt_err handle_line(evt_ecr *ecr, uint8_t *line, size_t len, evt_order *o
     size_t text_len = 0;
     if (!evt_ecr_auth_open_line(ecr->key, 'P', ecr->client.session, line, len, &text_len)) {
         EVT_LOGW(LOG_MOD, "POS line without a valid MAC: connection dropped");
-        cJSON *root;
-        if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, "mac: missing or wrong", &root) ==
-            EVT_OK) {
-            send_tree_on(ecr, &ecr->client, root, false);
-        }
+        send_unauthenticated(ecr, &ecr->client, "mac: missing or wrong");
         conn_close(ecr, &ecr->client, "unauthenticated line");
         return EVT_OK;
     }
@@ -904,23 +1076,14 @@ static void admit(evt_ecr *ecr, evt_net_sock *sock)
     slot->tx_seq = 0;
     slot->deadline = now_ms(ecr) + ecr->auth_timeout_ms;
     to_hex(challenge, sizeof challenge, slot->session);
-    cJSON *root;
-    evt_err err = new_reply("hello", NULL, &root);
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "terminal", ecr->terminal_id);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_add_string(root, "challenge", slot->session);
-    }
-    if (err == EVT_OK) {
-        send_tree_on(ecr, slot, root, false);
-    } else {
-        evt_json_free(root);
+    reply r;
+    reply_begin(&r, "hello", NULL);
+    evt_json_write_string(&r.w, "terminal", ecr->terminal_id);
+    evt_json_write_string(&r.w, "challenge", slot->session);
+    if (reply_send(ecr, slot, &r, false) != EVT_OK && slot->sock != NULL) {
         conn_close(ecr, slot, "hello not built");
     }
 }
-
-static const char *const auth_keys[] = {"v", "type", "pos", "nonce", "seq", NULL};
 
 /* The auth line of a pending connection (its first len bytes; consumed with the line end):
  * MAC over the challenge, a nonce of the POS's own, seq 1. Success makes it the POS connection
@@ -928,30 +1091,21 @@ static const char *const auth_keys[] = {"v", "type", "pos", "nonce", "seq", NULL
 static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t len, size_t consumed)
 {
     size_t text_len = 0;
-    cJSON *root = NULL;
-    char nonce[HEX_OF(CHALLENGE_BYTES) + 1] = "";
+    line_reader r;
     char detail[DETAIL_BYTES] = "mac: missing or wrong";
     bool ok = evt_ecr_auth_open_line(ecr->key, 'P', p->session, line, len, &text_len) &&
-              evt_json_parse((const char *)line, text_len, &root) == EVT_OK &&
-              cJSON_IsObject(root) && !unknown_key(root, auth_keys, detail, "");
+              read_line(&r, line, text_len, NULL) == EVT_OK && r.root == EVT_JSON_OBJECT &&
+              !unknown_member(&r, MSG_AUTH, detail);
     if (ok) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v");
-        const char *why = get_code(root, "nonce", nonce, sizeof nonce);
-        ok = type != NULL && cJSON_IsString(type) && strcmp(type->valuestring, "auth") == 0 &&
-             v != NULL && evt_json_is_number(v) && strcmp(evt_json_number_text(v), "2") == 0 &&
-             why == NULL && strlen(nonce) == HEX_OF(CHALLENGE_BYTES) && fresh_seq(p, root);
+        ok = r.type == MSG_AUTH && r.v_is_2 && r.nonce_why == NULL &&
+             strlen(r.nonce) == HEX_OF(CHALLENGE_BYTES) && fresh_seq(p, &r);
         if (!ok) {
             snprintf(detail, sizeof detail, "auth: v 2, type auth, nonce (32 hex), seq 1");
         }
     }
-    evt_json_free(root);
     if (!ok) {
         ecr->refused_connections++;
-        cJSON *err_root;
-        if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, detail, &err_root) == EVT_OK) {
-            send_tree_on(ecr, p, err_root, false);
-        }
+        send_unauthenticated(ecr, p, detail);
         EVT_LOGW(LOG_MOD, "connection refused: %s", detail);
         conn_close(ecr, p, "not authenticated");
         return;
@@ -959,7 +1113,7 @@ static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t le
     /* The session binds every later MAC to this connection and to both sides' randomness: a
      * line recorded on another connection is worthless here. */
     /* challenge (32 hex) + nonce (32 hex) = the 64 characters session holds */
-    memcpy(p->session + HEX_OF(CHALLENGE_BYTES), nonce, HEX_OF(CHALLENGE_BYTES) + 1);
+    memcpy(p->session + HEX_OF(CHALLENGE_BYTES), r.nonce, HEX_OF(CHALLENGE_BYTES) + 1);
     if (ecr->client.sock != NULL) {
         conn_close(ecr, &ecr->client, "replaced by a newly authenticated POS connection");
     }
@@ -978,14 +1132,10 @@ static void authenticate(evt_ecr *ecr, evt_ecr_conn *p, uint8_t *line, size_t le
     p->buf = ecr->pending_buf[p - ecr->pending];
     p->cap = sizeof ecr->pending_buf[0];
     EVT_LOGI(LOG_MOD, "POS connected and authenticated");
-    cJSON *root_ok;
-    if (new_reply("auth_ok", NULL, &root_ok) == EVT_OK) {
-        if (evt_json_add_string(root_ok, "terminal", ecr->terminal_id) == EVT_OK) {
-            send_tree(ecr, root_ok);
-        } else {
-            evt_json_free(root_ok);
-        }
-    }
+    reply ok_reply;
+    reply_begin(&ok_reply, "auth_ok", NULL);
+    evt_json_write_string(&ok_reply.w, "terminal", ecr->terminal_id);
+    reply_send(ecr, &ecr->client, &ok_reply, true);
 }
 
 /* Reads what a pending connection sent (waiting at most wait_ms) and acts on a complete auth
@@ -1013,11 +1163,7 @@ static void serve_pending(evt_ecr *ecr, evt_ecr_conn *p, uint32_t wait_ms)
         if (p->fill >= p->cap) {
             /* Not an auth line (a stranger's sale, garbage): say so once, then hang up. */
             ecr->refused_connections++;
-            cJSON *root;
-            if (error_tree(NULL, EVT_ERR_ECR_UNAUTHENTICATED, "first line must be an auth line",
-                           &root) == EVT_OK) {
-                send_tree_on(ecr, p, root, false);
-            }
+            send_unauthenticated(ecr, p, "first line must be an auth line");
             conn_close(ecr, p, "auth line too long");
         }
         return;

@@ -285,6 +285,38 @@ static evt_json_value node_value(const cJSON *item)
     return v;
 }
 
+evt_json_value evt_json_token_value(evt_jstream_event ev, const evt_jstream_token *tok)
+{
+    evt_json_value v = {EVT_JSON_ABSENT, "", 0, 0};
+    switch (ev) {
+    case EVT_JSTREAM_OBJECT_BEGIN:
+        v.kind = EVT_JSON_OBJECT;
+        break;
+    case EVT_JSTREAM_ARRAY_BEGIN:
+        v.kind = EVT_JSON_ARRAY;
+        break;
+    case EVT_JSTREAM_STRING:
+    case EVT_JSTREAM_NUMBER:
+        v.kind = ev == EVT_JSTREAM_STRING ? EVT_JSON_STRING : EVT_JSON_NUMBER;
+        v.text = tok->text;
+        v.len = tok->len;
+        v.full_len = tok->full_len;
+        break;
+    case EVT_JSTREAM_TRUE:
+        v.kind = EVT_JSON_TRUE;
+        break;
+    case EVT_JSTREAM_FALSE:
+        v.kind = EVT_JSON_FALSE;
+        break;
+    case EVT_JSTREAM_NULL:
+        v.kind = EVT_JSON_NULL;
+        break;
+    default: /* KEY, OBJECT_END, ARRAY_END */
+        break;
+    }
+    return v;
+}
+
 static bool value_absent(const evt_json_value *v)
 {
     return v == NULL || v->kind == EVT_JSON_ABSENT || v->kind == EVT_JSON_NULL;
@@ -859,6 +891,13 @@ evt_err evt_json_write_int(evt_json_writer *w, const char *key, int64_t value)
     int_text(value, text);
     member(w, key);
     put(w, text, strlen(text));
+    return w->err;
+}
+
+evt_err evt_json_write_bool(evt_json_writer *w, const char *key, bool value)
+{
+    member(w, key);
+    put(w, value ? "true" : "false", value ? 4 : 5);
     return w->err;
 }
 

@@ -147,26 +147,6 @@ static node_id find_child(node_id parent, const char *key)
     return N_NONE;
 }
 
-static evt_json_kind kind_of(evt_jstream_event ev)
-{
-    switch (ev) {
-    case EVT_JSTREAM_OBJECT_BEGIN:
-        return EVT_JSON_OBJECT;
-    case EVT_JSTREAM_ARRAY_BEGIN:
-        return EVT_JSON_ARRAY;
-    case EVT_JSTREAM_STRING:
-        return EVT_JSON_STRING;
-    case EVT_JSTREAM_NUMBER:
-        return EVT_JSON_NUMBER;
-    case EVT_JSTREAM_TRUE:
-        return EVT_JSON_TRUE;
-    case EVT_JSTREAM_FALSE:
-        return EVT_JSON_FALSE;
-    default:
-        return EVT_JSON_NULL;
-    }
-}
-
 static void store(evt_proto_answer *a, node_id id, evt_jstream_event ev,
                   const evt_jstream_token *tok)
 {
@@ -174,7 +154,7 @@ static void store(evt_proto_answer *a, node_id id, evt_jstream_event ev,
     size_t keep = tok->len < schema[id].room ? tok->len : schema[id].room - 1u;
     memcpy((char *)v->text, tok->text, keep);
     ((char *)v->text)[keep] = '\0';
-    v->kind = kind_of(ev);
+    v->kind = evt_json_token_value(ev, tok).kind;
     v->len = keep;
     v->full_len = tok->full_len;
 }

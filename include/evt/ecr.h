@@ -22,9 +22,11 @@
  * engine supplies a persistent store (the journal) through the same two hooks.
  *
  * Memory: the current connection's line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the
- * arena at open; pending connections use small buffers inside evt_ecr; each message's JSON
- * tree is parsed into the arena and freed before poll returns. A sale is validated first without
- * storing anything, then written into the caller's order only when handed out.
+ * arena at open; pending connections use small buffers inside evt_ecr. A line is read while it
+ * is parsed (evt_jstream, its state on the stack), never built into a tree: the same memory for
+ * a sale of one item or of EVT_ORDER_MAX_ITEMS; a reply takes a fixed buffer of arena while it
+ * is sent. A sale is validated first without storing anything, then read again into the
+ * caller's order only when handed out.
  */
 #ifndef EVT_ECR_H
 #define EVT_ECR_H

@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "evt/err.h"
+#include "evt/jstream.h"
 #include "evt/money.h"
 
 /* Deepest nesting accepted (objects + arrays). Platform envelopes need 4; the bound keeps
@@ -135,6 +136,11 @@ typedef struct evt_json_value {
     size_t full_len;
 } evt_json_value;
 
+/* A value event of evt_jstream as a value: a string's or a number's text (pointing into the
+ * parser, valid during the callback), the kind of a literal or of a container that begins.
+ * KEY and END events are no value: EVT_JSON_ABSENT. */
+evt_json_value evt_json_token_value(evt_jstream_event ev, const evt_jstream_token *tok);
+
 /* v NULL, ABSENT or NULL: absent. Otherwise as evt_json_get_string / _text / _int / _money
  * with key naming the field in diag; a value of which only a prefix was kept and that had to
  * be whole is refused as too long (string, int: FIELD_INVALID; money: MONEY_INVALID). */
@@ -211,6 +217,8 @@ evt_err evt_json_write_string(evt_json_writer *w, const char *key, const char *v
 /* As evt_json_add_money / evt_json_add_int. */
 evt_err evt_json_write_money(evt_json_writer *w, const char *key, evt_fen fen);
 evt_err evt_json_write_int(evt_json_writer *w, const char *key, int64_t value);
+/* true / false (as evt_json_add_bool). */
+evt_err evt_json_write_bool(evt_json_writer *w, const char *key, bool value);
 /* Flushes what is staged; every object and array must be closed (else EVT_ERR_ARG). *len (may
  * be NULL): bytes written in all. Buffer mode: the text is NUL-terminated. */
 evt_err evt_json_writer_finish(evt_json_writer *w, size_t *len);

@@ -37,11 +37,13 @@
 /*
  * Text area of one order. A string reaches the terminal inside one ECR line of at most
  * EVT_ECR_LINE_MAX (16 384) bytes, where it costs at least its own bytes (escapes only make it
- * longer) and each item carries 70 bytes of names and punctuation besides its strings, the
- * message 150 more. The densest line therefore carries 65 items of the longest strings:
- * 11 815 bytes of text with their NULs (worked out in docs/ecr-link.md and checked by
- * test_ecr's densest-line test). 12 KiB holds it; an order built otherwise (keyed in at the
- * terminal) that does not fit is refused with EVT_ERR_ORDER_TOO_LARGE.
+ * longer) and each item carries 71 bytes of names and punctuation besides its strings, the
+ * message 149 more. The densest line therefore carries 64 items whose strings are all at their
+ * longest and a 65th with 100 bytes of strings (65 at their longest would need 16 464 bytes):
+ * 11 815 bytes of text with their NULs (worked out in docs/ecr-link.md, "Order size", and
+ * checked by test_ecr's test_densest_line_fits_the_order). 12 KiB holds it; an order built
+ * otherwise (keyed in at the terminal) that does not fit is refused with
+ * EVT_ERR_ORDER_TOO_LARGE.
  */
 #define EVT_ORDER_TEXT_BYTES 12288u
 

@@ -342,7 +342,7 @@ static void check_order(const evt_order *o)
                o->item_count);
     evt_fen total = 0;
     for (size_t i = 0; i < o->item_count; i++) {
-        const evt_order_item line = evt_order_item_at(o, i);
+        evt_order_item line = evt_order_item_at(o, i);
         const evt_order_item *it = &line;
         FUZZ_CHECK(printable_id(it->med_list_codg, EVT_ORDER_CODE_MAX + 1) &&
                        printable_id(it->medins_list_codg, EVT_ORDER_MEDINS_CODE_MAX + 1),

@@ -394,6 +394,14 @@ typedef struct bad_case {
     "{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\",\"qty\":1,\"price\":\"1." \
     "00\"}"
 #define SALE_HEAD "{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":true,"
+#define X10       "xxxxxxxxxx"
+#define X50       X10 X10 X10 X10 X10
+#define X100      X50 X50
+#define X400      X100 X100 X100 X100 /* longer than the parser's token text */
+#define Z100                                                                                       \
+    "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" \
+    "00000000"
+#define Z400 Z100 Z100 Z100 Z100
 
 static const bad_case bad_cases[] = {
     {"not json", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
@@ -485,6 +493,137 @@ static const bad_case bad_cases[] = {
      "total: not an exact amount"},
     {"{\"v\":2,\"type\":\"status\",\"order_id\":\"\xE5\xBC\"}", "EVT_ERR_ECR_MALFORMED",
      "not one valid JSON value"},
+    /* Duplicate keys anywhere, as the tree parser refused them; the whole line is judged as
+     * JSON before any of its fields, so no field's error wins over it. */
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"med_list_codg\":\"X\",\"medins_list_codg\":"
+               "\"Y\",\"name\":\"药\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "no duplicate keys"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"items\":[" ITEM_OK "]}", "EVT_ERR_ECR_MALFORMED",
+     "no duplicate keys"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"x\":{\"a\":1,\"b\":[{\"a\":1,\"a\":2}]}}",
+     "EVT_ERR_ECR_MALFORMED", "no duplicate keys"},
+    {SALE_HEAD "\"items\":[7,{\"qty\":1,\"qty\":2}]}", "EVT_ERR_ECR_MALFORMED",
+     "no duplicate keys"},
+    /* What the streaming reader must follow: the kinds of values and where they are. */
+    {SALE_HEAD "\"items\":\"x\"}", "EVT_ERR_ECR_MALFORMED", "items: must be an array"},
+    {SALE_HEAD "\"items\":null}", "EVT_ERR_ECR_MALFORMED", "items: must be an array"},
+    {SALE_HEAD "\"items\":[[" ITEM_OK "]]}", "EVT_ERR_ECR_MALFORMED",
+     "items[0]: must be an object"},
+    {SALE_HEAD "\"items\":[" ITEM_OK ",null]}", "EVT_ERR_ECR_MALFORMED",
+     "items[1]: must be an object"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":{\"a\":1},"
+               "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: must be a string"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":{\"price\":[\"1.00\"]}}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: must be an amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":[1],\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number 1-99999"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\",\"amount\":{}}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].amount: must be an amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\",\"colour\":{\"med_list_codg\":\"\",\"qty\":0}}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0]: unknown field colour"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"x\":{\"items\":[7]}}", "EVT_ERR_ECR_MALFORMED",
+     "unknown field x"},
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":{\"order_id\":\"O1\"}}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must be a string"},
+    {"{\"v\":2,\"type\":{\"type\":\"sale\"},\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
+     "type: must be a string"},
+    {"{\"v\":2,\"type\":null,\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
+     "type: must be a string"},
+    {"{\"v\":null,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":[2],\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
+    {"{\"v\":2,\"type\":\"auth\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
+     "type: must be \\\"sale\\\" or \\\"status\\\""},
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":{\"a\":true},"
+     "\"items\":[" ITEM_OK "]}",
+     "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
+    /* A number where a string is required, and the reverse. */
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":12345,\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].med_list_codg: must be a string"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":true,\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].medins_list_codg: must be a string"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":7,"
+               "\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: must be a string"},
+    /* Lengths at and past the field's limit, and past the parser's token text (cut there, yet
+     * "too long" by its full length). */
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"" X100
+               "x\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: too long"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"" X400
+               "\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: too long"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"" X50 "x\",\"medins_list_codg\":\"Y\",\"name\":"
+               "\"药\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].med_list_codg: too long"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"" X400 "\",\"name\":"
+               "\"药\",\"qty\":1,\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].medins_list_codg: too long"},
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"" X400 "\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: longer than 40 characters"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1." Z400 "\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":1." Z400 "}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1" Z400 ",\"price\":\"1.00\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number 1-99999"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"total\":\"" Z400 "\"}", "EVT_ERR_ECR_MALFORMED",
+     "total: not an exact amount"},
+    {SALE_HEAD "\"items\":[" ITEM_OK "],\"total\":\"\"}", "EVT_ERR_ECR_MALFORMED",
+     "total: not an exact amount"},
+    /* Unknown names are echoed only when short plain ASCII. */
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"" X10 X10 X10 "yy\":1}",
+     "EVT_ERR_ECR_MALFORMED", "\"unknown field " X10 X10 X10 "yy\""},
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"" X10 X10 X10 "yyy\":1}",
+     "EVT_ERR_ECR_MALFORMED", "\"unknown field \""},
+    {"{\"v\":2,\"type\":\"status\",\"order_id\":\"O1\",\"" X400 "\":1}", "EVT_ERR_ECR_MALFORMED",
+     "\"unknown field \""},
+    /* The order of the checks: unknown member, use_personal_account, items, the items in turn
+     * (their fields in the documented order), total. */
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"items\":{},\"zz\":1}",
+     "EVT_ERR_ECR_MALFORMED", "unknown field zz"},
+    {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"items\":{}}", "EVT_ERR_ECR_MALFORMED",
+     "use_personal_account: missing"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"x\",\"qty\":\"x\",\"name\":\"\","
+               "\"medins_list_codg\":\"\",\"med_list_codg\":\"\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].med_list_codg: must not be empty"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"x\",\"qty\":\"x\",\"name\":\"\","
+               "\"medins_list_codg\":\"\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].medins_list_codg: must not be empty"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"x\",\"qty\":\"x\",\"name\":\"\","
+               "\"medins_list_codg\":\"Y\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].name: must not be empty"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"x\",\"qty\":\"x\",\"name\":\"药\","
+               "\"medins_list_codg\":\"Y\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].qty: must be a whole number"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"x\",\"qty\":2,\"name\":\"药\","
+               "\"medins_list_codg\":\"Y\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"1.00\",\"qty\":2,\"name\":\"药\","
+               "\"medins_list_codg\":\"Y\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].amount: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"amount\":\"x\",\"price\":\"99999999999999.99\",\"qty\":2,"
+               "\"name\":\"药\",\"medins_list_codg\":\"Y\",\"med_list_codg\":\"X\"}]}",
+     "EVT_ERR_ORDER_INVALID", "items[0].amount: qty * price too large"},
+    {SALE_HEAD "\"total\":\"abc\",\"items\":[" ITEM_OK ",{\"qty\":1}]}", "EVT_ERR_ECR_MALFORMED",
+     "items[1].med_list_codg: missing"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"abc\"},7]}",
+     "EVT_ERR_ECR_MALFORMED", "items[0].price: not an exact amount"},
+    {SALE_HEAD "\"items\":[{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"99999999999999.99\"},"
+               "{\"med_list_codg\":\"X\",\"medins_list_codg\":\"Y\",\"name\":\"药\","
+               "\"qty\":1,\"price\":\"1.00\"},7]}",
+     "EVT_ERR_ORDER_INVALID", "total: sum of items too large"},
 };
 
 static void test_malformed_lines_keep_link_up(void **state)
@@ -506,6 +645,30 @@ static void test_malformed_lines_keep_link_up(void **state)
     open_sale_a();
 }
 
+/* More members than the parser remembers for the duplicate check (EVT_JSTREAM_MAX_KEYS in the
+ * open objects together) is no message of the link: refused as such, not as invalid JSON and
+ * not as out of memory. Up to the limit the usual check names the first unknown member. */
+static void test_too_many_members(void **state)
+{
+    (void)state;
+    static char line[8192];
+    for (int extra = 128 - 3; extra <= 128 - 2; extra++) {
+        size_t o = (size_t)snprintf(line, sizeof line, "{\"type\":\"status\",\"order_id\":\"O1\"");
+        for (int i = 0; i < extra; i++) {
+            o += (size_t)snprintf(line + o, sizeof line - o, ",\"k%d\":%d", i, i);
+        }
+        snprintf(line + o, sizeof line - o, "}\n"); /* + "seq": 128 members, then 129 */
+        bool got = false;
+        const char *reply = exchange(line, &got);
+        assert_false(got);
+        assert_contains(reply, "\"error\":\"EVT_ERR_ECR_MALFORMED\"");
+        assert_contains(reply, extra == 128 - 3
+                                   ? "unknown field k0"
+                                   : "more than 128 fields in an object and the objects around it");
+    }
+    open_sale_a(); /* the link is still up */
+}
+
 static void test_error_reply_shape(void **state)
 {
     (void)state;
@@ -518,24 +681,35 @@ static void test_error_reply_shape(void **state)
                         "\"message\":\"收银系统消息格式错误\",\"detail\":\"unknown field x\"}");
 }
 
+/* A sale of n items with short codes and names (C000, M000, 药品0; qty i + 1, price i + 1
+ * fen), item bad_item's price replaced by "abc" (-1: none), as one request line in line. */
+static void sale_of_items(char *line, size_t cap, const char *order_id, int n, int bad_item)
+{
+    size_t o = (size_t)snprintf(line, cap,
+                                "{\"v\":2,\"type\":\"sale\",\"order_id\":\"%s\","
+                                "\"use_personal_account\":true,\"items\":[",
+                                order_id);
+    for (int i = 0; i < n; i++) {
+        char price[16];
+        snprintf(price, sizeof price, "%d.%02d", (i + 1) / 100, (i + 1) % 100);
+        o += (size_t)snprintf(line + o, cap - o,
+                              "%s{\"med_list_codg\":\"C%03d\",\"medins_list_codg\":\"M%03d\","
+                              "\"name\":\"药品%d\",\"qty\":%d,\"price\":\"%s\"}",
+                              i ? "," : "", i, i, i, i + 1, i == bad_item ? "abc" : price);
+    }
+    assert_true(o + 4 < cap);
+    snprintf(line + o, cap - o, "]}\n");
+}
+
 static void test_most_items_ok_one_more_not(void **state)
 {
     (void)state;
     static char line[16384];
     const int most = EVT_ORDER_MAX_ITEMS;
     for (int n = most; n <= most + 1; n++) {
-        size_t o = (size_t)snprintf(line, sizeof line,
-                                    "{\"v\":2,\"type\":\"sale\",\"order_id\":\"MANY%d\","
-                                    "\"use_personal_account\":true,\"items\":[",
-                                    n);
-        for (int i = 0; i < n; i++) {
-            o += (size_t)snprintf(line + o, sizeof line - o,
-                                  "%s{\"med_list_codg\":\"C%03d\",\"medins_list_codg\":\"M%03d\","
-                                  "\"name\":\"药品%d\",\"qty\":%d,\"price\":\"%d.%02d\"}",
-                                  i ? "," : "", i, i, i, i + 1, (i + 1) / 100, (i + 1) % 100);
-        }
-        assert_true(o + 4 < sizeof line);
-        snprintf(line + o, sizeof line - o, "]}\n");
+        char id[16];
+        snprintf(id, sizeof id, "MANY%d", n);
+        sale_of_items(line, sizeof line, id, n, -1);
         bool got = false;
         const char *reply = exchange(line, &got);
         if (n == most) {
@@ -551,8 +725,6 @@ static void test_most_items_ok_one_more_not(void **state)
             assert_string_equal(last.med_list_codg, "C099");
             assert_string_equal(last.name, "药品99");
             assert_int_equal(last.amount, (evt_fen)most * most);
-            char id[16];
-            snprintf(id, sizeof id, "MANY%d", most);
             settle(id);
             char r[4096];
             pump_reply(&fx.pos, r, sizeof r, NULL);
@@ -563,6 +735,113 @@ static void test_most_items_ok_one_more_not(void **state)
             assert_contains(reply, "items: 101 lines, above the terminal's maximum of 100");
         }
     }
+    /* Too many lines is reported before a bad line: the POS must split the order anyway. */
+    sale_of_items(line, sizeof line, "MANY-BAD", most + 1, 0);
+    bool got = false;
+    const char *reply = exchange(line, &got);
+    assert_false(got);
+    assert_contains(reply, "items: 101 lines, above the terminal's maximum of 100");
+    sale_of_items(line, sizeof line, "MANY-BAD", most, 0);
+    reply = exchange(line, &got);
+    assert_contains(reply, "items[0].price: not an exact amount");
+}
+
+/* The string of `len` bytes for field `field` of item i: a tag, the index, then filler. */
+static void dense_string(char *out, size_t len, const char *tag, int i)
+{
+    int n = snprintf(out, len + 1, "%s%02d", tag, i);
+    memset(out + n, 'a' + i % 26, len - (size_t)n);
+    out[len] = '\0';
+}
+
+/* The densest order one ECR line can carry (docs/ecr-link.md, "Order size"): 64 items whose
+ * strings are all at their longest and a 65th with 100 bytes of them fill a line of exactly
+ * EVT_ECR_LINE_MAX bytes with 11 815 bytes of order text (NULs included). The order's text area
+ * (EVT_ORDER_TEXT_BYTES) must take all of it. */
+static void test_densest_line_fits_the_order(void **state)
+{
+    (void)state;
+    enum { ITEMS = 65 };
+    static char line[EVT_ECR_LINE_MAX + 512];
+    static char wire[EVT_ECR_LINE_MAX + 512];
+    static char names[ITEMS][3][EVT_ORDER_NAME_MAX + 1];
+    for (size_t last_name = 20; last_name <= 21; last_name++) {
+        size_t o = (size_t)snprintf(line, sizeof line,
+                                    "{\"type\":\"sale\",\"order_id\":\"D\","
+                                    "\"use_personal_account\":true,\"items\":[");
+        for (int i = 0; i < ITEMS; i++) {
+            dense_string(names[i][0], EVT_ORDER_CODE_MAX, "N", i);
+            dense_string(names[i][1], EVT_ORDER_MEDINS_CODE_MAX, "P", i);
+            /* UTF-8 counts in bytes: 药品 is 6 of the name's 100 */
+            dense_string(names[i][2], i < ITEMS - 1 ? EVT_ORDER_NAME_MAX : last_name, "药品", i);
+            o += (size_t)snprintf(line + o, sizeof line - o,
+                                  "%s{\"med_list_codg\":\"%s\",\"medins_list_codg\":\"%s\","
+                                  "\"name\":\"%s\",\"qty\":1,\"price\":1}",
+                                  i ? "," : "", names[i][0], names[i][1], names[i][2]);
+        }
+        o += (size_t)snprintf(line + o, sizeof line - o, "]}");
+        size_t n = ecr_pos_seal(&fx.pos, line, o, wire, sizeof wire - 1);
+        wire[n++] = '\n';
+        ecr_pos_send_raw(&fx.pos, wire, n);
+        char reply[4096];
+        bool got = false;
+        pump_reply(&fx.pos, reply, sizeof reply, &got);
+        if (last_name == 21) {
+            /* One byte of text more and the line is too long: nothing denser reaches the order. */
+            assert_int_equal(n - 1, EVT_ECR_LINE_MAX + 1);
+            assert_false(got);
+            assert_contains(reply, "EVT_ERR_ECR_TOO_LONG");
+            break;
+        }
+        assert_int_equal(n - 1, EVT_ECR_LINE_MAX); /* seq 2 and the MAC included */
+        assert_true(got);
+        assert_contains(reply, "\"type\":\"ack\"");
+        assert_int_equal(fx.order.item_count, ITEMS);
+        assert_int_equal(fx.order.text_used, 11815);
+        assert_int_equal(fx.order.total, ITEMS * 100);
+        for (int i = 0; i < ITEMS; i++) {
+            evt_order_item it = evt_order_item_at(&fx.order, (size_t)i);
+            assert_string_equal(it.med_list_codg, names[i][0]);
+            assert_string_equal(it.medins_list_codg, names[i][1]);
+            assert_string_equal(it.name, names[i][2]);
+            assert_int_equal(it.quantity, 1);
+            assert_int_equal(it.price, 100);
+        }
+        settle("D");
+        pump_reply(&fx.pos, reply, sizeof reply, NULL);
+    }
+}
+
+/* A line is read in fixed memory: reading, acking and handing out a sale of 100 items takes
+ * no more of the arena at its peak than a sale of one item, and gives all of it back. */
+static void test_sale_read_in_fixed_memory(void **state)
+{
+    (void)state;
+    static char line[EVT_ECR_LINE_MAX];
+    const int counts[2] = {1, EVT_ORDER_MAX_ITEMS};
+    size_t peak_above_idle[2];
+    for (int k = 0; k < 2; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "FIXED%d", counts[k]);
+        sale_of_items(line, sizeof line, id, counts[k], -1);
+        evt_arena_stats before, after;
+        evt_arena_reset_peak();
+        evt_arena_get_stats(&before);
+        bool got = false;
+        exchange(line, &got);
+        evt_arena_get_stats(&after);
+        assert_true(got);
+        assert_int_equal(fx.order.item_count, counts[k]);
+        assert_int_equal(after.in_use, before.in_use);
+        peak_above_idle[k] = after.peak - before.in_use;
+        settle(id);
+        char r[4096];
+        pump_reply(&fx.pos, r, sizeof r, NULL);
+    }
+    print_message("arena peak while a sale is read, acked and handed out: %zu bytes above idle "
+                  "for 1 item, %zu for %d items\n",
+                  peak_above_idle[0], peak_above_idle[1], EVT_ORDER_MAX_ITEMS);
+    assert_int_equal(peak_above_idle[1], peak_above_idle[0]);
 }
 
 /* A sealed line of exactly `target` bytes: spaces after the opening brace pad it. */
@@ -800,6 +1079,58 @@ static void test_wrong_key_cannot_pair(void **state)
     open_sale_a();
 }
 
+/* A new connection answers the hello with auth (its text, signed with the pairing key over the
+ * challenge; "seq" 1 is added): refused with `refusal` in the reply, or paired when it is NULL
+ * (the new connection then is the POS's). */
+static void auth_with(const char *auth, const char *refusal)
+{
+    static const char nonce[] = "00112233445566778899aabbccddeeff";
+    pos other;
+    pos_connect(&other, fx.port);
+    char line[1024];
+    pump_reply(&other, line, sizeof line, NULL); /* hello */
+    memcpy(other.session, strstr(line, "\"challenge\":\"") + 13, 32);
+    other.session[32] = '\0';
+    char wire[1024];
+    size_t n = ecr_pos_seal(&other, auth, strlen(auth), wire, sizeof wire - 1);
+    wire[n++] = '\n';
+    ecr_pos_send_raw(&other, wire, n);
+    if (refusal != NULL) {
+        expect_refused(&other, refusal);
+        close(other.fd);
+        return;
+    }
+    assert_non_null(strstr(auth, nonce));
+    strcat(other.session, nonce);
+    other.paired = true;
+    pump_reply(&other, line, sizeof line, NULL);
+    assert_string_equal(line, "{\"v\":2,\"type\":\"auth_ok\",\"terminal\":\"EVT-T1\"}");
+    close(fx.pos.fd);
+    fx.pos = other;
+}
+
+/* The auth line is read like any other: its members, their kinds, duplicates. */
+static void test_auth_line_checked(void **state)
+{
+    (void)state;
+#define NONCE "\"nonce\":\"00112233445566778899aabbccddeeff\""
+    static const char rule[] = "auth: v 2, type auth, nonce (32 hex), seq 1";
+    auth_with("{\"v\":2,\"type\":\"auth\",\"pos\":\"x\"," NONCE ",\"order_id\":\"O1\"}",
+              "unknown field order_id");
+    auth_with("{\"v\":2,\"type\":\"auth\",\"pos\":\"x\",\"nonce\":\"0011\"}", rule);
+    auth_with("{\"v\":2,\"type\":\"auth\",\"pos\":\"x\",\"nonce\":7}", rule);
+    auth_with("{\"type\":\"auth\",\"pos\":\"x\"," NONCE "}", rule);
+    auth_with("{\"v\":2,\"type\":\"sale\",\"pos\":\"x\"," NONCE "}", rule);
+    auth_with("{\"v\":2,\"type\":\"auth\",\"type\":\"auth\",\"pos\":\"x\"," NONCE "}",
+              "EVT_ERR_ECR_UNAUTHENTICATED");
+    /* "pos" names the POS and may be anything, however nested. */
+    auth_with("{\"v\":2,\"type\":\"auth\",\"pos\":{\"name\":\"收银1\",\"ver\":[1,{\"nonce\":null}]}"
+              "," NONCE "}",
+              NULL);
+#undef NONCE
+    open_sale_a();
+}
+
 /* A stranger on the LAN during a sale: it can neither see the sale's result nor take over. */
 static void test_stranger_cannot_read_a_result(void **state)
 {
@@ -819,6 +1150,56 @@ static void test_stranger_cannot_read_a_result(void **state)
 }
 
 /* The same sealed bytes twice: the second time the sequence number is stale. */
+/* Sends text (a JSON object) signed as it stands: no "seq" is added. */
+static void send_signed_as_is(pos *p, const char *text)
+{
+    char mac[65];
+    size_t len = strlen(text);
+    ecr_pos_mac_hex(p, 'P', text, len, mac);
+    char wire[1024];
+    int n = snprintf(wire, sizeof wire, "%.*s,\"mac\":\"%s\"}\n", (int)len - 1, text, mac);
+    ecr_pos_send_raw(p, wire, (size_t)n);
+}
+
+/* The sequence number is checked before anything else in the line: a line without a fresh
+ * integer seq closes the connection unanswered, however wrong the rest of it is. */
+static void test_seq_checked_first(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "{\"type\":\"refund\",\"order_id\":\"O1\",\"x\":1}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":\"9\"}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":0}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":2.5}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":null}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":{\"seq\":9}}",
+        "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":9" Z400 "}",
+        "{\"type\":\"sale\",\"items\":[7],\"seq\":1}", /* not fresh: the auth line was 1 */
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        send_signed_as_is(&fx.pos, lines[i]);
+        char c[512];
+        bool eof = false;
+        for (int round = 0; round < 100 && !eof; round++) {
+            pump_no_order(1);
+            ssize_t n = recv(fx.pos.fd, c, sizeof c, MSG_DONTWAIT);
+            assert_true(n <= 0); /* no reply of any kind */
+            eof = n == 0;
+        }
+        if (!eof) {
+            fail_msg("line %zu did not close the connection", i);
+        }
+        close(fx.pos.fd);
+        pos_connect(&fx.pos, fx.port);
+        pos_pair(&fx.pos);
+    }
+    /* With a fresh seq the same kind of line is answered. */
+    send_signed_as_is(&fx.pos, "{\"type\":\"status\",\"order_id\":\"O1\",\"seq\":7}");
+    char line[1024];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_contains(line, "EVT_ERR_NOT_FOUND");
+}
+
 static void test_replayed_line_refused(void **state)
 {
     (void)state;
@@ -1042,7 +1423,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_external_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines_keep_link_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_most_items_ok_one_more_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_densest_line_fits_the_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sale_read_in_fixed_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_long_line_resyncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_several_lines_in_one_write_crlf_and_blank, setup,
                                         teardown),
@@ -1052,8 +1436,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_then_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stranger_cannot_start_a_sale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key_cannot_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_line_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stranger_cannot_read_a_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replayed_line_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_checked_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_from_another_session_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_line_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_flood_and_silent_clients, setup, teardown),

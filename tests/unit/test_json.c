@@ -558,6 +558,8 @@ static void tree_document(char *out, size_t cap)
     assert_int_equal(evt_json_add_money(root, "max", EVT_FEN_MAX), EVT_OK);
     assert_int_equal(evt_json_add_int(root, "i", INT64_MIN), EVT_OK);
     assert_int_equal(evt_json_add_int(root, "z", 0), EVT_OK);
+    assert_int_equal(evt_json_add_bool(root, "yes", true), EVT_OK);
+    assert_int_equal(evt_json_add_bool(root, "no", false), EVT_OK);
     cJSON *empty = NULL, *arr = NULL, *inner = NULL, *o = NULL;
     assert_int_equal(evt_json_add_object(root, "empty", &empty), EVT_OK);
     assert_int_equal(evt_json_add_array(root, "none", &empty), EVT_OK);
@@ -584,6 +586,8 @@ static evt_err writer_document(evt_json_writer *w)
     evt_json_write_money(w, "max", EVT_FEN_MAX);
     evt_json_write_int(w, "i", INT64_MIN);
     evt_json_write_int(w, "z", 0);
+    evt_json_write_bool(w, "yes", true);
+    evt_json_write_bool(w, "no", false);
     evt_json_write_object(w, "empty");
     evt_json_write_end(w);
     evt_json_write_array(w, "none");
