@@ -51,7 +51,7 @@ static const char schema_sql[] =
     " opter_no TEXT NOT NULL, mac TEXT NOT NULL, ip TEXT NOT NULL, sign_time TEXT NOT NULL,"
     " signed_out INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS settlements("
-    " setl_id TEXT PRIMARY KEY, mdtrt_id TEXT NOT NULL UNIQUE, msgid TEXT NOT NULL UNIQUE,"
+    " setl_id TEXT PRIMARY KEY, mdtrt_id TEXT NOT NULL, msgid TEXT NOT NULL UNIQUE,"
     " fixmedins_code TEXT NOT NULL, fixmedins_setl_id TEXT NOT NULL, psn_no TEXT NOT NULL,"
     " insutype TEXT NOT NULL, setl_time TEXT NOT NULL, medfee_sumamt INTEGER NOT NULL,"
     " fulamt_ownpay_amt INTEGER NOT NULL, overlmt_selfpay INTEGER NOT NULL,"
@@ -61,6 +61,30 @@ static const char schema_sql[] =
     " psn_cash_pay INTEGER NOT NULL, authoriser TEXT, balc_after INTEGER,"
     /* '' live, '2103' cancelled by the institution, '2601' reversed after an unknown outcome */
     " cancelled TEXT NOT NULL DEFAULT '');"
+    /* The outpatient visit (clinic.c). A visit is registered (2201), described (2203), gets
+     * fee lines in batches (2204, undone per batch by 2205) and is settled (2207) or
+     * abandoned (2202). At most one live settlement per visit (settlements.mdtrt_id). */
+    "CREATE TABLE IF NOT EXISTS visits("
+    " mdtrt_id TEXT PRIMARY KEY, psn_no TEXT NOT NULL, insutype TEXT NOT NULL,"
+    " fixmedins_code TEXT NOT NULL, ipt_otp_no TEXT NOT NULL, begntime TEXT NOT NULL,"
+    " dept_name TEXT NOT NULL, dr_name TEXT NOT NULL,"
+    " med_type TEXT NOT NULL DEFAULT '', dise_codg TEXT NOT NULL DEFAULT '',"
+    " dise_name TEXT NOT NULL DEFAULT '',"
+    /* open, cancelled (2202) */
+    " state TEXT NOT NULL DEFAULT 'open', UNIQUE(fixmedins_code, ipt_otp_no));"
+    "CREATE TABLE IF NOT EXISTS fee_lines("
+    " mdtrt_id TEXT NOT NULL REFERENCES visits(mdtrt_id), feedetl_sn TEXT NOT NULL,"
+    " chrg_bchno TEXT NOT NULL, med_list_codg TEXT NOT NULL, medins_list_codg TEXT NOT NULL,"
+    " amount INTEGER NOT NULL CHECK(amount > 0), cls INTEGER NOT NULL,"
+    " overlmt INTEGER NOT NULL DEFAULT 0, live INTEGER NOT NULL DEFAULT 1,"
+    " PRIMARY KEY(mdtrt_id, feedetl_sn));"
+    /* Price ceilings (pric_uplmt_amt) of catalogue items, fen per unit: above it is over-limit. */
+    "CREATE TABLE IF NOT EXISTS price_limits("
+    " med_list_codg TEXT PRIMARY KEY, pric_uplmt INTEGER NOT NULL CHECK(pric_uplmt > 0));"
+    /* 门诊慢特病 recognition: who may settle med_type 14 for which disease. */
+    "CREATE TABLE IF NOT EXISTS chronic_certs("
+    " psn_no TEXT NOT NULL REFERENCES persons(psn_no), dise_codg TEXT NOT NULL,"
+    " dise_name TEXT NOT NULL, since TEXT NOT NULL, PRIMARY KEY(psn_no, dise_codg));"
     "CREATE TABLE IF NOT EXISTS cancellations("
     " setl_id TEXT PRIMARY KEY, orig_setl_id TEXT NOT NULL, msgid TEXT NOT NULL UNIQUE,"
     " time TEXT NOT NULL, reversed INTEGER NOT NULL DEFAULT 0);"
@@ -121,7 +145,21 @@ static const char seed_sql[] =
     " ('XR05XAL047A001010100001','维生素C片','0.1g*100片','B','09'),"
     " ('XR05CBA086A001020100001','小儿氨酚黄那敏颗粒','6g*10袋','B','09'),"
     " ('XC10AAA050A001010101873','阿托伐他汀钙片','20mg*7片','B','09'),"
-    " ('XJ01FAA090A001010101106','克拉霉素片','0.25g*6片','B','09');"
+    " ('XJ01FAA090A001010101106','克拉霉素片','0.25g*6片','B','09'),"
+    /* clinic services: 诊察费 (02), 化验费 (04), 治疗费 (05) */
+    " ('001102000010000','普通门诊诊查费','次','A','02'),"
+    " ('250101001000000','血细胞分析（血常规）','次','A','04'),"
+    " ('250302002000000','糖化血红蛋白测定','次','B','04'),"
+    " ('120400001000000','静脉输液','次','B','05');"
+    /* price ceilings (fen per unit): above them the line is over-limit */
+    "INSERT INTO price_limits VALUES"
+    " ('001102000010000',1000),"
+    " ('250101001000000',2000),"
+    " ('XC08CAA077A001010100001',2800);"
+    /* 门诊慢特病 recognitions */
+    "INSERT INTO chronic_certs VALUES"
+    " ('12010400000010000301','I10.x00','高血压','2023-04-12'),"
+    " ('12010400000010000302','E11.900','2型糖尿病','2019-09-30');"
     "INSERT INTO meta VALUES ('seeded','1'), ('seq','0');";
 
 int emu_db_exec(sqlite3 *db, const char *sql)

@@ -84,6 +84,9 @@ typedef enum { EMU_CLASS_A = 1, EMU_CLASS_B = 2, EMU_CLASS_NONE = 3 } emu_drug_c
 typedef struct {
     emu_fen amount;
     emu_drug_class cls;
+    /* The part of amount above the item's price ceiling (pric_uplmt_amt x cnt): fully
+     * self-paid (overlmt_selfpay), never in the policy scope. 0 for pharmacy lines. */
+    emu_fen overlmt;
 } emu_line;
 
 typedef struct {
@@ -104,9 +107,11 @@ typedef struct {
     emu_fen retained_minimum;   /* of the authoriser's city */
     bool same_city;             /* patient, authoriser and pharmacy in one city */
     bool allow_out_of_city;     /* authoriser city's rule */
+    int fund_pct; /* fund's share of the policy scope in percent; 0 means the default 50 */
 } emu_split_params;
 
-/* preselfpay of a class-B line: 10 %, rounded down to the fen. */
+/* preselfpay of a class-B line: 10 % of its part within the price ceiling, rounded down to the
+ * fen. */
 emu_fen emu_line_preselfpay(const emu_line *line);
 void emu_split(const emu_line *lines, size_t n, const emu_split_params *p, emu_split_result *r);
 

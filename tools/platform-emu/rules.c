@@ -13,11 +13,18 @@ static emu_fen min_fen(emu_fen a, emu_fen b)
     return a < b ? a : b;
 }
 
+/* The part of a catalogue line within its price ceiling. */
+static emu_fen within_limit(const emu_line *line)
+{
+    emu_fen over = line->overlmt > 0 ? min_fen(line->overlmt, line->amount) : 0;
+    return line->amount - over;
+}
+
 emu_fen emu_line_preselfpay(const emu_line *line)
 {
     if (line->cls != EMU_CLASS_B || line->amount <= 0)
         return 0;
-    return line->amount / 10;
+    return within_limit(line) / 10;
 }
 
 void emu_split(const emu_line *lines, size_t n, const emu_split_params *p, emu_split_result *r)
@@ -26,14 +33,17 @@ void emu_split(const emu_line *lines, size_t n, const emu_split_params *p, emu_s
     for (size_t i = 0; i < n; i++) {
         emu_fen amt = lines[i].amount;
         r->total += amt;
+        /* Above the price ceiling is the patient's own, whatever the class. */
+        emu_fen in = lines[i].cls == EMU_CLASS_NONE ? amt : within_limit(&lines[i]);
+        r->overlmt_selfpay += amt - in;
         switch (lines[i].cls) {
         case EMU_CLASS_A:
-            r->inscp += amt;
+            r->inscp += in;
             break;
         case EMU_CLASS_B: {
             emu_fen pre = emu_line_preselfpay(&lines[i]);
             r->preselfpay += pre;
-            r->inscp += amt - pre;
+            r->inscp += in - pre;
             break;
         }
         case EMU_CLASS_NONE:
@@ -41,7 +51,7 @@ void emu_split(const emu_line *lines, size_t n, const emu_split_params *p, emu_s
             break;
         }
     }
-    r->fund = r->inscp * 50 / 100;
+    r->fund = r->inscp * (p->fund_pct > 0 ? p->fund_pct : 50) / 100;
     r->psn_part = r->total - r->fund;
 
     if (p->patient_has_account && p->use_account && p->patient_balance > 0)

@@ -1,5 +1,6 @@
 /*
- * Envelope checks and the transactions (9001, 9002, ec.query, 1101, 2101, 2102, 2103, 2601).
+ * Envelope checks and the transactions (9001, 9002, ec.query, 1101, 2101, 2102, 2103, 2601);
+ * the outpatient visit (2201-2208) is in clinic.c, on the shared steps of txn_int.h.
  *
  * Contract: docs/protocol-decisions.md. Every request runs inside one IMMEDIATE SQLite
  * transaction, so two terminals settling at once see each other's debits and a crash leaves
@@ -7,6 +8,7 @@
  * refusal rolls its partial writes back, but the msgid and its stored refusal are kept.
  */
 #include "emu.h"
+#include "txn_int.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -14,32 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const emu_config *cfg;
-    sqlite3 *db;
-    json_object *input;
-    const char *infno, *msgid, *fixmedins_code, *opter, *insuplc;
-    char inst_admdvs[8];
-    time_t now;
-    emu_amount_writer aw;
-    char err[512];
-    char warn[256];
-    bool db_failed;
-} ctx;
-
-typedef struct {
-    char psn_no[32], name[64], certno[24], gend[4], brdy[16], naty[8], insutype[8], psn_type[8],
-        stas[4], insu_date[16], paus_date[16], insuplc[8], emp_name[128];
-    int offsite_filed;
-    bool has_balance;
-    emu_fen balance;
-} person;
-
 static atomic_uint refmsg_counter;
 
 /* ---- small helpers ---- */
 
-static int fail(ctx *c, const char *fmt, ...)
+int fail(ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -48,7 +29,7 @@ static int fail(ctx *c, const char *fmt, ...)
     return -1;
 }
 
-static int db_fail(ctx *c)
+int db_fail(ctx *c)
 {
     fprintf(stderr, "platform-emu: sqlite: %s\n", sqlite3_errmsg(c->db));
     c->db_failed = true;
@@ -57,7 +38,7 @@ static int db_fail(ctx *c)
 
 /* A string member, or NULL when absent or not a string (numbers are not accepted for text
  * fields: the spec types them as strings and a strict peer says so). */
-static const char *str_member(json_object *o, const char *key)
+const char *str_member(json_object *o, const char *key)
 {
     json_object *v;
     if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
@@ -69,8 +50,8 @@ static const char *str_member(json_object *o, const char *key)
     return s;
 }
 
-static int need_str(ctx *c, json_object *o, const char *where, const char *key, size_t max_len,
-                    bool allow_empty, const char **out)
+int need_str(ctx *c, json_object *o, const char *where, const char *key, size_t max_len,
+             bool allow_empty, const char **out)
 {
     json_object *v;
     if (o == NULL || !json_object_object_get_ex(o, key, &v))
@@ -86,7 +67,7 @@ static int need_str(ctx *c, json_object *o, const char *where, const char *key, 
     return 0;
 }
 
-static json_object *need_obj(ctx *c, json_object *o, const char *key)
+json_object *need_obj(ctx *c, json_object *o, const char *key)
 {
     json_object *v;
     if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
@@ -97,7 +78,7 @@ static json_object *need_obj(ctx *c, json_object *o, const char *key)
     return v;
 }
 
-static void put_str(json_object *o, const char *key, const char *value)
+void put_str(json_object *o, const char *key, const char *value)
 {
     json_object_object_add(o, key, json_object_new_string(value ? value : ""));
 }
@@ -150,7 +131,7 @@ char *emu_error_envelope(const char *err_msg)
     return s;
 }
 
-static int next_seq(ctx *c, int64_t *seq)
+int next_seq(ctx *c, int64_t *seq)
 {
     if (emu_db_exec(c->db, "UPDATE meta SET value = value + 1 WHERE key='seq'") != 0)
         return db_fail(c);
@@ -159,7 +140,7 @@ static int next_seq(ctx *c, int64_t *seq)
     return 0;
 }
 
-static int load_person(ctx *c, const char *psn_no, person *p)
+int load_person(ctx *c, const char *psn_no, person *p)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db,
@@ -197,7 +178,7 @@ static int load_person(ctx *c, const char *psn_no, person *p)
     return 0;
 }
 
-static int age_of(const person *p, time_t now)
+int age_of(const person *p, time_t now)
 {
     struct tm tm;
     localtime_r(&now, &tm);
@@ -208,7 +189,7 @@ static int age_of(const person *p, time_t now)
     return age;
 }
 
-static const char *status_refusal(const char *stas)
+const char *status_refusal(const char *stas)
 {
     if (strcmp(stas, "1") == 0)
         return NULL;
@@ -219,7 +200,7 @@ static const char *status_refusal(const char *stas)
     return "非正常参保";
 }
 
-static int adjust_balance(ctx *c, const char *psn_no, emu_fen delta)
+int adjust_balance(ctx *c, const char *psn_no, emu_fen delta)
 {
     if (delta == 0)
         return 0;
@@ -243,7 +224,7 @@ static int adjust_balance(ctx *c, const char *psn_no, emu_fen delta)
 
 /* ---- the person behind an ecToken ---- */
 
-static int check_token(ctx *c, const char *token, const char *psn_no, char holder[32])
+int check_token(ctx *c, const char *token, const char *psn_no, char holder[32])
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db,
@@ -515,32 +496,17 @@ static int txn_1101(ctx *c, json_object **out)
 
 #define EMU_MAX_LINES 200
 
-typedef struct {
-    const char *feedetl_sn, *med_list_codg;
-    json_object *cnt, *pric;
-    char chrgitm_type[8];
-} line_meta;
-
-static const char *class_level(emu_drug_class cls)
+const char *class_level(emu_drug_class cls)
 {
     return cls == EMU_CLASS_A ? "01" : cls == EMU_CLASS_B ? "02" : "03";
 }
 
-static const char *selfpay_prop(emu_drug_class cls)
+const char *selfpay_prop(emu_drug_class cls)
 {
     return cls == EMU_CLASS_A ? "0.00" : cls == EMU_CLASS_B ? "0.10" : "1.00";
 }
 
-typedef struct {
-    const char *setl_id, *mdtrt_id, *medins_setl_id;
-    char setl_time[20];
-    int sign; /* -1 for a cancelling entry */
-    bool balc_na;
-    emu_fen balc;
-} setl_view;
-
-static json_object *setlinfo_json(ctx *c, const person *p, const setl_view *v,
-                                  const emu_split_result *s)
+json_object *setlinfo_json(ctx *c, const person *p, const setl_view *v, const emu_split_result *s)
 {
     json_object *o = json_object_new_object();
     int k = v->sign;
@@ -561,7 +527,7 @@ static json_object *setlinfo_json(ctx *c, const person *p, const setl_view *v,
     put_str(o, "cvlserv_flag", "0");
     put_str(o, "setl_time", v->setl_time);
     put_str(o, "mdtrt_cert_type", "01");
-    put_str(o, "med_type", "41");
+    put_str(o, "med_type", v->med_type ? v->med_type : "41");
     emu_put_fen(&c->aw, o, "medfee_sumamt", k * s->total);
     emu_put_fen(&c->aw, o, "fulamt_ownpay_amt", k * s->fulamt_ownpay);
     emu_put_fen(&c->aw, o, "overlmt_selfpay", k * s->overlmt_selfpay);
@@ -580,7 +546,7 @@ static json_object *setlinfo_json(ctx *c, const person *p, const setl_view *v,
     emu_put_fen(&c->aw, o, "acct_pay", k * s->acct_pay);
     emu_put_fen(&c->aw, o, "acct_mulaid_pay", k * s->mulaid_pay);
     emu_put_fen(&c->aw, o, "psn_cash_pay", k * s->cash);
-    emu_put_na(o, "hosp_part_amt"); /* pharmacies bear no share */
+    emu_put_na(o, "hosp_part_amt"); /* the institution bears no share in this model */
     if (v->balc_na)
         emu_put_na(o, "balc");
     else
@@ -589,13 +555,13 @@ static json_object *setlinfo_json(ctx *c, const person *p, const setl_view *v,
     snprintf(clr, sizeof clr, "%.4s00", p->insuplc);
     put_str(o, "clr_optins", clr);
     put_str(o, "clr_way", "1");
-    put_str(o, "clr_type", "41");
+    put_str(o, "clr_type", v->med_type && strcmp(v->med_type, "41") != 0 ? "11" : "41");
     put_str(o, "medins_setl_id", v->medins_setl_id);
     put_str(o, "insuplc_admdvs", p->insuplc);
     return o;
 }
 
-static json_object *setldetail_json(ctx *c, const person *p, const emu_split_result *s, int k)
+json_object *setldetail_json(ctx *c, const person *p, const emu_split_result *s, int k)
 {
     json_object *arr = json_object_new_array(), *d = json_object_new_object();
     bool employee = strcmp(p->insutype, "310") == 0;
@@ -610,8 +576,8 @@ static json_object *setldetail_json(ctx *c, const person *p, const emu_split_res
     return arr;
 }
 
-static int parse_amount_field(ctx *c, json_object *o, const char *where, const char *key, int scale,
-                              int64_t *out, json_object **raw)
+int parse_amount_field(ctx *c, json_object *o, const char *where, const char *key, int scale,
+                       int64_t *out, json_object **raw)
 {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v))
@@ -635,7 +601,7 @@ typedef struct {
     const char *fixmedins_setl_id;
 } sale;
 
-static int load_class(ctx *c, const char *codg, emu_drug_class *cls, char type[8])
+int load_class(ctx *c, const char *codg, emu_drug_class *cls, char type[8])
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db,
@@ -655,7 +621,7 @@ static int load_class(ctx *c, const char *codg, emu_drug_class *cls, char type[8
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(c);
 }
 
-static int city_rule(ctx *c, const char *admdvs, emu_fen *retained, bool *allow_out)
+int city_rule(ctx *c, const char *admdvs, emu_fen *retained, bool *allow_out)
 {
     char city[5];
     snprintf(city, sizeof city, "%.4s", admdvs);
@@ -677,6 +643,138 @@ static int city_rule(ctx *c, const char *admdvs, emu_fen *retained, bool *allow_
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(c);
 }
 
+int parse_fee_line(ctx *c, json_object *d, const char *where, line_meta *m)
+{
+    const char *fee_time;
+    int64_t amt, cnt, pric;
+    if (need_str(c, d, where, "feedetl_sn", 30, false, &m->feedetl_sn) ||
+        need_str(c, d, where, "fee_ocur_time", 19, false, &fee_time) ||
+        need_str(c, d, where, "med_list_codg", 50, false, &m->med_list_codg) ||
+        need_str(c, d, where, "medins_list_codg", 150, false, &m->medins_list_codg) ||
+        parse_amount_field(c, d, where, "det_item_fee_sumamt", 2, &amt, NULL) ||
+        parse_amount_field(c, d, where, "cnt", 4, &cnt, &m->cnt) ||
+        parse_amount_field(c, d, where, "pric", 6, &pric, &m->pric))
+        return -1;
+    if (!emu_time_text_valid(fee_time))
+        return fail(c, "字段%sfee_ocur_time格式错误", where);
+    if (amt <= 0 || cnt <= 0 || pric < 0)
+        return fail(c, "字段%s金额或数量必须为正", where);
+    /* cnt (4 decimals) x pric (6 decimals) has 10 decimals; round half up to the fen */
+    __int128 product = (__int128)cnt * pric;
+    __int128 fen = (product + 50000000) / 100000000;
+    if (fen != amt)
+        return fail(c, "字段%sdet_item_fee_sumamt与单价×数量不符", where);
+    memset(&m->line, 0, sizeof m->line);
+    if (load_class(c, m->med_list_codg, &m->line.cls, m->chrgitm_type) != 0)
+        return -1;
+    m->line.amount = amt;
+    m->uplmt = 0;
+    if (m->line.cls == EMU_CLASS_NONE)
+        return 0;
+    if (emu_db_scalar(c->db, &m->uplmt, "SELECT pric_uplmt FROM price_limits WHERE med_list_codg=?",
+                      m->med_list_codg, NULL) < 0)
+        return db_fail(c); /* no row: no ceiling (uplmt stays 0) */
+    if (m->uplmt > 0) {
+        /* within the ceiling: cnt x pric_uplmt (fen), half up like the line's own amount */
+        __int128 cap = ((__int128)cnt * m->uplmt + 5000) / 10000;
+        if (amt > cap)
+            m->line.overlmt = amt - (emu_fen)cap;
+    }
+    return 0;
+}
+
+json_object *fee_line_result_json(ctx *c, const line_meta *m)
+{
+    const emu_line *l = &m->line;
+    json_object *d = json_object_new_object();
+    emu_fen pre = emu_line_preselfpay(l);
+    emu_fen over = l->cls == EMU_CLASS_NONE ? 0 : l->overlmt;
+    put_str(d, "feedetl_sn", m->feedetl_sn);
+    emu_put_fen(&c->aw, d, "det_item_fee_sumamt", l->amount);
+    json_object_object_add(d, "cnt", json_object_get(m->cnt));
+    json_object_object_add(d, "pric", json_object_get(m->pric));
+    if (m->uplmt > 0)
+        emu_put_fen(&c->aw, d, "pric_uplmt_amt", m->uplmt);
+    else
+        emu_put_na(d, "pric_uplmt_amt");
+    put_str(d, "selfpay_prop", selfpay_prop(l->cls));
+    emu_put_fen(&c->aw, d, "fulamt_ownpay_amt", l->cls == EMU_CLASS_NONE ? l->amount : 0);
+    emu_put_fen(&c->aw, d, "overlmt_amt", over);
+    emu_put_fen(&c->aw, d, "preselfpay_amt", pre);
+    emu_put_fen(&c->aw, d, "inscp_scp_amt", l->cls == EMU_CLASS_NONE ? 0 : l->amount - over - pre);
+    put_str(d, "chrgitm_lv", class_level(l->cls));
+    put_str(d, "med_chrgitm_type", m->chrgitm_type);
+    put_str(d, "list_sp_item_flag", "0");
+    return d;
+}
+
+int check_patient(ctx *c, const char *psn_no, const char *cert_type, const char *cert_no,
+                  const char *insutype, person *p)
+{
+    if (strcmp(cert_type, "01") != 0)
+        return fail(c, "就诊凭证类型mdtrt_cert_type仅支持01（医保电子凭证）");
+    int rc = load_person(c, psn_no, p);
+    if (rc != 0)
+        return rc < 0 ? -1 : fail(c, "人员编号psn_no不存在");
+    if (strcmp(c->insuplc, p->insuplc) != 0)
+        return fail(c, "参保地医保区划insuplc_admdvs与人员参保地不一致");
+    if (check_token(c, cert_no, psn_no, NULL) != 0)
+        return -1;
+    if (strcmp(insutype, p->insutype) != 0)
+        return fail(c, "险种类型insutype与人员参保险种不一致");
+    const char *why = status_refusal(p->stas);
+    if (why)
+        return fail(c, "参保人%s（psn_insu_stas=%s），不能享受医保待遇", why, p->stas);
+    if (strncmp(p->insuplc, c->inst_admdvs, 4) != 0 && !p->offsite_filed)
+        return fail(c, "异地参保人员未办理异地就医备案，不能直接结算");
+    return 0;
+}
+
+int split_payment(ctx *c, const person *p, bool use_account, const emu_line *lines, size_t n,
+                  int fund_pct, person *authoriser, bool *has_authoriser, emu_split_result *out)
+{
+    /* the earliest 共济 authorisation pays; one beneficiary, one payer per settlement */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT authoriser FROM mutual_aid WHERE beneficiary=? "
+                           "ORDER BY since, authoriser LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(c);
+    sqlite3_bind_text(st, 1, p->psn_no, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char auth_no[32] = "";
+    if (rc == SQLITE_ROW)
+        snprintf(auth_no, sizeof auth_no, "%s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(c);
+    *has_authoriser = false;
+    emu_split_params sp = {
+        .patient_has_account = p->has_balance,
+        .use_account = use_account,
+        .patient_balance = p->balance,
+        .patient_normal = true,
+        .fund_pct = fund_pct,
+    };
+    if (auth_no[0]) {
+        if (load_person(c, auth_no, authoriser) != 0)
+            return c->db_failed ? -1 : fail(c, "共济授权人信息不存在");
+        *has_authoriser = true;
+        const person *a = authoriser;
+        sp.has_authoriser = true;
+        sp.authoriser_normal = status_refusal(a->stas) == NULL && a->has_balance;
+        sp.authoriser_balance = a->balance;
+        if (city_rule(c, a->insuplc, &sp.retained_minimum, &sp.allow_out_of_city) != 0)
+            return -1;
+        sp.same_city = strncmp(a->insuplc, c->inst_admdvs, 4) == 0 &&
+                       strncmp(p->insuplc, c->inst_admdvs, 4) == 0;
+    }
+    emu_split(lines, n, &sp, out);
+    if (out->mulaid_refusal)
+        snprintf(c->warn, sizeof c->warn, "家庭共济未支付：%s", out->mulaid_refusal);
+    return 0;
+}
+
 static int prepare_sale(ctx *c, sale *s)
 {
     json_object *di = need_obj(c, c->input, "druginfo");
@@ -695,30 +793,14 @@ static int prepare_sale(ctx *c, sale *s)
     emu_fen sumamt;
     if (parse_amount_field(c, di, "druginfo.", "medfee_sumamt", 2, &sumamt, NULL))
         return -1;
-    if (strcmp(cert_type, "01") != 0)
-        return fail(c, "就诊凭证类型mdtrt_cert_type仅支持01（医保电子凭证）");
     if (!emu_time_text_valid(begntime))
         return fail(c, "字段druginfo.begntime格式错误，应为yyyy-MM-dd HH:mm:ss");
     if (strcmp(acct_flag, "0") != 0 && strcmp(acct_flag, "1") != 0)
         return fail(c, "字段druginfo.acct_used_flag应为\"0\"或\"1\"");
     if (strcmp(med_type, "41") != 0)
         return fail(c, "药店购药医疗类别med_type应为41");
-
-    int rc = load_person(c, psn_no, &s->patient);
-    if (rc != 0)
-        return rc < 0 ? -1 : fail(c, "人员编号psn_no不存在");
-    person *p = &s->patient;
-    if (strcmp(c->insuplc, p->insuplc) != 0)
-        return fail(c, "参保地医保区划insuplc_admdvs与人员参保地不一致");
-    if (check_token(c, cert_no, psn_no, NULL) != 0)
+    if (check_patient(c, psn_no, cert_type, cert_no, insutype, &s->patient) != 0)
         return -1;
-    if (strcmp(insutype, p->insutype) != 0)
-        return fail(c, "险种类型insutype与人员参保险种不一致");
-    const char *why = status_refusal(p->stas);
-    if (why)
-        return fail(c, "参保人%s（psn_insu_stas=%s），不能享受医保待遇", why, p->stas);
-    if (strncmp(p->insuplc, c->inst_admdvs, 4) != 0 && !p->offsite_filed)
-        return fail(c, "异地参保人员未办理异地就医备案，不能直接结算");
 
     json_object *details;
     if (!json_object_object_get_ex(c->input, "drugdetail", &details) ||
@@ -737,102 +819,79 @@ static int prepare_sale(ctx *c, sale *s)
         if (json_object_get_type(d) != json_type_object)
             return fail(c, "%s应为对象", where);
         line_meta *m = &s->meta[i];
-        const char *fee_time, *medins_codg;
-        int64_t amt, cnt, pric;
-        if (need_str(c, d, where, "feedetl_sn", 30, false, &m->feedetl_sn) ||
-            need_str(c, d, where, "fee_ocur_time", 19, false, &fee_time) ||
-            need_str(c, d, where, "med_list_codg", 50, false, &m->med_list_codg) ||
-            need_str(c, d, where, "medins_list_codg", 150, false, &medins_codg) ||
-            parse_amount_field(c, d, where, "det_item_fee_sumamt", 2, &amt, NULL) ||
-            parse_amount_field(c, d, where, "cnt", 4, &cnt, &m->cnt) ||
-            parse_amount_field(c, d, where, "pric", 6, &pric, &m->pric))
+        if (parse_fee_line(c, d, where, m) != 0)
             return -1;
-        if (!emu_time_text_valid(fee_time))
-            return fail(c, "字段%sfee_ocur_time格式错误", where);
         for (size_t j = 0; j < i; j++)
             if (strcmp(s->meta[j].feedetl_sn, m->feedetl_sn) == 0)
                 return fail(c, "费用明细流水号feedetl_sn重复：%s", m->feedetl_sn);
-        if (amt <= 0 || cnt <= 0 || pric < 0)
-            return fail(c, "字段%s金额或数量必须为正", where);
-        /* cnt (4 decimals) x pric (6 decimals) has 10 decimals; round half up to the fen */
-        __int128 product = (__int128)cnt * pric;
-        __int128 fen = (product + 50000000) / 100000000;
-        if (fen != amt)
-            return fail(c, "字段%sdet_item_fee_sumamt与单价×数量不符", where);
-        if (load_class(c, m->med_list_codg, &s->lines[i].cls, m->chrgitm_type) != 0)
-            return -1;
-        s->lines[i].amount = amt;
-        sum += amt;
+        s->lines[i] = m->line;
+        sum += m->line.amount;
     }
     if (sum != sumamt)
         return fail(c, "医疗费总额medfee_sumamt与明细金额合计不符");
     s->n = n;
 
-    /* the earliest 共济 authorisation pays; one beneficiary, one payer per sale */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT authoriser FROM mutual_aid WHERE beneficiary=? "
-                           "ORDER BY since, authoriser LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(c);
-    sqlite3_bind_text(st, 1, psn_no, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    char auth_no[32] = "";
-    if (rc == SQLITE_ROW)
-        snprintf(auth_no, sizeof auth_no, "%s", sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(c);
-    s->has_authoriser = false;
-    emu_split_params sp = {
-        .patient_has_account = p->has_balance,
-        .use_account = acct_flag[0] == '1',
-        .patient_balance = p->balance,
-        .patient_normal = true,
-    };
-    if (auth_no[0]) {
-        if (load_person(c, auth_no, &s->authoriser) != 0)
-            return c->db_failed ? -1 : fail(c, "共济授权人信息不存在");
-        s->has_authoriser = true;
-        person *a = &s->authoriser;
-        sp.has_authoriser = true;
-        sp.authoriser_normal = status_refusal(a->stas) == NULL && a->has_balance;
-        sp.authoriser_balance = a->balance;
-        if (city_rule(c, a->insuplc, &sp.retained_minimum, &sp.allow_out_of_city) != 0)
-            return -1;
-        sp.same_city = strncmp(a->insuplc, c->inst_admdvs, 4) == 0 &&
-                       strncmp(p->insuplc, c->inst_admdvs, 4) == 0;
-    }
-    emu_split(s->lines, s->n, &sp, &s->split);
-    if (s->split.mulaid_refusal)
-        snprintf(c->warn, sizeof c->warn, "家庭共济未支付：%s", s->split.mulaid_refusal);
-    return 0;
+    return split_payment(c, &s->patient, acct_flag[0] == '1', s->lines, s->n, 0, &s->authoriser,
+                         &s->has_authoriser, &s->split);
 }
 
 static json_object *detlcutinfo_json(ctx *c, const sale *s)
 {
     json_object *arr = json_object_new_array();
-    for (size_t i = 0; i < s->n; i++) {
-        const emu_line *l = &s->lines[i];
-        const line_meta *m = &s->meta[i];
-        json_object *d = json_object_new_object();
-        emu_fen pre = emu_line_preselfpay(l);
-        put_str(d, "feedetl_sn", m->feedetl_sn);
-        emu_put_fen(&c->aw, d, "det_item_fee_sumamt", l->amount);
-        json_object_object_add(d, "cnt", json_object_get(m->cnt));
-        json_object_object_add(d, "pric", json_object_get(m->pric));
-        emu_put_na(d, "pric_uplmt_amt");
-        put_str(d, "selfpay_prop", selfpay_prop(l->cls));
-        emu_put_fen(&c->aw, d, "fulamt_ownpay_amt", l->cls == EMU_CLASS_NONE ? l->amount : 0);
-        emu_put_fen(&c->aw, d, "overlmt_amt", 0);
-        emu_put_fen(&c->aw, d, "preselfpay_amt", pre);
-        emu_put_fen(&c->aw, d, "inscp_scp_amt", l->cls == EMU_CLASS_NONE ? 0 : l->amount - pre);
-        put_str(d, "chrgitm_lv", class_level(l->cls));
-        put_str(d, "med_chrgitm_type", m->chrgitm_type);
-        put_str(d, "list_sp_item_flag", "0");
-        json_object_array_add(arr, d);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        json_object_array_add(arr, fee_line_result_json(c, &s->meta[i]));
     return arr;
+}
+
+int new_ids(ctx *c, char setl_id[40], char mdtrt_id[40])
+{
+    int64_t seq;
+    char compact[15];
+    if (next_seq(c, &seq) != 0)
+        return -1;
+    emu_time_compact(c->now, compact);
+    snprintf(setl_id, 40, "STL%s%06lld", compact, (long long)seq);
+    if (mdtrt_id != NULL)
+        snprintf(mdtrt_id, 40, "MDT%s%06lld", compact, (long long)seq);
+    return 0;
+}
+
+int record_settlement(ctx *c, const person *p, const setl_view *v, const char *fixmedins_setl_id,
+                      const emu_split_result *r, const person *authoriser)
+{
+    if (adjust_balance(c, p->psn_no, -r->acct_pay) != 0 ||
+        (r->mulaid_pay > 0 &&
+         (authoriser == NULL || adjust_balance(c, authoriser->psn_no, -r->mulaid_pay) != 0)))
+        return c->db_failed ? -1 : fail(c, "个人账户余额不足，结算失败");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            c->db,
+            "INSERT INTO settlements(setl_id, mdtrt_id, msgid, fixmedins_code, "
+            "fixmedins_setl_id, psn_no, insutype, setl_time, medfee_sumamt, "
+            "fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt, "
+            "fund_pay_sumamt, psn_part_amt, acct_pay, acct_mulaid_pay, psn_cash_pay, "
+            "authoriser, balc_after) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            -1, &st, NULL) != SQLITE_OK)
+        return db_fail(c);
+    const char *texts[] = {v->setl_id,        v->mdtrt_id, c->msgid,    c->fixmedins_code,
+                           fixmedins_setl_id, p->psn_no,   p->insutype, v->setl_time};
+    for (int i = 0; i < 8; i++)
+        sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+    const emu_fen nums[] = {r->total, r->fulamt_ownpay, r->overlmt_selfpay, r->preselfpay, r->inscp,
+                            r->fund,  r->psn_part,      r->acct_pay,        r->mulaid_pay, r->cash};
+    for (int i = 0; i < 10; i++)
+        sqlite3_bind_int64(st, 9 + i, nums[i]);
+    if (r->mulaid_pay > 0)
+        sqlite3_bind_text(st, 19, authoriser->psn_no, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 19);
+    if (p->has_balance)
+        sqlite3_bind_int64(st, 20, p->balance - r->acct_pay);
+    else
+        sqlite3_bind_null(st, 20);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(c);
 }
 
 static int txn_2101_2102(ctx *c, bool settle, json_object **out)
@@ -851,57 +910,13 @@ static int txn_2101_2102(ctx *c, bool settle, json_object **out)
     v.balc = p->balance - r->acct_pay;
     char setl_id[40] = "", mdtrt_id[40] = "";
     if (settle) {
-        int64_t seq;
-        char compact[15];
-        if (next_seq(c, &seq) != 0)
+        if (new_ids(c, setl_id, mdtrt_id) != 0)
             goto done;
-        emu_time_compact(c->now, compact);
-        snprintf(setl_id, sizeof setl_id, "STL%s%06lld", compact, (long long)seq);
-        snprintf(mdtrt_id, sizeof mdtrt_id, "MDT%s%06lld", compact, (long long)seq);
         v.setl_id = setl_id;
         v.mdtrt_id = mdtrt_id;
-        if (adjust_balance(c, p->psn_no, -r->acct_pay) != 0 ||
-            (r->mulaid_pay > 0 && adjust_balance(c, s->authoriser.psn_no, -r->mulaid_pay) != 0)) {
-            if (!c->db_failed)
-                fail(c, "个人账户余额不足，结算失败");
+        if (record_settlement(c, p, &v, s->fixmedins_setl_id, r,
+                              s->has_authoriser ? &s->authoriser : NULL) != 0)
             goto done;
-        }
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(
-                c->db,
-                "INSERT INTO settlements(setl_id, mdtrt_id, msgid, fixmedins_code, "
-                "fixmedins_setl_id, psn_no, insutype, setl_time, medfee_sumamt, "
-                "fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt, "
-                "fund_pay_sumamt, psn_part_amt, acct_pay, acct_mulaid_pay, psn_cash_pay, "
-                "authoriser, balc_after) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                -1, &st, NULL) != SQLITE_OK) {
-            db_fail(c);
-            goto done;
-        }
-        const char *texts[] = {
-            setl_id,   mdtrt_id,    c->msgid,   c->fixmedins_code, s->fixmedins_setl_id,
-            p->psn_no, p->insutype, v.setl_time};
-        for (int i = 0; i < 8; i++)
-            sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
-        const emu_fen nums[] = {r->total,      r->fulamt_ownpay, r->overlmt_selfpay, r->preselfpay,
-                                r->inscp,      r->fund,          r->psn_part,        r->acct_pay,
-                                r->mulaid_pay, r->cash};
-        for (int i = 0; i < 10; i++)
-            sqlite3_bind_int64(st, 9 + i, nums[i]);
-        if (r->mulaid_pay > 0)
-            sqlite3_bind_text(st, 19, s->authoriser.psn_no, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 19);
-        if (p->has_balance)
-            sqlite3_bind_int64(st, 20, v.balc);
-        else
-            sqlite3_bind_null(st, 20);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            db_fail(c);
-            goto done;
-        }
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "setlinfo", setlinfo_json(c, p, &v, r));
@@ -916,19 +931,15 @@ done:
 
 /* ---- 2103 and the reversal helpers ---- */
 
-typedef struct {
-    char setl_id[40], mdtrt_id[40], msgid[40], inst[16], psn_no[32], authoriser[32], cancelled[8];
-    emu_split_result split;
-} stored_setl;
-
-static int load_settlement(ctx *c, const char *column, const char *value, stored_setl *out)
+int load_settlement(ctx *c, const char *column, const char *value, stored_setl *out)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT setl_id, mdtrt_id, msgid, fixmedins_code, psn_no, ifnull(authoriser,''), "
              "cancelled, medfee_sumamt, fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, "
              "inscp_scp_amt, fund_pay_sumamt, psn_part_amt, acct_pay, acct_mulaid_pay, "
-             "psn_cash_pay FROM settlements WHERE %s=?",
+             "psn_cash_pay, ifnull((SELECT med_type FROM visits v WHERE v.mdtrt_id = "
+             "settlements.mdtrt_id), '') FROM settlements WHERE %s=?",
              column);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -958,12 +969,13 @@ static int load_settlement(ctx *c, const char *column, const char *value, stored
     r->acct_pay = sqlite3_column_int64(st, 14);
     r->mulaid_pay = sqlite3_column_int64(st, 15);
     r->cash = sqlite3_column_int64(st, 16);
+    snprintf(out->med_type, sizeof out->med_type, "%s", sqlite3_column_text(st, 17));
     sqlite3_finalize(st);
     return 0;
 }
 
 /* Gives the money of a live settlement back and marks it with `how` ("2103" or "2601"). */
-static int undo_settlement(ctx *c, const stored_setl *s, const char *how)
+int undo_settlement(ctx *c, const stored_setl *s, const char *how)
 {
     if (adjust_balance(c, s->psn_no, s->split.acct_pay) != 0 ||
         (s->authoriser[0] && adjust_balance(c, s->authoriser, s->split.mulaid_pay) != 0))
@@ -986,6 +998,12 @@ static int txn_2103(ctx *c, json_object **out)
     if (d == NULL || need_str(c, d, "data.", "setl_id", 30, false, &setl_id) ||
         need_str(c, d, "data.", "psn_no", 30, false, &psn_no))
         return -1;
+    return cancel_settlement(c, setl_id, psn_no, NULL, out);
+}
+
+int cancel_settlement(ctx *c, const char *setl_id, const char *psn_no, const char *mdtrt_id,
+                      json_object **out)
+{
     stored_setl s;
     int rc = load_settlement(c, "setl_id", setl_id, &s);
     if (rc != 0)
@@ -994,7 +1012,16 @@ static int txn_2103(ctx *c, json_object **out)
         return fail(c, "结算记录与人员编号psn_no不一致");
     if (strcmp(s.inst, c->fixmedins_code) != 0)
         return fail(c, "不能撤销其他定点机构的结算");
-    if (strcmp(s.cancelled, "2103") == 0)
+    /* a visit's settlement is cancelled by 2208 (with its mdtrt_id), a pharmacy sale's by 2103 */
+    int64_t is_visit = 0;
+    if (emu_db_scalar(c->db, &is_visit, "SELECT count(*) FROM visits WHERE mdtrt_id=?", s.mdtrt_id,
+                      NULL) != 0)
+        return db_fail(c);
+    if (mdtrt_id == NULL && is_visit)
+        return fail(c, "门诊结算应使用2208撤销");
+    if (mdtrt_id != NULL && (!is_visit || strcmp(mdtrt_id, s.mdtrt_id) != 0))
+        return fail(c, "结算记录与就诊ID mdtrt_id不一致");
+    if (strcmp(s.cancelled, "2103") == 0 || strcmp(s.cancelled, "2208") == 0)
         return fail(c, "该结算已撤销，不能重复撤销");
     if (strcmp(s.cancelled, "2601") == 0)
         return fail(c, "该结算已冲正，不能撤销");
@@ -1003,16 +1030,16 @@ static int txn_2103(ctx *c, json_object **out)
         return c->db_failed ? -1 : fail(c, "人员编号psn_no不存在");
     if (strcmp(c->insuplc, p.insuplc) != 0)
         return fail(c, "参保地医保区划insuplc_admdvs与人员参保地不一致");
-    if (undo_settlement(c, &s, "2103") != 0)
+    if (undo_settlement(c, &s, mdtrt_id == NULL ? "2103" : "2208") != 0)
         return -1;
-    int64_t seq;
-    if (next_seq(c, &seq) != 0)
+    char cancel_id[40];
+    if (new_ids(c, cancel_id, NULL) != 0)
         return -1;
-    char compact[15], cancel_id[40];
-    emu_time_compact(c->now, compact);
-    snprintf(cancel_id, sizeof cancel_id, "STL%s%06lld", compact, (long long)seq);
-    setl_view v = {
-        .sign = -1, .setl_id = cancel_id, .mdtrt_id = s.mdtrt_id, .medins_setl_id = c->msgid};
+    setl_view v = {.sign = -1,
+                   .setl_id = cancel_id,
+                   .mdtrt_id = s.mdtrt_id,
+                   .medins_setl_id = c->msgid,
+                   .med_type = s.med_type[0] ? s.med_type : NULL};
     emu_time_text(c->now, v.setl_time);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(c->db,
@@ -1155,7 +1182,7 @@ static int txn_2601(ctx *c, json_object **out)
         outcome = "not_found";
     } else if (strcmp(seen_infno, oinfno) != 0) {
         return fail(c, "原交易编号oinfno与原报文不符");
-    } else if (strcmp(oinfno, "2102") == 0) {
+    } else if (strcmp(oinfno, "2102") == 0 || strcmp(oinfno, "2207") == 0) {
         stored_setl s;
         rc = load_settlement(c, "msgid", omsgid, &s);
         if (rc < 0)
@@ -1169,7 +1196,7 @@ static int txn_2601(ctx *c, json_object **out)
                 outcome = "applied";
             }
         }
-    } else if (strcmp(oinfno, "2103") == 0) {
+    } else if (strcmp(oinfno, "2103") == 0 || strcmp(oinfno, "2208") == 0) {
         bool applied = false;
         if (undo_cancellation(c, omsgid, &applied) != 0)
             return -1;
@@ -1193,8 +1220,11 @@ static bool idempotent_infno(const char *infno)
 
 static bool needs_psn(const char *infno)
 {
+    /* the pharmacy sale, the outpatient visit (2201-2208) and the reversal */
     return strcmp(infno, "2101") == 0 || strcmp(infno, "2102") == 0 || strcmp(infno, "2103") == 0 ||
-           strcmp(infno, "2601") == 0;
+           strcmp(infno, "2601") == 0 ||
+           (strncmp(infno, "220", 3) == 0 && infno[3] >= '1' && infno[3] <= '8' &&
+            infno[4] == '\0');
 }
 
 static bool needs_sign_in(const char *infno)
@@ -1444,6 +1474,22 @@ void emu_txn_handle(const emu_config *cfg, sqlite3 *db, const char *body, emu_tx
             rc = txn_2103(&c, &output);
         else if (strcmp(c.infno, "2601") == 0)
             rc = txn_2601(&c, &output);
+        else if (strcmp(c.infno, "2201") == 0)
+            rc = emu_clinic_2201(&c, &output);
+        else if (strcmp(c.infno, "2202") == 0)
+            rc = emu_clinic_2202(&c, &output);
+        else if (strcmp(c.infno, "2203") == 0)
+            rc = emu_clinic_2203(&c, &output);
+        else if (strcmp(c.infno, "2204") == 0)
+            rc = emu_clinic_2204(&c, &output);
+        else if (strcmp(c.infno, "2205") == 0)
+            rc = emu_clinic_2205(&c, &output);
+        else if (strcmp(c.infno, "2206") == 0)
+            rc = emu_clinic_2206_2207(&c, false, &output);
+        else if (strcmp(c.infno, "2207") == 0)
+            rc = emu_clinic_2206_2207(&c, true, &output);
+        else if (strcmp(c.infno, "2208") == 0)
+            rc = emu_clinic_2208(&c, &output);
         else
             rc = fail(&c, "不支持的交易编号infno：%s", c.infno);
         if (c.db_failed) {

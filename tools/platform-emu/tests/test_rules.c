@@ -30,7 +30,8 @@ static void classes_and_rounding(void **state)
 {
     (void)state;
     /* 甲 25.00, 乙 6.80 (10 % = 0.68 first self-paid), not listed 30.00 */
-    emu_line l[] = {{Y(25, 0), EMU_CLASS_A}, {Y(6, 80), EMU_CLASS_B}, {Y(30, 0), EMU_CLASS_NONE}};
+    emu_line l[] = {
+        {Y(25, 0), EMU_CLASS_A, 0}, {Y(6, 80), EMU_CLASS_B, 0}, {Y(30, 0), EMU_CLASS_NONE, 0}};
     emu_split_result r;
     emu_split(l, 3, &own_account, &r);
     assert_int_equal(r.total, Y(61, 80));
@@ -43,7 +44,7 @@ static void classes_and_rounding(void **state)
     assert_int_equal(r.cash, 0);
     assert_sums(&r);
     /* odd fen: fund rounds down, preselfpay rounds down */
-    emu_line odd[] = {{1, EMU_CLASS_A}, {19, EMU_CLASS_B}};
+    emu_line odd[] = {{1, EMU_CLASS_A, 0}, {19, EMU_CLASS_B, 0}};
     emu_split(odd, 2, &own_account, &r);
     assert_int_equal(r.preselfpay, 1);
     assert_int_equal(r.inscp, 19);
@@ -54,7 +55,7 @@ static void classes_and_rounding(void **state)
 static void account_not_used_or_short(void **state)
 {
     (void)state;
-    emu_line l[] = {{Y(100, 0), EMU_CLASS_A}};
+    emu_line l[] = {{Y(100, 0), EMU_CLASS_A, 0}};
     emu_split_params p = own_account;
     emu_split_result r;
     p.use_account = false;
@@ -72,7 +73,7 @@ static void account_not_used_or_short(void **state)
 static void resident_has_no_account(void **state)
 {
     (void)state;
-    emu_line l[] = {{Y(18, 60), EMU_CLASS_B}};
+    emu_line l[] = {{Y(18, 60), EMU_CLASS_B, 0}};
     emu_split_params p = {
         .patient_has_account = false, .use_account = true, .patient_normal = true};
     emu_split_result r;
@@ -104,7 +105,7 @@ static emu_split_params mutual_aid(void)
 static void mutual_aid_pays_scope_remainder(void **state)
 {
     (void)state;
-    emu_line l[] = {{Y(84, 0), EMU_CLASS_A}};
+    emu_line l[] = {{Y(84, 0), EMU_CLASS_A, 0}};
     emu_split_params p = mutual_aid();
     emu_split_result r;
     emu_split(l, 1, &p, &r);
@@ -120,7 +121,7 @@ static void mutual_aid_never_pays_outside_scope(void **state)
 {
     (void)state;
     /* 乙 first self-paid and unlisted items stay cash even with a rich authoriser */
-    emu_line l[] = {{Y(50, 0), EMU_CLASS_B}, {Y(20, 0), EMU_CLASS_NONE}};
+    emu_line l[] = {{Y(50, 0), EMU_CLASS_B, 0}, {Y(20, 0), EMU_CLASS_NONE, 0}};
     emu_split_params p = mutual_aid();
     p.patient_balance = 0;
     emu_split_result r;
@@ -142,7 +143,7 @@ static void mutual_aid_never_pays_outside_scope(void **state)
 static void retained_minimum_caps(void **state)
 {
     (void)state;
-    emu_line l[] = {{Y(2800, 0), EMU_CLASS_A}};
+    emu_line l[] = {{Y(2800, 0), EMU_CLASS_A, 0}};
     emu_split_params p = mutual_aid();
     emu_split_result r;
     emu_split(l, 1, &p, &r);
@@ -160,7 +161,7 @@ static void retained_minimum_caps(void **state)
 static void refusals(void **state)
 {
     (void)state;
-    emu_line l[] = {{Y(84, 0), EMU_CLASS_A}};
+    emu_line l[] = {{Y(84, 0), EMU_CLASS_A, 0}};
     emu_split_result r;
     emu_split_params p = mutual_aid();
     p.same_city = false;
