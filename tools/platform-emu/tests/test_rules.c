@@ -14,7 +14,7 @@
 static void assert_sums(const emu_split_result *r)
 {
     assert_int_equal(r->fund + r->acct_pay + r->mulaid_pay + r->cash, r->total);
-    assert_int_equal(r->inscp + r->preselfpay + r->fulamt_ownpay, r->total);
+    assert_int_equal(r->inscp + r->preselfpay + r->fulamt_ownpay + r->overlmt_selfpay, r->total);
     assert_int_equal(r->psn_part, r->total - r->fund);
     assert_true(r->acct_pay >= 0 && r->mulaid_pay >= 0 && r->cash >= 0);
 }
@@ -25,6 +25,35 @@ static const emu_split_params own_account = {
     .patient_balance = Y(3000, 0),
     .patient_normal = true,
 };
+
+/* Outpatient lines: above the price ceiling is the patient's own whatever the class; 乙's
+ * first self-paid 10 % is of the part within the ceiling; the fund's share is the caller's. */
+static void price_ceiling_and_fund_share(void **state)
+{
+    (void)state;
+    emu_line l[] = {{Y(15, 0), EMU_CLASS_A, Y(5, 0)},
+                    {Y(60, 0), EMU_CLASS_B, Y(10, 0)},
+                    {Y(25, 0), EMU_CLASS_NONE, Y(25, 0)}}; /* 丙: all its own, never "over" */
+    emu_split_result r;
+    emu_split(l, 3, &own_account, &r);
+    assert_sums(&r);
+    assert_int_equal(r.overlmt_selfpay, Y(15, 0));
+    assert_int_equal(r.preselfpay, Y(5, 0));
+    assert_int_equal(r.fulamt_ownpay, Y(25, 0));
+    assert_int_equal(r.inscp, Y(10, 0) + Y(45, 0));
+    assert_int_equal(r.fund, Y(27, 50)); /* the default 50 % */
+    emu_split_params chronic = own_account;
+    chronic.fund_pct = 70;
+    emu_split(l, 3, &chronic, &r);
+    assert_sums(&r);
+    assert_int_equal(r.fund, Y(38, 50));
+    /* a ceiling "above" the whole amount cannot make the scope negative */
+    emu_line odd[] = {{Y(1, 0), EMU_CLASS_B, Y(9, 0)}};
+    emu_split(odd, 1, &own_account, &r);
+    assert_sums(&r);
+    assert_int_equal(r.overlmt_selfpay, Y(1, 0));
+    assert_int_equal(r.inscp, 0);
+}
 
 static void classes_and_rounding(void **state)
 {
@@ -193,6 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classes_and_rounding),
+        cmocka_unit_test(price_ceiling_and_fund_share),
         cmocka_unit_test(account_not_used_or_short),
         cmocka_unit_test(resident_has_no_account),
         cmocka_unit_test(mutual_aid_pays_scope_remainder),
