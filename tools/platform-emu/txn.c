@@ -1,6 +1,7 @@
 /*
  * Envelope checks and the transactions (9001, 9002, ec.query, 1101, 2101, 2102, 2103, 2601);
- * the outpatient visit (2201-2208) is in clinic.c, on the shared steps of txn_int.h.
+ * the outpatient visit (2201-2208) is in clinic.c and the daily close (3201, 3202) in recon.c,
+ * on the shared steps of txn_int.h.
  *
  * Contract: docs/protocol-decisions.md. Every request runs inside one IMMEDIATE SQLite
  * transaction, so two terminals settling at once see each other's debits and a crash leaves
@@ -1490,6 +1491,10 @@ void emu_txn_handle(const emu_config *cfg, sqlite3 *db, const char *body, emu_tx
             rc = emu_clinic_2206_2207(&c, true, &output);
         else if (strcmp(c.infno, "2208") == 0)
             rc = emu_clinic_2208(&c, &output);
+        else if (strcmp(c.infno, "3201") == 0)
+            rc = emu_recon_3201(&c, &output);
+        else if (strcmp(c.infno, "3202") == 0)
+            rc = emu_recon_3202(&c, &output);
         else
             rc = fail(&c, "不支持的交易编号infno：%s", c.infno);
         if (c.db_failed) {

@@ -114,4 +114,8 @@ int emu_clinic_2205(ctx *c, json_object **out);
 int emu_clinic_2206_2207(ctx *c, bool settle, json_object **out);
 int emu_clinic_2208(ctx *c, json_object **out);
 
+/* The daily close (recon.c). */
+int emu_recon_3201(ctx *c, json_object **out);
+int emu_recon_3202(ctx *c, json_object **out);
+
 #endif

@@ -2,7 +2,8 @@
  * emu.clinic: the outpatient visit (2201-2208) as a clinic's billing window drives it, over
  * real HTTPS on loopback, with exact fen values from the rules in docs/platform-emulator.md
  * ("Outpatient visit"): catalogue classes 甲/乙/丙, price ceilings, the fund's share for general
- * (11) and chronic (14) outpatient, 共济, batches, undo steps and the ledger after each.
+ * (11) and chronic (14) outpatient, 共济, batches, undo steps and the ledger after each; and
+ * the day's close (3201 totals, 3202 settlements) over sales and visits ("Daily close").
  */
 #include "emu_client.h"
 
@@ -32,6 +33,7 @@ typedef struct {
     emu_scan_result s;
     char mdtrt_id[40];
     char med_type[4];
+    char day[11]; /* the platform's date of the last sale (its clock, its time zone) */
 } fixture;
 
 static int setup(void **state)
@@ -396,6 +398,144 @@ static void abandoned_visit(void **state)
     assert_int_equal(emu_balance(&f->srv, "employee"), Y(3000, 0));
 }
 
+/* ---- the daily close ---- */
+
+static json_object *totals(fixture *f, const char *clr_type, emu_fen total, emu_fen fund,
+                           emu_fen acct, int count)
+{
+    const char *today = f->day;
+    char t[32], fu[32], a[32], n[16];
+    json_object *in = json_object_new_object(), *d = json_object_new_object();
+    add(d, "insutype", "310");
+    add(d, "clr_type", clr_type);
+    add(d, "setl_optins", "120100");
+    add(d, "stmt_begndate", today);
+    add(d, "stmt_enddate", today);
+    add(d, "medfee_sumamt", emu_fen_format(total, t, sizeof t));
+    add(d, "fund_pay_sumamt", emu_fen_format(fund, fu, sizeof fu));
+    add(d, "acct_pay", emu_fen_format(acct, a, sizeof a));
+    snprintf(n, sizeof n, "%d", count);
+    add(d, "fixmedins_setl_cnt", n);
+    json_object_object_add(in, "data", d);
+    return emu_call(&f->t, "3201", in, NULL, NULL);
+}
+
+typedef struct {
+    const char *setl_id;
+    emu_fen total, fund, acct;
+    bool refunded;
+} mine;
+
+static json_object *details(fixture *f, const mine *m, size_t n)
+{
+    const char *today = f->day;
+    json_object *in = json_object_new_object(), *d = json_object_new_object(),
+                *arr = json_object_new_array();
+    add(d, "clr_type", "41");
+    add(d, "setl_optins", "120100");
+    add(d, "stmt_begndate", today);
+    add(d, "stmt_enddate", today);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_new_object();
+        char t[32], fu[32], a[32];
+        add(e, "setl_id", m[i].setl_id);
+        add(e, "refd_setl_flag", m[i].refunded ? "1" : "0");
+        add(e, "medfee_sumamt", emu_fen_format(m[i].total, t, sizeof t));
+        add(e, "fund_pay_sumamt", emu_fen_format(m[i].fund, fu, sizeof fu));
+        add(e, "acct_pay", emu_fen_format(m[i].acct, a, sizeof a));
+        json_object_array_add(arr, e);
+    }
+    json_object_object_add(in, "data", d);
+    json_object_object_add(in, "detail", arr);
+    return emu_call(&f->t, "3202", in, NULL, NULL);
+}
+
+static char *pharmacy_sale(fixture *f, const char *infno_extra_cancel)
+{
+    emu_scan_result s;
+    assert_int_equal(emu_scan(&f->t, "employee", NULL, &s), 0);
+    emu_test_line l[] = {{"XJ01CAA040A001010100001", 2, "15.90", "31.80"}};
+    json_object *in = emu_sale_input(&s, "310", true, l, 1, "ORD-RECON");
+    json_object *r = emu_call(&f->t, "2102", in, s.insuplc, NULL);
+    expect_ok(r, "2102");
+    char *id = strdup(emu_path_str(r, "output.setlinfo.setl_id"));
+    snprintf(f->day, sizeof f->day, "%.10s", emu_path_str(r, "output.setlinfo.setl_time"));
+    json_object_put(r);
+    if (infno_extra_cancel != NULL) {
+        json_object *cin = json_object_new_object(), *d = json_object_new_object();
+        add(d, "setl_id", id);
+        add(d, "psn_no", s.psn_no);
+        json_object_object_add(cin, "data", d);
+        r = emu_call(&f->t, infno_extra_cancel, cin, s.insuplc, NULL);
+        expect_ok(r, "2103");
+        json_object_put(r);
+    }
+    emu_scan_free(&s);
+    return id;
+}
+
+/* A day with a sale, a cancelled sale and a visit: the platform's totals per clearing type,
+ * and the settlements that differ found one by one. */
+static void daily_close(void **state)
+{
+    fixture *f = *state;
+    char *sale = pharmacy_sale(f, NULL);
+    char *cancelled = pharmacy_sale(f, "2103");
+    register_visit(f, "employee", "MZ0005");
+    json_object *r = visit_info(f, "11", "");
+    expect_ok(r, "2203");
+    json_object_put(r);
+    r = fee_lines(f, "B1", 1, (line[]){{BLOOD, 1, "18.00", "18.00"}}, 1);
+    expect_ok(r, "2204");
+    json_object_put(r);
+    r = settle(f, "2207", "B1", Y(18, 0), true, NULL);
+    expect_ok(r, "2207");
+    json_object_put(r);
+
+    /* 41: the one live sale (31.80, fund 15.90, account 15.90) */
+    r = totals(f, "41", Y(31, 80), Y(15, 90), Y(15, 90), 1);
+    expect_ok(r, "3201");
+    assert_string_equal(emu_path_str(r, "output.data.stmt_rslt"), "0");
+    json_object_put(r);
+    r = totals(f, "41", Y(63, 60), Y(31, 80), Y(31, 80), 2); /* counting the cancelled one */
+    expect_ok(r, "3201");
+    assert_string_equal(emu_path_str(r, "output.data.stmt_rslt"), "1");
+    assert_non_null(strstr(emu_path_str(r, "output.data.stmt_rslt_dscr"), "平台结算1笔"));
+    assert_non_null(strstr(emu_path_str(r, "output.data.stmt_rslt_dscr"), "31.80"));
+    json_object_put(r);
+    /* 11: the visit */
+    r = totals(f, "11", Y(18, 0), Y(9, 0), Y(9, 0), 1);
+    assert_string_equal(emu_path_str(r, "output.data.stmt_rslt"), "0");
+    json_object_put(r);
+
+    /* 3202: the terminal's list as it should be: nothing differs */
+    mine ok[] = {{sale, Y(31, 80), Y(15, 90), Y(15, 90), false},
+                 {cancelled, Y(31, 80), Y(15, 90), Y(15, 90), true}};
+    r = details(f, ok, 2);
+    expect_ok(r, "3202");
+    assert_int_equal(json_object_array_length(emu_path(r, "output.result")), 0);
+    json_object_put(r);
+    /* one fen off, a cancelled sale held live, a settlement the platform never made */
+    mine bad[] = {{sale, Y(31, 81), Y(15, 90), Y(15, 90), false},
+                  {cancelled, Y(31, 80), Y(15, 90), Y(15, 90), false},
+                  {"STL-NOT-ON-PLATFORM", Y(1, 0), 0, 0, false}};
+    r = details(f, bad, 3);
+    expect_ok(r, "3202");
+    assert_int_equal(json_object_array_length(emu_path(r, "output.result")), 3);
+    assert_string_equal(emu_path_str(r, "output.result.0.stmt_rslt"), "3");
+    assert_string_equal(emu_path_str(r, "output.result.1.stmt_rslt"), "4");
+    assert_string_equal(emu_path_str(r, "output.result.2.stmt_rslt"), "2");
+    json_object_put(r);
+    /* a live settlement missing from the terminal's list */
+    r = details(f, NULL, 0);
+    assert_int_equal(json_object_array_length(emu_path(r, "output.result")), 1);
+    assert_string_equal(emu_path_str(r, "output.result.0.setl_id"), sale);
+    assert_string_equal(emu_path_str(r, "output.result.0.stmt_rslt"), "1");
+    json_object_put(r);
+    free(sale);
+    free(cancelled);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(chronic_visit_with_mutual_aid, setup, teardown),
         cmocka_unit_test_setup_teardown(visit_of_hundreds_of_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(abandoned_visit, setup, teardown),
+        cmocka_unit_test_setup_teardown(daily_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
