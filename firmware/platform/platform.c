@@ -33,6 +33,10 @@ typedef struct platform_owed {
     uint32_t attempts;
 } platform_owed;
 
+/* A connection prepared ahead of need with keep_connection_s = 0 is closed after idling this
+ * long (the scan may take a while; most gateways keep an idle connection 60 s or more). */
+#define PLATFORM_PREPARED_IDLE_MS 30000u
+
 struct evt_platform {
     const evt_hal *hal;
     const evt_config *cfg;
@@ -307,12 +311,18 @@ void evt_platform_close(evt_platform *p)
     evt_https_disconnect(p->https);
 }
 
+/* How long a kept (or prepared) connection may idle before the terminal closes it. */
+static uint64_t keep_limit_ms(const evt_platform *p)
+{
+    return p->keep_ms ? p->keep_ms : PLATFORM_PREPARED_IDLE_MS;
+}
+
 void evt_platform_idle(evt_platform *p)
 {
     /* Closed by us before the platform's idle timeout can close it under a request. */
-    if (p->kept_since != 0 && platform_now_ms(p) + 1u - p->kept_since >= p->keep_ms) {
+    if (p->kept_since != 0 && platform_now_ms(p) + 1u - p->kept_since >= keep_limit_ms(p)) {
         EVT_LOGI(MOD, "kept connection idle for %lu s; closed",
-                 (unsigned long)(p->keep_ms / 1000u));
+                 (unsigned long)(keep_limit_ms(p) / 1000u));
         evt_platform_close(p);
     }
 }
@@ -320,8 +330,11 @@ void evt_platform_idle(evt_platform *p)
 evt_err evt_platform_prepare(evt_platform *p)
 {
     evt_platform_idle(p);
-    p->kept_since = 0;
-    return evt_https_connect_ahead(p->https);
+    evt_err err = evt_https_connect_ahead(p->https);
+    /* Idle from now until the first call: an order abandoned before it reaches the platform
+     * must not leave the connection open for ever. */
+    p->kept_since = err == EVT_OK ? platform_now_ms(p) + 1u : 0;
+    return err;
 }
 
 void evt_platform_https_info(const evt_platform *p, evt_https_info *out)

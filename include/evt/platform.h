@@ -146,14 +146,17 @@ evt_err evt_platform_owe_reversal(evt_platform *p, const char *infno, const char
 void evt_platform_disconnect(evt_platform *p);
 /* Closes the connection now, whatever the policy. */
 void evt_platform_close(evt_platform *p);
-/* Main-loop housekeeping: closes a kept connection that idled keep_connection_s. Cheap. */
+/* Main-loop housekeeping: closes a kept connection that idled keep_connection_s (a prepared
+ * one: see evt_platform_prepare). Cheap. */
 void evt_platform_idle(evt_platform *p);
 /*
  * Connects ahead of need (call when an order arrives, before the code is scanned): TCP and
  * the TLS handshake (resumed when a ticket is held) happen while the cashier works, so the
  * sale's first request finds the connection up. A kept connection is probed without waiting
  * and replaced if the platform closed it. Sends nothing of any request; errors are only
- * advisory (the first call connects again itself).
+ * advisory (the first call connects again itself). The prepared connection counts as idle
+ * until the first call: evt_platform_idle closes it after keep_connection_s (30 s when that
+ * is 0), so an order abandoned before the scan does not leave it open.
  */
 evt_err evt_platform_prepare(evt_platform *p);
 /* The HTTPS client's counters (connections, full/resumed handshakes), for logs and tests. */

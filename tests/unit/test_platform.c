@@ -296,6 +296,18 @@ static void default_policy_closes_at_the_end(void **state)
     assert_true(tls_ts_wait_closed(f->srv, 1, 3000));
     person_call_ok(f);
     assert_int_equal(https_of(f).connections_opened, 2);
+    evt_platform_disconnect(f->p);
+    assert_false(https_of(f).connected);
+
+    /* Prepared for an order that never reaches the platform: closed after 30 s of idling. */
+    assert_int_equal(evt_platform_prepare(f->p), EVT_OK);
+    assert_true(https_of(f).connected);
+    fake_sys_advance(&sys, 29000);
+    evt_platform_idle(f->p);
+    assert_true(https_of(f).connected);
+    fake_sys_advance(&sys, 1000);
+    evt_platform_idle(f->p);
+    assert_false(https_of(f).connected);
 }
 
 static void kept_connection_reused_then_closed_after_idle(void **state)
