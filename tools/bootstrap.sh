@@ -27,11 +27,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # libgnutls30 and gnutls-bin (certtool) are also what test_https's GnuTLS peer dlopens and
 # runs: without them that test fails (tests/support/skip_policy.h), it does not skip.
+# valgrind: bench_protocol includes <valgrind/callgrind.h> (its instruction-count mode).
 HOST_PACKAGES=(
     build-essential cmake pkg-config dpkg-dev ca-certificates
     libzbar-dev libqrencode-dev libcjson-dev libcmocka-dev libpng-dev
     libmicrohttpd-dev libgnutls28-dev libgnutls30 gnutls-bin libsqlite3-dev sqlite3 libjson-c-dev
     unifont clang-format socat
+    valgrind
     gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
     clang-14 libclang-rt-14-dev llvm-14
 )

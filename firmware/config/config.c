@@ -582,6 +582,11 @@ static const char *set_connect_timeout_ms(evt_config *cfg, const char *v, size_t
                : "must be milliseconds 100-600000";
 }
 
+static const char *set_keep_connection_s(evt_config *cfg, const char *v, size_t n)
+{
+    return parse_uint(v, n, 0, 3600, &cfg->keep_connection_s) ? NULL : "must be seconds 0-3600";
+}
+
 static const char *set_office_id(evt_config *cfg, const char *v, size_t n)
 {
     return set_token(cfg->office_id, sizeof cfg->office_id, v, n);
@@ -675,6 +680,7 @@ static const key_def keys[] = {
     {"receipt_qr", set_receipt_qr, false},
     {"http_timeout_ms", set_http_timeout_ms, false},
     {"connect_timeout_ms", set_connect_timeout_ms, false},
+    {"keep_connection_s", set_keep_connection_s, false},
     {"office_id", set_office_id, true},
     {"office_name", set_office_name, true},
     {"business_type", set_business_type, false},

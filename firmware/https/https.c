@@ -11,6 +11,7 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/psa_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -61,8 +62,19 @@ struct evt_https_client {
     /* Decrypted response bytes not yet parsed, and the HTTP/1.1 framing state. */
     evt_http1_reader rx;
 
+    /* TLS 1.3 session resumption: the last ticket the server sent, serialised
+     * (mbedtls_ssl_session_save), in RAM only. session_len == 0: none held. */
+    uint8_t session[EVT_HTTPS_SESSION_MAX_BYTES];
+    size_t session_len;
+    bool session_offered;        /* the connection being set up offered the stored ticket */
+    uint32_t handshake_verifies; /* certificates verified in the current handshake */
+
     /* Diagnostics. */
     uint32_t connections_opened;
+    uint32_t full_handshakes;
+    uint32_t resumed_handshakes;
+    uint32_t cert_verifications;
+    uint32_t tickets_received;
     const char *tls_version;
     const char *ciphersuite;
     int last_mbedtls_error;
@@ -247,6 +259,92 @@ static const char *handshake_hint(int ret)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* TLS 1.3 session resumption (docs/https-client.md, "Session resumption") */
+
+/* Every client's handshakes, for benchmarks that cannot reach the client (evt_https_get_totals). */
+static evt_https_totals totals;
+
+/* Forgets the stored ticket: the bytes are a key to the platform session, so they are wiped. */
+static void forget_session(evt_https_client *c)
+{
+    mbedtls_platform_zeroize(c->session, sizeof(c->session));
+    c->session_len = 0;
+}
+
+/* A NewSessionTicket arrived (TLS 1.3, after the handshake): keep it for the next connection.
+ * mbedTLS keeps the ticket's lifetime and reception time with it and does not offer it once
+ * expired. A ticket that does not fit the fixed buffer is not kept (logged, never fatal). */
+static void store_session(evt_https_client *c)
+{
+    c->tickets_received++;
+    mbedtls_ssl_session s;
+    mbedtls_ssl_session_init(&s);
+    int ret = mbedtls_ssl_get_session(&c->ssl, &s);
+    size_t len = 0;
+    if (ret == 0) {
+        ret = mbedtls_ssl_session_save(&s, c->session, sizeof(c->session), &len);
+    }
+    mbedtls_ssl_session_free(&s);
+    if (ret != 0) {
+        forget_session(c);
+        EVT_LOGW(MOD,
+                 "session ticket not kept (mbedtls -0x%04x, %lu bytes needed, %u held at most)",
+                 (unsigned)-ret, (unsigned long)len, (unsigned)EVT_HTTPS_SESSION_MAX_BYTES);
+        return;
+    }
+    c->session_len = len;
+}
+
+/* Offers the stored ticket on the connection being set up. A ticket mbedTLS cannot load is
+ * dropped and the handshake goes on as a full one. */
+static void offer_session(evt_https_client *c)
+{
+    c->session_offered = false;
+    if (c->session_len == 0) {
+        return;
+    }
+    mbedtls_ssl_session s;
+    mbedtls_ssl_session_init(&s);
+    int ret = mbedtls_ssl_session_load(&s, c->session, c->session_len);
+    if (ret == 0) {
+        ret = mbedtls_ssl_set_session(&c->ssl, &s);
+    }
+    mbedtls_ssl_session_free(&s);
+    if (ret != 0) {
+        EVT_LOGW(MOD, "stored session not usable (mbedtls -0x%04x); full handshake",
+                 (unsigned)-ret);
+        forget_session(c);
+        return;
+    }
+    c->session_offered = true;
+}
+
+/* Counts the server certificates verified (depth 0: one per full handshake); mbedTLS's own
+ * verification result stands (flags untouched). A resumed handshake calls it never. */
+static int count_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)crt;
+    (void)flags;
+    evt_https_client *c = ctx;
+    if (depth == 0) {
+        c->handshake_verifies++;
+        c->cert_verifications++;
+        totals.cert_verifications++;
+    }
+    return 0;
+}
+
+/* A post-handshake message was handled by mbedTLS: keep the ticket if it was one. */
+static bool post_handshake_message(evt_https_client *c, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        store_session(c);
+        return true;
+    }
+    return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Connection management */
 
 static void drop_connection(evt_https_client *c, bool send_close_notify)
@@ -283,6 +381,7 @@ static evt_err connect_tls(evt_https_client *c)
         return err;
     }
     c->connections_opened++;
+    totals.connections_opened++;
 
     mbedtls_ssl_init(&c->ssl);
     c->ssl_ready = true;
@@ -298,6 +397,8 @@ static evt_err connect_tls(evt_https_client *c)
         return is_alloc_error(ret) ? EVT_ERR_NOMEM : EVT_ERR_TLS_CONFIG;
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, NULL, bio_recv_timeout);
+    offer_session(c);
+    c->handshake_verifies = 0;
 
     do {
         ret = mbedtls_ssl_handshake(&c->ssl);
@@ -308,13 +409,31 @@ static evt_err connect_tls(evt_https_client *c)
                  evt_err_name(err), (unsigned)-ret, (unsigned long)c->last_verify_flags,
                  evt_err_name(c->net_err), err == EVT_ERR_TLS_HANDSHAKE ? handshake_hint(ret) : "");
         drop_connection(c, false);
+        if (c->session_offered) {
+            forget_session(c); /* whatever went wrong, the next attempt starts clean */
+        }
         return err;
     }
     c->connected = true;
     c->tls_version = mbedtls_ssl_get_version(&c->ssl);
     c->ciphersuite = mbedtls_ssl_get_ciphersuite(&c->ssl);
-    EVT_LOGI(MOD, "connected: %s %s in %lu ms", c->tls_version, c->ciphersuite,
-             (unsigned long)(now_ms(c) - started));
+    /* Resumed: the server took the ticket (PSK with ECDHE), so it sent no certificate and none
+     * was verified. Offered but verified: the server refused the ticket and the handshake went
+     * on as a full one in the same round trip; the ticket is spent. */
+    bool resumed = c->session_offered && c->handshake_verifies == 0;
+    if (resumed) {
+        c->resumed_handshakes++;
+        totals.resumed_handshakes++;
+    } else {
+        c->full_handshakes++;
+        totals.full_handshakes++;
+    }
+    if (c->session_offered && !resumed) {
+        forget_session(c);
+        EVT_LOGI(MOD, "session ticket refused by the server; full handshake");
+    }
+    EVT_LOGI(MOD, "connected: %s %s, %s handshake in %lu ms", c->tls_version, c->ciphersuite,
+             resumed ? "resumed" : "full", (unsigned long)(now_ms(c) - started));
     return EVT_OK;
 }
 
@@ -333,8 +452,7 @@ static bool idle_connection_alive(evt_https_client *c)
     for (int i = 0; i < 4; i++) {
         c->net_err = EVT_OK;
         int ret = mbedtls_ssl_read(&c->ssl, c->rx.rx, sizeof(c->rx.rx));
-        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
-            ret == MBEDTLS_ERR_SSL_WANT_READ) {
+        if (post_handshake_message(c, ret)) {
             continue; /* post-handshake message handled; look again */
         }
         alive = (ret == MBEDTLS_ERR_SSL_TIMEOUT && c->net_err == EVT_ERR_NET_TIMEOUT);
@@ -363,8 +481,7 @@ static evt_err tls_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, bool *
             *got = (size_t)ret;
             return EVT_OK;
         }
-        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET ||
-            ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        if (post_handshake_message(c, ret)) {
             continue;
         }
         if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
@@ -505,8 +622,7 @@ static evt_err write_all(evt_https_client *c, const uint8_t *data, size_t len)
             done += (size_t)ret;
             continue;
         }
-        if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ ||
-            ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        if (post_handshake_message(c, ret)) {
             continue;
         }
         return map_tls_error(c, ret, PHASE_EXCHANGE);
@@ -678,6 +794,16 @@ evt_err evt_https_client_new(const evt_https_config *cfg, const evt_hal_net *net
     /* PSA's DRBG, seeded from the HAL entropy by psa_crypto_init: one DRBG for everything. */
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
     conf_tls_profile(&c->conf);
+    mbedtls_ssl_conf_verify(&c->conf, count_verify, c);
+    /* Resumption (TLS 1.3 tickets): mbedTLS 3.6 drops NewSessionTickets unless asked to hand
+     * them over; a resumed handshake is PSK with ECDHE (pure-PSK mode is not in the build), so
+     * every connection keeps forward secrecy. */
+    mbedtls_ssl_conf_session_tickets(&c->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+        &c->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+    mbedtls_ssl_conf_tls13_key_exchange_modes(&c->conf,
+                                              MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL |
+                                                  MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL);
     *out = c;
     return EVT_OK;
 }
@@ -688,6 +814,7 @@ void evt_https_client_free(evt_https_client *c)
         return;
     }
     drop_connection(c, true);
+    forget_session(c);
     mbedtls_ssl_config_free(&c->conf);
     mbedtls_x509_crt_free(&c->ca);
     evt_free(c->host);
@@ -701,6 +828,33 @@ void evt_https_disconnect(evt_https_client *c)
     if (c) {
         drop_connection(c, true);
     }
+}
+
+evt_err evt_https_connect_ahead(evt_https_client *c)
+{
+    if (!c) {
+        return EVT_ERR_ARG;
+    }
+    if (c->connected) {
+        if (idle_connection_alive(c)) {
+            return EVT_OK;
+        }
+        drop_connection(c, false);
+    }
+    c->last_verify_flags = 0;
+    return connect_tls(c);
+}
+
+void evt_https_forget_session(evt_https_client *c)
+{
+    if (c) {
+        forget_session(c);
+    }
+}
+
+void evt_https_get_totals(evt_https_totals *out)
+{
+    *out = totals;
 }
 
 void evt_https_response_free(evt_https_response *resp)
@@ -798,4 +952,10 @@ void evt_https_get_info(const evt_https_client *c, evt_https_info *out)
     out->last_mbedtls_error = c->last_mbedtls_error;
     out->last_verify_flags = c->last_verify_flags;
     out->last_net_error = c->last_net_error;
+    out->full_handshakes = c->full_handshakes;
+    out->resumed_handshakes = c->resumed_handshakes;
+    out->cert_verifications = c->cert_verifications;
+    out->tickets_received = c->tickets_received;
+    out->session_held = c->session_len > 0;
+    out->session_bytes = c->session_len;
 }

@@ -33,6 +33,10 @@ typedef struct platform_owed {
     uint32_t attempts;
 } platform_owed;
 
+/* A connection prepared ahead of need with keep_connection_s = 0 is closed after idling this
+ * long (the scan may take a while; most gateways keep an idle connection 60 s or more). */
+#define PLATFORM_PREPARED_IDLE_MS 30000u
+
 struct evt_platform {
     const evt_hal *hal;
     const evt_config *cfg;
@@ -47,6 +51,10 @@ struct evt_platform {
      * idle screen's every-pass question does not walk the journal on flash. */
     unsigned reversals_owed;
     evt_platform_owner owner;
+    /* Connection policy (keep_connection_s): a conversation's end keeps the connection for at
+     * most keep_ms; kept_since is when the last one ended (0 = none kept). */
+    uint64_t keep_ms;
+    uint64_t kept_since;
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -254,6 +262,7 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         .io_timeout_ms = cfg->http_timeout_ms,
         .max_body = EVT_PROTO_ANSWER_MAX_BYTES,
     };
+    p->keep_ms = (uint64_t)cfg->keep_connection_s * 1000u;
     err = p->request ? evt_https_client_new(&hc, hal->net, hal->sys, &p->https) : EVT_ERR_NOMEM;
     if (err != EVT_OK) {
         evt_platform_free(p);
@@ -278,9 +287,59 @@ void evt_platform_free(evt_platform *p)
     evt_free(p);
 }
 
+static uint64_t platform_now_ms(const evt_platform *p)
+{
+    return p->hal->sys->monotonic_ms(p->hal->sys->ctx);
+}
+
 void evt_platform_disconnect(evt_platform *p)
 {
+    evt_https_info info;
+    evt_https_get_info(p->https, &info);
+    if (p->keep_ms == 0 || !info.connected) {
+        p->kept_since = 0;
+        evt_https_disconnect(p->https);
+        return;
+    }
+    /* Kept for the next conversation; +1 so that a clock at 0 still marks one as kept. */
+    p->kept_since = platform_now_ms(p) + 1u;
+}
+
+void evt_platform_close(evt_platform *p)
+{
+    p->kept_since = 0;
     evt_https_disconnect(p->https);
+}
+
+/* How long a kept (or prepared) connection may idle before the terminal closes it. */
+static uint64_t keep_limit_ms(const evt_platform *p)
+{
+    return p->keep_ms ? p->keep_ms : PLATFORM_PREPARED_IDLE_MS;
+}
+
+void evt_platform_idle(evt_platform *p)
+{
+    /* Closed by us before the platform's idle timeout can close it under a request. */
+    if (p->kept_since != 0 && platform_now_ms(p) + 1u - p->kept_since >= keep_limit_ms(p)) {
+        EVT_LOGI(MOD, "kept connection idle for %lu s; closed",
+                 (unsigned long)(keep_limit_ms(p) / 1000u));
+        evt_platform_close(p);
+    }
+}
+
+evt_err evt_platform_prepare(evt_platform *p)
+{
+    evt_platform_idle(p);
+    evt_err err = evt_https_connect_ahead(p->https);
+    /* Idle from now until the first call: an order abandoned before it reaches the platform
+     * must not leave the connection open for ever. */
+    p->kept_since = err == EVT_OK ? platform_now_ms(p) + 1u : 0;
+    return err;
+}
+
+void evt_platform_https_info(const evt_platform *p, evt_https_info *out)
+{
+    evt_https_get_info(p->https, out);
 }
 
 void evt_platform_reply_free(evt_platform_reply *reply)
@@ -433,6 +492,8 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
                           const evt_platform_settle_ref *settle, evt_platform_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
+    evt_platform_idle(p);
+    p->kept_since = 0;
     if (needs_sign_no(infno) && p->sign_no[0] == '\0') {
         evt_err err = evt_platform_sign_in(p);
         if (err != EVT_OK) {

@@ -91,6 +91,10 @@ typedef struct evt_config {
     evt_receipt_qr_mode receipt_qr; /* default raster */
     uint32_t http_timeout_ms;       /* default 15000 */
     uint32_t connect_timeout_ms;    /* default 5000 */
+    /* How long the platform connection is kept idle after a conversation ends (a sale, the
+     * sign-in) for the next one to reuse, 0..3600 s; 0 (default) = closed at once. Set it
+     * below the platform's idle timeout (docs/performance.md). */
+    uint32_t keep_connection_s;
 
     char office_id[31];    /* for ec.query officeId */
     char office_name[101]; /* for ec.query officeName, UTF-8 */

@@ -8,6 +8,12 @@
  * Security: the server certificate must chain to the provisioned CA (VERIFY_REQUIRED), its
  * CN/SAN must match server_name, TLS 1.2 is the minimum and TLS 1.3 is preferred.
  *
+ * Resumption: the last TLS 1.3 session ticket the server sent is kept in the client (RAM only,
+ * at most EVT_HTTPS_SESSION_MAX_BYTES, wiped when replaced, refused or the client is freed) and
+ * offered on the next connection: PSK with ECDHE, so no certificate is verified and forward
+ * secrecy stays. An expired ticket is not offered; a refused one means a full handshake in the
+ * same round trip. The reconnect rule below is unchanged by it.
+ *
  * Reconnect rule (what the transaction engine relies on): a kept-alive connection is checked
  * before a request is written; if the server closed it while idle, or it fails before a single
  * byte of the new request reached the transport, the client reconnects once and sends the
@@ -41,6 +47,9 @@
 #define EVT_HTTPS_MAX_HEADER_SECTION (16u * 1024u)
 /* Most extra headers a request may carry. */
 #define EVT_HTTPS_MAX_EXTRA_HEADERS 16u
+/* Largest serialised TLS 1.3 session (ticket, resumption key, lifetime, server name) a client
+ * keeps for resumption, in RAM only; a larger ticket is not kept (full handshake next time). */
+#define EVT_HTTPS_SESSION_MAX_BYTES 512u
 
 typedef struct evt_https_config {
     const char *host; /* DNS name or IPv4/IPv6 literal to connect to */
@@ -121,7 +130,24 @@ typedef struct evt_https_info {
     int last_mbedtls_error;     /* last negative mbedTLS return seen (0 = none) */
     uint32_t last_verify_flags; /* MBEDTLS_X509_BADCERT_* of the last failed verification */
     evt_err last_net_error;     /* last error the HAL network driver returned */
+    /* Handshakes that completed: full (server certificate verified) or resumed (a TLS 1.3
+     * ticket accepted: PSK with ECDHE, no certificate sent, none verified). */
+    uint32_t full_handshakes;
+    uint32_t resumed_handshakes;
+    uint32_t cert_verifications; /* server (leaf) certificates verified */
+    uint32_t tickets_received;   /* TLS 1.3 NewSessionTicket messages */
+    bool session_held;           /* a ticket is stored for the next connection */
+    size_t session_bytes;        /* its serialised size (at most EVT_HTTPS_SESSION_MAX_BYTES) */
 } evt_https_info;
+
+/* The same counters summed over every client of the process (benchmarks, which drive the
+ * whole application and cannot reach its client). Only ever grow. */
+typedef struct evt_https_totals {
+    uint32_t connections_opened;
+    uint32_t full_handshakes;
+    uint32_t resumed_handshakes;
+    uint32_t cert_verifications;
+} evt_https_totals;
 
 typedef struct evt_https_client evt_https_client;
 
@@ -179,6 +205,20 @@ void evt_https_response_free(evt_https_response *resp);
  * The next POST connects again. */
 void evt_https_disconnect(evt_https_client *client);
 
+/*
+ * Makes sure a connection is up before a request needs it, so that the TCP connect and the
+ * TLS handshake happen off the critical path (e.g. when an order arrives, while the cashier
+ * scans). A kept-alive connection is probed without waiting (as evt_https_post does before a
+ * request) and replaced when the server closed it. Offers the stored ticket when there is
+ * one. Nothing of any request is sent, so it is always safe to call. Errors: those of the
+ * connect and handshake listed for evt_https_post (request_sent is always false).
+ */
+evt_err evt_https_connect_ahead(evt_https_client *client);
+
+/* Wipes the stored session ticket: the next connection makes a full handshake. */
+void evt_https_forget_session(evt_https_client *client);
+
 void evt_https_get_info(const evt_https_client *client, evt_https_info *out);
+void evt_https_get_totals(evt_https_totals *out);
 
 #endif /* EVT_HTTPS_H */

@@ -17,6 +17,7 @@
 #include "evt/config.h"
 #include "evt/err.h"
 #include "evt/hal.h"
+#include "evt/https.h"
 #include "evt/journal.h"
 #include "evt/proto.h"
 
@@ -135,7 +136,30 @@ evt_platform_owed_state evt_platform_owed(evt_platform *p, const char *msgid);
 evt_err evt_platform_owe_reversal(evt_platform *p, const char *infno, const char *msgid,
                                   const evt_platform_settle_ref *ref);
 
-/* Ends the kept-alive connection (end of a sale). */
+/*
+ * The end of a conversation (a sale, the sign-in, a pass of reversal retries). With
+ * keep_connection_s = 0 (the default) it closes the connection. Otherwise the connection is
+ * kept idle for the next conversation and closed by evt_platform_idle (or the next call or
+ * prepare) once it has idled keep_connection_s; a kept connection the platform closed in the
+ * meantime is found by the probe before the next request and replaced (docs/https-client.md).
+ */
 void evt_platform_disconnect(evt_platform *p);
+/* Closes the connection now, whatever the policy. */
+void evt_platform_close(evt_platform *p);
+/* Main-loop housekeeping: closes a kept connection that idled keep_connection_s (a prepared
+ * one: see evt_platform_prepare). Cheap. */
+void evt_platform_idle(evt_platform *p);
+/*
+ * Connects ahead of need (call when an order arrives, before the code is scanned): TCP and
+ * the TLS handshake (resumed when a ticket is held) happen while the cashier works, so the
+ * sale's first request finds the connection up. A kept connection is probed without waiting
+ * and replaced if the platform closed it. Sends nothing of any request; errors are only
+ * advisory (the first call connects again itself). The prepared connection counts as idle
+ * until the first call: evt_platform_idle closes it after keep_connection_s (30 s when that
+ * is 0), so an order abandoned before the scan does not leave it open.
+ */
+evt_err evt_platform_prepare(evt_platform *p);
+/* The HTTPS client's counters (connections, full/resumed handshakes), for logs and tests. */
+void evt_platform_https_info(const evt_platform *p, evt_https_info *out);
 
 #endif /* EVT_PLATFORM_H */

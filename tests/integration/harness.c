@@ -118,6 +118,11 @@ int emu_cli(const emu *e, char *out, size_t cap, const char *const *args)
 
 int emu_start(emu *e, const char *name)
 {
+    return emu_start_args(e, name, NULL);
+}
+
+int emu_start_args(emu *e, const char *name, const char *const *serve_args)
+{
     memset(e, 0, sizeof *e);
     snprintf(e->dir, sizeof e->dir, "%s/%s-%d", WORK_ROOT, name, (int)getpid());
     rm_rf(e->dir);
@@ -141,19 +146,22 @@ int emu_start(emu *e, const char *name)
     snprintf(key, sizeof key, "%s/server-key.pem", e->certs);
     snprintf(ready, sizeof ready, "%s/port", e->dir);
     snprintf(log, sizeof log, "%s/platform-emu.log", e->dir);
-    char *argv[] = {(char *)EMU_BIN,
-                    (char *)"serve",
-                    (char *)"--db",
-                    e->db,
-                    (char *)"--port",
-                    (char *)"0",
-                    (char *)"--cert",
-                    cert,
-                    (char *)"--key",
-                    key,
-                    (char *)"--ready-file",
-                    ready,
-                    NULL};
+    char *argv[24] = {(char *)EMU_BIN,
+                      (char *)"serve",
+                      (char *)"--db",
+                      e->db,
+                      (char *)"--port",
+                      (char *)"0",
+                      (char *)"--cert",
+                      cert,
+                      (char *)"--key",
+                      key,
+                      (char *)"--ready-file",
+                      ready,
+                      NULL};
+    for (int n = 12, i = 0; serve_args != NULL && serve_args[i] != NULL && n < 23; n++, i++) {
+        argv[n] = (char *)serve_args[i];
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -424,6 +432,9 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         return -1;
     }
     evt_sim_net_posix_init(&t->net);
+    if (opt->wrap_net != NULL) {
+        opt->wrap_net(opt->wrap_net_arg, &t->net);
+    }
     if (opt->nor != NULL) {
         t->nor = opt->nor;
         t->flash_in = &opt->nor->hal;

@@ -33,6 +33,8 @@ typedef struct emu {
 
 /* Starts a fresh emulator (own directory, certificates, seeded ledger) on a free port. */
 int emu_start(emu *e, const char *name);
+/* Same, with more `serve` options (e.g. {"--ticket-lifetime", "0", NULL}); NULL = none. */
+int emu_start_args(emu *e, const char *name, const char *const *serve_args);
 void emu_stop(emu *e);
 /* Runs `platform-emu <args...> --db <db>`; stdout into out. Returns the exit status. */
 int emu_cli(const emu *e, char *out, size_t cap, const char *const *args);
@@ -105,6 +107,10 @@ typedef struct term_options {
      * up (a test gone off track ends instead of hanging); 0 = 400. A terminal left idling for
      * long (the ECR link served in many passes) needs more. */
     uint32_t ui_stall_limit;
+    /* Called with the terminal's network HAL before the app starts: a benchmark or test puts
+     * its own driver around it (counting round trips, adding delay). */
+    void (*wrap_net)(void *arg, evt_hal_net *net);
+    void *wrap_net_arg;
 } term_options;
 
 struct term {

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,10 @@
     X(gnutls_protocol_get_name)                                                                    \
     X(gnutls_strerror)                                                                             \
     X(gnutls_error_is_fatal)                                                                       \
-    X(gnutls_alert_send)
+    X(gnutls_alert_send)                                                                           \
+    X(gnutls_session_ticket_enable_server)                                                         \
+    X(gnutls_db_set_cache_expiration)                                                              \
+    X(gnutls_session_is_resumed)
 
 #define DECLARE_FN(fn) static __typeof__(fn) *p_##fn;
 GNUTLS_FUNCS(DECLARE_FN)
@@ -296,7 +300,28 @@ struct tls_test_server {
     void *hook_arg;
     tls_ts_responder responder;
     void *responder_arg;
+    /* Session ticket encryption key (GnuTLS's 64-byte master key), under lock. */
+    unsigned char ticket_key[64];
 };
+
+/* A fresh random ticket key: every ticket issued before is refused from now on. */
+static void new_ticket_key(tls_test_server *srv)
+{
+    size_t got = 0;
+    while (got < sizeof(srv->ticket_key)) {
+        ssize_t n = getrandom(srv->ticket_key + got, sizeof(srv->ticket_key) - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+        }
+    }
+}
+
+void tls_ts_rotate_ticket_key(tls_test_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    new_ticket_key(srv);
+    pthread_mutex_unlock(&srv->lock);
+}
 
 static bool stopping(tls_test_server *srv)
 {
@@ -611,6 +636,16 @@ static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
     p_gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, srv->cred);
     p_gnutls_transport_set_int2(s, fd, fd);
     p_gnutls_handshake_set_timeout(s, 5000);
+    if (srv->opt.ticket_lifetime_s > 0) {
+        pthread_mutex_lock(&srv->lock);
+        gnutls_datum_t key = {srv->ticket_key, sizeof(srv->ticket_key)};
+        int tr = p_gnutls_session_ticket_enable_server(s, &key); /* copies the key */
+        pthread_mutex_unlock(&srv->lock);
+        if (tr < 0) {
+            fprintf(stderr, "tls_test_server: tickets not enabled: %s\n", p_gnutls_strerror(tr));
+        }
+        p_gnutls_db_set_cache_expiration(s, (int)srv->opt.ticket_lifetime_s);
+    }
     int ret;
     do {
         ret = p_gnutls_handshake(s);
@@ -622,6 +657,7 @@ static void serve_connection(tls_test_server *srv, int fd, unsigned conn)
                  p_gnutls_strerror(ret));
     } else {
         srv->stats.handshakes_ok++;
+        srv->stats.handshakes_resumed += p_gnutls_session_is_resumed(s) ? 1u : 0u;
         snprintf(srv->stats.last_version, sizeof(srv->stats.last_version), "%s",
                  p_gnutls_protocol_get_name(p_gnutls_protocol_get_version(s)));
         record_negotiated(&srv->stats, s);
@@ -741,6 +777,7 @@ tls_test_server *tls_ts_start(const tls_ts_options *opt)
     p_gnutls_priority_deinit(prio);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->changed, NULL);
+    new_ticket_key(srv);
     if (!opt->no_tls) {
         if (p_gnutls_certificate_allocate_credentials(&srv->cred) < 0 ||
             p_gnutls_certificate_set_x509_key_file(srv->cred, opt->cert_file, opt->key_file,

@@ -53,6 +53,9 @@ typedef struct tls_ts_options {
     const char *priority;  /* GnuTLS priority string; NULL = "NORMAL"; invalid: start fails */
     const char *bind_addr; /* "127.0.0.1" (NULL) or "::1" */
     bool no_tls;           /* accept TCP and never speak (handshake timeout tests) */
+    /* TLS 1.3 session tickets with this lifetime (NewSessionTicket after each handshake);
+     * 0 = none issued. */
+    unsigned ticket_lifetime_s;
 } tls_ts_options;
 
 typedef struct tls_ts_stats {
@@ -60,6 +63,7 @@ typedef struct tls_ts_stats {
     unsigned connections_closed;
     unsigned handshakes_ok;
     unsigned handshakes_failed;
+    unsigned handshakes_resumed; /* of handshakes_ok: a ticket was accepted */
     unsigned requests;
     char last_version[32];   /* "TLS1.3", of the last successful handshake */
     char last_suite[64];     /* GnuTLS name, "TLS_ECDHE_ECDSA_AES_128_GCM_SHA256" */
@@ -108,6 +112,9 @@ uint16_t tls_ts_port(const tls_test_server *srv);
 /* Appends a step to the script. */
 void tls_ts_push(tls_test_server *srv, tls_ts_step step);
 void tls_ts_get_stats(tls_test_server *srv, tls_ts_stats *out);
+/* Replaces the ticket key (a gateway restarted or rotated it): tickets issued so far are
+ * refused, new ones work. */
+void tls_ts_rotate_ticket_key(tls_test_server *srv);
 /* Waits until at least n connections were closed by the server side; false on timeout. */
 bool tls_ts_wait_closed(tls_test_server *srv, unsigned n, unsigned timeout_ms);
 

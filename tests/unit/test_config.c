@@ -121,6 +121,7 @@ static void test_demo_file(void **state)
     assert_string_equal(cfg.ecr_bind, "127.0.0.1");
     assert_int_equal(cfg.http_timeout_ms, 15000);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
+    assert_int_equal(cfg.keep_connection_s, 0); /* closed at the end of every sale */
     assert_string_equal(cfg.business_type, "02121");
     assert_int_equal(cfg.order_max_total, 2000000); /* 20000.00 yuan */
 }
@@ -284,6 +285,9 @@ static void test_value_errors(void **state)
                    "line 16: http_timeout_ms: must be milliseconds 1000-600000");
     expect_invalid("connect_timeout_ms = 5s",
                    "line 16: connect_timeout_ms: must be milliseconds 100-600000");
+    expect_invalid("keep_connection_s = 3601",
+                   "line 16: keep_connection_s: must be seconds 0-3600");
+    expect_invalid("keep_connection_s = -1", "line 16: keep_connection_s: must be seconds 0-3600");
     expect_invalid("business_type = 2121", "line 16: business_type: must be 5 digits (e.g. 02121)");
     expect_invalid("infver = V1.0.0.0", "line 16: infver: too long");
     expect_invalid("infver = ",

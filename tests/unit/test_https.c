@@ -42,6 +42,8 @@ static const char *tls_peer_problem = "GnuTLS test peer not set up";
  * log sink that keeps everything so tests can assert on what was (not) logged. */
 
 static int64_t clock_offset_s;
+/* Moves the monotonic clock (ticket ages) without sleeping. */
+static uint64_t monotonic_offset_ms;
 static char log_text[64 * 1024];
 static size_t log_len;
 
@@ -50,7 +52,7 @@ static uint64_t sys_monotonic_ms(void *ctx)
     (void)ctx;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + monotonic_offset_ms;
 }
 
 static int64_t sys_unix_seconds(void *ctx)
@@ -829,6 +831,174 @@ static void test_keepalive_reuses_one_connection(void **state)
     stop_both(srv, c);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* TLS 1.3 session resumption and connecting ahead */
+
+static tls_test_server *start_ticket_server(unsigned lifetime_s)
+{
+    tls_ts_options o = {.cert_file = certs.server_pem,
+                        .key_file = certs.server_key,
+                        .ticket_lifetime_s = lifetime_s};
+    tls_test_server *srv = tls_ts_start(&o);
+    assert_non_null(srv);
+    return srv;
+}
+
+static evt_https_info info_of(const evt_https_client *c)
+{
+    evt_https_info info;
+    evt_https_get_info(c, &info);
+    return info;
+}
+
+/* One sale's worth of connection: a POST, then the end of the sale (the connection goes). */
+static void one_connection(tls_test_server *srv, evt_https_client *c, unsigned closed_before)
+{
+    post_ok(c);
+    evt_https_disconnect(c);
+    assert_true(tls_ts_wait_closed(srv, closed_before + 1, 3000));
+}
+
+static void expect_handshakes(const evt_https_client *c, uint32_t full, uint32_t resumed,
+                              uint32_t verified)
+{
+    evt_https_info info = info_of(c);
+    assert_int_equal(info.full_handshakes, full);
+    assert_int_equal(info.resumed_handshakes, resumed);
+    assert_int_equal(info.cert_verifications, verified);
+    assert_int_equal(info.connections_opened, full + resumed);
+}
+
+static void test_resumed_after_reconnect(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_ticket_server(3600);
+    evt_https_client *c = client_of(srv);
+    one_connection(srv, c, 0);
+    expect_handshakes(c, 1, 0, 1);
+    evt_https_info info = info_of(c);
+    assert_true(info.session_held); /* the NewSessionTicket came with the answer */
+    assert_true(info.tickets_received >= 1);
+    assert_in_range(info.session_bytes, 1, EVT_HTTPS_SESSION_MAX_BYTES);
+
+    /* The next sale's connection resumes: no certificate is sent, none verified. */
+    one_connection(srv, c, 1);
+    expect_handshakes(c, 1, 1, 1);
+    tls_ts_stats st = stats_of(srv);
+    assert_int_equal(st.handshakes_ok, 2);
+    assert_int_equal(st.handshakes_resumed, 1);
+    assert_string_equal(st.last_version, "TLS1.3");
+    /* PSK with (EC)DHE: the resumed handshake still agreed a key exchange group. */
+    assert_true(strcmp(st.last_group, "X25519") == 0 || strcmp(st.last_group, "SECP256R1") == 0);
+    /* And again: a resumed connection brings a fresh ticket. */
+    one_connection(srv, c, 2);
+    expect_handshakes(c, 1, 2, 1);
+    stop_both(srv, c);
+}
+
+static void test_no_tickets_means_full_handshakes(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = client_of(srv);
+    one_connection(srv, c, 0);
+    one_connection(srv, c, 1);
+    expect_handshakes(c, 2, 0, 2);
+    assert_false(info_of(c).session_held);
+    stop_both(srv, c);
+}
+
+static void test_expired_ticket_not_offered(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_ticket_server(2);
+    evt_https_client *c = client_of(srv);
+    one_connection(srv, c, 0);
+    assert_true(info_of(c).session_held);
+    /* The terminal's clock passes the ticket's lifetime (the server's does not: it would still
+     * take it, so only the client's own rule makes this a full handshake). */
+    monotonic_offset_ms += 3000;
+    one_connection(srv, c, 1);
+    monotonic_offset_ms = 0;
+    expect_handshakes(c, 2, 0, 2);
+    assert_int_equal(stats_of(srv).handshakes_resumed, 0);
+    stop_both(srv, c);
+}
+
+static void test_refused_ticket_falls_back_to_full_handshake(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_ticket_server(3600);
+    evt_https_client *c = client_of(srv);
+    one_connection(srv, c, 0);
+    /* The gateway restarted with a new key: the ticket is refused, the handshake goes on in
+     * full (certificate verified) on the same connection and the request is answered. */
+    tls_ts_rotate_ticket_key(srv);
+    evt_https_response resp;
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    expect_handshakes(c, 2, 0, 2);
+    assert_int_equal(stats_of(srv).handshakes_resumed, 0);
+    assert_non_null(strstr(log_text, "session ticket refused by the server; full handshake"));
+    /* The ticket that came with the full handshake works. */
+    evt_https_disconnect(c);
+    assert_true(tls_ts_wait_closed(srv, 2, 3000));
+    one_connection(srv, c, 2);
+    expect_handshakes(c, 2, 1, 2);
+    stop_both(srv, c);
+}
+
+static void test_forget_session(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_ticket_server(3600);
+    evt_https_client *c = client_of(srv);
+    one_connection(srv, c, 0);
+    evt_https_forget_session(c);
+    assert_false(info_of(c).session_held);
+    one_connection(srv, c, 1);
+    expect_handshakes(c, 2, 0, 2);
+    stop_both(srv, c);
+}
+
+static void test_connect_ahead(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_PEER();
+    tls_test_server *srv = start_server();
+    evt_https_client *c = client_of(srv);
+    /* Ahead of the first request: connected, nothing of a request sent. */
+    assert_int_equal(evt_https_connect_ahead(c), EVT_OK);
+    assert_true(info_of(c).connected);
+    expect_server_saw(srv, 1, 0);
+    /* A live connection is kept as it is. */
+    assert_int_equal(evt_https_connect_ahead(c), EVT_OK);
+    assert_int_equal(info_of(c).connections_opened, 1);
+    /* The request finds it up: no connect on its path. */
+    evt_https_response resp;
+    push(srv, TLS_TS_IDLE_CLOSE); /* answered, then the server closes the idle connection */
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.connection_reused);
+    evt_https_response_free(&resp);
+    assert_true(tls_ts_wait_closed(srv, 1, 3000));
+    /* The dead idle connection is found and replaced ahead of need. */
+    assert_int_equal(evt_https_connect_ahead(c), EVT_OK);
+    assert_int_equal(info_of(c).connections_opened, 2);
+    assert_int_equal(post(c, &resp), EVT_OK);
+    assert_true(resp.connection_reused);
+    assert_false(resp.reconnected);
+    evt_https_response_free(&resp);
+    expect_server_saw(srv, 2, 2);
+    assert_int_equal(evt_https_connect_ahead(NULL), EVT_ERR_ARG);
+    stop_both(srv, c);
+}
+
 /* A body produced while it is sent, in pieces of `piece` bytes, `extra` bytes more (or fewer)
  * than announced. */
 typedef struct pieces {
@@ -1472,6 +1642,12 @@ int main(void)
         cmocka_unit_test(test_clock_before_validity),
         cmocka_unit_test(test_bad_ca_pem_refused),
         cmocka_unit_test(test_keepalive_reuses_one_connection),
+        cmocka_unit_test(test_resumed_after_reconnect),
+        cmocka_unit_test(test_no_tickets_means_full_handshakes),
+        cmocka_unit_test(test_expired_ticket_not_offered),
+        cmocka_unit_test(test_refused_ticket_falls_back_to_full_handshake),
+        cmocka_unit_test(test_forget_session),
+        cmocka_unit_test(test_connect_ahead),
         cmocka_unit_test(test_body_written_while_produced),
         cmocka_unit_test(test_connection_close_honoured),
         cmocka_unit_test(test_reconnect_after_idle_close_notify),

@@ -234,6 +234,13 @@ static void sign_in(fx *f)
     assert_true(evt_platform_signed_in(f->p));
 }
 
+static tls_ts_stats stats_of_srv(fx *f)
+{
+    tls_ts_stats st;
+    tls_ts_get_stats(f->srv, &st);
+    return st;
+}
+
 static size_t requests(fx *f)
 {
     return tls_ts_request_count(f->srv);
@@ -260,6 +267,91 @@ static void lost_settlement(fx *f, const char *order_ref, char msgid[EVT_MSGID_B
     evt_platform_reply_free(&r);
     evt_platform_disconnect(f->p);
     assert_int_equal(evt_platform_owed(f->p, msgid), EVT_PLATFORM_OWED_PENDING);
+}
+
+/* ---- the connection policy (keep_connection_s, prepare) ----------------------------------------
+ */
+
+static evt_https_info https_of(fx *f)
+{
+    evt_https_info info;
+    evt_platform_https_info(f->p, &info);
+    return info;
+}
+
+static void person_call_ok(fx *f)
+{
+    ss_push(f->srv, ss_person(SS_PSN_NO, SS_CERTNO, SS_NAME, "1", ""));
+    evt_platform_reply r;
+    assert_int_equal(call_person(f, &r), EVT_OK);
+    evt_platform_reply_free(&r);
+}
+
+static void default_policy_closes_at_the_end(void **state)
+{
+    fx *f = fixture(state);
+    sign_in(f);
+    evt_platform_disconnect(f->p);
+    assert_false(https_of(f).connected);
+    assert_true(tls_ts_wait_closed(f->srv, 1, 3000));
+    person_call_ok(f);
+    assert_int_equal(https_of(f).connections_opened, 2);
+    evt_platform_disconnect(f->p);
+    assert_false(https_of(f).connected);
+
+    /* Prepared for an order that never reaches the platform: closed after 30 s of idling. */
+    assert_int_equal(evt_platform_prepare(f->p), EVT_OK);
+    assert_true(https_of(f).connected);
+    fake_sys_advance(&sys, 29000);
+    evt_platform_idle(f->p);
+    assert_true(https_of(f).connected);
+    fake_sys_advance(&sys, 1000);
+    evt_platform_idle(f->p);
+    assert_false(https_of(f).connected);
+}
+
+static void kept_connection_reused_then_closed_after_idle(void **state)
+{
+    fx *f = fixture(state);
+    evt_platform_free(f->p);
+    char text[2048], msg[128];
+    ss_config_text(text, sizeof text, tls_ts_port(f->srv), "keep_connection_s = 30\n");
+    assert_int_equal(evt_config_parse(text, strlen(text), &f->cfg, msg, sizeof msg), EVT_OK);
+    assert_int_equal(f->cfg.keep_connection_s, 30);
+    assert_int_equal(evt_platform_new(&f->cfg, ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
+
+    /* The sign-in's connection outlives the conversation and serves the next one. */
+    sign_in(f);
+    evt_platform_disconnect(f->p);
+    assert_true(https_of(f).connected);
+    fake_sys_advance(&sys, 29000);
+    evt_platform_idle(f->p); /* not yet */
+    assert_true(https_of(f).connected);
+    person_call_ok(f);
+    assert_int_equal(https_of(f).connections_opened, 1);
+    assert_int_equal(stats_of_srv(f).connections_accepted, 1);
+
+    /* Idle for keep_connection_s: closed by the terminal, before the platform's timeout. */
+    evt_platform_disconnect(f->p);
+    fake_sys_advance(&sys, 30000);
+    evt_platform_idle(f->p);
+    assert_false(https_of(f).connected);
+    assert_true(tls_ts_wait_closed(f->srv, 1, 3000));
+
+    /* Prepared ahead of need: the call finds the connection up. */
+    assert_int_equal(evt_platform_prepare(f->p), EVT_OK);
+    assert_true(https_of(f).connected);
+    assert_int_equal(https_of(f).connections_opened, 2);
+    person_call_ok(f);
+    assert_int_equal(https_of(f).connections_opened, 2);
+
+    /* A kept connection that idled too long is not used by the next call either. */
+    evt_platform_disconnect(f->p);
+    fake_sys_advance(&sys, 31000);
+    person_call_ok(f);
+    assert_int_equal(https_of(f).connections_opened, 3);
+    evt_platform_close(f->p);
+    assert_false(https_of(f).connected);
 }
 
 /* ---- sign-in -----------------------------------------------------------------------------------
@@ -1020,6 +1112,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(sign_in_keeps_sign_no_for_later_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(default_policy_closes_at_the_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(kept_connection_reused_then_closed_after_idle, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(refused_sign_in_is_not_signed_in, setup, teardown),
         cmocka_unit_test_setup_teardown(msgid_persisted_before_use, setup, teardown),
         cmocka_unit_test_setup_teardown(only_200_or_refusing_4xx_is_an_answer, setup, teardown),

@@ -158,7 +158,12 @@ typedef struct {
     const char *paas_id;
     const char *paas_token;
     const char *ready_file;
+    /* TLS 1.3 session tickets: lifetime announced in each NewSessionTicket; 0 = none issued. */
+    int ticket_lifetime_s;
 } emu_server_opts;
+
+/* What a production gateway announces (2 h). */
+#define EMU_TICKET_LIFETIME_DEFAULT_S 7200
 
 int emu_serve(const emu_server_opts *opts);
 

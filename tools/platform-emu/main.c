@@ -5,8 +5,10 @@
  *   platform-emu serve   --db F --port P --cert C --key K [--bind 127.0.0.1] [--code-ttl 120]
  *                        [--token-ttl 1800] [--paas-id ID --paas-token T]
  *                        [--amount-style mixed|number|string] [--ready-file PATH]
+ *                        [--ticket-lifetime S]   (TLS 1.3 session tickets; 0 = none issued)
  *   platform-emu code    --db F --person ALIAS [--holder ALIAS] [--ttl S]
  *   platform-emu fault   --db F --infno X|* --kind K [--value V] [--times N]
+ *   platform-emu fault   --db F --infno tls --kind refuse_ticket [--times N]
  *   platform-emu fault   --db F --clear
  *   platform-emu balance --db F --person ALIAS
  *   platform-emu show    --db F
@@ -38,6 +40,7 @@ enum {
     OPT_PAAS_TOKEN,
     OPT_STYLE,
     OPT_READY,
+    OPT_TICKET_LIFETIME,
     OPT_PERSON,
     OPT_HOLDER,
     OPT_TTL,
@@ -70,6 +73,7 @@ static const struct option options[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"from", required_argument, NULL, OPT_FROM},
     {"ready-file", required_argument, NULL, OPT_READY},
+    {"ticket-lifetime", required_argument, NULL, OPT_TICKET_LIFETIME},
     {"person", required_argument, NULL, OPT_PERSON},
     {"holder", required_argument, NULL, OPT_HOLDER},
     {"ttl", required_argument, NULL, OPT_TTL},
@@ -85,7 +89,7 @@ static const struct option options[] = {
 typedef struct {
     const char *db, *cert, *key, *bind, *paas_id, *paas_token, *style, *ready, *person, *holder,
         *infno, *kind, *value, *what, *msgid, *to, *from;
-    int port, code_ttl, token_ttl, ttl, times, wait_ms;
+    int port, code_ttl, token_ttl, ttl, times, wait_ms, ticket_lifetime;
     bool force, clear, port_set;
 } args;
 
@@ -115,6 +119,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     a->bind = "127.0.0.1";
     a->code_ttl = 120;
+    a->ticket_lifetime = EMU_TICKET_LIFETIME_DEFAULT_S;
     a->token_ttl = 1800;
     a->ttl = -1;
     a->times = 1;
@@ -164,6 +169,11 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case OPT_READY:
             a->ready = optarg;
+            break;
+        case OPT_TICKET_LIFETIME:
+            /* RFC 8446 4.6.1: a ticket lives at most 7 days */
+            if (!parse_int(optarg, 0, 604800, &a->ticket_lifetime))
+                return usage("--ticket-lifetime needs 0..604800 seconds");
             break;
         case OPT_PERSON:
             a->person = optarg;
@@ -239,6 +249,7 @@ static int cmd_serve(const args *a)
         .paas_id = a->paas_id,
         .paas_token = a->paas_token,
         .ready_file = a->ready,
+        .ticket_lifetime_s = a->ticket_lifetime,
     };
     if (strcmp(a->style, "mixed") == 0)
         o.cfg.style = EMU_STYLE_MIXED;
@@ -300,16 +311,23 @@ static int cmd_fault(const args *a)
         sqlite3_close(db);
         return usage("fault needs --infno X|* and --kind K (or --clear)");
     }
-    static const char *const kinds[] = {
-        "delay",          "close_before", "close_mid",    "malformed_json", "http_status",
-        "business_error", "status_body",  "other_person", "hold_answer",    "pad_answer"};
+    static const char *const kinds[] = {"delay",          "close_before", "close_mid",
+                                        "malformed_json", "http_status",  "business_error",
+                                        "status_body",    "other_person", "hold_answer",
+                                        "pad_answer",     "refuse_ticket"};
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         known = known || strcmp(a->kind, kinds[i]) == 0;
     if (!known) {
         sqlite3_close(db);
         return usage("--kind is delay, close_before, close_mid, malformed_json, http_status, "
-                     "business_error, status_body, other_person, hold_answer or pad_answer");
+                     "business_error, status_body, other_person, hold_answer, pad_answer or "
+                     "refuse_ticket");
+    }
+    /* refuse_ticket acts on TLS connections, not on requests: it only goes with --infno tls. */
+    if ((strcmp(a->kind, "refuse_ticket") == 0) != (strcmp(a->infno, "tls") == 0)) {
+        sqlite3_close(db);
+        return usage("refuse_ticket goes with --infno tls, and --infno tls only with it");
     }
     int v;
     if (strcmp(a->kind, "pad_answer") == 0 &&

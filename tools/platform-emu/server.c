@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -533,6 +534,91 @@ static char *read_file(const char *path)
     return buf;
 }
 
+/* ---- TLS 1.3 session tickets ----
+ * libmicrohttpd has no option for them, but it announces every new connection
+ * (MHD_OPTION_NOTIFY_CONNECTION, STARTED) after gnutls_init and before the handshake, on the
+ * thread that accepts: the GnuTLS session is then enabled for tickets with the server's one
+ * ticket key (GnuTLS rotates what it derives from it), like a production gateway. */
+
+static gnutls_datum_t g_ticket_key;
+static pthread_mutex_t g_ticket_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int new_ticket_key(void)
+{
+    gnutls_datum_t k = {NULL, 0};
+    if (gnutls_session_ticket_key_generate(&k) != GNUTLS_E_SUCCESS)
+        return -1;
+    pthread_mutex_lock(&g_ticket_lock);
+    gnutls_datum_t old = g_ticket_key;
+    g_ticket_key = k;
+    pthread_mutex_unlock(&g_ticket_lock);
+    if (old.data != NULL) {
+        gnutls_memset(old.data, 0, old.size);
+        gnutls_free(old.data);
+    }
+    return 0;
+}
+
+/* Fault refuse_ticket (infno "tls"): the server's ticket key is replaced before this
+ * connection's handshake, as when a gateway restarts or rotates its key: every ticket issued
+ * so far is refused (full handshake), the new ones work. Only exact "tls" faults count, so a
+ * "*" fault meant for requests is never spent here. */
+static bool take_ticket_fault(void)
+{
+    sqlite3 *db = NULL;
+    if (emu_db_open(g_opts->cfg.db_path, &db) != 0)
+        return false;
+    bool taken = false;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id FROM faults WHERE infno='tls' AND kind='refuse_ticket' "
+                           "ORDER BY id LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        long long id = sqlite3_column_int64(st, 0);
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "UPDATE faults SET remaining = remaining - 1 WHERE id=%lld AND remaining > 1", id);
+        emu_db_exec(db, sql);
+        if (sqlite3_changes(db) == 0) {
+            snprintf(sql, sizeof sql, "DELETE FROM faults WHERE id=%lld", id);
+            emu_db_exec(db, sql);
+        }
+        taken = true;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return taken;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED || g_opts->ticket_lifetime_s <= 0)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return;
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    if (take_ticket_fault()) {
+        fprintf(stderr, "platform-emu: fault=refuse_ticket: ticket key replaced\n");
+        if (new_ticket_key() != 0)
+            return;
+    }
+    pthread_mutex_lock(&g_ticket_lock);
+    int rc = gnutls_session_ticket_enable_server(session, &g_ticket_key);
+    pthread_mutex_unlock(&g_ticket_lock);
+    if (rc != GNUTLS_E_SUCCESS) {
+        fprintf(stderr, "platform-emu: tickets not enabled: %s\n", gnutls_strerror(rc));
+        return;
+    }
+    /* The lifetime each NewSessionTicket announces (and after which GnuTLS refuses it). */
+    gnutls_db_set_cache_expiration(session, g_opts->ticket_lifetime_s);
+}
+
 static int write_ready_file(const char *path, unsigned port)
 {
     char tmp[4096];
@@ -561,6 +647,12 @@ int emu_serve(const emu_server_opts *opts)
         return 1;
     }
 
+    if (opts->ticket_lifetime_s > 0 && new_ticket_key() != 0) {
+        fprintf(stderr, "platform-emu: cannot make a session ticket key\n");
+        free(cert);
+        free(key);
+        return 1;
+    }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS |
@@ -593,7 +685,7 @@ int emu_serve(const emu_server_opts *opts)
         flags, (uint16_t)opts->port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "platform-emu: cannot listen on %s:%d\n", opts->bind_addr, opts->port);
         free(cert);
@@ -602,8 +694,9 @@ int emu_serve(const emu_server_opts *opts)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info ? info->port : (unsigned)opts->port;
-    fprintf(stderr, "platform-emu: listening on https://%s:%u%s (paas id %s)\n", opts->bind_addr,
-            port, EMU_PATH, opts->paas_id);
+    fprintf(stderr, "platform-emu: listening on https://%s:%u%s (paas id %s, tls tickets %s%d s)\n",
+            opts->bind_addr, port, EMU_PATH, opts->paas_id,
+            opts->ticket_lifetime_s > 0 ? "" : "off, ", opts->ticket_lifetime_s);
     if (opts->ready_file && write_ready_file(opts->ready_file, port) != 0) {
         fprintf(stderr, "platform-emu: cannot write %s\n", opts->ready_file);
         MHD_stop_daemon(d);

@@ -285,6 +285,7 @@ int emu_http_post(emu_conn *c, const char *headers, const char *body, emu_http_r
     size_t cap = 8192, len = 0;
     char *buf = malloc(cap);
     size_t header_end = 0;
+    time_t read_deadline = time(NULL) + IO_TIMEOUT_S;
     bool have_length = false;
     for (;;) {
         if (header_end && have_length && len >= header_end + r->content_length)
@@ -295,6 +296,11 @@ int emu_http_post(emu_conn *c, const char *headers, const char *body, emu_http_r
         }
         ssize_t n = gnutls_record_recv(c->session, buf + len, 4096);
         if (n == GNUTLS_E_INTERRUPTED)
+            continue;
+        /* TLS 1.3: a NewSessionTicket (the server issues them) is handled inside
+         * gnutls_record_recv, which then returns GNUTLS_E_AGAIN although the socket blocks;
+         * a real receive timeout (SO_RCVTIMEO) returns it too, but only once the timeout ran. */
+        if (n == GNUTLS_E_AGAIN && time(NULL) < read_deadline)
             continue;
         if (n <= 0) {
             r->closed = true; /* EOF, reset, timeout or TLS alert: all "no complete answer" */

@@ -1,0 +1,403 @@
+/*
+ * bench_protocol: how close a sale comes to the protocol minimum (issue 8). Whole pharmacy
+ * sales (scan -> ec.query -> 1101 -> 2101 -> 2102 -> receipt) by the in-process sim terminal
+ * against the platform emulator over TLS 1.3 on loopback, in three flows:
+ *
+ *   before   today's main: a new connection and a full handshake per sale, no tickets
+ *   tickets  a new connection per sale, the handshake resumed with a TLS 1.3 ticket
+ *   kept     the connection kept across sales (keep_connection_s = 30), tickets on
+ *
+ * Per sale it prints what the terminal's network HAL saw (a wrapper around the sim driver):
+ * round trips on the critical path, TCP connections, full and resumed handshakes (the HTTPS
+ * client's counters), bytes each way, and the ratio to the protocol minimum of 4 round trips.
+ *
+ * A round trip (docs/performance.md): the terminal sent bytes on a connection and then waits
+ * for the peer's; it is counted when the first bytes come back after one or more sends (so a
+ * TLS flight in several records, or a NewSessionTicket before the answer, counts once). A TCP
+ * connect counts one (SYN / SYN-ACK). Probes that find nothing and close_notify do not count.
+ *
+ *   build/sim-debug/bench/bench_protocol [--sales N] [--flow before|tickets|kept|all]
+ *                                        [--rtt MS[,MS...]] [--check]
+ *
+ * --rtt runs every flow once per RTT through delay_proxy (and adds the RTT to each connect,
+ * which loopback answers in the kernel) and prints the median wall time per sale side by side
+ * with the slope between the first and last RTT (seconds per second of RTT = round trips).
+ * --check exits 1 unless the kept flow's steady-state sales (all but the first) make exactly 4
+ * round trips, no handshake and no connection, and every sale settled (the CI test).
+ *
+ * Instructions per sale (callgrind, a manual mode: bench/callgrind_protocol.sh): the steady
+ * sales run between CALLGRIND_TOGGLE_COLLECT requests, so
+ *   valgrind --tool=callgrind --collect-atstart=no bench_protocol --flow kept --sales 6
+ * counts the terminal-side instructions of sales 2..6 only (the emulator is another process).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <valgrind/callgrind.h>
+
+#include "delay_proxy.h"
+#include "evt/https.h"
+#include "harness.h"
+
+#define MAX_SALES    200
+#define MAX_RTTS     4
+#define PROTOCOL_MIN 4u /* ec.query, 1101, 2101, 2102: each needs the previous answer */
+#define KEEP_SECONDS "30"
+#define SOCKETS_KEPT 8
+
+/* ---- the counting network HAL ------------------------------------------------------------ */
+
+typedef struct net_counts {
+    unsigned round_trips;
+    unsigned connects;
+    unsigned long long bytes_up, bytes_down;
+} net_counts;
+
+typedef struct counting_net {
+    evt_hal_net inner;
+    uint32_t connect_delay_ms; /* the RTT the kernel does not add on loopback */
+    net_counts n;
+    evt_net_sock *sock[SOCKETS_KEPT];
+    bool awaiting[SOCKETS_KEPT]; /* sent since the peer's last bytes */
+} counting_net;
+
+static int slot_of(counting_net *cn, evt_net_sock *s)
+{
+    for (int i = 0; i < SOCKETS_KEPT; i++) {
+        if (cn->sock[i] == s) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static evt_err cn_connect(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
+                          evt_net_sock **out)
+{
+    counting_net *cn = ctx;
+    if (cn->connect_delay_ms) {
+        sleep_ms(cn->connect_delay_ms);
+    }
+    evt_err err = cn->inner.connect(cn->inner.ctx, host, port, timeout_ms, out);
+    cn->n.connects++;
+    cn->n.round_trips++;
+    int i = err == EVT_OK ? slot_of(cn, NULL) : -1;
+    if (i >= 0) {
+        cn->sock[i] = *out;
+        cn->awaiting[i] = false;
+    }
+    return err;
+}
+
+static evt_err cn_send(void *ctx, evt_net_sock *s, const uint8_t *d, size_t len, uint32_t t,
+                       size_t *sent)
+{
+    counting_net *cn = ctx;
+    evt_err err = cn->inner.send(cn->inner.ctx, s, d, len, t, sent);
+    int i = slot_of(cn, s);
+    if (err == EVT_OK && i >= 0) {
+        cn->n.bytes_up += *sent;
+        cn->awaiting[i] = true;
+    }
+    return err;
+}
+
+static evt_err cn_recv(void *ctx, evt_net_sock *s, uint8_t *buf, size_t cap, uint32_t t,
+                       size_t *got)
+{
+    counting_net *cn = ctx;
+    evt_err err = cn->inner.recv(cn->inner.ctx, s, buf, cap, t, got);
+    int i = slot_of(cn, s);
+    if (err == EVT_OK && i >= 0) {
+        cn->n.bytes_down += *got;
+        if (cn->awaiting[i]) {
+            cn->n.round_trips++;
+            cn->awaiting[i] = false;
+        }
+    }
+    return err;
+}
+
+static void cn_close(void *ctx, evt_net_sock *s)
+{
+    counting_net *cn = ctx;
+    int i = s ? slot_of(cn, s) : -1;
+    if (i >= 0) {
+        cn->sock[i] = NULL;
+    }
+    cn->inner.close(cn->inner.ctx, s);
+}
+
+/* Listening, accepting and the local identity go straight to the driver (pass-throughs). */
+static evt_err cn_listen(void *ctx, const char *a, uint16_t p, evt_net_sock **o)
+{
+    counting_net *cn = ctx;
+    return cn->inner.listen(cn->inner.ctx, a, p, o);
+}
+
+static evt_err cn_accept(void *ctx, evt_net_sock *l, uint32_t t, evt_net_sock **o)
+{
+    counting_net *cn = ctx;
+    return cn->inner.accept(cn->inner.ctx, l, t, o);
+}
+
+static evt_err cn_identity(void *ctx, char *ip, size_t ic, char *mac, size_t mc)
+{
+    counting_net *cn = ctx;
+    return cn->inner.local_identity(cn->inner.ctx, ip, ic, mac, mc);
+}
+
+static void wrap_net(void *arg, evt_hal_net *net)
+{
+    counting_net *cn = arg;
+    cn->inner = *net;
+    *net = (evt_hal_net){.ctx = cn,
+                         .connect = cn_connect,
+                         .send = cn_send,
+                         .recv = cn_recv,
+                         .close = cn_close,
+                         .listen = net->listen ? cn_listen : NULL,
+                         .accept = net->accept ? cn_accept : NULL,
+                         .local_identity = net->local_identity ? cn_identity : NULL};
+}
+
+/* ---- flows --------------------------------------------------------------------------------- */
+
+typedef struct flow {
+    const char *name;
+    const char *what;
+    bool tickets;
+    bool keep;
+} flow;
+
+static const flow flows[] = {
+    {"before", "main today: new connection + full handshake per sale, no tickets", false, false},
+    {"tickets", "new connection per sale, TLS 1.3 ticket (resumed handshake)", true, false},
+    {"kept", "connection kept across sales (keep_connection_s = " KEEP_SECONDS "), tickets", true,
+     true},
+};
+
+typedef struct sale_figures {
+    net_counts n;
+    unsigned full, resumed;
+    double ms;
+    bool settled;
+} sale_figures;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs sales sales of flow f at rtt_ms; fills out[]. 0 when everything ran. */
+static int run_flow(const flow *f, int sales, uint32_t rtt_ms, sale_figures *out)
+{
+    emu e;
+    const char *no_tickets[] = {"--ticket-lifetime", "0", NULL};
+    if (emu_start_args(&e, "bench-protocol", f->tickets ? NULL : no_tickets) != 0) {
+        return -1;
+    }
+    delay_proxy *proxy = NULL;
+    if (rtt_ms > 0) {
+        proxy = delay_proxy_start(e.port, rtt_ms / 2u);
+        if (proxy == NULL) {
+            emu_stop(&e);
+            return -1;
+        }
+    }
+    size_t cap = (size_t)sales * 80 + 1;
+    char *keys = calloc(1, cap);
+    for (int i = 0; i < sales; i++) {
+        strcat(keys, "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n");
+    }
+    static counting_net cn;
+    memset(&cn, 0, sizeof cn);
+    cn.connect_delay_ms = rtt_ms;
+    term t;
+    term_options opt = {.keys = keys,
+                        .port = proxy ? delay_proxy_port(proxy) : 0,
+                        /* the PNG preview is the sim printer's, not the terminal's work */
+                        .no_receipt_preview = true,
+                        .extra_config = f->keep ? "keep_connection_s = " KEEP_SECONDS "\n" : NULL,
+                        .wrap_net = wrap_net,
+                        .wrap_net_arg = &cn};
+    int rc = 0;
+    bool started = term_start(&t, &e, "bench-protocol", &opt) == 0;
+    if (!started) {
+        fprintf(stderr, "terminal did not start: %s\n", t.start_msg);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < sales; i++) {
+        char code[128], id[40];
+        if (emu_code(&e, "employee", NULL, 120, code, sizeof code) != 0) {
+            rc = -1;
+            break;
+        }
+        evt_order o;
+        order_make(&o, order_id_next(id, sizeof id), "XJ01CAA040A001010100001", "阿莫西林胶囊", 1,
+                   150);
+        term_scan(&t, code);
+        evt_https_totals h0, h1;
+        evt_https_get_totals(&h0);
+        memset(&cn.n, 0, sizeof cn.n);
+        evt_ecr_result r;
+        if (i > 0) {
+            CALLGRIND_TOGGLE_COLLECT; /* steady-state sales only */
+        }
+        double t0 = now_ms();
+        evt_app_sale(t.app, &o, &r);
+        out[i].ms = now_ms() - t0;
+        if (i > 0) {
+            CALLGRIND_TOGGLE_COLLECT;
+        }
+        evt_https_get_totals(&h1);
+        out[i].n = cn.n;
+        out[i].full = h1.full_handshakes - h0.full_handshakes;
+        out[i].resumed = h1.resumed_handshakes - h0.resumed_handshakes;
+        out[i].settled = r.status == EVT_ECR_SETTLED;
+    }
+    if (started) {
+        term_stop(&t);
+    }
+    delay_proxy_stop(proxy);
+    emu_stop(&e);
+    free(keys);
+    return rc;
+}
+
+static void print_sales(const flow *f, const sale_figures *s, int sales)
+{
+    printf("\nflow %s: %s\n", f->name, f->what);
+    printf("  %4s %11s %8s %5s %8s %10s %10s %9s %9s\n", "sale", "round trips", "connects", "full",
+           "resumed", "bytes up", "bytes down", "x minimum", "wall ms");
+    for (int i = 0; i < sales; i++) {
+        printf("  %4d %11u %8u %5u %8u %10llu %10llu %9.2f %9.1f%s\n", i + 1, s[i].n.round_trips,
+               s[i].n.connects, s[i].full, s[i].resumed, s[i].n.bytes_up, s[i].n.bytes_down,
+               (double)s[i].n.round_trips / PROTOCOL_MIN, s[i].ms,
+               s[i].settled ? "" : "  NOT SETTLED");
+    }
+}
+
+static double median_ms(const sale_figures *s, int sales)
+{
+    double v[MAX_SALES];
+    int n = 0;
+    for (int i = sales > 1 ? 1 : 0; i < sales; i++) { /* steady state: without the first */
+        v[n++] = s[i].ms;
+    }
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    return v[n / 2];
+}
+
+/* The kept flow's steady state is the protocol minimum. */
+static bool check_kept(const sale_figures *s, int sales)
+{
+    bool ok = true;
+    for (int i = 0; i < sales; i++) {
+        if (!s[i].settled) {
+            printf("CHECK FAIL: sale %d did not settle\n", i + 1);
+            ok = false;
+        }
+        if (i > 0 && (s[i].n.round_trips != PROTOCOL_MIN || s[i].n.connects != 0 ||
+                      s[i].full != 0 || s[i].resumed != 0)) {
+            printf("CHECK FAIL: kept sale %d: %u round trips, %u connects, %u+%u handshakes\n",
+                   i + 1, s[i].n.round_trips, s[i].n.connects, s[i].full, s[i].resumed);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int sales = 5;
+    const char *only = "all";
+    uint32_t rtts[MAX_RTTS] = {0};
+    int n_rtt = 1;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sales") == 0 && i + 1 < argc) {
+            sales = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--flow") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--rtt") == 0 && i + 1 < argc) {
+            n_rtt = 0;
+            for (char *p = argv[++i]; *p && n_rtt < MAX_RTTS;) {
+                rtts[n_rtt++] = (uint32_t)strtoul(p, &p, 10);
+                p += *p == ',';
+            }
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else {
+            fprintf(stderr,
+                    "usage: bench_protocol [--sales 2..%d] [--flow before|tickets|kept|all]"
+                    " [--rtt MS[,MS...]] [--check]\n",
+                    MAX_SALES);
+            return 2;
+        }
+    }
+    if (sales < 2 || sales > MAX_SALES || n_rtt < 1) {
+        fprintf(stderr, "bench_protocol: --sales 2..%d, --rtt one to %d values\n", MAX_SALES,
+                MAX_RTTS);
+        return 2;
+    }
+    static sale_figures fig[MAX_RTTS][MAX_SALES];
+    bool ok = true;
+    double wall[sizeof flows / sizeof flows[0]][MAX_RTTS];
+    unsigned steady_rt[sizeof flows / sizeof flows[0]];
+    for (size_t f = 0; f < sizeof flows / sizeof flows[0]; f++) {
+        if (strcmp(only, "all") != 0 && strcmp(only, flows[f].name) != 0) {
+            continue;
+        }
+        for (int r = 0; r < n_rtt; r++) {
+            if (run_flow(&flows[f], sales, rtts[r], fig[r]) != 0) {
+                printf("flow %s at RTT %u ms did not run\n", flows[f].name, (unsigned)rtts[r]);
+                return 1;
+            }
+            wall[f][r] = median_ms(fig[r], sales);
+        }
+        print_sales(&flows[f], fig[0], sales);
+        steady_rt[f] = fig[0][sales - 1].n.round_trips;
+        for (int i = 0; i < sales; i++) {
+            ok = ok && fig[0][i].settled;
+        }
+        if (check && strcmp(flows[f].name, "kept") == 0) {
+            ok = check_kept(fig[0], sales) && ok;
+        }
+    }
+    if (n_rtt > 1) {
+        printf("\nwall time per steady-state sale (median of sales 2..%d) against RTT:\n", sales);
+        printf("  %-8s", "flow");
+        for (int r = 0; r < n_rtt; r++) {
+            printf(" %9u ms", (unsigned)rtts[r]);
+        }
+        printf(" %18s %12s\n", "slope (x RTT)", "counted RTs");
+        for (size_t f = 0; f < sizeof flows / sizeof flows[0]; f++) {
+            if (strcmp(only, "all") != 0 && strcmp(only, flows[f].name) != 0) {
+                continue;
+            }
+            printf("  %-8s", flows[f].name);
+            for (int r = 0; r < n_rtt; r++) {
+                printf(" %9.1f ms", wall[f][r]);
+            }
+            double slope = (wall[f][n_rtt - 1] - wall[f][0]) / (double)(rtts[n_rtt - 1] - rtts[0]);
+            printf(" %18.2f %12u\n", slope, steady_rt[f]);
+        }
+    }
+    return ok ? 0 : 1;
+}
