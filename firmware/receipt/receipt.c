@@ -285,20 +285,19 @@ static void header(job *j, const evt_receipt *r)
     const uint8_t init[] = {ESC, '@', FS, '&'}; /* reset, then Chinese (GB18030) mode on */
     put(j, init, sizeof init);
 
+    bool refund = r->kind == EVT_RECEIPT_REFUND;
     align(j, 1);
     bold(j, true);
     char_size(j, 2, 2);
-    line_text(j, "医保结算单");
-    char_size(j, 1, 1);
-    if (r->kind == EVT_RECEIPT_REPRINT) {
-        char_size(j, 1, 2);
-        line_text(j, "** 重打印 **");
-        char_size(j, 1, 1);
-    } else if (r->kind == EVT_RECEIPT_CANCELLATION) {
-        char_size(j, 1, 2);
-        line_text(j, "** 结算撤销 **");
-        char_size(j, 1, 1);
+    line_text(j, refund ? "医保退费单" : "医保结算单");
+    char_size(j, 1, 2);
+    if (refund) {
+        line_text(j, "** 退费 **");
     }
+    if (r->reprint) {
+        line_text(j, "** 重打印 **");
+    }
+    char_size(j, 1, 1);
     bold(j, false);
     align(j, 0);
     if (str_or_empty(r->fixmedins_name)[0] != '\0') {
@@ -431,6 +430,24 @@ static void items(job *j, const evt_order *order)
     separator(j);
 }
 
+/* A refund: what went back, and where each part goes (the money is the platform's to move; the
+ * cash is the cashier's to hand back). */
+static void refund_amounts(job *j, const evt_settlement *s)
+{
+    line_money(j, "退费总额", s->medfee_sumamt);
+    line_money(j, "基金退回医保基金", s->fund_pay_sumamt);
+    line_money(j, "退回本人个人账户", s->acct_pay);
+    /* Neither 2102 nor 2103 names the relative whose account paid (docs/receipts.md). */
+    line_money(j, "共济退回亲属账户", s->acct_mulaid_pay);
+    line_money(j, "退还现金", s->psn_cash_pay);
+    if (s->balc_present) {
+        line_money(j, "退费后账户余额", s->balc);
+    } else {
+        line_pair(j, "退费后账户余额", "—");
+    }
+    separator(j);
+}
+
 static void amounts(job *j, const evt_settlement *s)
 {
     line_money(j, "医疗费总额", s->medfee_sumamt);
@@ -460,7 +477,7 @@ static void references(job *j, const evt_receipt *r)
 {
     const evt_settlement *s = r->settlement;
     line_pair(j, "结算ID", s->setl_id);
-    if (r->kind == EVT_RECEIPT_CANCELLATION && str_or_empty(r->original_setl_id)[0] != '\0') {
+    if (r->kind == EVT_RECEIPT_REFUND && str_or_empty(r->original_setl_id)[0] != '\0') {
         line_pair(j, "原结算ID", r->original_setl_id);
     }
     line_pair(j, "报文ID", str_or_empty(r->msgid));
@@ -581,8 +598,7 @@ static evt_err prepare(const evt_receipt *r, prepared *p)
     p->dots = evt_receipt_dots(r->paper);
     if (p->cols == 0 ||
         (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
-        (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_CANCELLATION &&
-         r->kind != EVT_RECEIPT_REPRINT) ||
+        (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_REFUND) ||
         (r->order != NULL && r->order->item_count > EVT_ORDER_MAX_ITEMS)) {
         return EVT_ERR_ARG;
     }
@@ -625,8 +641,17 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
     patient(&j, r);
     if (r->order != NULL && r->order->item_count > 0) {
         items(&j, r->order);
+    } else if (r->kind == EVT_RECEIPT_REFUND || r->reprint) {
+        /* The journal keeps no item lines (docs/receipts.md, "Reprints"). */
+        line_text(&j, r->kind == EVT_RECEIPT_REFUND ? "全单退费，药品明细见原结算单"
+                                                    : "药品明细见原结算单");
+        separator(&j);
     }
-    amounts(&j, r->settlement);
+    if (r->kind == EVT_RECEIPT_REFUND) {
+        refund_amounts(&j, r->settlement);
+    } else {
+        amounts(&j, r->settlement);
+    }
     references(&j, r);
 
     /* A blank line above and below keeps the QR's quiet zone clear of text. */
@@ -638,8 +663,9 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
         qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
-    line_text(&j, "退费、补打凭此码办理");
-    if (r->kind == EVT_RECEIPT_REPRINT) {
+    line_text(&j,
+              r->kind == EVT_RECEIPT_REFUND ? "退费凭证，补打凭此码办理" : "退费、补打凭此码办理");
+    if (r->reprint) {
         line_text(&j, "重打印");
     }
     align(&j, 0);

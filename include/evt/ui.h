@@ -49,6 +49,26 @@ evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_accou
 /* Final result of a settled sale (cash to collect, receipt state). */
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
                             bool receipt_printed);
+/* A refund (退费) of a settled sale: what goes back where, all amounts positive. */
+typedef struct evt_ui_refund {
+    const char *order_id;
+    const char *sold_at; /* "2026-06-15 09:30" */
+    const char *patient; /* masked; "" when the journal does not keep it */
+    evt_fen total, fund, account, mutual_aid, cash;
+    bool balance_present; /* the refunded screen: the account's balance after the refund */
+    evt_fen balance;
+} evt_ui_refund;
+
+/* "退费：请扫描结算单二维码"; notice (may be NULL) says why the last scan was not taken. */
+evt_err evt_ui_show_refund_scan(evt_ui *ui, const char *notice);
+/* Before the 2103: the sale and where each part goes back, for the cashier to confirm (a
+ * supervisor's PIN follows). */
+evt_err evt_ui_show_refund_confirm(evt_ui *ui, const evt_ui_refund *r);
+/* The refund went through: where each part went, the cash to hand back, the receipt's state. */
+evt_err evt_ui_show_refunded(evt_ui *ui, const evt_ui_refund *r, bool receipt_printed);
+/* Something finished (a reprint, a release): title, one line, [确认] 返回. */
+evt_err evt_ui_show_done(evt_ui *ui, const char *title, const char *line);
+
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */
 evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail);
