@@ -1,6 +1,7 @@
 /* evt_orders: the order book in the journal. See orders.h. */
 #include "evt/orders.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -372,26 +373,58 @@ static void receipt_key(const char *msgid, char key[EVT_JOURNAL_KEY_MAX + 1])
     snprintf(key, EVT_JOURNAL_KEY_MAX + 1, "%s%s", EVT_ORDERS_PREFIX_RECEIPT, msgid);
 }
 
+/* The record's strings and amounts, in their order on flash. */
+#define RECEIPT_STR(field)                                                                         \
+    {                                                                                              \
+        offsetof(evt_orders_receipt, field), sizeof((evt_orders_receipt *)0)->field                \
+    }
+static const struct {
+    size_t offset, size;
+} receipt_strings[] = {
+    RECEIPT_STR(order_id), RECEIPT_STR(mdtrt_id),   RECEIPT_STR(setl_time), RECEIPT_STR(insutype),
+    RECEIPT_STR(patient),  RECEIPT_STR(patient_id), RECEIPT_STR(holder),
+};
+static const size_t receipt_amounts[] = {
+    offsetof(evt_orders_receipt, total),
+    offsetof(evt_orders_receipt, fulamt_ownpay_amt),
+    offsetof(evt_orders_receipt, overlmt_selfpay),
+    offsetof(evt_orders_receipt, preselfpay_amt),
+};
+#define RECEIPT_COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+/* One pass over the record's fields, writing rc out or reading it in: the two directions cannot
+ * drift apart. */
+static void receipt_fields(cursor *c, evt_orders_receipt *rc, bool out)
+{
+    for (size_t i = 0; i < RECEIPT_COUNT(receipt_strings); i++) {
+        char *field = (char *)rc + receipt_strings[i].offset;
+        if (out) {
+            put_str(c, field, receipt_strings[i].size - 1);
+        } else {
+            get_str(c, field, receipt_strings[i].size);
+        }
+    }
+    for (size_t i = 0; i < RECEIPT_COUNT(receipt_amounts); i++) {
+        evt_fen v;
+        memcpy(&v, (char *)rc + receipt_amounts[i], sizeof v);
+        if (out) {
+            put_uint(c, (uint64_t)v, 8);
+        } else {
+            v = (evt_fen)get_uint(c, 8);
+            memcpy((char *)rc + receipt_amounts[i], &v, sizeof v);
+        }
+        c->ok = c->ok && evt_money_in_range(v);
+    }
+}
+
 static size_t receipt_encode(const evt_orders_receipt *rc, uint8_t out[ORDERS_RECEIPT_MAX])
 {
-    cursor c = {out, out + ORDERS_RECEIPT_MAX, true};
+    cursor c = {out, out + ORDERS_RECEIPT_MAX, rc->order_id[0] != '\0'};
     put_uint(&c, ORDERS_RECEIPT_VERSION, 1);
     put_uint(&c, (uint64_t)rc->book, 1);
     put_uint(&c, rc->via_family_account ? RECEIPT_FLAG_FAMILY : 0u, 1);
-    put_str(&c, rc->order_id, EVT_ORDER_ID_BYTES - 1);
-    put_str(&c, rc->mdtrt_id, sizeof rc->mdtrt_id - 1);
-    put_str(&c, rc->setl_time, sizeof rc->setl_time - 1);
-    put_str(&c, rc->insutype, sizeof rc->insutype - 1);
-    put_str(&c, rc->patient, sizeof rc->patient - 1);
-    put_str(&c, rc->patient_id, sizeof rc->patient_id - 1);
-    put_str(&c, rc->holder, sizeof rc->holder - 1);
-    const evt_fen amounts[] = {rc->total, rc->fulamt_ownpay_amt, rc->overlmt_selfpay,
-                               rc->preselfpay_amt};
-    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
-        c.ok = c.ok && evt_money_in_range(amounts[i]);
-        put_uint(&c, (uint64_t)amounts[i], 8);
-    }
-    return c.ok && rc->order_id[0] != '\0' ? (size_t)(c.p - out) : 0;
+    receipt_fields(&c, (evt_orders_receipt *)rc, true);
+    return c.ok ? (size_t)(c.p - out) : 0;
 }
 
 static evt_err receipt_decode(const uint8_t *in, size_t len, evt_orders_receipt *rc)
@@ -401,22 +434,9 @@ static evt_err receipt_decode(const uint8_t *in, size_t len, evt_orders_receipt 
     uint64_t version = get_uint(&c, 1);
     uint64_t book = get_uint(&c, 1);
     uint64_t flags = get_uint(&c, 1);
-    get_str(&c, rc->order_id, sizeof rc->order_id);
-    get_str(&c, rc->mdtrt_id, sizeof rc->mdtrt_id);
-    get_str(&c, rc->setl_time, sizeof rc->setl_time);
-    get_str(&c, rc->insutype, sizeof rc->insutype);
-    get_str(&c, rc->patient, sizeof rc->patient);
-    get_str(&c, rc->patient_id, sizeof rc->patient_id);
-    get_str(&c, rc->holder, sizeof rc->holder);
-    evt_fen *amounts[] = {&rc->total, &rc->fulamt_ownpay_amt, &rc->overlmt_selfpay,
-                          &rc->preselfpay_amt};
-    bool amounts_ok = true;
-    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
-        *amounts[i] = (evt_fen)get_uint(&c, 8);
-        amounts_ok = amounts_ok && evt_money_in_range(*amounts[i]);
-    }
+    receipt_fields(&c, rc, false);
     if (!c.ok || c.p != c.end || version != ORDERS_RECEIPT_VERSION ||
-        book > (uint64_t)EVT_ORDERS_REFUNDS || rc->order_id[0] == '\0' || !amounts_ok) {
+        book > (uint64_t)EVT_ORDERS_REFUNDS || rc->order_id[0] == '\0') {
         memset(rc, 0, sizeof *rc);
         return EVT_ERR_JOURNAL_CORRUPT;
     }

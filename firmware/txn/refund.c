@@ -25,31 +25,31 @@ static int entry_cmp(const evt_txn_day_entry *a, const evt_txn_day_entry *b)
 
 typedef struct day_walk {
     evt_txn *t;
+    evt_txn_day_list list;
     uint32_t today;
     const evt_txn_day_entry *before; /* NULL: from the newest */
-    evt_txn_day_entry *page;
+    evt_txn_day_entry *page;         /* newest first */
     unsigned count;
     bool more;
 } day_walk;
 
-/* Keeps the EVT_TXN_DAY_PAGE newest entries older than w->before: the page never holds more,
- * however long the day. */
+/* Keeps the EVT_TXN_DAY_PAGE newest entries older than w->before, newest first: the page never
+ * holds more, however long the day. */
 static void day_offer(day_walk *w, const evt_txn_day_entry *e)
 {
     if (w->before != NULL && entry_cmp(e, w->before) >= 0) {
         return;
     }
-    if (w->count < EVT_TXN_DAY_PAGE) {
-        w->page[w->count++] = *e;
-        return;
+    unsigned k = w->count;
+    for (; k > 0 && entry_cmp(&w->page[k - 1], e) < 0; k--) {
+        if (k < EVT_TXN_DAY_PAGE) {
+            w->page[k] = w->page[k - 1];
+        }
     }
-    w->more = true;
-    unsigned oldest = 0;
-    for (unsigned i = 1; i < w->count; i++) {
-        oldest = entry_cmp(&w->page[i], &w->page[oldest]) < 0 ? i : oldest;
-    }
-    if (entry_cmp(e, &w->page[oldest]) > 0) {
-        w->page[oldest] = *e;
+    w->more = w->more || w->count == EVT_TXN_DAY_PAGE;
+    if (k < EVT_TXN_DAY_PAGE) {
+        w->page[k] = *e;
+        w->count += w->count < EVT_TXN_DAY_PAGE;
     }
 }
 
@@ -71,20 +71,6 @@ static bool msgid_time(const char *msgid, uint32_t *day, uint32_t *hms)
     return true;
 }
 
-static evt_err receipt_visit(void *arg, const char *msgid, const evt_orders_receipt *rc)
-{
-    day_walk *w = arg;
-    evt_txn_day_entry e = {.book = rc->book, .total = rc->total};
-    uint32_t day = 0;
-    if (msgid_time(msgid, &day, &e.hms) && day == w->today) {
-        snprintf(e.order_id, sizeof e.order_id, "%s", rc->order_id);
-        snprintf(e.msgid, sizeof e.msgid, "%s", msgid);
-        snprintf(e.patient, sizeof e.patient, "%s", rc->patient);
-        day_offer(w, &e);
-    }
-    return EVT_OK;
-}
-
 /* A refund record that lets the sale be refunded: none moved money (refused, failed, reversed;
  * a supervisor authorises every refund, so an unusable answer reversed needs no other release). */
 static bool refund_allows_another(const evt_order_record *refund)
@@ -92,54 +78,46 @@ static bool refund_allows_another(const evt_order_record *refund)
     return refund->state != EVT_ORDER_SETTLED && !evt_orders_in_doubt(refund);
 }
 
-static evt_err refundable_visit(void *arg, const char *order_id, const evt_order_record *rec)
+/* Both lists come from today's receipt records: every receipt; or the sales' receipts whose
+ * sale has not been refunded (a settled sale always has one, unless its record could not be
+ * written: it is then refunded from its receipt's QR code). */
+static evt_err day_visit(void *arg, const char *msgid, const evt_orders_receipt *rc)
 {
     day_walk *w = arg;
-    if (rec->day != w->today || rec->state != EVT_ORDER_SETTLED) {
+    evt_txn_day_entry e = {.book = rc->book, .total = rc->total};
+    uint32_t day = 0;
+    if (!msgid_time(msgid, &day, &e.hms) || day != w->today) {
         return EVT_OK;
     }
-    evt_order_record refund;
-    evt_err err = evt_orders_book_get(w->t->journal, EVT_ORDERS_REFUNDS, order_id, &refund);
-    if (err == EVT_ERR_STORAGE_IO) {
-        return err;
+    if (w->list == EVT_TXN_DAY_REFUNDABLE) {
+        evt_order_record refund;
+        evt_err err =
+            rc->book == EVT_ORDERS_SALES
+                ? evt_orders_book_get(w->t->journal, EVT_ORDERS_REFUNDS, rc->order_id, &refund)
+                : EVT_ERR_ARG;
+        if (err == EVT_ERR_STORAGE_IO) {
+            return err;
+        }
+        if (err != EVT_ERR_NOT_FOUND && (err != EVT_OK || !refund_allows_another(&refund))) {
+            return EVT_OK;
+        }
     }
-    if (err == EVT_ERR_NOT_FOUND || (err == EVT_OK && refund_allows_another(&refund))) {
-        evt_txn_day_entry e = {.book = EVT_ORDERS_SALES, .hms = rec->hms, .total = rec->total};
-        snprintf(e.order_id, sizeof e.order_id, "%s", order_id);
-        snprintf(e.msgid, sizeof e.msgid, "%s", rec->msgid);
-        day_offer(w, &e);
-    }
+    snprintf(e.order_id, sizeof e.order_id, "%s", rc->order_id);
+    snprintf(e.msgid, sizeof e.msgid, "%s", msgid);
+    snprintf(e.patient, sizeof e.patient, "%s", rc->patient);
+    day_offer(w, &e);
     return EVT_OK;
 }
 
 evt_err evt_txn_day_page(evt_txn *t, evt_txn_day_list list, const evt_txn_day_entry *before,
                          evt_txn_day_entry page[EVT_TXN_DAY_PAGE], unsigned *count, bool *more)
 {
-    *count = 0;
-    *more = false;
     evt_datetime now;
-    if (t->hal->sys->local_time(t->hal->sys->ctx, &now) != EVT_OK) {
-        return EVT_ERR_INTERNAL;
-    }
-    day_walk w = {.t = t, .today = txn_day_of(&now), .before = before, .page = page};
-    evt_err err =
-        list == EVT_TXN_DAY_RECEIPTS
-            ? evt_orders_receipt_iterate(t->journal, receipt_visit, &w)
-            : evt_orders_book_iterate(t->journal, EVT_ORDERS_SALES, refundable_visit, &w, NULL);
-    /* Newest first (insertion sort of at most a page). */
-    for (unsigned i = 1; i < w.count; i++) {
-        evt_txn_day_entry e = page[i];
-        unsigned k = i;
-        for (; k > 0 && entry_cmp(&page[k - 1], &e) < 0; k--) {
-            page[k] = page[k - 1];
-        }
-        page[k] = e;
-    }
-    for (unsigned i = 0; list == EVT_TXN_DAY_REFUNDABLE && i < w.count; i++) {
-        evt_orders_receipt rc;
-        if (evt_orders_receipt_get(t->journal, page[i].msgid, &rc) == EVT_OK) {
-            snprintf(page[i].patient, sizeof page[i].patient, "%s", rc.patient);
-        }
+    day_walk w = {.t = t, .list = list, .before = before, .page = page};
+    evt_err err = t->hal->sys->local_time(t->hal->sys->ctx, &now);
+    if (err == EVT_OK) {
+        w.today = txn_day_of(&now);
+        err = evt_orders_receipt_iterate(t->journal, day_visit, &w);
     }
     *count = w.count;
     *more = w.more;
@@ -256,11 +234,11 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
     if (err != EVT_OK) {
         txn_show_error_and_wait(t, "补打失败", err,
                                 err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT
-                                    ? "该结算单的补打记录已不在终端"
-                                    : "处理后可再次补打");
+                                    ? "终端已无该单记录"
+                                    : NULL);
         return;
     }
-    evt_ui_show_done(t->ui, "结算单已补打", "请将补打的结算单交给顾客");
+    evt_ui_show_done(t->ui, "结算单已补打", "请交顾客");
     bool ok = false;
     txn_cashier_decision(t, 0, &ok);
 }
@@ -275,6 +253,7 @@ typedef struct refund_state {
     evt_orders_receipt rc; /* the sale's receipt record (who, masked); empty when not kept */
     evt_settlement back;   /* the 2103's answer: the cancelling entry, amounts negative */
     char sold_at[TXN_WHEN_BYTES];
+    evt_ui_refund view; /* what the screens show */
 } refund_state;
 
 /* Whether the sale may be refunded: EVT_OK, or why not (detail: what the screen adds). */
@@ -296,7 +275,8 @@ static evt_err refund_may_start(evt_txn *t, const char *order_id, evt_order_reco
         return EVT_OK;
     }
     if (err != EVT_OK) {
-        return err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_REFUND_RECORD_UNREADABLE : err;
+        /* Damaged: it cannot be proven that the sale was not refunded. */
+        return err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_ORDER_RECORD_UNREADABLE : err;
     }
     if (refund.state == EVT_ORDER_SETTLED) {
         /* Refunded once: a second refund is refused with the first one's date. */
@@ -351,9 +331,9 @@ static evt_err answer_cancel(void *arg, const evt_proto_response *resp, evt_json
     return EVT_OK;
 }
 
-static void refund_view(const refund_state *r, evt_ui_refund *v)
+static void refund_view(refund_state *r)
 {
-    *v = (evt_ui_refund){
+    r->view = (evt_ui_refund){
         .order_id = r->order_id,
         .sold_at = r->sold_at,
         .patient = r->rc.patient,
@@ -362,8 +342,6 @@ static void refund_view(const refund_state *r, evt_ui_refund *v)
         .account = r->sale.account,
         .mutual_aid = r->sale.mutual_aid,
         .cash = r->sale.cash,
-        .balance_present = r->rec.balance_present,
-        .balance = r->rec.balance,
     };
 }
 
@@ -390,28 +368,19 @@ static evt_err refund_done(refund_state *r)
     evt_orders_receipt_put(t->journal, r->rec.msgid, &rc);
     bool printed =
         txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false, NULL) == EVT_OK;
-    evt_ui_refund v;
-    refund_view(r, &v);
-    evt_ui_show_refunded(t->ui, &v, printed);
+    r->view.balance_present = r->rec.balance_present;
+    r->view.balance = r->rec.balance;
+    evt_ui_show_refund(t->ui, &r->view, true, printed);
     bool ok = false;
     txn_cashier_decision(t, 0, &ok);
     return EVT_OK;
-}
-
-/* "<what>：<platform's words>" for an error screen's detail line, cut on a character. */
-static void with_platform_words(const char *what, const char *words, char out[EVT_UI_LINE_BYTES])
-{
-    if (snprintf(out, EVT_UI_LINE_BYTES, "%s%s%s", what, words[0] ? "：" : "", words) >=
-        EVT_UI_LINE_BYTES) {
-        out[evt_json_utf8_prefix(out, strlen(out), EVT_UI_LINE_BYTES - 1)] = '\0';
-    }
 }
 
 /* The 2103 and what the cashier is told of each way it can end. */
 static evt_err refund_money(refund_state *r)
 {
     evt_txn *t = r->t;
-    evt_ui_show_progress(t->ui, "正在退费", "请勿离开，医保平台办理退费中…");
+    evt_ui_show_progress(t->ui, "正在退费", "请勿离开");
     txn_money_call c = {
         .t = t,
         .book = EVT_ORDERS_REFUNDS,
@@ -424,21 +393,18 @@ static evt_err refund_money(refund_state *r)
         .answer = answer_cancel,
         .arg = r,
     };
-    txn_money_outcome outcome = txn_money(&c);
-    char detail[EVT_UI_LINE_BYTES];
-    switch (outcome) {
+    switch (txn_money(&c)) {
     case TXN_MONEY_NOT_SENT:
     case TXN_MONEY_REFUSED:
         EVT_LOGI(MOD, "refund of order %s: not refunded (%s)", r->order_id, evt_err_name(c.why));
-        with_platform_words("未退费，原结算仍有效", c.platform_msg, detail);
-        txn_show_error_and_wait(t, "退费失败", c.why, detail);
+        txn_show_error_and_wait(t, "退费失败：未退费，原结算仍有效", c.why, c.platform_msg);
         return c.why;
     case TXN_MONEY_UNKNOWN:
         EVT_LOGW(MOD, "refund of order %s: %s (%s)", r->order_id,
-                 evt_order_state_name(r->rec.state), evt_err_name(c.why));
+                 c.reversed ? "reversed" : "unknown", evt_err_name(c.why));
         if (c.reversed) {
             txn_show_error_and_wait(t, "退费未完成", c.why,
-                                    "已冲正，未退费，原结算仍有效；可重新办理退费");
+                                    "已冲正，未退费；可重新办理");
             return c.why;
         }
         txn_show_error_and_wait(t, "退费结果未知", EVT_ERR_REFUND_IN_DOUBT,
@@ -474,9 +440,8 @@ static evt_err refund_run(refund_state *r, bool *quit)
         txn_show_error_and_wait(t, "不能退费", err, NULL);
         return err;
     }
-    evt_ui_refund v;
-    refund_view(r, &v);
-    evt_ui_show_refund_confirm(t->ui, &v);
+    refund_view(r);
+    evt_ui_show_refund(t->ui, &r->view, false, false);
     /* The confirmation that moves money: the same dwell as the sale's split. */
     err = txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
@@ -486,7 +451,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     char total[24], line[EVT_UI_LINE_BYTES];
     evt_money_format(r->sale.total, total, sizeof total);
     snprintf(line, sizeof line, "退费 %s 元  订单 %s", total, r->order_id);
-    err = evt_txn_supervisor_approves(t, "主管授权退费", line, "核对结算单与退费金额后输入", quit);
+    err = evt_txn_supervisor_approves(t, "主管授权退费", line, NULL, quit);
     if (err != EVT_OK) {
         return err;
     }
@@ -595,6 +560,6 @@ evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
 {
     evt_txn_day_entry e;
     evt_err err = choose_from_day(t, EVT_TXN_DAY_REFUNDABLE, "退费：选择今日交易",
-                                  "今日没有可退费的交易（已退费的不再列出）", &e, quit);
+                                  "今日没有可退费的交易", &e, quit);
     return err != EVT_OK ? err : evt_txn_refund(t, e.order_id, quit);
 }

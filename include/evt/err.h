@@ -108,19 +108,12 @@
     X(EVT_ERR_JSON_TOO_LARGE, "JSON beyond the protocol's limits (members per object)",            \
       "平台应答超出协议规定的大小，请联系医保平台")                                                \
     X(EVT_ERR_REFUND_DONE, "sale already refunded", "该笔结算已退费，不能重复退费")                \
-    X(EVT_ERR_REFUND_IN_DOUBT, "refund outcome unknown: its reversal is owed",                     \
-      "该笔退费结果未知，已登记冲正；冲正完成前不能再次退费，请勿退还现金")                        \
-    X(EVT_ERR_REFUND_NOT_SETTLED, "order did not settle: nothing to refund",                       \
-      "该订单未结算成功，没有可退的款项")                                                          \
-    X(EVT_ERR_REFUND_UNKNOWN_SALE, "settlement not in this terminal's order book",                 \
-      "本终端的交易记录中没有这笔结算，不能退费")                                                  \
-    X(EVT_ERR_REFUND_RECORD_UNREADABLE,                                                            \
-      "refund record unreadable: cannot prove it did not refund",                                  \
-      "该笔退费记录损坏，无法确认是否已退费，请主管与医保平台核实")                                \
+    X(EVT_ERR_REFUND_IN_DOUBT, "refund outcome unknown", "该笔退费结果未知，冲正完成前不能再次退费") \
+    X(EVT_ERR_REFUND_NOT_SETTLED, "order did not settle", "该订单未结算成功，无款可退")             \
+    X(EVT_ERR_REFUND_UNKNOWN_SALE, "sale not in the order book", "本终端没有这笔结算的记录，不能退费") \
     X(EVT_ERR_RECEIPT_REF_FOREIGN, "receipt of another institution",                               \
       "这是其他机构的结算单，不能在本机构退费")                                                    \
-    X(EVT_ERR_RECEIPT_IS_REFUND, "refund receipt scanned instead of the sale's",                   \
-      "这是退费凭证上的二维码，请扫描原结算单上的二维码")
+    X(EVT_ERR_RECEIPT_IS_REFUND, "refund receipt scanned", "这是退费凭证，请扫描原结算单")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,

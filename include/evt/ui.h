@@ -61,11 +61,10 @@ typedef struct evt_ui_refund {
 
 /* "退费：请扫描结算单二维码"; notice (may be NULL) says why the last scan was not taken. */
 evt_err evt_ui_show_refund_scan(evt_ui *ui, const char *notice);
-/* Before the 2103: the sale and where each part goes back, for the cashier to confirm (a
- * supervisor's PIN follows). */
-evt_err evt_ui_show_refund_confirm(evt_ui *ui, const evt_ui_refund *r);
-/* The refund went through: where each part went, the cash to hand back, the receipt's state. */
-evt_err evt_ui_show_refunded(evt_ui *ui, const evt_ui_refund *r, bool receipt_printed);
+/* The refund, where each part goes back: before the 2103 (done false: for the cashier to confirm;
+ * a supervisor's PIN follows), or once refunded (done: the balance after it, the cash to hand
+ * back, whether the refund receipt printed). */
+evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed);
 /* Something finished (a reprint, a release): title, one line, [确认] 返回. */
 evt_err evt_ui_show_done(evt_ui *ui, const char *title, const char *line);
 

@@ -165,9 +165,9 @@ static void refund_of_own_account_sale_restores_the_account(void **state)
     /* The list named the sale; the screens said where each part went back. */
     assert_true(term_screen_seen(&f->t, "张*国 25.00元"));
     assert_true(term_screen_seen(&f->t, "退费总额：25.00 元"));
-    assert_true(term_screen_seen(&f->t, "基金支付 12.50 元：退回医保基金"));
-    assert_true(term_screen_seen(&f->t, "个人账户 12.50 元：退回患者本人账户"));
-    assert_true(term_screen_seen(&f->t, "共济支付 0.00 元：退回亲属账户"));
+    assert_true(term_screen_seen(&f->t, "退回医保基金：12.50 元"));
+    assert_true(term_screen_seen(&f->t, "退回本人个人账户：12.50 元"));
+    assert_true(term_screen_seen(&f->t, "退回亲属账户（共济）：0.00 元"));
     assert_true(term_screen_seen(&f->t, "请退还顾客现金：0.00 元"));
     char balance[24], line[64];
     money(before, balance, sizeof balance);
@@ -241,7 +241,7 @@ static void refund_of_mutual_aid_sale_by_scanning_its_receipt(void **state)
     assert_int_equal(emu_count(&f->e, "cancellations"), 1);
     char line[96], amount[24];
     money(r.mutual_aid, amount, sizeof amount);
-    snprintf(line, sizeof line, "共济支付 %s 元：退回亲属账户", amount);
+    snprintf(line, sizeof line, "退回亲属账户（共济）：%s 元", amount);
     assert_true(term_screen_seen(&f->t, line));
     assert_true(term_screen_seen(&f->t, "患者：李*英"));
     assert_true(term_screen_seen(&f->t, "退费成功"));
@@ -313,7 +313,7 @@ static void wrong_supervisor_pin_refunds_nothing(void **state)
     /* Three refund screens, one 2103: the one after the right PIN. */
     assert_int_equal(emu_handled_count(&f->e, "2103"), 1);
     assert_int_equal(emu_count(&f->e, "cancellations"), 1);
-    assert_true(term_screen_seen(&f->t, "现金 10.23 元：由收银员退还顾客"));
+    assert_true(term_screen_seen(&f->t, "退还顾客现金：10.23 元"));
     assert_true(term_screen_seen(&f->t, "请退还顾客现金：10.23 元"));
     assert_false(term_screen_seen(&f->t, "退费后本人账户余额"));
     char qr[EVT_RECEIPT_REF_MAX];
@@ -339,7 +339,7 @@ static void refund_whose_answer_is_lost_ends_reversed(void **state)
     assert_int_equal(emu_fault(&f->e, "2103", "close_mid", NULL, 1), 0);
     assert_true(term_run_script(&f->t, 400));
 
-    assert_true(term_screen_seen(&f->t, "已冲正，未退费，原结算仍有效；可重新办理退费"));
+    assert_true(term_screen_seen(&f->t, "已冲正，未退费；可重新办理"));
     assert_int_equal(emu_handled_count(&f->e, "2103"), 2);
     assert_int_equal(emu_count(&f->e, "reversals"), 1); /* the first 2103, undone */
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
@@ -582,6 +582,43 @@ static void reprint_of_an_earlier_receipt_after_a_restart(void **state)
     assert_int_equal(emu_count(&f->e, "settlements"), 2);
 }
 
+/* A day longer than a page: the list shows the newest eight and 9 for the next page, which
+ * holds the rest; the oldest receipt of the day is reached and printed again. */
+static void reprint_list_pages_through_the_day(void **state)
+{
+    fixture *f = *state;
+    enum { SALES = 10 };
+    static char keys[SALES * sizeof SALE_KEYS + 256];
+    keys[0] = '\0';
+    for (int i = 0; i < SALES; i++) {
+        strcat(keys, SALE_KEYS);
+    }
+    strcat(keys, "就绪 => MENU\n功能菜单 => TYPE:2\n补打：选择今日结算单 => TYPE:9\n"
+                 "补打：选择今日结算单 => TYPE:2\n结算单已补打 => OK\n");
+    term_options opt = {.keys = keys, .keys_no_wait = true, .no_receipt_preview = true};
+    assert_int_equal(term_start(&f->t, &f->e, "pages", &opt), 0);
+    char first_qr[EVT_RECEIPT_REF_MAX], qr[EVT_RECEIPT_REF_MAX];
+    evt_ecr_result first;
+    for (int i = 0; i < SALES; i++) {
+        evt_order o;
+        evt_ecr_result r;
+        sale(f, "stranger", NULL, AMOXICILLIN, "阿莫西林胶囊", 1, 100 + i, &o, &r);
+        if (i == 0) {
+            first = r;
+            free(last_receipt(f, first_qr, sizeof first_qr));
+        }
+    }
+    assert_true(term_run_script(&f->t, 300));
+    assert_true(term_screen_seen(&f->t, "9 下一页"));
+    assert_true(term_screen_seen(&f->t, "王*华 1.09元")); /* the newest, on page one */
+    assert_true(term_screen_seen(&f->t, "王*华 1.00元")); /* the oldest, on page two */
+    char *copy = copy_of(f, first.msgid, qr, sizeof qr);
+    assert_string_equal(qr, first_qr);
+    assert_true(has_pair(copy, "医疗费总额", "1.00"));
+    free(copy);
+    assert_int_equal(term_receipts(&f->t), SALES + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +636,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(power_cut_before_the_2103_left, setup, it_teardown),
         cmocka_unit_test_setup_teardown(reprint_of_an_earlier_receipt_after_a_restart, setup,
                                         it_teardown),
+        cmocka_unit_test_setup_teardown(reprint_list_pages_through_the_day, setup, it_teardown),
     };
     if (getenv("EVT_TEST_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("EVT_TEST_FILTER"));
