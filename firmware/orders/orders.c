@@ -562,16 +562,22 @@ evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *o
 
 /* ---- retention ------------------------------------------------------------------------------ */
 
-static bool has_room(evt_journal *j, bool *ok)
+/* Room for one more sale once `bytes` and `keys` more are free. */
+static bool has_room_with(evt_journal *j, uint64_t bytes, uint32_t keys, bool *ok)
 {
     evt_journal_stats st;
     if (evt_journal_stats_get(j, &st) != EVT_OK) {
         return false;
     }
     uint64_t tails = (uint64_t)(st.sector_count - 1u) * ORDERS_SECTOR_TAIL_BYTES;
-    *ok = st.free_bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
-          st.index_capacity - st.live_keys >= ORDERS_SALE_RESERVE_KEYS;
+    *ok = st.free_bytes + bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
+          st.index_capacity - st.live_keys + keys >= ORDERS_SALE_RESERVE_KEYS;
     return true;
+}
+
+static bool has_room(evt_journal *j, bool *ok)
+{
+    return has_room_with(j, 0, 0, ok);
 }
 
 typedef struct prune_walk {
@@ -672,45 +678,138 @@ static evt_err remove_order(evt_journal *j, const char *order_id)
     return err;
 }
 
+/* Removes the orders of the oldest day that may go (one batch); *gone counts them, 0 when none
+ * may go. */
+static evt_err prune_orders(prune_walk *w, uint32_t *gone)
+{
+    w->day = 0;
+    w->oldest = 0;
+    evt_err err = prune_walk_books(w);
+    if (err != EVT_OK || w->oldest == 0) {
+        return err;
+    }
+    w->day = w->oldest;
+    w->count = 0;
+    err = prune_walk_books(w);
+    for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
+        err = remove_order(w->j, w->ids[i]);
+        *gone += err == EVT_OK;
+    }
+    if (err == EVT_OK && w->count > 0 && w->count < ORDERS_PRUNE_BATCH) {
+        /* The whole day is gone: its closed marker has nothing left to say. */
+        char key[EVT_JOURNAL_KEY_MAX + 1];
+        closed_key(w->day, key);
+        evt_journal_del(w->j, key);
+    }
+    return err;
+}
+
+bool evt_orders_msgid_time(const char *msgid, uint32_t *day, uint32_t *hms)
+{
+    if (bounded_len(msgid, 26) < 26) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 12; i < 26u; i++) {
+        if (msgid[i] < '0' || msgid[i] > '9') {
+            return false;
+        }
+        v = v * 10u + (uint64_t)(msgid[i] - '0');
+    }
+    *day = (uint32_t)(v / 1000000u);
+    *hms = (uint32_t)(v % 1000000u);
+    return true;
+}
+
+/* Collects the oldest receipt records (msgids of one terminal sort by time) made before
+ * w->day, at most a batch, in w->ids. */
+static evt_err receipt_prune_visit(void *arg, const char *key, size_t value_len)
+{
+    (void)value_len;
+    prune_walk *w = arg;
+    const char *msgid = key + strlen(EVT_ORDERS_PREFIX_RECEIPT);
+    uint32_t day = 0, hms = 0;
+    if (evt_orders_msgid_time(msgid, &day, &hms) && day >= w->day) {
+        return EVT_OK; /* a key without a time is nobody's receipt: it goes first */
+    }
+    uint32_t k = w->count;
+    for (; k > 0 && strcmp(w->ids[k - 1], msgid) > 0; k--) {
+        if (k < ORDERS_PRUNE_BATCH) {
+            memcpy(w->ids[k], w->ids[k - 1], sizeof w->ids[k]);
+        }
+    }
+    if (k < ORDERS_PRUNE_BATCH) {
+        snprintf(w->ids[k], sizeof w->ids[k], "%s", msgid);
+        w->count += w->count < ORDERS_PRUNE_BATCH;
+    }
+    return EVT_OK;
+}
+
+typedef struct receipt_census {
+    uint32_t count;
+    uint64_t bytes;
+} receipt_census;
+
+static evt_err census_visit(void *arg, const char *key, size_t value_len)
+{
+    receipt_census *c = arg;
+    c->count++;
+    c->bytes += 16u + ((strlen(key) + value_len + 3u) & ~(size_t)3u) + 8u;
+    return EVT_OK;
+}
+
+/* Whether removing every receipt record would make the room: if not, they stay (the sale is
+ * refused either way, and the day's reprints are not thrown away for nothing). */
+static bool receipts_would_make_room(evt_journal *j)
+{
+    receipt_census c = {0};
+    bool ok = false;
+    return evt_journal_iterate(j, EVT_ORDERS_PREFIX_RECEIPT, census_visit, &c) == EVT_OK &&
+           has_room_with(j, c.bytes, c.count, &ok) && ok;
+}
+
+/* Removes the oldest receipt records made before `before` (one batch); *gone counts them. */
+static evt_err prune_receipts(prune_walk *w, uint32_t before, uint32_t *gone)
+{
+    w->day = before;
+    w->count = 0;
+    evt_err err = evt_journal_iterate(w->j, EVT_ORDERS_PREFIX_RECEIPT, receipt_prune_visit, w);
+    for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
+        err = del_receipt(w->j, w->ids[i]);
+        *gone += err == EVT_OK;
+    }
+    return err;
+}
+
 evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed)
 {
-    uint32_t gone = 0;
+    uint32_t orders = 0, receipts = 0;
     bool ok = false;
     evt_err err = EVT_OK;
     prune_walk *w = &(prune_walk){.j = j, .today = today, .keep_days = keep_days};
-    /* Each pass removes at least one order or ends the loop, and there are finitely many. */
+    /* What goes first costs least: receipt records of past days (reprints are of the day; a
+     * refund of yesterday's sale takes the name from the platform's answer), then orders that
+     * may go, and only then today's oldest receipt records — a sale is never refused for a
+     * reprint. Each pass removes something or ends the loop, and there are finitely many. */
     while (has_room(j, &ok) && !ok) {
-        w->day = 0;
-        w->oldest = 0;
-        err = prune_walk_books(w);
-        if (err != EVT_OK || w->oldest == 0) {
+        uint32_t before = receipts + orders;
+        err = prune_receipts(w, today, &receipts);
+        if (err == EVT_OK && receipts + orders == before) {
+            err = prune_orders(w, &orders);
+        }
+        if (err == EVT_OK && receipts + orders == before && receipts_would_make_room(j)) {
+            err = prune_receipts(w, UINT32_MAX, &receipts);
+        }
+        if (err != EVT_OK || receipts + orders == before) {
             break;
-        }
-        w->day = w->oldest;
-        w->count = 0;
-        err = prune_walk_books(w);
-        if (err != EVT_OK || w->count == 0) {
-            break;
-        }
-        for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
-            err = remove_order(j, w->ids[i]);
-            gone += err == EVT_OK;
-        }
-        if (err != EVT_OK) {
-            break;
-        }
-        if (w->count < ORDERS_PRUNE_BATCH) {
-            /* The whole day is gone: its closed marker has nothing left to say. */
-            char key[EVT_JOURNAL_KEY_MAX + 1];
-            closed_key(w->day, key);
-            evt_journal_del(j, key);
         }
     }
     if (removed != NULL) {
-        *removed = gone;
+        *removed = orders;
     }
-    if (gone > 0) {
-        EVT_LOGI(MOD, "%u orders of closed days removed", (unsigned)gone);
+    if (orders + receipts > 0) {
+        EVT_LOGI(MOD, "room made: %u orders of closed days and %u receipt records removed",
+                 (unsigned)orders, (unsigned)receipts);
     }
     if (err != EVT_OK) {
         return err;

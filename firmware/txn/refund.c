@@ -9,8 +9,6 @@
 #include "txn_internal.h"
 
 #define MOD TXN_MOD
-/* Where the msgid carries its time: institution code (12), then yyyyMMddHHmmss. */
-#define MSGID_TIME_AT 12u
 
 /* ---- today's lists ------------------------------------------------------------------------- */
 
@@ -53,24 +51,6 @@ static void day_offer(day_walk *w, const evt_txn_day_entry *e)
     }
 }
 
-/* yyyymmdd and hhmmss of a msgid. */
-static bool msgid_time(const char *msgid, uint32_t *day, uint32_t *hms)
-{
-    if (strlen(msgid) != EVT_MSGID_LEN) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (unsigned i = MSGID_TIME_AT; i < MSGID_TIME_AT + 14u; i++) {
-        if (msgid[i] < '0' || msgid[i] > '9') {
-            return false;
-        }
-        v = v * 10u + (uint64_t)(msgid[i] - '0');
-    }
-    *day = (uint32_t)(v / 1000000u);
-    *hms = (uint32_t)(v % 1000000u);
-    return true;
-}
-
 /* A refund record that lets the sale be refunded: none moved money (refused, failed, reversed;
  * a supervisor authorises every refund, so an unusable answer reversed needs no other release). */
 static bool refund_allows_another(const evt_order_record *refund)
@@ -86,7 +66,7 @@ static evt_err day_visit(void *arg, const char *msgid, const evt_orders_receipt 
     day_walk *w = arg;
     evt_txn_day_entry e = {.book = rc->book, .total = rc->total};
     uint32_t day = 0;
-    if (!msgid_time(msgid, &day, &e.hms) || day != w->today) {
+    if (!evt_orders_msgid_time(msgid, &day, &e.hms) || day != w->today) {
         return EVT_OK;
     }
     if (w->list == EVT_TXN_DAY_REFUNDABLE) {
@@ -232,10 +212,9 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
     }
     evt_err err = evt_txn_reprint(t, e.msgid);
     if (err != EVT_OK) {
-        txn_show_error_and_wait(t, "补打失败", err,
-                                err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT
-                                    ? "终端已无该单记录"
-                                    : NULL);
+        txn_show_error_and_wait(
+            t, "补打失败", err,
+            err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT ? "终端已无该单记录" : NULL);
         return;
     }
     evt_ui_show_done(t->ui, "结算单已补打", "请交顾客");
@@ -403,8 +382,7 @@ static evt_err refund_money(refund_state *r)
         EVT_LOGW(MOD, "refund of order %s: %s (%s)", r->order_id,
                  c.reversed ? "reversed" : "unknown", evt_err_name(c.why));
         if (c.reversed) {
-            txn_show_error_and_wait(t, "退费未完成", c.why,
-                                    "已冲正，未退费；可重新办理");
+            txn_show_error_and_wait(t, "退费未完成", c.why, "已冲正，未退费；可重新办理");
             return c.why;
         }
         txn_show_error_and_wait(t, "退费结果未知", EVT_ERR_REFUND_IN_DOUBT,

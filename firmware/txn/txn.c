@@ -680,7 +680,9 @@ static evt_err owner_reversed(void *ctx, const char *order_ref, const char *msgi
             continue; /* the reversal of an earlier attempt, or of the other book's request */
         }
         rec.state = EVT_ORDER_REVERSED;
-        rec.needs_supervisor = rec.answer_unusable;
+        /* A sale reversed after an unusable answer waits for a supervisor's release; a refund
+         * needs none: a supervisor authorises every refund anyway. */
+        rec.needs_supervisor = rec.answer_unusable && txn_books[b] == EVT_ORDERS_SALES;
         err = evt_orders_book_put(t->journal, txn_books[b], order_ref, &rec);
         if (err == EVT_OK) {
             EVT_LOGI(MOD, "%s %s: reversed%s",

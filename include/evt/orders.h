@@ -160,6 +160,10 @@ typedef struct evt_orders_receipt {
     evt_fen fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt;
 } evt_orders_receipt;
 
+/* The local day (yyyymmdd) and time (hhmmss) a msgid was made: institution code (12), then
+ * yyyyMMddHHmmss. False when msgid has no such time. */
+bool evt_orders_msgid_time(const char *msgid, uint32_t *day, uint32_t *hms);
+
 /* Writes the receipt record of msgid (durable on EVT_OK). EVT_ERR_ARG for an empty order id or a
  * field that does not fit; journal errors. */
 evt_err evt_orders_receipt_put(evt_journal *j, const char *msgid, const evt_orders_receipt *rc);
@@ -183,12 +187,13 @@ evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *o
 
 /*
  * Frees room for one more sale or refund: if the journal has less free room (bytes or index keys)
- * than one needs (its record, pending and reversal records, and its receipt record), removes
- * orders that may go (their day is before `today`, is closed or at least keep_days old, and
- * neither the sale nor its refund is in doubt or waiting for a supervisor) — the sale's record,
- * its refund's and both receipt records — oldest day first, until there is room. EVT_OK when a
- * sale can be recorded; EVT_ERR_JOURNAL_FULL when not even then; journal errors. *removed (may
- * be NULL) counts the orders removed.
+ * than one needs (its record, pending and reversal records, and its receipt record), removes,
+ * until there is room: receipt records of days before `today`, oldest first; then orders that
+ * may go (their day is before `today`, is closed or at least keep_days old, and neither the sale
+ * nor its refund is in doubt or waiting for a supervisor) — the sale's record, its refund's and
+ * both receipt records — oldest day first; then today's oldest receipt records (a sale is never
+ * refused for a reprint). EVT_OK when a sale can be recorded; EVT_ERR_JOURNAL_FULL when not even
+ * then; journal errors. *removed (may be NULL) counts the orders removed.
  */
 evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed);
 

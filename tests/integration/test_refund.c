@@ -353,6 +353,38 @@ static void refund_whose_answer_is_lost_ends_reversed(void **state)
     assert_int_equal(term_receipts(&f->t), 2); /* the sale's and the one refund's */
 }
 
+/* The platform refuses the 2103: its words are shown, nothing went back, and the refund can
+ * be done again. Then an answer the terminal cannot use (the platform refunded, the JSON came
+ * back cut): reversed rather than trusted. The third try refunds, once. */
+static void refund_refused_or_unusable_moves_no_money(void **state)
+{
+    fixture *f = *state;
+    start(f, "refused",
+          SALE_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN
+          "退费失败 => OK\n" REFUND_FROM_LIST CONFIRM_WITH_PIN
+          "退费未完成 => OK\n" REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n",
+          false);
+    int64_t before = emu_balance_fen(&f->e, "employee");
+    evt_order o;
+    evt_ecr_result r;
+    sale(f, "employee", NULL, AMOXICILLIN, "阿莫西林胶囊", 2, 1250, &o, &r);
+    assert_int_equal(emu_fault(&f->e, "2103", "business_error", "结算已超过可撤销期限", 1), 0);
+    assert_int_equal(emu_fault(&f->e, "2103", "malformed_json", NULL, 1), 0);
+    assert_true(term_run_script(&f->t, 400));
+
+    assert_true(term_screen_seen(&f->t, "退费失败：未退费，原结算仍有效"));
+    assert_true(term_screen_seen(&f->t, "结算已超过可撤销期限"));
+    assert_true(term_screen_seen(&f->t, "已冲正，未退费；可重新办理"));
+    assert_true(term_screen_seen(&f->t, "退费成功"));
+    assert_int_equal(emu_handled_count(&f->e, "2103"), 3);
+    assert_int_equal(emu_count(&f->e, "reversals"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
+    int live = -1, reversed = -1, cancelled = -1;
+    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
+    assert_int_equal(live, 0);
+    assert_int_equal(cancelled, 1);
+}
+
 /* While a refund's outcome is unknown (its 2601 not yet acknowledged) the sale is not refunded
  * again — not after a restart either; once the reversal is acknowledged it may be. */
 static void refund_in_doubt_is_not_refunded_again_until_reversed(void **state)
@@ -629,6 +661,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(refund_twice_is_refused_with_the_date, setup, it_teardown),
         cmocka_unit_test_setup_teardown(wrong_supervisor_pin_refunds_nothing, setup, it_teardown),
         cmocka_unit_test_setup_teardown(refund_whose_answer_is_lost_ends_reversed, setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(refund_refused_or_unusable_moves_no_money, setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(refund_in_doubt_is_not_refunded_again_until_reversed, setup,
                                         it_teardown),

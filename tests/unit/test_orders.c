@@ -356,6 +356,49 @@ static void retention_takes_a_refund_with_its_sale(void **state)
     assert_true(in_book(f, EVT_ORDERS_SALES, "T-00"));
 }
 
+/* Room comes first from receipt records of past days, then from orders that may go, and only
+ * then from today's oldest receipt records: a sale is never refused for a reprint, and the
+ * receipts kept are the newest. */
+static void room_is_made_from_receipts_first(void **state)
+{
+    fixture *f = *state;
+    const uint32_t today = 20260301;
+    put_order(f, "OLD", with_msgid(settled_on(20260226, 300), "H12010400001202602261030000001"));
+    evt_orders_receipt rc = receipt_of(EVT_ORDERS_SALES, "OLD");
+    assert_int_equal(evt_orders_receipt_put(&f->j, "H12010400001202602261030000001", &rc), EVT_OK);
+    char id[32], msgid[31];
+    unsigned sold = 0;
+    for (; sold < 200; sold++) {
+        if (evt_orders_make_room(&f->j, today, 2, NULL) != EVT_OK) {
+            break;
+        }
+        snprintf(id, sizeof id, "T-%03u", sold);
+        snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + sold);
+        put_order(f, id, with_msgid(settled_on(today, 1), msgid));
+        rc = receipt_of(EVT_ORDERS_SALES, id);
+        assert_int_equal(evt_orders_receipt_put(&f->j, msgid, &rc), EVT_OK);
+    }
+    assert_true(sold > 10 && sold < 200);
+    assert_false(has_receipt(f, "H12010400001202602261030000001"));
+    assert_false(in_book(f, EVT_ORDERS_SALES, "OLD"));
+    /* Every sale of today is still known; the receipts kept are the newest ones. */
+    bool kept = false;
+    for (unsigned i = 0; i < sold; i++) {
+        snprintf(id, sizeof id, "T-%03u", i);
+        snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + i);
+        assert_true(in_book(f, EVT_ORDERS_SALES, id));
+        bool has = has_receipt(f, msgid);
+        assert_true(has || !kept); /* once one is kept, every newer one is */
+        kept = kept || has;
+    }
+    assert_true(kept);
+    snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u);
+    assert_false(has_receipt(f, msgid)); /* the oldest of today gave way */
+    /* Full even without any receipt: the newest ones were not thrown away for nothing. */
+    snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + sold - 1);
+    assert_true(has_receipt(f, msgid));
+}
+
 /* A record whose amounts are beyond 16,2 was not written by evt_orders_put (every amount it
  * stores passed the money checks): foreign data, or damage the CRCs cannot see. Decoded, it
  * put impossible figures into results and overflowed the day totals (signed overflow), so it
@@ -441,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refund_book_and_receipt_records, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_takes_a_refund_with_its_sale, setup_small,
                                         teardown),
+        cmocka_unit_test_setup_teardown(room_is_made_from_receipts_first, setup, teardown),
         cmocka_unit_test_setup_teardown(day_totals_from_records, setup, teardown),
         cmocka_unit_test(calendar),
     };
