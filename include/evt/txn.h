@@ -11,6 +11,17 @@
  * order's record in the journal (evt_orders): the record is written before anything else
  * happens after each outcome — before the pending 2102 record is dropped, before the receipt,
  * before the POS is told — so a power cut can only leave the order in doubt, never forgotten.
+ *
+ * A refund (evt_txn_refund, refund.c) of a settled sale of the order book:
+ *
+ *   receipt QR or today's list -> sale settled, not refunded, no refund in doubt -> refund
+ *   screen (cashier confirms) -> supervisor PIN -> 2103 (its own record, journalled first)
+ *   -> refund receipt -> result
+ *
+ * with the same discipline: the refund's record (EVT_ORDERS_REFUNDS) says SETTLING before the
+ * 2103 leaves, an unknown outcome is reversed (2601), and the sale is not refunded again while
+ * its refund is in doubt. Every receipt printed keeps a receipt record (evt_orders_receipt),
+ * so any receipt of the day can be printed again, after a power-off too (evt_txn_reprint).
  */
 #ifndef EVT_TXN_H
 #define EVT_TXN_H
@@ -74,7 +85,8 @@ evt_err evt_txn_recover(evt_txn *t);
  * returns its error (EVT_OK when settled). An order id the terminal already has a record of is
  * not started again unless that record proves no money moved (refused, failed, reversed) and
  * no supervisor decision is pending: the stored result is returned instead. The order is served
- * from evt_txn_order (copied there unless it is already that buffer): the last receipt ends. A
+ * from evt_txn_order (copied there unless it is already that buffer): the last receipt's items
+ * go (its reprint prints without them). A
  * journal without room for the sale's records refuses it before anything is scanned.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
@@ -82,8 +94,8 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
 /*
  * The one order buffer, for whoever brings the next order to evt_txn_pharmacy_sale: the ECR
  * link (which writes it only when it hands a sale out) or the keyed entry. It holds the last
- * receipt's items until then: a writer that may give up half-way calls
- * evt_txn_forget_last_receipt first.
+ * receipt's items until then (a reprint of that receipt prints them): a writer that may give
+ * up half-way calls evt_txn_forget_last_receipt first.
  */
 evt_order *evt_txn_order(evt_txn *t);
 
