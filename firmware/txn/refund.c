@@ -96,7 +96,7 @@ evt_err evt_txn_day_page(evt_txn *t, evt_txn_day_list list, const evt_txn_day_en
     day_walk w = {.t = t, .list = list, .before = before, .page = page};
     evt_err err = t->hal->sys->local_time(t->hal->sys->ctx, &now);
     if (err == EVT_OK) {
-        w.today = txn_day_of(&now);
+        w.today = evt_txn_day_of(&now);
         err = evt_orders_receipt_iterate(t->journal, day_visit, &w);
     }
     *count = w.count;
@@ -135,7 +135,7 @@ static evt_err choose_from_day(evt_txn *t, evt_txn_day_list list, const char *ti
     *quit = false;
     day_pick *p = evt_calloc(1, sizeof *p);
     if (p == NULL) {
-        txn_show_error_and_wait(t, title, EVT_ERR_NOMEM, NULL);
+        evt_txn_show_error_and_wait(t, title, EVT_ERR_NOMEM, NULL);
         return EVT_ERR_NOMEM;
     }
     evt_txn_day_entry before;
@@ -150,7 +150,7 @@ static evt_err choose_from_day(evt_txn *t, evt_txn_day_list list, const char *ti
             err = EVT_ERR_NOT_FOUND;
         }
         if (err != EVT_OK) {
-            txn_show_error_and_wait(t, title, err, err == EVT_ERR_NOT_FOUND ? none : NULL);
+            evt_txn_show_error_and_wait(t, title, err, err == EVT_ERR_NOT_FOUND ? none : NULL);
             break;
         }
         for (unsigned i = 0; i < count; i++) {
@@ -200,7 +200,7 @@ evt_err evt_txn_reprint(evt_txn *t, const char *msgid)
     const evt_order *items =
         rc.book == EVT_ORDERS_SALES && strcmp(t->items_msgid, msgid) == 0 ? t->order : NULL;
     bool copy = strcmp(t->unprinted_msgid, msgid) != 0;
-    return txn_print_receipt(t, msgid, &rec, &rc, original, copy, items);
+    return evt_txn_print_receipt(t, msgid, &rec, &rc, original, copy, items);
 }
 
 void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
@@ -212,14 +212,14 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
     }
     evt_err err = evt_txn_reprint(t, e.msgid);
     if (err != EVT_OK) {
-        txn_show_error_and_wait(
+        evt_txn_show_error_and_wait(
             t, "补打失败", err,
             err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT ? "终端已无该单记录" : NULL);
         return;
     }
     evt_ui_show_done(t->ui, "结算单已补打", "请交顾客");
     bool ok = false;
-    txn_cashier_decision(t, 0, &ok);
+    evt_txn_cashier_decision(t, 0, &ok);
 }
 
 /* ---- the refund ---------------------------------------------------------------------------- */
@@ -260,7 +260,7 @@ static evt_err refund_may_start(evt_txn *t, const char *order_id, evt_order_reco
     if (refund.state == EVT_ORDER_SETTLED) {
         /* Refunded once: a second refund is refused with the first one's date. */
         char when[TXN_WHEN_BYTES];
-        txn_format_when(refund.day, refund.hms, when);
+        evt_txn_format_when(refund.day, refund.hms, when);
         snprintf(detail, 48, "已于 %s 退费", when);
         return EVT_ERR_REFUND_DONE;
     }
@@ -333,7 +333,7 @@ static evt_err refund_done(refund_state *r)
     rc.book = EVT_ORDERS_REFUNDS;
     if (rc.patient[0] == '\0') {
         /* A sale recorded before receipt records existed: the platform's answer names them. */
-        txn_mask_into(r->back.psn_name, false, rc.patient);
+        evt_txn_mask_into(r->back.psn_name, false, rc.patient);
         snprintf(rc.insutype, sizeof rc.insutype, "%s", r->back.insutype);
     }
     snprintf(rc.order_id, sizeof rc.order_id, "%s", r->order_id);
@@ -345,13 +345,13 @@ static evt_err refund_done(refund_state *r)
     rc.preselfpay_amt = -r->back.preselfpay_amt;
     /* Without it only a reprint is lost (logged by evt_orders): the refund stands. */
     evt_orders_receipt_put(t->journal, r->rec.msgid, &rc);
-    bool printed =
-        txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false, NULL) == EVT_OK;
+    bool printed = evt_txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false,
+                                         NULL) == EVT_OK;
     r->view.balance_present = r->rec.balance_present;
     r->view.balance = r->rec.balance;
     evt_ui_show_refund(t->ui, &r->view, true, printed);
     bool ok = false;
-    txn_cashier_decision(t, 0, &ok);
+    evt_txn_cashier_decision(t, 0, &ok);
     return EVT_OK;
 }
 
@@ -360,7 +360,7 @@ static evt_err refund_money(refund_state *r)
 {
     evt_txn *t = r->t;
     evt_ui_show_progress(t->ui, "正在退费", "请勿离开");
-    txn_money_call c = {
+    evt_txn_money_call c = {
         .t = t,
         .book = EVT_ORDERS_REFUNDS,
         .order_id = r->order_id,
@@ -372,23 +372,23 @@ static evt_err refund_money(refund_state *r)
         .answer = answer_cancel,
         .arg = r,
     };
-    switch (txn_money(&c)) {
-    case TXN_MONEY_NOT_SENT:
-    case TXN_MONEY_REFUSED:
+    switch (evt_txn_money(&c)) {
+    case EVT_TXN_MONEY_NOT_SENT:
+    case EVT_TXN_MONEY_REFUSED:
         EVT_LOGI(MOD, "refund of order %s: not refunded (%s)", r->order_id, evt_err_name(c.why));
-        txn_show_error_and_wait(t, "退费失败：未退费，原结算仍有效", c.why, c.platform_msg);
+        evt_txn_show_error_and_wait(t, "退费失败：未退费，原结算仍有效", c.why, c.platform_msg);
         return c.why;
-    case TXN_MONEY_UNKNOWN:
+    case EVT_TXN_MONEY_UNKNOWN:
         EVT_LOGW(MOD, "refund of order %s: %s (%s)", r->order_id,
                  c.reversed ? "reversed" : "unknown", evt_err_name(c.why));
         if (c.reversed) {
-            txn_show_error_and_wait(t, "退费未完成", c.why, "已冲正，未退费；可重新办理");
+            evt_txn_show_error_and_wait(t, "退费未完成", c.why, "已冲正，未退费；可重新办理");
             return c.why;
         }
-        txn_show_error_and_wait(t, "退费结果未知", EVT_ERR_REFUND_IN_DOUBT,
-                                "终端将自动冲正，请勿退还现金");
+        evt_txn_show_error_and_wait(t, "退费结果未知", EVT_ERR_REFUND_IN_DOUBT,
+                                    "终端将自动冲正，请勿退还现金");
         return EVT_ERR_REFUND_IN_DOUBT;
-    case TXN_MONEY_DONE:
+    case EVT_TXN_MONEY_DONE:
         break;
     }
     return refund_done(r);
@@ -401,27 +401,27 @@ static evt_err refund_run(refund_state *r, bool *quit)
     evt_err err = refund_may_start(t, r->order_id, &r->sale, detail);
     if (err != EVT_OK) {
         EVT_LOGI(MOD, "refund of order %s refused: %s", r->order_id, evt_err_name(err));
-        txn_show_error_and_wait(t, "不能退费", err, detail);
+        evt_txn_show_error_and_wait(t, "不能退费", err, detail);
         return err;
     }
     if (evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
         memset(&r->rc, 0, sizeof r->rc); /* a sale recorded before receipt records existed */
     }
-    txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
+    evt_txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
     evt_datetime now;
     err = t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK ? EVT_OK : EVT_ERR_INTERNAL;
     if (err == EVT_OK) {
         /* Better no refund than a refund the terminal could not remember. */
-        err = evt_orders_make_room(t->journal, txn_day_of(&now), t->order_keep_days, NULL);
+        err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     }
     if (err != EVT_OK) {
-        txn_show_error_and_wait(t, "不能退费", err, NULL);
+        evt_txn_show_error_and_wait(t, "不能退费", err, NULL);
         return err;
     }
     refund_view(r);
     evt_ui_show_refund(t->ui, &r->view, false, false);
     /* The confirmation that moves money: the same dwell as the sale's split. */
-    err = txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
+    err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
         *quit = t->quit_requested;
         return err;
@@ -433,7 +433,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     if (err != EVT_OK) {
         return err;
     }
-    r->rec.day = txn_day_of(&now);
+    r->rec.day = evt_txn_day_of(&now);
     r->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
     r->rec.total = r->sale.total;
     return refund_money(r);
@@ -444,7 +444,7 @@ evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
     *quit = false;
     refund_state *r = evt_calloc(1, sizeof *r);
     if (r == NULL) {
-        txn_show_error_and_wait(t, "不能退费", EVT_ERR_NOMEM, NULL);
+        evt_txn_show_error_and_wait(t, "不能退费", EVT_ERR_NOMEM, NULL);
         return EVT_ERR_NOMEM;
     }
     r->t = t;
@@ -519,16 +519,16 @@ evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit)
     *quit = false;
     ref_scan rs = {.t = t};
     char notice[EVT_UI_LINE_BYTES] = "";
-    switch (txn_wait_scan(t, ref_prompt, ref_accept, &rs, notice)) {
-    case TXN_SCAN_GOT_CODE:
+    switch (evt_txn_wait_scan(t, ref_prompt, ref_accept, &rs, notice)) {
+    case EVT_TXN_SCAN_GOT_CODE:
         break;
-    case TXN_SCAN_QUIT:
+    case EVT_TXN_SCAN_QUIT:
         *quit = true;
         return EVT_ERR_CANCELLED;
-    case TXN_SCAN_CANCELLED:
+    case EVT_TXN_SCAN_CANCELLED:
         return EVT_ERR_CANCELLED;
-    case TXN_SCAN_TIMED_OUT:
-        txn_show_error_and_wait(t, "退费", EVT_ERR_TIMEOUT, "未扫描到结算单二维码，未退费");
+    case EVT_TXN_SCAN_TIMED_OUT:
+        evt_txn_show_error_and_wait(t, "退费", EVT_ERR_TIMEOUT, "未扫描到结算单二维码，未退费");
         return EVT_ERR_TIMEOUT;
     }
     return evt_txn_refund(t, rs.order_id, quit);

@@ -165,7 +165,7 @@ static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state,
     evt_txn *t = s->t;
     s->rec.state = state;
     s->rec.error = err;
-    txn_record_detail(&s->rec, detail);
+    evt_txn_record_detail(&s->rec, detail);
     if (evt_orders_put(t->journal, s->order->order_id, &s->rec) != EVT_OK) {
         /* Only outcomes without money get here unrecorded (settle() handles its own): the
          * POS may re-send them, which is what it may do anyway. */
@@ -275,8 +275,8 @@ static evt_err platform_step(sale_state *s, const char *progress, const char *in
 static evt_err step_failed(sale_state *s, evt_ecr_result *r, const char *title, evt_err err,
                            const char *platform_msg)
 {
-    txn_show_error_and_wait(s->t, title, err, platform_msg);
-    return sale_end(s, r, txn_state_for_call_error(err), err, platform_msg);
+    evt_txn_show_error_and_wait(s->t, title, err, platform_msg);
+    return sale_end(s, r, evt_txn_state_for_call_error(err), err, platform_msg);
 }
 
 static evt_err parse_voucher(sale_state *s, const evt_proto_response *resp, evt_json_diag *diag)
@@ -389,11 +389,11 @@ static void sale_receipt_record(const sale_state *s, evt_orders_receipt *rc)
     snprintf(rc->mdtrt_id, sizeof rc->mdtrt_id, "%s", s->setl.mdtrt_id);
     snprintf(rc->setl_time, sizeof rc->setl_time, "%s", s->setl.setl_time);
     snprintf(rc->insutype, sizeof rc->insutype, "%s", s->insu->insutype);
-    txn_mask_into(s->person.psn_name, false, rc->patient);
-    txn_mask_into(s->person.certno, true, rc->patient_id);
+    evt_txn_mask_into(s->person.psn_name, false, rc->patient);
+    evt_txn_mask_into(s->person.certno, true, rc->patient_id);
     rc->via_family_account = s->voucher.via_family_account;
     if (rc->via_family_account) {
-        txn_mask_into(s->voucher.holder_name, false, rc->holder);
+        evt_txn_mask_into(s->voucher.holder_name, false, rc->holder);
     }
     rc->total = s->setl.medfee_sumamt;
     rc->fulamt_ownpay_amt = s->setl.fulamt_ownpay_amt;
@@ -414,20 +414,20 @@ static evt_err sale_settled(sale_state *s, evt_ecr_result *r)
     evt_orders_receipt_put(t->journal, s->rec.msgid, &rc);
     snprintf(t->items_msgid, sizeof t->items_msgid, "%s", s->rec.msgid);
     bool printed =
-        txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order) == EVT_OK;
+        evt_txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order) == EVT_OK;
     evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
     bool ok = false;
-    txn_cashier_decision(t, 0, &ok);
+    evt_txn_cashier_decision(t, 0, &ok);
     return EVT_OK;
 }
 
-/* The money step: every way the 2102 can end is decided by txn_money
+/* The money step: every way the 2102 can end is decided by evt_txn_money
  * (docs/protocol-decisions.md); here the sale tells the cashier and the POS. */
 static evt_err settle(sale_state *s, evt_ecr_result *r)
 {
     evt_txn *t = s->t;
     evt_ui_show_progress(t->ui, "正在结算", "请勿离开，结算进行中…");
-    txn_money_call c = {
+    evt_txn_money_call c = {
         .t = t,
         .book = EVT_ORDERS_SALES,
         .order_id = s->order->order_id,
@@ -439,33 +439,33 @@ static evt_err settle(sale_state *s, evt_ecr_result *r)
         .answer = answer_settle,
         .arg = s,
     };
-    switch (txn_money(&c)) {
-    case TXN_MONEY_NOT_SENT:
+    switch (evt_txn_money(&c)) {
+    case EVT_TXN_MONEY_NOT_SENT:
         return step_failed(s, r, "结算失败", c.why, c.platform_msg);
-    case TXN_MONEY_REFUSED:
+    case EVT_TXN_MONEY_REFUSED:
         result_from_record(s->order->order_id, &s->rec, r);
         count_result(t, r->status);
         EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
                  evt_err_name(c.why));
-        txn_show_error_and_wait(t, "结算失败", c.why, c.platform_msg);
+        evt_txn_show_error_and_wait(t, "结算失败", c.why, c.platform_msg);
         return c.why;
-    case TXN_MONEY_UNKNOWN:
+    case EVT_TXN_MONEY_UNKNOWN:
         result_from_record(s->order->order_id, &s->rec, r);
         count_result(t, r->status);
         EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
                  evt_err_name(c.why));
         if (c.reversed && s->rec.needs_supervisor) {
             /* Trying again would settle and reverse again: a person decides (hole of a loop). */
-            txn_show_error_and_wait(t, "结算未完成", c.why,
-                                    "已冲正，患者未被扣款；平台应答异常，请主管核实");
+            evt_txn_show_error_and_wait(t, "结算未完成", c.why,
+                                        "已冲正，患者未被扣款；平台应答异常，请主管核实");
         } else if (c.reversed) {
-            txn_show_error_and_wait(t, "结算未完成", c.why, "已冲正，患者未被扣款，可重新结算");
+            evt_txn_show_error_and_wait(t, "结算未完成", c.why, "已冲正，患者未被扣款，可重新结算");
         } else {
-            txn_show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN,
-                                    evt_err_cashier_text(c.why));
+            evt_txn_show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN,
+                                        evt_err_cashier_text(c.why));
         }
         return r->error;
-    case TXN_MONEY_DONE:
+    case EVT_TXN_MONEY_DONE:
         break;
     }
     return sale_settled(s, r);
@@ -480,11 +480,12 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     for (;;) {
         /* Refusals are shown under the prompt; the sale stays open so the customer can show
          * the right code. */
-        txn_scan_outcome got = txn_wait_scan(t, voucher_prompt, voucher_accept, s, s->scan_notice);
-        if (got == TXN_SCAN_QUIT || got == TXN_SCAN_CANCELLED) {
+        evt_txn_scan_outcome got =
+            evt_txn_wait_scan(t, voucher_prompt, voucher_accept, s, s->scan_notice);
+        if (got == EVT_TXN_SCAN_QUIT || got == EVT_TXN_SCAN_CANCELLED) {
             return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_CANCELLED, NULL);
         }
-        if (got == TXN_SCAN_TIMED_OUT) {
+        if (got == EVT_TXN_SCAN_TIMED_OUT) {
             return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_TIMEOUT, "未扫描到医保电子凭证");
         }
         err = platform_step(s, "正在解码电子凭证", EVT_INFNO_EC_QUERY, NULL, build_ec_query,
@@ -504,7 +505,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     err = platform_step(s, "正在查询参保信息", EVT_INFNO_PERSON, s->voucher.insu_org, build_person,
                         parse_person, platform_msg);
     if (err == EVT_ERR_PERSON_VOUCHER_MISMATCH) {
-        txn_show_error_and_wait(t, "身份核验失败", err, NULL);
+        evt_txn_show_error_and_wait(t, "身份核验失败", err, NULL);
         return sale_end(s, r, EVT_ORDER_REFUSED, err, NULL);
     }
     if (err != EVT_OK) {
@@ -517,7 +518,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
             s->person.insu[0].paus_insu_date[0] != '\0') {
             snprintf(detail, sizeof detail, "暂停日期 %s", s->person.insu[0].paus_insu_date);
         }
-        txn_show_error_and_wait(t, "不能结算", err, detail);
+        evt_txn_show_error_and_wait(t, "不能结算", err, detail);
         return sale_end(s, r, EVT_ORDER_REFUSED, err, detail);
     }
     EVT_LOGI(MOD, "order %s: patient insutype %s, family-account display %s", r->order_id,
@@ -525,7 +526,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
 
     /* 3. the cashier checks the person in front of them */
     evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
-    err = txn_cashier_confirmed(t, 0);
+    err = evt_txn_cashier_confirmed(t, 0);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认身份");
     }
@@ -538,7 +539,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     }
     evt_ui_show_split(t->ui, &s->pre, has_account(s->insu));
     /* The confirmation that moves money: not in the same instant as the identity's. */
-    err = txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
+    err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认金额");
     }
@@ -571,7 +572,8 @@ static evt_err order_may_start(evt_txn *t, const evt_order *order, evt_ecr_resul
         /* The terminal cannot prove this order did not settle: it refuses, and says who can
          * decide. */
         result->blocked = true;
-        txn_show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE, order->order_id);
+        evt_txn_show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE,
+                                    order->order_id);
         return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
     }
     return result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
@@ -607,10 +609,10 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     if (t->hal->sys->local_time(t->hal->sys->ctx, &now) != EVT_OK) {
         return result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_INTERNAL, "时钟未设置");
     }
-    err = evt_orders_make_room(t->journal, txn_day_of(&now), t->order_keep_days, NULL);
+    err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     if (err != EVT_OK) {
         /* Better no sale than a sale the terminal could not remember. */
-        txn_show_error_and_wait(t, "不能开始交易", err, NULL);
+        evt_txn_show_error_and_wait(t, "不能开始交易", err, NULL);
         return result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
     }
     char total[24];
@@ -625,7 +627,7 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     s->t = t;
     s->order = order;
     s->begntime = now;
-    s->rec.day = txn_day_of(&now);
+    s->rec.day = evt_txn_day_of(&now);
     s->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
     s->rec.total = order->total;
     evt_voucher_guard_reset(&t->guard);

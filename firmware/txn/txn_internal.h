@@ -26,48 +26,48 @@
 /* Waits (bounded) for OK or CANCEL on the screen shown; keys pressed before it appeared, and an
  * OK sooner than min_dwell_ms after it appeared, do not count (ui.h). EVT_OK with *confirmed;
  * otherwise why there was no decision (a board QUIT also stops the terminal). */
-evt_err txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed);
+evt_err evt_txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed);
 /* The cashier confirmed the decision on screen: EVT_OK, or why not. */
-evt_err txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms);
+evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms);
 /* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
-void txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail);
+void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail);
 
 /* ---- records ------------------------------------------------------------------------------- */
 
 /* The platform's words (may be NULL) into the record, cut on a UTF-8 character boundary. */
-void txn_record_detail(evt_order_record *rec, const char *detail);
+void evt_txn_record_detail(evt_order_record *rec, const char *detail);
 /* A call that failed before money moved: REFUSED when the platform refused, else FAILED. */
-evt_order_state txn_state_for_call_error(evt_err err);
+evt_order_state evt_txn_state_for_call_error(evt_err err);
 
 /* ---- scanning ------------------------------------------------------------------------------ */
 
-typedef enum txn_scan_outcome {
-    TXN_SCAN_GOT_CODE,
-    TXN_SCAN_CANCELLED,
-    TXN_SCAN_TIMED_OUT,
-    TXN_SCAN_QUIT,
-} txn_scan_outcome;
+typedef enum evt_txn_scan_outcome {
+    EVT_TXN_SCAN_GOT_CODE,
+    EVT_TXN_SCAN_CANCELLED,
+    EVT_TXN_SCAN_TIMED_OUT,
+    EVT_TXN_SCAN_QUIT,
+} evt_txn_scan_outcome;
 
 /* Takes a scanned code (len bytes, not NUL-terminated): EVT_OK ends the wait, any other error
  * is the refusal the prompt then shows under it. */
-typedef evt_err (*txn_scan_accept_fn)(void *arg, const uint8_t *code, size_t len);
+typedef evt_err (*evt_txn_scan_accept_fn)(void *arg, const uint8_t *code, size_t len);
 /* Draws the prompt with notice (may be empty). */
-typedef void (*txn_scan_prompt_fn)(void *arg, const char *notice);
+typedef void (*evt_txn_scan_prompt_fn)(void *arg, const char *notice);
 
 /* Waits (t->scan_timeout_ms) for a code accept takes, showing prompt and under it why the last
  * code was refused (notice: EVT_UI_LINE_BYTES, kept by the caller across waits). The cashier's
  * CANCEL ends it; QUIT stops the terminal. */
-txn_scan_outcome txn_wait_scan(evt_txn *t, txn_scan_prompt_fn prompt, txn_scan_accept_fn accept,
-                               void *arg, char *notice);
+evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt,
+                                       evt_txn_scan_accept_fn accept, void *arg, char *notice);
 
 /* ---- the money: a settlement-type request (2102, 2103) ------------------------------------- */
 
 /* Parses and checks the answer of the call into the flow's own state and, on EVT_OK, writes
  * the result into *rec (setl_id, amounts); leaves *rec alone otherwise. */
-typedef evt_err (*txn_answer_fn)(void *arg, const evt_proto_response *resp, evt_json_diag *diag,
-                                 evt_order_record *rec);
+typedef evt_err (*evt_txn_answer_fn)(void *arg, const evt_proto_response *resp, evt_json_diag *diag,
+                                     evt_order_record *rec);
 
-typedef struct txn_money_call {
+typedef struct evt_txn_money_call {
     evt_txn *t;
     evt_orders_book book;  /* the record that follows the request: a sale's or a refund's */
     const char *order_id;  /* its key */
@@ -76,21 +76,21 @@ typedef struct txn_money_call {
     const char *psn_no;    /* the person, for the platform's pending and reversal records */
     const char *insuplc;   /* the person's insured region */
     evt_platform_build_fn build;
-    txn_answer_fn answer;
+    evt_txn_answer_fn answer;
     void *arg; /* of build and answer */
     /* results */
     evt_err why;   /* why not DONE */
     bool reversed; /* UNKNOWN: the reversal was acknowledged at once (*rec is REVERSED) */
     char platform_msg[EVT_PROTO_MSG_BYTES];
-} txn_money_call;
+} evt_txn_money_call;
 
-typedef enum txn_money_outcome {
-    TXN_MONEY_NOT_SENT, /* stopped before the record said SETTLING: nothing left the terminal,
+typedef enum evt_txn_money_outcome {
+    EVT_TXN_MONEY_NOT_SENT, /* stopped before the record said SETTLING: nothing left the terminal,
                            nothing was recorded */
-    TXN_MONEY_REFUSED,  /* refused by the platform, or never sent: REFUSED/FAILED recorded */
-    TXN_MONEY_DONE,     /* answered, checked and recorded: SETTLED */
-    TXN_MONEY_UNKNOWN,  /* no usable answer: UNKNOWN recorded, a 2601 owed and tried once */
-} txn_money_outcome;
+    EVT_TXN_MONEY_REFUSED,  /* refused by the platform, or never sent: REFUSED/FAILED recorded */
+    EVT_TXN_MONEY_DONE,     /* answered, checked and recorded: SETTLED */
+    EVT_TXN_MONEY_UNKNOWN,  /* no usable answer: UNKNOWN recorded, a 2601 owed and tried once */
+} evt_txn_money_outcome;
 
 /*
  * Sends the request with the discipline of docs/protocol-decisions.md: the record says SETTLING
@@ -98,7 +98,7 @@ typedef enum txn_money_outcome {
  * recorded before the pending record is dropped; an answer that is missing, unusable or cannot
  * be recorded makes the outcome UNKNOWN and the pending record a reversal owed, tried at once.
  */
-txn_money_outcome txn_money(txn_money_call *c);
+evt_txn_money_outcome evt_txn_money(evt_txn_money_call *c);
 
 /* ---- receipts ------------------------------------------------------------------------------ */
 
@@ -109,17 +109,17 @@ txn_money_outcome txn_money(txn_money_call *c);
  * Printer errors are counted and logged; a receipt that did not reach paper is remembered
  * (t->unprinted_msgid) so that its next print is not marked as a copy.
  */
-evt_err txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_record *rec,
-                          const evt_orders_receipt *rc, const char *original_setl_id, bool reprint,
-                          const evt_order *items);
+evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_record *rec,
+                              const evt_orders_receipt *rc, const char *original_setl_id,
+                              bool reprint, const evt_order *items);
 
 /* "yyyy-MM-dd HH:mm" of a record's day and time. */
-void txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES]);
+void evt_txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES]);
 /* yyyymmdd of a local time. */
-uint32_t txn_day_of(const evt_datetime *d);
+uint32_t evt_txn_day_of(const evt_datetime *d);
 
 /* masked copy of a name or ID number into out (EVT_ORDERS_MASKED_BYTES); "***" when it cannot
  * be masked, cut on a character boundary when it is longer. */
-void txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES]);
+void evt_txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES]);
 
 #endif /* EVT_TXN_INTERNAL_H */

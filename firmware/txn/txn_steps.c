@@ -15,7 +15,7 @@
 
 /* ---- the cashier -------------------------------------------------------------------------- */
 
-evt_err txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed)
+evt_err evt_txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed)
 {
     evt_err err =
         evt_ui_wait_decision_guarded(t->ui, t->decision_timeout_ms, min_dwell_ms, confirmed);
@@ -25,18 +25,18 @@ evt_err txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed)
     return err;
 }
 
-evt_err txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms)
+evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms)
 {
     bool confirmed = false;
-    evt_err err = txn_cashier_decision(t, min_dwell_ms, &confirmed);
+    evt_err err = evt_txn_cashier_decision(t, min_dwell_ms, &confirmed);
     return err != EVT_OK ? err : confirmed ? EVT_OK : EVT_ERR_CANCELLED;
 }
 
-void txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail)
+void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail)
 {
     evt_ui_show_error(t->ui, title, err, detail);
     bool ok = false;
-    txn_cashier_decision(t, 0, &ok);
+    evt_txn_cashier_decision(t, 0, &ok);
 }
 
 evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
@@ -44,7 +44,8 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
 {
     *quit = false;
     if (!t->cfg->supervisor_pin.set) {
-        txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING, "未配置主管密码，请联系技术员");
+        evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
+                                    "未配置主管密码，请联系技术员");
         return EVT_ERR_CONFIG_MISSING;
     }
     char pin[EVT_AUTH_PIN_MAX + 1];
@@ -59,7 +60,7 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
             snprintf(detail, sizeof detail, "请 %u 分钟后再试", (unsigned)(retry_s + 59) / 60);
         }
         if (err != EVT_OK) {
-            txn_show_error_and_wait(t, title, err, detail);
+            evt_txn_show_error_and_wait(t, title, err, detail);
         }
     }
     memset(pin, 0, sizeof pin);
@@ -70,31 +71,31 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
 /* ---- scanning ------------------------------------------------------------------------------ */
 
 /* Polls the cashier's keypad once: CANCEL ends the scan wait, QUIT stops the terminal. */
-static txn_scan_outcome poll_cancel(evt_txn *t)
+static evt_txn_scan_outcome poll_cancel(evt_txn *t)
 {
     evt_key_event ev = {0};
     if (t->hal->ui->read_key(t->hal->ui->ctx, 0, &ev) != EVT_OK) {
-        return TXN_SCAN_GOT_CODE; /* nothing pressed: keep scanning */
+        return EVT_TXN_SCAN_GOT_CODE; /* nothing pressed: keep scanning */
     }
     if (ev.key == EVT_KEY_CANCEL) {
-        return TXN_SCAN_CANCELLED;
+        return EVT_TXN_SCAN_CANCELLED;
     }
     if (ev.key == EVT_KEY_QUIT) {
         t->quit_requested = true;
-        return TXN_SCAN_QUIT;
+        return EVT_TXN_SCAN_QUIT;
     }
-    return TXN_SCAN_GOT_CODE;
+    return EVT_TXN_SCAN_GOT_CODE;
 }
 
-txn_scan_outcome txn_wait_scan(evt_txn *t, txn_scan_prompt_fn prompt, txn_scan_accept_fn accept,
-                               void *arg, char *notice)
+evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt,
+                                       evt_txn_scan_accept_fn accept, void *arg, char *notice)
 {
     uint64_t start = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
     prompt(arg, notice);
     for (;;) {
         uint64_t now = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
         if (now - start >= t->scan_timeout_ms) {
-            return TXN_SCAN_TIMED_OUT;
+            return EVT_TXN_SCAN_TIMED_OUT;
         }
         uint8_t buf[TXN_SCAN_BYTES];
         size_t len = 0;
@@ -102,8 +103,8 @@ txn_scan_outcome txn_wait_scan(evt_txn *t, txn_scan_prompt_fn prompt, txn_scan_a
         evt_err err = t->hal->scanner->read(t->hal->scanner->ctx, TXN_SCAN_SLICE_MS, buf,
                                             sizeof buf, &len, &source);
         if (err == EVT_ERR_TIMEOUT) {
-            txn_scan_outcome key = poll_cancel(t);
-            if (key != TXN_SCAN_GOT_CODE) {
+            evt_txn_scan_outcome key = poll_cancel(t);
+            if (key != EVT_TXN_SCAN_GOT_CODE) {
                 return key;
             }
             continue;
@@ -118,7 +119,7 @@ txn_scan_outcome txn_wait_scan(evt_txn *t, txn_scan_prompt_fn prompt, txn_scan_a
             EVT_LOGI(MOD, "scan (%s): %s -> %s", source == EVT_SCAN_CAMERA ? "camera" : "serial",
                      what, evt_err_name(refusal));
             if (refusal == EVT_OK) {
-                return TXN_SCAN_GOT_CODE;
+                return EVT_TXN_SCAN_GOT_CODE;
             }
         } else {
             EVT_LOGW(MOD, "scanner: %s", evt_err_name(err));
@@ -133,7 +134,7 @@ txn_scan_outcome txn_wait_scan(evt_txn *t, txn_scan_prompt_fn prompt, txn_scan_a
 /* Before the request leaves: the record says it may move money, with the msgid. */
 static evt_err record_settling(void *ctx, const char *msgid)
 {
-    txn_money_call *c = ctx;
+    evt_txn_money_call *c = ctx;
     evt_order_record *rec = c->rec;
     rec->state = EVT_ORDER_SETTLING;
     rec->error = EVT_ERR_OUTCOME_UNKNOWN;
@@ -163,7 +164,7 @@ static bool transport_fault(evt_err err, int http_status)
     }
 }
 
-void txn_record_detail(evt_order_record *rec, const char *detail)
+void evt_txn_record_detail(evt_order_record *rec, const char *detail)
 {
     const char *d = detail != NULL ? detail : "";
     size_t keep = evt_json_utf8_prefix(d, strlen(d), sizeof rec->detail - 1);
@@ -171,14 +172,14 @@ void txn_record_detail(evt_order_record *rec, const char *detail)
     rec->detail[keep] = '\0';
 }
 
-evt_order_state txn_state_for_call_error(evt_err err)
+evt_order_state evt_txn_state_for_call_error(evt_err err)
 {
     return err == EVT_ERR_PLATFORM_REJECTED ? EVT_ORDER_REFUSED : EVT_ORDER_FAILED;
 }
 
 /* The outcome could not be learned (or not recorded): UNKNOWN first, then the platform turns
  * its pending record into a reversal and tries it at once. */
-static txn_money_outcome money_unknown(txn_money_call *c, evt_err why)
+static evt_txn_money_outcome money_unknown(evt_txn_money_call *c, evt_err why)
 {
     evt_txn *t = c->t;
     c->why = why;
@@ -198,10 +199,10 @@ static txn_money_outcome money_unknown(txn_money_call *c, evt_err why)
     c->reversed = reversed &&
                   evt_orders_book_get(t->journal, c->book, c->order_id, c->rec) == EVT_OK &&
                   c->rec->state == EVT_ORDER_REVERSED;
-    return TXN_MONEY_UNKNOWN;
+    return EVT_TXN_MONEY_UNKNOWN;
 }
 
-txn_money_outcome txn_money(txn_money_call *c)
+evt_txn_money_outcome evt_txn_money(evt_txn_money_call *c)
 {
     evt_txn *t = c->t;
     evt_platform_settle_ref ref = {
@@ -233,7 +234,7 @@ txn_money_outcome txn_money(txn_money_call *c)
 
     c->why = err;
     if (!journalled) {
-        return TXN_MONEY_NOT_SENT; /* stopped before the record: it never left the terminal */
+        return EVT_TXN_MONEY_NOT_SENT; /* stopped before the record: it never left the terminal */
     }
     if (err == EVT_OK && why == EVT_OK) {
         c->rec->state = EVT_ORDER_SETTLED;
@@ -254,35 +255,35 @@ txn_money_outcome txn_money(txn_money_call *c)
     if (err != EVT_OK) {
         /* Refused by the platform, or the request never left: no money moved. The record says
          * so before the pending record goes. */
-        c->rec->state = txn_state_for_call_error(err);
+        c->rec->state = evt_txn_state_for_call_error(err);
         c->rec->error = err;
-        txn_record_detail(c->rec, c->platform_msg);
+        evt_txn_record_detail(c->rec, c->platform_msg);
         if (evt_orders_book_put(t->journal, c->book, c->order_id, c->rec) != EVT_OK) {
             EVT_LOGE(MOD, "order %s: result not journalled", c->order_id);
         }
         evt_platform_settle_done(t->platform, c->rec->msgid, true, &reversed);
-        return TXN_MONEY_REFUSED;
+        return EVT_TXN_MONEY_REFUSED;
     }
     evt_platform_settle_done(t->platform, c->rec->msgid, true, &reversed);
     c->why = EVT_OK;
-    return TXN_MONEY_DONE;
+    return EVT_TXN_MONEY_DONE;
 }
 
 /* ---- receipts ------------------------------------------------------------------------------ */
 
-void txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES])
+void evt_txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES])
 {
     snprintf(out, TXN_WHEN_BYTES, "%04u-%02u-%02u %02u:%02u", (unsigned)(day / 10000u % 10000u),
              (unsigned)(day / 100u % 100u), (unsigned)(day % 100u), (unsigned)(hms / 10000u % 100u),
              (unsigned)(hms / 100u % 100u));
 }
 
-uint32_t txn_day_of(const evt_datetime *d)
+uint32_t evt_txn_day_of(const evt_datetime *d)
 {
     return (uint32_t)d->year * 10000u + (uint32_t)d->month * 100u + (uint32_t)d->day;
 }
 
-void txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES])
+void evt_txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES])
 {
     char masked[EVT_NAME_BYTES * 2];
     evt_err err = is_id ? evt_mask_id(clear, masked, sizeof masked)
@@ -318,9 +319,9 @@ static void receipt_settlement(const evt_order_record *rec, const evt_orders_rec
     s->preselfpay_amt = rc->preselfpay_amt;
 }
 
-evt_err txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_record *rec,
-                          const evt_orders_receipt *rc, const char *original_setl_id, bool reprint,
-                          const evt_order *items)
+evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_record *rec,
+                              const evt_orders_receipt *rc, const char *original_setl_id,
+                              bool reprint, const evt_order *items)
 {
     evt_datetime now;
     char when[EVT_INF_TIME_BYTES] = "";
