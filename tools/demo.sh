@@ -11,8 +11,8 @@
 #                                  pays first, 张建国's account pays the rest of the
 #                                  policy-scope share
 #   4. serial scanner, own code    王丽华
-# then (sim board) the cashier refunds sale 3 from the function menu: [功能] → 退费 → today's
-# list, the supervisor's PIN (demo PIN 246810), and both accounts get their share back.
+# then (sim board) the cashier refunds sale 3 from the function menu: [功能] → 退费：从今日交易中
+# 选择, the supervisor's PIN (demo PIN 246810), and both accounts get their share back.
 # Codes 1-3 arrive as phone-screen photos in the camera's scan directory (zbar decodes them),
 # code 4 as a text line from the serial scan engine. The cashier's confirmations come from a
 # key script. Receipts (ESC/POS .bin + PNG preview) are left in out/demo/receipts/.
@@ -162,8 +162,7 @@ if [ "$BOARD" = sim ]; then
 请确认结算金额 => OK
 结算成功 => OK
 就绪 => MENU
-功能菜单 => TYPE:4
-退费：选择方式 => TYPE:2
+功能菜单 => TYPE:5
 退费：选择今日交易 => TYPE:2
 请确认退费 => OK
 主管密码 => DIGITS:246810

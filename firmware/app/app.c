@@ -345,28 +345,14 @@ static void supervisor_release(evt_app *app, bool *quit)
     evt_free(l);
 }
 
-/* [功能] → 退费: from the receipt's QR code, or from today's sales. */
-static void refund(evt_app *app, bool *quit)
-{
-    static const char *const ways[] = {"扫描顾客结算单上的二维码", "从今日交易中选择"};
-    unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "退费：选择方式", ways, 2, APP_KEYED_TIMEOUT_MS, &choice, quit) !=
-        EVT_OK) {
-        return;
-    }
-    if (choice == 1) {
-        evt_txn_refund_by_scan(&app->txn, quit);
-    } else {
-        evt_txn_refund_from_list(&app->txn, quit);
-    }
-}
-
 /* [功能]: what the cashier can do without the POS. */
 static void function_menu(evt_app *app, bool *quit)
 {
-    static const char *const options[] = {"手工录入订单", "补打结算单", "主管放行订单", "退费"};
+    /* 退费 two ways: from the receipt's QR code, or from today's sales. */
+    static const char *const options[] = {"手工录入订单", "补打结算单", "主管放行订单",
+                                          "退费：扫描结算单二维码", "退费：从今日交易中选择"};
     unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "功能菜单", options, 4, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
+    if (evt_ui_choose(&app->ui, "功能菜单", options, 5, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
         EVT_OK) {
         ecr_busy(app, true);
         if (choice == 1) {
@@ -375,8 +361,10 @@ static void function_menu(evt_app *app, bool *quit)
             evt_txn_reprint_from_list(&app->txn, quit);
         } else if (choice == 3) {
             supervisor_release(app, quit);
+        } else if (choice == 4) {
+            evt_txn_refund_by_scan(&app->txn, quit);
         } else {
-            refund(app, quit);
+            evt_txn_refund_from_list(&app->txn, quit);
         }
         ecr_busy(app, false);
     }

@@ -721,17 +721,13 @@ bool evt_orders_msgid_time(const char *msgid, uint32_t *day, uint32_t *hms)
     return true;
 }
 
-/* Collects the oldest receipt records (msgids of one terminal sort by time) made before
- * w->day, at most a batch, in w->ids. */
+/* Collects the oldest receipt records (msgids of one terminal sort by time), at most a batch,
+ * in w->ids. */
 static evt_err receipt_prune_visit(void *arg, const char *key, size_t value_len)
 {
     (void)value_len;
     prune_walk *w = arg;
     const char *msgid = key + strlen(EVT_ORDERS_PREFIX_RECEIPT);
-    uint32_t day = 0, hms = 0;
-    if (evt_orders_msgid_time(msgid, &day, &hms) && day >= w->day) {
-        return EVT_OK; /* a key without a time is nobody's receipt: it goes first */
-    }
     uint32_t k = w->count;
     for (; k > 0 && strcmp(w->ids[k - 1], msgid) > 0; k--) {
         if (k < ORDERS_PRUNE_BATCH) {
@@ -768,10 +764,9 @@ static bool receipts_would_make_room(evt_journal *j)
            has_room_with(j, c.bytes, c.count, &ok) && ok;
 }
 
-/* Removes the oldest receipt records made before `before` (one batch); *gone counts them. */
-static evt_err prune_receipts(prune_walk *w, uint32_t before, uint32_t *gone)
+/* Removes the oldest receipt records (one batch); *gone counts them. */
+static evt_err prune_receipts(prune_walk *w, uint32_t *gone)
 {
-    w->day = before;
     w->count = 0;
     evt_err err = evt_journal_iterate(w->j, EVT_ORDERS_PREFIX_RECEIPT, receipt_prune_visit, w);
     for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
@@ -787,18 +782,16 @@ evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days,
     bool ok = false;
     evt_err err = EVT_OK;
     prune_walk *w = &(prune_walk){.j = j, .today = today, .keep_days = keep_days};
-    /* What goes first costs least: receipt records of past days (reprints are of the day; a
-     * refund of yesterday's sale takes the name from the platform's answer), then orders that
-     * may go, and only then today's oldest receipt records — a sale is never refused for a
-     * reprint. Each pass removes something or ends the loop, and there are finitely many. */
+    /* Orders that may go first (their receipt records with them), then the oldest receipt
+     * records — past days' first (reprints are of the day; a refund of an older sale takes the
+     * name from the platform's answer), then today's — when that makes the room: a sale is never
+     * refused for a reprint. Each pass removes something or ends the loop, and there are
+     * finitely many. */
     while (has_room(j, &ok) && !ok) {
         uint32_t before = receipts + orders;
-        err = prune_receipts(w, today, &receipts);
-        if (err == EVT_OK && receipts + orders == before) {
-            err = prune_orders(w, &orders);
-        }
+        err = prune_orders(w, &orders);
         if (err == EVT_OK && receipts + orders == before && receipts_would_make_room(j)) {
-            err = prune_receipts(w, UINT32_MAX, &receipts);
+            err = prune_receipts(w, &receipts);
         }
         if (err != EVT_OK || receipts + orders == before) {
             break;
@@ -808,8 +801,8 @@ evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days,
         *removed = orders;
     }
     if (orders + receipts > 0) {
-        EVT_LOGI(MOD, "room made: %u orders of closed days and %u receipt records removed",
-                 (unsigned)orders, (unsigned)receipts);
+        EVT_LOGI(MOD, "room made: %u orders, %u receipt records removed", (unsigned)orders,
+                 (unsigned)receipts);
     }
     if (err != EVT_OK) {
         return err;

@@ -430,44 +430,35 @@ static void items(job *j, const evt_order *order)
     separator(j);
 }
 
-/* A refund: what went back, and where each part goes (the money is the platform's to move; the
- * cash is the cashier's to hand back). */
-static void refund_amounts(job *j, const evt_settlement *s)
+/* The split, and the balance after it. A refund's lines say where each part went back (the
+ * money is the platform's to move, the cash the cashier's to hand back); 共济 is always printed,
+ * also when zero: patients ask whether a relative's account paid — neither 2102 nor 2103 names
+ * that relative (docs/receipts.md). */
+static void amounts(job *j, const evt_settlement *s, bool refund)
 {
-    line_money(j, "退费总额", s->medfee_sumamt);
-    line_money(j, "基金退回医保基金", s->fund_pay_sumamt);
-    line_money(j, "退回本人个人账户", s->acct_pay);
-    /* Neither 2102 nor 2103 names the relative whose account paid (docs/receipts.md). */
-    line_money(j, "共济退回亲属账户", s->acct_mulaid_pay);
-    line_money(j, "退还现金", s->psn_cash_pay);
-    if (s->balc_present) {
-        line_money(j, "退费后账户余额", s->balc);
-    } else {
-        line_pair(j, "退费后账户余额", "—");
+    static const char *const labels[2][6] = {
+        {"医疗费总额", "基金支付", "个人账户支付", "共济支付", "个人现金支付", "账户余额"},
+        {"退费总额", "基金退回医保基金", "退回本人个人账户", "共济退回亲属账户", "退还现金",
+         "退费后账户余额"},
+    };
+    const char *const *l = labels[refund];
+    const evt_fen split[] = {s->medfee_sumamt, s->fund_pay_sumamt, s->acct_pay, s->acct_mulaid_pay,
+                             s->psn_cash_pay};
+    for (size_t i = 0; i < 5; i++) {
+        line_money(j, l[i], split[i]);
     }
-    separator(j);
-}
-
-static void amounts(job *j, const evt_settlement *s)
-{
-    line_money(j, "医疗费总额", s->medfee_sumamt);
-    line_money(j, "基金支付", s->fund_pay_sumamt);
-    line_money(j, "个人账户支付", s->acct_pay);
-    /* Always printed, also when zero: patients ask whether a relative's account paid. */
-    line_money(j, "共济支付", s->acct_mulaid_pay);
-    line_money(j, "个人现金支付", s->psn_cash_pay);
     if (s->balc_present) {
-        line_money(j, "账户余额", s->balc);
+        line_money(j, l[5], s->balc);
     } else {
-        line_pair(j, "账户余额", "—"); /* resident insurance has no personal account */
+        line_pair(j, l[5], "—"); /* resident insurance has no personal account */
     }
-    if (s->fulamt_ownpay_amt != 0) {
+    if (!refund && s->fulamt_ownpay_amt != 0) {
         line_money(j, "全自费", s->fulamt_ownpay_amt);
     }
-    if (s->overlmt_selfpay != 0) {
+    if (!refund && s->overlmt_selfpay != 0) {
         line_money(j, "超限价", s->overlmt_selfpay);
     }
-    if (s->preselfpay_amt != 0) {
+    if (!refund && s->preselfpay_amt != 0) {
         line_money(j, "先行自付", s->preselfpay_amt);
     }
     separator(j);
@@ -647,11 +638,7 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
                                                     : "药品明细见原结算单");
         separator(&j);
     }
-    if (r->kind == EVT_RECEIPT_REFUND) {
-        refund_amounts(&j, r->settlement);
-    } else {
-        amounts(&j, r->settlement);
-    }
+    amounts(&j, r->settlement, r->kind == EVT_RECEIPT_REFUND);
     references(&j, r);
 
     /* A blank line above and below keeps the QR's quiet zone clear of text. */

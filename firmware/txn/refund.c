@@ -217,7 +217,7 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
             err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT ? "终端已无该单记录" : NULL);
         return;
     }
-    evt_ui_show_done(t->ui, "结算单已补打", "请交顾客");
+    evt_ui_show_message(t->ui, EVT_UI_SUCCESS, "结算单已补打", "[确认] 返回", "请交顾客", NULL);
     bool ok = false;
     evt_txn_cashier_decision(t, 0, &ok);
 }
@@ -328,7 +328,7 @@ static void refund_view(refund_state *r)
 static evt_err refund_done(refund_state *r)
 {
     evt_txn *t = r->t;
-    EVT_LOGI(MOD, "refund of order %s: refunded (2103 msgid %s)", r->order_id, r->rec.msgid);
+    EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refunded", r->rec.msgid);
     evt_orders_receipt rc = r->rc; /* the patient, as on the sale's receipt */
     rc.book = EVT_ORDERS_REFUNDS;
     if (rc.patient[0] == '\0') {
@@ -375,7 +375,8 @@ static evt_err refund_money(refund_state *r)
     switch (evt_txn_money(&c)) {
     case EVT_TXN_MONEY_NOT_SENT:
     case EVT_TXN_MONEY_REFUSED:
-        EVT_LOGI(MOD, "refund of order %s: not refunded (%s)", r->order_id, evt_err_name(c.why));
+        EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "not refunded",
+                 evt_err_name(c.why));
         evt_txn_show_error_and_wait(t, "退费失败：未退费，原结算仍有效", c.why, c.platform_msg);
         return c.why;
     case EVT_TXN_MONEY_UNKNOWN:
@@ -400,7 +401,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     char detail[48] = "";
     evt_err err = refund_may_start(t, r->order_id, &r->sale, detail);
     if (err != EVT_OK) {
-        EVT_LOGI(MOD, "refund of order %s refused: %s", r->order_id, evt_err_name(err));
+        EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refused", evt_err_name(err));
         evt_txn_show_error_and_wait(t, "不能退费", err, detail);
         return err;
     }
@@ -511,7 +512,8 @@ static evt_err ref_accept(void *arg, const uint8_t *code, size_t len)
 static void ref_prompt(void *arg, const char *notice)
 {
     const ref_scan *rs = arg;
-    evt_ui_show_refund_scan(rs->t->ui, notice);
+    evt_ui_show_message(rs->t->ui, EVT_UI_NORMAL, "退费：请扫描结算单二维码", "[取消] 返回",
+                        "请扫描顾客结算单底部的二维码", notice);
 }
 
 evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit)

@@ -364,7 +364,7 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     if (strcmp(t->unprinted_msgid, msgid) == 0) {
         t->unprinted_msgid[0] = '\0';
     }
-    EVT_LOGI(MOD, "%s%s receipt for msgid %s printed (%lu bytes)", reprint ? "copy of the " : "",
-             rc->book == EVT_ORDERS_REFUNDS ? "refund" : "sale", msgid, (unsigned long)len);
+    EVT_LOGI(MOD, "receipt for msgid %s printed (%lu bytes%s)", msgid, (unsigned long)len,
+             reprint ? ", a copy" : "");
     return EVT_OK;
 }

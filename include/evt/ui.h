@@ -59,14 +59,14 @@ typedef struct evt_ui_refund {
     evt_fen balance;
 } evt_ui_refund;
 
-/* "退费：请扫描结算单二维码"; notice (may be NULL) says why the last scan was not taken. */
-evt_err evt_ui_show_refund_scan(evt_ui *ui, const char *notice);
 /* The refund, where each part goes back: before the 2103 (done false: for the cashier to confirm;
  * a supervisor's PIN follows), or once refunded (done: the balance after it, the cash to hand
  * back, whether the refund receipt printed). */
 evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed);
-/* Something finished (a reprint, a release): title, one line, [确认] 返回. */
-evt_err evt_ui_show_done(evt_ui *ui, const char *title, const char *line);
+/* A screen of one or two lines (line, notice: NULL for none) with its hint: what finished
+ * (a reprint: EVT_UI_SUCCESS, "[确认] 返回"), or what to do now (the refund's scan prompt). */
+evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                            const char *line, const char *notice);
 
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */

@@ -25,11 +25,10 @@
 #define PIN         "246810"
 
 #define SALE_KEYS "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n"
-/* From the idle screen: [功能] → 4 退费 → 2 from today's sales → the newest. */
-#define REFUND_FROM_LIST                                                                           \
-    "就绪 => MENU\n功能菜单 => TYPE:4\n退费：选择方式 => TYPE:2\n退费：选择今日交易 => TYPE:1\n"
-/* From the idle screen: [功能] → 4 退费 → 1 scan the receipt (the code is already waiting). */
-#define REFUND_BY_SCAN   "就绪 => MENU\n功能菜单 => TYPE:4\n退费：选择方式 => TYPE:1\n"
+/* From the idle screen: [功能] → 5 退费 from today's sales → the newest. */
+#define REFUND_FROM_LIST "就绪 => MENU\n功能菜单 => TYPE:5\n退费：选择今日交易 => TYPE:1\n"
+/* From the idle screen: [功能] → 4 退费 by the receipt's QR (the code is already waiting). */
+#define REFUND_BY_SCAN   "就绪 => MENU\n功能菜单 => TYPE:4\n"
 #define CONFIRM_WITH_PIN "请确认退费 => OK\n主管密码 => DIGITS:" PIN "\n"
 
 typedef it_fixture fixture;
@@ -263,10 +262,10 @@ static void refund_twice_is_refused_with_the_date(void **state)
 {
     fixture *f = *state;
     start(f, "twice",
-          SALE_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN
-          "退费成功 => OK\n" REFUND_BY_SCAN "不能退费 => OK\n"
-          "就绪 => MENU\n功能菜单 => TYPE:4\n退费：选择方式 => TYPE:2\n"
-          "今日没有可退费的交易 => OK\n",
+          SALE_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n" REFUND_BY_SCAN
+                                                      "不能退费 => OK\n"
+                                                      "就绪 => MENU\n功能菜单 => TYPE:5\n"
+                                                      "今日没有可退费的交易 => OK\n",
           false);
     int64_t before = emu_balance_fen(&f->e, "stranger");
     evt_order o;
