@@ -188,12 +188,13 @@ evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *o
 /*
  * Frees room for one more sale or refund: if the journal has less free room (bytes or index keys)
  * than one needs (its record, pending and reversal records, and its receipt record), removes,
- * until there is room: receipt records of days before `today`, oldest first; then orders that
- * may go (their day is before `today`, is closed or at least keep_days old, and neither the sale
- * nor its refund is in doubt or waiting for a supervisor) — the sale's record, its refund's and
- * both receipt records — oldest day first; then today's oldest receipt records (a sale is never
- * refused for a reprint). EVT_OK when a sale can be recorded; EVT_ERR_JOURNAL_FULL when not even
- * then; journal errors. *removed (may be NULL) counts the orders removed.
+ * until there is room: orders that may go (their day is before `today`, is closed or at least
+ * keep_days old, and neither the sale nor its refund is in doubt or waiting for a supervisor) —
+ * the sale's record, its refund's and both receipt records — oldest day first; then the oldest
+ * receipt records (past days' first), but only if removing all of them would make the room: a
+ * sale is never refused for a reprint, and no reprint is lost for nothing. EVT_OK when a sale can
+ * be recorded; EVT_ERR_JOURNAL_FULL when not even then; journal errors. *removed (may be NULL)
+ * counts the orders removed.
  */
 evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed);
 
