@@ -399,26 +399,26 @@ static evt_err refund_run(refund_state *r, bool *quit)
 {
     evt_txn *t = r->t;
     char detail[48] = "";
-    evt_err err = refund_may_start(t, r->order_id, &r->sale, detail);
+    evt_datetime now;
+    evt_err err =
+        t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK ? EVT_OK : EVT_ERR_INTERNAL;
+    if (err == EVT_OK) {
+        /* Better no refund than a refund the terminal could not remember. Room first: what
+         * it removes is then not what the refund reads. */
+        err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
+    }
+    if (err == EVT_OK) {
+        err = refund_may_start(t, r->order_id, &r->sale, detail);
+    }
     if (err != EVT_OK) {
         EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refused", evt_err_name(err));
         evt_txn_show_error_and_wait(t, "不能退费", err, detail);
         return err;
     }
     if (evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
-        memset(&r->rc, 0, sizeof r->rc); /* a sale recorded before receipt records existed */
+        memset(&r->rc, 0, sizeof r->rc); /* older than receipt records, or removed for room */
     }
     evt_txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
-    evt_datetime now;
-    err = t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK ? EVT_OK : EVT_ERR_INTERNAL;
-    if (err == EVT_OK) {
-        /* Better no refund than a refund the terminal could not remember. */
-        err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
-    }
-    if (err != EVT_OK) {
-        evt_txn_show_error_and_wait(t, "不能退费", err, NULL);
-        return err;
-    }
     refund_view(r);
     evt_ui_show_refund(t->ui, &r->view, false, false);
     /* The confirmation that moves money: the same dwell as the sale's split. */
