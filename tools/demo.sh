@@ -11,6 +11,8 @@
 #                                  pays first, 张建国's account pays the rest of the
 #                                  policy-scope share
 #   4. serial scanner, own code    王丽华
+# then (sim board) the cashier refunds sale 3 from the function menu: [功能] → 退费：从今日交易中
+# 选择, the supervisor's PIN (demo PIN 246810), and both accounts get their share back.
 # Codes 1-3 arrive as phone-screen photos in the camera's scan directory (zbar decodes them),
 # code 4 as a text line from the serial scan engine. The cashier's confirmations come from a
 # key script. Receipts (ESC/POS .bin + PNG preview) are left in out/demo/receipts/.
@@ -140,7 +142,11 @@ receipt_qr = raster
 CONF
 
 if [ "$BOARD" = sim ]; then
-    # The cashier checks identity and split, and confirms both, for each of the four sales.
+    # The supervisor's PIN for the refund, as the technician's tool provisions it (only the
+    # salted hash is stored; docs/provisioning.md). A published demo PIN, never a real one.
+    printf '%s\n' 246810 | "$BUILD/tools/pin-hash/pin-hash" >>"$OUT/terminal.conf"
+    # The cashier checks identity and split, and confirms both, for each of the four sales;
+    # then refunds the 共济 sale (the second newest of today's list) with the supervisor.
     cat >"$OUT/cashier.keys" <<'KEYS'
 # <text on the screen> => key
 请核对患者身份 => OK
@@ -155,6 +161,12 @@ if [ "$BOARD" = sim ]; then
 请核对患者身份 => OK
 请确认结算金额 => OK
 结算成功 => OK
+就绪 => MENU
+功能菜单 => TYPE:5
+退费：选择今日交易 => TYPE:2
+请确认退费 => OK
+主管密码 => DIGITS:246810
+退费成功 => OK
 KEYS
 
     mkfifo "$OUT/serial-scanner"
@@ -262,10 +274,18 @@ if [ "$BOARD" = sim ]; then
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 4 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 4 receipts" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 5 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 5 receipts (4 sales, 1 refund)" >&2
         exit 1
     fi
+    # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
+    # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only.
+    refunded="$("$EMU" count --db "$DB" --what cancellations) $("$EMU" balance --db "$DB" --person parent) $("$EMU" balance --db "$DB" --person employee)"
+    if [ "$refunded" != "1 35.20 2983.76" ]; then
+        echo "demo: the refund did not restore the accounts (cancellations, parent, employee: $refunded)" >&2
+        exit 1
+    fi
+    log "refund of sale 3: parent 35.20 and employee 2983.76 again (1 cancellation)"
 else
     mps2_quit "after the four sales" # the cashier ends the day; QEMU exits with status 0
     kill "$TAIL_PID" 2>/dev/null || true

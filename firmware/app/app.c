@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "evt/auth.h"
+#include "evt/arena.h"
 #include "evt/ecr.h"
 #include "evt/https.h"
 #include "evt/journal.h"
@@ -269,11 +269,17 @@ static bool keyed_order(evt_app *app, evt_order *o, bool *quit)
     return true;
 }
 
-static void keyed_sale(evt_app *app, bool *quit)
+/* While the cashier works on the terminal itself (a keyed sale, a refund, a reprint), the POS
+ * is told the terminal is busy. */
+static void ecr_busy(evt_app *app, bool busy)
 {
     if (app->ecr_open) {
-        evt_ecr_set_external_busy(&app->ecr, true);
+        evt_ecr_set_external_busy(&app->ecr, busy);
     }
+}
+
+static void keyed_sale(evt_app *app, bool *quit)
+{
     /* The entry writes into the one order buffer, where the last receipt's items are. */
     evt_txn_forget_last_receipt(&app->txn);
     evt_order *order = evt_txn_order(&app->txn);
@@ -281,10 +287,6 @@ static void keyed_sale(evt_app *app, bool *quit)
         serve_order(app, order, false);
         *quit = *quit || app->txn.quit_requested;
     }
-    if (app->ecr_open) {
-        evt_ecr_set_external_busy(&app->ecr, false);
-    }
-    app->idle_shown = false;
 }
 
 /* An error screen the cashier acknowledges (bounded); a board QUIT stops the terminal. */
@@ -297,86 +299,74 @@ static void menu_error(evt_app *app, const char *title, evt_err err, const char 
     }
 }
 
-static void reprint_last(evt_app *app, bool *quit)
-{
-    evt_err err = evt_txn_reprint_last(&app->txn);
-    if (err == EVT_OK) {
-        evt_ui_show_progress(&app->ui, "结算单已补打", NULL);
-        return;
-    }
-    /* None since start-up, or a new order has been begun since (it took the order buffer). */
-    menu_error(app, "补打失败", err, err == EVT_ERR_NOT_FOUND ? "没有可补打的结算单" : NULL, quit);
-}
-
 /* Orders blocked after an unusable settlement answer listed at once (the menu keys 1-9). */
 #define APP_RELEASE_LIST_MAX 9u
+
+typedef struct release_list {
+    char ids[APP_RELEASE_LIST_MAX][EVT_ORDER_ID_BYTES];
+    const char *options[APP_RELEASE_LIST_MAX];
+} release_list;
 
 /* [功能] → 主管放行订单: a supervisor, having checked with the platform that an order blocked
  * after an unusable settlement answer moved no money, lets the POS try it again. */
 static void supervisor_release(evt_app *app, bool *quit)
 {
-    static char ids[APP_RELEASE_LIST_MAX][EVT_ORDER_ID_BYTES];
+    release_list *l = evt_calloc(1, sizeof *l); /* only while the menu is open */
     unsigned count = 0;
-    evt_err err = evt_txn_blocked_orders(&app->txn, ids, APP_RELEASE_LIST_MAX, &count);
+    evt_err err = l == NULL
+                      ? EVT_ERR_NOMEM
+                      : evt_txn_blocked_orders(&app->txn, l->ids, APP_RELEASE_LIST_MAX, &count);
     if (err != EVT_OK || count == 0) {
         menu_error(app, "主管放行订单", err != EVT_OK ? err : EVT_ERR_NOT_FOUND,
                    err != EVT_OK ? NULL : "没有等待主管放行的订单", quit);
+        evt_free(l);
         return;
     }
-    if (!app->cfg.supervisor_pin.set) {
-        menu_error(app, "主管放行订单", EVT_ERR_CONFIG_MISSING, "未配置主管密码，请联系技术员",
-                   quit);
-        return;
-    }
-    const char *options[APP_RELEASE_LIST_MAX];
     for (unsigned i = 0; i < count; i++) {
-        options[i] = ids[i];
+        l->options[i] = l->ids[i];
     }
     unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "选择要放行的订单", options, count, APP_KEYED_TIMEOUT_MS, &choice,
-                      quit) != EVT_OK) {
-        return;
-    }
-    const char *order_id = ids[choice - 1];
     char line[EVT_UI_LINE_BYTES];
-    snprintf(line, sizeof line, "放行订单 %s", order_id);
-    char pin[EVT_AUTH_PIN_MAX + 1];
-    if (evt_ui_read_pin(&app->ui, "主管放行订单", line, "核实医保平台未扣款后再放行",
-                        APP_KEYED_TIMEOUT_MS, pin, sizeof pin, quit) != EVT_OK) {
-        return;
-    }
-    uint32_t retry_s = 0;
-    err = evt_auth_check_pin(&app->journal, app->hal->sys, "supervisor", &app->cfg.supervisor_pin,
-                             pin, &retry_s);
-    memset(pin, 0, sizeof pin);
+    err = evt_ui_choose(&app->ui, "选择要放行的订单", l->options, count, APP_KEYED_TIMEOUT_MS,
+                        &choice, quit);
     if (err == EVT_OK) {
-        err = evt_txn_release_order(&app->txn, order_id);
+        snprintf(line, sizeof line, "放行订单 %s", l->ids[choice - 1]);
+        err = evt_txn_supervisor_approves(&app->txn, "主管放行订单", line,
+                                          "核实医保平台未扣款后再放行", quit);
     }
-    if (err != EVT_OK) {
-        char detail[64] = "";
-        if (err == EVT_ERR_AUTH_LOCKED) {
-            snprintf(detail, sizeof detail, "请 %u 分钟后再试", (unsigned)(retry_s + 59) / 60);
+    if (err == EVT_OK) {
+        err = evt_txn_release_order(&app->txn, l->ids[choice - 1]);
+        if (err != EVT_OK) {
+            menu_error(app, "主管放行订单", err, NULL, quit);
+        } else {
+            evt_ui_show_progress(&app->ui, "订单已放行", "收银系统可重新发起该订单");
         }
-        menu_error(app, "主管放行订单", err, detail, quit);
-        return;
     }
-    evt_ui_show_progress(&app->ui, "订单已放行", "收银系统可重新发起该订单");
+    evt_free(l);
 }
 
 /* [功能]: what the cashier can do without the POS. */
 static void function_menu(evt_app *app, bool *quit)
 {
-    static const char *const options[] = {"手工录入订单", "补打上一张结算单", "主管放行订单"};
+    /* 退费 two ways: from the receipt's QR code, or from today's sales. */
+    static const char *const options[] = {"手工录入订单", "补打结算单", "主管放行订单",
+                                          "退费：扫描结算单二维码", "退费：从今日交易中选择"};
     unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "功能菜单", options, 3, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
+    if (evt_ui_choose(&app->ui, "功能菜单", options, 5, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
         EVT_OK) {
+        ecr_busy(app, true);
         if (choice == 1) {
             keyed_sale(app, quit);
         } else if (choice == 2) {
-            reprint_last(app, quit);
-        } else {
+            evt_txn_reprint_from_list(&app->txn, quit);
+        } else if (choice == 3) {
             supervisor_release(app, quit);
+        } else if (choice == 4) {
+            evt_txn_refund_by_scan(&app->txn, quit);
+        } else {
+            evt_txn_refund_from_list(&app->txn, quit);
         }
+        ecr_busy(app, false);
     }
     app->idle_shown = false;
 }

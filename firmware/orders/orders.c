@@ -1,6 +1,7 @@
 /* evt_orders: the order book in the journal. See orders.h. */
 #include "evt/orders.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,15 @@
  * sizes are. */
 #define ORDERS_TWIN_RECORD_BYTES                                                                   \
     (2u * (16u + ((EVT_JOURNAL_KEY_MAX + EVT_JOURNAL_TWIN_VALUE_MAX + 4u + 3u) & ~3u) + 8u))
-#define ORDERS_SALE_RESERVE_BYTES (3u * ORDERS_TWIN_RECORD_BYTES + 128u)
+/* A receipt record: version, book, flags, seven length-prefixed strings, four amounts. */
+#define ORDERS_RECEIPT_VERSION 1
+#define ORDERS_RECEIPT_MAX                                                                         \
+    (3u + (1u + EVT_ORDER_ID_BYTES) + 31u + 20u + 7u + 3u * EVT_ORDERS_MASKED_BYTES + 4u * 8u)
+#define ORDERS_RECEIPT_RECORD_BYTES                                                                \
+    (16u + ((EVT_JOURNAL_KEY_MAX + ORDERS_RECEIPT_MAX + 3u) & ~3u) + 8u)
+/* A refund needs the same: its record, its 2103's pending and reversal records, its receipt. */
+#define ORDERS_SALE_RESERVE_BYTES                                                                  \
+    (3u * ORDERS_TWIN_RECORD_BYTES + ORDERS_RECEIPT_RECORD_BYTES + 128u)
 /* A record never straddles two sectors, so every sector but the spare can end with a tail too
  * short for the next record: the journal's free bytes count those tails, a sale cannot use
  * them. Room is counted without them (one largest single record per sector). */
@@ -37,6 +46,12 @@
 #define ORDERS_PRUNE_BATCH 16u
 
 _Static_assert(ORDERS_RECORD_MAX <= EVT_JOURNAL_TWIN_VALUE_MAX, "order record must fit a twin");
+_Static_assert(ORDERS_RECEIPT_MAX <= EVT_JOURNAL_VALUE_MAX, "receipt record must fit a value");
+
+static const char *book_name(evt_orders_book book)
+{
+    return book == EVT_ORDERS_REFUNDS ? EVT_ORDERS_REFUND_TWIN_NAME : EVT_ORDERS_TWIN_NAME;
+}
 
 const char *evt_order_state_name(evt_order_state state)
 {
@@ -138,6 +153,29 @@ static void get_field(cursor *c, char *dst, size_t width, size_t cap)
     dst[n] = '\0';
 }
 
+/* A string of at most max bytes, length first (the receipt record's variable fields). */
+static void put_str(cursor *c, const char *s, size_t max)
+{
+    size_t n = bounded_len(s, max + 1);
+    if (n > max) {
+        c->ok = false;
+        return;
+    }
+    put_uint(c, n, 1);
+    put_bytes(c, s, n);
+}
+
+static void get_str(cursor *c, char *dst, size_t cap)
+{
+    size_t n = (size_t)get_uint(c, 1);
+    if (n >= cap) {
+        c->ok = false;
+        n = 0;
+    }
+    get_bytes(c, dst, n);
+    dst[n] = '\0';
+}
+
 static size_t encode(const evt_order_record *r, uint8_t out[ORDERS_RECORD_MAX])
 {
     cursor c = {out, out + ORDERS_RECORD_MAX, true};
@@ -219,12 +257,12 @@ static evt_err decode(const uint8_t *in, size_t len, evt_order_record *r)
 
 /* ---- records -------------------------------------------------------------------------------- */
 
-evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *out)
+evt_err evt_orders_book_get(evt_journal *j, evt_orders_book book, const char *order_id,
+                            evt_order_record *out)
 {
     uint8_t buf[ORDERS_RECORD_MAX];
     size_t len = 0;
-    evt_err err =
-        evt_journal_twin_get(j, EVT_ORDERS_TWIN_NAME, order_id, buf, sizeof buf, &len, NULL);
+    evt_err err = evt_journal_twin_get(j, book_name(book), order_id, buf, sizeof buf, &len, NULL);
     if (err == EVT_ERR_OVERFLOW) {
         err = EVT_ERR_JOURNAL_CORRUPT;
     }
@@ -232,24 +270,35 @@ evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *o
         err = decode(buf, len, out);
     }
     if (err == EVT_ERR_JOURNAL_CORRUPT) {
-        EVT_LOGE(MOD, "order %s: record unreadable", order_id);
+        EVT_LOGE(MOD, "%s %s: record unreadable", book_name(book), order_id);
     }
     return err;
 }
 
-evt_err evt_orders_put(evt_journal *j, const char *order_id, const evt_order_record *rec)
+evt_err evt_orders_book_put(evt_journal *j, evt_orders_book book, const char *order_id,
+                            const evt_order_record *rec)
 {
     uint8_t buf[ORDERS_RECORD_MAX];
     size_t len = encode(rec, buf);
     if (len == 0 || !known_state((uint64_t)rec->state)) {
         return EVT_ERR_ARG;
     }
-    evt_err err = evt_journal_twin_put(j, EVT_ORDERS_TWIN_NAME, order_id, buf, len);
+    evt_err err = evt_journal_twin_put(j, book_name(book), order_id, buf, len);
     if (err != EVT_OK) {
-        EVT_LOGE(MOD, "order %s: %s not recorded: %s", order_id, evt_order_state_name(rec->state),
-                 evt_err_name(err));
+        EVT_LOGE(MOD, "%s %s: %s not recorded: %s", book_name(book), order_id,
+                 evt_order_state_name(rec->state), evt_err_name(err));
     }
     return err;
+}
+
+evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *out)
+{
+    return evt_orders_book_get(j, EVT_ORDERS_SALES, order_id, out);
+}
+
+evt_err evt_orders_put(evt_journal *j, const char *order_id, const evt_order_record *rec)
+{
+    return evt_orders_book_put(j, EVT_ORDERS_SALES, order_id, rec);
 }
 
 bool evt_orders_in_doubt(const evt_order_record *rec)
@@ -272,6 +321,7 @@ bool evt_orders_may_retry(const evt_order_record *rec)
 
 typedef struct orders_walk {
     evt_journal *j;
+    evt_orders_book book;
     evt_orders_visit_fn visit;
     void *arg;
     uint32_t unreadable;
@@ -283,7 +333,7 @@ static evt_err orders_walk_visit(void *arg, const char *id)
     evt_order_record rec;
     uint8_t buf[ORDERS_RECORD_MAX];
     size_t len = 0;
-    evt_err err = evt_journal_twin_get(w->j, EVT_ORDERS_TWIN_NAME, id, buf, sizeof buf, &len, NULL);
+    evt_err err = evt_journal_twin_get(w->j, book_name(w->book), id, buf, sizeof buf, &len, NULL);
     if (err == EVT_OK) {
         err = decode(buf, len, &rec);
     }
@@ -297,15 +347,157 @@ static evt_err orders_walk_visit(void *arg, const char *id)
     return w->visit(w->arg, id, &rec);
 }
 
-evt_err evt_orders_iterate(evt_journal *j, evt_orders_visit_fn visit, void *arg,
-                           uint32_t *unreadable)
+evt_err evt_orders_book_iterate(evt_journal *j, evt_orders_book book, evt_orders_visit_fn visit,
+                                void *arg, uint32_t *unreadable)
 {
-    orders_walk w = {.j = j, .visit = visit, .arg = arg};
-    evt_err err = evt_journal_twin_iterate(j, EVT_ORDERS_TWIN_NAME, orders_walk_visit, &w);
+    orders_walk w = {.j = j, .book = book, .visit = visit, .arg = arg};
+    evt_err err = evt_journal_twin_iterate(j, book_name(book), orders_walk_visit, &w);
     if (unreadable != NULL) {
         *unreadable = w.unreadable;
     }
     return err;
+}
+
+evt_err evt_orders_iterate(evt_journal *j, evt_orders_visit_fn visit, void *arg,
+                           uint32_t *unreadable)
+{
+    return evt_orders_book_iterate(j, EVT_ORDERS_SALES, visit, arg, unreadable);
+}
+
+/* ---- receipt records ------------------------------------------------------------------------ */
+
+#define RECEIPT_FLAG_FAMILY 0x01u
+
+static void receipt_key(const char *msgid, char key[EVT_JOURNAL_KEY_MAX + 1])
+{
+    snprintf(key, EVT_JOURNAL_KEY_MAX + 1, "%s%s", EVT_ORDERS_PREFIX_RECEIPT, msgid);
+}
+
+/* The record's strings and amounts, in their order on flash. */
+#define RECEIPT_STR(field)                                                                         \
+    {                                                                                              \
+        offsetof(evt_orders_receipt, field), sizeof((evt_orders_receipt *)0)->field                \
+    }
+static const struct {
+    size_t offset, size;
+} receipt_strings[] = {
+    RECEIPT_STR(order_id), RECEIPT_STR(mdtrt_id),   RECEIPT_STR(setl_time), RECEIPT_STR(insutype),
+    RECEIPT_STR(patient),  RECEIPT_STR(patient_id), RECEIPT_STR(holder),
+};
+static const size_t receipt_amounts[] = {
+    offsetof(evt_orders_receipt, total),
+    offsetof(evt_orders_receipt, fulamt_ownpay_amt),
+    offsetof(evt_orders_receipt, overlmt_selfpay),
+    offsetof(evt_orders_receipt, preselfpay_amt),
+};
+#define RECEIPT_COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+/* One pass over the record's fields, writing rc out or reading it in: the two directions cannot
+ * drift apart. */
+static void receipt_fields(cursor *c, evt_orders_receipt *rc, bool out)
+{
+    for (size_t i = 0; i < RECEIPT_COUNT(receipt_strings); i++) {
+        char *field = (char *)rc + receipt_strings[i].offset;
+        if (out) {
+            put_str(c, field, receipt_strings[i].size - 1);
+        } else {
+            get_str(c, field, receipt_strings[i].size);
+        }
+    }
+    for (size_t i = 0; i < RECEIPT_COUNT(receipt_amounts); i++) {
+        evt_fen v;
+        memcpy(&v, (char *)rc + receipt_amounts[i], sizeof v);
+        if (out) {
+            put_uint(c, (uint64_t)v, 8);
+        } else {
+            v = (evt_fen)get_uint(c, 8);
+            memcpy((char *)rc + receipt_amounts[i], &v, sizeof v);
+        }
+        c->ok = c->ok && evt_money_in_range(v);
+    }
+}
+
+static size_t receipt_encode(const evt_orders_receipt *rc, uint8_t out[ORDERS_RECEIPT_MAX])
+{
+    cursor c = {out, out + ORDERS_RECEIPT_MAX, rc->order_id[0] != '\0'};
+    put_uint(&c, ORDERS_RECEIPT_VERSION, 1);
+    put_uint(&c, (uint64_t)rc->book, 1);
+    put_uint(&c, rc->via_family_account ? RECEIPT_FLAG_FAMILY : 0u, 1);
+    receipt_fields(&c, (evt_orders_receipt *)rc, true);
+    return c.ok ? (size_t)(c.p - out) : 0;
+}
+
+static evt_err receipt_decode(const uint8_t *in, size_t len, evt_orders_receipt *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    cursor c = {(uint8_t *)in, in + len, true};
+    uint64_t version = get_uint(&c, 1);
+    uint64_t book = get_uint(&c, 1);
+    uint64_t flags = get_uint(&c, 1);
+    receipt_fields(&c, rc, false);
+    if (!c.ok || c.p != c.end || version != ORDERS_RECEIPT_VERSION ||
+        book > (uint64_t)EVT_ORDERS_REFUNDS || rc->order_id[0] == '\0') {
+        memset(rc, 0, sizeof *rc);
+        return EVT_ERR_JOURNAL_CORRUPT;
+    }
+    rc->book = (evt_orders_book)book;
+    rc->via_family_account = (flags & RECEIPT_FLAG_FAMILY) != 0;
+    return EVT_OK;
+}
+
+evt_err evt_orders_receipt_put(evt_journal *j, const char *msgid, const evt_orders_receipt *rc)
+{
+    uint8_t buf[ORDERS_RECEIPT_MAX];
+    size_t len = receipt_encode(rc, buf);
+    if (len == 0 || msgid == NULL || msgid[0] == '\0') {
+        return EVT_ERR_ARG;
+    }
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    receipt_key(msgid, key);
+    evt_err err = evt_journal_put(j, key, buf, len);
+    if (err != EVT_OK) {
+        EVT_LOGE(MOD, "receipt of msgid %s not recorded: %s", msgid, evt_err_name(err));
+    }
+    return err;
+}
+
+evt_err evt_orders_receipt_get(evt_journal *j, const char *msgid, evt_orders_receipt *out)
+{
+    uint8_t buf[ORDERS_RECEIPT_MAX];
+    size_t len = 0;
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    receipt_key(msgid, key);
+    evt_err err = evt_journal_get(j, key, buf, sizeof buf, &len);
+    if (err == EVT_ERR_OVERFLOW) {
+        err = EVT_ERR_JOURNAL_CORRUPT;
+    }
+    return err == EVT_OK ? receipt_decode(buf, len, out) : err;
+}
+
+typedef struct receipt_walk {
+    evt_journal *j;
+    evt_orders_receipt_visit_fn visit;
+    void *arg;
+} receipt_walk;
+
+static evt_err receipt_walk_visit(void *arg, const char *key, size_t value_len)
+{
+    (void)value_len;
+    receipt_walk *w = arg;
+    const char *msgid = key + strlen(EVT_ORDERS_PREFIX_RECEIPT);
+    evt_orders_receipt rc;
+    evt_err err = evt_orders_receipt_get(w->j, msgid, &rc);
+    if (err == EVT_ERR_STORAGE_IO) {
+        return err;
+    }
+    /* A damaged receipt record costs its reprint only: skipped. */
+    return err == EVT_OK ? w->visit(w->arg, msgid, &rc) : EVT_OK;
+}
+
+evt_err evt_orders_receipt_iterate(evt_journal *j, evt_orders_receipt_visit_fn visit, void *arg)
+{
+    receipt_walk w = {.j = j, .visit = visit, .arg = arg};
+    return evt_journal_iterate(j, EVT_ORDERS_PREFIX_RECEIPT, receipt_walk_visit, &w);
 }
 
 /* ---- days ----------------------------------------------------------------------------------- */
@@ -370,20 +562,27 @@ evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *o
 
 /* ---- retention ------------------------------------------------------------------------------ */
 
-static bool has_room(evt_journal *j, bool *ok)
+/* Room for one more sale once `bytes` and `keys` more are free. */
+static bool has_room_with(evt_journal *j, uint64_t bytes, uint32_t keys, bool *ok)
 {
     evt_journal_stats st;
     if (evt_journal_stats_get(j, &st) != EVT_OK) {
         return false;
     }
     uint64_t tails = (uint64_t)(st.sector_count - 1u) * ORDERS_SECTOR_TAIL_BYTES;
-    *ok = st.free_bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
-          st.index_capacity - st.live_keys >= ORDERS_SALE_RESERVE_KEYS;
+    *ok = st.free_bytes + bytes >= ORDERS_SALE_RESERVE_BYTES + tails &&
+          st.index_capacity - st.live_keys + keys >= ORDERS_SALE_RESERVE_KEYS;
     return true;
+}
+
+static bool has_room(evt_journal *j, bool *ok)
+{
+    return has_room_with(j, 0, 0, ok);
 }
 
 typedef struct prune_walk {
     evt_journal *j;
+    evt_orders_book book; /* the book being walked */
     uint32_t today;
     uint32_t keep_days;
     uint32_t day; /* 0: first pass looks for the oldest removable day */
@@ -392,7 +591,8 @@ typedef struct prune_walk {
     uint32_t count;
 } prune_walk;
 
-static bool removable(prune_walk *w, const evt_order_record *rec)
+/* One record may go by itself: its day is over and old enough, and it holds no doubt. */
+static bool removable(const prune_walk *w, const evt_order_record *rec)
 {
     if (evt_orders_in_doubt(rec) || rec->needs_supervisor || rec->day >= w->today) {
         return false;
@@ -404,10 +604,25 @@ static bool removable(prune_walk *w, const evt_order_record *rec)
     return age >= (int32_t)w->keep_days || (age > 0 && day_closed(w->j, rec->day));
 }
 
+/* A whole order may go: a sale with its refund (both removable), or a refund left without its
+ * sale (a power cut during an earlier removal). A record that cannot be read keeps its order. */
+static bool order_removable(const prune_walk *w, const char *order_id, const evt_order_record *rec)
+{
+    if (!removable(w, rec)) {
+        return false;
+    }
+    evt_order_record other;
+    if (w->book == EVT_ORDERS_SALES) {
+        evt_err err = evt_orders_book_get(w->j, EVT_ORDERS_REFUNDS, order_id, &other);
+        return err == EVT_ERR_NOT_FOUND || (err == EVT_OK && removable(w, &other));
+    }
+    return evt_orders_book_get(w->j, EVT_ORDERS_SALES, order_id, &other) == EVT_ERR_NOT_FOUND;
+}
+
 static evt_err prune_visit(void *arg, const char *order_id, const evt_order_record *rec)
 {
     prune_walk *w = arg;
-    if (!removable(w, rec)) {
+    if (!order_removable(w, order_id, rec)) {
         return EVT_OK;
     }
     if (w->day == 0) {
@@ -420,46 +635,174 @@ static evt_err prune_visit(void *arg, const char *order_id, const evt_order_reco
     return EVT_OK;
 }
 
+/* Both books, one walk each. */
+static evt_err prune_walk_books(prune_walk *w)
+{
+    evt_err err = EVT_OK;
+    for (int b = EVT_ORDERS_SALES; b <= EVT_ORDERS_REFUNDS && err == EVT_OK; b++) {
+        w->book = (evt_orders_book)b;
+        err = evt_orders_book_iterate(w->j, w->book, prune_visit, w, NULL);
+    }
+    return err;
+}
+
+static evt_err del_receipt(evt_journal *j, const char *msgid)
+{
+    if (msgid[0] == '\0') {
+        return EVT_OK;
+    }
+    char key[EVT_JOURNAL_KEY_MAX + 1];
+    receipt_key(msgid, key);
+    evt_err err = evt_journal_del(j, key);
+    return err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+}
+
+/* Removes an order: each receipt record before the record that names it (a cut in between
+ * leaves a record without its receipt, never a receipt nobody finds), the sale before its
+ * refund (a cut in between leaves a refund without its sale, which the next walk removes; never
+ * a refunded sale that looks refundable). */
+static evt_err remove_order(evt_journal *j, const char *order_id)
+{
+    evt_err err = EVT_OK;
+    for (int b = EVT_ORDERS_SALES; b <= EVT_ORDERS_REFUNDS && err == EVT_OK; b++) {
+        evt_order_record rec;
+        evt_err gerr = evt_orders_book_get(j, (evt_orders_book)b, order_id, &rec);
+        if (gerr == EVT_OK) {
+            err = del_receipt(j, rec.msgid);
+        }
+        if (err == EVT_OK) {
+            err = evt_journal_twin_del(j, book_name((evt_orders_book)b), order_id);
+            err = err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
+        }
+    }
+    return err;
+}
+
+/* Removes the orders of the oldest day that may go (one batch); *gone counts them, 0 when none
+ * may go. */
+static evt_err prune_orders(prune_walk *w, uint32_t *gone)
+{
+    w->day = 0;
+    w->oldest = 0;
+    evt_err err = prune_walk_books(w);
+    if (err != EVT_OK || w->oldest == 0) {
+        return err;
+    }
+    w->day = w->oldest;
+    w->count = 0;
+    err = prune_walk_books(w);
+    for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
+        err = remove_order(w->j, w->ids[i]);
+        *gone += err == EVT_OK;
+    }
+    if (err == EVT_OK && w->count > 0 && w->count < ORDERS_PRUNE_BATCH) {
+        /* The whole day is gone: its closed marker has nothing left to say. */
+        char key[EVT_JOURNAL_KEY_MAX + 1];
+        closed_key(w->day, key);
+        evt_journal_del(w->j, key);
+    }
+    return err;
+}
+
+bool evt_orders_msgid_time(const char *msgid, uint32_t *day, uint32_t *hms)
+{
+    if (bounded_len(msgid, 26) < 26) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 12; i < 26u; i++) {
+        if (msgid[i] < '0' || msgid[i] > '9') {
+            return false;
+        }
+        v = v * 10u + (uint64_t)(msgid[i] - '0');
+    }
+    *day = (uint32_t)(v / 1000000u);
+    *hms = (uint32_t)(v % 1000000u);
+    return true;
+}
+
+/* Collects the oldest receipt records (msgids of one terminal sort by time), at most a batch,
+ * in w->ids. */
+static evt_err receipt_prune_visit(void *arg, const char *key, size_t value_len)
+{
+    (void)value_len;
+    prune_walk *w = arg;
+    const char *msgid = key + strlen(EVT_ORDERS_PREFIX_RECEIPT);
+    uint32_t k = w->count;
+    for (; k > 0 && strcmp(w->ids[k - 1], msgid) > 0; k--) {
+        if (k < ORDERS_PRUNE_BATCH) {
+            memcpy(w->ids[k], w->ids[k - 1], sizeof w->ids[k]);
+        }
+    }
+    if (k < ORDERS_PRUNE_BATCH) {
+        snprintf(w->ids[k], sizeof w->ids[k], "%s", msgid);
+        w->count += w->count < ORDERS_PRUNE_BATCH;
+    }
+    return EVT_OK;
+}
+
+typedef struct receipt_census {
+    uint32_t count;
+    uint64_t bytes;
+} receipt_census;
+
+static evt_err census_visit(void *arg, const char *key, size_t value_len)
+{
+    receipt_census *c = arg;
+    c->count++;
+    c->bytes += 16u + ((strlen(key) + value_len + 3u) & ~(size_t)3u) + 8u;
+    return EVT_OK;
+}
+
+/* Whether removing every receipt record would make the room: if not, they stay (the sale is
+ * refused either way, and the day's reprints are not thrown away for nothing). */
+static bool receipts_would_make_room(evt_journal *j)
+{
+    receipt_census c = {0};
+    bool ok = false;
+    return evt_journal_iterate(j, EVT_ORDERS_PREFIX_RECEIPT, census_visit, &c) == EVT_OK &&
+           has_room_with(j, c.bytes, c.count, &ok) && ok;
+}
+
+/* Removes the oldest receipt records (one batch); *gone counts them. */
+static evt_err prune_receipts(prune_walk *w, uint32_t *gone)
+{
+    w->count = 0;
+    evt_err err = evt_journal_iterate(w->j, EVT_ORDERS_PREFIX_RECEIPT, receipt_prune_visit, w);
+    for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
+        err = del_receipt(w->j, w->ids[i]);
+        *gone += err == EVT_OK;
+    }
+    return err;
+}
+
 evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed)
 {
-    uint32_t gone = 0;
+    uint32_t orders = 0, receipts = 0;
     bool ok = false;
     evt_err err = EVT_OK;
     prune_walk *w = &(prune_walk){.j = j, .today = today, .keep_days = keep_days};
-    /* Each pass removes at least one record or ends the loop, and there are finitely many. */
+    /* Orders that may go first (their receipt records with them), then the oldest receipt
+     * records — past days' first (reprints are of the day; a refund of an older sale takes the
+     * name from the platform's answer), then today's — when that makes the room: a sale is never
+     * refused for a reprint. Each pass removes something or ends the loop, and there are
+     * finitely many. */
     while (has_room(j, &ok) && !ok) {
-        w->day = 0;
-        w->oldest = 0;
-        err = evt_orders_iterate(j, prune_visit, w, NULL);
-        if (err != EVT_OK || w->oldest == 0) {
+        uint32_t before = receipts + orders;
+        err = prune_orders(w, &orders);
+        if (err == EVT_OK && receipts + orders == before && receipts_would_make_room(j)) {
+            err = prune_receipts(w, &receipts);
+        }
+        if (err != EVT_OK || receipts + orders == before) {
             break;
-        }
-        w->day = w->oldest;
-        w->count = 0;
-        err = evt_orders_iterate(j, prune_visit, w, NULL);
-        if (err != EVT_OK || w->count == 0) {
-            break;
-        }
-        for (uint32_t i = 0; i < w->count && err == EVT_OK; i++) {
-            err = evt_journal_twin_del(j, EVT_ORDERS_TWIN_NAME, w->ids[i]);
-            gone += err == EVT_OK;
-            err = err == EVT_ERR_NOT_FOUND ? EVT_OK : err;
-        }
-        if (err != EVT_OK) {
-            break;
-        }
-        if (w->count < ORDERS_PRUNE_BATCH) {
-            /* The whole day is gone: its closed marker has nothing left to say. */
-            char key[EVT_JOURNAL_KEY_MAX + 1];
-            closed_key(w->day, key);
-            evt_journal_del(j, key);
         }
     }
     if (removed != NULL) {
-        *removed = gone;
+        *removed = orders;
     }
-    if (gone > 0) {
-        EVT_LOGI(MOD, "%u order records of closed days removed", (unsigned)gone);
+    if (orders + receipts > 0) {
+        EVT_LOGI(MOD, "room made: %u orders, %u receipt records removed", (unsigned)orders,
+                 (unsigned)receipts);
     }
     if (err != EVT_OK) {
         return err;

@@ -285,20 +285,19 @@ static void header(job *j, const evt_receipt *r)
     const uint8_t init[] = {ESC, '@', FS, '&'}; /* reset, then Chinese (GB18030) mode on */
     put(j, init, sizeof init);
 
+    bool refund = r->kind == EVT_RECEIPT_REFUND;
     align(j, 1);
     bold(j, true);
     char_size(j, 2, 2);
-    line_text(j, "医保结算单");
-    char_size(j, 1, 1);
-    if (r->kind == EVT_RECEIPT_REPRINT) {
-        char_size(j, 1, 2);
-        line_text(j, "** 重打印 **");
-        char_size(j, 1, 1);
-    } else if (r->kind == EVT_RECEIPT_CANCELLATION) {
-        char_size(j, 1, 2);
-        line_text(j, "** 结算撤销 **");
-        char_size(j, 1, 1);
+    line_text(j, refund ? "医保退费单" : "医保结算单");
+    char_size(j, 1, 2);
+    if (refund) {
+        line_text(j, "** 退费 **");
     }
+    if (r->reprint) {
+        line_text(j, "** 重打印 **");
+    }
+    char_size(j, 1, 1);
     bold(j, false);
     align(j, 0);
     if (str_or_empty(r->fixmedins_name)[0] != '\0') {
@@ -431,26 +430,35 @@ static void items(job *j, const evt_order *order)
     separator(j);
 }
 
-static void amounts(job *j, const evt_settlement *s)
+/* The split, and the balance after it. A refund's lines say where each part went back (the
+ * money is the platform's to move, the cash the cashier's to hand back); 共济 is always printed,
+ * also when zero: patients ask whether a relative's account paid — neither 2102 nor 2103 names
+ * that relative (docs/receipts.md). */
+static void amounts(job *j, const evt_settlement *s, bool refund)
 {
-    line_money(j, "医疗费总额", s->medfee_sumamt);
-    line_money(j, "基金支付", s->fund_pay_sumamt);
-    line_money(j, "个人账户支付", s->acct_pay);
-    /* Always printed, also when zero: patients ask whether a relative's account paid. */
-    line_money(j, "共济支付", s->acct_mulaid_pay);
-    line_money(j, "个人现金支付", s->psn_cash_pay);
-    if (s->balc_present) {
-        line_money(j, "账户余额", s->balc);
-    } else {
-        line_pair(j, "账户余额", "—"); /* resident insurance has no personal account */
+    static const char *const labels[2][6] = {
+        {"医疗费总额", "基金支付", "个人账户支付", "共济支付", "个人现金支付", "账户余额"},
+        {"退费总额", "基金退回医保基金", "退回本人个人账户", "共济退回亲属账户", "退还现金",
+         "退费后账户余额"},
+    };
+    const char *const *l = labels[refund];
+    const evt_fen split[] = {s->medfee_sumamt, s->fund_pay_sumamt, s->acct_pay, s->acct_mulaid_pay,
+                             s->psn_cash_pay};
+    for (size_t i = 0; i < 5; i++) {
+        line_money(j, l[i], split[i]);
     }
-    if (s->fulamt_ownpay_amt != 0) {
+    if (s->balc_present) {
+        line_money(j, l[5], s->balc);
+    } else {
+        line_pair(j, l[5], "—"); /* resident insurance has no personal account */
+    }
+    if (!refund && s->fulamt_ownpay_amt != 0) {
         line_money(j, "全自费", s->fulamt_ownpay_amt);
     }
-    if (s->overlmt_selfpay != 0) {
+    if (!refund && s->overlmt_selfpay != 0) {
         line_money(j, "超限价", s->overlmt_selfpay);
     }
-    if (s->preselfpay_amt != 0) {
+    if (!refund && s->preselfpay_amt != 0) {
         line_money(j, "先行自付", s->preselfpay_amt);
     }
     separator(j);
@@ -460,7 +468,7 @@ static void references(job *j, const evt_receipt *r)
 {
     const evt_settlement *s = r->settlement;
     line_pair(j, "结算ID", s->setl_id);
-    if (r->kind == EVT_RECEIPT_CANCELLATION && str_or_empty(r->original_setl_id)[0] != '\0') {
+    if (r->kind == EVT_RECEIPT_REFUND && str_or_empty(r->original_setl_id)[0] != '\0') {
         line_pair(j, "原结算ID", r->original_setl_id);
     }
     line_pair(j, "报文ID", str_or_empty(r->msgid));
@@ -581,8 +589,7 @@ static evt_err prepare(const evt_receipt *r, prepared *p)
     p->dots = evt_receipt_dots(r->paper);
     if (p->cols == 0 ||
         (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
-        (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_CANCELLATION &&
-         r->kind != EVT_RECEIPT_REPRINT) ||
+        (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_REFUND) ||
         (r->order != NULL && r->order->item_count > EVT_ORDER_MAX_ITEMS)) {
         return EVT_ERR_ARG;
     }
@@ -625,8 +632,13 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
     patient(&j, r);
     if (r->order != NULL && r->order->item_count > 0) {
         items(&j, r->order);
+    } else if (r->kind == EVT_RECEIPT_REFUND || r->reprint) {
+        /* The journal keeps no item lines (docs/receipts.md, "Reprints"). */
+        line_text(&j, r->kind == EVT_RECEIPT_REFUND ? "全单退费，药品明细见原结算单"
+                                                    : "药品明细见原结算单");
+        separator(&j);
     }
-    amounts(&j, r->settlement);
+    amounts(&j, r->settlement, r->kind == EVT_RECEIPT_REFUND);
     references(&j, r);
 
     /* A blank line above and below keeps the QR's quiet zone clear of text. */
@@ -638,8 +650,9 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
         qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
-    line_text(&j, "退费、补打凭此码办理");
-    if (r->kind == EVT_RECEIPT_REPRINT) {
+    line_text(&j,
+              r->kind == EVT_RECEIPT_REFUND ? "退费凭证，补打凭此码办理" : "退费、补打凭此码办理");
+    if (r->reprint) {
         line_text(&j, "重打印");
     }
     align(&j, 0);

@@ -1,4 +1,5 @@
-/* evt_txn: the pharmacy sale. See txn.h for the flow. */
+/* evt_txn: the pharmacy sale. See txn.h for the flow; the steps it shares with the refund and
+ * the reprints are in txn_steps.c, the refund and the reprints in refund.c. */
 #include "evt/txn.h"
 
 #include <stdio.h>
@@ -6,20 +7,16 @@
 
 #include "evt/arena.h"
 #include "evt/log.h"
-#include "evt/mask.h"
 #include "evt/proto.h"
-#include "evt/receipt.h"
+#include "txn_internal.h"
 
-#define MOD                             "txn"
-#define TXN_SCAN_SLICE_MS               250
+#define MOD                             TXN_MOD
 #define TXN_DEFAULT_SCAN_TIMEOUT_MS     180000u
 #define TXN_DEFAULT_DECISION_TIMEOUT_MS 180000u
 /* Order records are kept at least this many days when no daily close marks their day closed
  * (docs/journal.md, retention), if the configuration does not say (order_keep_days). */
 #define TXN_DEFAULT_ORDER_KEEP_DAYS EVT_CONFIG_DEFAULT_ORDER_KEEP_DAYS
-/* Scanner buffer: one byte more than the longest voucher so over-long codes are seen. */
-#define TXN_SCAN_BYTES        (EVT_VOUCHER_MAX_LEN + 64)
-#define TXN_ORDER_ID_WIRE_MAX 30
+#define TXN_ORDER_ID_WIRE_MAX       30
 /* In-doubt orders handled per walk at start-up (the journal cannot be written while walked);
  * the walk repeats until none is left to handle. */
 #define TXN_RECOVER_BATCH 8u
@@ -52,9 +49,8 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
     t->decision_timeout_ms = TXN_DEFAULT_DECISION_TIMEOUT_MS;
     t->order_keep_days =
         cfg->order_keep_days > 0 ? cfg->order_keep_days : TXN_DEFAULT_ORDER_KEEP_DAYS;
-    t->last = evt_calloc(1, sizeof *t->last);
     t->order = evt_calloc(1, sizeof *t->order);
-    return t->last && t->order ? EVT_OK : EVT_ERR_NOMEM;
+    return t->order != NULL ? EVT_OK : EVT_ERR_NOMEM;
 }
 
 evt_order *evt_txn_order(evt_txn *t)
@@ -64,18 +60,11 @@ evt_order *evt_txn_order(evt_txn *t)
 
 void evt_txn_forget_last_receipt(evt_txn *t)
 {
-    if (t->last != NULL) {
-        memset(t->last, 0, sizeof *t->last);
-    }
+    t->items_msgid[0] = '\0';
 }
 
 void evt_txn_deinit(evt_txn *t)
 {
-    if (t->last != NULL) {
-        memset(t->last, 0, sizeof *t->last);
-        evt_free(t->last);
-        t->last = NULL;
-    }
     if (t->order != NULL) {
         memset(t->order, 0, sizeof *t->order);
         evt_free(t->order);
@@ -169,14 +158,6 @@ static evt_err result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status s
     return err;
 }
 
-static void detail_set(evt_order_record *rec, const char *detail)
-{
-    const char *d = detail != NULL ? detail : "";
-    size_t keep = evt_json_utf8_prefix(d, strlen(d), sizeof rec->detail - 1);
-    memcpy(rec->detail, d, keep);
-    rec->detail[keep] = '\0';
-}
-
 /* Ends the sale in `state`: the record first (durable), then the result for the POS. */
 static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state, evt_err err,
                         const char *detail)
@@ -184,7 +165,7 @@ static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state,
     evt_txn *t = s->t;
     s->rec.state = state;
     s->rec.error = err;
-    detail_set(&s->rec, detail);
+    evt_txn_record_detail(&s->rec, detail);
     if (evt_orders_put(t->journal, s->order->order_id, &s->rec) != EVT_OK) {
         /* Only outcomes without money get here unrecorded (settle() handles its own): the
          * POS may re-send them, which is what it may do anyway. */
@@ -194,41 +175,6 @@ static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state,
     count_result(t, r->status);
     EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(state), evt_err_name(err));
     return state == EVT_ORDER_SETTLED ? EVT_OK : r->error;
-}
-
-static evt_order_state state_for_call_error(evt_err err)
-{
-    return err == EVT_ERR_PLATFORM_REJECTED ? EVT_ORDER_REFUSED : EVT_ORDER_FAILED;
-}
-
-/* Waits (bounded) for the cashier's OK or CANCEL on the screen shown; keys pressed before it
- * appeared, and an OK sooner than min_dwell_ms after it appeared, do not count (ui.h).
- * EVT_OK with *confirmed; otherwise the reason there was no decision (a board QUIT also stops
- * the terminal). */
-static evt_err cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed)
-{
-    evt_err err =
-        evt_ui_wait_decision_guarded(t->ui, t->decision_timeout_ms, min_dwell_ms, confirmed);
-    if (err == EVT_ERR_CANCELLED) {
-        t->quit_requested = true;
-    }
-    return err;
-}
-
-/* The cashier confirmed the decision on screen: EVT_OK, or why not (for the result). */
-static evt_err cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms)
-{
-    bool confirmed = false;
-    evt_err err = cashier_decision(t, min_dwell_ms, &confirmed);
-    return err != EVT_OK ? err : confirmed ? EVT_OK : EVT_ERR_CANCELLED;
-}
-
-/* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
-static void show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail)
-{
-    evt_ui_show_error(t->ui, title, err, detail);
-    bool ok = false;
-    cashier_decision(t, 0, &ok);
 }
 
 /* ---- platform request builders ------------------------------------------------------------ */
@@ -276,78 +222,27 @@ static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_p
 
 /* ---- scanning ---------------------------------------------------------------------------- */
 
-typedef enum scan_outcome {
-    SCAN_GOT_CODE,
-    SCAN_CANCELLED,
-    SCAN_TIMED_OUT,
-    SCAN_QUIT,
-} scan_outcome;
-
-/* Polls the cashier's keypad once: CANCEL ends the scan wait, QUIT stops the terminal. */
-static scan_outcome poll_cancel(evt_txn *t)
+static void voucher_prompt(void *arg, const char *notice)
 {
-    evt_key_event ev = {0};
-    if (t->hal->ui->read_key(t->hal->ui->ctx, 0, &ev) != EVT_OK) {
-        return SCAN_GOT_CODE; /* nothing pressed: keep scanning */
-    }
-    if (ev.key == EVT_KEY_CANCEL) {
-        return SCAN_CANCELLED;
-    }
-    if (ev.key == EVT_KEY_QUIT) {
-        return SCAN_QUIT;
-    }
-    return SCAN_GOT_CODE;
+    const sale_state *s = arg;
+    evt_ui_show_scan_prompt(s->t->ui, s->order, notice);
 }
 
-/* Waits for a code that passes local classification and was not scanned before in this
- * sale. Refusals are shown as a notice under the prompt; the sale stays open so the
- * customer can show the right code. */
-static scan_outcome wait_for_voucher(evt_txn *t, sale_state *s)
+/* A code that passes local classification and was not scanned before in this sale. */
+static evt_err voucher_accept(void *arg, const uint8_t *code, size_t len)
 {
-    uint64_t start = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
-    evt_ui_show_scan_prompt(t->ui, s->order, s->scan_notice);
-    for (;;) {
-        uint64_t now = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
-        if (now - start >= t->scan_timeout_ms) {
-            return SCAN_TIMED_OUT;
-        }
-        uint8_t buf[TXN_SCAN_BYTES];
-        size_t len = 0;
-        evt_scan_source source = EVT_SCAN_SERIAL;
-        evt_err err = t->hal->scanner->read(t->hal->scanner->ctx, TXN_SCAN_SLICE_MS, buf,
-                                            sizeof buf, &len, &source);
-        if (err == EVT_ERR_TIMEOUT) {
-            scan_outcome key = poll_cancel(t);
-            if (key != SCAN_GOT_CODE) {
-                return key;
-            }
-            continue;
-        }
-        evt_err refusal = err;
-        if (err == EVT_ERR_OVERFLOW) {
-            refusal = EVT_ERR_VOUCHER_TOO_LONG;
-        } else if (err == EVT_OK) {
-            evt_voucher_class cls;
-            evt_voucher_classify(buf, len, &cls);
-            char what[64];
-            evt_voucher_describe(buf, len, what, sizeof what);
-            refusal = cls.err;
-            if (refusal == EVT_OK) {
-                refusal = evt_voucher_guard_accept(&t->guard, buf, cls.code_len);
-            }
-            EVT_LOGI(MOD, "scan (%s): %s -> %s", source == EVT_SCAN_CAMERA ? "camera" : "serial",
-                     what, evt_err_name(refusal));
-            if (refusal == EVT_OK) {
-                memcpy(s->qr_text, buf, cls.code_len);
-                s->qr_text[cls.code_len] = '\0';
-                return SCAN_GOT_CODE;
-            }
-        } else {
-            EVT_LOGW(MOD, "scanner: %s", evt_err_name(err));
-        }
-        snprintf(s->scan_notice, sizeof s->scan_notice, "%s", evt_err_cashier_text(refusal));
-        evt_ui_show_scan_prompt(t->ui, s->order, s->scan_notice);
+    sale_state *s = arg;
+    evt_voucher_class cls;
+    evt_voucher_classify(code, len, &cls);
+    evt_err refusal = cls.err;
+    if (refusal == EVT_OK) {
+        refusal = evt_voucher_guard_accept(&s->t->guard, code, cls.code_len);
     }
+    if (refusal == EVT_OK) {
+        memcpy(s->qr_text, code, cls.code_len);
+        s->qr_text[cls.code_len] = '\0';
+    }
+    return refusal;
 }
 
 /* ---- the patient: ec.query, 1101, cross-checks ------------------------------------------ */
@@ -380,8 +275,8 @@ static evt_err platform_step(sale_state *s, const char *progress, const char *in
 static evt_err step_failed(sale_state *s, evt_ecr_result *r, const char *title, evt_err err,
                            const char *platform_msg)
 {
-    show_error_and_wait(s->t, title, err, platform_msg);
-    return sale_end(s, r, state_for_call_error(err), err, platform_msg);
+    evt_txn_show_error_and_wait(s->t, title, err, platform_msg);
+    return sale_end(s, r, evt_txn_state_for_call_error(err), err, platform_msg);
 }
 
 static evt_err parse_voucher(sale_state *s, const evt_proto_response *resp, evt_json_diag *diag)
@@ -463,249 +358,117 @@ static bool has_account(const evt_insurance *insu)
     return insu->balc_present;
 }
 
-/* ---- receipts ----------------------------------------------------------------------------- */
+/* ---- the money: 2102 ------------------------------------------------------------------- */
 
-/* Keeps what the receipt shows, masked, for a reprint. */
-static void remember_receipt(evt_txn *t, const sale_state *s, const char *msgid)
+static evt_err answer_settle(void *arg, const evt_proto_response *resp, evt_json_diag *diag,
+                             evt_order_record *rec)
 {
-    evt_txn_last_receipt *l = t->last;
-    memset(l, 0, sizeof *l);
-    snprintf(l->msgid, sizeof l->msgid, "%s", msgid);
-    l->setl = s->setl;
-    /* A value that cannot be masked is not printed at all. */
-    if (evt_mask_name(s->person.psn_name, l->name_masked, sizeof l->name_masked) != EVT_OK) {
-        snprintf(l->name_masked, sizeof l->name_masked, "***");
-    }
-    if (evt_mask_id(s->person.certno, l->id_masked, sizeof l->id_masked) != EVT_OK) {
-        snprintf(l->id_masked, sizeof l->id_masked, "****");
-    }
-    if (evt_mask_name(s->voucher.holder_name, l->holder_masked, sizeof l->holder_masked) !=
-        EVT_OK) {
-        snprintf(l->holder_masked, sizeof l->holder_masked, "***");
-    }
-    /* The settlement's own copy of the name is not needed on paper twice: wipe it. */
-    memset(l->setl.psn_name, 0, sizeof l->setl.psn_name);
-    l->via_family_account = s->voucher.via_family_account;
-    snprintf(l->insutype, sizeof l->insutype, "%s", s->insu->insutype);
-    snprintf(l->insured_region, sizeof l->insured_region, "%s", s->insu->insuplc_admdvs);
-    l->valid = true;
-}
-
-/* Prints the remembered receipt. The receipt module masks names and IDs; masking an already
- * masked value leaves it unchanged, so the remembered copies print exactly as before. */
-static evt_err print_last_receipt(evt_txn *t, evt_receipt_kind kind)
-{
-    const evt_txn_last_receipt *l = t->last;
-    evt_datetime now;
-    char when[EVT_INF_TIME_BYTES] = "";
-    if (t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK) {
-        evt_proto_format_time(&now, when);
-    }
-    evt_receipt r = {
-        .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
-        .qr_mode = t->cfg->receipt_qr,
-        .kind = kind,
-        .fixmedins_name = t->cfg->fixmedins_name,
-        .fixmedins_code = t->cfg->fixmedins_code,
-        .terminal_id = t->cfg->dev_no,
-        .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
-        .datetime = when,
-        .msgid = l->msgid,
-        .order = t->order,
-        .settlement = &l->setl,
-        .patient_name = l->name_masked,
-        .patient_id_no = l->id_masked,
-        .insutype = l->insutype,
-        .insured_region = l->insured_region,
-        .via_family_account = l->via_family_account,
-        .holder_name = l->holder_masked,
-    };
-    /* Streamed to the printer as it is made: no job buffer, whatever the order's length. */
-    size_t len = 0;
-    evt_err err = evt_receipt_print(&r, t->hal->printer, l->msgid, &len);
-    if (err != EVT_OK) {
-        t->counters.receipts_failed++;
-        EVT_LOGE(MOD, "receipt for msgid %s not printed: %s", l->msgid, evt_err_name(err));
-        return err;
-    }
-    EVT_LOGI(MOD, "%sreceipt for msgid %s printed (%lu bytes)",
-             kind == EVT_RECEIPT_REPRINT ? "reprinted " : "", l->msgid, (unsigned long)len);
-    return EVT_OK;
-}
-
-static bool has_last_receipt(const evt_txn *t)
-{
-    return t->last != NULL && t->last->valid;
-}
-
-evt_err evt_txn_reprint_last(evt_txn *t)
-{
-    if (!has_last_receipt(t)) {
-        return EVT_ERR_NOT_FOUND;
-    }
-    evt_err err = print_last_receipt(t, t->last->printed ? EVT_RECEIPT_REPRINT : EVT_RECEIPT_SALE);
+    sale_state *s = arg;
+    evt_err err = evt_proto_parse_settlement(resp, EVT_PROTO_SETTLE, s->order->total,
+                                             s->person.psn_no, &s->setl, diag);
     if (err == EVT_OK) {
-        t->last->printed = true;
+        const evt_settlement *setl = &s->setl;
+        snprintf(rec->setl_id, sizeof rec->setl_id, "%s", setl->setl_id);
+        rec->total = setl->medfee_sumamt;
+        rec->fund = setl->fund_pay_sumamt;
+        rec->account = setl->acct_pay;
+        rec->mutual_aid = setl->acct_mulaid_pay;
+        rec->cash = setl->psn_cash_pay;
+        rec->balance = setl->balc;
+        rec->balance_present = setl->balc_present;
     }
     return err;
 }
 
-/* ---- the money: 2102 ------------------------------------------------------------------- */
-
-/* Before the 2102 leaves: the order's record says it may move money, with the msgid. */
-static evt_err record_settling(void *ctx, const char *msgid)
+/* What the receipt shows beyond the order's record, masked, kept for reprints. */
+static void sale_receipt_record(const sale_state *s, evt_orders_receipt *rc)
 {
-    sale_state *s = ctx;
-    s->rec.state = EVT_ORDER_SETTLING;
-    s->rec.error = EVT_ERR_OUTCOME_UNKNOWN;
-    s->rec.detail[0] = '\0';
-    snprintf(s->rec.msgid, sizeof s->rec.msgid, "%s", msgid);
-    snprintf(s->rec.psn_no, sizeof s->rec.psn_no, "%s", s->person.psn_no);
-    snprintf(s->rec.insuplc_admdvs, sizeof s->rec.insuplc_admdvs, "%s", s->insu->insuplc_admdvs);
-    return evt_orders_put(s->t->journal, s->order->order_id, &s->rec);
-}
-
-/* A failure of the connection rather than of the platform's answer: retrying may work. */
-static bool transport_fault(evt_err err, int http_status)
-{
-    switch (err) {
-    case EVT_ERR_NET_RESOLVE:
-    case EVT_ERR_NET_CONNECT:
-    case EVT_ERR_NET_CLOSED:
-    case EVT_ERR_NET_IO:
-    case EVT_ERR_NET_TIMEOUT:
-    case EVT_ERR_TIMEOUT:
-    case EVT_ERR_TLS_ALERT:
-    case EVT_ERR_TLS_HANDSHAKE:
-    case EVT_ERR_STORAGE_IO:
-        return true;
-    default:
-        return http_status >= 500;
+    memset(rc, 0, sizeof *rc);
+    rc->book = EVT_ORDERS_SALES;
+    snprintf(rc->order_id, sizeof rc->order_id, "%s", s->order->order_id);
+    snprintf(rc->mdtrt_id, sizeof rc->mdtrt_id, "%s", s->setl.mdtrt_id);
+    snprintf(rc->setl_time, sizeof rc->setl_time, "%s", s->setl.setl_time);
+    snprintf(rc->insutype, sizeof rc->insutype, "%s", s->insu->insutype);
+    evt_txn_mask_into(s->person.psn_name, false, rc->patient);
+    evt_txn_mask_into(s->person.certno, true, rc->patient_id);
+    rc->via_family_account = s->voucher.via_family_account;
+    if (rc->via_family_account) {
+        evt_txn_mask_into(s->voucher.holder_name, false, rc->holder);
     }
+    rc->total = s->setl.medfee_sumamt;
+    rc->fulamt_ownpay_amt = s->setl.fulamt_ownpay_amt;
+    rc->overlmt_selfpay = s->setl.overlmt_selfpay;
+    rc->preselfpay_amt = s->setl.preselfpay_amt;
 }
 
-static void record_settlement(evt_order_record *rec, const evt_settlement *setl)
-{
-    snprintf(rec->setl_id, sizeof rec->setl_id, "%s", setl->setl_id);
-    rec->total = setl->medfee_sumamt;
-    rec->fund = setl->fund_pay_sumamt;
-    rec->account = setl->acct_pay;
-    rec->mutual_aid = setl->acct_mulaid_pay;
-    rec->cash = setl->psn_cash_pay;
-    rec->balance = setl->balc;
-    rec->balance_present = setl->balc_present;
-}
-
-/* The 2102's outcome could not be learned (or not recorded): UNKNOWN first, then the platform
- * turns its pending record into a reversal and tries it at once. */
-static evt_err settle_unknown(sale_state *s, evt_ecr_result *r, evt_err why)
+/* Settled and recorded: the receipt record, the receipt, the result screen. */
+static evt_err sale_settled(sale_state *s, evt_ecr_result *r)
 {
     evt_txn *t = s->t;
-    s->rec.state = EVT_ORDER_UNKNOWN;
-    s->rec.error = why;
-    s->rec.detail[0] = '\0';
-    if (evt_orders_put(t->journal, s->order->order_id, &s->rec) != EVT_OK) {
-        /* The pending record, written before sending, still guards the order. */
-        EVT_LOGE(MOD, "order %s: unknown outcome not journalled", s->order->order_id);
-    }
-    bool reversed = false;
-    evt_err jerr = evt_platform_settle_done(t->platform, s->rec.msgid, false, &reversed);
-    if (jerr != EVT_OK) {
-        EVT_LOGE(MOD, "journal after 2102 msgid %s: %s", s->rec.msgid, evt_err_name(jerr));
-    }
-    if (reversed && (evt_orders_get(t->journal, s->order->order_id, &s->rec) != EVT_OK ||
-                     s->rec.state != EVT_ORDER_REVERSED)) {
-        reversed = false;
-    }
     result_from_record(s->order->order_id, &s->rec, r);
     count_result(t, r->status);
-    EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
-             evt_err_name(why));
-    if (reversed && s->rec.needs_supervisor) {
-        /* Trying again would settle and reverse again: a person decides (hole of a loop). */
-        show_error_and_wait(t, "结算未完成", why, "已冲正，患者未被扣款；平台应答异常，请主管核实");
-    } else if (reversed) {
-        show_error_and_wait(t, "结算未完成", why, "已冲正，患者未被扣款，可重新结算");
-    } else {
-        show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN, evt_err_cashier_text(why));
-    }
-    return r->error;
+    EVT_LOGI(MOD, "order %s: settled", r->order_id);
+    evt_orders_receipt rc;
+    sale_receipt_record(s, &rc);
+    /* Without it only a reprint is lost (logged by evt_orders): the sale stands. */
+    evt_orders_receipt_put(t->journal, s->rec.msgid, &rc);
+    snprintf(t->items_msgid, sizeof t->items_msgid, "%s", s->rec.msgid);
+    bool printed =
+        evt_txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order) == EVT_OK;
+    evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
+    bool ok = false;
+    evt_txn_cashier_decision(t, 0, &ok);
+    return EVT_OK;
 }
 
-/* The money step: every way the 2102 can end is decided here (docs/protocol-decisions.md). */
+/* The money step: every way the 2102 can end is decided by evt_txn_money
+ * (docs/protocol-decisions.md); here the sale tells the cashier and the POS. */
 static evt_err settle(sale_state *s, evt_ecr_result *r)
 {
     evt_txn *t = s->t;
     evt_ui_show_progress(t->ui, "正在结算", "请勿离开，结算进行中…");
-    evt_platform_settle_ref ref = {
+    evt_txn_money_call c = {
+        .t = t,
+        .book = EVT_ORDERS_SALES,
+        .order_id = s->order->order_id,
+        .rec = &s->rec,
+        .infno = EVT_INFNO_SETTLE,
         .psn_no = s->person.psn_no,
-        .insuplc_admdvs = s->insu->insuplc_admdvs,
-        .order_ref = s->order->order_id,
-        .before_send = record_settling,
-        .ctx = s,
+        .insuplc = s->insu->insuplc_admdvs,
+        .build = build_settle,
+        .answer = answer_settle,
+        .arg = s,
     };
-    evt_platform_reply reply;
-    evt_err err = evt_platform_call(t->platform, EVT_INFNO_SETTLE, s->insu->insuplc_admdvs,
-                                    build_settle, s, &ref, &reply);
-    bool journalled = s->rec.state == EVT_ORDER_SETTLING;
-    evt_err why = err;
-    if (err == EVT_OK) {
-        why = evt_proto_parse_settlement(&reply.resp, EVT_PROTO_SETTLE, s->order->total,
-                                         s->person.psn_no, &s->setl, &reply.diag);
-        if (why != EVT_OK) {
-            /* An answer that cannot be printed as correct may still have moved money: it is
-             * reversed rather than trusted, and trying again needs a supervisor. */
-            EVT_LOGE(MOD, "2102 answer rejected: %s (field %s)", evt_err_name(why),
-                     reply.diag.field);
-            s->rec.answer_unusable = true;
+    switch (evt_txn_money(&c)) {
+    case EVT_TXN_MONEY_NOT_SENT:
+        return step_failed(s, r, "结算失败", c.why, c.platform_msg);
+    case EVT_TXN_MONEY_REFUSED:
+        result_from_record(s->order->order_id, &s->rec, r);
+        count_result(t, r->status);
+        EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
+                 evt_err_name(c.why));
+        evt_txn_show_error_and_wait(t, "结算失败", c.why, c.platform_msg);
+        return c.why;
+    case EVT_TXN_MONEY_UNKNOWN:
+        result_from_record(s->order->order_id, &s->rec, r);
+        count_result(t, r->status);
+        EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
+                 evt_err_name(c.why));
+        if (c.reversed && s->rec.needs_supervisor) {
+            /* Trying again would settle and reverse again: a person decides (hole of a loop). */
+            evt_txn_show_error_and_wait(t, "结算未完成", c.why,
+                                        "已冲正，患者未被扣款；平台应答异常，请主管核实");
+        } else if (c.reversed) {
+            evt_txn_show_error_and_wait(t, "结算未完成", c.why, "已冲正，患者未被扣款，可重新结算");
+        } else {
+            evt_txn_show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN,
+                                        evt_err_cashier_text(c.why));
         }
-    } else if (journalled && reply.request_sent && err != EVT_ERR_PLATFORM_REJECTED) {
-        s->rec.answer_unusable = !transport_fault(err, reply.http_status);
+        return r->error;
+    case EVT_TXN_MONEY_DONE:
+        break;
     }
-    char platform_msg[EVT_PROTO_MSG_BYTES];
-    snprintf(platform_msg, sizeof platform_msg, "%s", reply.resp.err_msg);
-    evt_platform_reply_free(&reply);
-
-    if (!journalled) {
-        /* Stopped before the request was journalled: it never left the terminal. */
-        return step_failed(s, r, "结算失败", err, platform_msg);
-    }
-    if (err == EVT_OK && why == EVT_OK) {
-        record_settlement(&s->rec, &s->setl);
-        s->rec.state = EVT_ORDER_SETTLED;
-        s->rec.error = EVT_OK;
-        why = evt_orders_put(t->journal, s->order->order_id, &s->rec);
-        if (why != EVT_OK) {
-            /* Settled but not recorded: a re-sent order would settle again, so the settlement
-             * is reversed instead of printed. */
-            s->rec.state = EVT_ORDER_SETTLING;
-            s->rec.answer_unusable = false;
-        }
-    }
-    if (why != EVT_OK && (err == EVT_OK || reply.request_sent) &&
-        err != EVT_ERR_PLATFORM_REJECTED) {
-        return settle_unknown(s, r, why);
-    }
-    bool reversed = false;
-    if (err != EVT_OK) {
-        /* Refused by the platform, or the request never left: no money moved. The record says
-         * so before the pending record goes. */
-        sale_end(s, r, state_for_call_error(err), err, platform_msg);
-        evt_platform_settle_done(t->platform, s->rec.msgid, true, &reversed);
-        show_error_and_wait(t, "结算失败", err, platform_msg);
-        return err;
-    }
-    evt_platform_settle_done(t->platform, s->rec.msgid, true, &reversed);
-    result_from_record(s->order->order_id, &s->rec, r);
-    count_result(t, r->status);
-    EVT_LOGI(MOD, "order %s: settled", r->order_id);
-    remember_receipt(t, s, s->rec.msgid);
-    bool printed = print_last_receipt(t, EVT_RECEIPT_SALE) == EVT_OK;
-    t->last->printed = printed;
-    evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
-    bool ok = false;
-    cashier_decision(t, 0, &ok);
-    return EVT_OK;
+    return sale_settled(s, r);
 }
 
 static evt_err run_sale(sale_state *s, evt_ecr_result *r)
@@ -715,15 +478,14 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     evt_err err;
     /* 1. a voucher; ec.query refusals (expired, used) send the customer back to refresh */
     for (;;) {
-        scan_outcome got = wait_for_voucher(t, s);
-        if (got == SCAN_QUIT) {
-            t->quit_requested = true;
+        /* Refusals are shown under the prompt; the sale stays open so the customer can show
+         * the right code. */
+        evt_txn_scan_outcome got =
+            evt_txn_wait_scan(t, voucher_prompt, voucher_accept, s, s->scan_notice);
+        if (got == EVT_TXN_SCAN_QUIT || got == EVT_TXN_SCAN_CANCELLED) {
             return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_CANCELLED, NULL);
         }
-        if (got == SCAN_CANCELLED) {
-            return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_CANCELLED, NULL);
-        }
-        if (got == SCAN_TIMED_OUT) {
+        if (got == EVT_TXN_SCAN_TIMED_OUT) {
             return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_TIMEOUT, "未扫描到医保电子凭证");
         }
         err = platform_step(s, "正在解码电子凭证", EVT_INFNO_EC_QUERY, NULL, build_ec_query,
@@ -743,7 +505,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     err = platform_step(s, "正在查询参保信息", EVT_INFNO_PERSON, s->voucher.insu_org, build_person,
                         parse_person, platform_msg);
     if (err == EVT_ERR_PERSON_VOUCHER_MISMATCH) {
-        show_error_and_wait(t, "身份核验失败", err, NULL);
+        evt_txn_show_error_and_wait(t, "身份核验失败", err, NULL);
         return sale_end(s, r, EVT_ORDER_REFUSED, err, NULL);
     }
     if (err != EVT_OK) {
@@ -756,7 +518,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
             s->person.insu[0].paus_insu_date[0] != '\0') {
             snprintf(detail, sizeof detail, "暂停日期 %s", s->person.insu[0].paus_insu_date);
         }
-        show_error_and_wait(t, "不能结算", err, detail);
+        evt_txn_show_error_and_wait(t, "不能结算", err, detail);
         return sale_end(s, r, EVT_ORDER_REFUSED, err, detail);
     }
     EVT_LOGI(MOD, "order %s: patient insutype %s, family-account display %s", r->order_id,
@@ -764,7 +526,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
 
     /* 3. the cashier checks the person in front of them */
     evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
-    err = cashier_confirmed(t, 0);
+    err = evt_txn_cashier_confirmed(t, 0);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认身份");
     }
@@ -777,7 +539,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     }
     evt_ui_show_split(t->ui, &s->pre, has_account(s->insu));
     /* The confirmation that moves money: not in the same instant as the identity's. */
-    err = cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
+    err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认金额");
     }
@@ -810,15 +572,11 @@ static evt_err order_may_start(evt_txn *t, const evt_order *order, evt_ecr_resul
         /* The terminal cannot prove this order did not settle: it refuses, and says who can
          * decide. */
         result->blocked = true;
-        show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE, order->order_id);
+        evt_txn_show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE,
+                                    order->order_id);
         return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
     }
     return result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
-}
-
-static uint32_t day_of(const evt_datetime *d)
-{
-    return (uint32_t)d->year * 10000u + (uint32_t)d->month * 100u + (uint32_t)d->day;
 }
 
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result *result)
@@ -851,10 +609,10 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     if (t->hal->sys->local_time(t->hal->sys->ctx, &now) != EVT_OK) {
         return result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_INTERNAL, "时钟未设置");
     }
-    err = evt_orders_make_room(t->journal, day_of(&now), t->order_keep_days, NULL);
+    err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     if (err != EVT_OK) {
         /* Better no sale than a sale the terminal could not remember. */
-        show_error_and_wait(t, "不能开始交易", err, NULL);
+        evt_txn_show_error_and_wait(t, "不能开始交易", err, NULL);
         return result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
     }
     char total[24];
@@ -869,7 +627,7 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     s->t = t;
     s->order = order;
     s->begntime = now;
-    s->rec.day = day_of(&now);
+    s->rec.day = evt_txn_day_of(&now);
     s->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
     s->rec.total = order->total;
     evt_voucher_guard_reset(&t->guard);
@@ -884,37 +642,58 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
 
 /* ---- the platform's settlement owner, start-up recovery ----------------------------------- */
 
+/* A settlement-type request of an order is a sale's 2102 or a refund's 2103: the book whose
+ * record names the msgid. */
+static const evt_orders_book txn_books[] = {EVT_ORDERS_SALES, EVT_ORDERS_REFUNDS};
+#define TXN_BOOK_COUNT (sizeof txn_books / sizeof txn_books[0])
+
+static const char *infno_of(evt_orders_book book)
+{
+    return book == EVT_ORDERS_REFUNDS ? EVT_INFNO_SETTLE_CANCEL : EVT_INFNO_SETTLE;
+}
+
 static bool owner_outcome_recorded(void *ctx, const char *order_ref, const char *msgid)
 {
     evt_txn *t = ctx;
-    evt_order_record rec;
-    return evt_orders_get(t->journal, order_ref, &rec) == EVT_OK && strcmp(rec.msgid, msgid) == 0 &&
-           !evt_orders_in_doubt(&rec);
+    for (size_t b = 0; b < TXN_BOOK_COUNT; b++) {
+        evt_order_record rec;
+        if (evt_orders_book_get(t->journal, txn_books[b], order_ref, &rec) == EVT_OK &&
+            strcmp(rec.msgid, msgid) == 0) {
+            return !evt_orders_in_doubt(&rec);
+        }
+    }
+    return false;
 }
 
 static evt_err owner_reversed(void *ctx, const char *order_ref, const char *msgid)
 {
     evt_txn *t = ctx;
-    evt_order_record rec;
-    evt_err err = evt_orders_get(t->journal, order_ref, &rec);
-    if (err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT) {
-        /* Nothing to update (an unreadable record keeps the order blocked anyway). */
-        return EVT_OK;
-    }
-    if (err != EVT_OK) {
+    for (size_t b = 0; b < TXN_BOOK_COUNT; b++) {
+        evt_order_record rec;
+        evt_err err = evt_orders_book_get(t->journal, txn_books[b], order_ref, &rec);
+        if (err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT) {
+            /* Nothing to update (an unreadable record keeps the order blocked anyway). */
+            continue;
+        }
+        if (err != EVT_OK) {
+            return err;
+        }
+        if (strcmp(rec.msgid, msgid) != 0 || !evt_orders_in_doubt(&rec)) {
+            continue; /* the reversal of an earlier attempt, or of the other book's request */
+        }
+        rec.state = EVT_ORDER_REVERSED;
+        /* A sale reversed after an unusable answer waits for a supervisor's release; a refund
+         * needs none: a supervisor authorises every refund anyway. */
+        rec.needs_supervisor = rec.answer_unusable && txn_books[b] == EVT_ORDERS_SALES;
+        err = evt_orders_book_put(t->journal, txn_books[b], order_ref, &rec);
+        if (err == EVT_OK) {
+            EVT_LOGI(MOD, "%s %s: reversed%s",
+                     txn_books[b] == EVT_ORDERS_REFUNDS ? "refund of" : "order", order_ref,
+                     rec.needs_supervisor ? ", waits for a supervisor" : "");
+        }
         return err;
     }
-    if (strcmp(rec.msgid, msgid) != 0 || !evt_orders_in_doubt(&rec)) {
-        return EVT_OK; /* the reversal of an earlier attempt */
-    }
-    rec.state = EVT_ORDER_REVERSED;
-    rec.needs_supervisor = rec.answer_unusable;
-    err = evt_orders_put(t->journal, order_ref, &rec);
-    if (err == EVT_OK) {
-        EVT_LOGI(MOD, "order %s: reversed%s", order_ref,
-                 rec.needs_supervisor ? ", waits for a supervisor" : "");
-    }
-    return err;
+    return EVT_OK;
 }
 
 typedef struct recover_walk {
@@ -936,29 +715,30 @@ static evt_err recover_visit(void *arg, const char *order_id, const evt_order_re
     return EVT_OK;
 }
 
-/* An order in doubt at start-up: its 2102 may have left, so a reversal is owed (re-created
- * from the order's record when the platform's own record is gone; owing one too many is
- * harmless) and the order is UNKNOWN until the reversal is acknowledged. */
-static evt_err recover_order(evt_txn *t, const char *order_id)
+/* An order (a sale or its refund) in doubt at start-up: its 2102/2103 may have left, so a
+ * reversal is owed (re-created from the record when the platform's own record is gone; owing one
+ * too many is harmless) and the record is UNKNOWN until the reversal is acknowledged. */
+static evt_err recover_order(evt_txn *t, evt_orders_book book, const char *order_id)
 {
     evt_order_record rec;
-    evt_err err = evt_orders_get(t->journal, order_id, &rec);
+    evt_err err = evt_orders_book_get(t->journal, book, order_id, &rec);
     if (err != EVT_OK || !evt_orders_in_doubt(&rec)) {
         return err == EVT_ERR_JOURNAL_CORRUPT ? EVT_OK : err;
     }
     if (evt_platform_owed(t->platform, rec.msgid) == EVT_PLATFORM_OWED_NONE) {
         evt_platform_settle_ref ref = {
             .psn_no = rec.psn_no, .insuplc_admdvs = rec.insuplc_admdvs, .order_ref = order_id};
-        err = evt_platform_owe_reversal(t->platform, EVT_INFNO_SETTLE, rec.msgid, &ref);
+        err = evt_platform_owe_reversal(t->platform, infno_of(book), rec.msgid, &ref);
         if (err != EVT_OK) {
             return err;
         }
     }
-    EVT_LOGW(MOD, "order %s was in doubt at start-up (%s): reversal owed", order_id,
+    EVT_LOGW(MOD, "%s %s was in doubt at start-up (%s): reversal owed",
+             book == EVT_ORDERS_REFUNDS ? "refund of" : "order", order_id,
              evt_order_state_name(rec.state));
     rec.state = EVT_ORDER_UNKNOWN;
     rec.error = EVT_ERR_OUTCOME_UNKNOWN;
-    return evt_orders_put(t->journal, order_id, &rec);
+    return evt_orders_book_put(t->journal, book, order_id, &rec);
 }
 
 evt_err evt_txn_recover(evt_txn *t)
@@ -967,18 +747,18 @@ evt_err evt_txn_recover(evt_txn *t)
         .ctx = t, .outcome_recorded = owner_outcome_recorded, .reversed = owner_reversed};
     evt_platform_set_owner(t->platform, &owner);
     evt_err err = evt_platform_recover(t->platform);
-    if (err != EVT_OK) {
-        return err;
-    }
     recover_walk *w = &(recover_walk){.t = t};
-    /* Bounded: each handled order leaves the set the walk collects (UNKNOWN, reversal owed). */
-    do {
-        w->count = 0;
-        err = evt_orders_iterate(t->journal, recover_visit, w, NULL);
-        for (unsigned i = 0; err == EVT_OK && i < w->count; i++) {
-            err = recover_order(t, w->ids[i]);
-        }
-    } while (err == EVT_OK && w->count == TXN_RECOVER_BATCH);
+    for (size_t b = 0; err == EVT_OK && b < TXN_BOOK_COUNT; b++) {
+        /* Bounded: each handled record leaves the set the walk collects (UNKNOWN, reversal
+         * owed). */
+        do {
+            w->count = 0;
+            err = evt_orders_book_iterate(t->journal, txn_books[b], recover_visit, w, NULL);
+            for (unsigned i = 0; err == EVT_OK && i < w->count; i++) {
+                err = recover_order(t, txn_books[b], w->ids[i]);
+            }
+        } while (err == EVT_OK && w->count == TXN_RECOVER_BATCH);
+    }
     return err;
 }
 

@@ -243,6 +243,44 @@ evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_acc
     return screen_show(ui);
 }
 
+/* Where each part of a refund goes back. 共济 is named by where it goes only: neither 2102 nor
+ * 2103 names the relative whose account paid it (docs/cashier-ui.md). */
+evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed)
+{
+    char m[24];
+    screen_begin(ui, done ? EVT_UI_SUCCESS : EVT_UI_CONFIRM, done ? "退费成功" : "请确认退费",
+                 done ? "[确认] 返回" : "[确认] 请主管输入密码  [取消] 不退费");
+    screen_line(ui, "订单：%s  结算于 %s", r->order_id, r->sold_at);
+    screen_line(ui, "患者：%s", r->patient[0] != '\0' ? r->patient : "（未记录）");
+    screen_line(ui, "退费总额：%s 元", yuan(r->total, m));
+    screen_line(ui, "退回医保基金：%s 元", yuan(r->fund, m));
+    screen_line(ui, "退回本人个人账户：%s 元", yuan(r->account, m));
+    screen_line(ui, "退回亲属账户（共济）：%s 元", yuan(r->mutual_aid, m));
+    screen_line(ui, "%s退还顾客现金：%s 元", done ? "请" : "", yuan(r->cash, m));
+    if (done && r->balance_present) {
+        screen_line(ui, "退费后本人账户余额：%s 元", yuan(r->balance, m));
+    }
+    if (done) {
+        screen_line(ui, "%s",
+                    receipt_printed ? "退费凭证已打印，请交顾客"
+                                    : "退费凭证打印失败，可在功能菜单补打");
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                            const char *line, const char *notice)
+{
+    screen_begin(ui, tone, title, hint);
+    if (line != NULL) {
+        screen_line(ui, "%s", line);
+    }
+    if (notice != NULL && notice[0] != '\0') {
+        screen_line(ui, "%s", notice);
+    }
+    return screen_show(ui);
+}
+
 evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail)
 {
     screen_begin(ui, EVT_UI_ERROR, title, "[确认] 返回");

@@ -105,8 +105,15 @@
     X(EVT_ERR_ECR_UNAUTHENTICATED, "ECR message not authenticated", "收银系统未通过配对验证")   \
     X(EVT_ERR_AUTH_FAILED, "wrong PIN", "密码错误")                                               \
     X(EVT_ERR_AUTH_LOCKED, "too many wrong PINs: locked for a while", "密码错误次数过多，请稍后再试") \
-    X(EVT_ERR_JSON_TOO_LARGE, "JSON beyond the protocol's limits (members per object)",          \
-      "平台应答超出协议规定的大小，请联系医保平台")
+    X(EVT_ERR_JSON_TOO_LARGE, "JSON beyond the protocol's limits (members per object)",            \
+      "平台应答超出协议规定的大小，请联系医保平台")                                                \
+    X(EVT_ERR_REFUND_DONE, "sale already refunded", "该笔结算已退费，不能重复退费")                \
+    X(EVT_ERR_REFUND_IN_DOUBT, "refund outcome unknown", "该笔退费结果未知，冲正完成前不能再次退费") \
+    X(EVT_ERR_REFUND_NOT_SETTLED, "order did not settle", "该订单未结算成功，无款可退")             \
+    X(EVT_ERR_REFUND_UNKNOWN_SALE, "sale not in the order book", "本终端没有这笔结算的记录，不能退费") \
+    X(EVT_ERR_RECEIPT_REF_FOREIGN, "receipt of another institution",                               \
+      "这是其他机构的结算单，不能在本机构退费")                                                    \
+    X(EVT_ERR_RECEIPT_IS_REFUND, "refund receipt scanned", "这是退费凭证，请扫描原结算单")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,

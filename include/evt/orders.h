@@ -40,6 +40,10 @@
 
 /* Journal twin name of the order records: "order/<id>" and "order#<id>". */
 #define EVT_ORDERS_TWIN_NAME "order"
+/* Journal twin name of the refund records, by the sale's order id: "refund/<id>", "refund#<id>". */
+#define EVT_ORDERS_REFUND_TWIN_NAME "refund"
+/* Journal key prefix of the receipt records, by the msgid that settled: "rcpt/<msgid>". */
+#define EVT_ORDERS_PREFIX_RECEIPT "rcpt/"
 /* Journal key prefix of the day-closed markers: "close/<yyyymmdd>". */
 #define EVT_ORDERS_PREFIX_CLOSED "close/"
 #define EVT_ORDERS_DETAIL_BYTES  64 /* platform's reason, UTF-8, cut on a character boundary */
@@ -56,6 +60,28 @@ typedef enum evt_order_state {
 
 /* "settling", "settled", ... for logs and tests. */
 const char *evt_order_state_name(evt_order_state state);
+
+/*
+ * The two books of the order book, both keyed by the POS order id of the sale. A refund (2103,
+ * 药店结算撤销) of a settled sale is kept in its own record beside the sale's, in the same states
+ * and under the same rules, so a refund follows the discipline of a sale:
+ *
+ *   (none) --refused/failed before money moved-----------------------------> REFUSED / FAILED
+ *          --2103 about to be sent--> SETTLING --answer used (refunded)----> SETTLED
+ *                                              --no usable answer---------> UNKNOWN
+ *                                   UNKNOWN --2601 acknowledged (refund undone)--> REVERSED
+ *
+ * In the refund book: msgid is the 2103's, setl_id the cancelling entry's, day/hms when the
+ * refund began, the amounts are what went back (positive: fund, own account, 共济, cash) and
+ * balance the account's balance after the refund. The sale's record stays SETTLED: the
+ * settlement happened. A sale may be refunded when its refund record is absent or proves no
+ * money moved (REFUSED, FAILED, REVERSED); SETTLED (refunded) and in-doubt refund records refuse
+ * a second refund.
+ */
+typedef enum evt_orders_book {
+    EVT_ORDERS_SALES = 0,   /* EVT_ORDERS_TWIN_NAME */
+    EVT_ORDERS_REFUNDS = 1, /* EVT_ORDERS_REFUND_TWIN_NAME */
+} evt_orders_book;
 
 typedef struct evt_order_record {
     evt_order_state state;
@@ -75,15 +101,22 @@ typedef struct evt_order_record {
 } evt_order_record;
 
 /*
- * Reads the record of order_id. EVT_ERR_NOT_FOUND: the terminal never recorded it.
+ * Reads the sale record of order_id (evt_orders_book_get with EVT_ORDERS_SALES).
+ * EVT_ERR_NOT_FOUND: the terminal never recorded it.
  * EVT_ERR_JOURNAL_CORRUPT: a record exists but no copy reads back intact — the terminal cannot
  * prove what happened to the order and must not start it (a supervisor decides).
  * EVT_ERR_ARG, EVT_ERR_STORAGE_IO.
  */
 evt_err evt_orders_get(evt_journal *j, const char *order_id, evt_order_record *out);
 
-/* Writes the record (both copies; durable on EVT_OK). Errors as evt_journal_twin_put. */
+/* Writes the sale record (both copies; durable on EVT_OK). Errors as evt_journal_twin_put. */
 evt_err evt_orders_put(evt_journal *j, const char *order_id, const evt_order_record *rec);
+
+/* The same for either book (the refund record of order_id in EVT_ORDERS_REFUNDS). */
+evt_err evt_orders_book_get(evt_journal *j, evt_orders_book book, const char *order_id,
+                            evt_order_record *out);
+evt_err evt_orders_book_put(evt_journal *j, evt_orders_book book, const char *order_id,
+                            const evt_order_record *rec);
 
 /* True when the platform may have moved money and no answer or reversal has told (SETTLING,
  * UNKNOWN). */
@@ -96,9 +129,50 @@ bool evt_orders_may_retry(const evt_order_record *rec);
 /* Called for every recorded order; the rules of evt_journal_iterate apply (no writes). */
 typedef evt_err (*evt_orders_visit_fn)(void *arg, const char *order_id,
                                        const evt_order_record *rec);
-/* Visits every readable record; unreadable ones are counted in *unreadable (may be NULL). */
+/* Visits every readable sale record; unreadable ones are counted in *unreadable (may be NULL). */
 evt_err evt_orders_iterate(evt_journal *j, evt_orders_visit_fn visit, void *arg,
                            uint32_t *unreadable);
+/* The same over either book. */
+evt_err evt_orders_book_iterate(evt_journal *j, evt_orders_book book, evt_orders_visit_fn visit,
+                                void *arg, uint32_t *unreadable);
+
+/*
+ * Receipt records: what a receipt shows beyond the order's record, kept so that any receipt of
+ * the day can be printed again after a power-off. One per receipt (a settled sale, a refund),
+ * under the msgid of the request that moved the money; a single copy (it guards no money: a
+ * damaged one costs a reprint, never a settlement). Personal data only masked. The amounts and
+ * references the receipt prints come from the order's record (evt_orders_book_get with book
+ * and order_id); the item lines are not kept (docs/receipts.md, "Reprints").
+ */
+#define EVT_ORDERS_MASKED_BYTES 40 /* masked name or ID number, UTF-8, cut on a character */
+
+typedef struct evt_orders_receipt {
+    evt_orders_book book; /* a sale's receipt or a refund's */
+    char order_id[EVT_ORDER_ID_BYTES];
+    char mdtrt_id[31];
+    char setl_time[20]; /* the platform's setl_time, as printed */
+    char insutype[7];
+    char patient[EVT_ORDERS_MASKED_BYTES];    /* masked name */
+    char patient_id[EVT_ORDERS_MASKED_BYTES]; /* masked ID number */
+    bool via_family_account;
+    char holder[EVT_ORDERS_MASKED_BYTES]; /* masked name of the family account's holder */
+    evt_fen total;                        /* medfee_sumamt (the refund's: what went back) */
+    evt_fen fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt;
+} evt_orders_receipt;
+
+/* The local day (yyyymmdd) and time (hhmmss) a msgid was made: institution code (12), then
+ * yyyyMMddHHmmss. False when msgid has no such time. */
+bool evt_orders_msgid_time(const char *msgid, uint32_t *day, uint32_t *hms);
+
+/* Writes the receipt record of msgid (durable on EVT_OK). EVT_ERR_ARG for an empty order id or a
+ * field that does not fit; journal errors. */
+evt_err evt_orders_receipt_put(evt_journal *j, const char *msgid, const evt_orders_receipt *rc);
+/* Reads it. EVT_ERR_NOT_FOUND; EVT_ERR_JOURNAL_CORRUPT (damaged, or of another layout). */
+evt_err evt_orders_receipt_get(evt_journal *j, const char *msgid, evt_orders_receipt *out);
+/* Every readable receipt record; the rules of evt_journal_iterate apply (no writes). */
+typedef evt_err (*evt_orders_receipt_visit_fn)(void *arg, const char *msgid,
+                                               const evt_orders_receipt *rc);
+evt_err evt_orders_receipt_iterate(evt_journal *j, evt_orders_receipt_visit_fn visit, void *arg);
 
 /* Marks day (yyyymmdd) as closed by the daily close: its records may go once it is over. */
 evt_err evt_orders_close_day(evt_journal *j, uint32_t day);
@@ -112,11 +186,15 @@ typedef struct evt_orders_totals {
 evt_err evt_orders_day_totals(evt_journal *j, uint32_t day, evt_orders_totals *out);
 
 /*
- * Frees room for one more sale: if the journal has less free room (bytes or index keys) than a
- * sale needs, removes records that may go (their day is before `today`, is closed or at least
- * keep_days old, and they are neither in doubt nor waiting for a supervisor), oldest day first,
- * until there is room. EVT_OK when a sale can be recorded; EVT_ERR_JOURNAL_FULL when not even
- * then; journal errors. *removed (may be NULL) counts the records removed.
+ * Frees room for one more sale or refund: if the journal has less free room (bytes or index keys)
+ * than one needs (its record, pending and reversal records, and its receipt record), removes,
+ * until there is room: orders that may go (their day is before `today`, is closed or at least
+ * keep_days old, and neither the sale nor its refund is in doubt or waiting for a supervisor) —
+ * the sale's record, its refund's and both receipt records — oldest day first; then the oldest
+ * receipt records (past days' first), but only if removing all of them would make the room: a
+ * sale is never refused for a reprint, and no reprint is lost for nothing. EVT_OK when a sale can
+ * be recorded; EVT_ERR_JOURNAL_FULL when not even then; journal errors. *removed (may be NULL)
+ * counts the orders removed.
  */
 evt_err evt_orders_make_room(evt_journal *j, uint32_t today, uint32_t keep_days, uint32_t *removed);
 

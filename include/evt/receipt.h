@@ -39,9 +39,9 @@ typedef enum evt_receipt_qr_mode {
 } evt_receipt_qr_mode;
 
 typedef enum evt_receipt_kind {
-    EVT_RECEIPT_SALE,         /* 2102/2207 settled */
-    EVT_RECEIPT_CANCELLATION, /* 2103/2208: the settlement's amounts come negated */
-    EVT_RECEIPT_REPRINT,      /* a copy of an earlier SALE receipt, marked 重打印 */
+    EVT_RECEIPT_SALE,   /* 2102/2207 settled */
+    EVT_RECEIPT_REFUND, /* 2103/2208 (退费): the settlement holds what went back, as positive
+                           amounts, and where each part goes is printed beside it */
 } evt_receipt_kind;
 
 /* Everything one receipt shows. Strings are UTF-8, NUL-terminated; NULL is read as "". */
@@ -49,13 +49,16 @@ typedef struct evt_receipt {
     evt_receipt_paper paper;
     evt_receipt_qr_mode qr_mode;
     evt_receipt_kind kind;
+    bool reprint;               /* a copy of a receipt printed before: marked 重打印 */
     const char *fixmedins_name; /* 定点机构名称 */
     const char *fixmedins_code; /* 12 characters; required (QR) */
     const char *terminal_id;
-    const char *operator_name;        /* opter_name, or opter when there is no name */
-    const char *datetime;             /* "yyyy-MM-dd HH:mm:ss": when this receipt is printed */
-    const char *msgid;                /* msgid of the settling request; required (QR) */
-    const evt_order *order;           /* items; NULL prints no item section */
+    const char *operator_name; /* opter_name, or opter when there is no name */
+    const char *datetime;      /* "yyyy-MM-dd HH:mm:ss": when this receipt is printed */
+    const char *msgid;         /* msgid of the settling request; required (QR) */
+    /* Items; NULL: none printed. A reprint or a refund without them says the items are on the
+     * original receipt (docs/receipts.md, "Reprints"). */
+    const evt_order *order;
     const evt_settlement *settlement; /* required; setl_id must be non-empty */
     const char *patient_name;         /* clear text; printed masked */
     const char *patient_id_no;        /* clear text; printed masked */
@@ -63,7 +66,7 @@ typedef struct evt_receipt {
     const char *insured_region;       /* insuplc_admdvs, 6 digits */
     bool via_family_account;          /* code shown through a family account (亲情账户) */
     const char *holder_name;          /* clear text; printed masked when via_family_account */
-    const char *original_setl_id;     /* CANCELLATION: the settlement it cancels (optional) */
+    const char *original_setl_id;     /* REFUND: the settlement it cancels (optional) */
 } evt_receipt;
 
 /* The job leaves in pieces of at most this many bytes, staged on the stack. Measured: a 58 mm

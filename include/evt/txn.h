@@ -1,5 +1,6 @@
 /*
- * evt_txn: the pharmacy sale (药店购药), from an order to a printed receipt.
+ * evt_txn: the pharmacy sale (药店购药), from an order to a printed receipt, its refund (退费)
+ * and the reprint of any receipt of the day.
  *
  *   order -> "请出示医保电子凭证" -> scan -> local classification -> ec.query -> 1101
  *   -> identity screen (cashier confirms) -> 2101 -> split screen (cashier confirms)
@@ -10,6 +11,17 @@
  * order's record in the journal (evt_orders): the record is written before anything else
  * happens after each outcome — before the pending 2102 record is dropped, before the receipt,
  * before the POS is told — so a power cut can only leave the order in doubt, never forgotten.
+ *
+ * A refund (evt_txn_refund, refund.c) of a settled sale of the order book:
+ *
+ *   receipt QR or today's list -> sale settled, not refunded, no refund in doubt -> refund
+ *   screen (cashier confirms) -> supervisor PIN -> 2103 (its own record, journalled first)
+ *   -> refund receipt -> result
+ *
+ * with the same discipline: the refund's record (EVT_ORDERS_REFUNDS) says SETTLING before the
+ * 2103 leaves, an unknown outcome is reversed (2601), and the sale is not refunded again while
+ * its refund is in doubt. Every receipt printed keeps a receipt record (evt_orders_receipt),
+ * so any receipt of the day can be printed again, after a power-off too (evt_txn_reprint).
  */
 #ifndef EVT_TXN_H
 #define EVT_TXN_H
@@ -34,23 +46,6 @@ typedef struct evt_txn_counters {
     uint32_t receipts_failed;
 } evt_txn_counters;
 
-/* What the last receipt showed, kept (personal data already masked) so the cashier can
- * reprint it after a paper jam or paper-out. RAM only: lost at power-off, like a printer's
- * own buffer; the settlement itself is safe on the platform and in the journal. Its items are
- * the engine's one order buffer (evt_txn.order), so the next order ends it. */
-typedef struct evt_txn_last_receipt {
-    bool valid;
-    bool printed;
-    char msgid[31];
-    evt_settlement setl;
-    char name_masked[EVT_NAME_BYTES * 2];
-    char id_masked[40];
-    char holder_masked[EVT_NAME_BYTES * 2];
-    bool via_family_account;
-    char insutype[7];
-    char insured_region[7];
-} evt_txn_last_receipt;
-
 typedef struct evt_txn {
     const evt_hal *hal;
     const evt_config *cfg;
@@ -62,8 +57,13 @@ typedef struct evt_txn {
     evt_order *order;
     evt_voucher_guard guard;
     evt_txn_counters counters;
-    bool quit_requested;        /* the board asked to stop during a sale */
-    evt_txn_last_receipt *last; /* from the arena */
+    bool quit_requested; /* the board asked to stop during a sale */
+    /* The receipt (msgid) whose items the order buffer still holds: its reprint prints them
+     * ("" none). Everything else a reprint needs is in the journal (evt_orders_receipt). */
+    char items_msgid[EVT_MSGID_BYTES];
+    /* A receipt that did not reach paper (printer error): its next print is the original, not
+     * a copy marked 重打印 ("" none). RAM only: after a power-off every print is a copy. */
+    char unprinted_msgid[EVT_MSGID_BYTES];
     uint32_t scan_timeout_ms;
     uint32_t decision_timeout_ms;
     uint32_t order_keep_days; /* retention of order records (evt_orders_make_room) */
@@ -85,7 +85,8 @@ evt_err evt_txn_recover(evt_txn *t);
  * returns its error (EVT_OK when settled). An order id the terminal already has a record of is
  * not started again unless that record proves no money moved (refused, failed, reversed) and
  * no supervisor decision is pending: the stored result is returned instead. The order is served
- * from evt_txn_order (copied there unless it is already that buffer): the last receipt ends. A
+ * from evt_txn_order (copied there unless it is already that buffer): the last receipt's items
+ * go (its reprint prints without them). A
  * journal without room for the sale's records refuses it before anything is scanned.
  */
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result *result);
@@ -93,17 +94,76 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *order, evt_ecr_result
 /*
  * The one order buffer, for whoever brings the next order to evt_txn_pharmacy_sale: the ECR
  * link (which writes it only when it hands a sale out) or the keyed entry. It holds the last
- * receipt's items until then: a writer that may give up half-way calls
- * evt_txn_forget_last_receipt first.
+ * receipt's items until then (a reprint of that receipt prints them): a writer that may give
+ * up half-way calls evt_txn_forget_last_receipt first.
  */
 evt_order *evt_txn_order(evt_txn *t);
 
-/* Ends the last receipt (its items are about to be overwritten): a reprint then says none. */
+/* The order buffer's items are about to be overwritten: a reprint of the last receipt then
+ * prints without them (it says they are on the original). */
 void evt_txn_forget_last_receipt(evt_txn *t);
 
-/* Prints the last settlement's receipt again, marked 重打印. EVT_ERR_NOT_FOUND when there is
- * none since start-up; printer errors as the printer reports them. */
-evt_err evt_txn_reprint_last(evt_txn *t);
+/*
+ * Prints the receipt of msgid again — a sale's or a refund's, of any day the journal still
+ * keeps, after a power-off too — from its receipt record and its order's record, marked 重打印
+ * (unless it never reached paper: then it is the original). The item lines are printed when the
+ * order buffer still holds them, else a line says they are on the original receipt.
+ * EVT_ERR_NOT_FOUND: no receipt record of msgid (an older sale, or removed with its order);
+ * EVT_ERR_JOURNAL_CORRUPT: the record is damaged; printer and journal errors.
+ */
+evt_err evt_txn_reprint(evt_txn *t, const char *msgid);
+
+/* One line of a list of the day: a receipt to reprint, or a sale to refund. */
+typedef struct evt_txn_day_entry {
+    evt_orders_book book; /* a sale's receipt, or a refund's */
+    char order_id[EVT_ORDER_ID_BYTES];
+    char msgid[EVT_MSGID_BYTES];           /* of the 2102 (a sale) or the 2103 (a refund) */
+    uint32_t hms;                          /* hhmmss */
+    char patient[EVT_ORDERS_MASKED_BYTES]; /* masked; "" when not kept */
+    evt_fen total;
+} evt_txn_day_entry;
+
+typedef enum evt_txn_day_list {
+    EVT_TXN_DAY_RECEIPTS,   /* receipts printed today (sales and refunds) */
+    EVT_TXN_DAY_REFUNDABLE, /* today's settled sales that have not been refunded */
+} evt_txn_day_list;
+
+#define EVT_TXN_DAY_PAGE 8u /* entries per page: the menu keys 1-8, 9 for the next page */
+
+/*
+ * One page of today's list, newest first: the entries older than *before (NULL: from the
+ * newest), at most EVT_TXN_DAY_PAGE; *more tells whether older ones follow. Walks the journal
+ * once per page and holds only the page: the day's length costs no memory. Journal errors.
+ */
+evt_err evt_txn_day_page(evt_txn *t, evt_txn_day_list list, const evt_txn_day_entry *before,
+                         evt_txn_day_entry page[EVT_TXN_DAY_PAGE], unsigned *count, bool *more);
+
+/* [功能] → 补打结算单: today's receipts listed, the chosen one reprinted, the cashier told. */
+void evt_txn_reprint_from_list(evt_txn *t, bool *quit);
+
+/*
+ * Refund (退费, 2103) of a settled sale of the order book, with the cashier's screens: the sale
+ * is checked (settled; not refunded, no refund in doubt: else refused with the first refund's
+ * date), the refund is shown (where each part goes back) and confirmed, a supervisor's PIN
+ * authorises it, the 2103 follows the unknown-outcome discipline of a sale (refund record before
+ * sending, 2601 when the outcome is unknown), the refund receipt is printed. Returns EVT_OK when
+ * refunded, else why not (the screens said so).
+ */
+evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit);
+/* The refund started by scanning the receipt's QR code (EVTS1 reference). */
+evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit);
+/* The refund of a sale chosen from today's settled sales. */
+evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
+
+/*
+ * The one "ask for the supervisor's PIN" step: the PIN screen (title, line and notice may be
+ * NULL), the check against the provisioned hash with its lockout (evt_auth), and the screen
+ * that says why not. EVT_OK when the supervisor approved; EVT_ERR_CONFIG_MISSING (no PIN
+ * provisioned), EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown, acknowledged); EVT_ERR_CANCELLED
+ * or EVT_ERR_TIMEOUT (the PIN was not given; *quit set for the board's QUIT); journal errors.
+ */
+evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
+                                    const char *notice, bool *quit);
 
 /* Stored result of an order (ECR idempotency and status). EVT_ERR_NOT_FOUND if none; an
  * unreadable record gives EVT_OK with a blocked refusal (EVT_ERR_ORDER_RECORD_UNREADABLE). */

@@ -49,6 +49,25 @@ evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_accou
 /* Final result of a settled sale (cash to collect, receipt state). */
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
                             bool receipt_printed);
+/* A refund (退费) of a settled sale: what goes back where, all amounts positive. */
+typedef struct evt_ui_refund {
+    const char *order_id;
+    const char *sold_at; /* "2026-06-15 09:30" */
+    const char *patient; /* masked; "" when the journal does not keep it */
+    evt_fen total, fund, account, mutual_aid, cash;
+    bool balance_present; /* the refunded screen: the account's balance after the refund */
+    evt_fen balance;
+} evt_ui_refund;
+
+/* The refund, where each part goes back: before the 2103 (done false: for the cashier to confirm;
+ * a supervisor's PIN follows), or once refunded (done: the balance after it, the cash to hand
+ * back, whether the refund receipt printed). */
+evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed);
+/* A screen of one or two lines (line, notice: NULL for none) with its hint: what finished
+ * (a reprint: EVT_UI_SUCCESS, "[确认] 返回"), or what to do now (the refund's scan prompt). */
+evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                            const char *line, const char *notice);
+
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */
 evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail);

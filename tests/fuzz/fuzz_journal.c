@@ -195,12 +195,42 @@ static evt_err visit_order(void *arg, const char *order_id, const evt_order_reco
     return EVT_OK;
 }
 
+/* A receipt record as evt_orders_receipt_put could have written it: strings terminated, an
+ * order id, a known book, amounts within 16,2. */
+static evt_err visit_receipt(void *arg, const char *msgid, const evt_orders_receipt *rc)
+{
+    (void)arg;
+    (void)msgid;
+    FUZZ_CHECK(rc->book == EVT_ORDERS_SALES || rc->book == EVT_ORDERS_REFUNDS, "receipt book %d",
+               (int)rc->book);
+    FUZZ_CHECK(rc->order_id[0] != '\0' && terminated(rc->order_id, sizeof rc->order_id) &&
+                   terminated(rc->mdtrt_id, sizeof rc->mdtrt_id) &&
+                   terminated(rc->setl_time, sizeof rc->setl_time) &&
+                   terminated(rc->insutype, sizeof rc->insutype) &&
+                   terminated(rc->patient, sizeof rc->patient) &&
+                   terminated(rc->patient_id, sizeof rc->patient_id) &&
+                   terminated(rc->holder, sizeof rc->holder),
+               "receipt record field not terminated");
+    const evt_fen amounts[] = {rc->total, rc->fulamt_ownpay_amt, rc->overlmt_selfpay,
+                               rc->preselfpay_amt};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        FUZZ_CHECK(evt_money_in_range(amounts[i]), "receipt amount %lld beyond 16,2",
+                   (long long)amounts[i]);
+    }
+    return EVT_OK;
+}
+
 static void check_orders(evt_journal *j, uint32_t seed)
 {
-    static order_seen o;
+    static order_seen o, refunds;
+    refunds.count = refunds.days = 0;
+    evt_err err = evt_orders_book_iterate(j, EVT_ORDERS_REFUNDS, visit_order, &refunds, NULL);
+    FUZZ_CHECK(err == EVT_OK, "refunds iterate: %s", evt_err_name(err));
+    err = evt_orders_receipt_iterate(j, visit_receipt, NULL);
+    FUZZ_CHECK(err == EVT_OK, "receipts iterate: %s", evt_err_name(err));
     o.count = o.days = 0;
     uint32_t unreadable = 0;
-    evt_err err = evt_orders_iterate(j, visit_order, &o, &unreadable);
+    err = evt_orders_iterate(j, visit_order, &o, &unreadable);
     FUZZ_CHECK(err == EVT_OK, "orders iterate: %s", evt_err_name(err));
     for (size_t i = 0; i < o.count; i++) {
         evt_order_record again;

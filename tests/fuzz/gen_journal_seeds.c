@@ -242,6 +242,30 @@ static void seed_order_book(void)
             fail("orders put");
         }
     }
+    /* The first sale refunded the next day, with both receipts' records. */
+    evt_order_record refund;
+    if (evt_orders_get(&j, "POS-20240315-0000", &refund) != EVT_OK) {
+        fail("orders get");
+    }
+    evt_orders_receipt rc = {.book = EVT_ORDERS_SALES,
+                             .order_id = "POS-20240315-0000",
+                             .mdtrt_id = "MDT2024031500012",
+                             .setl_time = "2024-03-14 10:30:00",
+                             .insutype = "310",
+                             .patient = "张*国",
+                             .patient_id = "1201**********0314",
+                             .total = refund.total};
+    if (evt_orders_receipt_put(&j, refund.msgid, &rc) != EVT_OK) {
+        fail("receipt put");
+    }
+    refund.day = 20240315u;
+    snprintf(refund.msgid, sizeof refund.msgid, "H12010400001202403150930001009");
+    snprintf(refund.setl_id, sizeof refund.setl_id, "SETL20240315000199");
+    rc.book = EVT_ORDERS_REFUNDS;
+    if (evt_orders_book_put(&j, EVT_ORDERS_REFUNDS, "POS-20240315-0000", &refund) != EVT_OK ||
+        evt_orders_receipt_put(&j, refund.msgid, &rc) != EVT_OK) {
+        fail("refund put");
+    }
     if (evt_orders_close_day(&j, 20240314u) != EVT_OK) {
         fail("close day");
     }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "evt/money.h"
+#include "qr_decode.h"
 #include "ram_nor.h"
 
 extern char **environ;
@@ -654,6 +655,47 @@ int it_teardown(void **state)
     emu_stop(&f->e);
     free(f);
     return 0;
+}
+
+void supervisor_pin_line(const char *pin, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "printf '%%s\\n' %s | %s --iterations 2000", pin,
+             EVT_BINARY_DIR "/tools/pin-hash/pin-hash");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, (int)cap, p));
+    assert_int_equal(pclose(p), 0);
+}
+
+bool term_run_script(term *t, int max_steps)
+{
+    bool quit = false;
+    for (int i = 0; i < max_steps && !quit; i++) {
+        evt_app_step(t->app, 100, &quit);
+    }
+    return quit;
+}
+
+int term_receipt(term *t, const char *bin_path, char **text, char *qr, size_t qr_cap)
+{
+    if (bin_path == NULL) {
+        bin_path = evt_sim_printer_file_last_job(t->printer)->bin_path;
+    }
+    size_t len = 0;
+    char *bytes = bin_path[0] ? slurp(bin_path, &len) : NULL;
+    if (bytes == NULL) {
+        return -1;
+    }
+    evt_escpos_render_options opt = {.width_dots = 384};
+    evt_escpos_page page;
+    memset(&page, 0, sizeof page);
+    evt_err err = evt_escpos_render((const uint8_t *)bytes, len, &opt, &page);
+    free(bytes);
+    int codes = err == EVT_OK ? qr_decode_page(&page, qr, qr_cap) : 0;
+    *text = err == EVT_OK ? strndup(page.text, page.text_len) : NULL;
+    evt_escpos_page_free(&page);
+    return codes == 1 && *text != NULL ? 0 : -1;
 }
 
 /* ---- the audit of campaigns and money tests ---------------------------------------------- */

@@ -164,6 +164,16 @@ const evt_ui_screen *term_screen(const term *t);
 bool term_screen_seen(const term *t, const char *text);
 size_t term_receipts(const term *t); /* *.bin files in the print directory */
 
+/* The provisioning line tools/pin-hash makes for a supervisor PIN (supervisor_pin = ...). */
+void supervisor_pin_line(const char *pin, char *out, size_t cap);
+/* Steps the main loop until the key script is used up (it then reads QUIT) or max_steps ran.
+ * Returns true when the script ended. */
+bool term_run_script(term *t, int max_steps);
+/* A receipt the printer finished (bin_path: its ESC/POS file; NULL: the last job): its rendered
+ * text (caller frees; one line per printed line) and the text of its QR code, read back from
+ * the rendered page by zbar as a scanner would. Returns 0 on success. */
+int term_receipt(term *t, const char *bin_path, char **text, char *qr, size_t qr_cap);
+
 /* ---- the audit of campaigns and money tests ---------------------------------------------- */
 
 /* Script lines of a cashier who presses OK on every decision screen (identity, split, result,

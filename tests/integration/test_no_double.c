@@ -442,18 +442,6 @@ static void unusable_answer_needs_supervisor(void **state)
     free(keys);
 }
 
-/* The provisioning line tools/pin-hash makes for pin. */
-static void supervisor_pin_line(const char *pin, char *out, size_t cap)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "printf '%%s\\n' %s | %s --iterations 2000", pin,
-             EVT_BINARY_DIR "/tools/pin-hash/pin-hash");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    assert_non_null(fgets(out, (int)cap, p));
-    assert_int_equal(pclose(p), 0);
-}
-
 /* Runs the idle loop until text is on screen (bounded). */
 static void idle_until(fixture *f, const char *text)
 {

@@ -299,7 +299,9 @@ static void paper_out_then_reprint(void **state)
     fixture *f = *state;
     term_options opt = {.keys = "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n"
                                 "就绪 => MENU\n功能菜单 => TYPE:2\n"
-                                "就绪 => MENU\n功能菜单 => TYPE:2\n"};
+                                "补打：选择今日结算单 => TYPE:1\n结算单已补打 => OK\n"
+                                "就绪 => MENU\n功能菜单 => TYPE:2\n"
+                                "补打：选择今日结算单 => TYPE:1\n结算单已补打 => OK\n"};
     assert_int_equal(term_start(&f->t, &f->e, "paper", &opt), 0);
     char flag[PATH_MAX];
     snprintf(flag, sizeof flag, "%s/PAPER_OUT", f->t.print_dir);

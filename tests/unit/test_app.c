@@ -36,6 +36,7 @@
 #define IDLE         "就绪"
 #define MENU         "功能菜单"
 #define KEYED        "手工录入订单"
+#define REPRINT_LIST "补打：选择今日结算单"
 
 static unsigned char app_arena[ARENA_BYTES] __attribute__((aligned(16)));
 static fake_sys sys;
@@ -497,9 +498,9 @@ static void menu_reprint_and_keyed_sale(void **state)
     fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
     fake_ui_char(&f->ui, MENU, '2');
     step_through_keys(f);
-    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "补打失败");
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, REPRINT_LIST);
     assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "没有可补打的结算单"));
+    assert_true(fake_ui_screen_has(s, "今日没有可补打的结算单"));
     assert_int_equal(f->prn.begun, 0);
 
     /* A keyed order: item 1 twice, then OK alone to finish; it is sold like any other. */
@@ -531,12 +532,20 @@ static void menu_reprint_and_keyed_sale(void **state)
     evt_app_get_figures(f->app, &fig);
     assert_int_equal(fig.sales_settled, 1);
 
-    /* Reprint now: the same settlement again, marked as a copy. */
+    /* Reprint now: today's receipts listed, the one chosen printed again, marked as a copy,
+     * with its items (the order buffer still holds them). */
     fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
     fake_ui_char(&f->ui, MENU, '2');
+    fake_ui_char(&f->ui, REPRINT_LIST, '1');
     step_through_keys(f);
+    s = fake_ui_last_titled(&f->ui, REPRINT_LIST);
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "结算 "));
+    assert_true(fake_ui_screen_has(s, "31.80元"));
     assert_int_equal(f->prn.ended, 2);
     assert_true(job_says(&f->prn, "重打印"));
+    assert_true(job_says(&f->prn, "阿莫西林"));
+    assert_false(job_says(&f->prn, "药品明细见原结算单"));
     assert_non_null(fake_ui_last_titled(&f->ui, "结算单已补打"));
 
     /* Leaving the menu does nothing. */
@@ -547,8 +556,8 @@ static void menu_reprint_and_keyed_sale(void **state)
     assert_int_equal(tls_ts_request_count(f->srv), sent + 4);
 
     /* A keyed entry writes into the one order buffer, which held the receipt's items: once
-     * begun (here given up after one item), the last receipt is gone rather than reprinted
-     * with the half-typed order's lines. */
+     * begun (here given up after one item), the reprint comes from the journal alone, never
+     * with the half-typed order's lines: it says where the items are. */
     fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
     fake_ui_char(&f->ui, MENU, '1');
     fake_ui_digits(&f->ui, KEYED, "1");
@@ -557,11 +566,13 @@ static void menu_reprint_and_keyed_sale(void **state)
     step_through_keys(f);
     fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
     fake_ui_char(&f->ui, MENU, '2');
+    fake_ui_char(&f->ui, REPRINT_LIST, '1');
     step_through_keys(f);
-    assert_int_equal(f->prn.begun, 2);
-    s = fake_ui_last_titled(&f->ui, "补打失败");
-    assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "没有可补打的结算单"));
+    assert_int_equal(f->prn.begun, 3);
+    assert_int_equal(f->prn.ended, 3);
+    assert_true(job_says(&f->prn, "重打印"));
+    assert_true(job_says(&f->prn, "药品明细见原结算单"));
+    assert_false(job_says(&f->prn, "阿莫西林"));
 }
 
 static void keyed_entry_checks_what_is_typed(void **state)

@@ -218,6 +218,187 @@ static evt_err count_visit(void *arg, const char *order_id, const evt_order_reco
     return EVT_OK;
 }
 
+static evt_order_record with_msgid(evt_order_record r, const char *msgid)
+{
+    snprintf(r.msgid, sizeof r.msgid, "%s", msgid);
+    return r;
+}
+
+static evt_orders_receipt receipt_of(evt_orders_book book, const char *order_id)
+{
+    evt_orders_receipt rc = {
+        .book = book,
+        .mdtrt_id = "MDT000000000000000000000000001",
+        .setl_time = "2026-02-26 10:30:00",
+        .insutype = "310",
+        .patient = "张*国",
+        .patient_id = "1201**********0314",
+        .via_family_account = true,
+        .holder = "李*英",
+        .total = 8400,
+        .fulamt_ownpay_amt = 120,
+        .overlmt_selfpay = 0,
+        .preselfpay_amt = 7,
+    };
+    snprintf(rc.order_id, sizeof rc.order_id, "%s", order_id);
+    return rc;
+}
+
+static bool has_receipt(fixture *f, const char *msgid)
+{
+    evt_orders_receipt rc;
+    return evt_orders_receipt_get(&f->j, msgid, &rc) == EVT_OK;
+}
+
+static bool in_book(fixture *f, evt_orders_book book, const char *id)
+{
+    evt_order_record r;
+    return evt_orders_book_get(&f->j, book, id, &r) == EVT_OK;
+}
+
+static evt_err receipt_count_visit(void *arg, const char *msgid, const evt_orders_receipt *rc)
+{
+    (void)msgid;
+    (void)rc;
+    (*(unsigned *)arg)++;
+    return EVT_OK;
+}
+
+/* A refund is its own record beside the sale's, under the same order id; the receipt records
+ * round-trip every field, refuse what does not fit, and a damaged one reads as damaged. */
+static void refund_book_and_receipt_records(void **state)
+{
+    fixture *f = *state;
+    evt_order_record sale = settled_on(20261127, 2500);
+    evt_order_record refund =
+        with_msgid(settled_on(20261127, 2500), "H12010400001202611271130002009");
+    snprintf(refund.setl_id, sizeof refund.setl_id, "STL-CANCEL-1");
+    put_order(f, "ORD-1", sale);
+    assert_int_equal(evt_orders_book_put(&f->j, EVT_ORDERS_REFUNDS, "ORD-1", &refund), EVT_OK);
+    evt_order_record got;
+    assert_int_equal(evt_orders_get(&f->j, "ORD-1", &got), EVT_OK);
+    assert_string_equal(got.setl_id, "S000000001");
+    assert_int_equal(evt_orders_book_get(&f->j, EVT_ORDERS_REFUNDS, "ORD-1", &got), EVT_OK);
+    assert_string_equal(got.setl_id, "STL-CANCEL-1");
+    assert_string_equal(got.msgid, refund.msgid);
+    assert_int_equal(evt_orders_book_get(&f->j, EVT_ORDERS_REFUNDS, "ORD-2", &got),
+                     EVT_ERR_NOT_FOUND);
+    unsigned sales = 0, refunds = 0;
+    assert_int_equal(evt_orders_iterate(&f->j, count_visit, &sales, NULL), EVT_OK);
+    assert_int_equal(
+        evt_orders_book_iterate(&f->j, EVT_ORDERS_REFUNDS, count_visit, &refunds, NULL), EVT_OK);
+    assert_int_equal(sales, 1);
+    assert_int_equal(refunds, 1);
+
+    evt_orders_receipt in = receipt_of(EVT_ORDERS_REFUNDS, "ORD-1"), out;
+    assert_int_equal(evt_orders_receipt_put(&f->j, refund.msgid, &in), EVT_OK);
+    assert_int_equal(evt_orders_receipt_get(&f->j, refund.msgid, &out), EVT_OK);
+    assert_memory_equal(&in, &out, sizeof in);
+    assert_int_equal(evt_orders_receipt_get(&f->j, sale.msgid, &out), EVT_ERR_NOT_FOUND);
+
+    evt_orders_receipt bad = in;
+    bad.order_id[0] = '\0';
+    assert_int_equal(evt_orders_receipt_put(&f->j, sale.msgid, &bad), EVT_ERR_ARG);
+    bad = in;
+    bad.total = EVT_FEN_MAX + 1;
+    assert_int_equal(evt_orders_receipt_put(&f->j, sale.msgid, &bad), EVT_ERR_ARG);
+    assert_int_equal(evt_orders_receipt_get(&f->j, sale.msgid, &out), EVT_ERR_NOT_FOUND);
+
+    /* Another layout under a receipt's key: damaged, and skipped by the walk. */
+    assert_int_equal(evt_journal_put(&f->j, "rcpt/H12010400001202611271030002001", "\x02zz", 3),
+                     EVT_OK);
+    assert_int_equal(evt_orders_receipt_get(&f->j, sale.msgid, &out), EVT_ERR_JOURNAL_CORRUPT);
+    unsigned receipts = 0;
+    assert_int_equal(evt_orders_receipt_iterate(&f->j, receipt_count_visit, &receipts), EVT_OK);
+    assert_int_equal(receipts, 1);
+}
+
+/* Retention takes an order whole — the sale, its refund and both receipt records — and only
+ * when the refund may go too; a refund left without its sale goes by itself. */
+static void retention_takes_a_refund_with_its_sale(void **state)
+{
+    fixture *f = *state;
+    const uint32_t today = 20260301;
+    put_order(f, "SOLD", with_msgid(settled_on(20260226, 300), "H12010400001202602261030002001"));
+    evt_order_record refund =
+        with_msgid(settled_on(20260227, 300), "H12010400001202602270930002001");
+    assert_int_equal(evt_orders_book_put(&f->j, EVT_ORDERS_REFUNDS, "SOLD", &refund), EVT_OK);
+    evt_orders_receipt rc = receipt_of(EVT_ORDERS_SALES, "SOLD");
+    assert_int_equal(evt_orders_receipt_put(&f->j, "H12010400001202602261030002001", &rc), EVT_OK);
+    rc.book = EVT_ORDERS_REFUNDS;
+    assert_int_equal(evt_orders_receipt_put(&f->j, refund.msgid, &rc), EVT_OK);
+    /* A refund whose outcome is unknown keeps its sale. */
+    put_order(f, "HELD", with_msgid(settled_on(20260226, 400), "H12010400001202602261030002002"));
+    evt_order_record doubt =
+        with_msgid(settled_on(20260226, 400), "H12010400001202602261130002003");
+    doubt.state = EVT_ORDER_UNKNOWN;
+    assert_int_equal(evt_orders_book_put(&f->j, EVT_ORDERS_REFUNDS, "HELD", &doubt), EVT_OK);
+    evt_order_record orphan =
+        with_msgid(settled_on(20260225, 500), "H12010400001202602251130002004");
+    assert_int_equal(evt_orders_book_put(&f->j, EVT_ORDERS_REFUNDS, "GONE", &orphan), EVT_OK);
+
+    char id[32];
+    for (int i = 0; i < 60; i++) {
+        snprintf(id, sizeof id, "T-%02d", i);
+        if (evt_orders_make_room(&f->j, today, 2, NULL) != EVT_OK) {
+            break;
+        }
+        put_order(f, id, settled_on(today, 1));
+    }
+    assert_int_equal(evt_orders_make_room(&f->j, today, 2, NULL), EVT_ERR_JOURNAL_FULL);
+    assert_false(in_book(f, EVT_ORDERS_SALES, "SOLD"));
+    assert_false(in_book(f, EVT_ORDERS_REFUNDS, "SOLD"));
+    assert_false(has_receipt(f, "H12010400001202602261030002001"));
+    assert_false(has_receipt(f, refund.msgid));
+    assert_false(in_book(f, EVT_ORDERS_REFUNDS, "GONE"));
+    assert_true(in_book(f, EVT_ORDERS_SALES, "HELD"));
+    assert_true(in_book(f, EVT_ORDERS_REFUNDS, "HELD"));
+    assert_true(in_book(f, EVT_ORDERS_SALES, "T-00"));
+}
+
+/* Room comes first from receipt records of past days, then from orders that may go, and only
+ * then from today's oldest receipt records: a sale is never refused for a reprint, and the
+ * receipts kept are the newest. */
+static void room_is_made_from_receipts_first(void **state)
+{
+    fixture *f = *state;
+    const uint32_t today = 20260301;
+    put_order(f, "OLD", with_msgid(settled_on(20260226, 300), "H12010400001202602261030000001"));
+    evt_orders_receipt rc = receipt_of(EVT_ORDERS_SALES, "OLD");
+    assert_int_equal(evt_orders_receipt_put(&f->j, "H12010400001202602261030000001", &rc), EVT_OK);
+    char id[32], msgid[31];
+    unsigned sold = 0;
+    for (; sold < 200; sold++) {
+        if (evt_orders_make_room(&f->j, today, 2, NULL) != EVT_OK) {
+            break;
+        }
+        snprintf(id, sizeof id, "T-%03u", sold);
+        snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + sold);
+        put_order(f, id, with_msgid(settled_on(today, 1), msgid));
+        rc = receipt_of(EVT_ORDERS_SALES, id);
+        assert_int_equal(evt_orders_receipt_put(&f->j, msgid, &rc), EVT_OK);
+    }
+    assert_true(sold > 10 && sold < 200);
+    assert_false(has_receipt(f, "H12010400001202602261030000001"));
+    assert_false(in_book(f, EVT_ORDERS_SALES, "OLD"));
+    /* Every sale of today is still known; the receipts kept are the newest ones. */
+    bool kept = false;
+    for (unsigned i = 0; i < sold; i++) {
+        snprintf(id, sizeof id, "T-%03u", i);
+        snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + i);
+        assert_true(in_book(f, EVT_ORDERS_SALES, id));
+        bool has = has_receipt(f, msgid);
+        assert_true(has || !kept); /* once one is kept, every newer one is */
+        kept = kept || has;
+    }
+    assert_true(kept);
+    snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u);
+    assert_false(has_receipt(f, msgid)); /* the oldest of today gave way */
+    /* Full even without any receipt: the newest ones were not thrown away for nothing. */
+    snprintf(msgid, sizeof msgid, "H1201040000120260301%06u0001", 80000u + sold - 1);
+    assert_true(has_receipt(f, msgid));
+}
+
 /* A record whose amounts are beyond 16,2 was not written by evt_orders_put (every amount it
  * stores passed the money checks): foreign data, or damage the CRCs cannot see. Decoded, it
  * put impossible figures into results and overflowed the day totals (signed overflow), so it
@@ -300,6 +481,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test(retry_rules),
         cmocka_unit_test_setup_teardown(retention_oldest_removable_first, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(refund_book_and_receipt_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(retention_takes_a_refund_with_its_sale, setup_small,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(room_is_made_from_receipts_first, setup, teardown),
         cmocka_unit_test_setup_teardown(day_totals_from_records, setup, teardown),
         cmocka_unit_test(calendar),
     };

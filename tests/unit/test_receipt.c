@@ -374,29 +374,50 @@ static void test_resident_insurance_no_account(void **state)
     assert_null(find_line(f, "先行自付", line, sizeof line));
 }
 
-static void test_reprint_and_cancellation_marks(void **state)
+static void test_reprint_and_refund_marks(void **state)
 {
     fixture *f = *state;
-    f->receipt.kind = EVT_RECEIPT_REPRINT;
+    f->receipt.reprint = true;
     build_and_render(f);
     write_artifact(f, "receipt_58_reprint");
+    assert_true(has_text(f, "医保结算单\n"));
     assert_true(has_text(f, "** 重打印 **\n"));
     assert_pair(f, "医疗费总额", "105.00");
+    assert_false(has_text(f, "药品明细见原结算单")); /* the items are there */
 
-    f->receipt.kind = EVT_RECEIPT_CANCELLATION;
-    f->receipt.original_setl_id = "S20240615093012000000000000000";
-    evt_settlement *s = &f->setl;
-    s->medfee_sumamt = -s->medfee_sumamt;
-    s->fund_pay_sumamt = -s->fund_pay_sumamt;
-    s->acct_pay = -s->acct_pay;
-    s->acct_mulaid_pay = -s->acct_mulaid_pay;
-    s->psn_cash_pay = -s->psn_cash_pay;
+    /* A reprint from the journal has no item lines: it says where they are. */
+    f->receipt.order = NULL;
     build_and_render(f);
-    assert_true(has_text(f, "** 结算撤销 **\n"));
+    assert_true(has_text(f, "药品明细见原结算单\n"));
+    assert_pair(f, "医疗费总额", "105.00");
+
+    /* A refund: what went back (positive), and where each part goes. */
+    f->receipt.reprint = false;
+    f->receipt.kind = EVT_RECEIPT_REFUND;
+    f->receipt.original_setl_id = "S20240615093012000000000000000";
+    build_and_render(f);
+    write_artifact(f, "receipt_58_refund");
+    assert_true(has_text(f, "医保退费单\n"));
+    assert_true(has_text(f, "** 退费 **\n"));
     assert_false(has_text(f, "重打印"));
-    assert_pair(f, "医疗费总额", "-105.00");
-    assert_pair(f, "共济支付", "-18.00");
+    assert_true(has_text(f, "全单退费，药品明细见原结算单\n"));
+    assert_pair(f, "退费总额", "105.00");
+    assert_pair(f, "基金退回医保基金", "42.00");
+    assert_pair(f, "退回本人个人账户", "30.00");
+    assert_pair(f, "共济退回亲属账户", "18.00");
+    assert_pair(f, "退还现金", "15.00");
+    assert_pair(f, "退费后账户余额", "123.45");
+    char line[64];
+    assert_null(find_line(f, "医疗费总额", line, sizeof line));
+    assert_null(find_line(f, "全自费", line, sizeof line));
     assert_true(has_text(f, "S20240615093012000000000000000\n"));
+    assert_true(has_text(f, "退费凭证，补打凭此码办理\n"));
+
+    f->receipt.reprint = true;
+    build_and_render(f);
+    assert_true(has_text(f, "** 退费 **\n"));
+    assert_true(has_text(f, "** 重打印 **\n"));
+    assert_pair(f, "退费总额", "105.00");
 }
 
 static void test_untrusted_text_cannot_inject_commands(void **state)
@@ -440,14 +461,14 @@ static void test_stream_is_the_built_job_in_stage_pieces(void **state)
     fixture *f = *state;
     const evt_receipt_paper papers[] = {EVT_RECEIPT_PAPER_58MM, EVT_RECEIPT_PAPER_80MM};
     const evt_receipt_qr_mode modes[] = {EVT_RECEIPT_QR_RASTER, EVT_RECEIPT_QR_NATIVE};
-    const evt_receipt_kind kinds[] = {EVT_RECEIPT_SALE, EVT_RECEIPT_REPRINT,
-                                      EVT_RECEIPT_CANCELLATION};
+    const evt_receipt_kind kinds[] = {EVT_RECEIPT_SALE, EVT_RECEIPT_SALE, EVT_RECEIPT_REFUND};
     for (size_t p = 0; p < 2; p++) {
         for (size_t m = 0; m < 2; m++) {
             for (size_t k = 0; k < 3; k++) {
                 f->receipt.paper = papers[p];
                 f->receipt.qr_mode = modes[m];
                 f->receipt.kind = kinds[k];
+                f->receipt.reprint = k == 1;
                 f->receipt.via_family_account = k == 1;
                 f->receipt.holder_name = HOLDER_NAME;
                 build_and_render(f);
@@ -655,7 +676,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_qr_native_80mm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_80mm_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resident_insurance_no_account, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reprint_and_cancellation_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reprint_and_refund_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_text_cannot_inject_commands, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_worst_case_streams, setup, teardown),

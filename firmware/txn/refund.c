@@ -1,0 +1,545 @@
+/* evt_txn: the refund of a settled sale (2103) and the reprint of any receipt of the day, made
+ * of the steps in txn_steps.c. See txn.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "evt/arena.h"
+#include "evt/log.h"
+#include "evt/receipt.h"
+#include "txn_internal.h"
+
+#define MOD TXN_MOD
+
+/* ---- today's lists ------------------------------------------------------------------------- */
+
+/* Entries in time order; the msgid (unique) orders entries of the same second. */
+static int entry_cmp(const evt_txn_day_entry *a, const evt_txn_day_entry *b)
+{
+    if (a->hms != b->hms) {
+        return a->hms < b->hms ? -1 : 1;
+    }
+    return strcmp(a->msgid, b->msgid);
+}
+
+typedef struct day_walk {
+    evt_txn *t;
+    evt_txn_day_list list;
+    uint32_t today;
+    const evt_txn_day_entry *before; /* NULL: from the newest */
+    evt_txn_day_entry *page;         /* newest first */
+    unsigned count;
+    bool more;
+} day_walk;
+
+/* Keeps the EVT_TXN_DAY_PAGE newest entries older than w->before, newest first: the page never
+ * holds more, however long the day. */
+static void day_offer(day_walk *w, const evt_txn_day_entry *e)
+{
+    if (w->before != NULL && entry_cmp(e, w->before) >= 0) {
+        return;
+    }
+    unsigned k = w->count;
+    for (; k > 0 && entry_cmp(&w->page[k - 1], e) < 0; k--) {
+        if (k < EVT_TXN_DAY_PAGE) {
+            w->page[k] = w->page[k - 1];
+        }
+    }
+    w->more = w->more || w->count == EVT_TXN_DAY_PAGE;
+    if (k < EVT_TXN_DAY_PAGE) {
+        w->page[k] = *e;
+        w->count += w->count < EVT_TXN_DAY_PAGE;
+    }
+}
+
+/* A refund record that lets the sale be refunded: none moved money (refused, failed, reversed;
+ * a supervisor authorises every refund, so an unusable answer reversed needs no other release). */
+static bool refund_allows_another(const evt_order_record *refund)
+{
+    return refund->state != EVT_ORDER_SETTLED && !evt_orders_in_doubt(refund);
+}
+
+/* Both lists come from today's receipt records: every receipt; or the sales' receipts whose
+ * sale has not been refunded (a settled sale always has one, unless its record could not be
+ * written: it is then refunded from its receipt's QR code). */
+static evt_err day_visit(void *arg, const char *msgid, const evt_orders_receipt *rc)
+{
+    day_walk *w = arg;
+    evt_txn_day_entry e = {.book = rc->book, .total = rc->total};
+    uint32_t day = 0;
+    if (!evt_orders_msgid_time(msgid, &day, &e.hms) || day != w->today) {
+        return EVT_OK;
+    }
+    if (w->list == EVT_TXN_DAY_REFUNDABLE) {
+        evt_order_record refund;
+        evt_err err =
+            rc->book == EVT_ORDERS_SALES
+                ? evt_orders_book_get(w->t->journal, EVT_ORDERS_REFUNDS, rc->order_id, &refund)
+                : EVT_ERR_ARG;
+        if (err == EVT_ERR_STORAGE_IO) {
+            return err;
+        }
+        if (err != EVT_ERR_NOT_FOUND && (err != EVT_OK || !refund_allows_another(&refund))) {
+            return EVT_OK;
+        }
+    }
+    snprintf(e.order_id, sizeof e.order_id, "%s", rc->order_id);
+    snprintf(e.msgid, sizeof e.msgid, "%s", msgid);
+    snprintf(e.patient, sizeof e.patient, "%s", rc->patient);
+    day_offer(w, &e);
+    return EVT_OK;
+}
+
+evt_err evt_txn_day_page(evt_txn *t, evt_txn_day_list list, const evt_txn_day_entry *before,
+                         evt_txn_day_entry page[EVT_TXN_DAY_PAGE], unsigned *count, bool *more)
+{
+    evt_datetime now;
+    day_walk w = {.t = t, .list = list, .before = before, .page = page};
+    evt_err err = t->hal->sys->local_time(t->hal->sys->ctx, &now);
+    if (err == EVT_OK) {
+        w.today = evt_txn_day_of(&now);
+        err = evt_orders_receipt_iterate(t->journal, day_visit, &w);
+    }
+    *count = w.count;
+    *more = w.more;
+    return err;
+}
+
+typedef struct day_pick {
+    evt_txn_day_entry page[EVT_TXN_DAY_PAGE];
+    char text[EVT_TXN_DAY_PAGE][EVT_UI_LINE_BYTES];
+    const char *options[EVT_TXN_DAY_PAGE + 1];
+} day_pick;
+
+static void entry_text(const evt_txn_day_entry *e, evt_txn_day_list list, char *out)
+{
+    char total[24];
+    evt_money_format(e->total, total, sizeof total);
+    const char *kind = list == EVT_TXN_DAY_REFUNDABLE  ? ""
+                       : e->book == EVT_ORDERS_REFUNDS ? "退费 "
+                                                       : "结算 ";
+    int n = snprintf(out, EVT_UI_LINE_BYTES, "%02u:%02u %s%s %s元 %s", (unsigned)(e->hms / 10000u),
+                     (unsigned)(e->hms / 100u % 100u), kind, e->patient[0] ? e->patient : "—",
+                     total, e->order_id);
+    if (n >= EVT_UI_LINE_BYTES) {
+        /* Cut: maybe in the middle of a character. */
+        out[evt_json_utf8_prefix(out, strlen(out), EVT_UI_LINE_BYTES - 1)] = '\0';
+    }
+}
+
+/* The cashier picks one entry of today's list, a page at a time (9: the next page). EVT_OK with
+ * *chosen; EVT_ERR_NOT_FOUND when the list is empty (said on screen, with `none`); the cashier's
+ * cancel, a timeout, QUIT (*quit), journal errors (said on screen). */
+static evt_err choose_from_day(evt_txn *t, evt_txn_day_list list, const char *title,
+                               const char *none, evt_txn_day_entry *chosen, bool *quit)
+{
+    *quit = false;
+    day_pick *p = evt_calloc(1, sizeof *p);
+    if (p == NULL) {
+        evt_txn_show_error_and_wait(t, title, EVT_ERR_NOMEM, NULL);
+        return EVT_ERR_NOMEM;
+    }
+    evt_txn_day_entry before;
+    bool paged = false;
+    evt_err err;
+    /* Bounded: every further page starts strictly older than the last one shown. */
+    for (;;) {
+        unsigned count = 0, choice = 0;
+        bool more = false;
+        err = evt_txn_day_page(t, list, paged ? &before : NULL, p->page, &count, &more);
+        if (err == EVT_OK && count == 0) {
+            err = EVT_ERR_NOT_FOUND;
+        }
+        if (err != EVT_OK) {
+            evt_txn_show_error_and_wait(t, title, err, err == EVT_ERR_NOT_FOUND ? none : NULL);
+            break;
+        }
+        for (unsigned i = 0; i < count; i++) {
+            entry_text(&p->page[i], list, p->text[i]);
+            p->options[i] = p->text[i];
+        }
+        p->options[count] = "下一页";
+        err = evt_ui_choose(t->ui, title, p->options, count + (more ? 1u : 0u),
+                            t->decision_timeout_ms, &choice, quit);
+        if (err != EVT_OK) {
+            break;
+        }
+        if (choice > count) {
+            before = p->page[count - 1];
+            paged = true;
+            continue;
+        }
+        *chosen = p->page[choice - 1];
+        break;
+    }
+    t->quit_requested = t->quit_requested || *quit;
+    evt_free(p);
+    return err;
+}
+
+/* ---- reprints ------------------------------------------------------------------------------ */
+
+evt_err evt_txn_reprint(evt_txn *t, const char *msgid)
+{
+    evt_orders_receipt rc;
+    evt_err err = evt_orders_receipt_get(t->journal, msgid, &rc);
+    evt_order_record rec;
+    if (err == EVT_OK) {
+        err = evt_orders_book_get(t->journal, rc.book, rc.order_id, &rec);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (rec.state != EVT_ORDER_SETTLED || strcmp(rec.msgid, msgid) != 0) {
+        return EVT_ERR_NOT_FOUND; /* no record proves this receipt's money */
+    }
+    evt_order_record sale;
+    const char *original = NULL;
+    if (rc.book == EVT_ORDERS_REFUNDS && evt_orders_get(t->journal, rc.order_id, &sale) == EVT_OK) {
+        original = sale.setl_id;
+    }
+    const evt_order *items =
+        rc.book == EVT_ORDERS_SALES && strcmp(t->items_msgid, msgid) == 0 ? t->order : NULL;
+    bool copy = strcmp(t->unprinted_msgid, msgid) != 0;
+    return evt_txn_print_receipt(t, msgid, &rec, &rc, original, copy, items);
+}
+
+void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
+{
+    evt_txn_day_entry e;
+    if (choose_from_day(t, EVT_TXN_DAY_RECEIPTS, "补打：选择今日结算单", "今日没有可补打的结算单",
+                        &e, quit) != EVT_OK) {
+        return;
+    }
+    evt_err err = evt_txn_reprint(t, e.msgid);
+    if (err != EVT_OK) {
+        evt_txn_show_error_and_wait(
+            t, "补打失败", err,
+            err == EVT_ERR_NOT_FOUND || err == EVT_ERR_JOURNAL_CORRUPT ? "终端已无该单记录" : NULL);
+        return;
+    }
+    evt_ui_show_message(t->ui, EVT_UI_SUCCESS, "结算单已补打", "[确认] 返回", "请交顾客", NULL);
+    bool ok = false;
+    evt_txn_cashier_decision(t, 0, &ok);
+}
+
+/* ---- the refund ---------------------------------------------------------------------------- */
+
+typedef struct refund_state {
+    evt_txn *t;
+    const char *order_id;
+    evt_order_record sale;
+    evt_order_record rec;  /* the refund's */
+    evt_orders_receipt rc; /* the sale's receipt record (who, masked); empty when not kept */
+    evt_settlement back;   /* the 2103's answer: the cancelling entry, amounts negative */
+    char sold_at[TXN_WHEN_BYTES];
+    evt_ui_refund view; /* what the screens show */
+} refund_state;
+
+/* Whether the sale may be refunded: EVT_OK, or why not (detail: what the screen adds). */
+static evt_err refund_may_start(evt_txn *t, const char *order_id, evt_order_record *sale,
+                                char detail[48])
+{
+    evt_err err = evt_orders_get(t->journal, order_id, sale);
+    if (err != EVT_OK) {
+        return err == EVT_ERR_NOT_FOUND         ? EVT_ERR_REFUND_UNKNOWN_SALE
+               : err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_ORDER_RECORD_UNREADABLE
+                                                : err;
+    }
+    if (sale->state != EVT_ORDER_SETTLED) {
+        return evt_orders_in_doubt(sale) ? EVT_ERR_OUTCOME_UNKNOWN : EVT_ERR_REFUND_NOT_SETTLED;
+    }
+    evt_order_record refund;
+    err = evt_orders_book_get(t->journal, EVT_ORDERS_REFUNDS, order_id, &refund);
+    if (err == EVT_ERR_NOT_FOUND) {
+        return EVT_OK;
+    }
+    if (err != EVT_OK) {
+        /* Damaged: it cannot be proven that the sale was not refunded. */
+        return err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_ORDER_RECORD_UNREADABLE : err;
+    }
+    if (refund.state == EVT_ORDER_SETTLED) {
+        /* Refunded once: a second refund is refused with the first one's date. */
+        char when[TXN_WHEN_BYTES];
+        evt_txn_format_when(refund.day, refund.hms, when);
+        snprintf(detail, 48, "已于 %s 退费", when);
+        return EVT_ERR_REFUND_DONE;
+    }
+    if (evt_orders_in_doubt(&refund)) {
+        /* Its 2103 may have moved money: not again before the reversal says it did not. */
+        return EVT_ERR_REFUND_IN_DOUBT;
+    }
+    return EVT_OK;
+}
+
+static evt_err build_cancel(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
+                            evt_json_writer *w, evt_json_diag *diag)
+{
+    const refund_state *r = arg;
+    return evt_proto_write_settle_cancel(id, env, r->sale.setl_id, r->sale.psn_no, w, diag);
+}
+
+static evt_err answer_cancel(void *arg, const evt_proto_response *resp, evt_json_diag *diag,
+                             evt_order_record *rec)
+{
+    refund_state *r = arg;
+    const evt_settlement *b = &r->back;
+    evt_err err = evt_proto_parse_settlement(resp, EVT_PROTO_CANCEL, r->sale.total, r->sale.psn_no,
+                                             &r->back, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (b->setl_id[0] == '\0') {
+        evt_json_diag_set(diag, "output.setlinfo.setl_id");
+        return EVT_ERR_PROTO_FIELD_MISSING;
+    }
+    /* The cancelling entry gives back exactly what the sale took, part by part: a refund shown
+     * or printed with other figures would hand back the wrong cash. */
+    if (-b->fund_pay_sumamt != r->sale.fund || -b->acct_pay != r->sale.account ||
+        -b->acct_mulaid_pay != r->sale.mutual_aid || -b->psn_cash_pay != r->sale.cash) {
+        evt_json_diag_set(diag, "output.setlinfo");
+        return EVT_ERR_MONEY_MISMATCH;
+    }
+    snprintf(rec->setl_id, sizeof rec->setl_id, "%s", b->setl_id);
+    rec->total = -b->medfee_sumamt;
+    rec->fund = r->sale.fund;
+    rec->account = r->sale.account;
+    rec->mutual_aid = r->sale.mutual_aid;
+    rec->cash = r->sale.cash;
+    rec->balance = b->balc;
+    rec->balance_present = b->balc_present;
+    return EVT_OK;
+}
+
+static void refund_view(refund_state *r)
+{
+    r->view = (evt_ui_refund){
+        .order_id = r->order_id,
+        .sold_at = r->sold_at,
+        .patient = r->rc.patient,
+        .total = r->sale.total,
+        .fund = r->sale.fund,
+        .account = r->sale.account,
+        .mutual_aid = r->sale.mutual_aid,
+        .cash = r->sale.cash,
+    };
+}
+
+/* Refunded and recorded: the receipt record, the refund receipt, the result screen. */
+static evt_err refund_done(refund_state *r)
+{
+    evt_txn *t = r->t;
+    EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refunded", r->rec.msgid);
+    evt_orders_receipt rc = r->rc; /* the patient, as on the sale's receipt */
+    rc.book = EVT_ORDERS_REFUNDS;
+    if (rc.patient[0] == '\0') {
+        /* A sale recorded before receipt records existed: the platform's answer names them. */
+        evt_txn_mask_into(r->back.psn_name, false, rc.patient);
+        snprintf(rc.insutype, sizeof rc.insutype, "%s", r->back.insutype);
+    }
+    snprintf(rc.order_id, sizeof rc.order_id, "%s", r->order_id);
+    snprintf(rc.mdtrt_id, sizeof rc.mdtrt_id, "%s", r->back.mdtrt_id);
+    snprintf(rc.setl_time, sizeof rc.setl_time, "%s", r->back.setl_time);
+    rc.total = r->rec.total;
+    rc.fulamt_ownpay_amt = -r->back.fulamt_ownpay_amt;
+    rc.overlmt_selfpay = -r->back.overlmt_selfpay;
+    rc.preselfpay_amt = -r->back.preselfpay_amt;
+    /* Without it only a reprint is lost (logged by evt_orders): the refund stands. */
+    evt_orders_receipt_put(t->journal, r->rec.msgid, &rc);
+    bool printed = evt_txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false,
+                                         NULL) == EVT_OK;
+    r->view.balance_present = r->rec.balance_present;
+    r->view.balance = r->rec.balance;
+    evt_ui_show_refund(t->ui, &r->view, true, printed);
+    bool ok = false;
+    evt_txn_cashier_decision(t, 0, &ok);
+    return EVT_OK;
+}
+
+/* The 2103 and what the cashier is told of each way it can end. */
+static evt_err refund_money(refund_state *r)
+{
+    evt_txn *t = r->t;
+    evt_ui_show_progress(t->ui, "正在退费", "请勿离开");
+    evt_txn_money_call c = {
+        .t = t,
+        .book = EVT_ORDERS_REFUNDS,
+        .order_id = r->order_id,
+        .rec = &r->rec,
+        .infno = EVT_INFNO_SETTLE_CANCEL,
+        .psn_no = r->sale.psn_no,
+        .insuplc = r->sale.insuplc_admdvs,
+        .build = build_cancel,
+        .answer = answer_cancel,
+        .arg = r,
+    };
+    switch (evt_txn_money(&c)) {
+    case EVT_TXN_MONEY_NOT_SENT:
+    case EVT_TXN_MONEY_REFUSED:
+        EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "not refunded",
+                 evt_err_name(c.why));
+        evt_txn_show_error_and_wait(t, "退费失败：未退费，原结算仍有效", c.why, c.platform_msg);
+        return c.why;
+    case EVT_TXN_MONEY_UNKNOWN:
+        EVT_LOGW(MOD, "refund of order %s: %s (%s)", r->order_id,
+                 c.reversed ? "reversed" : "unknown", evt_err_name(c.why));
+        if (c.reversed) {
+            evt_txn_show_error_and_wait(t, "退费未完成", c.why, "已冲正，未退费；可重新办理");
+            return c.why;
+        }
+        evt_txn_show_error_and_wait(t, "退费结果未知", EVT_ERR_REFUND_IN_DOUBT,
+                                    "终端将自动冲正，请勿退还现金");
+        return EVT_ERR_REFUND_IN_DOUBT;
+    case EVT_TXN_MONEY_DONE:
+        break;
+    }
+    return refund_done(r);
+}
+
+static evt_err refund_run(refund_state *r, bool *quit)
+{
+    evt_txn *t = r->t;
+    char detail[48] = "";
+    evt_datetime now;
+    evt_err err =
+        t->hal->sys->local_time(t->hal->sys->ctx, &now) == EVT_OK ? EVT_OK : EVT_ERR_INTERNAL;
+    if (err == EVT_OK) {
+        /* Better no refund than a refund the terminal could not remember. Room first: what
+         * it removes is then not what the refund reads. */
+        err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
+    }
+    if (err == EVT_OK) {
+        err = refund_may_start(t, r->order_id, &r->sale, detail);
+    }
+    if (err != EVT_OK) {
+        EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refused", evt_err_name(err));
+        evt_txn_show_error_and_wait(t, "不能退费", err, detail);
+        return err;
+    }
+    if (evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
+        memset(&r->rc, 0, sizeof r->rc); /* older than receipt records, or removed for room */
+    }
+    evt_txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
+    refund_view(r);
+    evt_ui_show_refund(t->ui, &r->view, false, false);
+    /* The confirmation that moves money: the same dwell as the sale's split. */
+    err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
+    if (err != EVT_OK) {
+        *quit = t->quit_requested;
+        return err;
+    }
+    char total[24], line[EVT_UI_LINE_BYTES];
+    evt_money_format(r->sale.total, total, sizeof total);
+    snprintf(line, sizeof line, "退费 %s 元  订单 %s", total, r->order_id);
+    err = evt_txn_supervisor_approves(t, "主管授权退费", line, NULL, quit);
+    if (err != EVT_OK) {
+        return err;
+    }
+    r->rec.day = evt_txn_day_of(&now);
+    r->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
+    r->rec.total = r->sale.total;
+    return refund_money(r);
+}
+
+evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
+{
+    *quit = false;
+    refund_state *r = evt_calloc(1, sizeof *r);
+    if (r == NULL) {
+        evt_txn_show_error_and_wait(t, "不能退费", EVT_ERR_NOMEM, NULL);
+        return EVT_ERR_NOMEM;
+    }
+    r->t = t;
+    r->order_id = order_id;
+    evt_err err = refund_run(r, quit);
+    evt_platform_disconnect(t->platform);
+    memset(r, 0, sizeof *r);
+    evt_free(r);
+    *quit = *quit || t->quit_requested;
+    return err;
+}
+
+/* ---- the refund's two starts --------------------------------------------------------------- */
+
+typedef struct ref_scan {
+    evt_txn *t;
+    evt_receipt_ref ref;
+    char order_id[EVT_ORDER_ID_BYTES];
+    evt_err found;
+} ref_scan;
+
+/* The settled sale the receipt's reference names (settlement, msgid and person all match). */
+static evt_err sale_of_ref_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    ref_scan *rs = arg;
+    if (rec->state == EVT_ORDER_SETTLED && strcmp(rec->setl_id, rs->ref.setl_id) == 0) {
+        bool same =
+            strcmp(rec->msgid, rs->ref.msgid) == 0 && strcmp(rec->psn_no, rs->ref.psn_no) == 0;
+        rs->found = same ? EVT_OK : EVT_ERR_RECEIPT_REF_INVALID;
+        snprintf(rs->order_id, sizeof rs->order_id, "%s", order_id);
+    }
+    return EVT_OK;
+}
+
+static evt_err refund_of_ref_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    (void)order_id;
+    ref_scan *rs = arg;
+    if (rec->state == EVT_ORDER_SETTLED && strcmp(rec->setl_id, rs->ref.setl_id) == 0) {
+        rs->found = EVT_ERR_RECEIPT_IS_REFUND;
+    }
+    return EVT_OK;
+}
+
+static evt_err ref_accept(void *arg, const uint8_t *code, size_t len)
+{
+    ref_scan *rs = arg;
+    evt_err err = evt_receipt_ref_parse((const char *)code, len, &rs->ref);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (strcmp(rs->ref.fixmedins_code, rs->t->cfg->fixmedins_code) != 0) {
+        return EVT_ERR_RECEIPT_REF_FOREIGN;
+    }
+    rs->found = EVT_ERR_REFUND_UNKNOWN_SALE;
+    err = evt_orders_book_iterate(rs->t->journal, EVT_ORDERS_SALES, sale_of_ref_visit, rs, NULL);
+    if (err == EVT_OK && rs->found == EVT_ERR_REFUND_UNKNOWN_SALE) {
+        err = evt_orders_book_iterate(rs->t->journal, EVT_ORDERS_REFUNDS, refund_of_ref_visit, rs,
+                                      NULL);
+    }
+    return err != EVT_OK ? err : rs->found;
+}
+
+static void ref_prompt(void *arg, const char *notice)
+{
+    const ref_scan *rs = arg;
+    evt_ui_show_message(rs->t->ui, EVT_UI_NORMAL, "退费：请扫描结算单二维码", "[取消] 返回",
+                        "请扫描顾客结算单底部的二维码", notice);
+}
+
+evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit)
+{
+    *quit = false;
+    ref_scan rs = {.t = t};
+    char notice[EVT_UI_LINE_BYTES] = "";
+    switch (evt_txn_wait_scan(t, ref_prompt, ref_accept, &rs, notice)) {
+    case EVT_TXN_SCAN_GOT_CODE:
+        break;
+    case EVT_TXN_SCAN_QUIT:
+        *quit = true;
+        return EVT_ERR_CANCELLED;
+    case EVT_TXN_SCAN_CANCELLED:
+        return EVT_ERR_CANCELLED;
+    case EVT_TXN_SCAN_TIMED_OUT:
+        evt_txn_show_error_and_wait(t, "退费", EVT_ERR_TIMEOUT, "未扫描到结算单二维码，未退费");
+        return EVT_ERR_TIMEOUT;
+    }
+    return evt_txn_refund(t, rs.order_id, quit);
+}
+
+evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
+{
+    evt_txn_day_entry e;
+    evt_err err = choose_from_day(t, EVT_TXN_DAY_REFUNDABLE, "退费：选择今日交易",
+                                  "今日没有可退费的交易", &e, quit);
+    return err != EVT_OK ? err : evt_txn_refund(t, e.order_id, quit);
+}

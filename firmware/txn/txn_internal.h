@@ -1,0 +1,125 @@
+/*
+ * The steps the flows of evt_txn share — the pharmacy sale (txn.c), its refund and the reprints
+ * (refund.c) — in txn_steps.c: a flow is a list of these steps, never a copy of another flow.
+ * Internal to firmware/txn.
+ */
+#ifndef EVT_TXN_INTERNAL_H
+#define EVT_TXN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evt/orders.h"
+#include "evt/platform.h"
+#include "evt/proto.h"
+#include "evt/txn.h"
+
+#define TXN_MOD "txn"
+/* Scanner buffer: one byte more than the longest voucher so over-long codes are seen. */
+#define TXN_SCAN_BYTES (EVT_VOUCHER_MAX_LEN + 64)
+/* "yyyy-MM-dd HH:mm" and its NUL. */
+#define TXN_WHEN_BYTES 17
+
+/* ---- the cashier -------------------------------------------------------------------------- */
+
+/* Waits (bounded) for OK or CANCEL on the screen shown; keys pressed before it appeared, and an
+ * OK sooner than min_dwell_ms after it appeared, do not count (ui.h). EVT_OK with *confirmed;
+ * otherwise why there was no decision (a board QUIT also stops the terminal). */
+evt_err evt_txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confirmed);
+/* The cashier confirmed the decision on screen: EVT_OK, or why not. */
+evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms);
+/* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
+void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail);
+
+/* ---- records ------------------------------------------------------------------------------- */
+
+/* The platform's words (may be NULL) into the record, cut on a UTF-8 character boundary. */
+void evt_txn_record_detail(evt_order_record *rec, const char *detail);
+/* A call that failed before money moved: REFUSED when the platform refused, else FAILED. */
+evt_order_state evt_txn_state_for_call_error(evt_err err);
+
+/* ---- scanning ------------------------------------------------------------------------------ */
+
+typedef enum evt_txn_scan_outcome {
+    EVT_TXN_SCAN_GOT_CODE,
+    EVT_TXN_SCAN_CANCELLED,
+    EVT_TXN_SCAN_TIMED_OUT,
+    EVT_TXN_SCAN_QUIT,
+} evt_txn_scan_outcome;
+
+/* Takes a scanned code (len bytes, not NUL-terminated): EVT_OK ends the wait, any other error
+ * is the refusal the prompt then shows under it. */
+typedef evt_err (*evt_txn_scan_accept_fn)(void *arg, const uint8_t *code, size_t len);
+/* Draws the prompt with notice (may be empty). */
+typedef void (*evt_txn_scan_prompt_fn)(void *arg, const char *notice);
+
+/* Waits (t->scan_timeout_ms) for a code accept takes, showing prompt and under it why the last
+ * code was refused (notice: EVT_UI_LINE_BYTES, kept by the caller across waits). The cashier's
+ * CANCEL ends it; QUIT stops the terminal. */
+evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt,
+                                       evt_txn_scan_accept_fn accept, void *arg, char *notice);
+
+/* ---- the money: a settlement-type request (2102, 2103) ------------------------------------- */
+
+/* Parses and checks the answer of the call into the flow's own state and, on EVT_OK, writes
+ * the result into *rec (setl_id, amounts); leaves *rec alone otherwise. */
+typedef evt_err (*evt_txn_answer_fn)(void *arg, const evt_proto_response *resp, evt_json_diag *diag,
+                                     evt_order_record *rec);
+
+typedef struct evt_txn_money_call {
+    evt_txn *t;
+    evt_orders_book book;  /* the record that follows the request: a sale's or a refund's */
+    const char *order_id;  /* its key */
+    evt_order_record *rec; /* state 0 (fresh) on entry; written at every step */
+    const char *infno;     /* EVT_INFNO_SETTLE, EVT_INFNO_SETTLE_CANCEL */
+    const char *psn_no;    /* the person, for the platform's pending and reversal records */
+    const char *insuplc;   /* the person's insured region */
+    evt_platform_build_fn build;
+    evt_txn_answer_fn answer;
+    void *arg; /* of build and answer */
+    /* results */
+    evt_err why;   /* why not DONE */
+    bool reversed; /* UNKNOWN: the reversal was acknowledged at once (*rec is REVERSED) */
+    char platform_msg[EVT_PROTO_MSG_BYTES];
+} evt_txn_money_call;
+
+typedef enum evt_txn_money_outcome {
+    EVT_TXN_MONEY_NOT_SENT, /* stopped before the record said SETTLING: nothing left the terminal,
+                           nothing was recorded */
+    EVT_TXN_MONEY_REFUSED,  /* refused by the platform, or never sent: REFUSED/FAILED recorded */
+    EVT_TXN_MONEY_DONE,     /* answered, checked and recorded: SETTLED */
+    EVT_TXN_MONEY_UNKNOWN,  /* no usable answer: UNKNOWN recorded, a 2601 owed and tried once */
+} evt_txn_money_outcome;
+
+/*
+ * Sends the request with the discipline of docs/protocol-decisions.md: the record says SETTLING
+ * (with the msgid) before the platform journals its pending record and sends; the outcome is
+ * recorded before the pending record is dropped; an answer that is missing, unusable or cannot
+ * be recorded makes the outcome UNKNOWN and the pending record a reversal owed, tried at once.
+ */
+evt_txn_money_outcome evt_txn_money(evt_txn_money_call *c);
+
+/* ---- receipts ------------------------------------------------------------------------------ */
+
+/*
+ * Prints a receipt from the order's record (references, amounts) and its receipt record
+ * (what else it shows): a sale's or a refund's (rc->book), the original or a copy (reprint).
+ * items: the order's lines, or NULL when not at hand. original_setl_id: a refund's sale.
+ * Printer errors are counted and logged; a receipt that did not reach paper is remembered
+ * (t->unprinted_msgid) so that its next print is not marked as a copy.
+ */
+evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_record *rec,
+                              const evt_orders_receipt *rc, const char *original_setl_id,
+                              bool reprint, const evt_order *items);
+
+/* "yyyy-MM-dd HH:mm" of a record's day and time. */
+void evt_txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES]);
+/* yyyymmdd of a local time. */
+uint32_t evt_txn_day_of(const evt_datetime *d);
+
+/* masked copy of a name or ID number into out (EVT_ORDERS_MASKED_BYTES); "***" when it cannot
+ * be masked, cut on a character boundary when it is longer. */
+void evt_txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES]);
+
+#endif /* EVT_TXN_INTERNAL_H */
