@@ -376,6 +376,9 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
     *quit = false;
     show_idle(app);
     retry_reversals(app);
+    /* A connection kept between sales (keep_connection_s) or prepared for an abandoned order
+     * is closed once idle too long, before the platform drops it under a sale's first call. */
+    evt_platform_idle(app->platform);
     if (app->ecr_open) {
         bool got = false;
         evt_err err = evt_ecr_poll(&app->ecr, timeout_ms / 2, evt_txn_order(&app->txn), &got);

@@ -442,6 +442,9 @@ static evt_err connect_tls(evt_https_client *c)
  * reset or stray bytes all mean the server is done with it (or it is out of step), and since
  * nothing of the next request was written yet, reconnecting is safe.
  */
+/* Records a liveness probe may consume (tickets and other post-handshake messages). */
+#define IDLE_PROBE_RECORDS 16
+
 static bool idle_connection_alive(evt_https_client *c)
 {
     if (!evt_http1_idle(&c->rx)) {
@@ -449,7 +452,12 @@ static bool idle_connection_alive(evt_https_client *c)
     }
     c->probing = true;
     bool alive = false;
-    for (int i = 0; i < 4; i++) {
+    /* Each turn consumes one record. A connection used only for its handshake (prepared
+     * ahead, evt_https_connect_ahead) still has the server's NewSessionTickets waiting: two
+     * from common servers, each read as the ticket and then WANT_READ, so four turns were
+     * not enough and such a connection was taken for dead. */
+    bool decided = false;
+    for (int i = 0; i < IDLE_PROBE_RECORDS && !decided; i++) {
         c->net_err = EVT_OK;
         int ret = mbedtls_ssl_read(&c->ssl, c->rx.rx, sizeof(c->rx.rx));
         if (post_handshake_message(c, ret)) {
@@ -460,7 +468,10 @@ static bool idle_connection_alive(evt_https_client *c)
             EVT_LOGI(MOD, "idle connection found closed (mbedtls -0x%04x, net %s)",
                      (unsigned)(ret < 0 ? -ret : ret), evt_err_name(c->net_err));
         }
-        break;
+        decided = true;
+    }
+    if (!decided) {
+        EVT_LOGI(MOD, "idle connection still sending post-handshake messages; not reused");
     }
     c->probing = false;
     c->net_err = EVT_OK;

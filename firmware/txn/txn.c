@@ -34,6 +34,7 @@ typedef struct sale_state {
     evt_datetime begntime;
     char scan_notice[EVT_UI_LINE_BYTES];
     char qr_text[TXN_SCAN_BYTES + 1];
+    bool connection_prepared;
 } sale_state;
 
 evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_platform *platform,
@@ -224,8 +225,20 @@ static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_p
 
 static void voucher_prompt(void *arg, const char *notice)
 {
-    const sale_state *s = arg;
+    sale_state *s = arg;
     evt_ui_show_scan_prompt(s->t->ui, s->order, notice);
+    if (!s->connection_prepared) {
+        /* While the patient opens the code on the phone: the connection and its handshake
+         * leave the critical path (docs/performance.md). The prompt is already drawn, a code
+         * scanned meanwhile waits in the scanner, and a failure here only means the first
+         * call connects as before. */
+        s->connection_prepared = true;
+        evt_err err = evt_platform_prepare(s->t->platform);
+        if (err != EVT_OK) {
+            EVT_LOGW(MOD, "connection not prepared ahead (%s): the first call connects",
+                     evt_err_name(err));
+        }
+    }
 }
 
 /* A code that passes local classification and was not scanned before in this sale. */

@@ -296,5 +296,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(ticket_never_on_flash_or_in_log, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(lost_2102_answer_never_resent, it_setup, it_teardown),
     };
+    if (getenv("EVT_TEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("EVT_TEST_FILTER"));
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
