@@ -57,6 +57,17 @@ static void restart(fixture *f, const char *name, const char *keys)
     start(f, name, keys, true);
 }
 
+/* The ledger holds the order's settlement cancelled exactly once and nothing of it live;
+ * returns how many of its settlements were reversed (2601). */
+static int settlement_cancelled_once(fixture *f, const char *order_id)
+{
+    int live = -1, reversed = -1, cancelled = -1;
+    assert_int_equal(emu_order_money(&f->e, order_id, &live, &reversed, &cancelled), 0);
+    assert_int_equal(live, 0);
+    assert_int_equal(cancelled, 1);
+    return reversed;
+}
+
 static void sale(fixture *f, const char *person, const char *holder, const char *med_code,
                  const char *name, uint32_t qty, evt_fen price, evt_order *o, evt_ecr_result *r)
 {
@@ -155,11 +166,7 @@ static void refund_of_own_account_sale_restores_the_account(void **state)
     assert_true(term_run_script(&f->t, 300));
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
     assert_int_equal(emu_count(&f->e, "cancellations"), 1);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
-    assert_int_equal(reversed, 0);
+    assert_int_equal(settlement_cancelled_once(f, o.order_id), 0); /* none reversed */
 
     /* The list named the sale; the screens said where each part went back. */
     assert_true(term_screen_seen(&f->t, "张*国 25.00元"));
@@ -342,10 +349,7 @@ static void refund_whose_answer_is_lost_ends_reversed(void **state)
     assert_int_equal(emu_handled_count(&f->e, "2103"), 2);
     assert_int_equal(emu_count(&f->e, "reversals"), 1); /* the first 2103, undone */
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
+    settlement_cancelled_once(f, o.order_id);
     evt_app_figures fig;
     evt_app_get_figures(f->t.app, &fig);
     assert_int_equal(fig.reversals_pending, 0);
@@ -378,10 +382,7 @@ static void refund_refused_or_unusable_moves_no_money(void **state)
     assert_int_equal(emu_handled_count(&f->e, "2103"), 3);
     assert_int_equal(emu_count(&f->e, "reversals"), 1);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
+    settlement_cancelled_once(f, o.order_id);
 }
 
 /* While a refund's outcome is unknown (its 2601 not yet acknowledged) the sale is not refunded
@@ -427,10 +428,7 @@ static void refund_in_doubt_is_not_refunded_again_until_reversed(void **state)
     assert_true(term_run_script(&f->t, 400));
     assert_int_equal(emu_handled_count(&f->e, "2103"), 2);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
+    settlement_cancelled_once(f, o.order_id);
 }
 
 /* The power goes just after the platform refunded: the refund's record still says SETTLING
@@ -501,10 +499,7 @@ static void power_cut_after_the_platform_refunded(void **state)
     assert_true(term_run_script(&f->t, 300));
     assert_int_equal(emu_handled_count(&f->e, "2103"), 2);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
+    settlement_cancelled_once(f, o.order_id);
 }
 
 /* The power goes after the refund's record said SETTLING but before the platform's pending
@@ -539,10 +534,7 @@ static void power_cut_before_the_2103_left(void **state)
     assert_true(term_run_script(&f->t, 300));
     assert_int_equal(emu_handled_count(&f->e, "2103"), 1);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), before);
-    int live = -1, reversed = -1, cancelled = -1;
-    assert_int_equal(emu_order_money(&f->e, o.order_id, &live, &reversed, &cancelled), 0);
-    assert_int_equal(live, 0);
-    assert_int_equal(cancelled, 1);
+    settlement_cancelled_once(f, o.order_id);
 }
 
 /* ---- reprints ----------------------------------------------------------------------------- */
