@@ -64,23 +64,73 @@ size_t evt_gb18030_utf8_next(const char *s, size_t len, uint32_t *cp)
     return i;
 }
 
-static int find_pair(uint32_t cp, uint16_t *gb)
+/* The run containing key, or NULL (runs sorted by first key, not overlapping). */
+static const evt_gb18030_run *find_run(const evt_gb18030_run *runs, size_t count, uint32_t key)
 {
-    size_t lo = 0, hi = evt_gb18030_pair_count;
+    size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        uint16_t ucs = evt_gb18030_pairs[mid].ucs;
-        if (ucs == cp) {
-            *gb = evt_gb18030_pairs[mid].gb;
-            return 1;
-        }
-        if (ucs < cp) {
+        const evt_gb18030_run *r = &runs[mid];
+        if (key < r->first) {
+            hi = mid;
+        } else if (key - r->first >= r->count) {
             lo = mid + 1;
         } else {
-            hi = mid;
+            return r;
         }
     }
-    return 0;
+    return NULL;
+}
+
+static uint16_t two_byte_code(uint32_t linear)
+{
+    uint32_t trail = linear % 190u;
+    return (uint16_t)(((0x81u + linear / 190u) << 8) |
+                      (0x40u + trail + (trail >= 0x3Fu ? 1u : 0u)));
+}
+
+static unsigned bits_set(uint32_t v)
+{
+    unsigned n = 0;
+    for (; v != 0; v &= v - 1u) {
+        n++;
+    }
+    return n;
+}
+
+/* A CJK ideograph of the dense block: its own GB2312 code, or its place in the runs of the
+ * others by rank (gb18030_table.h says why the table has this shape). */
+static uint16_t dense_code(uint32_t index)
+{
+    uint32_t word = index / 32u;
+    uint32_t bit = UINT32_C(1) << (index % 32u);
+    unsigned rank = evt_gb18030_dense_rank[word / 8u];
+    for (uint32_t w = word - word % 8u; w < word; w++) {
+        rank += bits_set(evt_gb18030_dense_bits[w]);
+    }
+    rank += bits_set(evt_gb18030_dense_bits[word] & (bit - 1u));
+    if (evt_gb18030_dense_bits[word] & bit) {
+        return evt_gb18030_dense_codes[rank];
+    }
+    uint32_t other = index - rank;
+    const evt_gb18030_run *r = find_run(evt_gb18030_dense_runs, evt_gb18030_dense_run_count, other);
+    /* The generator saw every ideograph of the block, so every rank is in a run. */
+    return r != NULL ? two_byte_code(r->linear + (other - r->first)) : 0;
+}
+
+static int find_pair(uint32_t cp, uint16_t *gb)
+{
+    uint32_t index = cp - evt_gb18030_dense_first;
+    if (cp >= evt_gb18030_dense_first && index < evt_gb18030_dense_count) {
+        *gb = dense_code(index);
+        return *gb != 0;
+    }
+    const evt_gb18030_run *r = find_run(evt_gb18030_runs, evt_gb18030_run_count, cp);
+    if (r == NULL) {
+        return 0;
+    }
+    *gb = two_byte_code(r->linear + (cp - r->first));
+    return 1;
 }
 
 static int find_linear(uint32_t cp, uint32_t *linear)
