@@ -489,8 +489,13 @@ static uint8_t qr_scale(int modules, unsigned dots)
     return (uint8_t)scale;
 }
 
+/* The widest raster row: QR version 40 (177 modules) at the largest scale. */
+#define QR_ROW_BYTES_MAX ((177u * QR_MAX_SCALE + 7u) / 8u)
+
 /* GS v 0: the symbol as a raster bit image, each module scale x scale dots. Made row by row
- * as it is sent: the whole bitmap (~7-10 KB) never exists. */
+ * as it is sent: the whole bitmap (~7-10 KB) never exists. Each module row is packed once
+ * and sent scale times (packing it per dot row was a quarter of a steady-state sale's
+ * instructions, docs/performance.md). */
 static void qr_raster(job *j, const QRcode *qr, unsigned dots)
 {
     int modules = qr->width;
@@ -505,19 +510,23 @@ static void qr_raster(job *j, const QRcode *qr, unsigned dots)
                            (uint8_t)(row_bytes >> 8),
                            (uint8_t)(side & 0xFFu),
                            (uint8_t)(side >> 8)};
+    uint8_t packed[QR_ROW_BYTES_MAX];
+    if (row_bytes > sizeof packed) {
+        j->err = EVT_ERR_ARG; /* libqrencode makes no symbol wider than version 40 */
+        return;
+    }
     put(j, cmd, sizeof cmd);
-    for (size_t y = 0; y < side && j->err == EVT_OK; y++) {
-        const unsigned char *row = qr->data + (y / scale) * (size_t)modules;
-        for (size_t bx = 0; bx < row_bytes; bx++) {
-            uint8_t byte = 0;
-            for (unsigned bit = 0; bit < 8u; bit++) {
-                size_t x = bx * 8u + bit;
-                /* Bit 0 of each libqrencode cell is "dark module". */
-                if (x < side && (row[x / scale] & 1u) != 0) {
-                    byte |= (uint8_t)(0x80u >> bit);
-                }
+    for (int my = 0; my < modules && j->err == EVT_OK; my++) {
+        const unsigned char *row = qr->data + (size_t)my * (size_t)modules;
+        memset(packed, 0, row_bytes);
+        for (size_t x = 0; x < side; x++) {
+            /* Bit 0 of each libqrencode cell is "dark module". */
+            if ((row[x / scale] & 1u) != 0) {
+                packed[x / 8u] |= (uint8_t)(0x80u >> (x % 8u));
             }
-            put_byte(j, byte);
+        }
+        for (uint8_t k = 0; k < scale; k++) {
+            put(j, packed, row_bytes);
         }
     }
 }

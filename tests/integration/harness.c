@@ -479,6 +479,11 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
         evt_sim_scanner_mux_init(&t->mux, evt_sim_scanner_image_hal(t->camera), scanner, 50);
         scanner = &t->mux.hal;
     }
+    t->scanner_hal = *scanner;
+    if (opt->wrap_scanner != NULL) {
+        opt->wrap_scanner(opt->wrap_scanner_arg, &t->scanner_hal);
+    }
+    scanner = &t->scanner_hal;
     char transcript[PATH_MAX];
     snprintf(transcript, sizeof transcript, "%s/screens.txt", t->dir);
     evt_sim_ui_options uopt = {

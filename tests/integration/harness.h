@@ -111,6 +111,9 @@ typedef struct term_options {
      * its own driver around it (counting round trips, adding delay). */
     void (*wrap_net)(void *arg, evt_hal_net *net);
     void *wrap_net_arg;
+    /* The same for the scanner the app reads (a benchmark marks the moment a code is read). */
+    void (*wrap_scanner)(void *arg, evt_hal_scanner *scanner);
+    void *wrap_scanner_arg;
 } term_options;
 
 struct term {
@@ -130,7 +133,8 @@ struct term {
     evt_sim_scanner_serial *serial;
     evt_sim_scanner_image *camera;
     evt_sim_scanner_mux mux;
-    int scan_fd; /* write end of the serial scanner's pipe */
+    evt_hal_scanner scanner_hal; /* what the app reads (wrap_scanner's, or the driver's) */
+    int scan_fd;                 /* write end of the serial scanner's pipe */
     evt_sim_ui *ui;
     int key_fd;      /* key_pipe: write end of the keypad's pipe (term_type) */
     int key_read_fd; /* key_pipe: the end the UI driver reads */
