@@ -139,6 +139,9 @@ ecr_port = $TERMINAL_ECR_PORT
 ecr_key = $ECR_KEY
 paper_width_mm = 80
 receipt_qr = raster
+# The platform connection is kept 30 s between sales (the emulator closes idle ones after 60 s):
+# a steady-state sale is then the protocol's 4 round trips with no handshake (docs/performance.md)
+keep_connection_s = 30
 CONF
 
 if [ "$BOARD" = sim ]; then
