@@ -41,3 +41,10 @@ const char *evt_err_cashier_text(evt_err err)
 {
     return err_valid(err) ? err_cashier_texts[err] : "未知错误";
 }
+
+bool evt_err_is_connection(evt_err err)
+{
+    return (err >= EVT_ERR_NET_RESOLVE && err <= EVT_ERR_NET_TIMEOUT) ||
+           (err >= EVT_ERR_TLS_CONFIG && err <= EVT_ERR_TLS_ALERT) || err == EVT_ERR_HTTP_STATUS ||
+           err == EVT_ERR_HTTP_MALFORMED;
+}

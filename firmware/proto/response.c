@@ -700,6 +700,10 @@ evt_err evt_proto_parse_settlement(const evt_proto_response *resp, evt_proto_set
         evt_json_diag_prefix(diag, "output.setlinfo");
         return err;
     }
+    size_t note =
+        evt_json_utf8_prefix(resp->warn_msg, strlen(resp->warn_msg), sizeof s.platform_note - 1);
+    memcpy(s.platform_note, resp->warn_msg, note);
+    s.platform_note[note] = '\0';
     *out = s;
     return EVT_OK;
 }

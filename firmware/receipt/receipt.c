@@ -7,6 +7,7 @@
 #include "evt/gb18030.h"
 #include "evt/mask.h"
 #include "evt/money.h"
+#include "evt/proto.h"
 
 /* ESC/POS bytes the job uses. */
 #define ESC 0x1B
@@ -269,15 +270,11 @@ static void masked_id(const char *id, char *out, size_t cap)
     }
 }
 
+/* The table's name, or the code itself when the table does not know it. */
 static const char *insutype_label(const char *insutype)
 {
-    if (strcmp(insutype, "310") == 0) {
-        return "职工基本医疗保险";
-    }
-    if (strcmp(insutype, "390") == 0) {
-        return "城乡居民基本医疗保险";
-    }
-    return insutype;
+    const char *name = evt_proto_insutype_name(insutype);
+    return name != NULL ? name : insutype;
 }
 
 static void header(job *j, const evt_receipt *r)
@@ -437,7 +434,8 @@ static void items(job *j, const evt_order *order)
 static void amounts(job *j, const evt_settlement *s, bool refund)
 {
     static const char *const labels[2][6] = {
-        {"医疗费总额", "基金支付", "个人账户支付", "共济支付", "个人现金支付", "账户余额"},
+        {"医疗费总额", "基金支付", "个人账户支付", "共济支付（亲属账户）", "个人现金支付",
+         "结算后账户余额"},
         {"退费总额", "基金退回医保基金", "退回本人个人账户", "共济退回亲属账户", "退还现金",
          "退费后账户余额"},
     };

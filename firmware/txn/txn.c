@@ -509,7 +509,11 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
             continue;
         }
         if (err != EVT_OK) {
-            return step_failed(s, r, "电子凭证解码失败", err, NULL);
+            /* Only the platform's answer is about the code; a network or TLS failure of the
+             * sale's first call is the connection's, and the patient's code is not to blame. */
+            return step_failed(s, r,
+                               evt_err_is_connection(err) ? "医保平台通信失败" : "电子凭证解码失败",
+                               err, NULL);
         }
         break;
     }
@@ -526,10 +530,9 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     }
     err = evt_proto_select_insurance(&s->person, NULL, &s->insu);
     if (err != EVT_OK) {
-        char detail[64] = "";
-        if (err == EVT_ERR_INSURANCE_SUSPENDED && s->person.insu_count > 0 &&
-            s->person.insu[0].paus_insu_date[0] != '\0') {
-            snprintf(detail, sizeof detail, "暂停日期 %s", s->person.insu[0].paus_insu_date);
+        char detail[EVT_UI_LINE_BYTES] = "";
+        if (err == EVT_ERR_INSURANCE_SUSPENDED) {
+            evt_txn_insurance_refusal(s->insu, detail, sizeof detail);
         }
         evt_txn_show_error_and_wait(t, "不能结算", err, detail);
         return sale_end(s, r, EVT_ORDER_REFUSED, err, detail);

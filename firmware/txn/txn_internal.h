@@ -31,6 +31,10 @@ evt_err evt_txn_cashier_decision(evt_txn *t, uint32_t min_dwell_ms, bool *confir
 evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms);
 /* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
 void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail);
+/* Why the insurance record the platform refused cannot settle, in the platform's own terms:
+ * "职工基本医疗保险 终止参保（2024-01-01）" (the record's insutype, status, and its
+ * paus_insu_date when given). insu may be NULL (then out is empty). */
+void evt_txn_insurance_refusal(const evt_insurance *insu, char *out, size_t cap);
 
 /* ---- records ------------------------------------------------------------------------------- */
 

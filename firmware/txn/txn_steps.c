@@ -39,6 +39,30 @@ void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, con
     evt_txn_cashier_decision(t, 0, &ok);
 }
 
+void evt_txn_insurance_refusal(const evt_insurance *insu, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (insu == NULL) {
+        return;
+    }
+    const char *type = evt_proto_insutype_name(insu->insutype);
+    const char *status = evt_proto_insu_status_name(insu->psn_insu_stas);
+    char type_code[16], status_code[24];
+    if (type == NULL) {
+        snprintf(type_code, sizeof type_code, "险种 %s", insu->insutype);
+        type = type_code;
+    }
+    if (status == NULL) {
+        snprintf(status_code, sizeof status_code, "参保状态 %s", insu->psn_insu_stas);
+        status = status_code;
+    }
+    if (insu->paus_insu_date[0] != '\0') {
+        snprintf(out, cap, "%s %s（%s）", type, status, insu->paus_insu_date);
+    } else {
+        snprintf(out, cap, "%s %s", type, status);
+    }
+}
+
 evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
                                     const char *notice, bool *quit)
 {

@@ -8,6 +8,7 @@
 #include "evt/log.h"
 #include "evt/mask.h"
 #include "evt/money.h"
+#include "evt/proto.h"
 
 #define MOD "ui"
 /* Longest wait slice: keeps the loop responsive to QUIT without busy-polling. */
@@ -81,29 +82,6 @@ static const char *yuan(evt_fen fen, char buf[24])
         snprintf(buf, 24, "?");
     }
     return buf;
-}
-
-const char *evt_ui_insutype_label(const char *insutype)
-{
-    if (strcmp(insutype, "310") == 0) {
-        return "职工基本医疗保险";
-    }
-    if (strcmp(insutype, "390") == 0) {
-        return "城乡居民基本医疗保险";
-    }
-    if (strcmp(insutype, "320") == 0) {
-        return "公务员医疗补助";
-    }
-    if (strcmp(insutype, "330") == 0) {
-        return "大额医疗费用补助";
-    }
-    if (strcmp(insutype, "340") == 0) {
-        return "离休人员医疗保障";
-    }
-    if (strcmp(insutype, "510") == 0) {
-        return "生育保险";
-    }
-    return "其他险种";
 }
 
 const char *evt_ui_gender_label(const char *gend)
@@ -191,12 +169,21 @@ evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher, const 
     screen_line(ui, "姓名：%s  性别：%s  年龄：%u", name, evt_ui_gender_label(person->gend),
                 (unsigned)person->age);
     screen_line(ui, "证件号：%s", id);
-    screen_line(ui, "险种：%s", evt_ui_insutype_label(insu->insutype));
+    const char *insutype = evt_proto_insutype_name(insu->insutype);
+    if (insutype != NULL) {
+        screen_line(ui, "险种：%s", insutype);
+    } else {
+        screen_line(ui, "险种：代码 %s", insu->insutype);
+    }
     screen_line(ui, "参保地：%s %s", region_province(insu->insuplc_admdvs), insu->insuplc_admdvs);
     if (insu->balc_present) {
-        screen_line(ui, "个人账户余额：%s 元", yuan(insu->balc, money));
+        screen_line(ui, "个人账户余额（结算前）：%s 元", yuan(insu->balc, money));
+    } else if (strcmp(insu->insutype, "390") == 0) {
+        screen_line(ui, "个人账户：无（居民医保不设个人账户）");
     } else {
-        screen_line(ui, "个人账户：无（居民医保）");
+        /* An employee whose record has no balance: not resident insurance, just no account
+         * to pay from today (the platform said nothing of one). */
+        screen_line(ui, "个人账户：无");
     }
     if (voucher->via_family_account) {
         char holder[EVT_NAME_BYTES * 2];
@@ -215,13 +202,17 @@ static void split_lines(evt_ui *ui, const evt_settlement *setl, bool has_account
     screen_line(ui, "医疗费总额：%s", yuan(setl->medfee_sumamt, m));
     screen_line(ui, "基金支付：  %s", yuan(setl->fund_pay_sumamt, m));
     screen_line(ui, "个人账户：  %s", yuan(setl->acct_pay, m));
-    screen_line(ui, "共济支付：  %s", yuan(setl->acct_mulaid_pay, m));
+    screen_line(ui, "共济支付（亲属账户）：%s", yuan(setl->acct_mulaid_pay, m));
     screen_line(ui, "现金支付：  %s", yuan(setl->psn_cash_pay, m));
     if (has_account && setl->balc_present) {
-        screen_line(ui, "账户余额：  %s", yuan(setl->balc, m));
+        screen_line(ui, "结算后个人账户余额：%s", yuan(setl->balc, m));
     }
     if (setl->fulamt_ownpay_amt != 0) {
         screen_line(ui, "其中全自费：%s", yuan(setl->fulamt_ownpay_amt, m));
+    }
+    if (setl->platform_note[0] != '\0') {
+        /* What the platform says about this split, e.g. why 共济 did not pay. */
+        screen_line(ui, "平台提示：%s", setl->platform_note);
     }
 }
 

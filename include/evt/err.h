@@ -11,6 +11,8 @@
 #ifndef EVT_ERR_H
 #define EVT_ERR_H
 
+#include <stdbool.h>
+
 /* X-macro: code, English log text, cashier text (Chinese). */
 #define EVT_ERR_LIST(X)                                                                            \
     X(EVT_OK, "ok", "成功")                                                                        \
@@ -69,7 +71,7 @@
       "该凭证已扫描，正在处理本次交易")                                                            \
     X(EVT_ERR_VOUCHER_EXPIRED, "dynamic code expired", "电子凭证已过期，请刷新后重新出示")         \
     /* identity and insurance */                                                                   \
-    X(EVT_ERR_INSURANCE_SUSPENDED, "insurance suspended", "参保状态异常（暂停参保），不能结算")    \
+    X(EVT_ERR_INSURANCE_SUSPENDED, "insurance suspended", "参保状态异常，不能结算")                    \
     X(EVT_ERR_INSURANCE_NONE, "no usable insurance record", "未查询到有效参保信息")                \
     /* transactions */                                                                             \
     X(EVT_ERR_OUTCOME_UNKNOWN, "settlement outcome unknown; reversal queued",                      \
@@ -128,5 +130,8 @@ const char *evt_err_name(evt_err err);
 const char *evt_err_log_text(evt_err err);
 /* Chinese message for the cashier's screen (UTF-8). */
 const char *evt_err_cashier_text(evt_err err);
+/* The platform could not be reached or talked to (network, TLS, HTTP): nothing the patient's
+ * code or the order has to do with, so a screen must not send the cashier after them. */
+bool evt_err_is_connection(evt_err err);
 
 #endif /* EVT_ERR_H */

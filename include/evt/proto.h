@@ -306,6 +306,14 @@ evt_err evt_proto_parse_person(const evt_proto_response *resp, evt_person *out,
 evt_err evt_proto_select_insurance(const evt_person *person, const char *preferred_insutype,
                                    const evt_insurance **out);
 
+/*
+ * The platform's codes in words, one table for screen, receipt and reports: 险种 (310 ->
+ * 职工基本医疗保险) and 人员参保状态 (2 -> 暂停参保, 4 -> 终止参保). NULL for a code the table does
+ * not know (the caller shows the code itself: a new code is not silently renamed).
+ */
+const char *evt_proto_insutype_name(const char *insutype);
+const char *evt_proto_insu_status_name(const char *psn_insu_stas);
+
 /* Settlement kinds, for the cross-checks. */
 typedef enum evt_proto_settle_kind {
     EVT_PROTO_PRESETTLE, /* 2101 */

@@ -53,6 +53,8 @@ typedef struct evt_person {
     evt_insurance insu[EVT_PERSON_MAX_INSU];
 } evt_person;
 
+#define EVT_SETTLEMENT_NOTE_BYTES 128
+
 /* setlinfo of 2101/2102/2103: the split of one settlement, all in fen. */
 typedef struct evt_settlement {
     char setl_id[31];
@@ -78,6 +80,9 @@ typedef struct evt_settlement {
     evt_fen hosp_part_amt;     /* borne by the institution */
     evt_fen balc;              /* own account balance after */
     bool balc_present;
+    /* The platform's warn_msg with this answer (e.g. why 共济 did not pay), cut on a UTF-8
+     * boundary; shown to the cashier, never parsed. */
+    char platform_note[EVT_SETTLEMENT_NOTE_BYTES];
 } evt_settlement;
 
 #endif /* EVT_SALE_H */

@@ -127,7 +127,6 @@ evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t m
                                      bool *confirmed);
 
 /* Labels for codes the platform sends. */
-const char *evt_ui_insutype_label(const char *insutype); /* 310 -> 职工基本医疗保险 */
 const char *evt_ui_gender_label(const char *gend);       /* 1 -> 男 */
 
 #endif /* EVT_UI_H */

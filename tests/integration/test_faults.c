@@ -226,26 +226,30 @@ static void corrupt_journal_record_skipped(void **state)
 static void untrusted_certificate_refused(void **state)
 {
     fixture *f = *state;
-    term_options opt = {.keys = "电子凭证解码失败 => OK\n", .ca_file = "rogue-ca.pem"};
+    term_options opt = {.keys = "医保平台通信失败 => OK\n", .ca_file = "rogue-ca.pem"};
     assert_int_equal(term_start(&f->t, &f->e, "rogue", &opt), 0);
     evt_ecr_result r;
     run_sale(f, "employee", &r);
     assert_int_equal(r.status, EVT_ECR_FAILED);
     assert_int_equal(r.error, EVT_ERR_TLS_CERT_UNTRUSTED);
     assert_true(term_screen_seen(&f->t, "平台证书不受信任"));
+    /* The connection's failure, not the patient's code: the title says so. */
+    assert_true(term_screen_seen(&f->t, "医保平台通信失败"));
+    assert_false(term_screen_seen(&f->t, "电子凭证解码失败"));
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
 }
 
 static void wrong_hostname_refused(void **state)
 {
     fixture *f = *state;
-    term_options opt = {.keys = "电子凭证解码失败 => OK\n", .server_name = "wrong.evt.test"};
+    term_options opt = {.keys = "医保平台通信失败 => OK\n", .server_name = "wrong.evt.test"};
     assert_int_equal(term_start(&f->t, &f->e, "hostname", &opt), 0);
     evt_ecr_result r;
     run_sale(f, "employee", &r);
     assert_int_equal(r.status, EVT_ECR_FAILED);
     assert_int_equal(r.error, EVT_ERR_TLS_HOSTNAME);
     assert_true(term_screen_seen(&f->t, "平台证书与地址不符"));
+    assert_false(term_screen_seen(&f->t, "电子凭证解码失败"));
 }
 
 int main(void)

@@ -540,8 +540,9 @@ static void power_cut_before_the_2103_left(void **state)
 /* ---- reprints ----------------------------------------------------------------------------- */
 
 static const char *const printed_labels[] = {
-    "姓名",         "证件号码", "险种",         "参保地",   "医疗费总额", "基金支付",
-    "个人账户支付", "共济支付", "个人现金支付", "账户余额", "报文ID",     "结算时间",
+    "姓名",         "证件号码",       "险种",         "参保地",
+    "医疗费总额",   "基金支付",       "个人账户支付", "共济支付（亲属账户）",
+    "个人现金支付", "结算后账户余额", "报文ID",       "结算时间",
 };
 
 /* After a power-off, any receipt of the day prints again from the journal: an earlier sale's

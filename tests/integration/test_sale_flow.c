@@ -162,7 +162,7 @@ static void mutual_aid_authoriser_pays(void **state)
     assert_int_equal(r.cash, 0);
     assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
     assert_int_equal(emu_balance_fen(&f->e, "employee"), employee - r.mutual_aid);
-    assert_true(term_screen_seen(&f->t, "共济支付："));
+    assert_true(term_screen_seen(&f->t, "共济支付（亲属账户）："));
     assert_int_equal(term_receipts(&f->t), 1);
 }
 

@@ -61,13 +61,27 @@ static void known_texts(void **state)
     assert_non_null(strstr(evt_err_cashier_text(EVT_ERR_TLS_CERT_UNTRUSTED), "不受信任"));
 }
 
+/* Which failures are the connection's (the sale's first call titles them so). */
+static void connection_errors(void **state)
+{
+    (void)state;
+    assert_true(evt_err_is_connection(EVT_ERR_NET_CONNECT));
+    assert_true(evt_err_is_connection(EVT_ERR_NET_TIMEOUT));
+    assert_true(evt_err_is_connection(EVT_ERR_TLS_CERT_UNTRUSTED));
+    assert_true(evt_err_is_connection(EVT_ERR_TLS_ALERT));
+    assert_true(evt_err_is_connection(EVT_ERR_HTTP_STATUS));
+    assert_false(evt_err_is_connection(EVT_ERR_PLATFORM_REJECTED));
+    assert_false(evt_err_is_connection(EVT_ERR_VOUCHER_EXPIRED));
+    assert_false(evt_err_is_connection(EVT_ERR_JSON_MALFORMED));
+    assert_false(evt_err_is_connection(EVT_OK));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_code_has_three_texts),
-        cmocka_unit_test(names_are_unique),
-        cmocka_unit_test(out_of_range_is_safe),
-        cmocka_unit_test(known_texts),
+        cmocka_unit_test(every_code_has_three_texts), cmocka_unit_test(names_are_unique),
+        cmocka_unit_test(out_of_range_is_safe),       cmocka_unit_test(known_texts),
+        cmocka_unit_test(connection_errors),
     };
     return cmocka_run_group_tests_name("err", tests, NULL, NULL);
 }

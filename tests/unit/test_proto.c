@@ -1281,6 +1281,28 @@ static evt_err parse_setl(const char *body, evt_proto_settle_kind kind, evt_fen 
     return err;
 }
 
+/* The envelope's warn_msg comes with the split, for the cashier; a long one is cut on a
+ * character boundary, never refused. */
+static void test_settlement_keeps_the_platform_note(void **state)
+{
+    (void)state;
+    const char *plain = SETL_BODY("\"setl_id\":\"S0001\",");
+    const char *at = strstr(plain, "\"output\"");
+    assert_non_null(at);
+    char body[4096], note[256] = "";
+    for (int i = 0; i < 60; i++) {
+        strcat(note, "共");
+    }
+    snprintf(body, sizeof body, "%.*s\"warn_msg\":\"%s\",%s", (int)(at - plain), plain, note, at);
+    evt_settlement s;
+    evt_json_diag diag;
+    assert_int_equal(parse_setl(body, EVT_PROTO_SETTLE, 2465, &s, &diag), EVT_OK);
+    assert_int_equal(strlen(s.platform_note), 42 * 3); /* 42 whole characters in 127 bytes */
+    assert_int_equal(strncmp(s.platform_note, note, 42 * 3), 0);
+    assert_int_equal(parse_setl(plain, EVT_PROTO_SETTLE, 2465, &s, &diag), EVT_OK);
+    assert_string_equal(s.platform_note, "");
+}
+
 static void test_parse_settlement_all_forms(void **state)
 {
     (void)state;
@@ -1523,6 +1545,7 @@ int main(void)
         T(test_parse_person_keeps_normal_entries_when_full),
         T(test_select_insurance),
         T(test_parse_settlement_all_forms),
+        T(test_settlement_keeps_the_platform_note),
         T(test_settlement_mismatches),
         T(test_settlement_cancel),
         T(test_check_settlement_journalled),

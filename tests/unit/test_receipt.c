@@ -228,9 +228,9 @@ static void test_sale_58mm_amounts_and_layout(void **state)
     assert_pair(f, "医疗费总额", "105.00");
     assert_pair(f, "基金支付", "42.00");
     assert_pair(f, "个人账户支付", "30.00");
-    assert_pair(f, "共济支付", "18.00");
+    assert_pair(f, "共济支付（亲属账户）", "18.00");
     assert_pair(f, "个人现金支付", "15.00");
-    assert_pair(f, "账户余额", "123.45");
+    assert_pair(f, "结算后账户余额", "123.45");
     assert_pair(f, "全自费", "8.30");
     assert_pair(f, "先行自付", "7.17");
     assert_null(find_line(f, "超限价", (char[64]){0}, 64)); /* zero: not printed */
@@ -365,9 +365,9 @@ static void test_resident_insurance_no_account(void **state)
     build_and_render(f);
     assert_pair(f, "险种", "城乡居民基本医疗保险");
     assert_pair(f, "个人账户支付", "0.00");
-    assert_pair(f, "共济支付", "0.00"); /* always printed */
+    assert_pair(f, "共济支付（亲属账户）", "0.00"); /* always printed */
     assert_pair(f, "个人现金支付", "63.00");
-    assert_pair(f, "账户余额", "—");
+    assert_pair(f, "结算后账户余额", "—");
     assert_pair(f, "超限价", "1.20");
     char line[64];
     assert_null(find_line(f, "全自费", line, sizeof line));

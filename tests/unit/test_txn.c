@@ -472,25 +472,39 @@ static void person_not_the_vouchers_refused_before_2101(void **state)
     assert_no_personal_data_logged();
 }
 
-static void suspended_insurance_refused(void **state)
+/* The refusal names the record's insurance and status in the platform's terms, with its date. */
+static void refused_insurance(void **state, const char *stas, const char *order_id,
+                              const char *detail)
 {
     fx *f = fixture(state);
     fake_scanner_push(&f->scan, SS_CODE);
     ss_push(f->srv, ss_voucher(SS_CERTNO, SS_NAME));
-    ss_push(f->srv, ss_person(SS_PSN_NO, SS_CERTNO, SS_NAME, "2", "2023-12-31"));
+    ss_push(f->srv, ss_person(SS_PSN_NO, SS_CERTNO, SS_NAME, stas, "2023-12-31"));
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-S", &r), EVT_ERR_INSURANCE_SUSPENDED);
+    assert_int_equal(sale(f, order_id, &r), EVT_ERR_INSURANCE_SUSPENDED);
     assert_int_equal(r.status, EVT_ECR_REFUSED);
-    assert_string_equal(r.message, "参保状态异常（暂停参保），不能结算：暂停日期 2023-12-31");
-    evt_order_record rec = record_of(f, "ORD-S");
+    char message[160];
+    snprintf(message, sizeof message, "参保状态异常，不能结算：%s", detail);
+    assert_string_equal(r.message, message);
+    evt_order_record rec = record_of(f, order_id);
     assert_int_equal(rec.state, EVT_ORDER_REFUSED);
     assert_int_equal(rec.error, EVT_ERR_INSURANCE_SUSPENDED);
-    assert_string_equal(rec.detail, "暂停日期 2023-12-31");
+    assert_string_equal(rec.detail, detail);
     const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "不能结算");
     assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "暂停日期 2023-12-31"));
+    assert_true(fake_ui_screen_has(s, detail));
     assert_infnos(f, "ec.query,1101");
-    assert_no_money_step(f, "ORD-S");
+    assert_no_money_step(f, order_id);
+}
+
+static void suspended_insurance_refused(void **state)
+{
+    refused_insurance(state, "2", "ORD-S", "职工基本医疗保险 暂停参保（2023-12-31）");
+}
+
+static void terminated_insurance_refused(void **state)
+{
+    refused_insurance(state, "4", "ORD-T", "职工基本医疗保险 终止参保（2023-12-31）");
 }
 
 /* ---- before the money: the cashier --------------------------------------------------------- */
@@ -1447,6 +1461,7 @@ int main(void)
         TXN_TEST(malformed_voucher_answer_fails),
         TXN_TEST(person_not_the_vouchers_refused_before_2101),
         TXN_TEST(suspended_insurance_refused),
+        TXN_TEST(terminated_insurance_refused),
         TXN_TEST(cashier_declines_identity),
         TXN_TEST(cashier_silent_at_identity),
         TXN_TEST(cashier_declines_split),

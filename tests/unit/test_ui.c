@@ -102,9 +102,51 @@ static void resident_without_account(void **state)
     evt_voucher_info v;
     memset(&v, 0, sizeof v);
     evt_ui_show_identity(&f->ui, &v, &p, insu);
-    static const char *const on_screen[] = {"城乡居民基本医疗保险", "个人账户：无", NULL};
+    static const char *const on_screen[] = {"城乡居民基本医疗保险",
+                                            "个人账户：无（居民医保不设个人账户）", NULL};
     static const char *const not_on_screen[] = {"亲情账户", NULL};
     expect_screen(f, on_screen, not_on_screen);
+    evt_sim_ui_close(f->sim);
+}
+
+/* An employee whose record carries no balance is not called a resident, and a code the
+ * table does not know is shown as the code, not renamed. */
+static void employee_without_account_and_unknown_insutype(void **state)
+{
+    (void)state;
+    fixture *f = open_ui("");
+    evt_person p;
+    evt_insurance *insu;
+    person(&p, &insu);
+    insu->balc_present = false; /* 310, no balance in the answer */
+    evt_voucher_info v;
+    memset(&v, 0, sizeof v);
+    evt_ui_show_identity(&f->ui, &v, &p, insu);
+    static const char *const employee[] = {"职工基本医疗保险", "个人账户：无", NULL};
+    static const char *const not_resident[] = {"居民", NULL};
+    expect_screen(f, employee, not_resident);
+    strcpy(insu->insutype, "999");
+    evt_ui_show_identity(&f->ui, &v, &p, insu);
+    static const char *const code[] = {"险种：代码 999", NULL};
+    expect_screen(f, code, NULL);
+    evt_sim_ui_close(f->sim);
+}
+
+/* The platform's warn_msg (here why 共济 did not pay) is on the amounts screen. */
+static void split_shows_the_platform_note(void **state)
+{
+    (void)state;
+    fixture *f = open_ui("");
+    evt_settlement s;
+    memset(&s, 0, sizeof s);
+    s.medfee_sumamt = 8400;
+    s.fund_pay_sumamt = 4200;
+    s.psn_cash_pay = 4200;
+    strcpy(s.platform_note, "家庭共济未支付：授权人个人账户余额未超过留存额度");
+    evt_ui_show_split(&f->ui, &s, true);
+    static const char *const on_screen[] = {
+        "平台提示：家庭共济未支付：授权人个人账户余额未超过留存额度", NULL};
+    expect_screen(f, on_screen, NULL);
     evt_sim_ui_close(f->sim);
 }
 
@@ -124,9 +166,9 @@ static void split_shows_every_amount(void **state)
     static const char *const on_screen[] = {"医疗费总额：84.00",
                                             "基金支付：  42.00",
                                             "个人账户：  35.20",
-                                            "共济支付：  6.80",
+                                            "共济支付（亲属账户）：6.80",
                                             "现金支付：  0.00",
-                                            "账户余额：  0.00",
+                                            "结算后个人账户余额：0.00",
                                             NULL};
     expect_screen(f, on_screen, NULL);
     evt_ui_show_settled(&f->ui, &s, true, false);
@@ -462,6 +504,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(identity_screen_masks_and_marks_family_account),
         cmocka_unit_test(resident_without_account),
+        cmocka_unit_test(employee_without_account_and_unknown_insutype),
+        cmocka_unit_test(split_shows_the_platform_note),
         cmocka_unit_test(split_shows_every_amount),
         cmocka_unit_test(decisions),
         cmocka_unit_test(keyed_number),
