@@ -8,6 +8,7 @@
 #include "evt/ecr.h"
 #include "evt/https.h"
 #include "evt/journal.h"
+#include "evt/json.h"
 #include "evt/log.h"
 #include "evt/platform.h"
 #include "evt/txn.h"
@@ -237,17 +238,23 @@ static bool keyed_order(evt_app *app, evt_order *o, bool *quit)
             notice = "品号不存在，请重新输入";
             continue;
         }
-        err = evt_ui_read_number(&app->ui, &app->cfg, o, "数量", NULL, APP_KEYED_TIMEOUT_MS, typed,
-                                 sizeof typed, quit);
-        if (err != EVT_OK) {
-            return false;
-        }
-        uint32_t qty = keyed_value(typed, APP_KEYED_MAX_QTY);
-        if (qty == 0) {
-            notice = "数量应为 1-999";
-            continue;
-        }
         const evt_config_item *it = &app->cfg.items[index - 1];
+        /* The quantity prompt names the item, and a bad quantity asks for the quantity again:
+         * the item chosen stays chosen. */
+        char prompt[EVT_UI_LINE_BYTES];
+        size_t shown = evt_json_utf8_prefix(it->name, strlen(it->name), sizeof prompt / 2);
+        snprintf(prompt, sizeof prompt, "%.*s 数量", (int)shown, it->name);
+        uint32_t qty = 0;
+        const char *qty_notice = NULL;
+        while (qty == 0) {
+            err = evt_ui_read_number(&app->ui, &app->cfg, o, prompt, qty_notice,
+                                     APP_KEYED_TIMEOUT_MS, typed, sizeof typed, quit);
+            if (err != EVT_OK) {
+                return false;
+            }
+            qty = keyed_value(typed, APP_KEYED_MAX_QTY);
+            qty_notice = "数量应为 1-999，请重新输入";
+        }
         err = evt_order_add_item(o, it->med_list_codg, it->medins_list_codg, it->name, qty,
                                  it->price);
         if (err != EVT_OK) {

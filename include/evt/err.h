@@ -68,7 +68,7 @@
     X(EVT_ERR_VOUCHER_BINARY, "binary or non-ASCII payload", "二维码内容无法识别，不是医保电子凭证") \
     X(EVT_ERR_VOUCHER_UNKNOWN, "payload is not an e-voucher", "不是医保电子凭证，请重新出示")      \
     X(EVT_ERR_VOUCHER_DUPLICATE, "same code scanned again in this sale",                           \
-      "该凭证已扫描，正在处理本次交易")                                                            \
+      "该码本单已用过，请在手机上刷新电子凭证后出示新码")                                          \
     X(EVT_ERR_VOUCHER_EXPIRED, "dynamic code expired", "电子凭证已过期，请刷新后重新出示")         \
     /* identity and insurance */                                                                   \
     X(EVT_ERR_INSURANCE_SUSPENDED, "insurance suspended", "参保状态异常，不能结算")                    \

@@ -239,7 +239,7 @@ static void wechat_code_refused(void **state)
 static void expired_code_refused_and_duplicate_scan_ignored(void **state)
 {
     fixture *f = *state;
-    term_options opt = {.keys = "该凭证已扫描 => CANCEL\n"};
+    term_options opt = {.keys = "该码本单已用过 => CANCEL\n"};
     assert_int_equal(term_start(&f->t, &f->e, "expired", &opt), 0);
     char code[128];
     assert_int_equal(emu_code(&f->e, "employee", NULL, 1, code, sizeof code), 0);
@@ -253,7 +253,7 @@ static void expired_code_refused_and_duplicate_scan_ignored(void **state)
     evt_app_sale(f->t.app, &o, &r);
     assert_int_equal(r.status, EVT_ECR_REFUSED);
     assert_true(term_screen_seen(&f->t, "过期"));
-    assert_true(term_screen_seen(&f->t, "该凭证已扫描"));
+    assert_true(term_screen_seen(&f->t, "该码本单已用过"));
     assert_int_equal(emu_count(&f->e, "settlements"), 0);
     assert_int_equal(term_receipts(&f->t), 0);
 }

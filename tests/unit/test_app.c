@@ -585,12 +585,16 @@ static void keyed_entry_checks_what_is_typed(void **state)
     fake_ui_key(&f->ui, KEYED, EVT_KEY_OK); /* nothing entered yet */
     fake_ui_digits(&f->ui, KEYED, "9");     /* an empty slot */
     fake_ui_digits(&f->ui, KEYED, "1");
-    fake_ui_digits(&f->ui, KEYED, "0"); /* no quantity */
+    fake_ui_digits(&f->ui, KEYED, "0");    /* no quantity */
+    fake_ui_digits(&f->ui, KEYED, "1000"); /* too many: asked again, the item still chosen */
     fake_ui_key(&f->ui, KEYED, EVT_KEY_CANCEL);
     step_through_keys(f);
     assert_true(fake_ui_seen(&f->ui, "请至少录入一项药品") > 0);
     assert_true(fake_ui_seen(&f->ui, "品号不存在，请重新输入") > 0);
-    assert_true(fake_ui_seen(&f->ui, "数量应为 1-999") > 0);
+    assert_true(fake_ui_seen(&f->ui, "数量应为 1-999，请重新输入") > 0);
+    /* The quantity prompt names the item each of the three times it asks (drawn, and redrawn
+     * per digit typed: 1 + 1, 1 + 4, 1). */
+    assert_int_equal(fake_ui_seen(&f->ui, "阿莫西林胶囊 数量"), 8);
     /* Given up: no sale, nothing scanned or sent. */
     assert_int_equal(fake_ui_seen(&f->ui, "请出示医保电子凭证"), 0);
     assert_int_equal(f->scan.reads, 0);

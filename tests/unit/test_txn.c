@@ -406,7 +406,7 @@ static void refused_codes_keep_the_sale_open(void **state)
     assert_request_field(f, 1, "ecQrCode", SS_CODE_2);
     assert_true(fake_ui_seen(&f->ui, "这是微信付款码，请出示医保电子凭证") > 0);
     assert_true(fake_ui_seen(&f->ui, "凭证无效：电子凭证二维码已过期，请刷新后重试") > 0);
-    assert_true(fake_ui_seen(&f->ui, "该凭证已扫描，正在处理本次交易") > 0);
+    assert_true(fake_ui_seen(&f->ui, "该码本单已用过，请在手机上刷新电子凭证后出示新码") > 0);
     assert_int_equal(record_of(f, "ORD-R").state, EVT_ORDER_SETTLED);
     assert_no_personal_data_logged();
 }
