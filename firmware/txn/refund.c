@@ -345,8 +345,8 @@ static evt_err refund_done(refund_state *r)
     rc.preselfpay_amt = -r->back.preselfpay_amt;
     /* Without it only a reprint is lost (logged by evt_orders): the refund stands. */
     evt_orders_receipt_put(t->journal, r->rec.msgid, &rc);
-    bool printed = evt_txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false,
-                                         NULL) == EVT_OK;
+    evt_err printed =
+        evt_txn_print_receipt(t, r->rec.msgid, &r->rec, &rc, r->sale.setl_id, false, NULL);
     r->view.balance_present = r->rec.balance_present;
     r->view.balance = r->rec.balance;
     evt_ui_show_refund(t->ui, &r->view, true, printed);
@@ -420,7 +420,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     }
     evt_txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
     refund_view(r);
-    evt_ui_show_refund(t->ui, &r->view, false, false);
+    evt_ui_show_refund(t->ui, &r->view, false, EVT_OK);
     /* The confirmation that moves money: the same dwell as the sale's split. */
     err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {

@@ -426,8 +426,7 @@ static evt_err sale_settled(sale_state *s, evt_ecr_result *r)
     /* Without it only a reprint is lost (logged by evt_orders): the sale stands. */
     evt_orders_receipt_put(t->journal, s->rec.msgid, &rc);
     snprintf(t->items_msgid, sizeof t->items_msgid, "%s", s->rec.msgid);
-    bool printed =
-        evt_txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order) == EVT_OK;
+    evt_err printed = evt_txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order);
     evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
     bool ok = false;
     evt_txn_cashier_decision(t, 0, &ok);

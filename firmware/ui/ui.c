@@ -223,20 +223,33 @@ evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_accou
     return screen_show(ui);
 }
 
+/* What became of the receipt: printed, or why not and what to do (paper first: the commonest
+ * failure at a counter, and the one the cashier can fix at once). */
+static void receipt_line(evt_ui *ui, evt_err printed, const char *what)
+{
+    if (printed == EVT_OK) {
+        screen_line(ui, "%s已打印，请交顾客", what);
+    } else if (printed == EVT_ERR_PRINTER_PAPER_OUT) {
+        screen_line(ui, "打印机缺纸：装纸后在功能菜单补打%s", what);
+    } else {
+        screen_line(ui, "%s打印失败（%s），可在功能菜单补打", what, evt_err_cashier_text(printed));
+    }
+}
+
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
-                            bool receipt_printed)
+                            evt_err receipt_printed)
 {
     char cash[24];
     screen_begin(ui, EVT_UI_SUCCESS, "结算成功", "[确认] 下一位");
     split_lines(ui, setl, has_account);
     screen_line(ui, "请收取现金：%s 元", yuan(setl->psn_cash_pay, cash));
-    screen_line(ui, "%s", receipt_printed ? "结算单已打印" : "结算单打印失败，可在功能菜单补打");
+    receipt_line(ui, receipt_printed, "结算单");
     return screen_show(ui);
 }
 
 /* Where each part of a refund goes back. 共济 is named by where it goes only: neither 2102 nor
  * 2103 names the relative whose account paid it (docs/cashier-ui.md). */
-evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed)
+evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, evt_err receipt_printed)
 {
     char m[24];
     screen_begin(ui, done ? EVT_UI_SUCCESS : EVT_UI_CONFIRM, done ? "退费成功" : "请确认退费",
@@ -252,9 +265,7 @@ evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool r
         screen_line(ui, "退费后本人账户余额：%s 元", yuan(r->balance, m));
     }
     if (done) {
-        screen_line(ui, "%s",
-                    receipt_printed ? "退费凭证已打印，请交顾客"
-                                    : "退费凭证打印失败，可在功能菜单补打");
+        receipt_line(ui, receipt_printed, "退费凭证");
     }
     return screen_show(ui);
 }

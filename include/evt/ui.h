@@ -46,9 +46,10 @@ evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher, const 
                              const evt_insurance *insu);
 /* Pre-settlement split for the cashier to confirm. */
 evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_account);
-/* Final result of a settled sale (cash to collect, receipt state). */
+/* Final result of a settled sale (cash to collect; the receipt printed, EVT_OK, or why not:
+ * out of paper says so). */
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,
-                            bool receipt_printed);
+                            evt_err receipt_printed);
 /* A refund (退费) of a settled sale: what goes back where, all amounts positive. */
 typedef struct evt_ui_refund {
     const char *order_id;
@@ -62,7 +63,7 @@ typedef struct evt_ui_refund {
 /* The refund, where each part goes back: before the 2103 (done false: for the cashier to confirm;
  * a supervisor's PIN follows), or once refunded (done: the balance after it, the cash to hand
  * back, whether the refund receipt printed). */
-evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool receipt_printed);
+evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, evt_err receipt_printed);
 /* A screen of one or two lines (line, notice: NULL for none) with its hint: what finished
  * (a reprint: EVT_UI_SUCCESS, "[确认] 返回"), or what to do now (the refund's scan prompt). */
 evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
@@ -127,6 +128,6 @@ evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t m
                                      bool *confirmed);
 
 /* Labels for codes the platform sends. */
-const char *evt_ui_gender_label(const char *gend);       /* 1 -> 男 */
+const char *evt_ui_gender_label(const char *gend); /* 1 -> 男 */
 
 #endif /* EVT_UI_H */

@@ -1309,7 +1309,7 @@ static void failed_receipt_reprinted(void **state)
     assert_int_equal(f->t.counters.receipts_failed, 1);
     const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "结算成功");
     assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "结算单打印失败，可在功能菜单补打"));
+    assert_true(fake_ui_screen_has(s, "打印机缺纸：装纸后在功能菜单补打结算单"));
 
     /* Paper in: the receipt the customer never got is printed as the original ... */
     assert_int_equal(evt_txn_reprint(&f->t, r.msgid), EVT_OK);
@@ -1342,7 +1342,7 @@ static void receipt_failing_mid_job(void **state)
     assert_true(fake_sys_logged(&sys, "not printed: EVT_ERR_PRINTER_PAPER_OUT"));
     const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "结算成功");
     assert_non_null(s);
-    assert_true(fake_ui_screen_has(s, "结算单打印失败，可在功能菜单补打"));
+    assert_true(fake_ui_screen_has(s, "打印机缺纸：装纸后在功能菜单补打结算单"));
 
     assert_int_equal(evt_txn_reprint(&f->t, r.msgid), EVT_OK);
     assert_int_equal(f->prn.ended, 2);

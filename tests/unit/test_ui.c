@@ -171,8 +171,12 @@ static void split_shows_every_amount(void **state)
                                             "结算后个人账户余额：0.00",
                                             NULL};
     expect_screen(f, on_screen, NULL);
-    evt_ui_show_settled(&f->ui, &s, true, false);
-    assert_true(shown(f, "补打"));
+    evt_ui_show_settled(&f->ui, &s, true, EVT_ERR_PRINTER_IO);
+    assert_true(shown(f, "结算单打印失败（打印机故障），可在功能菜单补打"));
+    evt_ui_show_settled(&f->ui, &s, true, EVT_ERR_PRINTER_PAPER_OUT);
+    assert_true(shown(f, "打印机缺纸：装纸后在功能菜单补打结算单"));
+    evt_ui_show_settled(&f->ui, &s, true, EVT_OK);
+    assert_true(shown(f, "结算单已打印，请交顾客"));
     evt_sim_ui_close(f->sim);
 }
 
@@ -348,7 +352,7 @@ static void cancel_during_progress_is_not_taken_by_the_result(void **state)
     k->clock.now_ms = 6200; /* 2102 answered */
     evt_settlement s;
     sample_split(&s);
-    assert_int_equal(evt_ui_show_settled(&k->ui, &s, true, true), EVT_OK);
+    assert_int_equal(evt_ui_show_settled(&k->ui, &s, true, EVT_OK), EVT_OK);
     bool ok = true;
     assert_int_equal(evt_ui_wait_decision(&k->ui, 1000, &ok), EVT_ERR_TIMEOUT);
     assert_int_equal(k->next, 1);
