@@ -51,6 +51,18 @@ static evt_err ecr_store_save(void *ctx, const evt_ecr_result *result)
     return EVT_OK;
 }
 
+/* While the cashier is busy at the terminal (a sale, the menu, a refund), the POS is answered
+ * from every wait of the UI: a new order gets "busy" at once and never starts by itself later
+ * (docs/ecr-link.md). */
+static void answer_pos_while_busy(void *ctx)
+{
+    evt_app *app = ctx;
+    evt_err err = evt_ecr_serve_busy(&app->ecr, 0);
+    if (err != EVT_OK && err != EVT_ERR_TIMEOUT && err != EVT_ERR_NET_TIMEOUT) {
+        EVT_LOGW(MOD, "ECR link while busy: %s", evt_err_name(err));
+    }
+}
+
 static evt_err fail_start(evt_app *app, evt_err err, char *msg, size_t cap, const char *what)
 {
     snprintf(msg, cap, "%s: %s", what, evt_err_log_text(err));
@@ -135,6 +147,7 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
             return fail_start(app, err, msg, msg_cap, "ECR link");
         }
         app->ecr_open = true;
+        evt_ui_set_background(&app->ui, answer_pos_while_busy, app);
     }
 
     /* Sign-in failure is not fatal: the platform may be unreachable for a while, and every

@@ -875,7 +875,8 @@ static evt_err handle_sale(evt_ecr *ecr, line_reader *r, const uint8_t *text, si
         EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
         return send_result(ecr, &stored);
     }
-    if (ecr->order_open || ecr->external_busy) {
+    if (ecr->order_open || ecr->external_busy || out == NULL) {
+        /* out NULL: a pass of evt_ecr_serve_busy, which never hands an order out. */
         return send_busy(ecr, order_id);
     }
     /* Handed out: only now is the caller's order written (it holds the last receipt's order
@@ -1203,14 +1204,9 @@ static uint32_t pending_count(const evt_ecr *ecr)
     return n;
 }
 
-evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got)
+/* One pass of the link (evt_ecr_poll); out NULL answers every new sale "busy". */
+static evt_err poll_pass(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got)
 {
-    if (got != NULL) {
-        *got = false;
-    }
-    if (ecr == NULL || out == NULL || got == NULL || ecr->listener == NULL) {
-        return EVT_ERR_ARG;
-    }
     evt_err err = process_buffer(ecr, out, got);
     if (*got || err != EVT_OK) {
         return err;
@@ -1242,4 +1238,24 @@ evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *go
         }
     }
     return err != EVT_OK ? err : listen_err;
+}
+
+evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got)
+{
+    if (got != NULL) {
+        *got = false;
+    }
+    if (ecr == NULL || out == NULL || got == NULL || ecr->listener == NULL) {
+        return EVT_ERR_ARG;
+    }
+    return poll_pass(ecr, timeout_ms, out, got);
+}
+
+evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms)
+{
+    if (ecr == NULL || ecr->listener == NULL) {
+        return EVT_ERR_ARG;
+    }
+    bool got = false;
+    return poll_pass(ecr, timeout_ms, NULL, &got);
 }

@@ -121,6 +121,8 @@ evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt
         if (now - start >= t->scan_timeout_ms) {
             return EVT_TXN_SCAN_TIMED_OUT;
         }
+        /* The POS is answered while the patient opens the code (an order now is "busy"). */
+        evt_ui_background(t->ui);
         uint8_t buf[TXN_SCAN_BYTES];
         size_t len = 0;
         evt_scan_source source = EVT_SCAN_SERIAL;

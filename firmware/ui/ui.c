@@ -21,6 +21,26 @@ void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal, const evt_hal_sys *sys)
     ui->sys = sys;
 }
 
+void evt_ui_set_background(evt_ui *ui, void (*fn)(void *ctx), void *ctx)
+{
+    ui->background = fn;
+    ui->background_ctx = ctx;
+}
+
+void evt_ui_background(evt_ui *ui)
+{
+    if (ui->background != NULL) {
+        ui->background(ui->background_ctx);
+    }
+}
+
+/* One key-wait slice of any wait: the background work first (ui.h), then the keypad. */
+static evt_err read_key(evt_ui *ui, uint32_t timeout_ms, evt_key_event *ev)
+{
+    evt_ui_background(ui);
+    return ui->hal->read_key(ui->hal->ctx, timeout_ms, ev);
+}
+
 /* True when the key answers a screen drawn at drawn_ms: pressed after it appeared. A key
  * stamped in the same millisecond as the draw cannot have been a reaction to it. QUIT is the
  * board asking to stop, whenever it was pressed. */
@@ -310,7 +330,7 @@ evt_err evt_ui_wait_decision_guarded(evt_ui *ui, uint32_t timeout_ms, uint32_t m
         uint32_t slice =
             timeout_ms - waited < UI_KEY_SLICE_MS ? timeout_ms - waited : UI_KEY_SLICE_MS;
         evt_key_event ev = {0};
-        evt_err err = ui->hal->read_key(ui->hal->ctx, slice, &ev);
+        evt_err err = read_key(ui, slice, &ev);
         waited += slice;
         if (err == EVT_ERR_TIMEOUT) {
             continue;
@@ -376,7 +396,7 @@ static evt_err read_digits(evt_ui *ui, uint32_t timeout_ms, char *out, size_t ca
     const uint64_t entry_drawn_ms = ui->drawn_ms;
     while (idle < timeout_ms) {
         evt_key_event ev = {0};
-        evt_err err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
+        evt_err err = read_key(ui, UI_KEY_SLICE_MS, &ev);
         if (err == EVT_ERR_TIMEOUT) {
             idle += UI_KEY_SLICE_MS;
             continue;
@@ -485,7 +505,7 @@ evt_err evt_ui_choose(evt_ui *ui, const char *title, const char *const *options,
     const uint64_t drawn_ms = ui->drawn_ms;
     for (uint32_t waited = 0; waited < timeout_ms; waited += UI_KEY_SLICE_MS) {
         evt_key_event ev = {0};
-        err = ui->hal->read_key(ui->hal->ctx, UI_KEY_SLICE_MS, &ev);
+        err = read_key(ui, UI_KEY_SLICE_MS, &ev);
         if (err == EVT_ERR_TIMEOUT) {
             continue;
         }

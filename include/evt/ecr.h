@@ -164,12 +164,21 @@ void evt_ecr_close(evt_ecr *ecr);
  * then already been sent {"type":"ack"}. Messages already buffered are handled before waiting.
  * *out is written only when a sale is handed out (*got = true): a message answered by the link
  * itself (malformed, busy, stored result) leaves it as it was, so it may be the one order buffer
- * that still holds the last receipt's order (evt_txn_order). Connection loss, an unauthenticated line or a failed reply only cost that
- * connection (the link keeps listening) and are not errors. Errors: EVT_ERR_ARG; EVT_ERR_NOMEM
- * when a message did not fit the arena (it was answered with an error if possible); listener
- * errors from the driver other than a timeout.
+ * that still holds the last receipt's order (evt_txn_order). Connection loss, an unauthenticated
+ * line or a failed reply only cost that connection (the link keeps listening) and are not errors.
+ * Errors: EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered with an
+ * error if possible); listener errors from the driver other than a timeout.
  */
 evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got);
+
+/*
+ * A pass of evt_ecr_poll while the terminal cannot take an order (a sale, the function menu, a
+ * refund are on the screen): the POS is answered at once — a new sale "busy" (or its stored
+ * result, as always), status queries and resends as usual, pairing goes on — and no order is
+ * handed out, so nothing waits in the link to start by itself later. The UI's wait loops call
+ * it through the app (evt_ui_set_background). Errors as evt_ecr_poll's.
+ */
+evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms);
 
 /*
  * Finishes a sale: saves result in the store (any status except busy) and sends it to the

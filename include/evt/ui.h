@@ -27,10 +27,22 @@ typedef struct evt_ui {
     const evt_hal_sys *sys; /* monotonic clock: when each screen was drawn */
     evt_ui_screen current;  /* last screen shown (tests and redraws) */
     uint64_t drawn_ms;      /* when current was drawn (sys->monotonic_ms after show returned) */
+    void (*background)(void *ctx); /* evt_ui_set_background */
+    void *background_ctx;
 } evt_ui;
 
 /* sys gives the clock keys are stamped on (evt_key_event.pressed_ms). */
 void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal, const evt_hal_sys *sys);
+
+/*
+ * Work that must go on while the cashier is busy at the terminal: fn runs once per key-wait
+ * slice of every wait (decisions, menus, entries, the scan wait), and must not block. The app
+ * answers the POS with it (evt_ecr_serve_busy), so an order sent during a sale or the menu is
+ * told "busy" at once instead of waiting in the link. NULL fn: nothing.
+ */
+void evt_ui_set_background(evt_ui *ui, void (*fn)(void *ctx), void *ctx);
+/* Runs the background work once (the wait loops outside evt_ui call it per slice too). */
+void evt_ui_background(evt_ui *ui);
 
 /* Idle: terminal ready, institution and operator, pending reversals if any. */
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,

@@ -122,6 +122,9 @@ static evt_err ui_show(void *ctx, const evt_ui_screen *screen)
     fake_ui *u = ctx;
     u->history[u->shown % FAKE_UI_HISTORY] = *screen;
     u->shown++;
+    if (u->on_show != NULL) {
+        u->on_show(u->on_show_arg, screen);
+    }
     return EVT_OK;
 }
 

@@ -70,6 +70,10 @@ typedef struct fake_ui {
     size_t key_head, key_count;
     bool auto_ack; /* default true */
     unsigned key_reads;
+    /* Called after every screen is shown (a test acts at the moment a screen appears, e.g. the
+     * POS sends an order while the menu is open). */
+    void (*on_show)(void *arg, const evt_ui_screen *screen);
+    void *on_show_arg;
 } fake_ui;
 
 void fake_ui_init(fake_ui *u, fake_sys *clock);

@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "arena_fixture.h"
 #include "evt/app.h"
 #include "evt/arena.h"
@@ -24,6 +29,7 @@
 #include "evt/log.h"
 #include "evt/orders.h"
 #include "evt/proto.h"
+#include "ecr_pos.h"
 #include "fake_hal.h"
 #include "ram_nor.h"
 #include "sale_script.h"
@@ -606,6 +612,111 @@ static void keyed_entry_checks_what_is_typed(void **state)
 
 /* ---- program -------------------------------------------------------------------------------- */
 
+/* ---- the POS while the cashier is busy ------------------------------------------------------ */
+
+#define POS_SALE                                                                                   \
+    "{\"v\":2,\"type\":\"sale\",\"order_id\":\"POS-BUSY-1\",\"use_personal_account\":true,"        \
+    "\"items\":[{\"med_list_codg\":\"XJ01CAA040A001010100001\",\"medins_list_codg\":\"YP0001\","   \
+    "\"name\":\"阿莫西林胶囊\",\"qty\":1,\"price\":\"15.90\"}],\"total\":\"15.90\"}\n"
+
+typedef struct busy_pos {
+    fx *f;
+    ecr_pos pos;
+    bool sent;
+} busy_pos;
+
+static void pos_key(uint8_t key[32])
+{
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(0x40 + i);
+    }
+}
+
+/* A loopback port nobody listens on right now, for the terminal's ECR link. */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static const char *pump_app(ecr_pos *p, char *out, size_t cap, void *arg)
+{
+    fx *f = arg;
+    for (int i = 0; i < 200; i++) { /* bounded */
+        const char *line = ecr_pos_take_line(p, out, cap);
+        if (line != NULL) {
+            return line;
+        }
+        bool quit = false;
+        step(f, 20, &quit);
+    }
+    fail_msg("no reply from the terminal");
+    return NULL;
+}
+
+/* The POS sends its order the moment the function menu is on the screen. */
+static void send_when_menu_opens(void *arg, const evt_ui_screen *screen)
+{
+    busy_pos *b = arg;
+    if (!b->sent && strstr(screen->title, MENU) != NULL) {
+        b->sent = true;
+        ecr_pos_send(&b->pos, POS_SALE);
+    }
+}
+
+/* An order sent while the cashier is in the menu is answered "busy" at once, from the menu's
+ * own wait, and is not started by itself once the menu closes (issue 7: the POS is never kept
+ * waiting, nothing queued). */
+static void order_during_the_menu_is_answered_busy(void **state)
+{
+    fx *f = fixture(state);
+    uint16_t port = free_port();
+    char extra[160] = "ecr_bind = 127.0.0.1\n";
+    snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+             "ecr_port = %u\necr_key = ", (unsigned)port);
+    uint8_t key[32];
+    pos_key(key);
+    for (int i = 0; i < 32; i++) {
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%02x", key[i]);
+    }
+    strcat(extra, "\n");
+    ss_config_text(f->config, sizeof f->config, tls_ts_port(f->srv), extra);
+    start(f);
+    static busy_pos b;
+    memset(&b, 0, sizeof b);
+    b.f = f;
+    ecr_pos_connect(&b.pos, port, key);
+    char line[1024];
+    ecr_pos_pair(&b.pos, pump_app, f, line, sizeof line);
+    f->ui.on_show = send_when_menu_opens;
+    f->ui.on_show_arg = &b;
+    fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
+    fake_ui_key(&f->ui, MENU, EVT_KEY_CANCEL);
+    step_through_keys(f);
+    assert_true(b.sent);
+    /* Answered while the menu was open: the reply is there before the app polls the link
+     * again. */
+    const char *reply = ecr_pos_take_line(&b.pos, line, sizeof line);
+    assert_non_null(reply);
+    assert_non_null(strstr(reply, "\"order_id\":\"POS-BUSY-1\""));
+    assert_non_null(strstr(reply, "\"status\":\"busy\""));
+    /* Back at idle, the order does not start by itself. */
+    for (int i = 0; i < 5; i++) {
+        bool quit = false;
+        step(f, 20, &quit);
+    }
+    assert_int_equal(fake_ui_seen(&f->ui, "请出示医保电子凭证"), 0);
+    assert_null(ecr_pos_take_line(&b.pos, line, sizeof line));
+    f->ui.on_show = NULL;
+    ecr_pos_close(&b.pos);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -649,6 +760,7 @@ int main(void)
         APP_TEST(order_status_for_every_state),
         APP_TEST(menu_reprint_and_keyed_sale),
         APP_TEST(keyed_entry_checks_what_is_typed),
+        APP_TEST(order_during_the_menu_is_answered_busy),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -384,6 +384,26 @@ static void test_external_busy(void **state)
     open_sale_a();
 }
 
+/* While the cashier is busy at the terminal, the app runs evt_ecr_serve_busy from its waits:
+ * a sale is answered "busy" at once though no order is open, nothing is handed out, and the
+ * same sale is not waiting in the link afterwards. */
+static void test_serve_busy_answers_and_hands_nothing_out(void **state)
+{
+    (void)state;
+    ecr_pos_send(&fx.pos, SALE_A);
+    char line[1024];
+    const char *reply = NULL;
+    for (int i = 0; i < 200 && reply == NULL; i++) { /* bounded; the line is on loopback */
+        assert_int_equal(evt_ecr_serve_busy(&fx.ecr, 10), EVT_OK);
+        reply = ecr_pos_take_line(&fx.pos, line, sizeof line);
+    }
+    assert_non_null(reply);
+    assert_contains(reply, "\"status\":\"busy\"");
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    no_more_replies(); /* a normal poll now finds no order left over */
+    open_sale_a();     /* sent again once the cashier is free, it is taken */
+}
+
 typedef struct bad_case {
     const char *line;
     const char *error;
@@ -1421,6 +1441,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_written_only_when_handed_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_can_retry_unknown_cannot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_external_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_busy_answers_and_hands_nothing_out, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines_keep_link_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_members, setup, teardown),
