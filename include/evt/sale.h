@@ -80,4 +80,16 @@ typedef struct evt_settlement {
     bool balc_present;
 } evt_settlement;
 
+/* An outpatient visit's fee lines as the platform classified them (the 2204 answers' result[],
+ * one entry per line), summed as they passed: what the cashier is shown, in memory that does not
+ * grow with the visit. */
+typedef struct evt_fee_summary {
+    uint32_t lines;
+    uint32_t by_class[3];      /* chrgitm_lv 01 甲, 02 乙, 03 丙 */
+    evt_fen amount;            /* det_item_fee_sumamt */
+    evt_fen fulamt_ownpay_amt; /* 丙: all the patient's own */
+    evt_fen overlmt_amt;       /* above the price ceiling (pric_uplmt_amt) */
+    evt_fen preselfpay_amt;    /* 乙's first self-paid share (the line's selfpay_prop) */
+} evt_fee_summary;
+
 #endif /* EVT_SALE_H */
