@@ -390,6 +390,18 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
         if (err != EVT_OK && err != EVT_ERR_TIMEOUT) {
             EVT_LOGW(MOD, "ECR link: %s", evt_err_name(err));
         }
+        const evt_visit *visit = got ? evt_ecr_visit(&app->ecr) : NULL;
+        if (visit != NULL) {
+            /* An outpatient visit from the HIS: its fee lines come batch by batch. */
+            evt_ecr_result result;
+            evt_txn_clinic_visit(&app->txn, visit, evt_ecr_visit_fees, &app->ecr, &result);
+            if (evt_ecr_reply(&app->ecr, &result) != EVT_OK) {
+                EVT_LOGW(MOD, "visit %s: result not delivered to the HIS", result.order_id);
+            }
+            app->idle_shown = false;
+            *quit = app->txn.quit_requested;
+            return EVT_OK;
+        }
         if (got) {
             serve_order(app, evt_txn_order(&app->txn), true);
             *quit = app->txn.quit_requested;

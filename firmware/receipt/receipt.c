@@ -660,8 +660,10 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
         qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
-    line_text(&j,
-              r->kind == EVT_RECEIPT_REFUND ? "退费凭证，补打凭此码办理" : "退费、补打凭此码办理");
+    /* A visit's settlement is cancelled (2208) at the HIS's request, not from this code. */
+    line_text(&j, r->kind == EVT_RECEIPT_REFUND   ? "退费凭证，补打凭此码办理"
+                  : r->kind == EVT_RECEIPT_CLINIC ? "门诊结算凭证"
+                                                  : "退费、补打凭此码办理");
     if (r->reprint) {
         line_text(&j, "重打印");
     }

@@ -386,10 +386,10 @@ evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_
     if (!visit_valid(visit)) {
         return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
     }
-    if (visit->line_count > EVT_TXN_VISIT_MAX_LINES ||
+    if (visit->line_count > EVT_VISIT_MAX_LINES ||
         (t->cfg->order_max_total > 0 && visit->total > t->cfg->order_max_total)) {
         char detail[64];
-        snprintf(detail, sizeof detail, "一次就诊最多 %u 项费用明细", EVT_TXN_VISIT_MAX_LINES);
+        snprintf(detail, sizeof detail, "一次就诊最多 %u 项费用明细", EVT_VISIT_MAX_LINES);
         evt_txn_show_error_and_wait(t, "不能开始就诊结算", EVT_ERR_ORDER_TOO_LARGE, detail);
         return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE,
                                          detail);

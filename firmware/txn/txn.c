@@ -511,6 +511,9 @@ evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *o
 {
     evt_order_record rec;
     evt_err err = evt_orders_get(t->journal, order_id, &rec);
+    if (err == EVT_ERR_NOT_FOUND) { /* an outpatient visit's, by its visit id */
+        err = evt_orders_book_get(t->journal, EVT_ORDERS_VISITS, order_id, &rec);
+    }
     if (err == EVT_ERR_JOURNAL_CORRUPT) {
         memset(out, 0, sizeof *out);
         snprintf(out->order_id, sizeof out->order_id, "%s", order_id);

@@ -48,7 +48,8 @@
 #define EVT_ECR_AUTH_LINE_MAX    320   /* bytes of an auth line (a few fields and the MAC) */
 #define EVT_ECR_AUTH_TIMEOUT_MS  5000  /* a connection must authenticate within this */
 #define EVT_ECR_ITEM_QTY_MAX     99999
-#define EVT_ECR_MESSAGE_BYTES    192 /* Chinese message for the POS operator, UTF-8 */
+#define EVT_ECR_MESSAGE_BYTES    192   /* Chinese message for the POS operator, UTF-8 */
+#define EVT_ECR_FEES_TIMEOUT_MS  30000 /* the HIS answers a "fees" request within this */
 
 typedef enum evt_ecr_status {
     EVT_ECR_SETTLED, /* money moved; setl_id and the split are valid */
@@ -140,7 +141,14 @@ typedef struct evt_ecr {
     evt_ecr_conn client; /* the authenticated POS connection (sock NULL when none) */
     evt_ecr_conn pending[EVT_ECR_PENDING_MAX];
     uint8_t pending_buf[EVT_ECR_PENDING_MAX][EVT_ECR_AUTH_LINE_MAX + 2];
-    bool order_open;    /* an order was handed to the app and has no reply yet */
+    bool order_open; /* an order was handed to the app and has no reply yet */
+    /* The open order is an outpatient visit (its header here), fed batch by batch. */
+    bool visit_open;
+    evt_visit visit;
+    uint32_t fees_batch; /* the batch asked for last */
+    evt_order *fees_out; /* where the asked batch goes (NULL: none asked) */
+    bool fees_got, fees_last;
+    evt_err fees_err;   /* the HIS's batch was refused: the visit is given up */
     bool external_busy; /* the cashier runs a sale that did not come from the POS */
     char open_order_id[EVT_ORDER_ID_BYTES];
     uint32_t send_timeout_ms;
@@ -164,10 +172,10 @@ void evt_ecr_close(evt_ecr *ecr);
  * then already been sent {"type":"ack"}. Messages already buffered are handled before waiting.
  * *out is written only when a sale is handed out (*got = true): a message answered by the link
  * itself (malformed, busy, stored result) leaves it as it was, so it may be the one order buffer
- * that still holds the last receipt's order (evt_txn_order). Connection loss, an unauthenticated line or a failed reply only cost that
- * connection (the link keeps listening) and are not errors. Errors: EVT_ERR_ARG; EVT_ERR_NOMEM
- * when a message did not fit the arena (it was answered with an error if possible); listener
- * errors from the driver other than a timeout.
+ * that still holds the last receipt's order (evt_txn_order). Connection loss, an unauthenticated
+ * line or a failed reply only cost that connection (the link keeps listening) and are not errors.
+ * Errors: EVT_ERR_ARG; EVT_ERR_NOMEM when a message did not fit the arena (it was answered with an
+ * error if possible); listener errors from the driver other than a timeout.
  */
 evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *got);
 
@@ -179,6 +187,19 @@ evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *go
  * the store's error if saving failed; EVT_ERR_ARG.
  */
 evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
+
+/* The visit handed out by the last evt_ecr_poll that set *got (its *out left alone), or NULL
+ * when that was a sale. */
+const evt_visit *evt_ecr_visit(const evt_ecr *ecr);
+
+/*
+ * The next batch of the open visit's fee lines (an evt_visit_next_fn: ctx is the evt_ecr): asks
+ * the HIS with a "fees" line and reads its answer into batch, at most EVT_ORDER_MAX_ITEMS lines
+ * (docs/ecr-link.md, "visit"). Meanwhile status queries are answered and other orders get
+ * "busy". EVT_ERR_TIMEOUT after EVT_ECR_FEES_TIMEOUT_MS, EVT_ERR_NET_CLOSED when the HIS is
+ * gone, the refusal's code when its batch was malformed (it was told why).
+ */
+evt_err evt_ecr_visit_fees(void *ecr, evt_order *batch, bool *last);
 
 /* While set, new ECR sales are answered "busy" (a keyed sale is running at the counter). */
 void evt_ecr_set_external_busy(evt_ecr *ecr, bool busy);

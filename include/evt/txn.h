@@ -181,20 +181,6 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
  * record ("vopen" in the journal, written before the 2201 leaves) lets a visit cut by a power
  * cut be undone or found finished at the next start (evt_txn_clinic_recover).
  */
-#define EVT_TXN_VISIT_MAX_LINES 2000u /* fee lines of one visit (the platform's limit) */
-
-typedef struct evt_visit {
-    char visit_id[EVT_ORDER_ID_BYTES]; /* the HIS's id, 1..30: the visit's key in the order book */
-    char ipt_otp_no[31];               /* the HIS's outpatient number (unique per institution) */
-    char med_type[3];                  /* "11" general outpatient, "14" chronic/special */
-    char dise_codg[31];                /* required for 14 */
-    char dise_name[101];
-    char dept_code[31], dept_name[51], atddr_no[31], dr_name[51], caty[11];
-    bool use_personal_account; /* acct_used_flag */
-    uint32_t line_count;       /* the fee lines the HIS announced, 1..EVT_TXN_VISIT_MAX_LINES */
-    evt_fen total;             /* their total */
-} evt_visit;
-
 /* Fills batch (its lines cleared, order_id the visit's) with the visit's next fee lines, at most
  * EVT_ORDER_MAX_ITEMS (evt_order_add_item); *last set with the visit's final batch. An error
  * abandons the visit (2202). */
@@ -203,7 +189,7 @@ typedef evt_err (*evt_visit_next_fn)(void *ctx, evt_order *batch, bool *last);
 /*
  * Runs one outpatient visit with the cashier's screens; *result as for a sale (the visit id as
  * order_id, the 2207's msgid). Refused before anything is scanned: a bad header, more lines than
- * EVT_TXN_VISIT_MAX_LINES (EVT_ERR_ORDER_TOO_LARGE), a visit id already settled or in doubt, no
+ * EVT_VISIT_MAX_LINES (EVT_ERR_ORDER_TOO_LARGE), a visit id already settled or in doubt, no
  * room in the journal, an earlier visit not yet undone.
  */
 evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_fn next, void *ctx,

@@ -14,9 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "evt/arena.h"
 #include "evt/journal.h"
 #include "evt/receipt.h"
+#include "ecr_pos.h"
 #include "harness.h"
 
 #define CONSULT      "001102000010000"         /* 甲, ceiling 10.00 */
@@ -204,7 +210,7 @@ static void visit_of_300_lines_in_batches(void **state)
 
     /* Over the limit: refused with a clear message before a code is spent. */
     evt_visit big;
-    visit_make(&big, "V-BIG", "MZ1301", "11", "", EVT_TXN_VISIT_MAX_LINES + 1, Y(9000, 0));
+    visit_make(&big, "V-BIG", "MZ1301", "11", "", EVT_VISIT_MAX_LINES + 1, Y(9000, 0));
     assert_int_equal(evt_app_visit(f->t.app, &big, his_next, &h, &r), EVT_ERR_ORDER_TOO_LARGE);
     assert_non_null(strstr(r.message, "2000"));
     assert_int_equal(emu_handled_count(&f->e, "2201"), 1);
@@ -357,6 +363,114 @@ static void power_cut_as_the_settlement_is_recorded(void **state)
     assert_int_equal(emu_count(&f->e, "cancelled_visits"), 1);
 }
 
+/* ---- the visit from the HIS over the ECR link ---------------------------------------------- */
+
+static term *ecr_term;
+
+static const char *step_until_line(ecr_pos *p, char *out, size_t cap, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        const char *line = ecr_pos_take_line(p, out, cap);
+        if (line != NULL) {
+            return line;
+        }
+        bool quit = false;
+        evt_app_step(ecr_term->app, 10, &quit);
+    }
+    fail_msg("no line from the terminal's ECR link");
+    return NULL;
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        port = ntohs(sa.sin_port);
+    }
+    close(fd);
+    return port;
+}
+
+/* The HIS sends the visit of 300 lines: its header, then three batches of 100 as the terminal
+ * asks for them (sent ahead here: each waits in the connection until asked for). The terminal
+ * settles it, the HIS gets the result with the split. */
+static void visit_from_the_his_over_the_ecr_link(void **state)
+{
+    fixture *f = *state;
+    uint8_t key[32];
+    char cfg[256], *p = cfg;
+    uint16_t port = free_port();
+    assert_int_not_equal(port, 0);
+    p += sprintf(p, "ecr_port = %u\necr_key = ", port);
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(0x3C ^ (i * 5));
+        p += sprintf(p, "%02x", key[i]);
+    }
+    sprintf(p, "\n");
+    term_options opt = {.keys = VISIT_KEYS, .extra_config = cfg, .ui_stall_limit = 100000};
+    start(f, NULL, &opt);
+    ecr_term = &f->t;
+    ecr_pos hisc;
+    char line[4096];
+    ecr_pos_connect(&hisc, port, key);
+    ecr_pos_pair(&hisc, step_until_line, NULL, line, sizeof line);
+
+    static char text[4 * 16384];
+    char *w = text;
+    w += sprintf(w, "{\"v\":2,\"type\":\"visit\",\"order_id\":\"HIS-V-300\",\"ipt_otp_no\":"
+                    "\"MZ2300\",\"med_type\":\"11\",\"dise_codg\":\"\",\"dise_name\":\"\","
+                    "\"dept_code\":\"A03\",\"dept_name\":\"内科\",\"atddr_no\":\"D01\","
+                    "\"dr_name\":\"刘医生\",\"caty\":\"A03\",\"use_personal_account\":true,"
+                    "\"lines\":300,\"total\":\"350.00\"}\n");
+    static const char *const codes[] = {BLOOD, HBA1C, UNLISTED};
+    static const char *const prices[] = {"1.00", "2.00", "0.50"};
+    for (int b = 1; b <= 3; b++) {
+        w += sprintf(w,
+                     "{\"v\":2,\"type\":\"fees\",\"order_id\":\"HIS-V-300\",\"batch\":%d,"
+                     "\"items\":[",
+                     b);
+        for (int i = 0; i < 100; i++) {
+            int k = ((b - 1) * 100 + i) % 3;
+            w += sprintf(w,
+                         "%s{\"med_list_codg\":\"%s\",\"medins_list_codg\":\"H-%d\","
+                         "\"name\":\"费\",\"qty\":1,\"price\":\"%s\"}",
+                         i ? "," : "", codes[k], k, prices[k]);
+        }
+        w += sprintf(w, "],\"last\":%s}\n", b == 3 ? "true" : "false");
+    }
+    show_code(f, "employee");
+    ecr_pos_send(&hisc, text);
+    assert_string_equal(step_until_line(&hisc, line, sizeof line, NULL),
+                        "{\"v\":2,\"type\":\"ack\",\"order_id\":\"HIS-V-300\"}");
+    for (int b = 1; b <= 3; b++) {
+        char want[128];
+        snprintf(want, sizeof want,
+                 "{\"v\":2,\"type\":\"fees\",\"order_id\":\"HIS-V-300\","
+                 "\"batch\":%d}",
+                 b);
+        assert_string_equal(step_until_line(&hisc, line, sizeof line, NULL), want);
+    }
+    const char *result = step_until_line(&hisc, line, sizeof line, NULL);
+    assert_non_null(strstr(result, "\"status\":\"settled\""));
+    assert_non_null(strstr(result, "\"total\":\"350.00\""));
+    assert_non_null(strstr(result, "\"fund\":\"140.00\""));
+    assert_non_null(strstr(result, "\"account\":\"210.00\""));
+    assert_int_equal(emu_count(&f->e, "live_fee_lines"), 300);
+    assert_int_equal(emu_count(&f->e, "live_amount"), Y(350, 0));
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), Y(2790, 0));
+
+    /* The HIS asks for the visit's status: the stored result. */
+    ecr_pos_send(&hisc, "{\"v\":2,\"type\":\"status\",\"order_id\":\"HIS-V-300\"}\n");
+    assert_non_null(strstr(step_until_line(&hisc, line, sizeof line, NULL), "\"settled\""));
+    ecr_pos_close(&hisc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +481,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(power_cut_during_the_fee_lines_undone_at_start, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(power_cut_as_the_settlement_is_recorded, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(visit_from_the_his_over_the_ecr_link, it_setup,
                                         it_teardown),
     };
     if (getenv("EVT_TEST_FILTER") != NULL) {
