@@ -267,6 +267,30 @@ static void abandoned_visit_is_unregistered(void **state)
     assert_split(&r, Y(18, 0), Y(9, 0), Y(9, 0), 0, 0);
 }
 
+/* The first batch's 2204 is processed but its answer cut: the lines may be stored, so the batch
+ * is undone (2205) and sent again — the platform then holds each line once, and the visit
+ * settles to the fen. */
+static void lost_fee_answer_undone_and_sent_again(void **state)
+{
+    fixture *f = *state;
+    start(f, VISIT_KEYS, NULL);
+    const fee lines[] = {{BLOOD, 1, Y(1, 0)}, {HBA1C, 1, Y(2, 0)}, {UNLISTED, 1, Y(0, 50)}};
+    his h = {.lines = lines, .count = 3, .total = 150, .batch_max = 100};
+    evt_visit v;
+    visit_make(&v, "V-2205", "MZ1205", "11", "", 150, Y(175, 0));
+    assert_int_equal(emu_fault(&f->e, "2204", "close_mid", NULL, 1), 0);
+    show_code(f, "employee");
+    evt_ecr_result r;
+    assert_int_equal(evt_app_visit(f->t.app, &v, his_next, &h, &r), EVT_OK);
+    assert_int_equal(emu_handled_count(&f->e, "2205"), 1);
+    assert_int_equal(emu_handled_count(&f->e, "2204"), 3); /* the cut one, again, the second */
+    assert_int_equal(emu_count(&f->e, "live_fee_lines"), 150);
+    /* 50 × 1.00 甲 + 50 × 2.00 乙 (0.20 first self-paid each) + 50 × 0.50 丙:
+     * scope 50 + 90 = 140.00, fund 50 % = 70.00 */
+    assert_split(&r, Y(175, 0), Y(70, 0), Y(105, 0), 0, 0);
+    assert_int_equal(emu_count(&f->e, "live_amount"), Y(175, 0));
+}
+
 /* The power goes as the second batch is handed over: the terminal cannot write its journal any
  * more (every request's msgid is journalled first, so nothing more leaves). At the next start
  * the open visit is found in the journal and its registration undone (2202): the first batch's
@@ -478,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(visit_of_300_lines_in_batches, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(chronic_visit, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(abandoned_visit_is_unregistered, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(lost_fee_answer_undone_and_sent_again, it_setup,
+                                        it_teardown),
         cmocka_unit_test_setup_teardown(power_cut_during_the_fee_lines_undone_at_start, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(power_cut_as_the_settlement_is_recorded, it_setup,
