@@ -133,7 +133,10 @@ static void assert_split(const evt_ecr_result *r, evt_fen total, evt_fen fund, e
 static void general_visit_with_mixed_classes(void **state)
 {
     fixture *f = *state;
-    start(f, VISIT_KEYS, NULL);
+    start(f,
+          VISIT_KEYS "就绪 => MENU\n功能菜单 => TYPE:2\n补打：选择今日结算单 => TYPE:1\n"
+                     "结算单已补打 => OK\n",
+          NULL);
     const fee lines[] = {
         {CONSULT, 1, Y(15, 0)},   /* ceiling 10.00: 5.00 over the limit */
         {BLOOD, 1, Y(18, 0)},     /* 甲 within */
@@ -180,6 +183,18 @@ static void general_visit_with_mixed_classes(void **state)
     assert_int_equal(again.status, EVT_ECR_SETTLED);
     assert_string_equal(again.setl_id, r.setl_id);
     assert_int_equal(emu_handled_count(&f->e, "2207"), 1);
+
+    /* [功能] → 补打: the visit is listed as 门诊 and its receipt printed again, the same. */
+    assert_true(term_run_script(&f->t, 300));
+    assert_true(term_screen_seen(&f->t, "门诊 张*国 118.00元 V-MIXED-1"));
+    char path[PATH_MAX], qr2[EVT_RECEIPT_REF_MAX];
+    snprintf(path, sizeof path, "%s/%s-2.bin", f->t.print_dir, r.msgid);
+    assert_int_equal(term_receipt(&f->t, path, &text, qr2, sizeof qr2), 0);
+    assert_non_null(strstr(text, "门诊结算单"));
+    assert_non_null(strstr(text, "重打印"));
+    assert_non_null(strstr(text, "77.00"));
+    assert_string_equal(qr2, qr);
+    free(text);
 }
 
 /* 300 lines: three batches of 100, the terminal's memory the same after the first batch as at
