@@ -12,7 +12,9 @@
 #                                  policy-scope share
 #   4. serial scanner, own code    王丽华
 # then (sim board) the cashier refunds sale 3 from the function menu: [功能] → 退费：从今日交易中
-# 选择, the supervisor's PIN (demo PIN 246810), and both accounts get their share back.
+# 选择, the supervisor's PIN (demo PIN 246810), and both accounts get their share back; and the
+# clinic's HIS sends an outpatient visit (门诊) over the same link — its header, then its four
+# fee lines in two batches as the terminal asks for them — which 张建国 settles with his code.
 # Codes 1-3 arrive as phone-screen photos in the camera's scan directory (zbar decodes them),
 # code 4 as a text line from the serial scan engine. The cashier's confirmations come from a
 # key script. Receipts (ESC/POS .bin + PNG preview) are left in out/demo/receipts/.
@@ -170,6 +172,9 @@ if [ "$BOARD" = sim ]; then
 请确认退费 => OK
 主管密码 => DIGITS:246810
 退费成功 => OK
+请核对患者身份 => OK
+请确认结算金额 => OK
+结算成功 => OK
 KEYS
 
     mkfifo "$OUT/serial-scanner"
@@ -268,6 +273,22 @@ sale "serial scanner (串口扫码)" DEMO-0004 \
     stranger "" serial
 
 if [ "$BOARD" = sim ]; then
+    # The clinic's HIS: an outpatient visit (门诊) of four fee lines in two batches, once the
+    # cashier's refund above has finished (the menu answers the link "busy" while it is open).
+    for _ in $(seq 300); do
+        [ "$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)" -ge 5 ] && break
+        sleep 0.1
+    done
+    log "outpatient visit DEMO-V-0001 (门诊, general 11): 甲 over its ceiling, 甲, 乙, 丙 in two batches"
+    cat >"$OUT/visit-fees.jsonl" <<'FEES'
+{"items":[{"med_list_codg":"001102000010000","medins_list_codg":"MZ-001","name":"普通门诊诊查费","qty":1,"price":"15.00"},{"med_list_codg":"250101001000000","medins_list_codg":"JY-101","name":"血细胞分析","qty":1,"price":"18.00"}],"last":false}
+{"items":[{"med_list_codg":"250302002000000","medins_list_codg":"JY-302","name":"糖化血红蛋白测定","qty":1,"price":"60.00"},{"med_list_codg":"XA11GAV003A001010100777","medins_list_codg":"YP-777","name":"自费营养剂","qty":2,"price":"12.50"}],"last":true}
+FEES
+    "$VGEN" --emu "$EMU" --db "$DB" --person employee --out "$OUT/scan/DEMO-V-0001.png" --rotate 8 \
+        --noise 10 --seed "$RANDOM" >/dev/null
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --fees "$OUT/visit-fees.jsonl" \
+        --timeout 60 --json '{"type":"visit","order_id":"DEMO-V-0001","ipt_otp_no":"MZ20260001","med_type":"11","dise_codg":"","dise_name":"","dept_code":"A03","dept_name":"内科","atddr_no":"D001","dr_name":"刘医生","caty":"A03","use_personal_account":true,"lines":4,"total":"118.00"}' |
+        tee -a "$OUT/ecr-results.jsonl"
     sim_status=0
     wait "$SIM_PID" || sim_status=$?
     SIM_PID=""
@@ -277,18 +298,28 @@ if [ "$BOARD" = sim ]; then
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 5 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 5 receipts (4 sales, 1 refund)" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 6 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 6 receipts (4 sales, 1 refund, 1 visit)" >&2
         exit 1
     fi
     # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
-    # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only.
+    # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only (2983.76) — and
+    # by the visit's 77.00 below.
     refunded="$("$EMU" count --db "$DB" --what cancellations) $("$EMU" balance --db "$DB" --person parent) $("$EMU" balance --db "$DB" --person employee)"
-    if [ "$refunded" != "1 35.20 2983.76" ]; then
+    if [ "$refunded" != "1 35.20 2906.76" ]; then
         echo "demo: the refund did not restore the accounts (cancellations, parent, employee: $refunded)" >&2
         exit 1
     fi
-    log "refund of sale 3: parent 35.20 and employee 2983.76 again (1 cancellation)"
+    log "refund of sale 3: parent 35.20 again, employee 2983.76 before the visit (1 cancellation)"
+    # The visit: 118.00, fund 41.00 (50 % of the 82.00 in scope), own account 77.00; two 2204
+    # batches, no registration undone, its four lines live at the platform.
+    visit="$("$EMU" count --db "$DB" --what handled:2204) $("$EMU" count --db "$DB" --what cancelled_visits) $("$EMU" count --db "$DB" --what live_fee_lines)"
+    if [ "$visit" != "2 0 4" ] ||
+        ! grep -q '"order_id":"DEMO-V-0001".*"status":"settled".*"fund":"41.00","account":"77.00"' "$OUT/ecr-results.jsonl"; then
+        echo "demo: the outpatient visit did not settle as expected (2204s, undone, live lines: $visit)" >&2
+        exit 1
+    fi
+    log "outpatient visit DEMO-V-0001: 118.00 = fund 41.00 + own account 77.00, 4 fee lines in 2 batches"
 else
     mps2_quit "after the four sales" # the cashier ends the day; QEMU exits with status 0
     kill "$TAIL_PID" 2>/dev/null || true
@@ -315,7 +346,8 @@ told=$(grep '"type":"result"' "$OUT/ecr-results.jsonl" | while IFS= read -r line
     printf '%s %s %s %s %s\n' "$(amount total <<<"$line")" "$(amount fund <<<"$line")" \
         "$(amount account <<<"$line")" "$(amount mutual_aid <<<"$line")" "$(amount cash <<<"$line")"
 done)
-documented=$(awk -F'|' '/^\| (own code|亲情账户|共济|serial scanner)/ {
+# The outpatient visit's row is the sim board's only (the board runs the four sales).
+documented=$(awk -F'|' -v visit="$([ "$BOARD" = sim ] && echo 1)" '/^\| (own code|亲情账户|共济|serial scanner)/ || (visit && /^\| outpatient visit/) {
         out = ""
         for (i = 3; i <= 7; i++) {
             v = $i; gsub(/^ +| +$/, "", v); sub(/ .*/, "", v)
@@ -329,4 +361,4 @@ if [ "$told" != "$documented" ]; then
         "$documented" "$told" >&2
     exit 1
 fi
-log "the four splits match README.md's table"
+log "the splits match README.md's table"

@@ -157,6 +157,11 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
     if (err != EVT_OK) {
         EVT_LOGW(MOD, "sign-in failed (%s); will retry before the first sale", evt_err_name(err));
     }
+    /* A visit a power cut left open: finished or undone now (or after its reversal). */
+    err = evt_txn_clinic_recover(&app->txn);
+    if (err != EVT_OK) {
+        EVT_LOGW(MOD, "open visit not resolved yet (%s)", evt_err_name(err));
+    }
     evt_platform_disconnect(app->platform);
     evt_arena_stats mem;
     evt_arena_get_stats(&mem);
@@ -405,6 +410,18 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
         if (err != EVT_OK && err != EVT_ERR_TIMEOUT) {
             EVT_LOGW(MOD, "ECR link: %s", evt_err_name(err));
         }
+        const evt_visit *visit = got ? evt_ecr_visit(&app->ecr) : NULL;
+        if (visit != NULL) {
+            /* An outpatient visit from the HIS: its fee lines come batch by batch. */
+            evt_ecr_result result;
+            evt_txn_clinic_visit(&app->txn, visit, evt_ecr_visit_fees, &app->ecr, &result);
+            if (evt_ecr_reply(&app->ecr, &result) != EVT_OK) {
+                EVT_LOGW(MOD, "visit %s: result not delivered to the HIS", result.order_id);
+            }
+            app->idle_shown = false;
+            *quit = app->txn.quit_requested;
+            return EVT_OK;
+        }
         if (got) {
             serve_order(app, evt_txn_order(&app->txn), true);
             *quit = app->txn.quit_requested;
@@ -464,6 +481,14 @@ void evt_app_stop(evt_app *app)
 evt_err evt_app_order_status(evt_app *app, const char *order_id, evt_ecr_result *result)
 {
     return evt_txn_lookup_order(&app->txn, order_id, result);
+}
+
+evt_err evt_app_visit(evt_app *app, const evt_visit *visit, evt_visit_next_fn next, void *ctx,
+                      evt_ecr_result *result)
+{
+    evt_err err = evt_txn_clinic_visit(&app->txn, visit, next, ctx, result);
+    app->idle_shown = false;
+    return err;
 }
 
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)

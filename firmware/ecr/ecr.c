@@ -1,6 +1,7 @@
 /* evt_ecr: JSON-lines link to the pharmacy's POS software; protocol in docs/ecr-link.md. */
 #include "evt/ecr.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -359,6 +360,7 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
     }
     if (ecr->order_open && strcmp(ecr->open_order_id, result->order_id) == 0) {
         ecr->order_open = false;
+        ecr->visit_open = false;
     }
     EVT_LOGI(LOG_MOD, "order %s: %s (%s)", result->order_id, evt_ecr_status_name(result->status),
              evt_err_name(result->error));
@@ -379,24 +381,81 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
  */
 
 /* The messages a POS sends; a member's bit set says which of them may carry it. */
-enum { MSG_SALE, MSG_STATUS, MSG_AUTH, MSG_KINDS };
+enum { MSG_SALE, MSG_STATUS, MSG_AUTH, MSG_VISIT, MSG_FEES, MSG_KINDS };
 #define IN(msg) (1u << (msg))
 
 /* Members of the messages; anything else is refused, so a misspelt optional field (a "totl"
  * meant as the cross-check) cannot pass unnoticed. Newer fields come with a new "v". */
-enum { R_V, R_TYPE, R_ORDER_ID, R_ACCOUNT, R_ITEMS, R_TOTAL, R_SEQ, R_POS, R_NONCE, R_COUNT };
+enum {
+    R_V,
+    R_TYPE,
+    R_ORDER_ID,
+    R_ACCOUNT,
+    R_ITEMS,
+    R_TOTAL,
+    R_SEQ,
+    R_POS,
+    R_NONCE,
+    /* the visit's header (its texts in visit_texts order), then "fees" */
+    R_OTP,
+    R_MED_TYPE,
+    R_DISE_CODG,
+    R_DISE_NAME,
+    R_DEPT_CODE,
+    R_DEPT_NAME,
+    R_ATDDR_NO,
+    R_DR_NAME,
+    R_CATY,
+    R_LINES,
+    R_BATCH,
+    R_LAST,
+    R_COUNT
+};
 static const char *const root_keys[R_COUNT] = {
-    "v", "type", "order_id", "use_personal_account", "items", "total", "seq", "pos", "nonce"};
+    "v",         "type",       "order_id",  "use_personal_account",
+    "items",     "total",      "seq",       "pos",
+    "nonce",     "ipt_otp_no", "med_type",  "dise_codg",
+    "dise_name", "dept_code",  "dept_name", "atddr_no",
+    "dr_name",   "caty",       "lines",     "batch",
+    "last"};
+#define ALL_ORDERS (IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_VISIT) | IN(MSG_FEES))
+#define VISIT_TEXT IN(MSG_VISIT)
 static const uint8_t root_in[R_COUNT] = {
-    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* v */
-    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* type */
-    IN(MSG_SALE) | IN(MSG_STATUS),                /* order_id */
-    IN(MSG_SALE),                                 /* use_personal_account */
-    IN(MSG_SALE),                                 /* items */
-    IN(MSG_SALE),                                 /* total */
-    IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_AUTH), /* seq */
-    IN(MSG_AUTH),                                 /* pos */
-    IN(MSG_AUTH),                                 /* nonce */
+    ALL_ORDERS | IN(MSG_AUTH),    /* v */
+    ALL_ORDERS | IN(MSG_AUTH),    /* type */
+    ALL_ORDERS,                   /* order_id */
+    IN(MSG_SALE) | IN(MSG_VISIT), /* use_personal_account */
+    IN(MSG_SALE) | IN(MSG_FEES),  /* items */
+    IN(MSG_SALE) | IN(MSG_VISIT), /* total */
+    ALL_ORDERS | IN(MSG_AUTH),    /* seq */
+    IN(MSG_AUTH),                 /* pos */
+    IN(MSG_AUTH),                 /* nonce */
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,
+    VISIT_TEXT,    /* ipt_otp_no .. caty */
+    IN(MSG_VISIT), /* lines */
+    IN(MSG_FEES),  /* batch */
+    IN(MSG_FEES),  /* last */
+};
+
+/* The visit's texts, R_OTP onwards in this order: where each goes, and whether it may be "". */
+#define VISIT_FIELD(f, required)                                                                   \
+    {                                                                                              \
+        offsetof(evt_visit, f), sizeof(((evt_visit *)0)->f), required                              \
+    }
+static const struct {
+    uint16_t offset, cap;
+    bool required;
+} visit_texts[R_LINES - R_OTP] = {
+    VISIT_FIELD(ipt_otp_no, true), VISIT_FIELD(med_type, true),   VISIT_FIELD(dise_codg, false),
+    VISIT_FIELD(dise_name, false), VISIT_FIELD(dept_code, false), VISIT_FIELD(dept_name, false),
+    VISIT_FIELD(atddr_no, false),  VISIT_FIELD(dr_name, false),   VISIT_FIELD(caty, false),
 };
 
 /* Fields of an item, in the order they are checked and reported. */
@@ -452,6 +511,11 @@ typedef struct line_reader {
     evt_err item_err; /* the first problem of the items, in their order */
     char item_detail[DETAIL_BYTES];
     item_reader item;
+    evt_visit visit;       /* a visit header's texts as they came */
+    const char *visit_why; /* the first visit text's verdict (NULL: all fine so far) */
+    uint8_t visit_bad;     /* its member */
+    bool lines_ok, batch_ok;
+    int64_t lines, batch;
 } line_reader;
 
 static bool code_char(unsigned char c)
@@ -572,7 +636,7 @@ static void root_value(line_reader *r, const evt_json_value *v)
         break;
     case R_TYPE:
         if (v->kind == EVT_JSON_STRING) {
-            static const char *const types[MSG_KINDS] = {"sale", "status", "auth"};
+            static const char *const types[MSG_KINDS] = {"sale", "status", "auth", "visit", "fees"};
             r->type = find_key(v->text, types, MSG_KINDS);
             r->type = v->len == v->full_len && r->type != NO_MEMBER ? r->type : MSG_KINDS;
         }
@@ -593,7 +657,29 @@ static void root_value(line_reader *r, const evt_json_value *v)
     case R_ITEMS:
         r->in_items = v->kind == EVT_JSON_ARRAY;
         break;
-    default: /* use_personal_account: its kind is its value; pos: anything */
+    case R_LINES:
+    case R_BATCH: {
+        int64_t n = 0;
+        bool ok = v->kind == EVT_JSON_NUMBER &&
+                  evt_json_value_int(v, NULL, true, 1, INT64_MAX, &n, NULL, NULL) == EVT_OK;
+        *(m == R_LINES ? &r->lines : &r->batch) = n;
+        *(m == R_LINES ? &r->lines_ok : &r->batch_ok) = ok;
+        break;
+    }
+    default: /* use_personal_account, last: their kind is their value; pos: anything */
+        if (m >= R_OTP && m < R_LINES) {
+            unsigned f = m - R_OTP;
+            char *dst = (char *)&r->visit + visit_texts[f].offset;
+            bool empty = v->kind == EVT_JSON_STRING && v->full_len == 0;
+            const char *why = empty && !visit_texts[f].required
+                                  ? NULL
+                                  : string_verdict(v, dst, visit_texts[f].cap, text_char,
+                                                   "must not contain control characters");
+            if (why != NULL && r->visit_why == NULL) {
+                r->visit_why = why;
+                r->visit_bad = (uint8_t)m;
+            }
+        }
         break;
     }
 }
@@ -783,6 +869,20 @@ static bool unknown_member(const line_reader *r, unsigned msg, char *detail)
     return true;
 }
 
+/* A member that must be true or false: false (with detail) when it is not. */
+static bool bool_member(const line_reader *r, unsigned m, char *detail)
+{
+    evt_json_kind k = r->kind[m];
+    if (k == EVT_JSON_TRUE || k == EVT_JSON_FALSE) {
+        return true;
+    }
+    snprintf(detail, DETAIL_BYTES, "%s: %s", root_keys[m],
+             k == EVT_JSON_ABSENT ? "missing" : "must be true or false");
+    return false;
+}
+
+static evt_err items_verdict(const line_reader *r, char *detail);
+
 /* The sale read into r, checked in the documented order: members, use_personal_account,
  * items, their count (too many before any item's problem: the POS must split the order in
  * any case), the first problem of the items, total. *total_out, *count_out when fine. */
@@ -792,12 +892,30 @@ static evt_err sale_verdict(const line_reader *r, char *detail, evt_fen *total_o
     if (unknown_member(r, MSG_SALE, detail)) {
         return EVT_ERR_ECR_MALFORMED;
     }
-    evt_json_kind acct = r->kind[R_ACCOUNT];
-    if (acct != EVT_JSON_TRUE && acct != EVT_JSON_FALSE) {
-        snprintf(detail, DETAIL_BYTES, "use_personal_account: %s",
-                 acct == EVT_JSON_ABSENT ? "missing" : "must be true or false");
+    if (!bool_member(r, R_ACCOUNT, detail)) {
         return EVT_ERR_ECR_MALFORMED;
     }
+    evt_err err = items_verdict(r, detail);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (r->total_why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "total: %s", r->total_why);
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    if (r->total_present && r->total != r->sum) {
+        snprintf(detail, DETAIL_BYTES, "total: is not the sum of the item amounts");
+        return EVT_ERR_ORDER_INVALID;
+    }
+    *total_out = r->sum;
+    *count_out = r->item_count;
+    return EVT_OK;
+}
+
+/* "items" of a sale or of a visit's batch: 1..EVT_ORDER_MAX_ITEMS good items (too many before
+ * any item's problem: the sender must split them in any case). */
+static evt_err items_verdict(const line_reader *r, char *detail)
+{
     evt_json_kind items = r->kind[R_ITEMS];
     if (items != EVT_JSON_ARRAY) {
         snprintf(detail, DETAIL_BYTES, "items: %s",
@@ -819,16 +937,6 @@ static evt_err sale_verdict(const line_reader *r, char *detail, evt_fen *total_o
         snprintf(detail, DETAIL_BYTES, "%s", r->item_detail);
         return r->item_err;
     }
-    if (r->total_why != NULL) {
-        snprintf(detail, DETAIL_BYTES, "total: %s", r->total_why);
-        return EVT_ERR_ECR_MALFORMED;
-    }
-    if (r->total_present && r->total != r->sum) {
-        snprintf(detail, DETAIL_BYTES, "total: is not the sum of the item amounts");
-        return EVT_ERR_ORDER_INVALID;
-    }
-    *total_out = r->sum;
-    *count_out = r->item_count;
     return EVT_OK;
 }
 
@@ -844,6 +952,132 @@ static bool fresh_seq(evt_ecr_conn *c, const line_reader *r)
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
+
+/* The visit header read into r, checked in the documented order (docs/ecr-link.md, "visit"). */
+static evt_err visit_verdict(const evt_ecr *ecr, const line_reader *r, char *detail)
+{
+    if (unknown_member(r, MSG_VISIT, detail) || !bool_member(r, R_ACCOUNT, detail)) {
+        return EVT_ERR_ECR_MALFORMED;
+    }
+    for (unsigned m = R_OTP; m < R_LINES; m++) {
+        if (r->kind[m] == EVT_JSON_ABSENT && visit_texts[m - R_OTP].required) {
+            snprintf(detail, DETAIL_BYTES, "%s: missing", root_keys[m]);
+            return EVT_ERR_ECR_MALFORMED;
+        }
+    }
+    const evt_visit *v = &r->visit;
+    bool chronic = strcmp(v->med_type, "14") == 0;
+    if (r->visit_why != NULL) {
+        snprintf(detail, DETAIL_BYTES, "%s: %s", root_keys[r->visit_bad], r->visit_why);
+    } else if (!chronic && strcmp(v->med_type, "11") != 0) {
+        snprintf(detail, DETAIL_BYTES, "med_type: must be \"11\" or \"14\"");
+    } else if (chronic && v->dise_codg[0] == '\0') {
+        snprintf(detail, DETAIL_BYTES, "dise_codg: required for med_type 14");
+    } else if (!r->lines_ok) {
+        snprintf(detail, DETAIL_BYTES, "lines: %s",
+                 r->kind[R_LINES] == EVT_JSON_ABSENT ? "missing" : "must be a whole number >= 1");
+    } else if (r->total_why != NULL || !r->total_present) {
+        snprintf(detail, DETAIL_BYTES, "total: %s", r->total_why ? r->total_why : "missing");
+    } else if (r->total == 0) {
+        snprintf(detail, DETAIL_BYTES, "total: must be greater than 0");
+    } else if (r->lines > (int64_t)EVT_VISIT_MAX_LINES) {
+        snprintf(detail, DETAIL_BYTES, "lines: above the terminal's maximum of %u",
+                 EVT_VISIT_MAX_LINES);
+        return EVT_ERR_ORDER_TOO_LARGE;
+    } else if (r->total > ecr->order_max_total) {
+        snprintf(detail, DETAIL_BYTES, "total: above the terminal's maximum");
+        return EVT_ERR_ORDER_TOO_LARGE;
+    } else {
+        return EVT_OK;
+    }
+    return EVT_ERR_ECR_MALFORMED;
+}
+
+/* An order id already handed out, settled or in doubt gets its answer; busy when another is
+ * being served. true when the link answered (the order is not handed out). */
+static bool answered_already(evt_ecr *ecr, const char *order_id, evt_err *err)
+{
+    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
+        /* The POS resent the order it is waiting for (e.g. after reconnecting). */
+        *err = send_ack(ecr, order_id);
+        return true;
+    }
+    evt_ecr_result stored;
+    if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK &&
+        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN || stored.blocked)) {
+        /* Idempotent: money moved (or may have) for this order; never a second settlement.
+         * Refused and failed orders may be tried again, unless a supervisor must decide. */
+        EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
+        *err = send_result(ecr, &stored);
+        return true;
+    }
+    if (ecr->order_open || ecr->external_busy || ecr->serving_busy) {
+        /* serving_busy: a pass of evt_ecr_serve_busy, which never hands anything out. */
+        *err = send_busy(ecr, order_id);
+        return true;
+    }
+    return false;
+}
+
+static evt_err handle_visit(evt_ecr *ecr, const line_reader *r, const char *order_id, bool *got)
+{
+    char detail[DETAIL_BYTES];
+    evt_err code = visit_verdict(ecr, r, detail);
+    if (code != EVT_OK) {
+        return send_error(ecr, order_id, code, detail);
+    }
+    evt_err err = EVT_OK;
+    if (answered_already(ecr, order_id, &err)) {
+        return err;
+    }
+    ecr->visit = r->visit;
+    memcpy(ecr->visit.visit_id, order_id, strlen(order_id) + 1);
+    ecr->visit.use_personal_account = r->kind[R_ACCOUNT] == EVT_JSON_TRUE;
+    ecr->visit.line_count = (uint32_t)r->lines;
+    ecr->visit.total = r->total;
+    ecr->visit_open = true;
+    ecr->fees_batch = 0;
+    ecr->order_open = true;
+    memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
+    *got = true;
+    EVT_LOGI(LOG_MOD, "visit %s accepted: %u fee lines announced", order_id, (unsigned)r->lines);
+    return send_ack(ecr, order_id);
+}
+
+/* A batch of the open visit's fee lines, answering the terminal's "fees" request. */
+static evt_err handle_fees(evt_ecr *ecr, line_reader *r, const uint8_t *text, size_t len,
+                           const char *order_id)
+{
+    char detail[DETAIL_BYTES];
+    evt_err code = EVT_ERR_ECR_MALFORMED;
+    bool asked = ecr->fees_out != NULL && strcmp(ecr->open_order_id, order_id) == 0;
+    if (unknown_member(r, MSG_FEES, detail) || !bool_member(r, R_LAST, detail)) {
+        /* detail says why */
+    } else if (!asked || !r->batch_ok || (uint64_t)r->batch != ecr->fees_batch) {
+        snprintf(detail, sizeof detail, "batch: not the one asked for (%u)",
+                 (unsigned)ecr->fees_batch);
+    } else {
+        code = items_verdict(r, detail);
+    }
+    if (code == EVT_OK) {
+        /* Second pass over the same bytes, into the batch the terminal asked for. */
+        evt_order *out = ecr->fees_out;
+        evt_order_clear_items(out);
+        if (read_line(r, text, len, out) != EVT_OK || items_verdict(r, detail) != EVT_OK) {
+            code = EVT_ERR_INTERNAL;
+            snprintf(detail, sizeof detail, "batch changed between passes");
+        }
+    }
+    if (code != EVT_OK) {
+        if (asked) {
+            ecr->fees_err = code; /* the visit cannot go on without this batch */
+        }
+        return send_error(ecr, order_id, code, detail);
+    }
+    ecr->fees_got = true;
+    ecr->fees_last = r->kind[R_LAST] == EVT_JSON_TRUE;
+    return EVT_OK;
+}
 
 /* A sale read into r (the line's text, len bytes, is read again for the order). */
 static evt_err handle_sale(evt_ecr *ecr, line_reader *r, const uint8_t *text, size_t len,
@@ -863,21 +1097,9 @@ static evt_err handle_sale(evt_ecr *ecr, line_reader *r, const uint8_t *text, si
     if (code != EVT_OK) {
         return send_error(ecr, order_id, code, detail);
     }
-    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
-        /* The POS resent the sale it is waiting for (e.g. after reconnecting). */
-        return send_ack(ecr, order_id);
-    }
-    evt_ecr_result stored;
-    if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK &&
-        (stored.status == EVT_ECR_SETTLED || stored.status == EVT_ECR_UNKNOWN || stored.blocked)) {
-        /* Idempotent: money moved (or may have) for this order; never a second settlement.
-         * Refused and failed orders may be tried again, unless a supervisor must decide. */
-        EVT_LOGI(LOG_MOD, "order %s repeated: stored result returned", order_id);
-        return send_result(ecr, &stored);
-    }
-    if (ecr->order_open || ecr->external_busy || out == NULL) {
-        /* out NULL: a pass of evt_ecr_serve_busy, which never hands an order out. */
-        return send_busy(ecr, order_id);
+    evt_err err = EVT_OK;
+    if (answered_already(ecr, order_id, &err)) {
+        return err;
     }
     /* Handed out: only now is the caller's order written (it holds the last receipt's order
      * until then), by a second pass over the same bytes, so the same verdict. */
@@ -951,9 +1173,9 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
     } else if (type != EVT_JSON_STRING) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
                          type == EVT_JSON_ABSENT ? "type: missing" : "type: must be a string");
-    } else if (r.type != MSG_SALE && r.type != MSG_STATUS) {
+    } else if (r.type == MSG_AUTH || r.type == MSG_KINDS) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
-                         "type: must be \"sale\" or \"status\"");
+                         "type: must be \"sale\", \"status\", \"visit\" or \"fees\"");
     } else if (why != NULL) {
         char detail[DETAIL_BYTES];
         snprintf(detail, sizeof detail, "order_id: %s",
@@ -961,6 +1183,10 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
         err = send_error(ecr, NULL, EVT_ERR_ECR_MALFORMED, detail);
     } else if (r.type == MSG_SALE) {
         err = handle_sale(ecr, &r, text, len, order_id, out, got);
+    } else if (r.type == MSG_VISIT) {
+        err = handle_visit(ecr, &r, order_id, got);
+    } else if (r.type == MSG_FEES) {
+        err = handle_fees(ecr, &r, text, len, order_id);
     } else {
         err = handle_status(ecr, &r, order_id);
     }
@@ -1036,7 +1262,7 @@ static evt_err process_buffer(evt_ecr *ecr, evt_order *out, bool *got)
             return err; /* the connection (and its buffer) is gone */
         }
         consume(c, consumed);
-        if (*got || err != EVT_OK) {
+        if (*got || err != EVT_OK || ecr->fees_got || ecr->fees_err != EVT_OK) {
             return err;
         }
     }
@@ -1256,6 +1482,66 @@ evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms)
     if (ecr == NULL || ecr->listener == NULL) {
         return EVT_ERR_ARG;
     }
+    if (ecr->visit_open) {
+        /* The HIS is in the visit's conversation: its lines (fee batches sent ahead among
+         * them) wait in order for evt_ecr_visit_fees, which asks for them. */
+        return EVT_OK;
+    }
+    /* No order buffer: serving_busy answers every sale and visit before anything would be
+     * handed out, so nothing is written. */
     bool got = false;
-    return poll_pass(ecr, timeout_ms, NULL, &got);
+    ecr->serving_busy = true;
+    evt_err err = poll_pass(ecr, timeout_ms, NULL, &got);
+    ecr->serving_busy = false;
+    return err;
+}
+
+/* ---- the outpatient visit's fee lines ------------------------------------------------------ */
+
+const evt_visit *evt_ecr_visit(const evt_ecr *ecr)
+{
+    return ecr != NULL && ecr->visit_open ? &ecr->visit : NULL;
+}
+
+evt_err evt_ecr_visit_fees(void *ctx, evt_order *batch, bool *last)
+{
+    evt_ecr *ecr = ctx;
+    if (ecr == NULL || batch == NULL || last == NULL || !ecr->visit_open) {
+        return EVT_ERR_ARG;
+    }
+    evt_ecr_conn *c = &ecr->client;
+    reply r;
+    reply_begin(&r, "fees", ecr->open_order_id);
+    evt_json_write_int(&r.w, "batch", (int64_t)++ecr->fees_batch);
+    evt_err err = reply_send(ecr, c, &r, true);
+    ecr->fees_out = batch;
+    ecr->fees_got = false;
+    ecr->fees_err = EVT_OK;
+    uint64_t deadline = now_ms(ecr) + EVT_ECR_FEES_TIMEOUT_MS;
+    /* Bounded by the deadline: every pass waits for data or handles what came. */
+    while (err == EVT_OK && !ecr->fees_got && ecr->fees_err == EVT_OK) {
+        bool got = false; /* another order meanwhile gets "busy": nothing is handed out */
+        err = process_buffer(ecr, batch, &got);
+        uint64_t now = now_ms(ecr);
+        if (err != EVT_OK || ecr->fees_got || ecr->fees_err != EVT_OK) {
+            break;
+        }
+        if (c->sock == NULL) {
+            err = EVT_ERR_NET_CLOSED;
+        } else if (now >= deadline) {
+            err = EVT_ERR_TIMEOUT;
+        } else {
+            size_t n = 0;
+            evt_err rerr = ecr->net->recv(ecr->net->ctx, c->sock, c->buf + c->fill,
+                                          c->cap - c->fill, (uint32_t)(deadline - now), &n);
+            if (rerr == EVT_OK) {
+                c->fill += n;
+            } else if (rerr != EVT_ERR_NET_TIMEOUT) {
+                conn_close(ecr, c, evt_err_log_text(rerr));
+            }
+        }
+    }
+    ecr->fees_out = NULL;
+    *last = ecr->fees_last;
+    return err != EVT_OK ? err : ecr->fees_got ? EVT_OK : ecr->fees_err;
 }

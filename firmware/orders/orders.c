@@ -50,7 +50,9 @@ _Static_assert(ORDERS_RECEIPT_MAX <= EVT_JOURNAL_VALUE_MAX, "receipt record must
 
 static const char *book_name(evt_orders_book book)
 {
-    return book == EVT_ORDERS_REFUNDS ? EVT_ORDERS_REFUND_TWIN_NAME : EVT_ORDERS_TWIN_NAME;
+    static const char *const names[EVT_ORDERS_BOOK_COUNT] = {
+        EVT_ORDERS_TWIN_NAME, EVT_ORDERS_REFUND_TWIN_NAME, EVT_ORDERS_VISIT_TWIN_NAME};
+    return names[(unsigned)book < EVT_ORDERS_BOOK_COUNT ? book : EVT_ORDERS_SALES];
 }
 
 const char *evt_order_state_name(evt_order_state state)
@@ -436,7 +438,7 @@ static evt_err receipt_decode(const uint8_t *in, size_t len, evt_orders_receipt 
     uint64_t flags = get_uint(&c, 1);
     receipt_fields(&c, rc, false);
     if (!c.ok || c.p != c.end || version != ORDERS_RECEIPT_VERSION ||
-        book > (uint64_t)EVT_ORDERS_REFUNDS || rc->order_id[0] == '\0') {
+        book >= (uint64_t)EVT_ORDERS_BOOK_COUNT || rc->order_id[0] == '\0') {
         memset(rc, 0, sizeof *rc);
         return EVT_ERR_JOURNAL_CORRUPT;
     }
@@ -616,6 +618,9 @@ static bool order_removable(const prune_walk *w, const char *order_id, const evt
         evt_err err = evt_orders_book_get(w->j, EVT_ORDERS_REFUNDS, order_id, &other);
         return err == EVT_ERR_NOT_FOUND || (err == EVT_OK && removable(w, &other));
     }
+    if (w->book == EVT_ORDERS_VISITS) {
+        return true; /* a visit's record stands alone */
+    }
     return evt_orders_book_get(w->j, EVT_ORDERS_SALES, order_id, &other) == EVT_ERR_NOT_FOUND;
 }
 
@@ -639,7 +644,7 @@ static evt_err prune_visit(void *arg, const char *order_id, const evt_order_reco
 static evt_err prune_walk_books(prune_walk *w)
 {
     evt_err err = EVT_OK;
-    for (int b = EVT_ORDERS_SALES; b <= EVT_ORDERS_REFUNDS && err == EVT_OK; b++) {
+    for (int b = EVT_ORDERS_SALES; b < EVT_ORDERS_BOOK_COUNT && err == EVT_OK; b++) {
         w->book = (evt_orders_book)b;
         err = evt_orders_book_iterate(w->j, w->book, prune_visit, w, NULL);
     }
@@ -664,7 +669,7 @@ static evt_err del_receipt(evt_journal *j, const char *msgid)
 static evt_err remove_order(evt_journal *j, const char *order_id)
 {
     evt_err err = EVT_OK;
-    for (int b = EVT_ORDERS_SALES; b <= EVT_ORDERS_REFUNDS && err == EVT_OK; b++) {
+    for (int b = EVT_ORDERS_SALES; b < EVT_ORDERS_BOOK_COUNT && err == EVT_OK; b++) {
         evt_order_record rec;
         evt_err gerr = evt_orders_book_get(j, (evt_orders_book)b, order_id, &rec);
         if (gerr == EVT_OK) {

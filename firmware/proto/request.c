@@ -898,3 +898,164 @@ evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_e
     evt_json_writer *w = buffer_writer(&b, out, cap);
     return buffer_done(&b, evt_proto_write_reversal(id, env, psn_no, omsgid, oinfno, w, diag), len);
 }
+
+/* ---- the outpatient visit (2201-2207) ------------------------------------------------------ */
+
+/* One feedetail line of a 2204. */
+static evt_err add_fee_line(evt_json_writer *w, const evt_proto_visit *v, const evt_order_item *it,
+                            uint32_t sn, const char *fee_time)
+{
+    char sn_text[12];
+    snprintf(sn_text, sizeof sn_text, "%lu", (unsigned long)sn);
+    evt_err err = evt_json_write_object(w, NULL);
+    if (err == EVT_OK) {
+        const kv fields[] = {
+            {"feedetl_sn", sn_text},
+            {"mdtrt_id", v->mdtrt_id},
+            {"psn_no", v->psn_no},
+            {"chrg_bchno", v->chrg_bchno},
+            {"med_type", v->med_type},
+            {"fee_ocur_time", fee_time},
+            {"med_list_codg", it->med_list_codg},
+            {"medins_list_codg", it->medins_list_codg},
+        };
+        err = add_strings(w, fields, sizeof fields / sizeof fields[0]);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "det_item_fee_sumamt", it->amount);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_int(w, "cnt", (int64_t)it->quantity);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "pric", it->price);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return err;
+}
+
+/* The fields every request of a visit carries are checked once, whatever the infno takes. */
+static evt_err check_visit(const evt_proto_envelope *env, const char *infno,
+                           const evt_proto_visit *v, char begntime[EVT_INF_TIME_BYTES],
+                           evt_json_diag *diag)
+{
+    evt_err err = check_person_region(env, diag);
+    if (err == EVT_OK) {
+        err = check_arg("psn_no", v->psn_no, true, 30, diag);
+    }
+    bool registering = strcmp(infno, EVT_INFNO_VISIT_REGISTER) == 0;
+    if (err == EVT_OK) {
+        err = check_arg("mdtrt_id", v->mdtrt_id, !registering, 30, diag);
+    }
+    if (err == EVT_OK) {
+        /* 2201 and 2202 are about the registration alone. */
+        err = check_arg("med_type", v->med_type, strchr("3467", infno[3]) != NULL, 6, diag);
+    }
+    const kv optional[] = {
+        {"ipt_otp_no", v->ipt_otp_no},  {"atddr_no", v->atddr_no},
+        {"dr_name", v->dr_name},        {"dept_code", v->dept_code},
+        {"dept_name", v->dept_name},    {"caty", v->caty},
+        {"dise_codg", v->dise_codg},    {"dise_name", v->dise_name},
+        {"chrg_bchno", v->chrg_bchno},  {"insutype", v->insutype},
+        {"mdtrt_cert_no", v->ec_token},
+    };
+    for (size_t i = 0; err == EVT_OK && i < sizeof optional / sizeof optional[0]; i++) {
+        err = check_arg(optional[i].key, optional[i].value, false, 100, diag);
+    }
+    if (err == EVT_OK && evt_proto_format_time(&v->begntime, begntime) != EVT_OK) {
+        evt_json_diag_set(diag, "begntime");
+        err = EVT_ERR_ARG;
+    }
+    if (err == EVT_OK && strcmp(infno, EVT_INFNO_VISIT_FEES) == 0) {
+        err = v->batch != NULL ? check_order(v->batch, diag) : EVT_ERR_ARG;
+    }
+    return err;
+}
+
+evt_err evt_proto_write_visit(const evt_proto_identity *id, const evt_proto_envelope *env,
+                              const char *infno, const evt_proto_visit *v, evt_json_writer *w,
+                              evt_json_diag *diag)
+{
+    if (v == NULL || infno == NULL) {
+        return EVT_ERR_ARG;
+    }
+    char begntime[EVT_INF_TIME_BYTES];
+    evt_err err = check_visit(env, infno, v, begntime, diag);
+    if (err == EVT_OK) {
+        err = request_begin(w, id, env, infno, true, env->insuplc_admdvs, diag);
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    const char *acct = v->use_personal_account ? "1" : "0";
+    switch (infno[3]) {
+    case '1': {
+        const kv f[] = {{"psn_no", v->psn_no},
+                        {"insutype", v->insutype},
+                        {"begntime", begntime},
+                        {"mdtrt_cert_type", "01"},
+                        {"mdtrt_cert_no", v->ec_token},
+                        {"ipt_otp_no", v->ipt_otp_no},
+                        {"atddr_no", v->atddr_no},
+                        {"dr_name", v->dr_name},
+                        {"dept_code", v->dept_code},
+                        {"dept_name", v->dept_name},
+                        {"caty", v->caty}};
+        return request_finish_strings(w, "data", f, sizeof f / sizeof f[0]);
+    }
+    case '2': {
+        const kv f[] = {
+            {"psn_no", v->psn_no}, {"mdtrt_id", v->mdtrt_id}, {"ipt_otp_no", v->ipt_otp_no}};
+        return request_finish_strings(w, "data", f, sizeof f / sizeof f[0]);
+    }
+    case '3': {
+        const kv f[] = {{"mdtrt_id", v->mdtrt_id},  {"psn_no", v->psn_no},
+                        {"med_type", v->med_type},  {"begntime", begntime},
+                        {"main_cond_dscr", ""},     {"dise_codg", v->dise_codg},
+                        {"dise_name", v->dise_name}};
+        err = request_finish_strings(w, "mdtrtinfo", f, sizeof f / sizeof f[0]);
+        return err;
+    }
+    case '4':
+        err = evt_json_write_array(w, "feedetail");
+        for (unsigned i = 0; err == EVT_OK && i < v->batch->item_count; i++) {
+            const evt_order_item it = evt_order_item_at(v->batch, i);
+            err = add_fee_line(w, v, &it, v->first_sn + i, begntime);
+        }
+        if (err == EVT_OK) {
+            err = evt_json_write_end(w);
+        }
+        return request_finish(w, err);
+    case '5': {
+        const kv f[] = {
+            {"mdtrt_id", v->mdtrt_id}, {"chrg_bchno", v->chrg_bchno}, {"psn_no", v->psn_no}};
+        return request_finish_strings(w, "data", f, sizeof f / sizeof f[0]);
+    }
+    default: /* 2206, 2207 */
+        err = evt_json_write_object(w, "data");
+        if (err == EVT_OK) {
+            const kv head[] = {{"psn_no", v->psn_no},
+                               {"mdtrt_cert_type", "01"},
+                               {"mdtrt_cert_no", v->ec_token},
+                               {"med_type", v->med_type}};
+            err = add_strings(w, head, sizeof head / sizeof head[0]);
+        }
+        if (err == EVT_OK) {
+            err = evt_json_write_money(w, "medfee_sumamt", v->medfee_sumamt);
+        }
+        if (err == EVT_OK) {
+            const kv tail[] = {{"psn_setlway", "01"},
+                               {"mdtrt_id", v->mdtrt_id},
+                               {"chrg_bchno", v->chrg_bchno},
+                               {"insutype", v->insutype},
+                               {"acct_used_flag", acct}};
+            err = add_strings(w, tail, sizeof tail / sizeof tail[0]);
+        }
+        if (err == EVT_OK) {
+            err = evt_json_write_end(w);
+        }
+        return request_finish(w, err);
+    }
+}

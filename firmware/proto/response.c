@@ -34,6 +34,7 @@
     X(N_ID_TYPE, N_DATA, "idType", 9)                                                              \
     X(N_INSU_ORG, N_DATA, "insuOrg", 8)                                                            \
     X(N_EC_INDEX_NO, N_DATA, "ecIndexNo", 66)                                                      \
+    X(N_D_MDTRT_ID, N_DATA, "mdtrt_id", 32)                                                        \
     X(N_EC_SHOW_TYPE, N_DATA, "ecShowType", 4)                                                     \
     X(N_HOLDER_NAME, N_DATA, "holderName", EVT_NAME_BYTES + 1)                                     \
     X(N_HOLDER_ID_NO, N_DATA, "holderIdNo", 34)                                                    \
@@ -76,7 +77,14 @@
     X(N_S_MULAID, N_SETLINFO, "acct_mulaid_pay", 24)                                               \
     X(N_S_CASH, N_SETLINFO, "psn_cash_pay", 24)                                                    \
     X(N_S_HOSP, N_SETLINFO, "hosp_part_amt", 24)                                                   \
-    X(N_S_BALC, N_SETLINFO, "balc", 24)
+    X(N_S_BALC, N_SETLINFO, "balc", 24)                                                            \
+    X(N_RESULT, N_OUTPUT, "result", 1)                                                             \
+    X(N_FEE_ENTRY, N_RESULT, "", 1) /* each 2204 fee line's answer, read one at a time */          \
+    X(N_F_AMOUNT, N_FEE_ENTRY, "det_item_fee_sumamt", 24)                                          \
+    X(N_F_FULAMT, N_FEE_ENTRY, "fulamt_ownpay_amt", 24)                                            \
+    X(N_F_OVERLMT, N_FEE_ENTRY, "overlmt_amt", 24)                                                 \
+    X(N_F_PRESELF, N_FEE_ENTRY, "preselfpay_amt", 24)                                              \
+    X(N_F_LEVEL, N_FEE_ENTRY, "chrgitm_lv", 4)
 
 #define SCHEMA_ID(id, parent, key, room)    id,
 #define SCHEMA_ROOM(id, parent, key, room)  +(room)
@@ -106,6 +114,7 @@ typedef struct answer_reader {
     uint8_t member;                      /* schema node of the value that comes next */
     uint16_t insu_seen;                  /* insuinfo elements begun */
     uint16_t entry_index;                /* index of the insuinfo entry being read */
+    uint32_t fees_seen;                  /* 2204 result[] elements begun */
 } answer_reader;
 
 struct evt_proto_answer {
@@ -117,6 +126,10 @@ struct evt_proto_answer {
     uint8_t insu_count;
     evt_err insu_err;
     evt_json_diag insu_diag;
+    /* The 2204 result[] as it passed: summed, or its first entry in error. */
+    evt_fee_summary fees;
+    evt_err fees_err;
+    evt_json_diag fees_diag;
 };
 
 static const evt_json_value *value_of(const evt_proto_answer *a, node_id id)
@@ -203,6 +216,56 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
     }
 }
 
+/* One 2204 result[] element has passed: added to the summary, or the list's first error. */
+static void fee_done(evt_proto_answer *a, bool is_object, uint32_t index)
+{
+    if (a->fees_err != EVT_OK) {
+        return;
+    }
+    evt_json_diag *diag = &a->fees_diag;
+    evt_err err = is_object ? EVT_OK : EVT_ERR_PROTO_FIELD_INVALID;
+    evt_fen amounts[4] = {0};
+    static const node_id ids[4] = {N_F_AMOUNT, N_F_FULAMT, N_F_OVERLMT, N_F_PRESELF};
+    for (unsigned i = 0; err == EVT_OK && i < 4; i++) {
+        err = evt_json_value_money(value_of(a, ids[i]), schema[ids[i]].key, i == 0, &amounts[i],
+                                   NULL, diag);
+        /* A part of a line (self-paid, over the ceiling) is never more than the line. */
+        if (err == EVT_OK && (amounts[i] < 0 || amounts[i] > amounts[0])) {
+            evt_json_diag_set(diag, schema[ids[i]].key);
+            err = EVT_ERR_PROTO_FIELD_INVALID;
+        }
+    }
+    char level[4] = "";
+    if (err == EVT_OK) {
+        err = evt_json_value_string(value_of(a, N_F_LEVEL), "chrgitm_lv", true, level, sizeof level,
+                                    diag);
+    }
+    unsigned cls = (unsigned)(level[0] == '0' ? level[1] - '1' : 3);
+    if (err == EVT_OK && (cls > 2 || level[2] != '\0')) {
+        evt_json_diag_set(diag, "chrgitm_lv");
+        err = EVT_ERR_PROTO_FIELD_INVALID;
+    }
+    evt_fee_summary *f = &a->fees;
+    if (err == EVT_OK && (amounts[0] > EVT_FEN_MAX - f->amount)) {
+        evt_json_diag_set(diag, "det_item_fee_sumamt");
+        err = EVT_ERR_MONEY_MISMATCH;
+    }
+    if (err != EVT_OK) {
+        char path[32];
+        snprintf(path, sizeof path, "output.result[%lu]", (unsigned long)index);
+        evt_json_diag_prefix(diag, path);
+        a->fees_err = err;
+        return;
+    }
+    /* Each part is at most its line, so the parts' sums stay within the lines' total. */
+    f->lines++;
+    f->by_class[cls]++;
+    f->amount += amounts[0];
+    f->fulamt_ownpay_amt += amounts[1];
+    f->overlmt_amt += amounts[2];
+    f->preselfpay_amt += amounts[3];
+}
+
 /* evt_jstream callback: follows the path and keeps the schema's members. */
 static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
 {
@@ -219,6 +282,8 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
     if (ev == EVT_JSTREAM_OBJECT_END || ev == EVT_JSTREAM_ARRAY_END) {
         if (r->open[d] == N_INSU_ENTRY) {
             insurance_done(a, true, r->entry_index);
+        } else if (r->open[d] == N_FEE_ENTRY) {
+            fee_done(a, true, r->fees_seen - 1u);
         }
         return EVT_OK;
     }
@@ -238,6 +303,15 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
             insurance_done(a, false, index);
             id = N_NONE;
         }
+    } else if (parent == N_RESULT) {
+        id = N_FEE_ENTRY;
+        r->fees_seen++;
+        if (ev == EVT_JSTREAM_OBJECT_BEGIN) {
+            slots_reset(a, N_FEE_ENTRY, N_F_LEVEL);
+        } else {
+            fee_done(a, false, r->fees_seen - 1u);
+            id = N_NONE;
+        }
     }
     r->member = N_NONE;
     if (id != N_NONE) {
@@ -245,7 +319,7 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
     }
     if (ev == EVT_JSTREAM_OBJECT_BEGIN || ev == EVT_JSTREAM_ARRAY_BEGIN) {
         /* Members are followed only inside a container of the expected kind. */
-        bool array_node = id == N_INSUINFO;
+        bool array_node = id == N_INSUINFO || id == N_RESULT;
         bool follow = id != N_NONE && (ev == EVT_JSTREAM_ARRAY_BEGIN) == array_node;
         r->open[d] = follow ? (uint8_t)id : (uint8_t)N_NONE;
     }
@@ -760,5 +834,43 @@ evt_err evt_proto_check_settlement(const evt_settlement *s, bool psn_part_presen
     if (s->medfee_sumamt != (cancel ? -order_total : order_total)) {
         return mismatch(diag, "medfee_sumamt");
     }
+    return EVT_OK;
+}
+
+evt_err evt_proto_parse_visit_register(const evt_proto_response *resp, char mdtrt_id[31],
+                                       evt_json_diag *diag)
+{
+    evt_err err = output_object(resp, N_DATA, diag);
+    if (err == EVT_OK) {
+        const str_field f[] = {{N_D_MDTRT_ID, mdtrt_id, 31, true}};
+        err = get_strings(resp->output, f, 1, "output.data", diag);
+    }
+    return err;
+}
+
+evt_err evt_proto_parse_fee_lines(const evt_proto_response *resp, uint32_t lines, evt_fen amount,
+                                  evt_fee_summary *out, evt_json_diag *diag)
+{
+    evt_err err = evt_proto_parse_ack(resp);
+    if (err != EVT_OK) {
+        return err;
+    }
+    const evt_proto_answer *a = resp->output;
+    if (a == NULL || value_of(a, N_RESULT)->kind != EVT_JSON_ARRAY) {
+        evt_json_diag_set(diag, "output.result");
+        return a == NULL || value_of(a, N_RESULT)->kind == EVT_JSON_ABSENT
+                   ? EVT_ERR_PROTO_FIELD_MISSING
+                   : EVT_ERR_PROTO_FIELD_INVALID;
+    }
+    if (a->fees_err != EVT_OK) {
+        *diag = a->fees_diag;
+        return a->fees_err;
+    }
+    /* The platform must have taken exactly the lines sent: anything else is not this batch. */
+    if (a->fees.lines != lines || a->fees.amount != amount) {
+        evt_json_diag_set(diag, "output.result");
+        return EVT_ERR_MONEY_MISMATCH;
+    }
+    *out = a->fees;
     return EVT_OK;
 }

@@ -286,7 +286,9 @@ static void header(job *j, const evt_receipt *r)
     align(j, 1);
     bold(j, true);
     char_size(j, 2, 2);
-    line_text(j, refund ? "医保退费单" : "医保结算单");
+    line_text(j, refund                          ? "医保退费单"
+                 : r->kind == EVT_RECEIPT_CLINIC ? "门诊结算单"
+                                                 : "医保结算单");
     char_size(j, 1, 2);
     if (refund) {
         line_text(j, "** 退费 **");
@@ -466,6 +468,9 @@ static void references(job *j, const evt_receipt *r)
 {
     const evt_settlement *s = r->settlement;
     line_pair(j, "结算ID", s->setl_id);
+    if (r->kind == EVT_RECEIPT_CLINIC) {
+        line_pair(j, "就诊ID", s->mdtrt_id);
+    }
     if (r->kind == EVT_RECEIPT_REFUND && str_or_empty(r->original_setl_id)[0] != '\0') {
         line_pair(j, "原结算ID", r->original_setl_id);
     }
@@ -596,7 +601,7 @@ static evt_err prepare(const evt_receipt *r, prepared *p)
     p->dots = evt_receipt_dots(r->paper);
     if (p->cols == 0 ||
         (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
-        (r->kind != EVT_RECEIPT_SALE && r->kind != EVT_RECEIPT_REFUND) ||
+        (unsigned)r->kind > (unsigned)EVT_RECEIPT_CLINIC ||
         (r->order != NULL && r->order->item_count > EVT_ORDER_MAX_ITEMS)) {
         return EVT_ERR_ARG;
     }
@@ -637,7 +642,12 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
     job j = {.write = write, .ctx = ctx, .err = EVT_OK, .cols = p->cols};
     header(&j, r);
     patient(&j, r);
-    if (r->order != NULL && r->order->item_count > 0) {
+    if (r->kind == EVT_RECEIPT_CLINIC) {
+        /* Hundreds of fee lines: the hospital's list carries them, the terminal never holds
+         * them all. */
+        line_text(&j, "费用明细见医院收费清单");
+        separator(&j);
+    } else if (r->order != NULL && r->order->item_count > 0) {
         items(&j, r->order);
     } else if (r->kind == EVT_RECEIPT_REFUND || r->reprint) {
         /* The journal keeps no item lines (docs/receipts.md, "Reprints"). */
@@ -657,8 +667,10 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
         qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
-    line_text(&j,
-              r->kind == EVT_RECEIPT_REFUND ? "退费凭证，补打凭此码办理" : "退费、补打凭此码办理");
+    /* A visit's settlement is cancelled (2208) at the HIS's request, not from this code. */
+    line_text(&j, r->kind == EVT_RECEIPT_REFUND   ? "退费凭证，补打凭此码办理"
+                  : r->kind == EVT_RECEIPT_CLINIC ? "门诊结算凭证"
+                                                  : "退费、补打凭此码办理");
     if (r->reprint) {
         line_text(&j, "重打印");
     }

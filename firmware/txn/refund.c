@@ -116,6 +116,7 @@ static void entry_text(const evt_txn_day_entry *e, evt_txn_day_list list, char *
     evt_money_format(e->total, total, sizeof total);
     const char *kind = list == EVT_TXN_DAY_REFUNDABLE  ? ""
                        : e->book == EVT_ORDERS_REFUNDS ? "退费 "
+                       : e->book == EVT_ORDERS_VISITS  ? "门诊 "
                                                        : "结算 ";
     int n = snprintf(out, EVT_UI_LINE_BYTES, "%02u:%02u %s%s %s元 %s", (unsigned)(e->hms / 10000u),
                      (unsigned)(e->hms / 100u % 100u), kind, e->patient[0] ? e->patient : "—",

@@ -26,15 +26,10 @@ typedef struct sale_state {
     evt_txn *t;
     const evt_order *order;
     evt_order_record rec; /* the order's record, written at every outcome */
-    evt_voucher_info voucher;
-    evt_person person;
-    const evt_insurance *insu;
+    evt_txn_patient p;
     evt_settlement pre;
     evt_settlement setl;
     evt_datetime begntime;
-    char scan_notice[EVT_UI_LINE_BYTES];
-    char qr_text[TXN_SCAN_BYTES + 1];
-    bool connection_prepared;
 } sale_state;
 
 evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_platform *platform,
@@ -87,7 +82,8 @@ static void message_set(evt_ecr_result *r, evt_err err, const char *detail)
 }
 
 /* What the POS is told about an order, from its record. */
-static void result_from_record(const char *order_id, const evt_order_record *rec, evt_ecr_result *r)
+void evt_txn_result_from_record(const char *order_id, const evt_order_record *rec,
+                                evt_ecr_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->order_id, sizeof r->order_id, "%s", order_id);
@@ -127,7 +123,7 @@ static void result_from_record(const char *order_id, const evt_order_record *rec
     message_set(r, r->error, rec->detail);
 }
 
-static void count_result(evt_txn *t, evt_ecr_status status)
+void evt_txn_count_result(evt_txn *t, evt_ecr_status status)
 {
     switch (status) {
     case EVT_ECR_SETTLED:
@@ -147,13 +143,13 @@ static void count_result(evt_txn *t, evt_ecr_status status)
 
 /* A result that is not the order's (nothing recorded: invalid order, no room, unreadable
  * record), for the POS and the counters. */
-static evt_err result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status status, evt_err err,
-                                 const char *detail)
+evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status status, evt_err err,
+                                  const char *detail)
 {
     r->status = status;
     r->error = err;
     message_set(r, err, detail);
-    count_result(t, status);
+    evt_txn_count_result(t, status);
     EVT_LOGI(MOD, "order %s: %s (%s), not recorded", r->order_id, evt_ecr_status_name(status),
              evt_err_name(err));
     return err;
@@ -172,37 +168,22 @@ static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state,
          * POS may re-send them, which is what it may do anyway. */
         EVT_LOGE(MOD, "order %s: result not journalled", s->order->order_id);
     }
-    result_from_record(s->order->order_id, &s->rec, r);
-    count_result(t, r->status);
+    evt_txn_result_from_record(s->order->order_id, &s->rec, r);
+    evt_txn_count_result(t, r->status);
     EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(state), evt_err_name(err));
     return state == EVT_ORDER_SETTLED ? EVT_OK : r->error;
 }
 
 /* ---- platform request builders ------------------------------------------------------------ */
 
-static evt_err build_ec_query(void *arg, const evt_proto_identity *id,
-                              const evt_proto_envelope *env, evt_json_writer *w,
-                              evt_json_diag *diag)
-{
-    const sale_state *s = arg;
-    return evt_proto_write_ec_query(id, env, s->qr_text, w, diag);
-}
-
-static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
-                            evt_json_writer *w, evt_json_diag *diag)
-{
-    const sale_state *s = arg;
-    return evt_proto_write_person_query(id, env, &s->voucher, w, diag);
-}
-
 static evt_err build_drug(const sale_state *s, bool final, const evt_proto_identity *id,
                           const evt_proto_envelope *env, evt_json_writer *w, evt_json_diag *diag)
 {
     evt_proto_sale sale = {
         .order = s->order,
-        .person = &s->person,
-        .voucher = &s->voucher,
-        .insurance = s->insu,
+        .person = &s->p.person,
+        .voucher = &s->p.voucher,
+        .insurance = s->p.insu,
         .begntime = s->begntime,
     };
     return evt_proto_write_drug_settle(id, env, final, &sale, w, diag);
@@ -221,69 +202,6 @@ static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_p
     return build_drug(arg, true, id, env, w, diag);
 }
 
-/* ---- scanning ---------------------------------------------------------------------------- */
-
-static void voucher_prompt(void *arg, const char *notice)
-{
-    sale_state *s = arg;
-    evt_ui_show_scan_prompt(s->t->ui, s->order, notice);
-    if (!s->connection_prepared) {
-        /* While the patient opens the code on the phone: the connection and its handshake
-         * leave the critical path (docs/performance.md). The prompt is already drawn, a code
-         * scanned meanwhile waits in the scanner, and a failure here only means the first
-         * call connects as before. */
-        s->connection_prepared = true;
-        evt_err err = evt_platform_prepare(s->t->platform);
-        if (err != EVT_OK) {
-            EVT_LOGW(MOD, "connection not prepared ahead (%s): the first call connects",
-                     evt_err_name(err));
-        }
-    }
-}
-
-/* A code that passes local classification and was not scanned before in this sale. */
-static evt_err voucher_accept(void *arg, const uint8_t *code, size_t len)
-{
-    sale_state *s = arg;
-    evt_voucher_class cls;
-    evt_voucher_classify(code, len, &cls);
-    evt_err refusal = cls.err;
-    if (refusal == EVT_OK) {
-        refusal = evt_voucher_guard_accept(&s->t->guard, code, cls.code_len);
-    }
-    if (refusal == EVT_OK) {
-        memcpy(s->qr_text, code, cls.code_len);
-        s->qr_text[cls.code_len] = '\0';
-    }
-    return refusal;
-}
-
-/* ---- the patient: ec.query, 1101, cross-checks ------------------------------------------ */
-
-/* One platform call whose answer is parsed into the sale: the step the transactions before
- * the money share. The platform's own words (err_msg) end up in msg. */
-typedef evt_err (*step_parse_fn)(sale_state *s, const evt_proto_response *resp,
-                                 evt_json_diag *diag);
-
-static evt_err platform_step(sale_state *s, const char *progress, const char *infno,
-                             const char *insuplc, evt_platform_build_fn build, step_parse_fn parse,
-                             char msg[EVT_PROTO_MSG_BYTES])
-{
-    evt_ui_show_progress(s->t->ui, progress, NULL);
-    evt_platform_reply reply;
-    evt_err err = evt_platform_call(s->t->platform, infno, insuplc, build, s, NULL, &reply);
-    if (err == EVT_OK) {
-        err = parse(s, &reply.resp, &reply.diag);
-        if (err != EVT_OK) {
-            EVT_LOGE(MOD, "%s answer rejected: %s (field %s)", infno, evt_err_name(err),
-                     reply.diag.field);
-        }
-    }
-    snprintf(msg, EVT_PROTO_MSG_BYTES, "%s", reply.resp.err_msg);
-    evt_platform_reply_free(&reply);
-    return err;
-}
-
 /* A step failed before any money could move: the cashier reads why, the order ends. */
 static evt_err step_failed(sale_state *s, evt_ecr_result *r, const char *title, evt_err err,
                            const char *platform_msg)
@@ -292,83 +210,11 @@ static evt_err step_failed(sale_state *s, evt_ecr_result *r, const char *title, 
     return sale_end(s, r, evt_txn_state_for_call_error(err), err, platform_msg);
 }
 
-static evt_err parse_voucher(sale_state *s, const evt_proto_response *resp, evt_json_diag *diag)
+static evt_err parse_presettlement(void *arg, const evt_proto_response *resp, evt_json_diag *diag)
 {
-    return evt_proto_parse_ec_query(resp, &s->voucher, diag);
-}
-
-/* ID numbers compare without regard to the case of the check character (x / X). */
-static bool same_id_number(const char *a, const char *b)
-{
-    for (; *a != '\0' && *b != '\0'; a++, b++) {
-        char ca = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
-        char cb = *b >= 'a' && *b <= 'z' ? (char)(*b - 'a' + 'A') : *b;
-        if (ca != cb) {
-            return false;
-        }
-    }
-    return *a == '\0' && *b == '\0';
-}
-
-/* Names compare exactly, except for ASCII spaces around them that some systems pad with. */
-static bool same_name(const char *a, const char *b)
-{
-    while (*a == ' ') {
-        a++;
-    }
-    while (*b == ' ') {
-        b++;
-    }
-    size_t la = strlen(a), lb = strlen(b);
-    while (la > 0 && a[la - 1] == ' ') {
-        la--;
-    }
-    while (lb > 0 && b[lb - 1] == ' ') {
-        lb--;
-    }
-    return la == lb && memcmp(a, b, la) == 0;
-}
-
-/* 1101 must describe the person the voucher was decoded to: otherwise the cashier would check
- * (and the fund would pay for) somebody else. */
-static evt_err parse_person(sale_state *s, const evt_proto_response *resp, evt_json_diag *diag)
-{
-    evt_err err = evt_proto_parse_person(resp, &s->person, diag);
-    if (err != EVT_OK) {
-        return err;
-    }
-    if (!same_id_number(s->person.certno, s->voucher.id_no)) {
-        snprintf(diag->field, sizeof diag->field, "output.baseinfo.certno");
-        return EVT_ERR_PERSON_VOUCHER_MISMATCH;
-    }
-    if (!same_name(s->person.psn_name, s->voucher.user_name)) {
-        snprintf(diag->field, sizeof diag->field, "output.baseinfo.psn_name");
-        return EVT_ERR_PERSON_VOUCHER_MISMATCH;
-    }
-    return EVT_OK;
-}
-
-static evt_err parse_presettlement(sale_state *s, const evt_proto_response *resp,
-                                   evt_json_diag *diag)
-{
-    return evt_proto_parse_settlement(resp, EVT_PROTO_PRESETTLE, s->order->total, s->person.psn_no,
-                                      &s->pre, diag);
-}
-
-/* "凭证无效：<platform text>", cut on a UTF-8 character boundary to fit the screen line. */
-static void notice_with_platform_text(sale_state *s, const char *platform_text)
-{
-    static const char prefix[] = "凭证无效：";
-    size_t room = sizeof s->scan_notice - sizeof prefix;
-    size_t keep = evt_json_utf8_prefix(platform_text, strlen(platform_text), room);
-    memcpy(s->scan_notice, prefix, sizeof prefix - 1);
-    memcpy(s->scan_notice + sizeof prefix - 1, platform_text, keep);
-    s->scan_notice[sizeof prefix - 1 + keep] = '\0';
-}
-
-static bool has_account(const evt_insurance *insu)
-{
-    return insu->balc_present;
+    sale_state *s = arg;
+    return evt_proto_parse_settlement(resp, EVT_PROTO_PRESETTLE, s->order->total,
+                                      s->p.person.psn_no, &s->pre, diag);
 }
 
 /* ---- the money: 2102 ------------------------------------------------------------------- */
@@ -378,63 +224,15 @@ static evt_err answer_settle(void *arg, const evt_proto_response *resp, evt_json
 {
     sale_state *s = arg;
     evt_err err = evt_proto_parse_settlement(resp, EVT_PROTO_SETTLE, s->order->total,
-                                             s->person.psn_no, &s->setl, diag);
+                                             s->p.person.psn_no, &s->setl, diag);
     if (err == EVT_OK) {
-        const evt_settlement *setl = &s->setl;
-        snprintf(rec->setl_id, sizeof rec->setl_id, "%s", setl->setl_id);
-        rec->total = setl->medfee_sumamt;
-        rec->fund = setl->fund_pay_sumamt;
-        rec->account = setl->acct_pay;
-        rec->mutual_aid = setl->acct_mulaid_pay;
-        rec->cash = setl->psn_cash_pay;
-        rec->balance = setl->balc;
-        rec->balance_present = setl->balc_present;
+        evt_txn_record_split(rec, &s->setl);
     }
     return err;
 }
 
-/* What the receipt shows beyond the order's record, masked, kept for reprints. */
-static void sale_receipt_record(const sale_state *s, evt_orders_receipt *rc)
-{
-    memset(rc, 0, sizeof *rc);
-    rc->book = EVT_ORDERS_SALES;
-    snprintf(rc->order_id, sizeof rc->order_id, "%s", s->order->order_id);
-    snprintf(rc->mdtrt_id, sizeof rc->mdtrt_id, "%s", s->setl.mdtrt_id);
-    snprintf(rc->setl_time, sizeof rc->setl_time, "%s", s->setl.setl_time);
-    snprintf(rc->insutype, sizeof rc->insutype, "%s", s->insu->insutype);
-    evt_txn_mask_into(s->person.psn_name, false, rc->patient);
-    evt_txn_mask_into(s->person.certno, true, rc->patient_id);
-    rc->via_family_account = s->voucher.via_family_account;
-    if (rc->via_family_account) {
-        evt_txn_mask_into(s->voucher.holder_name, false, rc->holder);
-    }
-    rc->total = s->setl.medfee_sumamt;
-    rc->fulamt_ownpay_amt = s->setl.fulamt_ownpay_amt;
-    rc->overlmt_selfpay = s->setl.overlmt_selfpay;
-    rc->preselfpay_amt = s->setl.preselfpay_amt;
-}
-
-/* Settled and recorded: the receipt record, the receipt, the result screen. */
-static evt_err sale_settled(sale_state *s, evt_ecr_result *r)
-{
-    evt_txn *t = s->t;
-    result_from_record(s->order->order_id, &s->rec, r);
-    count_result(t, r->status);
-    EVT_LOGI(MOD, "order %s: settled", r->order_id);
-    evt_orders_receipt rc;
-    sale_receipt_record(s, &rc);
-    /* Without it only a reprint is lost (logged by evt_orders): the sale stands. */
-    evt_orders_receipt_put(t->journal, s->rec.msgid, &rc);
-    snprintf(t->items_msgid, sizeof t->items_msgid, "%s", s->rec.msgid);
-    evt_err printed = evt_txn_print_receipt(t, s->rec.msgid, &s->rec, &rc, NULL, false, t->order);
-    evt_ui_show_settled(t->ui, &s->setl, has_account(s->insu), printed);
-    bool ok = false;
-    evt_txn_cashier_decision(t, 0, &ok);
-    return EVT_OK;
-}
-
 /* The money step: every way the 2102 can end is decided by evt_txn_money
- * (docs/protocol-decisions.md); here the sale tells the cashier and the POS. */
+ * (docs/protocol-decisions.md) and told by evt_txn_settle. */
 static evt_err settle(sale_state *s, evt_ecr_result *r)
 {
     evt_txn *t = s->t;
@@ -445,42 +243,17 @@ static evt_err settle(sale_state *s, evt_ecr_result *r)
         .order_id = s->order->order_id,
         .rec = &s->rec,
         .infno = EVT_INFNO_SETTLE,
-        .psn_no = s->person.psn_no,
-        .insuplc = s->insu->insuplc_admdvs,
+        .psn_no = s->p.person.psn_no,
+        .insuplc = s->p.insu->insuplc_admdvs,
         .build = build_settle,
         .answer = answer_settle,
         .arg = s,
     };
-    switch (evt_txn_money(&c)) {
-    case EVT_TXN_MONEY_NOT_SENT:
+    evt_txn_money_outcome out = evt_txn_settle(&c, &s->p, &s->setl, t->order, r);
+    if (out == EVT_TXN_MONEY_NOT_SENT) {
         return step_failed(s, r, "结算失败", c.why, c.platform_msg);
-    case EVT_TXN_MONEY_REFUSED:
-        result_from_record(s->order->order_id, &s->rec, r);
-        count_result(t, r->status);
-        EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
-                 evt_err_name(c.why));
-        evt_txn_show_error_and_wait(t, "结算失败", c.why, c.platform_msg);
-        return c.why;
-    case EVT_TXN_MONEY_UNKNOWN:
-        result_from_record(s->order->order_id, &s->rec, r);
-        count_result(t, r->status);
-        EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(s->rec.state),
-                 evt_err_name(c.why));
-        if (c.reversed && s->rec.needs_supervisor) {
-            /* Trying again would settle and reverse again: a person decides (hole of a loop). */
-            evt_txn_show_error_and_wait(t, "结算未完成", c.why,
-                                        "已冲正，患者未被扣款；平台应答异常，请主管核实");
-        } else if (c.reversed) {
-            evt_txn_show_error_and_wait(t, "结算未完成", c.why, "已冲正，患者未被扣款，可重新结算");
-        } else {
-            evt_txn_show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN,
-                                        evt_err_cashier_text(c.why));
-        }
-        return r->error;
-    case EVT_TXN_MONEY_DONE:
-        break;
     }
-    return sale_settled(s, r);
+    return out == EVT_TXN_MONEY_DONE ? EVT_OK : r->error;
 }
 
 static evt_err run_sale(sale_state *s, evt_ecr_result *r)
@@ -488,71 +261,20 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     evt_txn *t = s->t;
     char platform_msg[EVT_PROTO_MSG_BYTES];
     evt_err err;
-    /* 1. a voucher; ec.query refusals (expired, used) send the customer back to refresh */
-    for (;;) {
-        /* Refusals are shown under the prompt; the sale stays open so the customer can show
-         * the right code. */
-        evt_txn_scan_outcome got =
-            evt_txn_wait_scan(t, voucher_prompt, voucher_accept, s, s->scan_notice);
-        if (got == EVT_TXN_SCAN_QUIT || got == EVT_TXN_SCAN_CANCELLED) {
-            return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_CANCELLED, NULL);
-        }
-        if (got == EVT_TXN_SCAN_TIMED_OUT) {
-            return sale_end(s, r, EVT_ORDER_REFUSED, EVT_ERR_TIMEOUT, "未扫描到医保电子凭证");
-        }
-        err = platform_step(s, "正在解码电子凭证", EVT_INFNO_EC_QUERY, NULL, build_ec_query,
-                            parse_voucher, platform_msg);
-        memset(s->qr_text, 0, sizeof s->qr_text);
-        if (err == EVT_ERR_PLATFORM_REJECTED) {
-            notice_with_platform_text(s, platform_msg);
-            continue;
-        }
-        if (err != EVT_OK) {
-            /* Only the platform's answer is about the code; a network or TLS failure of the
-             * sale's first call is the connection's, and the patient's code is not to blame. */
-            return step_failed(s, r,
-                               evt_err_is_connection(err) ? "医保平台通信失败" : "电子凭证解码失败",
-                               err, NULL);
-        }
-        break;
-    }
-
-    /* 2. who is it: 1101, the same person the voucher was decoded to */
-    err = platform_step(s, "正在查询参保信息", EVT_INFNO_PERSON, s->voucher.insu_org, build_person,
-                        parse_person, platform_msg);
-    if (err == EVT_ERR_PERSON_VOUCHER_MISMATCH) {
-        evt_txn_show_error_and_wait(t, "身份核验失败", err, NULL);
-        return sale_end(s, r, EVT_ORDER_REFUSED, err, NULL);
-    }
+    /* 1-3. the patient: scanned, decoded, looked up, checked by the cashier */
+    evt_order_state stop = EVT_ORDER_REFUSED;
+    err = evt_txn_identify(&s->p, &stop, platform_msg);
     if (err != EVT_OK) {
-        return step_failed(s, r, "参保信息查询失败", err, platform_msg);
-    }
-    err = evt_proto_select_insurance(&s->person, NULL, &s->insu);
-    if (err != EVT_OK) {
-        char detail[EVT_UI_LINE_BYTES] = "";
-        if (err == EVT_ERR_INSURANCE_SUSPENDED) {
-            evt_txn_insurance_refusal(s->insu, detail, sizeof detail);
-        }
-        evt_txn_show_error_and_wait(t, "不能结算", err, detail);
-        return sale_end(s, r, EVT_ORDER_REFUSED, err, detail);
-    }
-    EVT_LOGI(MOD, "order %s: patient insutype %s, family-account display %s", r->order_id,
-             s->insu->insutype, s->voucher.via_family_account ? "yes" : "no");
-
-    /* 3. the cashier checks the person in front of them */
-    evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
-    err = evt_txn_cashier_confirmed(t, 0);
-    if (err != EVT_OK) {
-        return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认身份");
+        return sale_end(s, r, stop, err, platform_msg);
     }
 
     /* 4. pre-settlement: the split, nothing moves yet */
-    err = platform_step(s, "正在预结算", EVT_INFNO_PRESETTLE, s->insu->insuplc_admdvs,
-                        build_presettle, parse_presettlement, platform_msg);
+    err = evt_txn_platform_step(t, "正在预结算", EVT_INFNO_PRESETTLE, s->p.insu->insuplc_admdvs,
+                                build_presettle, parse_presettlement, s, platform_msg);
     if (err != EVT_OK) {
         return step_failed(s, r, "预结算失败", err, platform_msg);
     }
-    evt_ui_show_split(t->ui, &s->pre, has_account(s->insu));
+    evt_ui_show_split(t->ui, &s->pre, evt_txn_has_account(s->p.insu));
     /* The confirmation that moves money: not in the same instant as the identity's. */
     err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
@@ -578,7 +300,7 @@ static evt_err order_may_start(evt_txn *t, const evt_order *order, evt_ecr_resul
     if (err == EVT_OK) {
         /* Settled, in doubt, or waiting for a supervisor: the same answer, no second
          * settlement. */
-        result_from_record(order->order_id, &rec, result);
+        evt_txn_result_from_record(order->order_id, &rec, result);
         EVT_LOGI(MOD, "order %s already %s: stored result returned", order->order_id,
                  evt_order_state_name(rec.state));
         return result->error;
@@ -589,9 +311,10 @@ static evt_err order_may_start(evt_txn *t, const evt_order *order, evt_ecr_resul
         result->blocked = true;
         evt_txn_show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE,
                                     order->order_id);
-        return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED,
+                                         EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
     }
-    return result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
+    return evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
 }
 
 evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result *result)
@@ -610,10 +333,10 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
      * one before the customer's code is spent on ec.query. */
     if (order->item_count == 0 || order->total <= 0 || strlen(order->order_id) == 0 ||
         strlen(order->order_id) > TXN_ORDER_ID_WIRE_MAX) {
-        return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
     }
     if (t->cfg->order_max_total > 0 && order->total > t->cfg->order_max_total) {
-        return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, NULL);
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, NULL);
     }
     bool start = false;
     evt_err err = order_may_start(t, order, result, &start);
@@ -622,13 +345,13 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     }
     evt_datetime now;
     if (t->hal->sys->local_time(t->hal->sys->ctx, &now) != EVT_OK) {
-        return result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_INTERNAL, "时钟未设置");
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_INTERNAL, "时钟未设置");
     }
     err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     if (err != EVT_OK) {
         /* Better no sale than a sale the terminal could not remember. */
         evt_txn_show_error_and_wait(t, "不能开始交易", err, NULL);
-        return result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
     }
     char total[24];
     evt_money_format(order->total, total, sizeof total);
@@ -637,10 +360,12 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
 
     sale_state *s = evt_calloc(1, sizeof *s);
     if (s == NULL) {
-        return result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_NOMEM, NULL);
+        return evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, EVT_ERR_NOMEM, NULL);
     }
     s->t = t;
     s->order = order;
+    s->p.t = t;
+    s->p.order = order;
     s->begntime = now;
     s->rec.day = evt_txn_day_of(&now);
     s->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
@@ -659,12 +384,15 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
 
 /* A settlement-type request of an order is a sale's 2102 or a refund's 2103: the book whose
  * record names the msgid. */
-static const evt_orders_book txn_books[] = {EVT_ORDERS_SALES, EVT_ORDERS_REFUNDS};
+static const evt_orders_book txn_books[] = {EVT_ORDERS_SALES, EVT_ORDERS_REFUNDS,
+                                            EVT_ORDERS_VISITS};
 #define TXN_BOOK_COUNT (sizeof txn_books / sizeof txn_books[0])
 
 static const char *infno_of(evt_orders_book book)
 {
-    return book == EVT_ORDERS_REFUNDS ? EVT_INFNO_SETTLE_CANCEL : EVT_INFNO_SETTLE;
+    return book == EVT_ORDERS_REFUNDS  ? EVT_INFNO_SETTLE_CANCEL
+           : book == EVT_ORDERS_VISITS ? EVT_INFNO_VISIT_SETTLE
+                                       : EVT_INFNO_SETTLE;
 }
 
 static bool owner_outcome_recorded(void *ctx, const char *order_ref, const char *msgid)
@@ -699,7 +427,7 @@ static evt_err owner_reversed(void *ctx, const char *order_ref, const char *msgi
         rec.state = EVT_ORDER_REVERSED;
         /* A sale reversed after an unusable answer waits for a supervisor's release; a refund
          * needs none: a supervisor authorises every refund anyway. */
-        rec.needs_supervisor = rec.answer_unusable && txn_books[b] == EVT_ORDERS_SALES;
+        rec.needs_supervisor = rec.answer_unusable && txn_books[b] != EVT_ORDERS_REFUNDS;
         err = evt_orders_book_put(t->journal, txn_books[b], order_ref, &rec);
         if (err == EVT_OK) {
             EVT_LOGI(MOD, "%s %s: reversed%s",
@@ -783,6 +511,9 @@ evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *o
 {
     evt_order_record rec;
     evt_err err = evt_orders_get(t->journal, order_id, &rec);
+    if (err == EVT_ERR_NOT_FOUND) { /* an outpatient visit's, by its visit id */
+        err = evt_orders_book_get(t->journal, EVT_ORDERS_VISITS, order_id, &rec);
+    }
     if (err == EVT_ERR_JOURNAL_CORRUPT) {
         memset(out, 0, sizeof *out);
         snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
@@ -793,7 +524,7 @@ evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *o
         return EVT_OK;
     }
     if (err == EVT_OK) {
-        result_from_record(order_id, &rec, out);
+        evt_txn_result_from_record(order_id, &rec, out);
     }
     return err;
 }

@@ -36,6 +36,18 @@ void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, con
  * paus_insu_date when given). insu may be NULL (then out is empty). */
 void evt_txn_insurance_refusal(const evt_insurance *insu, char *out, size_t cap);
 
+/* ---- results ------------------------------------------------------------------------------- */
+
+/* What the POS (or the HIS) is told about an order or a visit, from its record. */
+void evt_txn_result_from_record(const char *order_id, const evt_order_record *rec,
+                                evt_ecr_result *r);
+/* A result that is not the record's (nothing recorded: invalid input, no room), for the POS
+ * and the counters; returns err. */
+evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status status, evt_err err,
+                                  const char *detail);
+/* The result in the terminal's counters. */
+void evt_txn_count_result(evt_txn *t, evt_ecr_status status);
+
 /* ---- records ------------------------------------------------------------------------------- */
 
 /* The platform's words (may be NULL) into the record, cut on a UTF-8 character boundary. */
@@ -63,6 +75,42 @@ typedef void (*evt_txn_scan_prompt_fn)(void *arg, const char *notice);
  * CANCEL ends it; QUIT stops the terminal. */
 evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt,
                                        evt_txn_scan_accept_fn accept, void *arg, char *notice);
+
+/* ---- platform steps before the money --------------------------------------------------------- */
+
+/* Parses an answer into the flow's state (arg). */
+typedef evt_err (*evt_txn_parse_fn)(void *arg, const evt_proto_response *resp, evt_json_diag *diag);
+
+/* One platform call that moves no money, its answer parsed by parse(arg): the progress screen
+ * (NULL: none), the call, the parse. The platform's own words (err_msg) end up in msg. */
+evt_err evt_txn_platform_step(evt_txn *t, const char *progress, const char *infno,
+                              const char *insuplc, evt_platform_build_fn build,
+                              evt_txn_parse_fn parse, void *arg, char msg[EVT_PROTO_MSG_BYTES]);
+
+/* The patient of a flow: who showed the code and what the platform knows of them. */
+typedef struct evt_txn_patient {
+    evt_txn *t;
+    const evt_order *order; /* what the scan prompt shows (its id names the flow in the log) */
+    evt_voucher_info voucher;
+    evt_person person;
+    const evt_insurance *insu; /* the insurance settled under (in person) */
+    char scan_notice[EVT_UI_LINE_BYTES];
+    char qr_text[TXN_SCAN_BYTES + 1];
+    bool connection_prepared;
+} evt_txn_patient;
+
+/*
+ * scan -> ec.query (its refusals shown under the prompt: the customer may show another code)
+ * -> 1101 (the same person as the voucher) -> the insurance to settle under -> the identity
+ * screen confirmed by the cashier. EVT_OK, or why not: the cashier was shown why, *stop is the
+ * state the flow records (REFUSED, or FAILED when the platform could not be reached) and detail
+ * what it records with it ("" none).
+ */
+evt_err evt_txn_identify(evt_txn_patient *p, evt_order_state *stop,
+                         char detail[EVT_PROTO_MSG_BYTES]);
+
+/* The patient has a personal account (employee insurance): the split shows it. */
+bool evt_txn_has_account(const evt_insurance *insu);
 
 /* ---- the money: a settlement-type request (2102, 2103) ------------------------------------- */
 
@@ -103,6 +151,19 @@ typedef enum evt_txn_money_outcome {
  * be recorded makes the outcome UNKNOWN and the pending record a reversal owed, tried at once.
  */
 evt_txn_money_outcome evt_txn_money(evt_txn_money_call *c);
+
+/* The settlement's references and split into the record (an answer's last step). */
+void evt_txn_record_split(evt_order_record *rec, const evt_settlement *setl);
+
+/*
+ * The money step of a flow that pays (a sale's 2102, a visit's 2207): c sent by evt_txn_money,
+ * then, unless NOT_SENT, *r from the record and the cashier told — refused, reversed, in doubt;
+ * or, settled, the receipt record, the receipt (items: its lines, NULL none) and the settled
+ * screen. setl: where c->answer put the settlement. p: the patient.
+ */
+evt_txn_money_outcome evt_txn_settle(evt_txn_money_call *c, const evt_txn_patient *p,
+                                     const evt_settlement *setl, const evt_order *items,
+                                     evt_ecr_result *r);
 
 /* ---- receipts ------------------------------------------------------------------------------ */
 

@@ -6,6 +6,7 @@
 #include "evt/json.h"
 #include "evt/log.h"
 #include "evt/mask.h"
+#include "evt/proto.h"
 #include "evt/receipt.h"
 #include "txn_internal.h"
 
@@ -155,6 +156,231 @@ evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt
     }
 }
 
+/* ---- the patient: scan, ec.query, 1101, identity ------------------------------------------ */
+
+static void voucher_prompt(void *arg, const char *notice)
+{
+    evt_txn_patient *s = arg;
+    evt_ui_show_scan_prompt(s->t->ui, s->order, notice);
+    if (!s->connection_prepared) {
+        /* While the patient opens the code on the phone: the connection and its handshake
+         * leave the critical path (docs/performance.md). The prompt is already drawn, a code
+         * scanned meanwhile waits in the scanner, and a failure here only means the first
+         * call connects as before. */
+        s->connection_prepared = true;
+        evt_err err = evt_platform_prepare(s->t->platform);
+        if (err != EVT_OK) {
+            EVT_LOGW(MOD, "connection not prepared ahead (%s): the first call connects",
+                     evt_err_name(err));
+        }
+    }
+}
+
+/* A code that passes local classification and was not scanned before in this sale. */
+static evt_err voucher_accept(void *arg, const uint8_t *code, size_t len)
+{
+    evt_txn_patient *s = arg;
+    evt_voucher_class cls;
+    evt_voucher_classify(code, len, &cls);
+    evt_err refusal = cls.err;
+    if (refusal == EVT_OK) {
+        refusal = evt_voucher_guard_accept(&s->t->guard, code, cls.code_len);
+    }
+    if (refusal == EVT_OK) {
+        memcpy(s->qr_text, code, cls.code_len);
+        s->qr_text[cls.code_len] = '\0';
+    }
+    return refusal;
+}
+
+evt_err evt_txn_platform_step(evt_txn *t, const char *progress, const char *infno,
+                              const char *insuplc, evt_platform_build_fn build,
+                              evt_txn_parse_fn parse, void *arg, char msg[EVT_PROTO_MSG_BYTES])
+{
+    if (progress != NULL) {
+        evt_ui_show_progress(t->ui, progress, NULL);
+    }
+    evt_platform_reply reply;
+    evt_err err = evt_platform_call(t->platform, infno, insuplc, build, arg, NULL, &reply);
+    if (err == EVT_OK) {
+        err = parse(arg, &reply.resp, &reply.diag);
+        if (err != EVT_OK) {
+            EVT_LOGE(MOD, "%s answer rejected: %s (field %s)", infno, evt_err_name(err),
+                     reply.diag.field);
+        }
+    }
+    snprintf(msg, EVT_PROTO_MSG_BYTES, "%s", reply.resp.err_msg);
+    evt_platform_reply_free(&reply);
+    return err;
+}
+
+static evt_err parse_voucher(void *arg, const evt_proto_response *resp, evt_json_diag *diag)
+{
+    evt_txn_patient *s = arg;
+    return evt_proto_parse_ec_query(resp, &s->voucher, diag);
+}
+
+/* ID numbers compare without regard to the case of the check character (x / X). */
+static bool same_id_number(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        char ca = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
+        char cb = *b >= 'a' && *b <= 'z' ? (char)(*b - 'a' + 'A') : *b;
+        if (ca != cb) {
+            return false;
+        }
+    }
+    return *a == '\0' && *b == '\0';
+}
+
+/* Names compare exactly, except for ASCII spaces around them that some systems pad with. */
+static bool same_name(const char *a, const char *b)
+{
+    while (*a == ' ') {
+        a++;
+    }
+    while (*b == ' ') {
+        b++;
+    }
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 0 && a[la - 1] == ' ') {
+        la--;
+    }
+    while (lb > 0 && b[lb - 1] == ' ') {
+        lb--;
+    }
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* 1101 must describe the person the voucher was decoded to: otherwise the cashier would check
+ * (and the fund would pay for) somebody else. */
+static evt_err parse_person(void *arg, const evt_proto_response *resp, evt_json_diag *diag)
+{
+    evt_txn_patient *s = arg;
+    evt_err err = evt_proto_parse_person(resp, &s->person, diag);
+    if (err != EVT_OK) {
+        return err;
+    }
+    if (!same_id_number(s->person.certno, s->voucher.id_no)) {
+        snprintf(diag->field, sizeof diag->field, "output.baseinfo.certno");
+        return EVT_ERR_PERSON_VOUCHER_MISMATCH;
+    }
+    if (!same_name(s->person.psn_name, s->voucher.user_name)) {
+        snprintf(diag->field, sizeof diag->field, "output.baseinfo.psn_name");
+        return EVT_ERR_PERSON_VOUCHER_MISMATCH;
+    }
+    return EVT_OK;
+}
+
+static evt_err build_ec_query(void *arg, const evt_proto_identity *id,
+                              const evt_proto_envelope *env, evt_json_writer *w,
+                              evt_json_diag *diag)
+{
+    const evt_txn_patient *s = arg;
+    return evt_proto_write_ec_query(id, env, s->qr_text, w, diag);
+}
+
+static evt_err build_person(void *arg, const evt_proto_identity *id, const evt_proto_envelope *env,
+                            evt_json_writer *w, evt_json_diag *diag)
+{
+    const evt_txn_patient *s = arg;
+    return evt_proto_write_person_query(id, env, &s->voucher, w, diag);
+}
+
+/* "凭证无效：<platform text>", cut on a UTF-8 character boundary to fit the screen line. */
+static void notice_with_platform_text(evt_txn_patient *s, const char *platform_text)
+{
+    static const char prefix[] = "凭证无效：";
+    size_t room = sizeof s->scan_notice - sizeof prefix;
+    size_t keep = evt_json_utf8_prefix(platform_text, strlen(platform_text), room);
+    memcpy(s->scan_notice, prefix, sizeof prefix - 1);
+    memcpy(s->scan_notice + sizeof prefix - 1, platform_text, keep);
+    s->scan_notice[sizeof prefix - 1 + keep] = '\0';
+}
+
+bool evt_txn_has_account(const evt_insurance *insu)
+{
+    return insu->balc_present;
+}
+
+/* The step failed before money could move: the cashier reads why (title, err, detail). */
+static evt_err identify_failed(evt_txn_patient *s, const char *title, evt_err err,
+                               const char *detail)
+{
+    evt_txn_show_error_and_wait(s->t, title, err, detail[0] ? detail : NULL);
+    return err;
+}
+
+evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
+                         char detail[EVT_PROTO_MSG_BYTES])
+{
+    evt_txn *t = s->t;
+    evt_err err;
+    *stop = EVT_ORDER_REFUSED;
+    detail[0] = '\0';
+    /* 1. a voucher; ec.query refusals (expired, used) send the customer back to refresh */
+    for (;;) {
+        /* Refusals are shown under the prompt; the flow stays open so the customer can show
+         * the right code. */
+        evt_txn_scan_outcome got =
+            evt_txn_wait_scan(t, voucher_prompt, voucher_accept, s, s->scan_notice);
+        if (got == EVT_TXN_SCAN_QUIT || got == EVT_TXN_SCAN_CANCELLED) {
+            return EVT_ERR_CANCELLED;
+        }
+        if (got == EVT_TXN_SCAN_TIMED_OUT) {
+            snprintf(detail, EVT_PROTO_MSG_BYTES, "未扫描到医保电子凭证");
+            return EVT_ERR_TIMEOUT;
+        }
+        err = evt_txn_platform_step(t, "正在解码电子凭证", EVT_INFNO_EC_QUERY, NULL, build_ec_query,
+                                    parse_voucher, s, detail);
+        memset(s->qr_text, 0, sizeof s->qr_text);
+        if (err == EVT_ERR_PLATFORM_REJECTED) {
+            notice_with_platform_text(s, detail);
+            continue;
+        }
+        if (err != EVT_OK) {
+            *stop = evt_txn_state_for_call_error(err);
+            detail[0] = '\0';
+            /* Only the platform's answer is about the code; a network or TLS failure of the
+             * flow's first call is the connection's, and the patient's code is not to blame. */
+            return identify_failed(
+                s, evt_err_is_connection(err) ? "医保平台通信失败" : "电子凭证解码失败", err,
+                detail);
+        }
+        break;
+    }
+
+    /* 2. who is it: 1101, the same person the voucher was decoded to */
+    err = evt_txn_platform_step(t, "正在查询参保信息", EVT_INFNO_PERSON, s->voucher.insu_org,
+                                build_person, parse_person, s, detail);
+    if (err == EVT_ERR_PERSON_VOUCHER_MISMATCH) {
+        detail[0] = '\0';
+        return identify_failed(s, "身份核验失败", err, detail);
+    }
+    if (err != EVT_OK) {
+        *stop = evt_txn_state_for_call_error(err);
+        return identify_failed(s, "参保信息查询失败", err, detail);
+    }
+    detail[0] = '\0';
+    err = evt_proto_select_insurance(&s->person, NULL, &s->insu);
+    if (err != EVT_OK) {
+        if (err == EVT_ERR_INSURANCE_SUSPENDED) {
+            evt_txn_insurance_refusal(s->insu, detail, EVT_PROTO_MSG_BYTES);
+        }
+        return identify_failed(s, "不能结算", err, detail);
+    }
+    EVT_LOGI(MOD, "order %s: patient insutype %s, family-account display %s", s->order->order_id,
+             s->insu->insutype, s->voucher.via_family_account ? "yes" : "no");
+
+    /* 3. the cashier checks the person in front of them */
+    evt_ui_show_identity(t->ui, &s->voucher, &s->person, s->insu);
+    err = evt_txn_cashier_confirmed(t, 0);
+    if (err != EVT_OK) {
+        snprintf(detail, EVT_PROTO_MSG_BYTES, "收银员未确认身份");
+    }
+    return err;
+}
+
 /* ---- the money ----------------------------------------------------------------------------- */
 
 /* Before the request leaves: the record says it may move money, with the msgid. */
@@ -295,6 +521,80 @@ evt_txn_money_outcome evt_txn_money(evt_txn_money_call *c)
     return EVT_TXN_MONEY_DONE;
 }
 
+void evt_txn_record_split(evt_order_record *rec, const evt_settlement *setl)
+{
+    snprintf(rec->setl_id, sizeof rec->setl_id, "%s", setl->setl_id);
+    rec->total = setl->medfee_sumamt;
+    rec->fund = setl->fund_pay_sumamt;
+    rec->account = setl->acct_pay;
+    rec->mutual_aid = setl->acct_mulaid_pay;
+    rec->cash = setl->psn_cash_pay;
+    rec->balance = setl->balc;
+    rec->balance_present = setl->balc_present;
+}
+
+/* What the receipt shows beyond the record, masked, kept for reprints. */
+static void receipt_record(const evt_txn_money_call *c, const evt_txn_patient *p,
+                           const evt_settlement *setl, evt_orders_receipt *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->book = c->book;
+    snprintf(rc->order_id, sizeof rc->order_id, "%s", c->order_id);
+    snprintf(rc->mdtrt_id, sizeof rc->mdtrt_id, "%s", setl->mdtrt_id);
+    snprintf(rc->setl_time, sizeof rc->setl_time, "%s", setl->setl_time);
+    snprintf(rc->insutype, sizeof rc->insutype, "%s", p->insu->insutype);
+    evt_txn_mask_into(p->person.psn_name, false, rc->patient);
+    evt_txn_mask_into(p->person.certno, true, rc->patient_id);
+    rc->via_family_account = p->voucher.via_family_account;
+    if (rc->via_family_account) {
+        evt_txn_mask_into(p->voucher.holder_name, false, rc->holder);
+    }
+    rc->total = setl->medfee_sumamt;
+    rc->fulamt_ownpay_amt = setl->fulamt_ownpay_amt;
+    rc->overlmt_selfpay = setl->overlmt_selfpay;
+    rc->preselfpay_amt = setl->preselfpay_amt;
+}
+
+evt_txn_money_outcome evt_txn_settle(evt_txn_money_call *c, const evt_txn_patient *p,
+                                     const evt_settlement *setl, const evt_order *items,
+                                     evt_ecr_result *r)
+{
+    evt_txn *t = c->t;
+    evt_txn_money_outcome out = evt_txn_money(c);
+    if (out == EVT_TXN_MONEY_NOT_SENT) {
+        return out;
+    }
+    evt_txn_result_from_record(c->order_id, c->rec, r);
+    evt_txn_count_result(t, r->status);
+    EVT_LOGI(MOD, "order %s: %s (%s)", c->order_id, evt_order_state_name(c->rec->state),
+             evt_err_name(c->why));
+    if (out == EVT_TXN_MONEY_REFUSED) {
+        evt_txn_show_error_and_wait(t, "结算失败", c->why, c->platform_msg);
+    } else if (out == EVT_TXN_MONEY_UNKNOWN && c->reversed && c->rec->needs_supervisor) {
+        /* Trying again would settle and reverse again: a person decides (hole of a loop). */
+        evt_txn_show_error_and_wait(t, "结算未完成", c->why,
+                                    "已冲正，患者未被扣款；平台应答异常，请主管核实");
+    } else if (out == EVT_TXN_MONEY_UNKNOWN && c->reversed) {
+        evt_txn_show_error_and_wait(t, "结算未完成", c->why, "已冲正，患者未被扣款，可重新结算");
+    } else if (out == EVT_TXN_MONEY_UNKNOWN) {
+        evt_txn_show_error_and_wait(t, "结算结果未知", EVT_ERR_OUTCOME_UNKNOWN,
+                                    evt_err_cashier_text(c->why));
+    } else {
+        evt_orders_receipt rc;
+        receipt_record(c, p, setl, &rc);
+        /* Without it only a reprint is lost (logged by evt_orders): the settlement stands. */
+        evt_orders_receipt_put(t->journal, c->rec->msgid, &rc);
+        if (items != NULL) {
+            snprintf(t->items_msgid, sizeof t->items_msgid, "%s", c->rec->msgid);
+        }
+        evt_err printed = evt_txn_print_receipt(t, c->rec->msgid, c->rec, &rc, NULL, false, items);
+        evt_ui_show_settled(t->ui, setl, evt_txn_has_account(p->insu), printed);
+        bool ok = false;
+        evt_txn_cashier_decision(t, 0, &ok);
+    }
+    return out;
+}
+
 /* ---- receipts ------------------------------------------------------------------------------ */
 
 void evt_txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES])
@@ -359,7 +659,9 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
-        .kind = rc->book == EVT_ORDERS_REFUNDS ? EVT_RECEIPT_REFUND : EVT_RECEIPT_SALE,
+        .kind = rc->book == EVT_ORDERS_REFUNDS  ? EVT_RECEIPT_REFUND
+                : rc->book == EVT_ORDERS_VISITS ? EVT_RECEIPT_CLINIC
+                                                : EVT_RECEIPT_SALE,
         .reprint = reprint,
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,

@@ -157,8 +157,12 @@ evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *
     char total[24];
     screen_begin(ui, EVT_UI_NORMAL, "请出示医保电子凭证", "[取消] 终止本单");
     screen_line(ui, "订单：%s", order->order_id);
-    screen_line(ui, "药品 %u 项，合计 %s 元", (unsigned)order->item_count,
-                yuan(order->total, total));
+    if (order->item_count > 0) {
+        screen_line(ui, "药品 %u 项，合计 %s 元", (unsigned)order->item_count,
+                    yuan(order->total, total));
+    } else { /* an outpatient visit: its fee lines come after the registration */
+        screen_line(ui, "门诊费用合计 %s 元", yuan(order->total, total));
+    }
     screen_line(ui, "请扫描患者手机上的医保码");
     if (notice != NULL && notice[0] != '\0') {
         screen_line(ui, "%s", notice);
@@ -254,6 +258,20 @@ static void receipt_line(evt_ui *ui, evt_err printed, const char *what)
     } else {
         screen_line(ui, "%s打印失败（%s），可在功能菜单补打", what, evt_err_cashier_text(printed));
     }
+}
+
+evt_err evt_ui_show_visit_fees(evt_ui *ui, const evt_fee_summary *f, uint32_t announced)
+{
+    char m[24];
+    screen_begin(ui, EVT_UI_NORMAL, "正在上传费用明细", "请稍候");
+    screen_line(ui, "已上传 %lu / %lu 项，合计 %s 元", (unsigned long)f->lines,
+                (unsigned long)announced, yuan(f->amount, m));
+    screen_line(ui, "甲类 %lu 项  乙类 %lu 项  丙类 %lu 项", (unsigned long)f->by_class[0],
+                (unsigned long)f->by_class[1], (unsigned long)f->by_class[2]);
+    screen_line(ui, "乙类先行自付：%s 元", yuan(f->preselfpay_amt, m));
+    screen_line(ui, "丙类全自费：%s 元", yuan(f->fulamt_ownpay_amt, m));
+    screen_line(ui, "超限价自付：%s 元", yuan(f->overlmt_amt, m));
+    return screen_show(ui);
 }
 
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,

@@ -17,6 +17,7 @@
 #include "evt/ecr.h"
 #include "evt/err.h"
 #include "evt/hal.h"
+#include "evt/txn.h"
 
 typedef struct evt_app_boot {
     const evt_hal *hal;
@@ -55,6 +56,10 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit);
 
 /* Runs one sale at once, as if it had come from the POS (tests, keyed sales). */
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result);
+
+/* Runs one outpatient visit at once (evt_txn_clinic_visit), its fee lines from next(ctx). */
+evt_err evt_app_visit(evt_app *app, const evt_visit *visit, evt_visit_next_fn next, void *ctx,
+                      evt_ecr_result *result);
 
 void evt_app_get_figures(const evt_app *app, evt_app_figures *out);
 

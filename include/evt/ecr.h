@@ -48,7 +48,8 @@
 #define EVT_ECR_AUTH_LINE_MAX    320   /* bytes of an auth line (a few fields and the MAC) */
 #define EVT_ECR_AUTH_TIMEOUT_MS  5000  /* a connection must authenticate within this */
 #define EVT_ECR_ITEM_QTY_MAX     99999
-#define EVT_ECR_MESSAGE_BYTES    192 /* Chinese message for the POS operator, UTF-8 */
+#define EVT_ECR_MESSAGE_BYTES    192   /* Chinese message for the POS operator, UTF-8 */
+#define EVT_ECR_FEES_TIMEOUT_MS  30000 /* the HIS answers a "fees" request within this */
 
 typedef enum evt_ecr_status {
     EVT_ECR_SETTLED, /* money moved; setl_id and the split are valid */
@@ -140,8 +141,16 @@ typedef struct evt_ecr {
     evt_ecr_conn client; /* the authenticated POS connection (sock NULL when none) */
     evt_ecr_conn pending[EVT_ECR_PENDING_MAX];
     uint8_t pending_buf[EVT_ECR_PENDING_MAX][EVT_ECR_AUTH_LINE_MAX + 2];
-    bool order_open;    /* an order was handed to the app and has no reply yet */
+    bool order_open; /* an order was handed to the app and has no reply yet */
+    /* The open order is an outpatient visit (its header here), fed batch by batch. */
+    bool visit_open;
+    evt_visit visit;
+    uint32_t fees_batch; /* the batch asked for last */
+    evt_order *fees_out; /* where the asked batch goes (NULL: none asked) */
+    bool fees_got, fees_last;
+    evt_err fees_err;   /* the HIS's batch was refused: the visit is given up */
     bool external_busy; /* the cashier runs a sale that did not come from the POS */
+    bool serving_busy;  /* inside evt_ecr_serve_busy: every new sale or visit is "busy" */
     char open_order_id[EVT_ORDER_ID_BYTES];
     uint32_t send_timeout_ms;
     uint32_t auth_timeout_ms;
@@ -176,7 +185,8 @@ evt_err evt_ecr_poll(evt_ecr *ecr, uint32_t timeout_ms, evt_order *out, bool *go
  * refund are on the screen): the POS is answered at once — a new sale "busy" (or its stored
  * result, as always), status queries and resends as usual, pairing goes on — and no order is
  * handed out, so nothing waits in the link to start by itself later. The UI's wait loops call
- * it through the app (evt_ui_set_background). Errors as evt_ecr_poll's.
+ * it through the app (evt_ui_set_background). While a visit is open it does nothing: the HIS's
+ * lines then belong to the visit and are read by evt_ecr_visit_fees. Errors as evt_ecr_poll's.
  */
 evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms);
 
@@ -188,6 +198,19 @@ evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms);
  * the store's error if saving failed; EVT_ERR_ARG.
  */
 evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
+
+/* The visit handed out by the last evt_ecr_poll that set *got (its *out left alone), or NULL
+ * when that was a sale. */
+const evt_visit *evt_ecr_visit(const evt_ecr *ecr);
+
+/*
+ * The next batch of the open visit's fee lines (an evt_visit_next_fn: ctx is the evt_ecr): asks
+ * the HIS with a "fees" line and reads its answer into batch, at most EVT_ORDER_MAX_ITEMS lines
+ * (docs/ecr-link.md, "visit"). Meanwhile status queries are answered and other orders get
+ * "busy". EVT_ERR_TIMEOUT after EVT_ECR_FEES_TIMEOUT_MS, EVT_ERR_NET_CLOSED when the HIS is
+ * gone, the refusal's code when its batch was malformed (it was told why).
+ */
+evt_err evt_ecr_visit_fees(void *ecr, evt_order *batch, bool *last);
 
 /* While set, new ECR sales are answered "busy" (a keyed sale is running at the counter). */
 void evt_ecr_set_external_busy(evt_ecr *ecr, bool busy);

@@ -42,6 +42,9 @@
 #define EVT_ORDERS_TWIN_NAME "order"
 /* Journal twin name of the refund records, by the sale's order id: "refund/<id>", "refund#<id>". */
 #define EVT_ORDERS_REFUND_TWIN_NAME "refund"
+/* Journal twin name of the outpatient visits' settlement records (2207), by the HIS's visit id:
+ * "visit/<id>", "visit#<id>". */
+#define EVT_ORDERS_VISIT_TWIN_NAME "visit"
 /* Journal key prefix of the receipt records, by the msgid that settled: "rcpt/<msgid>". */
 #define EVT_ORDERS_PREFIX_RECEIPT "rcpt/"
 /* Journal key prefix of the day-closed markers: "close/<yyyymmdd>". */
@@ -81,7 +84,11 @@ const char *evt_order_state_name(evt_order_state state);
 typedef enum evt_orders_book {
     EVT_ORDERS_SALES = 0,   /* EVT_ORDERS_TWIN_NAME */
     EVT_ORDERS_REFUNDS = 1, /* EVT_ORDERS_REFUND_TWIN_NAME */
+    /* An outpatient visit's 2207, by the visit id, in the states of a sale (its msgid the
+     * 2207's, total the visit's). */
+    EVT_ORDERS_VISITS = 2, /* EVT_ORDERS_VISIT_TWIN_NAME */
 } evt_orders_book;
+#define EVT_ORDERS_BOOK_COUNT 3
 
 typedef struct evt_order_record {
     evt_order_state state;

@@ -34,6 +34,14 @@
 #define EVT_INFNO_SETTLE        "2102"
 #define EVT_INFNO_SETTLE_CANCEL "2103"
 #define EVT_INFNO_REVERSAL      "2601"
+/* The outpatient visit (门诊). */
+#define EVT_INFNO_VISIT_REGISTER   "2201"
+#define EVT_INFNO_VISIT_UNREGISTER "2202"
+#define EVT_INFNO_VISIT_INFO       "2203"
+#define EVT_INFNO_VISIT_FEES       "2204"
+#define EVT_INFNO_VISIT_FEES_UNDO  "2205"
+#define EVT_INFNO_VISIT_PRESETTLE  "2206"
+#define EVT_INFNO_VISIT_SETTLE     "2207"
 
 #define EVT_MSGID_LEN       30
 #define EVT_MSGID_BYTES     (EVT_MSGID_LEN + 1)
@@ -205,8 +213,9 @@ typedef struct evt_proto_sale {
 
 /* 2101 (final = false) or 2102 (final = true): druginfo + drugdetail[] with feedetl_sn = the
  * line's 1-based position ("1", "2", ...), cnt = quantity, pric and det_item_fee_sumamt exact.
- * The order must add up (each amount = quantity * price, total = sum, all >= 0, 1..EVT_ORDER_MAX_ITEMS items,
- * order_id 1..30 characters: fixmedins_setl_id's wire size) or EVT_ERR_ORDER_INVALID. */
+ * The order must add up (each amount = quantity * price, total = sum, all >=
+ * 0, 1..EVT_ORDER_MAX_ITEMS items, order_id 1..30 characters: fixmedins_setl_id's wire size) or
+ * EVT_ERR_ORDER_INVALID. */
 evt_err evt_proto_write_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
                                     bool final, const evt_proto_sale *sale, evt_json_writer *w,
                                     evt_json_diag *diag);
@@ -230,6 +239,32 @@ evt_err evt_proto_write_reversal(const evt_proto_identity *id, const evt_proto_e
 evt_err evt_proto_build_reversal(const evt_proto_identity *id, const evt_proto_envelope *env,
                                  const char *psn_no, const char *omsgid, const char *oinfno,
                                  char *out, size_t cap, size_t *len, evt_json_diag *diag);
+
+/*
+ * What the outpatient visit's requests (2201-2207) are built from; each takes the fields it
+ * needs (protocol.md): 2201 psn_no, insutype, ec_token, begntime, ipt_otp_no, doctor and
+ * department; 2202 psn_no, mdtrt_id, ipt_otp_no; 2203 mdtrt_id, psn_no, med_type, begntime,
+ * diagnosis; 2204 the batch's lines as feedetail[] (feedetl_sn = first_sn + the line's
+ * position, all under chrg_bchno, fee_ocur_time = begntime); 2205 mdtrt_id, chrg_bchno, psn_no;
+ * 2206/2207 psn_no, ec_token, med_type, medfee_sumamt, mdtrt_id, chrg_bchno, insutype,
+ * acct_used_flag. env->insuplc_admdvs is the patient's insured region (required).
+ */
+typedef struct evt_proto_visit {
+    const char *psn_no, *insutype, *ec_token;
+    evt_datetime begntime;
+    const char *ipt_otp_no, *atddr_no, *dr_name, *dept_code, *dept_name, *caty;
+    const char *mdtrt_id, *med_type, *dise_codg, *dise_name;
+    const char *chrg_bchno;
+    const evt_order *batch; /* 2204: 1..EVT_ORDER_MAX_ITEMS lines that add up */
+    uint32_t first_sn;      /* 2204: feedetl_sn of the batch's first line */
+    evt_fen medfee_sumamt;  /* 2206/2207: the visit's total */
+    bool use_personal_account;
+} evt_proto_visit;
+
+/* One of 2201-2207 (infno) for the visit v. Errors as the other builders. */
+evt_err evt_proto_write_visit(const evt_proto_identity *id, const evt_proto_envelope *env,
+                              const char *infno, const evt_proto_visit *v, evt_json_writer *w,
+                              evt_json_diag *diag);
 
 /* ---- responses -------------------------------------------------------------------------- */
 
@@ -313,6 +348,15 @@ evt_err evt_proto_select_insurance(const evt_person *person, const char *preferr
  */
 const char *evt_proto_insutype_name(const char *insutype);
 const char *evt_proto_insu_status_name(const char *psn_insu_stas);
+
+/* 2201: output.data.mdtrt_id (the visit's id at the platform). */
+evt_err evt_proto_parse_visit_register(const evt_proto_response *resp, char mdtrt_id[31],
+                                       evt_json_diag *diag);
+
+/* 2204: the result[] summary; it must name exactly the lines sent (lines, amount), else
+ * EVT_ERR_MONEY_MISMATCH. */
+evt_err evt_proto_parse_fee_lines(const evt_proto_response *resp, uint32_t lines, evt_fen amount,
+                                  evt_fee_summary *out, evt_json_diag *diag);
 
 /* Settlement kinds, for the cross-checks. */
 typedef enum evt_proto_settle_kind {

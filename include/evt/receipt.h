@@ -39,9 +39,11 @@ typedef enum evt_receipt_qr_mode {
 } evt_receipt_qr_mode;
 
 typedef enum evt_receipt_kind {
-    EVT_RECEIPT_SALE,   /* 2102/2207 settled */
+    EVT_RECEIPT_SALE,   /* 2102 settled */
     EVT_RECEIPT_REFUND, /* 2103/2208 (退费): the settlement holds what went back, as positive
                            amounts, and where each part goes is printed beside it */
+    EVT_RECEIPT_CLINIC, /* 2207 settled: the outpatient visit's 门诊结算单 (its fee lines are on
+                           the hospital's list, not on the receipt) */
 } evt_receipt_kind;
 
 /* Everything one receipt shows. Strings are UTF-8, NUL-terminated; NULL is read as "". */

@@ -85,4 +85,32 @@ typedef struct evt_settlement {
     char platform_note[EVT_SETTLEMENT_NOTE_BYTES];
 } evt_settlement;
 
+/* An outpatient visit's fee lines as the platform classified them (the 2204 answers' result[],
+ * one entry per line), summed as they passed: what the cashier is shown, in memory that does not
+ * grow with the visit. */
+typedef struct evt_fee_summary {
+    uint32_t lines;
+    uint32_t by_class[3];      /* chrgitm_lv 01 甲, 02 乙, 03 丙 */
+    evt_fen amount;            /* det_item_fee_sumamt */
+    evt_fen fulamt_ownpay_amt; /* 丙: all the patient's own */
+    evt_fen overlmt_amt;       /* above the price ceiling (pric_uplmt_amt) */
+    evt_fen preselfpay_amt;    /* 乙's first self-paid share (the line's selfpay_prop) */
+} evt_fee_summary;
+
+/* An outpatient visit (门诊) as the clinic's HIS describes it: what 2201 and 2203 need and what
+ * its fee lines must add up to (evt_txn_clinic_visit; over the ECR link: docs/ecr-link.md). */
+#define EVT_VISIT_MAX_LINES 2000u /* fee lines of one visit (the platform's limit) */
+
+typedef struct evt_visit {
+    char visit_id[EVT_ORDER_ID_BYTES]; /* the HIS's id, 1..30: the visit's key in the order book */
+    char ipt_otp_no[31];               /* the HIS's outpatient number (unique per institution) */
+    char med_type[3];                  /* "11" general outpatient, "14" chronic/special */
+    char dise_codg[31];                /* required for 14 */
+    char dise_name[101];
+    char dept_code[31], dept_name[51], atddr_no[31], dr_name[51], caty[11];
+    bool use_personal_account; /* acct_used_flag */
+    uint32_t line_count;       /* the fee lines the HIS announced, 1..EVT_VISIT_MAX_LINES */
+    evt_fen total;             /* their total */
+} evt_visit;
+
 #endif /* EVT_SALE_H */

@@ -165,6 +165,45 @@ evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
 evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
                                     const char *notice, bool *quit);
 
+/*
+ * The outpatient visit (门诊) at a clinic's billing window (clinic.c):
+ *
+ *   visit header -> scan -> ec.query -> 1101 -> identity (cashier confirms) -> 2201 registration
+ *   -> 2203 visit information (med_type 11 general, 14 chronic/special with its disease code)
+ *   -> 2204 fee lines, batch after batch as the HIS sends them (each batch's answer shown:
+ *   甲/乙/丙, the self-paid parts) -> 2206 pre-settlement -> split (cashier confirms)
+ *   -> 2207 (the sale's money discipline: its record in EVT_ORDERS_VISITS before it leaves,
+ *   2601 when the outcome is unknown) -> 门诊结算单 -> result
+ *
+ * The terminal never holds the visit: one batch at a time in the order buffer (evt_txn_order),
+ * of the visit only running totals. A visit given up after its registration is undone (2202);
+ * a batch whose 2204 answer was lost is undone (2205) and sent again once. The open visit's
+ * record ("vopen" in the journal, written before the 2201 leaves) lets a visit cut by a power
+ * cut be undone or found finished at the next start (evt_txn_clinic_recover).
+ */
+/* Fills batch (its lines cleared, order_id the visit's) with the visit's next fee lines, at most
+ * EVT_ORDER_MAX_ITEMS (evt_order_add_item); *last set with the visit's final batch. An error
+ * abandons the visit (2202). */
+typedef evt_err (*evt_visit_next_fn)(void *ctx, evt_order *batch, bool *last);
+
+/*
+ * Runs one outpatient visit with the cashier's screens; *result as for a sale (the visit id as
+ * order_id, the 2207's msgid). Refused before anything is scanned: a bad header, more lines than
+ * EVT_VISIT_MAX_LINES (EVT_ERR_ORDER_TOO_LARGE), a visit id already settled or in doubt, no
+ * room in the journal, an earlier visit not yet undone.
+ */
+evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_fn next, void *ctx,
+                             evt_ecr_result *result);
+
+/*
+ * A visit the terminal left open (power cut, lost connection): finished when its 2207 settled,
+ * undone (2202) when nothing settled; left for later while its 2207 is in doubt (the reversal
+ * comes first) or the platform cannot be reached. Called at start-up after the sign-in and
+ * before each visit. EVT_OK when no visit is left open; EVT_ERR_REVERSAL_PENDING or the call's
+ * error when one still is.
+ */
+evt_err evt_txn_clinic_recover(evt_txn *t);
+
 /* Stored result of an order (ECR idempotency and status). EVT_ERR_NOT_FOUND if none; an
  * unreadable record gives EVT_OK with a blocked refusal (EVT_ERR_ORDER_RECORD_UNREADABLE). */
 evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *out);

@@ -58,6 +58,9 @@ evt_err evt_ui_show_identity(evt_ui *ui, const evt_voucher_info *voucher, const 
                              const evt_insurance *insu);
 /* Pre-settlement split for the cashier to confirm. */
 evt_err evt_ui_show_split(evt_ui *ui, const evt_settlement *setl, bool has_account);
+/* An outpatient visit's fee lines so far, as the platform classified them (甲/乙/丙, the
+ * self-paid parts: 乙's ratio, 丙, over the price ceiling), of the announced count. */
+evt_err evt_ui_show_visit_fees(evt_ui *ui, const evt_fee_summary *f, uint32_t announced);
 /* Final result of a settled sale (cash to collect; the receipt printed, EVT_OK, or why not:
  * out of paper says so). */
 evt_err evt_ui_show_settled(evt_ui *ui, const evt_settlement *setl, bool has_account,

@@ -18,7 +18,8 @@
  * acked; every reply is one strict-JSON object line with "v":2 and a known type, signed with the
  * session's MAC and a growing "seq" once the connection is paired; a stranger never gets anything
  * but hello and error, and never starts a sale; an order settled or unknown is never handed out
- * again (one order id, at most one settlement); connections and arena blocks are all given
+ * again (one order id, at most one settlement); a visit header handed out is valid and acked, its
+ * batches are valid as a sale's items; connections and arena blocks are all given
  * back after evt_ecr_close.
  */
 #include <stdio.h>
@@ -165,7 +166,8 @@ static void check_reply(conn *c)
                    "terminal seq not growing");
         c->last_term_seq = (uint64_t)seq;
         FUZZ_CHECK(strcmp(type, "auth_ok") == 0 || strcmp(type, "ack") == 0 ||
-                       strcmp(type, "result") == 0 || strcmp(type, "error") == 0,
+                       strcmp(type, "result") == 0 || strcmp(type, "error") == 0 ||
+                       strcmp(type, "fees") == 0,
                    "signed reply type \"%s\"", type);
         if (strcmp(type, "auth_ok") == 0) {
             c->paired = true;
@@ -390,6 +392,22 @@ static uint32_t id_hash(const char *s)
     return h;
 }
 
+/* A visit header handed out: the fields the counter relies on, and never a visit settled or in
+ * doubt handed out again. */
+static void check_visit(const evt_visit *v, const ledger *l)
+{
+    FUZZ_CHECK(printable_id(v->visit_id, sizeof v->visit_id), "visit id");
+    bool chronic = strcmp(v->med_type, "14") == 0;
+    FUZZ_CHECK(chronic || strcmp(v->med_type, "11") == 0, "med_type");
+    FUZZ_CHECK(!chronic || v->dise_codg[0] != '\0', "dise_codg");
+    FUZZ_CHECK(v->ipt_otp_no[0] != '\0', "ipt_otp_no");
+    FUZZ_CHECK(v->line_count >= 1 && v->line_count <= EVT_VISIT_MAX_LINES, "lines %u",
+               (unsigned)v->line_count);
+    FUZZ_CHECK(v->total > 0 && evt_money_in_range(v->total), "total");
+    FUZZ_CHECK(l->saved > EVT_ECR_RAM_STORE_SLOTS || !ledger_has(l, v->visit_id),
+               "visit %s settled before is handed out again", v->visit_id);
+}
+
 static void finish_sale(evt_ecr *ecr, const evt_order *o, ledger *l)
 {
     evt_ecr_result r;
@@ -456,7 +474,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         bool got = false;
         evt_err err = evt_ecr_poll(&ecr, 0, &order, &got);
         FUZZ_CHECK(err == EVT_OK || err == EVT_ERR_NOMEM, "poll: %s", evt_err_name(err));
-        if (got) {
+        const evt_visit *visit = got ? evt_ecr_visit(&ecr) : NULL;
+        if (visit != NULL) {
+            FUZZ_CHECK(!f.stranger, "a stranger started a visit");
+            check_visit(visit, &l);
+            FUZZ_CHECK(strcmp(f.last_type, "ack") == 0 &&
+                           strcmp(f.last_order_id, visit->visit_id) == 0,
+                       "visit handed out without its ack");
+            /* A few of its batches, each as valid as a sale's items; then its result. */
+            static evt_order batch, done;
+            bool last = false;
+            for (int b = 0; b < 3 && !last; b++) {
+                if (evt_ecr_visit_fees(&ecr, &batch, &last) != EVT_OK) {
+                    break;
+                }
+                /* The flow names the batch by its visit (clinic.c); its lines are the link's. */
+                memcpy(batch.order_id, visit->visit_id, sizeof batch.order_id);
+                batch.source = EVT_ORDER_FROM_ECR;
+                check_order(&batch);
+            }
+            memset(&done, 0, sizeof done);
+            memcpy(done.order_id, visit->visit_id, sizeof done.order_id);
+            done.total = visit->total;
+            finish_sale(&ecr, &done, &l);
+            FUZZ_CHECK(evt_ecr_visit(&ecr) == NULL, "visit still open after its result");
+        } else if (got) {
             FUZZ_CHECK(!f.stranger, "a stranger started a sale");
             check_order(&order);
             FUZZ_CHECK(evt_ecr_order_open(&ecr), "order handed out but not open");

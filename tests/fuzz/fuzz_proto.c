@@ -303,9 +303,10 @@ typedef struct seen {
     evt_json_diag diag;
     int64_t infcode;
     char texts[3][EVT_PROTO_MSG_BYTES];
-    evt_err person_err, settle_err;
+    evt_err person_err, settle_err, fees_err;
     evt_person person;
     evt_settlement settlement;
+    evt_fee_summary fees; /* a 2204 answer of one line of 1.00 */
 } seen;
 
 static void observe(evt_err err, evt_proto_response *resp, const evt_json_diag *diag, seen *out)
@@ -329,6 +330,17 @@ static void observe(evt_err err, evt_proto_response *resp, const evt_json_diag *
     }
     if (out->settle_err != EVT_OK) {
         memset(&out->settlement, 0, sizeof out->settlement);
+    }
+    /* The 2204 result[] is summed while it passes: the same verdict however it arrives. */
+    out->fees_err = evt_proto_parse_fee_lines(resp, 1, 100, &out->fees, &d);
+    if (out->fees_err != EVT_OK) {
+        memset(&out->fees, 0, sizeof out->fees);
+    } else {
+        FUZZ_CHECK(out->fees.lines == 1 && out->fees.amount == 100 &&
+                       out->fees.by_class[0] + out->fees.by_class[1] + out->fees.by_class[2] == 1 &&
+                       out->fees.overlmt_amt <= 100 && out->fees.preselfpay_amt <= 100 &&
+                       out->fees.fulamt_ownpay_amt <= 100,
+                   "2204 summary");
     }
 }
 

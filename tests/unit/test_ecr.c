@@ -557,7 +557,7 @@ static const bad_case bad_cases[] = {
     {"{\"v\":null,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
     {"{\"v\":[2],\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
     {"{\"v\":2,\"type\":\"auth\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
-     "type: must be \\\"sale\\\" or \\\"status\\\""},
+     "type: must be \\\"sale\\\", \\\"status\\\", \\\"visit\\\" or \\\"fees\\\""},
     {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":{\"a\":true},"
      "\"items\":[" ITEM_OK "]}",
      "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
@@ -1426,6 +1426,115 @@ static void test_bad_args(void **state)
     assert_int_not_equal(evt_ecr_open(&other, &cfg), EVT_OK);
 }
 
+/* ---- the outpatient visit: a header, then the fee lines batch by batch on request ---------- */
+
+#define VISIT_V1                                                                                     \
+    "{\"v\":2,\"type\":\"visit\",\"order_id\":\"V1\",\"ipt_otp_no\":\"MZ0001\",\"med_type\":"        \
+    "\"11\","                                                                                        \
+    "\"dise_codg\":\"\",\"dise_name\":\"\",\"dept_code\":\"A03\",\"dept_name\":\"内科\","          \
+    "\"atddr_no\":\"D01\",\"dr_name\":\"刘医生\",\"caty\":\"A03\",\"use_personal_account\":true," \
+    "\"lines\":3,\"total\":\"118.00\"}\n"
+#define FEE(code, qty, price)                                                                      \
+    "{\"med_list_codg\":\"" code "\",\"medins_list_codg\":\"H-" code "\",\"name\":\"费\","        \
+    "\"qty\":" #qty ",\"price\":\"" price "\"}"
+
+static void test_visit_header_then_batches(void **state)
+{
+    (void)state;
+    pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
+    bool got = false;
+    const char *reply = exchange(VISIT_V1, &got);
+    assert_true(got);
+    assert_string_equal(reply, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"V1\"}");
+    const evt_visit *v = evt_ecr_visit(&fx.ecr);
+    assert_non_null(v);
+    assert_string_equal(v->visit_id, "V1");
+    assert_string_equal(v->ipt_otp_no, "MZ0001");
+    assert_string_equal(v->med_type, "11");
+    assert_string_equal(v->dr_name, "刘医生");
+    assert_true(v->use_personal_account);
+    assert_int_equal(v->line_count, 3);
+    assert_int_equal(v->total, 11800);
+
+    /* Another order meanwhile: busy; the visit goes on. */
+    assert_contains(exchange(SALE_A, &got), "\"type\":\"result\"");
+    assert_false(got);
+
+    /* Batch 1 (sent ahead of the request: it waits in the socket until asked for). */
+    evt_order batch;
+    memset(&batch, 0, sizeof batch);
+    bool last = true;
+    ecr_pos_send(&fx.pos,
+                 "{\"v\":2,\"type\":\"fees\",\"order_id\":\"V1\",\"batch\":1,\"items\":[" FEE(
+                     "001102000010000", 1, "15.00") "," FEE("250101001000000", 1,
+                                                            "18.00") "],\"last\":false}\n");
+    assert_int_equal(evt_ecr_visit_fees(&fx.ecr, &batch, &last), EVT_OK);
+    assert_false(last);
+    assert_int_equal(batch.item_count, 2);
+    assert_int_equal(batch.total, 3300);
+    char line[512];
+    assert_string_equal(ecr_pos_take_line(&fx.pos, line, sizeof line),
+                        "{\"v\":2,\"type\":\"fees\",\"order_id\":\"V1\",\"batch\":1}");
+
+    /* A batch that is not the one asked for is refused, and the visit cannot go on. */
+    ecr_pos_send(&fx.pos,
+                 "{\"v\":2,\"type\":\"fees\",\"order_id\":\"V1\",\"batch\":7,\"items\":[" FEE(
+                     "250302002000000", 1, "60.00") "],\"last\":true}\n");
+    assert_int_equal(evt_ecr_visit_fees(&fx.ecr, &batch, &last), EVT_ERR_ECR_MALFORMED);
+    assert_string_equal(ecr_pos_take_line(&fx.pos, line, sizeof line),
+                        "{\"v\":2,\"type\":\"fees\",\"order_id\":\"V1\",\"batch\":2}");
+    assert_contains(ecr_pos_take_line(&fx.pos, line, sizeof line), "batch: not the one asked for");
+
+    /* The next request, answered right: its lines, the last batch. */
+    ecr_pos_send(&fx.pos,
+                 "{\"v\":2,\"type\":\"fees\",\"order_id\":\"V1\",\"batch\":3,\"items\":[" FEE(
+                     "250302002000000", 1, "60.00") "],\"last\":true}\n");
+    assert_int_equal(evt_ecr_visit_fees(&fx.ecr, &batch, &last), EVT_OK);
+    assert_true(last);
+    assert_int_equal(batch.item_count, 1);
+    assert_int_equal(batch.total, 6000);
+    assert_contains(ecr_pos_take_line(&fx.pos, line, sizeof line), "\"batch\":3");
+
+    /* The result closes the visit: a fees line now is not asked for. */
+    evt_ecr_result res = {.order_id = "V1", .status = EVT_ECR_REFUSED, .error = EVT_ERR_CANCELLED};
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &res), EVT_OK);
+    assert_null(evt_ecr_visit(&fx.ecr));
+    assert_contains(pump_reply(&fx.pos, line, sizeof line, NULL), "\"type\":\"result\"");
+}
+
+static void test_visit_header_refusals(void **state)
+{
+    (void)state;
+    pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
+    static const struct {
+        const char *from, *to, *error, *detail;
+    } cases[] = {
+        {"\"med_type\":\"11\"", "\"med_type\":\"12\"", "EVT_ERR_ECR_MALFORMED", "med_type:"},
+        {"\"med_type\":\"11\"", "\"med_type\":\"14\"", "EVT_ERR_ECR_MALFORMED", "dise_codg:"},
+        {"\"lines\":3", "\"lines\":2001", "EVT_ERR_ORDER_TOO_LARGE", "maximum of 2000"},
+        {"\"lines\":3", "\"lines\":0", "EVT_ERR_ECR_MALFORMED", "lines:"},
+        {"\"ipt_otp_no\":\"MZ0001\",", "", "EVT_ERR_ECR_MALFORMED", "ipt_otp_no: missing"},
+        {"\"total\":\"118.00\"", "\"total\":\"0\"", "EVT_ERR_ECR_MALFORMED", "total:"},
+        {"\"caty\":\"A03\"", "\"caty\":\"A03\",\"items\":[]", "EVT_ERR_ECR_MALFORMED",
+         "unknown field items"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        const char *at = strstr(VISIT_V1, cases[i].from);
+        assert_non_null(at);
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - VISIT_V1), VISIT_V1, cases[i].to,
+                 at + strlen(cases[i].from));
+        bool got = false;
+        const char *reply = exchange(text, &got);
+        assert_false(got);
+        assert_contains(reply, cases[i].error);
+        assert_contains(reply, cases[i].detail);
+    }
+    assert_null(evt_ecr_visit(&fx.ecr));
+}
+
 int main(void)
 {
     evt_arena_init(arena, sizeof arena);
@@ -1436,6 +1545,8 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sale_ack_order_and_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_visit_header_then_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_visit_header_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_by_order_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_order_resend_status_and_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_written_only_when_handed_out, setup, teardown),

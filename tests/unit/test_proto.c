@@ -1512,11 +1512,151 @@ static void test_is_settlement(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, arena_fixture_setup, arena_fixture_teardown)
 
+/* ---- the outpatient visit (2201-2207) ----------------------------------------------------- */
+
+/* One visit request written into out through the writer (NUL-terminated). */
+static evt_err write_visit(const char *infno, const evt_proto_visit *v, char *req, size_t cap,
+                           evt_json_diag *diag)
+{
+    evt_proto_envelope env = envelope("SN1", "421202");
+    evt_json_writer w;
+    evt_json_writer_init(&w, (uint8_t *)req, cap - 1, NULL, NULL);
+    evt_err err = evt_proto_write_visit(&identity, &env, infno, v, &w, diag);
+    size_t len = 0;
+    evt_err fin = evt_json_writer_finish(&w, &len);
+    req[err == EVT_OK && fin == EVT_OK ? len : 0] = '\0';
+    return err != EVT_OK ? err : fin;
+}
+
+static void test_visit_requests(void **state)
+{
+    (void)state;
+    static char text[8192];
+    evt_order batch;
+    memset(&batch, 0, sizeof batch);
+    snprintf(batch.order_id, sizeof batch.order_id, "V1");
+    assert_int_equal(evt_order_add_item(&batch, "001102000010000", "MZ1", "诊查费", 1, 1500),
+                     EVT_OK);
+    assert_int_equal(evt_order_add_item(&batch, "XA11GAV003A001010100777", "YP7", "自费", 2, 1250),
+                     EVT_OK);
+    evt_proto_visit v = {
+        .psn_no = PSN_NO,
+        .insutype = "310",
+        .ec_token = "tok",
+        .begntime = {.year = 2024, .month = 3, .day = 15, .hour = 10, .minute = 0, .second = 0},
+        .ipt_otp_no = "MZ0001",
+        .mdtrt_id = "MDT1",
+        .med_type = "11",
+        .chrg_bchno = "2",
+        .batch = &batch,
+        .first_sn = 101,
+        .medfee_sumamt = 11800,
+    };
+    evt_json_diag diag = {{0}};
+    assert_int_equal(write_visit(EVT_INFNO_VISIT_UNREGISTER, &v, text, sizeof text, &diag), EVT_OK);
+    assert_string_equal(text, HEAD("2202", "421202", "SN1") "{\"data\":{\"psn_no\":\"" PSN_NO
+                                                            "\",\"mdtrt_id\":\"MDT1\","
+                                                            "\"ipt_otp_no\":\"MZ0001\"}}}");
+    /* 2204: the batch's lines numbered on from first_sn, all in its chrg_bchno */
+    assert_int_equal(write_visit(EVT_INFNO_VISIT_FEES, &v, text, sizeof text, &diag), EVT_OK);
+    assert_non_null(strstr(text, "\"feedetail\":[{\"feedetl_sn\":\"101\",\"mdtrt_id\":\"MDT1\""));
+    assert_non_null(strstr(text, "{\"feedetl_sn\":\"102\""));
+    assert_non_null(strstr(text, "\"chrg_bchno\":\"2\",\"med_type\":\"11\",\"fee_ocur_time\":"
+                                 "\"2024-03-15 10:00:00\""));
+    assert_non_null(strstr(text, "\"det_item_fee_sumamt\":25.00,\"cnt\":2,\"pric\":12.50}"));
+    /* 2207: the visit's total, psn_setlway 01 */
+    assert_int_equal(write_visit(EVT_INFNO_VISIT_SETTLE, &v, text, sizeof text, &diag), EVT_OK);
+    assert_non_null(strstr(text, "\"infno\":\"2207\""));
+    assert_non_null(strstr(text, "\"medfee_sumamt\":118.00,\"psn_setlway\":\"01\""));
+    /* 2203 needs med_type; 2204 a batch that adds up */
+    v.med_type = "";
+    assert_int_equal(write_visit(EVT_INFNO_VISIT_INFO, &v, text, sizeof text, &diag), EVT_ERR_ARG);
+    assert_string_equal(diag.field, "med_type");
+    v.med_type = "11";
+    batch.total += 1;
+    assert_int_equal(write_visit(EVT_INFNO_VISIT_FEES, &v, text, sizeof text, &diag),
+                     EVT_ERR_ORDER_INVALID);
+}
+
+#define FEE_ANSWER(entries) "{\"infcode\":0,\"output\":{\"result\":[" entries "]}}"
+#define FEE_A_OVER                                                                                 \
+    "{\"feedetl_sn\":\"1\",\"det_item_fee_sumamt\":15.00,\"overlmt_amt\":\"5.00\","                \
+    "\"preselfpay_amt\":0,\"fulamt_ownpay_amt\":\"\",\"chrgitm_lv\":\"01\"}"
+#define FEE_C                                                                                      \
+    "{\"feedetl_sn\":\"2\",\"det_item_fee_sumamt\":\"25.00\",\"overlmt_amt\":0,"                   \
+    "\"preselfpay_amt\":0,\"fulamt_ownpay_amt\":25,\"chrgitm_lv\":\"03\"}"
+
+static evt_err parse_fees(const char *body, uint32_t lines, evt_fen amount, evt_fee_summary *f,
+                          evt_json_diag *diag)
+{
+    evt_proto_response resp;
+    evt_err err = parse_resp(body, &resp, diag);
+    if (err == EVT_OK) {
+        err = evt_proto_parse_fee_lines(&resp, lines, amount, f, diag);
+        evt_proto_response_free(&resp);
+    }
+    return err;
+}
+
+static void test_parse_fee_lines(void **state)
+{
+    (void)state;
+    evt_fee_summary f;
+    evt_json_diag diag = {{0}};
+    assert_int_equal(parse_fees(FEE_ANSWER(FEE_A_OVER "," FEE_C), 2, 4000, &f, &diag), EVT_OK);
+    assert_int_equal(f.lines, 2);
+    assert_int_equal(f.by_class[0], 1);
+    assert_int_equal(f.by_class[2], 1);
+    assert_int_equal(f.amount, 4000);
+    assert_int_equal(f.overlmt_amt, 500);
+    assert_int_equal(f.fulamt_ownpay_amt, 2500);
+    /* Not the batch sent: a line more, a line less, another total. */
+    assert_int_equal(parse_fees(FEE_ANSWER(FEE_A_OVER "," FEE_C), 3, 4000, &f, &diag),
+                     EVT_ERR_MONEY_MISMATCH);
+    assert_int_equal(parse_fees(FEE_ANSWER(FEE_A_OVER), 2, 4000, &f, &diag),
+                     EVT_ERR_MONEY_MISMATCH);
+    assert_int_equal(parse_fees(FEE_ANSWER(FEE_A_OVER "," FEE_C), 2, 4001, &f, &diag),
+                     EVT_ERR_MONEY_MISMATCH);
+    /* A part larger than its line, an unknown class, a missing amount: the entry is named. */
+    assert_int_equal(
+        parse_fees(FEE_ANSWER(FEE_A_OVER ",{\"det_item_fee_sumamt\":1,\"overlmt_amt\":2,"
+                                         "\"chrgitm_lv\":\"01\"}"),
+                   2, 1600, &f, &diag),
+        EVT_ERR_PROTO_FIELD_INVALID);
+    assert_string_equal(diag.field, "output.result[1].overlmt_amt");
+    assert_int_equal(parse_fees(FEE_ANSWER("{\"det_item_fee_sumamt\":1,\"chrgitm_lv\":\"04\"}"), 1,
+                                100, &f, &diag),
+                     EVT_ERR_PROTO_FIELD_INVALID);
+    assert_string_equal(diag.field, "output.result[0].chrgitm_lv");
+    assert_int_equal(parse_fees(FEE_ANSWER("{\"chrgitm_lv\":\"01\"}"), 1, 100, &f, &diag),
+                     EVT_ERR_PROTO_FIELD_MISSING);
+    assert_int_equal(parse_fees("{\"infcode\":0,\"output\":{}}", 1, 100, &f, &diag),
+                     EVT_ERR_PROTO_FIELD_MISSING);
+    assert_int_equal(parse_fees("{\"infcode\":1,\"err_msg\":\"请分批上传\"}", 1, 100, &f, &diag),
+                     EVT_ERR_PLATFORM_REJECTED);
+
+    /* 2201: the visit's id */
+    evt_proto_response resp;
+    char mdtrt_id[31];
+    assert_int_equal(
+        parse_resp("{\"infcode\":0,\"output\":{\"data\":{\"mdtrt_id\":\"MDT9\"}}}", &resp, &diag),
+        EVT_OK);
+    assert_int_equal(evt_proto_parse_visit_register(&resp, mdtrt_id, &diag), EVT_OK);
+    assert_string_equal(mdtrt_id, "MDT9");
+    evt_proto_response_free(&resp);
+    assert_int_equal(parse_resp("{\"infcode\":0,\"output\":{\"data\":{}}}", &resp, &diag), EVT_OK);
+    assert_int_equal(evt_proto_parse_visit_register(&resp, mdtrt_id, &diag),
+                     EVT_ERR_PROTO_FIELD_MISSING);
+    evt_proto_response_free(&resp);
+}
+
 int main(void)
 {
     arena_fixture_init();
     const struct CMUnitTest tests[] = {
         T(test_identity_check),
+        T(test_visit_requests),
+        T(test_parse_fee_lines),
         T(test_msgid_sequence),
         T(test_msgid_counter_overflow_moves_to_next_second),
         T(test_msgid_restore_after_reboot),

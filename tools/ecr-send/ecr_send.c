@@ -38,6 +38,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: ecr-send --port P [--host 127.0.0.1] (--order FILE.json | --json TEXT)\n"
                  "                (--key HEX64 | --provision FILE) [--timeout SECONDS]\n"
+                 "                [--fees FILE.jsonl]\n"
+                 "A visit (\"type\":\"visit\") gets its fee lines from --fees: one batch\n"
+                 "{\"items\":[...],\"last\":false} per line, line n sent when the terminal asks\n"
+                 "for batch n.\n"
                  "Sends one ECR request (sale or status) and prints the reply lines until the\n"
                  "final one. The pairing key is the terminal's ecr_key (64 hex digits), given\n"
                  "directly or read from the terminal's provisioning file.\n"
@@ -295,6 +299,45 @@ static int judge_reply(const char *line)
     return verdict;
 }
 
+/* A visit's fee-line batches (--fees): one JSON object per line; NULL without. */
+static char *fees_text;
+static long long tx_seq = 2; /* the request's; every batch sent takes the next */
+
+/* The terminal asked for batch n of the visit order_id: line n of --fees, sealed and sent.
+ * Returns -1 (keep reading) or 1 (no such batch, or it could not be sent). */
+static int send_batch(int fd, const unsigned char key[KEY_BYTES], const char *session,
+                      const char *order_id, int n)
+{
+    const char *line = fees_text;
+    for (int i = 1; line != NULL && i < n; i++) {
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    cJSON *batch = NULL;
+    if (line != NULL && n >= 1) {
+        const char *end = strchr(line, '\n');
+        batch = cJSON_ParseWithLength(line, end != NULL ? (size_t)(end - line) : strlen(line));
+    }
+    if (!cJSON_IsObject(batch)) {
+        fprintf(stderr, "ecr-send: the terminal asked for batch %d: --fees has no such line\n", n);
+        cJSON_Delete(batch);
+        return 1;
+    }
+    cJSON_AddNumberToObject(batch, "v", 2);
+    cJSON_AddStringToObject(batch, "type", "fees");
+    cJSON_AddStringToObject(batch, "order_id", order_id);
+    cJSON_AddNumberToObject(batch, "batch", n);
+    cJSON_AddNumberToObject(batch, "seq", (double)++tx_seq);
+    char *text = cJSON_PrintUnformatted(batch);
+    cJSON_Delete(batch);
+    size_t len = 0;
+    char *sealed = text != NULL ? seal(key, session, text, &len) : NULL;
+    bool sent = sealed != NULL && send_all(fd, sealed, len);
+    free(sealed);
+    free(text);
+    return sent ? -1 : 1;
+}
+
 /* One line from the terminal at the given stage; returns -1 to keep reading, else the exit
  * status. */
 static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char *line, int *stage,
@@ -343,7 +386,17 @@ static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char
         *stage = WAIT_RESULT;
         return sent ? -1 : 1;
     }
-    return judge_reply(line);
+    cJSON *root = cJSON_Parse(line);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "order_id");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "batch");
+    int verdict = -2;
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "fees") == 0 && cJSON_IsString(id) &&
+        cJSON_IsNumber(n)) {
+        verdict = send_batch(fd, key, session, id->valuestring, n->valueint);
+    }
+    cJSON_Delete(root);
+    return verdict != -2 ? verdict : judge_reply(line);
 }
 
 int main(int argc, char **argv)
@@ -377,6 +430,12 @@ int main(int argc, char **argv)
             key_hex = v;
         } else if (strcmp(a, "--provision") == 0) {
             provision = v;
+        } else if (strcmp(a, "--fees") == 0) {
+            size_t fees_len = 0;
+            fees_text = read_file(v, &fees_len);
+            if (fees_text == NULL) {
+                return 2;
+            }
         } else if (strcmp(a, "--timeout") == 0) {
             char *end = NULL;
             timeout_s = strtol(v, &end, 10);

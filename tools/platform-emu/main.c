@@ -415,8 +415,20 @@ static int cmd_count(const args *a)
         sql = "SELECT count(*) FROM reversals";
     else if (a->what && strcmp(a->what, "cancellations") == 0)
         sql = "SELECT count(*) FROM cancellations";
+    else if (a->what && strcmp(a->what, "live_settlements") == 0)
+        sql = "SELECT count(*) FROM settlements WHERE cancelled=''";
+    else if (a->what && strcmp(a->what, "live_amount") == 0)
+        sql = "SELECT ifnull(sum(medfee_sumamt),0) FROM settlements WHERE cancelled=''";
+    else if (a->what && strcmp(a->what, "open_visits") == 0)
+        sql = "SELECT count(*) FROM visits WHERE state='open'";
+    else if (a->what && strcmp(a->what, "cancelled_visits") == 0)
+        sql = "SELECT count(*) FROM visits WHERE state='cancelled'";
+    else if (a->what && strcmp(a->what, "live_fee_lines") == 0)
+        sql = "SELECT count(*) FROM fee_lines WHERE live=1";
     else
-        return usage("--what is settlements, reversals, cancellations or handled:INFNO");
+        return usage("--what is settlements, reversals, cancellations, live_settlements, "
+                     "live_amount (fen), open_visits, cancelled_visits, live_fee_lines or "
+                     "handled:INFNO");
     sqlite3 *db;
     if (open_ready_db(a->db, &db) != 0)
         return 1;
