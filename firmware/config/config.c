@@ -507,14 +507,13 @@ static bool hex_bytes(const char *v, size_t n, uint8_t *out, size_t len)
 }
 
 /* "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>": the reason never quotes the value. */
-static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+static const char *set_pin_hash(evt_pin_hash *h, const char *v, size_t n)
 {
     static const char why[] =
         "must be pbkdf2-sha256$<iterations 1000-1000000>$<salt, 16-64 hex>$<hash, 64 hex> "
         "(tools/pin-hash)";
     static const char scheme[] = "pbkdf2-sha256$";
     const size_t slen = sizeof scheme - 1;
-    evt_pin_hash *h = &cfg->supervisor_pin;
     if (n <= slen || memcmp(v, scheme, slen) != 0) {
         return why;
     }
@@ -535,6 +534,11 @@ static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
     h->salt_len = (uint8_t)(salt_digits / 2);
     h->set = true;
     return NULL;
+}
+
+static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+{
+    return set_pin_hash(&cfg->supervisor_pin, v, n);
 }
 
 static const char *set_order_max_total(evt_config *cfg, const char *v, size_t n)
@@ -653,6 +657,57 @@ ITEM_SETTER(7)
 ITEM_SETTER(8)
 ITEM_SETTER(9)
 
+/* "id|name|role|PIN hash": one operator who logs in at the terminal. */
+static const char *set_operator(evt_config *cfg, unsigned index, const char *v, size_t n)
+{
+    evt_config_operator *op = &cfg->operators[index];
+    const char *field[4];
+    size_t len[4];
+    const char *p = v;
+    const char *end = v + n;
+    for (unsigned f = 0; f < 4; f++) {
+        const char *bar = f < 3 ? memchr(p, '|', (size_t)(end - p)) : NULL;
+        if (f < 3 && bar == NULL) {
+            return "expected id|name|cashier or supervisor|PIN hash";
+        }
+        field[f] = p;
+        len[f] = (size_t)((bar ? bar : end) - p);
+        p = bar ? bar + 1 : end;
+    }
+    if (len[0] == 0 || len[1] == 0) {
+        return "operator id and name are required";
+    }
+    const char *why = set_token(op->id, sizeof op->id, field[0], len[0]);
+    if (why == NULL) {
+        why = set_text(op->name, sizeof op->name, field[1], len[1]);
+    }
+    if (why != NULL) {
+        return why;
+    }
+    if (len[2] == 7 && memcmp(field[2], "cashier", 7) == 0) {
+        op->role = EVT_OPERATOR_CASHIER;
+    } else if (len[2] == 10 && memcmp(field[2], "supervisor", 10) == 0) {
+        op->role = EVT_OPERATOR_SUPERVISOR;
+    } else {
+        return "role must be cashier or supervisor";
+    }
+    return set_pin_hash(&op->pin, field[3], len[3]);
+}
+
+#define OPERATOR_SETTER(i)                                                                         \
+    static const char *set_operator_##i(evt_config *cfg, const char *v, size_t n)                  \
+    {                                                                                              \
+        return set_operator(cfg, i - 1, v, n);                                                     \
+    }
+OPERATOR_SETTER(1)
+OPERATOR_SETTER(2)
+OPERATOR_SETTER(3)
+OPERATOR_SETTER(4)
+OPERATOR_SETTER(5)
+OPERATOR_SETTER(6)
+OPERATOR_SETTER(7)
+OPERATOR_SETTER(8)
+
 static const key_def keys[] = {
     {"platform_url", set_platform_url, true},
     {"tls_server_name", set_tls_server_name, false},
@@ -664,8 +719,8 @@ static const key_def keys[] = {
     {"recer_sys_code", set_recer_sys_code, true},
     {"dev_no", set_dev_no, true},
     {"msgid_slot", set_msgid_slot, true},
-    {"opter", set_opter, true},
-    {"opter_name", set_opter_name, true},
+    {"opter", set_opter, false}, /* legacy: required without operator_N (see the parser) */
+    {"opter_name", set_opter_name, false},
     {"opter_type", set_opter_type, true},
     {"paas_id", set_paas_id, true},
     {"paas_token", set_paas_token, true},
@@ -693,6 +748,14 @@ static const key_def keys[] = {
     {"item_7", set_item_7, false},
     {"item_8", set_item_8, false},
     {"item_9", set_item_9, false},
+    {"operator_1", set_operator_1, false},
+    {"operator_2", set_operator_2, false},
+    {"operator_3", set_operator_3, false},
+    {"operator_4", set_operator_4, false},
+    {"operator_5", set_operator_5, false},
+    {"operator_6", set_operator_6, false},
+    {"operator_7", set_operator_7, false},
+    {"operator_8", set_operator_8, false},
 };
 
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
@@ -836,6 +899,37 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
         if (keys[k].required && seen_line[k] == 0) {
             return missing(out, msg, msg_cap, keys[k].name, "");
         }
+    }
+    /* Operators: operator_1 .. operator_N without gaps, ids unique; or the legacy opter. */
+    unsigned ops = 0;
+    while (ops < EVT_CONFIG_MAX_OPERATORS && out->operators[ops].id[0] != '\0') {
+        ops++;
+    }
+    const char *why = NULL;
+    for (unsigned i = 0; i < EVT_CONFIG_MAX_OPERATORS && why == NULL; i++) {
+        if (i >= ops && out->operators[i].id[0] != '\0') {
+            why = "operator_N: numbered without gaps from operator_1";
+        }
+        for (unsigned k = 0; k < i && i < ops && why == NULL; k++) {
+            if (strcmp(out->operators[i].id, out->operators[k].id) == 0) {
+                why = "operator_N: two operators with one id";
+            }
+        }
+    }
+    if (why == NULL && ops > 0 && (out->opter[0] != '\0' || out->opter_name[0] != '\0')) {
+        why = "opter/opter_name: not with operator_N lines (each operator signs in)";
+    }
+    if (why != NULL) {
+        memset(out, 0, sizeof *out);
+        if (msg != NULL && msg_cap > 0) {
+            snprintf(msg, msg_cap, "%s", why);
+        }
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    out->operator_count = (uint8_t)ops;
+    if (ops == 0 && (out->opter[0] == '\0' || out->opter_name[0] == '\0')) {
+        return missing(out, msg, msg_cap, out->opter[0] == '\0' ? "opter" : "opter_name",
+                       " (or operator_1 lines)");
     }
     if (out->ecr_port != 0 && !out->ecr_key_set) {
         /* An open ECR port without a key would take orders from anyone on the LAN. */

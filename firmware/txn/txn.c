@@ -543,6 +543,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     if (err != EVT_OK) {
         return sale_end(s, r, EVT_ORDER_REFUSED, err, "收银员未确认身份");
     }
+    evt_txn_record_operator(t, &s->rec);
 
     /* 4. pre-settlement: the split, nothing moves yet */
     err = platform_step(s, "正在预结算", EVT_INFNO_PRESETTLE, s->insu->insuplc_admdvs,
@@ -612,6 +613,11 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     }
     if (t->cfg->order_max_total > 0 && order->total > t->cfg->order_max_total) {
         return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, NULL);
+    }
+    if (evt_platform_operator(t->platform) == NULL) {
+        /* Nobody on shift: refused at once, nothing recorded, the POS may send it again. */
+        return result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_NOT_SIGNED_IN,
+                                 "请操作员先登录签到");
     }
     bool start = false;
     evt_err err = order_may_start(t, order, result, &start);

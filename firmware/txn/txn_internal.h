@@ -32,6 +32,12 @@ evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms);
 /* Shows an error screen and waits for the cashier to acknowledge it (bounded). */
 void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail);
 
+/* The operator on shift into rec->opter (the one who confirms the case at the terminal). */
+void evt_txn_record_operator(evt_txn *t, evt_order_record *rec);
+/* The name a receipt prints for the operator id a record keeps: the provisioned name, the id
+ * of an operator no longer provisioned, the legacy opter for records from before operators. */
+const char *evt_txn_operator_name(const evt_txn *t, const char *opter);
+
 /* ---- records ------------------------------------------------------------------------------- */
 
 /* The platform's words (may be NULL) into the record, cut on a UTF-8 character boundary. */

@@ -39,22 +39,36 @@ void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, con
     evt_txn_cashier_decision(t, 0, &ok);
 }
 
-evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
-                                    const char *notice, bool *quit)
+void evt_txn_record_operator(evt_txn *t, evt_order_record *rec)
+{
+    const char *op = evt_platform_operator(t->platform);
+    snprintf(rec->opter, sizeof rec->opter, "%s", op != NULL ? op : "");
+}
+
+const char *evt_txn_operator_name(const evt_txn *t, const char *opter)
+{
+    const evt_config *c = t->cfg;
+    for (unsigned i = 0; i < c->operator_count; i++) {
+        if (strcmp(c->operators[i].id, opter) == 0) {
+            return c->operators[i].name;
+        }
+    }
+    if (opter[0] != '\0' && strcmp(opter, c->opter) != 0) {
+        return opter;
+    }
+    return c->opter_name[0] ? c->opter_name : c->opter;
+}
+
+evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
+                             const char *title, const char *line, const char *notice, bool *quit)
 {
     *quit = false;
-    if (!t->cfg->supervisor_pin.set) {
-        evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
-                                    "未配置主管密码，请联系技术员");
-        return EVT_ERR_CONFIG_MISSING;
-    }
     char pin[EVT_AUTH_PIN_MAX + 1];
     evt_err err =
         evt_ui_read_pin(t->ui, title, line, notice, t->decision_timeout_ms, pin, sizeof pin, quit);
     if (err == EVT_OK) {
         uint32_t retry_s = 0;
-        err = evt_auth_check_pin(t->journal, t->hal->sys, "supervisor", &t->cfg->supervisor_pin,
-                                 pin, &retry_s);
+        err = evt_auth_check_pin(t->journal, t->hal->sys, role, hash, pin, &retry_s);
         char detail[64] = "未获授权，请重新办理";
         if (err == EVT_ERR_AUTH_LOCKED) {
             snprintf(detail, sizeof detail, "请 %u 分钟后再试", (unsigned)(retry_s + 59) / 60);
@@ -66,6 +80,19 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
     memset(pin, 0, sizeof pin);
     t->quit_requested = t->quit_requested || *quit;
     return err;
+}
+
+evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
+                                    const char *notice, bool *quit)
+{
+    *quit = false;
+    if (!t->cfg->supervisor_pin.set) {
+        evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
+                                    "未配置主管密码，请联系技术员");
+        return EVT_ERR_CONFIG_MISSING;
+    }
+    return evt_txn_pin_approves(t, "supervisor", &t->cfg->supervisor_pin, title, line, notice,
+                                quit);
 }
 
 /* ---- scanning ------------------------------------------------------------------------------ */
@@ -338,7 +365,7 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,
         .terminal_id = t->cfg->dev_no,
-        .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
+        .operator_name = evt_txn_operator_name(t, rec->opter),
         .datetime = when,
         .msgid = msgid,
         .order = items,

@@ -45,6 +45,23 @@ typedef struct evt_pin_hash {
     uint8_t hash[EVT_PIN_HASH_BYTES];
 } evt_pin_hash;
 
+/* Operators (operator_1 .. operator_8 = "id|name|cashier or supervisor|PIN hash"): each logs
+ * in at the terminal with a PIN and signs in (9001) for the shift. Without operator lines the
+ * legacy opter/opter_name is the terminal's one operator, signed in at start-up without a PIN. */
+#define EVT_CONFIG_MAX_OPERATORS 8
+#define EVT_CONFIG_OPERATOR_ID   31 /* 30 characters + NUL: the envelope's opter */
+typedef enum evt_operator_role {
+    EVT_OPERATOR_CASHIER = 1,
+    EVT_OPERATOR_SUPERVISOR = 2,
+} evt_operator_role;
+
+typedef struct evt_config_operator {
+    char id[EVT_CONFIG_OPERATOR_ID]; /* "" = unused slot */
+    char name[51];                   /* UTF-8, staff name as printed on receipts */
+    uint8_t role;                    /* evt_operator_role */
+    evt_pin_hash pin;
+} evt_config_operator;
+
 typedef struct evt_config_item {
     char med_list_codg[51];
     char medins_list_codg[31];
@@ -72,7 +89,7 @@ typedef struct evt_config {
     char recer_sys_code[11];
     char dev_no[101];    /* terminal id */
     uint8_t msgid_slot;  /* 0..9, different for each terminal of one institution */
-    char opter[31];      /* operator id */
+    char opter[31];      /* legacy single operator id ("" when operator_N lines are used) */
     char opter_name[51]; /* UTF-8 */
     uint8_t opter_type;  /* 1 staff, 2 self-service terminal, 3 mobile terminal */
     char paas_id[65];
@@ -95,6 +112,9 @@ typedef struct evt_config {
      * sign-in) for the next one to reuse, 0..3600 s; 0 (default) = closed at once. Set it
      * below the platform's idle timeout (docs/performance.md). */
     uint32_t keep_connection_s;
+
+    evt_config_operator operators[EVT_CONFIG_MAX_OPERATORS];
+    uint8_t operator_count; /* operators[0 .. count-1] are set; 0 = legacy opter */
 
     char office_id[31];    /* for ec.query officeId */
     char office_name[101]; /* for ec.query officeName, UTF-8 */

@@ -156,6 +156,16 @@ evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit);
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
 
 /*
+ * The one "ask for a PIN" step: the PIN screen (title, line and notice may be NULL), the check
+ * against hash for role (evt_auth: "supervisor", "op/<operator id>") with its lockout, and the
+ * screen that says why not. EVT_OK when right; EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown,
+ * acknowledged); EVT_ERR_CANCELLED or EVT_ERR_TIMEOUT (*quit set for the board's QUIT);
+ * journal errors.
+ */
+evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
+                             const char *title, const char *line, const char *notice, bool *quit);
+
+/*
  * The one "ask for the supervisor's PIN" step: the PIN screen (title, line and notice may be
  * NULL), the check against the provisioned hash with its lockout (evt_auth), and the screen
  * that says why not. EVT_OK when the supervisor approved; EVT_ERR_CONFIG_MISSING (no PIN

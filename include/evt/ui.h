@@ -32,9 +32,11 @@ typedef struct evt_ui {
 /* sys gives the clock keys are stamped on (evt_key_event.pressed_ms). */
 void evt_ui_init(evt_ui *ui, const evt_hal_ui *hal, const evt_hal_sys *sys);
 
-/* Idle: terminal ready, institution and operator, pending reversals if any. */
+/* Idle: terminal ready, institution and operator (NULL: nobody signed in, the terminal does not
+ * sell), or not ready with the reason (not_ready, e.g. why the sign-in failed; NULL when ready);
+ * pending reversals if any. */
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
-                         unsigned pending_reversals);
+                         const char *not_ready, unsigned pending_reversals);
 /* "请出示医保电子凭证" with the order total and item count. notice is an optional extra line
  * (e.g. why the last scan was refused), NULL for none. */
 evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice);
