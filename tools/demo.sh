@@ -167,6 +167,9 @@ if [ "$BOARD" = sim ]; then
 请确认退费 => OK
 主管密码 => DIGITS:246810
 退费成功 => OK
+就绪 => MENU
+功能菜单 => TYPE:8
+日结 => OK
 KEYS
 
     mkfifo "$OUT/serial-scanner"
@@ -274,10 +277,17 @@ if [ "$BOARD" = sim ]; then
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 5 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 5 receipts (4 sales, 1 refund)" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 6 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 6 print jobs (4 sales, 1 refund, the daily close)" >&2
         exit 1
     fi
+    # The day ends with the daily close (日结): the journal's totals per insurance type agree
+    # with the platform's (3201), the batch report is printed (daily-close.bin/.png).
+    close_line=$(grep 'daily close [0-9-]*: ' "$OUT/terminal.log" | tail -1)
+    case "$close_line" in
+    *": balanced (4 sales, 1 refunds, 0 differences)") log "daily close: balanced with the platform, report in $OUT/receipts/daily-close.png" ;;
+    *) echo "demo: the daily close did not balance: ${close_line:-no daily close in the log}" >&2; exit 1 ;;
+    esac
     # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
     # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only.
     refunded="$("$EMU" count --db "$DB" --what cancellations) $("$EMU" balance --db "$DB" --person parent) $("$EMU" balance --db "$DB" --person employee)"

@@ -458,13 +458,44 @@ static void operator_logout(evt_app *app, bool *quit)
     }
 }
 
+/* [功能] → 日结: the day reconciled with the platform, the batch report printed and sent to the
+ * POS (docs/ecr-link.md "batch_report"). */
+static void daily_close(evt_app *app)
+{
+    evt_txn_close_summary sum;
+    evt_err err = evt_txn_daily_close(&app->txn, &sum);
+    if (err != EVT_OK) {
+        bool quit = false;
+        menu_error(app, "日结未完成", err, NULL, &quit);
+        return;
+    }
+    if (app->ecr_open) {
+        evt_ecr_report rep = {
+            .date = sum.date,
+            .balanced = sum.balanced,
+            .sales = sum.sales,
+            .refunds = sum.refunds,
+            .reversals = sum.reversals,
+            .differences = sum.differences,
+            .sold = sum.sold,
+            .refunded = sum.refunded,
+            .operators = sum.operators,
+            .operator_count = sum.operator_count,
+        };
+        err = evt_ecr_send_report(&app->ecr, &rep);
+        if (err != EVT_OK) {
+            EVT_LOGW(MOD, "batch report not sent to the POS: %s", evt_err_name(err));
+        }
+    }
+}
+
 /* [功能]: what the cashier can do without the POS. */
 static void function_menu(evt_app *app, bool *quit)
 {
     /* 退费 two ways: from the receipt's QR code, or from today's sales. */
     static const char *const options[] = {
         "手工录入订单",           "补打结算单",     "主管放行订单", "退费：扫描结算单二维码",
-        "退费：从今日交易中选择", "操作员登录签到", "操作员签退"};
+        "退费：从今日交易中选择", "操作员登录签到", "操作员签退",   "日结"};
     unsigned choice = 0;
     if (evt_ui_choose(&app->ui, "功能菜单", options, sizeof options / sizeof options[0],
                       APP_KEYED_TIMEOUT_MS, &choice, quit) == EVT_OK) {
@@ -487,8 +518,10 @@ static void function_menu(evt_app *app, bool *quit)
             }
         } else if (choice == 6) {
             operator_login(app, quit);
-        } else {
+        } else if (choice == 7) {
             operator_logout(app, quit);
+        } else if (on_shift(app, "日结", quit)) {
+            daily_close(app);
         }
         ecr_busy(app, false);
     }

@@ -37,6 +37,12 @@
     X(N_EC_SHOW_TYPE, N_DATA, "ecShowType", 4)                                                     \
     X(N_HOLDER_NAME, N_DATA, "holderName", EVT_NAME_BYTES + 1)                                     \
     X(N_HOLDER_ID_NO, N_DATA, "holderIdNo", 34)                                                    \
+    X(N_D_STMT_RSLT, N_DATA, "stmt_rslt", 4)                                                       \
+    X(N_D_STMT_DSCR, N_DATA, "stmt_rslt_dscr", EVT_PROTO_MSG_BYTES + 1)                            \
+    X(N_RESULT, N_OUTPUT, "result", 1)                                                             \
+    X(N_RESULT_ENTRY, N_RESULT, "", 1) /* each element, read one at a time */                      \
+    X(N_R_SETL_ID, N_RESULT_ENTRY, "setl_id", 32)                                                  \
+    X(N_R_STMT_RSLT, N_RESULT_ENTRY, "stmt_rslt", 4)                                               \
     X(N_BASEINFO, N_OUTPUT, "baseinfo", 1)                                                         \
     X(N_B_PSN_NO, N_BASEINFO, "psn_no", 32)                                                        \
     X(N_B_CERT_TYPE, N_BASEINFO, "psn_cert_type", 5)                                               \
@@ -117,6 +123,10 @@ struct evt_proto_answer {
     uint8_t insu_count;
     evt_err insu_err;
     evt_json_diag insu_diag;
+    /* 3202: the first differing settlements of the result list, and how many it had. */
+    evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
+    uint8_t diff_count;
+    uint32_t diff_total;
 };
 
 static const evt_json_value *value_of(const evt_proto_answer *a, node_id id)
@@ -203,6 +213,17 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
     }
 }
 
+/* One 3202 result element has passed: the first EVT_PROTO_RECON_DIFF_MAX are kept. */
+static void recon_diff_done(evt_proto_answer *a)
+{
+    a->diff_total++;
+    if (a->diff_count < EVT_PROTO_RECON_DIFF_MAX) {
+        evt_proto_recon_diff *d = &a->diffs[a->diff_count++];
+        evt_json_value_text(value_of(a, N_R_SETL_ID), d->setl_id, sizeof d->setl_id);
+        evt_json_value_text(value_of(a, N_R_STMT_RSLT), d->rslt, sizeof d->rslt);
+    }
+}
+
 /* evt_jstream callback: follows the path and keeps the schema's members. */
 static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
 {
@@ -219,6 +240,8 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
     if (ev == EVT_JSTREAM_OBJECT_END || ev == EVT_JSTREAM_ARRAY_END) {
         if (r->open[d] == N_INSU_ENTRY) {
             insurance_done(a, true, r->entry_index);
+        } else if (r->open[d] == N_RESULT_ENTRY) {
+            recon_diff_done(a);
         }
         return EVT_OK;
     }
@@ -238,6 +261,13 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
             insurance_done(a, false, index);
             id = N_NONE;
         }
+    } else if (parent == N_RESULT) {
+        id = ev == EVT_JSTREAM_OBJECT_BEGIN ? N_RESULT_ENTRY : N_NONE;
+        if (id == N_NONE) {
+            a->diff_total++; /* not an object: still a difference the platform reported */
+        } else {
+            slots_reset(a, N_RESULT_ENTRY, N_R_STMT_RSLT);
+        }
     }
     r->member = N_NONE;
     if (id != N_NONE) {
@@ -245,7 +275,7 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
     }
     if (ev == EVT_JSTREAM_OBJECT_BEGIN || ev == EVT_JSTREAM_ARRAY_BEGIN) {
         /* Members are followed only inside a container of the expected kind. */
-        bool array_node = id == N_INSUINFO;
+        bool array_node = id == N_INSUINFO || id == N_RESULT;
         bool follow = id != N_NONE && (ev == EVT_JSTREAM_ARRAY_BEGIN) == array_node;
         r->open[d] = follow ? (uint8_t)id : (uint8_t)N_NONE;
     }
@@ -756,5 +786,43 @@ evt_err evt_proto_check_settlement(const evt_settlement *s, bool psn_part_presen
     if (s->medfee_sumamt != (cancel ? -order_total : order_total)) {
         return mismatch(diag, "medfee_sumamt");
     }
+    return EVT_OK;
+}
+
+evt_err evt_proto_parse_recon_totals(const evt_proto_response *resp, bool *balanced,
+                                     char dscr[EVT_PROTO_MSG_BYTES], evt_json_diag *diag)
+{
+    evt_err err = output_object(resp, N_DATA, diag);
+    char rslt[2];
+    const str_field fields[] = {{N_D_STMT_RSLT, rslt, sizeof rslt, true},
+                                {N_D_STMT_DSCR, dscr, EVT_PROTO_MSG_BYTES, false}};
+    dscr[0] = '\0';
+    if (err == EVT_OK) {
+        err = get_strings(resp->output, fields, 2, "output.data", diag);
+    }
+    if (err == EVT_OK && strcmp(rslt, "0") != 0 && strcmp(rslt, "1") != 0) {
+        evt_json_diag_set(diag, "output.data.stmt_rslt");
+        err = EVT_ERR_PROTO_FIELD_INVALID;
+    }
+    *balanced = err == EVT_OK && rslt[0] == '0';
+    return err;
+}
+
+evt_err evt_proto_parse_recon_detail(const evt_proto_response *resp,
+                                     const evt_proto_recon_diff **diffs, unsigned *count,
+                                     uint32_t *total, evt_json_diag *diag)
+{
+    evt_err err = evt_proto_parse_ack(resp);
+    if (err == EVT_OK &&
+        (resp->output == NULL || value_of(resp->output, N_RESULT)->kind != EVT_JSON_ARRAY)) {
+        evt_json_diag_set(diag, "output.result");
+        err = EVT_ERR_PROTO_FIELD_MISSING;
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    *diffs = resp->output->diffs;
+    *count = resp->output->diff_count;
+    *total = resp->output->diff_total;
     return EVT_OK;
 }

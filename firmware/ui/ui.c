@@ -182,6 +182,16 @@ evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *
     return screen_show(ui);
 }
 
+evt_err evt_ui_show_lines(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                          const char *const *lines, unsigned count)
+{
+    screen_begin(ui, tone, title, hint);
+    for (unsigned i = 0; i < count; i++) {
+        screen_line(ui, "%s", lines[i]);
+    }
+    return screen_show(ui);
+}
+
 evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line)
 {
     screen_begin(ui, EVT_UI_NORMAL, title, "请稍候");

@@ -187,4 +187,27 @@ evt_err evt_txn_release_order(evt_txn *t, const char *order_id);
 evt_err evt_txn_blocked_orders(evt_txn *t, char (*ids)[EVT_ORDER_ID_BYTES], unsigned max,
                                unsigned *count);
 
+/* What the daily close found (the batch report's figures). */
+typedef struct evt_txn_close_summary {
+    char date[16]; /* yyyy-MM-dd */
+    bool balanced; /* every group's 3201 balanced, no settlement differs, nothing unreadable */
+    bool printed;  /* the batch report reached the printer */
+    uint32_t sales, refunds, reversals, differences;
+    evt_fen sold, refunded;
+    /* Per operator (id as the records keep it), the report's table. */
+    evt_ecr_report_operator operators[EVT_ECR_REPORT_OPERATORS];
+    unsigned operator_count;
+} evt_txn_close_summary;
+
+/*
+ * The daily close (日结) of today: totals of the settled sales standing (not refunded) per
+ * insurance type and clearing institution, computed from the order records one at a time
+ * (bounded memory, whatever the day's length); 3201 for each; where any differs, 3202 with the
+ * day's settlements finds which; the batch report (sales, refunds, reversals, per operator,
+ * both sides of every total, the differing settlements by masked reference) printed and shown.
+ * A balanced day is marked closed (evt_orders_close_day). EVT_OK when the close ran (balanced or
+ * not: *summary says); journal errors, EVT_ERR_NOMEM.
+ */
+evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary);
+
 #endif /* EVT_TXN_H */

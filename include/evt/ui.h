@@ -70,6 +70,10 @@ evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, bool r
 evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
                             const char *line, const char *notice);
 
+/* A screen of up to EVT_UI_MAX_LINES lines (more are dropped) under title, with hint. */
+evt_err evt_ui_show_lines(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                          const char *const *lines, unsigned count);
+
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */
 evt_err evt_ui_show_error(evt_ui *ui, const char *title, evt_err err, const char *detail);
