@@ -39,12 +39,27 @@ static void check_accepted(const evt_config *c)
                    TERMINATED(c->ecr_bind) && TERMINATED(c->office_id) &&
                    TERMINATED(c->office_name) && TERMINATED(c->business_type),
                "a string field is not terminated");
-    const char *required[] = {c->platform_url,   c->host,           c->tls_server_name, c->ca_file,
-                              c->fixmedins_name, c->recer_sys_code, c->dev_no,          c->opter,
-                              c->opter_name,     c->paas_id,        c->paas_token,      c->infver,
-                              c->ecr_bind,       c->office_id,      c->office_name};
+    const char *required[] = {
+        c->platform_url,   c->host,      c->tls_server_name, c->ca_file,    c->fixmedins_name,
+        c->recer_sys_code, c->dev_no,    c->paas_id,         c->paas_token, c->infver,
+        c->ecr_bind,       c->office_id, c->office_name};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         FUZZ_CHECK(required[i][0] != '\0', "required field %zu empty", i);
+    }
+    /* Either the legacy single operator or operator lines, never both, never neither. */
+    FUZZ_CHECK(c->operator_count <= EVT_CONFIG_MAX_OPERATORS, "operator count");
+    FUZZ_CHECK(c->operator_count > 0 ? c->opter[0] == '\0' && c->opter_name[0] == '\0'
+                                     : c->opter[0] != '\0' && c->opter_name[0] != '\0',
+               "operators and the legacy opter");
+    for (unsigned i = 0; i < EVT_CONFIG_MAX_OPERATORS; i++) {
+        const evt_config_operator *op = &c->operators[i];
+        FUZZ_CHECK(TERMINATED(op->id) && TERMINATED(op->name), "operator %u not terminated", i);
+        FUZZ_CHECK(
+            i < c->operator_count
+                ? op->id[0] != '\0' && op->name[0] != '\0' && op->pin.set &&
+                      (op->role == EVT_OPERATOR_CASHIER || op->role == EVT_OPERATOR_SUPERVISOR)
+                : op->id[0] == '\0',
+            "operator %u", i);
     }
     FUZZ_CHECK(strlen(c->fixmedins_code) == 12 && strlen(c->mdtrtarea_admvs) == 6 &&
                    strlen(c->business_type) == 5,
