@@ -38,6 +38,9 @@ struct evt_app {
      * when signed in or nobody is on shift. The idle screen shows it instead of 就绪. */
     char not_ready[EVT_UI_LINE_BYTES];
     uint64_t next_sign_in_retry;
+    /* The operator on shift (operator_N provisioning): the platform's envelope points at its id
+     * and name; its PIN hash is wiped once checked. */
+    evt_config_operator shift;
 };
 
 /* Journal-backed ECR store: the POS gets the same answer for an order after a reboot. */
@@ -180,14 +183,11 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
 /* The name of the operator on shift, NULL when nobody is. */
 static const char *operator_on_shift(const evt_app *app)
 {
-    const char *id = evt_platform_operator(app->platform);
-    if (id == NULL) {
+    if (evt_platform_operator(app->platform) == NULL) {
         return NULL;
     }
-    for (unsigned i = 0; i < app->cfg.operator_count; i++) {
-        if (strcmp(app->cfg.operators[i].id, id) == 0) {
-            return app->cfg.operators[i].name;
-        }
+    if (app->cfg.operator_count > 0) {
+        return app->shift.name;
     }
     return app->cfg.opter_name[0] ? app->cfg.opter_name : app->cfg.opter;
 }
@@ -417,26 +417,40 @@ static void operator_login(evt_app *app, bool *quit)
     if (c->operator_count == 0) {
         evt_platform_set_operator(app->platform, c->opter, c->opter_name);
     } else {
+        /* Read from the provisioning text only while the login runs (arena, given back). */
+        evt_config_operator *ops = evt_calloc(c->operator_count, sizeof *ops);
         const char *options[EVT_CONFIG_MAX_OPERATORS];
-        for (unsigned i = 0; i < c->operator_count; i++) {
-            options[i] = c->operators[i].name;
+        for (unsigned i = 0; ops != NULL && i < c->operator_count; i++) {
+            evt_config_operator_get(c, i, &ops[i]);
+            options[i] = ops[i].name;
         }
         unsigned choice = 0;
-        if (evt_ui_choose(&app->ui, "操作员登录：选择操作员", options, c->operator_count,
-                          APP_KEYED_TIMEOUT_MS, &choice, quit) != EVT_OK) {
-            return;
-        }
-        const evt_config_operator *op = &c->operators[choice - 1];
+        evt_err err = ops == NULL
+                          ? EVT_ERR_NOMEM
+                          : evt_ui_choose(&app->ui, "操作员登录：选择操作员", options,
+                                          c->operator_count, APP_KEYED_TIMEOUT_MS, &choice, quit);
+        const evt_config_operator *op = err == EVT_OK ? &ops[choice - 1] : NULL;
         char role[EVT_JOURNAL_KEY_MAX];
-        snprintf(role, sizeof role, "op/%s", op->id);
-        if (evt_txn_pin_approves(&app->txn, role, &op->pin, "操作员密码", op->name, NULL, quit) !=
-            EVT_OK) {
+        if (op != NULL) {
+            snprintf(role, sizeof role, "op/%s", op->id);
+            err =
+                evt_txn_pin_approves(&app->txn, role, &op->pin, "操作员密码", op->name, NULL, quit);
+        }
+        if (err == EVT_OK) {
+            if (evt_platform_operator(app->platform) != NULL) {
+                evt_platform_sign_out(app->platform);
+            }
+            app->shift = *op;
+            memset(&app->shift.pin, 0, sizeof app->shift.pin);
+            evt_platform_set_operator(app->platform, app->shift.id, app->shift.name);
+        }
+        if (ops != NULL) {
+            memset(ops, 0, c->operator_count * sizeof *ops);
+        }
+        evt_free(ops);
+        if (err != EVT_OK) {
             return;
         }
-        if (evt_platform_operator(app->platform) != NULL) {
-            evt_platform_sign_out(app->platform);
-        }
-        evt_platform_set_operator(app->platform, op->id, op->name);
     }
     if (shift_sign_in(app) != EVT_OK) {
         menu_error(app, "签到失败", EVT_ERR_NOT_SIGNED_IN, app->not_ready, quit);

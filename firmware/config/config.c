@@ -658,9 +658,9 @@ ITEM_SETTER(8)
 ITEM_SETTER(9)
 
 /* "id|name|role|PIN hash": one operator who logs in at the terminal. */
-static const char *set_operator(evt_config *cfg, unsigned index, const char *v, size_t n)
+static const char *parse_operator(evt_config_operator *op, const char *v, size_t n)
 {
-    evt_config_operator *op = &cfg->operators[index];
+    memset(op, 0, sizeof *op);
     const char *field[4];
     size_t len[4];
     const char *p = v;
@@ -694,10 +694,13 @@ static const char *set_operator(evt_config *cfg, unsigned index, const char *v, 
     return set_pin_hash(&op->pin, field[3], len[3]);
 }
 
+/* Checked here, read again from the text when needed (evt_config_operator_get). */
 #define OPERATOR_SETTER(i)                                                                         \
     static const char *set_operator_##i(evt_config *cfg, const char *v, size_t n)                  \
     {                                                                                              \
-        return set_operator(cfg, i - 1, v, n);                                                     \
+        (void)cfg;                                                                                 \
+        evt_config_operator op;                                                                    \
+        return parse_operator(&op, v, n);                                                          \
     }
 OPERATOR_SETTER(1)
 OPERATOR_SETTER(2)
@@ -901,17 +904,29 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
         }
     }
     /* Operators: operator_1 .. operator_N without gaps, ids unique; or the legacy opter. */
+    size_t first_op = 0;
+    while (strcmp(keys[first_op].name, "operator_1") != 0) {
+        first_op++;
+    }
     unsigned ops = 0;
-    while (ops < EVT_CONFIG_MAX_OPERATORS && out->operators[ops].id[0] != '\0') {
+    while (ops < EVT_CONFIG_MAX_OPERATORS && seen_line[first_op + ops] != 0) {
         ops++;
     }
+    out->text = text;
+    out->text_len = len;
+    out->operator_count = (uint8_t)ops;
     const char *why = NULL;
-    for (unsigned i = 0; i < EVT_CONFIG_MAX_OPERATORS && why == NULL; i++) {
-        if (i >= ops && out->operators[i].id[0] != '\0') {
+    for (unsigned i = ops; i < EVT_CONFIG_MAX_OPERATORS && why == NULL; i++) {
+        if (seen_line[first_op + i] != 0) {
             why = "operator_N: numbered without gaps from operator_1";
         }
-        for (unsigned k = 0; k < i && i < ops && why == NULL; k++) {
-            if (strcmp(out->operators[i].id, out->operators[k].id) == 0) {
+    }
+    evt_config_operator a, b;
+    for (unsigned i = 0; i < ops && why == NULL; i++) {
+        evt_config_operator_get(out, i, &a);
+        for (unsigned k = 0; k < i && why == NULL; k++) {
+            evt_config_operator_get(out, k, &b);
+            if (strcmp(a.id, b.id) == 0) {
                 why = "operator_N: two operators with one id";
             }
         }
@@ -926,7 +941,6 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
         }
         return EVT_ERR_CONFIG_INVALID;
     }
-    out->operator_count = (uint8_t)ops;
     if (ops == 0 && (out->opter[0] == '\0' || out->opter_name[0] == '\0')) {
         return missing(out, msg, msg_cap, out->opter[0] == '\0' ? "opter" : "opter_name",
                        " (or operator_1 lines)");
@@ -940,4 +954,67 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
         copy(out->tls_server_name, out->host, strlen(out->host));
     }
     return EVT_OK;
+}
+
+/* The value of key in an already parsed text (the parser has checked every line). */
+static bool find_value(const char *text, size_t len, const char *key, const char **vs,
+                       const char **ve)
+{
+    const char *p = text;
+    const char *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+    }
+    size_t klen = strlen(key);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p;
+        const char *e = nl != NULL ? nl : end;
+        p = nl != NULL ? nl + 1 : end;
+        if (e > s && e[-1] == '\r') {
+            e--;
+        }
+        trim(&s, &e);
+        const char *eq = s < e && *s != '#' ? memchr(s, '=', (size_t)(e - s)) : NULL;
+        const char *ke = eq;
+        if (eq == NULL) {
+            continue;
+        }
+        trim(&s, &ke);
+        if ((size_t)(ke - s) == klen && memcmp(s, key, klen) == 0) {
+            *vs = eq + 1;
+            *ve = e;
+            trim(vs, ve);
+            return true;
+        }
+    }
+    return false;
+}
+
+evt_err evt_config_operator_get(const evt_config *cfg, unsigned index, evt_config_operator *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cfg == NULL || cfg->text == NULL || index >= cfg->operator_count) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "operator_%u", index + 1);
+    const char *vs = NULL, *ve = NULL;
+    if (!find_value(cfg->text, cfg->text_len, key, &vs, &ve) ||
+        parse_operator(out, vs, (size_t)(ve - vs)) != NULL) {
+        memset(out, 0, sizeof *out);
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_config_operator_find(const evt_config *cfg, const char *id, evt_config_operator *out)
+{
+    for (unsigned i = 0; cfg != NULL && i < cfg->operator_count; i++) {
+        if (evt_config_operator_get(cfg, i, out) == EVT_OK && strcmp(out->id, id) == 0) {
+            return EVT_OK;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    return EVT_ERR_NOT_FOUND;
 }

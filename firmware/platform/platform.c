@@ -205,6 +205,8 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
     p->cfg = cfg;
     p->journal = journal;
     snprintf(p->opter_type, sizeof p->opter_type, "%u", (unsigned)cfg->opter_type);
+    evt_config_operator first;
+    evt_config_operator_get(cfg, 0, &first);
     p->id = (evt_proto_identity){
         .fixmedins_code = cfg->fixmedins_code,
         .fixmedins_name = cfg->fixmedins_name,
@@ -216,8 +218,8 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         .opter_type = p->opter_type,
         /* Checked below with the first operator; with operator_N lines nobody is on shift
          * until one logs in (legacy provisioning: opter always is). */
-        .opter = cfg->operator_count == 0 ? cfg->opter : cfg->operators[0].id,
-        .opter_name = cfg->operator_count == 0 ? cfg->opter_name : cfg->operators[0].name,
+        .opter = cfg->operator_count == 0 ? cfg->opter : first.id,
+        .opter_name = cfg->operator_count == 0 ? cfg->opter_name : first.name,
         .office_id = cfg->office_id,
         .office_name = cfg->office_name,
         .business_type = cfg->business_type,

@@ -118,16 +118,23 @@ struct evt_proto_answer {
     answer_reader *reader;
     evt_json_value value[N_COUNT];
     char pool[POOL_BYTES];
-    /* The insurance list as it passed: the best entries, or the first entry in error. */
-    evt_insurance insu[EVT_PERSON_MAX_INSU];
+    /* The kept list: no answer carries both (1101 insuinfo, 3202 result), so they share
+     * their room; the first one met owns it, the other is counted as not usable. */
+    uint8_t list_kind;
+    union {
+        /* The insurance list as it passed: the best entries. */
+        evt_insurance insu[EVT_PERSON_MAX_INSU];
+        /* 3202: the first differing settlements of the result list. */
+        evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
+    };
     uint8_t insu_count;
-    evt_err insu_err;
+    evt_err insu_err; /* or the list's first entry in error */
     evt_json_diag insu_diag;
-    /* 3202: the first differing settlements of the result list, and how many it had. */
-    evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
     uint8_t diff_count;
-    uint32_t diff_total;
+    uint32_t diff_total; /* result elements, kept or not */
 };
+
+enum { LIST_NONE, LIST_INSU, LIST_DIFFS };
 
 static const evt_json_value *value_of(const evt_proto_answer *a, node_id id)
 {
@@ -189,6 +196,11 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
     if (a->insu_err != EVT_OK) {
         return; /* only the first error is reported, as a reader of the whole list would */
     }
+    if (a->list_kind == LIST_DIFFS) {
+        a->insu_err = EVT_ERR_PROTO_FIELD_INVALID; /* a person list in a 3202 answer */
+        insurance_path(&a->insu_diag, index);
+        return;
+    }
     evt_insurance insu;
     evt_err err = EVT_ERR_PROTO_FIELD_INVALID;
     evt_json_diag_set(&a->insu_diag, "");
@@ -200,6 +212,7 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
         insurance_path(&a->insu_diag, index);
         return;
     }
+    a->list_kind = LIST_INSU;
     if (a->insu_count < EVT_PERSON_MAX_INSU) {
         a->insu[a->insu_count++] = insu;
     } else if (insu_normal(&insu)) {
@@ -217,6 +230,10 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
 static void recon_diff_done(evt_proto_answer *a)
 {
     a->diff_total++;
+    if (a->list_kind == LIST_INSU) {
+        return; /* counted: a 3202 parse of this answer sees differences it cannot name */
+    }
+    a->list_kind = LIST_DIFFS;
     if (a->diff_count < EVT_PROTO_RECON_DIFF_MAX) {
         evt_proto_recon_diff *d = &a->diffs[a->diff_count++];
         evt_json_value_text(value_of(a, N_R_SETL_ID), d->setl_id, sizeof d->setl_id);

@@ -41,6 +41,7 @@ typedef struct close_state {
     unsigned groups;
     uint32_t ungrouped; /* settled sales whose insurance type is not recorded, or no room */
     close_operator ops[CLOSE_OPERATORS];
+    char names[CLOSE_OPERATORS][TXN_OPERATOR_NAME_BYTES]; /* the report's operator labels */
     unsigned op_count;
     uint32_t sales, refunds, reversals, unreadable;
     evt_fen sold, refunded;
@@ -329,8 +330,9 @@ static void build_report(close_state *s)
     s->screen_mode = false;
     for (unsigned i = 0; i < s->op_count; i++) {
         const close_operator *op = &s->ops[i];
-        add(s, evt_txn_operator_name(s->t, op->id), "销%u 退%u %s", (unsigned)op->sales,
-            (unsigned)op->refunds, yuan(op->sold - op->refunded, a));
+        evt_txn_operator_name(s->t, op->id, s->names[i]);
+        add(s, s->names[i], "销%u 退%u %s", (unsigned)op->sales, (unsigned)op->refunds,
+            yuan(op->sold - op->refunded, a));
     }
     add(s, NULL, NULL);
     s->screen_mode = true;

@@ -36,7 +36,8 @@ void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, con
 void evt_txn_record_operator(evt_txn *t, evt_order_record *rec);
 /* The name a receipt prints for the operator id a record keeps: the provisioned name, the id
  * of an operator no longer provisioned, the legacy opter for records from before operators. */
-const char *evt_txn_operator_name(const evt_txn *t, const char *opter);
+#define TXN_OPERATOR_NAME_BYTES 51
+void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPERATOR_NAME_BYTES]);
 
 /* ---- records ------------------------------------------------------------------------------- */
 

@@ -45,18 +45,17 @@ void evt_txn_record_operator(evt_txn *t, evt_order_record *rec)
     snprintf(rec->opter, sizeof rec->opter, "%s", op != NULL ? op : "");
 }
 
-const char *evt_txn_operator_name(const evt_txn *t, const char *opter)
+void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPERATOR_NAME_BYTES])
 {
     const evt_config *c = t->cfg;
-    for (unsigned i = 0; i < c->operator_count; i++) {
-        if (strcmp(c->operators[i].id, opter) == 0) {
-            return c->operators[i].name;
-        }
+    evt_config_operator op;
+    const char *name = c->opter_name[0] ? c->opter_name : c->opter;
+    if (evt_config_operator_find(c, opter, &op) == EVT_OK) {
+        name = op.name;
+    } else if (opter[0] != '\0' && strcmp(opter, c->opter) != 0) {
+        name = opter;
     }
-    if (opter[0] != '\0' && strcmp(opter, c->opter) != 0) {
-        return opter;
-    }
-    return c->opter_name[0] ? c->opter_name : c->opter;
+    snprintf(out, TXN_OPERATOR_NAME_BYTES, "%s", name);
 }
 
 evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
@@ -357,6 +356,8 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     }
     evt_settlement setl;
     receipt_settlement(rec, rc, &setl);
+    char operator_name[TXN_OPERATOR_NAME_BYTES];
+    evt_txn_operator_name(t, rec->opter, operator_name);
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
@@ -365,7 +366,7 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,
         .terminal_id = t->cfg->dev_no,
-        .operator_name = evt_txn_operator_name(t, rec->opter),
+        .operator_name = operator_name,
         .datetime = when,
         .msgid = msgid,
         .order = items,

@@ -51,15 +51,16 @@ static void check_accepted(const evt_config *c)
     FUZZ_CHECK(c->operator_count > 0 ? c->opter[0] == '\0' && c->opter_name[0] == '\0'
                                      : c->opter[0] != '\0' && c->opter_name[0] != '\0',
                "operators and the legacy opter");
-    for (unsigned i = 0; i < EVT_CONFIG_MAX_OPERATORS; i++) {
-        const evt_config_operator *op = &c->operators[i];
-        FUZZ_CHECK(TERMINATED(op->id) && TERMINATED(op->name), "operator %u not terminated", i);
-        FUZZ_CHECK(
-            i < c->operator_count
-                ? op->id[0] != '\0' && op->name[0] != '\0' && op->pin.set &&
-                      (op->role == EVT_OPERATOR_CASHIER || op->role == EVT_OPERATOR_SUPERVISOR)
-                : op->id[0] == '\0',
-            "operator %u", i);
+    /* Every operator the parser accepted reads back from the text, whole. */
+    for (unsigned i = 0; i <= c->operator_count; i++) {
+        evt_config_operator op;
+        evt_err err = evt_config_operator_get(c, i, &op);
+        FUZZ_CHECK(TERMINATED(op.id) && TERMINATED(op.name), "operator %u not terminated", i);
+        FUZZ_CHECK(i < c->operator_count
+                       ? err == EVT_OK && op.id[0] != '\0' && op.name[0] != '\0' && op.pin.set &&
+                             (op.role == EVT_OPERATOR_CASHIER || op.role == EVT_OPERATOR_SUPERVISOR)
+                       : err == EVT_ERR_NOT_FOUND && op.id[0] == '\0',
+                   "operator %u: %s", i, evt_err_name(err));
     }
     FUZZ_CHECK(strlen(c->fixmedins_code) == 12 && strlen(c->mdtrtarea_admvs) == 6 &&
                    strlen(c->business_type) == 5,

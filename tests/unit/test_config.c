@@ -628,12 +628,21 @@ static void test_operators(void **state)
                                      "operator_2 = 0002|王主管|supervisor|" OP_HASH "\n"),
                      EVT_OK);
     assert_int_equal(cfg.operator_count, 2);
-    assert_string_equal(cfg.operators[0].id, "0001");
-    assert_string_equal(cfg.operators[0].name, "刘晓梅");
-    assert_int_equal(cfg.operators[0].role, EVT_OPERATOR_CASHIER);
-    assert_int_equal(cfg.operators[1].role, EVT_OPERATOR_SUPERVISOR);
-    assert_true(cfg.operators[1].pin.set);
-    assert_int_equal(cfg.operators[1].pin.iterations, 20000);
+    /* Read from the text when needed, not held in the struct. */
+    evt_config_operator op;
+    assert_int_equal(evt_config_operator_get(&cfg, 0, &op), EVT_OK);
+    assert_string_equal(op.id, "0001");
+    assert_string_equal(op.name, "刘晓梅");
+    assert_int_equal(op.role, EVT_OPERATOR_CASHIER);
+    assert_int_equal(evt_config_operator_get(&cfg, 1, &op), EVT_OK);
+    assert_int_equal(op.role, EVT_OPERATOR_SUPERVISOR);
+    assert_true(op.pin.set);
+    assert_int_equal(op.pin.iterations, 20000);
+    assert_int_equal(op.pin.salt_len, 16);
+    assert_int_equal(evt_config_operator_get(&cfg, 2, &op), EVT_ERR_NOT_FOUND);
+    assert_int_equal(evt_config_operator_find(&cfg, "0002", &op), EVT_OK);
+    assert_string_equal(op.name, "王主管");
+    assert_int_equal(evt_config_operator_find(&cfg, "0003", &op), EVT_ERR_NOT_FOUND);
     /* Neither the legacy operator nor any operator line: who signs in? */
     assert_int_equal(parse_operators(""), EVT_ERR_CONFIG_MISSING);
     assert_string_equal(msg, "missing key: opter (or operator_1 lines)");
