@@ -7,7 +7,6 @@
 #include "evt/arena.h"
 #include "evt/ecr.h"
 #include "evt/https.h"
-#include "evt/auth.h"
 #include "evt/journal.h"
 #include "evt/log.h"
 #include "evt/platform.h"
@@ -474,13 +473,13 @@ static void operator_logout(evt_app *app, bool *quit)
 
 /* [功能] → 日结: the day reconciled with the platform, the batch report printed and sent to the
  * POS (docs/ecr-link.md "batch_report"). */
-static void daily_close(evt_app *app)
+static void daily_close(evt_app *app, bool *quit)
 {
     evt_txn_close_summary sum;
     evt_err err = evt_txn_daily_close(&app->txn, &sum);
+    *quit = *quit || app->txn.quit_requested; /* the board's QUIT on the result screen */
     if (err != EVT_OK) {
-        bool quit = false;
-        menu_error(app, "日结未完成", err, NULL, &quit);
+        menu_error(app, "日结未完成", err, NULL, quit);
         return;
     }
     if (app->ecr_open) {
@@ -535,7 +534,7 @@ static void function_menu(evt_app *app, bool *quit)
         } else if (choice == 7) {
             operator_logout(app, quit);
         } else if (on_shift(app, "日结", quit)) {
-            daily_close(app);
+            daily_close(app, quit);
         }
         ecr_busy(app, false);
     }

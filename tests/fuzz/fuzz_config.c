@@ -236,6 +236,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     FUZZ_CHECK(err2 == err && strcmp(msg2, msg) == 0,
                "blanks and CR LF change the result: %s \"%s\" vs %s \"%s\"", evt_err_name(err), msg,
                evt_err_name(err2), msg2);
+    for (unsigned i = 0; err == EVT_OK && i < cfg.operator_count; i++) {
+        evt_config_operator a, b;
+        evt_config_operator_get(&cfg, i, &a);
+        evt_config_operator_get(&again, i, &b);
+        FUZZ_CHECK(memcmp(&a, &b, sizeof a) == 0, "blanks and CR LF change operator %u", i);
+    }
+    /* Which text each was read from (operator lines are read from it again) may differ. */
+    again.text = cfg.text;
+    again.text_len = cfg.text_len;
     FUZZ_CHECK(memcmp(&cfg, &again, sizeof cfg) == 0, "blanks and CR LF change the config");
     free(reformatted);
     free(msg2);
