@@ -175,6 +175,9 @@ if [ "$BOARD" = sim ]; then
 请核对患者身份 => OK
 请确认结算金额 => OK
 结算成功 => OK
+就绪 => MENU
+功能菜单 => TYPE:8
+日结 => OK
 KEYS
 
     mkfifo "$OUT/serial-scanner"
@@ -298,10 +301,17 @@ FEES
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 6 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 6 receipts (4 sales, 1 refund, 1 visit)" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 7 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 7 print jobs (4 sales, 1 refund, 1 visit, the daily close)" >&2
         exit 1
     fi
+    # The day ends with the daily close (日结): the journal's totals per insurance type agree
+    # with the platform's (3201), the batch report is printed (daily-close.bin/.png).
+    close_line=$(grep 'daily close [0-9-]*: ' "$OUT/terminal.log" | tail -1)
+    case "$close_line" in
+    *": balanced (4 sales, 1 refunds, 0 differences)") log "daily close: balanced with the platform, report in $OUT/receipts/daily-close.png" ;;
+    *) echo "demo: the daily close did not balance: ${close_line:-no daily close in the log}" >&2; exit 1 ;;
+    esac
     # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
     # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only (2983.76) — and
     # by the visit's 77.00 below.
@@ -321,11 +331,18 @@ FEES
     fi
     log "outpatient visit DEMO-V-0001: 118.00 = fund 41.00 + own account 77.00, 4 fee lines in 2 batches"
 else
-    mps2_quit "after the four sales" # the cashier ends the day; QEMU exits with status 0
+    # The day ends with the daily close (日结) from the menu: balanced with the platform (3201),
+    # the batch report printed after the four receipts.
+    log "daily close (日结) from the function menu"
+    key_after "医保电子凭证终端 就绪" "m"
+    key_after "功能菜单" "8"
+    key_after "日结完成：对账一致" $'\r'
+    mps2_quit "after the daily close" # the cashier ends the day; QEMU exits with status 0
     kill "$TAIL_PID" 2>/dev/null || true
     TAIL_PID=""
-    # The printer UART carries the four jobs back to back; receipt-view draws the stream on
-    # one strip of paper and counts the cuts it parsed (one per receipt).
+    # The printer UART carries the five jobs (four receipts, the daily close's report) back to
+    # back; receipt-view draws the stream on one strip of paper and counts the cuts it parsed
+    # (one per job).
     cp run/printer.bin receipts/printer.bin
     report=$("$VIEW" receipts/printer.bin receipts/printer.png --width 576) ||
         fail "receipt-view: the printer stream has problems: $report"
@@ -336,7 +353,8 @@ else
     "$EMU" show --db "$DB"
     receipts=$(sed -n 's/.*, \([0-9]*\) cut$/\1/p' <<<"$report")
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, board log $OUT/run/log.txt"
-    [ "$receipts" = 4 ] || fail "demo incomplete: $receipts of 4 receipts on the printer UART"
+    [ "$receipts" = 5 ] ||
+        fail "demo incomplete: $receipts of 5 print jobs (4 receipts, the daily close) on the printer UART"
 fi
 
 # The README's split table is checked against what the POS was told, not trusted: total,

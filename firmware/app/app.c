@@ -34,6 +34,13 @@ struct evt_app {
     bool idle_shown;
     unsigned reversals_shown;
     uint64_t next_reversal_retry;
+    /* Why the operator on shift is not signed in at the platform (the last 9001 failed); ""
+     * when signed in or nobody is on shift. The idle screen shows it instead of 就绪. */
+    char not_ready[EVT_UI_LINE_BYTES];
+    uint64_t next_sign_in_retry;
+    /* The operator on shift (operator_N provisioning): the platform's envelope points at its id
+     * and name; its PIN hash is wiped once checked. */
+    evt_config_operator shift;
 };
 
 /* Journal-backed ECR store: the POS gets the same answer for an order after a reboot. */
@@ -72,6 +79,26 @@ static evt_err fail_start(evt_app *app, evt_err err, char *msg, size_t cap, cons
     evt_platform_free(app->platform);
     app->platform = NULL;
     evt_https_platform_deinit();
+    return err;
+}
+
+/* 9001 for the operator on shift. A failure is not fatal (the platform may be unreachable for a
+ * while): the idle screen says the terminal is not ready and why, the main loop tries again, and
+ * every sale signs in first when it has to. */
+static evt_err shift_sign_in(evt_app *app)
+{
+    evt_ui_show_progress(&app->ui, "正在签到", app->cfg.fixmedins_name);
+    evt_err err = evt_platform_sign_in(app->platform);
+    if (err != EVT_OK) {
+        EVT_LOGW(MOD, "sign-in failed (%s); will retry", evt_err_name(err));
+        snprintf(app->not_ready, sizeof app->not_ready, "%s", evt_err_cashier_text(err));
+        app->next_sign_in_retry =
+            app->hal->sys->monotonic_ms(app->hal->sys->ctx) + APP_REVERSAL_RETRY_MS;
+    } else {
+        app->not_ready[0] = '\0';
+    }
+    app->idle_shown = false;
+    evt_platform_disconnect(app->platform);
     return err;
 }
 
@@ -150,12 +177,10 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
         evt_ui_set_background(&app->ui, answer_pos_while_busy, app);
     }
 
-    /* Sign-in failure is not fatal: the platform may be unreachable for a while, and every
-     * transaction signs in first when it has to. */
-    evt_ui_show_progress(&app->ui, "正在签到", app->cfg.fixmedins_name);
-    err = evt_platform_sign_in(app->platform);
-    if (err != EVT_OK) {
-        EVT_LOGW(MOD, "sign-in failed (%s); will retry before the first sale", evt_err_name(err));
+    /* Legacy provisioning: the one operator signs in now. With operator_N lines nobody is on
+     * shift until an operator logs in ([功能] → 操作员登录签到). */
+    if (app->cfg.operator_count == 0) {
+        shift_sign_in(app);
     }
     /* A visit a power cut left open: finished or undone now (or after its reversal). */
     err = evt_txn_clinic_recover(&app->txn);
@@ -173,15 +198,42 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
     return EVT_OK;
 }
 
+/* The name of the operator on shift, NULL when nobody is. */
+static const char *operator_on_shift(const evt_app *app)
+{
+    if (evt_platform_operator(app->platform) == NULL) {
+        return NULL;
+    }
+    if (app->cfg.operator_count > 0) {
+        return app->shift.name;
+    }
+    return app->cfg.opter_name[0] ? app->cfg.opter_name : app->cfg.opter;
+}
+
 static void show_idle(evt_app *app)
 {
     unsigned pending = evt_platform_pending_reversals(app->platform);
+    if (app->not_ready[0] != '\0' && evt_platform_signed_in(app->platform)) {
+        app->not_ready[0] = '\0'; /* a sale signed in meanwhile */
+        app->idle_shown = false;
+    }
     if (!app->idle_shown || pending != app->reversals_shown) {
-        evt_ui_show_idle(&app->ui, app->cfg.fixmedins_name,
-                         app->cfg.opter_name[0] ? app->cfg.opter_name : app->cfg.opter, pending);
+        evt_ui_show_idle(&app->ui, app->cfg.fixmedins_name, operator_on_shift(app),
+                         app->not_ready[0] ? app->not_ready : NULL, pending);
         app->idle_shown = true;
         app->reversals_shown = pending;
     }
+}
+
+/* While the operator on shift is not signed in (the start-up's or a login's 9001 failed), the
+ * idle counter tries again now and then. */
+static void retry_sign_in(evt_app *app)
+{
+    uint64_t now = app->hal->sys->monotonic_ms(app->hal->sys->ctx);
+    if (app->not_ready[0] == '\0' || now < app->next_sign_in_retry) {
+        return;
+    }
+    shift_sign_in(app);
 }
 
 static void retry_reversals(evt_app *app)
@@ -370,26 +422,144 @@ static void supervisor_release(evt_app *app, bool *quit)
     evt_free(l);
 }
 
+/* Work that is done in an operator's name needs one on shift. */
+static bool on_shift(evt_app *app, const char *title, bool *quit)
+{
+    if (evt_platform_operator(app->platform) != NULL) {
+        return true;
+    }
+    menu_error(app, title, EVT_ERR_NOT_SIGNED_IN, "请先选择 操作员登录签到", quit);
+    return false;
+}
+
+/* [功能] → 操作员登录签到: the operator chooses their name, gives their PIN (evt_auth lockout per
+ * operator) and is signed in (9001) for the shift; whoever was on shift is signed out first.
+ * Legacy provisioning (one opter, no PIN): the sign-in again. */
+static void operator_login(evt_app *app, bool *quit)
+{
+    const evt_config *c = &app->cfg;
+    if (c->operator_count == 0) {
+        evt_platform_set_operator(app->platform, c->opter, c->opter_name);
+    } else {
+        /* Read from the provisioning text only while the login runs (arena, given back). */
+        evt_config_operator *ops = evt_calloc(c->operator_count, sizeof *ops);
+        const char *options[EVT_CONFIG_MAX_OPERATORS];
+        for (unsigned i = 0; ops != NULL && i < c->operator_count; i++) {
+            evt_config_operator_get(c, i, &ops[i]);
+            options[i] = ops[i].name;
+        }
+        unsigned choice = 0;
+        evt_err err = ops == NULL
+                          ? EVT_ERR_NOMEM
+                          : evt_ui_choose(&app->ui, "操作员登录：选择操作员", options,
+                                          c->operator_count, APP_KEYED_TIMEOUT_MS, &choice, quit);
+        const evt_config_operator *op = err == EVT_OK ? &ops[choice - 1] : NULL;
+        char role[EVT_JOURNAL_KEY_MAX];
+        if (op != NULL) {
+            snprintf(role, sizeof role, "op/%s", op->id);
+            err =
+                evt_txn_pin_approves(&app->txn, role, &op->pin, "操作员密码", op->name, NULL, quit);
+        }
+        if (err == EVT_OK) {
+            if (evt_platform_operator(app->platform) != NULL) {
+                evt_platform_sign_out(app->platform);
+            }
+            app->shift = *op;
+            memset(&app->shift.pin, 0, sizeof app->shift.pin);
+            evt_platform_set_operator(app->platform, app->shift.id, app->shift.name);
+        }
+        if (ops != NULL) {
+            memset(ops, 0, c->operator_count * sizeof *ops);
+        }
+        evt_free(ops);
+        if (err != EVT_OK) {
+            return;
+        }
+    }
+    if (shift_sign_in(app) != EVT_OK) {
+        menu_error(app, "签到失败", EVT_ERR_NOT_SIGNED_IN, app->not_ready, quit);
+    }
+}
+
+/* [功能] → 操作员签退: 9002; nobody is on shift afterwards, the terminal does not sell. */
+static void operator_logout(evt_app *app, bool *quit)
+{
+    if (!on_shift(app, "操作员签退", quit)) {
+        return;
+    }
+    evt_ui_show_progress(&app->ui, "正在签退", operator_on_shift(app));
+    evt_err err = evt_platform_sign_out(app->platform);
+    app->not_ready[0] = '\0';
+    if (err != EVT_OK) {
+        /* The shift ends at the terminal anyway; the platform's sign_no expires by itself. */
+        menu_error(app, "签退未送达医保平台", err, "本机已签退", quit);
+    }
+}
+
+/* [功能] → 日结: the day reconciled with the platform, the batch report printed and sent to the
+ * POS (docs/ecr-link.md "batch_report"). */
+static void daily_close(evt_app *app, bool *quit)
+{
+    evt_txn_close_summary sum;
+    evt_err err = evt_txn_daily_close(&app->txn, &sum);
+    *quit = *quit || app->txn.quit_requested; /* the board's QUIT on the result screen */
+    if (err != EVT_OK) {
+        menu_error(app, "日结未完成", err, NULL, quit);
+        return;
+    }
+    if (app->ecr_open) {
+        evt_ecr_report rep = {
+            .date = sum.date,
+            .balanced = sum.balanced,
+            .sales = sum.sales,
+            .refunds = sum.refunds,
+            .reversals = sum.reversals,
+            .differences = sum.differences,
+            .sold = sum.sold,
+            .refunded = sum.refunded,
+            .operators = sum.operators,
+            .operator_count = sum.operator_count,
+        };
+        err = evt_ecr_send_report(&app->ecr, &rep);
+        if (err != EVT_OK) {
+            EVT_LOGW(MOD, "batch report not sent to the POS: %s", evt_err_name(err));
+        }
+    }
+}
+
 /* [功能]: what the cashier can do without the POS. */
 static void function_menu(evt_app *app, bool *quit)
 {
     /* 退费 two ways: from the receipt's QR code, or from today's sales. */
-    static const char *const options[] = {"手工录入订单", "补打结算单", "主管放行订单",
-                                          "退费：扫描结算单二维码", "退费：从今日交易中选择"};
+    static const char *const options[] = {
+        "手工录入订单",           "补打结算单",     "主管放行订单", "退费：扫描结算单二维码",
+        "退费：从今日交易中选择", "操作员登录签到", "操作员签退",   "日结"};
     unsigned choice = 0;
-    if (evt_ui_choose(&app->ui, "功能菜单", options, 5, APP_KEYED_TIMEOUT_MS, &choice, quit) ==
-        EVT_OK) {
+    if (evt_ui_choose(&app->ui, "功能菜单", options, sizeof options / sizeof options[0],
+                      APP_KEYED_TIMEOUT_MS, &choice, quit) == EVT_OK) {
         ecr_busy(app, true);
         if (choice == 1) {
-            keyed_sale(app, quit);
+            if (on_shift(app, "手工录入订单", quit)) {
+                keyed_sale(app, quit);
+            }
         } else if (choice == 2) {
             evt_txn_reprint_from_list(&app->txn, quit);
         } else if (choice == 3) {
             supervisor_release(app, quit);
-        } else if (choice == 4) {
-            evt_txn_refund_by_scan(&app->txn, quit);
-        } else {
-            evt_txn_refund_from_list(&app->txn, quit);
+        } else if (choice == 4 || choice == 5) {
+            if (on_shift(app, "退费", quit)) {
+                if (choice == 4) {
+                    evt_txn_refund_by_scan(&app->txn, quit);
+                } else {
+                    evt_txn_refund_from_list(&app->txn, quit);
+                }
+            }
+        } else if (choice == 6) {
+            operator_login(app, quit);
+        } else if (choice == 7) {
+            operator_logout(app, quit);
+        } else if (on_shift(app, "日结", quit)) {
+            daily_close(app, quit);
         }
         ecr_busy(app, false);
     }
@@ -399,6 +569,7 @@ static void function_menu(evt_app *app, bool *quit)
 evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
 {
     *quit = false;
+    retry_sign_in(app);
     show_idle(app);
     retry_reversals(app);
     /* A connection kept between sales (keep_connection_s) or prepared for an abandoned order

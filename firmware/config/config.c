@@ -507,14 +507,13 @@ static bool hex_bytes(const char *v, size_t n, uint8_t *out, size_t len)
 }
 
 /* "pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>": the reason never quotes the value. */
-static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+static const char *set_pin_hash(evt_pin_hash *h, const char *v, size_t n)
 {
     static const char why[] =
         "must be pbkdf2-sha256$<iterations 1000-1000000>$<salt, 16-64 hex>$<hash, 64 hex> "
         "(tools/pin-hash)";
     static const char scheme[] = "pbkdf2-sha256$";
     const size_t slen = sizeof scheme - 1;
-    evt_pin_hash *h = &cfg->supervisor_pin;
     if (n <= slen || memcmp(v, scheme, slen) != 0) {
         return why;
     }
@@ -535,6 +534,11 @@ static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
     h->salt_len = (uint8_t)(salt_digits / 2);
     h->set = true;
     return NULL;
+}
+
+static const char *set_supervisor_pin(evt_config *cfg, const char *v, size_t n)
+{
+    return set_pin_hash(&cfg->supervisor_pin, v, n);
 }
 
 static const char *set_order_max_total(evt_config *cfg, const char *v, size_t n)
@@ -653,6 +657,60 @@ ITEM_SETTER(7)
 ITEM_SETTER(8)
 ITEM_SETTER(9)
 
+/* "id|name|role|PIN hash": one operator who logs in at the terminal. */
+static const char *parse_operator(evt_config_operator *op, const char *v, size_t n)
+{
+    memset(op, 0, sizeof *op);
+    const char *field[4];
+    size_t len[4];
+    const char *p = v;
+    const char *end = v + n;
+    for (unsigned f = 0; f < 4; f++) {
+        const char *bar = f < 3 ? memchr(p, '|', (size_t)(end - p)) : NULL;
+        if (f < 3 && bar == NULL) {
+            return "expected id|name|cashier or supervisor|PIN hash";
+        }
+        field[f] = p;
+        len[f] = (size_t)((bar ? bar : end) - p);
+        p = bar ? bar + 1 : end;
+    }
+    if (len[0] == 0 || len[1] == 0) {
+        return "operator id and name are required";
+    }
+    const char *why = set_token(op->id, sizeof op->id, field[0], len[0]);
+    if (why == NULL) {
+        why = set_text(op->name, sizeof op->name, field[1], len[1]);
+    }
+    if (why != NULL) {
+        return why;
+    }
+    if (len[2] == 7 && memcmp(field[2], "cashier", 7) == 0) {
+        op->role = EVT_OPERATOR_CASHIER;
+    } else if (len[2] == 10 && memcmp(field[2], "supervisor", 10) == 0) {
+        op->role = EVT_OPERATOR_SUPERVISOR;
+    } else {
+        return "role must be cashier or supervisor";
+    }
+    return set_pin_hash(&op->pin, field[3], len[3]);
+}
+
+/* Checked here, read again from the text when needed (evt_config_operator_get). */
+#define OPERATOR_SETTER(i)                                                                         \
+    static const char *set_operator_##i(evt_config *cfg, const char *v, size_t n)                  \
+    {                                                                                              \
+        (void)cfg;                                                                                 \
+        evt_config_operator op;                                                                    \
+        return parse_operator(&op, v, n);                                                          \
+    }
+OPERATOR_SETTER(1)
+OPERATOR_SETTER(2)
+OPERATOR_SETTER(3)
+OPERATOR_SETTER(4)
+OPERATOR_SETTER(5)
+OPERATOR_SETTER(6)
+OPERATOR_SETTER(7)
+OPERATOR_SETTER(8)
+
 static const key_def keys[] = {
     {"platform_url", set_platform_url, true},
     {"tls_server_name", set_tls_server_name, false},
@@ -664,8 +722,8 @@ static const key_def keys[] = {
     {"recer_sys_code", set_recer_sys_code, true},
     {"dev_no", set_dev_no, true},
     {"msgid_slot", set_msgid_slot, true},
-    {"opter", set_opter, true},
-    {"opter_name", set_opter_name, true},
+    {"opter", set_opter, false}, /* legacy: required without operator_N (see the parser) */
+    {"opter_name", set_opter_name, false},
     {"opter_type", set_opter_type, true},
     {"paas_id", set_paas_id, true},
     {"paas_token", set_paas_token, true},
@@ -693,6 +751,14 @@ static const key_def keys[] = {
     {"item_7", set_item_7, false},
     {"item_8", set_item_8, false},
     {"item_9", set_item_9, false},
+    {"operator_1", set_operator_1, false},
+    {"operator_2", set_operator_2, false},
+    {"operator_3", set_operator_3, false},
+    {"operator_4", set_operator_4, false},
+    {"operator_5", set_operator_5, false},
+    {"operator_6", set_operator_6, false},
+    {"operator_7", set_operator_7, false},
+    {"operator_8", set_operator_8, false},
 };
 
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
@@ -837,6 +903,48 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
             return missing(out, msg, msg_cap, keys[k].name, "");
         }
     }
+    /* Operators: operator_1 .. operator_N without gaps, ids unique; or the legacy opter. */
+    size_t first_op = 0;
+    while (strcmp(keys[first_op].name, "operator_1") != 0) {
+        first_op++;
+    }
+    unsigned ops = 0;
+    while (ops < EVT_CONFIG_MAX_OPERATORS && seen_line[first_op + ops] != 0) {
+        ops++;
+    }
+    out->text = text;
+    out->text_len = len;
+    out->operator_count = (uint8_t)ops;
+    const char *why = NULL;
+    for (unsigned i = ops; i < EVT_CONFIG_MAX_OPERATORS && why == NULL; i++) {
+        if (seen_line[first_op + i] != 0) {
+            why = "operator_N: numbered without gaps from operator_1";
+        }
+    }
+    evt_config_operator a, b;
+    for (unsigned i = 0; i < ops && why == NULL; i++) {
+        evt_config_operator_get(out, i, &a);
+        for (unsigned k = 0; k < i && why == NULL; k++) {
+            evt_config_operator_get(out, k, &b);
+            if (strcmp(a.id, b.id) == 0) {
+                why = "operator_N: two operators with one id";
+            }
+        }
+    }
+    if (why == NULL && ops > 0 && (out->opter[0] != '\0' || out->opter_name[0] != '\0')) {
+        why = "opter/opter_name: not with operator_N lines (each operator signs in)";
+    }
+    if (why != NULL) {
+        memset(out, 0, sizeof *out);
+        if (msg != NULL && msg_cap > 0) {
+            snprintf(msg, msg_cap, "%s", why);
+        }
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    if (ops == 0 && (out->opter[0] == '\0' || out->opter_name[0] == '\0')) {
+        return missing(out, msg, msg_cap, out->opter[0] == '\0' ? "opter" : "opter_name",
+                       " (or operator_1 lines)");
+    }
     if (out->ecr_port != 0 && !out->ecr_key_set) {
         /* An open ECR port without a key would take orders from anyone on the LAN. */
         return missing(out, msg, msg_cap, "ecr_key", " (required when ecr_port is not 0)");
@@ -846,4 +954,67 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
         copy(out->tls_server_name, out->host, strlen(out->host));
     }
     return EVT_OK;
+}
+
+/* The value of key in an already parsed text (the parser has checked every line). */
+static bool find_value(const char *text, size_t len, const char *key, const char **vs,
+                       const char **ve)
+{
+    const char *p = text;
+    const char *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+    }
+    size_t klen = strlen(key);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p;
+        const char *e = nl != NULL ? nl : end;
+        p = nl != NULL ? nl + 1 : end;
+        if (e > s && e[-1] == '\r') {
+            e--;
+        }
+        trim(&s, &e);
+        const char *eq = s < e && *s != '#' ? memchr(s, '=', (size_t)(e - s)) : NULL;
+        const char *ke = eq;
+        if (eq == NULL) {
+            continue;
+        }
+        trim(&s, &ke);
+        if ((size_t)(ke - s) == klen && memcmp(s, key, klen) == 0) {
+            *vs = eq + 1;
+            *ve = e;
+            trim(vs, ve);
+            return true;
+        }
+    }
+    return false;
+}
+
+evt_err evt_config_operator_get(const evt_config *cfg, unsigned index, evt_config_operator *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cfg == NULL || cfg->text == NULL || index >= cfg->operator_count) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "operator_%u", index + 1);
+    const char *vs = NULL, *ve = NULL;
+    if (!find_value(cfg->text, cfg->text_len, key, &vs, &ve) ||
+        parse_operator(out, vs, (size_t)(ve - vs)) != NULL) {
+        memset(out, 0, sizeof *out);
+        return EVT_ERR_CONFIG_INVALID;
+    }
+    return EVT_OK;
+}
+
+evt_err evt_config_operator_find(const evt_config *cfg, const char *id, evt_config_operator *out)
+{
+    for (unsigned i = 0; cfg != NULL && i < cfg->operator_count; i++) {
+        if (evt_config_operator_get(cfg, i, out) == EVT_OK && strcmp(out->id, id) == 0) {
+            return EVT_OK;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    return EVT_ERR_NOT_FOUND;
 }

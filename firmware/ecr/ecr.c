@@ -334,6 +334,40 @@ static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *res)
     return reply_send(ecr, &ecr->client, &r, true);
 }
 
+evt_err evt_ecr_send_report(evt_ecr *ecr, const evt_ecr_report *rep)
+{
+    if (ecr == NULL || rep == NULL || rep->date == NULL) {
+        return EVT_ERR_ARG;
+    }
+    if (ecr->client.sock == NULL) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    reply r;
+    reply_begin(&r, "batch_report", NULL);
+    evt_json_write_int(&r.w, "report_version", EVT_ECR_REPORT_VERSION);
+    evt_json_write_string(&r.w, "date", rep->date);
+    evt_json_write_bool(&r.w, "balanced", rep->balanced);
+    evt_json_write_int(&r.w, "sales", rep->sales);
+    add_amount(&r, "sales_total", rep->sold, true);
+    evt_json_write_int(&r.w, "refunds", rep->refunds);
+    add_amount(&r, "refunds_total", rep->refunded, true);
+    evt_json_write_int(&r.w, "reversals", rep->reversals);
+    evt_json_write_int(&r.w, "differences", rep->differences);
+    evt_json_write_array(&r.w, "operators");
+    for (unsigned i = 0; i < rep->operator_count; i++) {
+        const evt_ecr_report_operator *op = &rep->operators[i];
+        evt_json_write_object(&r.w, NULL);
+        evt_json_write_string(&r.w, "opter", op->id);
+        evt_json_write_int(&r.w, "sales", op->sales);
+        add_amount(&r, "sales_total", op->sold, true);
+        evt_json_write_int(&r.w, "refunds", op->refunds);
+        add_amount(&r, "refunds_total", op->refunded, true);
+        evt_json_write_end(&r.w);
+    }
+    evt_json_write_end(&r.w);
+    return reply_send(ecr, &ecr->client, &r, true);
+}
+
 static evt_err send_busy(evt_ecr *ecr, const char *order_id)
 {
     evt_ecr_result busy;

@@ -205,6 +205,8 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
     p->cfg = cfg;
     p->journal = journal;
     snprintf(p->opter_type, sizeof p->opter_type, "%u", (unsigned)cfg->opter_type);
+    evt_config_operator first;
+    evt_config_operator_get(cfg, 0, &first);
     p->id = (evt_proto_identity){
         .fixmedins_code = cfg->fixmedins_code,
         .fixmedins_name = cfg->fixmedins_name,
@@ -214,8 +216,10 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         .dev_safe_info = "",
         .infver = cfg->infver,
         .opter_type = p->opter_type,
-        .opter = cfg->opter,
-        .opter_name = cfg->opter_name,
+        /* Checked below with the first operator; with operator_N lines nobody is on shift
+         * until one logs in (legacy provisioning: opter always is). */
+        .opter = cfg->operator_count == 0 ? cfg->opter : first.id,
+        .opter_name = cfg->operator_count == 0 ? cfg->opter_name : first.name,
         .office_id = cfg->office_id,
         .office_name = cfg->office_name,
         .business_type = cfg->business_type,
@@ -229,6 +233,9 @@ evt_err evt_platform_new(const evt_config *cfg, const char *ca_pem, const evt_ha
         EVT_LOGE(MOD, "provisioning incomplete for the platform: %s", diag.field);
         evt_free(p);
         return err;
+    }
+    if (cfg->operator_count > 0) {
+        evt_platform_set_operator(p, NULL, NULL);
     }
 
     char last_msgid[EVT_MSGID_BYTES] = "";
@@ -487,9 +494,9 @@ static evt_err send_and_parse(evt_platform *p, const char *infno, size_t body_le
     return err;
 }
 
-evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insuplc_admdvs,
-                          evt_platform_build_fn build, void *build_arg,
-                          const evt_platform_settle_ref *settle, evt_platform_reply *reply)
+static evt_err call_once(evt_platform *p, const char *infno, const char *insuplc_admdvs,
+                         evt_platform_build_fn build, void *build_arg,
+                         const evt_platform_settle_ref *settle, evt_platform_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     evt_platform_idle(p);
@@ -544,6 +551,34 @@ evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insupl
     return send_and_parse(p, infno, body_len, &src, reply);
 }
 
+/* The platform refused the envelope's sign_no (expired, signed out elsewhere, another day's):
+ * its err_msg names the field (the emulator: "签到编号sign_no无效…"; platforms word it 签到). */
+static bool sign_no_refused(const evt_platform_reply *reply)
+{
+    return reply->answered && (strstr(reply->resp.err_msg, "sign_no") != NULL ||
+                               strstr(reply->resp.err_msg, "签到") != NULL);
+}
+
+evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insuplc_admdvs,
+                          evt_platform_build_fn build, void *build_arg,
+                          const evt_platform_settle_ref *settle, evt_platform_reply *reply)
+{
+    evt_err err = call_once(p, infno, insuplc_admdvs, build, build_arg, settle, reply);
+    if (err != EVT_ERR_PLATFORM_REJECTED || !needs_sign_no(infno) || !sign_no_refused(reply)) {
+        return err;
+    }
+    EVT_LOGW(MOD, "%s msgid %s: sign_no refused; signing in again", infno, reply->msgid);
+    p->sign_no[0] = '\0'; /* the next call signs in again whatever happens here */
+    /* Sent again only when nothing can move twice: a refused envelope was not processed, but a
+     * settlement-type request has its own record of this refusal (the owner ends the case) and
+     * 9002 of a dead sign_no has nothing left to end. */
+    if (settle != NULL || strcmp(infno, EVT_INFNO_SIGN_OUT) == 0) {
+        return err;
+    }
+    evt_platform_reply_free(reply);
+    return call_once(p, infno, insuplc_admdvs, build, build_arg, settle, reply);
+}
+
 typedef struct sign_in_arg {
     char ip[64];
     char mac[32];
@@ -564,13 +599,16 @@ evt_err evt_platform_sign_in(evt_platform *p)
         p->hal->net->local_identity(p->hal->net->ctx, sa.ip, sizeof sa.ip, sa.mac, sizeof sa.mac);
     }
     p->sign_no[0] = '\0'; /* a new sign-in replaces the old one, also when it fails */
+    if (p->id.opter[0] == '\0') {
+        return EVT_ERR_NOT_SIGNED_IN; /* nobody on shift: nothing goes out in anyone's name */
+    }
     evt_platform_reply reply;
     evt_err err = evt_platform_call(p, EVT_INFNO_SIGN_IN, NULL, build_sign_in, &sa, NULL, &reply);
     if (err == EVT_OK) {
         err = evt_proto_parse_sign_in(&reply.resp, p->sign_no, &reply.diag);
     }
     if (err == EVT_OK) {
-        EVT_LOGI(MOD, "operator %s signed in", p->cfg->opter);
+        EVT_LOGI(MOD, "operator %s signed in", p->id.opter);
     } else {
         p->sign_no[0] = '\0';
     }
@@ -581,6 +619,46 @@ evt_err evt_platform_sign_in(evt_platform *p)
 bool evt_platform_signed_in(const evt_platform *p)
 {
     return p->sign_no[0] != '\0';
+}
+
+void evt_platform_set_operator(evt_platform *p, const char *opter, const char *opter_name)
+{
+    p->id.opter = opter != NULL ? opter : "";
+    p->id.opter_name = opter_name != NULL ? opter_name : "";
+    p->sign_no[0] = '\0'; /* a sign_no belongs to the operator who signed in */
+}
+
+const char *evt_platform_operator(const evt_platform *p)
+{
+    return p->id.opter[0] != '\0' ? p->id.opter : NULL;
+}
+
+static evt_err build_sign_out(void *arg, const evt_proto_identity *id,
+                              const evt_proto_envelope *env, evt_json_writer *w,
+                              evt_json_diag *diag)
+{
+    (void)arg;
+    return evt_proto_write_sign_out(id, env, w, diag);
+}
+
+evt_err evt_platform_sign_out(evt_platform *p)
+{
+    evt_err err = EVT_OK;
+    if (p->sign_no[0] != '\0') {
+        evt_platform_reply reply;
+        err = evt_platform_call(p, EVT_INFNO_SIGN_OUT, NULL, build_sign_out, NULL, NULL, &reply);
+        if (err == EVT_OK) {
+            err = evt_proto_parse_ack(&reply.resp);
+        }
+        evt_platform_reply_free(&reply);
+        if (err == EVT_ERR_PLATFORM_REJECTED && sign_no_refused(&reply)) {
+            err = EVT_OK; /* already signed out (or expired) at the platform: nothing to end */
+        }
+        EVT_LOGI(MOD, "operator %s sign-out: %s", p->id.opter, evt_err_name(err));
+        evt_platform_disconnect(p);
+    }
+    evt_platform_set_operator(p, NULL, NULL);
+    return err;
 }
 
 typedef struct reversal_arg {

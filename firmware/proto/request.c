@@ -1059,3 +1059,91 @@ evt_err evt_proto_write_visit(const evt_proto_identity *id, const evt_proto_enve
         return request_finish(w, err);
     }
 }
+
+/* The period, clearing type and institution 3201 and 3202 share. */
+static evt_err recon_period(evt_json_writer *w, const evt_proto_recon *r)
+{
+    const kv fields[] = {{"clr_type", r->clr_type},
+                         {"setl_optins", r->setl_optins},
+                         {"stmt_begndate", r->begndate},
+                         {"stmt_enddate", r->enddate}};
+    return add_strings(w, fields, sizeof fields / sizeof fields[0]);
+}
+
+evt_err evt_proto_write_recon_totals(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_proto_recon *r, evt_json_writer *w,
+                                     evt_json_diag *diag)
+{
+    evt_err err = request_begin(w, id, env, EVT_INFNO_RECON_TOTALS, true, "", diag);
+    if (err == EVT_OK) {
+        err = evt_json_write_object(w, "data");
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_string(w, "insutype", r->insutype);
+    }
+    if (err == EVT_OK) {
+        err = recon_period(w, r);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "medfee_sumamt", r->total);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "fund_pay_sumamt", r->fund);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "acct_pay", r->account);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_int(w, "fixmedins_setl_cnt", (int64_t)r->count);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return request_finish(w, err);
+}
+
+evt_err evt_proto_write_recon_detail(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_proto_recon *r, evt_proto_recon_lines_fn lines,
+                                     void *ctx, evt_json_writer *w, evt_json_diag *diag)
+{
+    evt_err err = request_begin(w, id, env, EVT_INFNO_RECON_DETAIL, true, "", diag);
+    if (err == EVT_OK) {
+        err = evt_json_write_object(w, "data");
+    }
+    if (err == EVT_OK) {
+        err = recon_period(w, r);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_array(w, "detail");
+    }
+    if (err == EVT_OK) {
+        err = lines(ctx, w);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return request_finish(w, err);
+}
+
+evt_err evt_proto_write_recon_line(evt_json_writer *w, const char *setl_id, bool refunded,
+                                   evt_fen total, evt_fen fund, evt_fen account)
+{
+    evt_err err = evt_json_write_object(w, NULL);
+    const kv fields[] = {{"setl_id", setl_id}, {"refd_setl_flag", refunded ? "1" : "0"}};
+    if (err == EVT_OK) {
+        err = add_strings(w, fields, 2);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "medfee_sumamt", total);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "fund_pay_sumamt", fund);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "acct_pay", account);
+    }
+    return err == EVT_OK ? evt_json_write_end(w) : err;
+}

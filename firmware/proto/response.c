@@ -38,6 +38,8 @@
     X(N_EC_SHOW_TYPE, N_DATA, "ecShowType", 4)                                                     \
     X(N_HOLDER_NAME, N_DATA, "holderName", EVT_NAME_BYTES + 1)                                     \
     X(N_HOLDER_ID_NO, N_DATA, "holderIdNo", 34)                                                    \
+    X(N_D_STMT_RSLT, N_DATA, "stmt_rslt", 4)                                                       \
+    X(N_D_STMT_DSCR, N_DATA, "stmt_rslt_dscr", EVT_PROTO_MSG_BYTES + 1)                            \
     X(N_BASEINFO, N_OUTPUT, "baseinfo", 1)                                                         \
     X(N_B_PSN_NO, N_BASEINFO, "psn_no", 32)                                                        \
     X(N_B_CERT_TYPE, N_BASEINFO, "psn_cert_type", 5)                                               \
@@ -78,13 +80,17 @@
     X(N_S_CASH, N_SETLINFO, "psn_cash_pay", 24)                                                    \
     X(N_S_HOSP, N_SETLINFO, "hosp_part_amt", 24)                                                   \
     X(N_S_BALC, N_SETLINFO, "balc", 24)                                                            \
+    /* result[]: a 2204's fee lines or a 3202's differing settlements, read one element at a   \
+     * time; an element's members are the union of both (an answer has only one of them). */   \
     X(N_RESULT, N_OUTPUT, "result", 1)                                                             \
-    X(N_FEE_ENTRY, N_RESULT, "", 1) /* each 2204 fee line's answer, read one at a time */          \
-    X(N_F_AMOUNT, N_FEE_ENTRY, "det_item_fee_sumamt", 24)                                          \
-    X(N_F_FULAMT, N_FEE_ENTRY, "fulamt_ownpay_amt", 24)                                            \
-    X(N_F_OVERLMT, N_FEE_ENTRY, "overlmt_amt", 24)                                                 \
-    X(N_F_PRESELF, N_FEE_ENTRY, "preselfpay_amt", 24)                                              \
-    X(N_F_LEVEL, N_FEE_ENTRY, "chrgitm_lv", 4)
+    X(N_RESULT_ENTRY, N_RESULT, "", 1)                                                             \
+    X(N_F_AMOUNT, N_RESULT_ENTRY, "det_item_fee_sumamt", 24)                                       \
+    X(N_F_FULAMT, N_RESULT_ENTRY, "fulamt_ownpay_amt", 24)                                         \
+    X(N_F_OVERLMT, N_RESULT_ENTRY, "overlmt_amt", 24)                                              \
+    X(N_F_PRESELF, N_RESULT_ENTRY, "preselfpay_amt", 24)                                           \
+    X(N_F_LEVEL, N_RESULT_ENTRY, "chrgitm_lv", 4)                                                  \
+    X(N_R_SETL_ID, N_RESULT_ENTRY, "setl_id", 32)                                                  \
+    X(N_R_STMT_RSLT, N_RESULT_ENTRY, "stmt_rslt", 4)
 
 #define SCHEMA_ID(id, parent, key, room)    id,
 #define SCHEMA_ROOM(id, parent, key, room)  +(room)
@@ -121,16 +127,27 @@ struct evt_proto_answer {
     answer_reader *reader;
     evt_json_value value[N_COUNT];
     char pool[POOL_BYTES];
-    /* The insurance list as it passed: the best entries, or the first entry in error. */
-    evt_insurance insu[EVT_PERSON_MAX_INSU];
+    /* The kept list: no answer carries both (1101 insuinfo, 3202 result), so they share
+     * their room; the first one met owns it, the other is counted as not usable. */
+    uint8_t list_kind;
+    union {
+        /* The insurance list as it passed: the best entries. */
+        evt_insurance insu[EVT_PERSON_MAX_INSU];
+        /* 3202: the first differing settlements of the result list. */
+        evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
+    };
     uint8_t insu_count;
-    evt_err insu_err;
+    evt_err insu_err; /* or the list's first entry in error */
     evt_json_diag insu_diag;
+    uint8_t diff_count;
+    uint32_t diff_total; /* result elements, kept or not */
     /* The 2204 result[] as it passed: summed, or its first entry in error. */
     evt_fee_summary fees;
     evt_err fees_err;
     evt_json_diag fees_diag;
 };
+
+enum { LIST_NONE, LIST_INSU, LIST_DIFFS };
 
 static const evt_json_value *value_of(const evt_proto_answer *a, node_id id)
 {
@@ -192,6 +209,11 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
     if (a->insu_err != EVT_OK) {
         return; /* only the first error is reported, as a reader of the whole list would */
     }
+    if (a->list_kind == LIST_DIFFS) {
+        a->insu_err = EVT_ERR_PROTO_FIELD_INVALID; /* a person list in a 3202 answer */
+        insurance_path(&a->insu_diag, index);
+        return;
+    }
     evt_insurance insu;
     evt_err err = EVT_ERR_PROTO_FIELD_INVALID;
     evt_json_diag_set(&a->insu_diag, "");
@@ -203,6 +225,7 @@ static void insurance_done(evt_proto_answer *a, bool is_object, unsigned index)
         insurance_path(&a->insu_diag, index);
         return;
     }
+    a->list_kind = LIST_INSU;
     if (a->insu_count < EVT_PERSON_MAX_INSU) {
         a->insu[a->insu_count++] = insu;
     } else if (insu_normal(&insu)) {
@@ -266,6 +289,21 @@ static void fee_done(evt_proto_answer *a, bool is_object, uint32_t index)
     f->preselfpay_amt += amounts[3];
 }
 
+/* One 3202 result element has passed: the first EVT_PROTO_RECON_DIFF_MAX are kept. */
+static void recon_diff_done(evt_proto_answer *a)
+{
+    a->diff_total++;
+    if (a->list_kind == LIST_INSU) {
+        return; /* counted: a 3202 parse of this answer sees differences it cannot name */
+    }
+    a->list_kind = LIST_DIFFS;
+    if (a->diff_count < EVT_PROTO_RECON_DIFF_MAX) {
+        evt_proto_recon_diff *d = &a->diffs[a->diff_count++];
+        evt_json_value_text(value_of(a, N_R_SETL_ID), d->setl_id, sizeof d->setl_id);
+        evt_json_value_text(value_of(a, N_R_STMT_RSLT), d->rslt, sizeof d->rslt);
+    }
+}
+
 /* evt_jstream callback: follows the path and keeps the schema's members. */
 static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token *tok)
 {
@@ -282,8 +320,10 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
     if (ev == EVT_JSTREAM_OBJECT_END || ev == EVT_JSTREAM_ARRAY_END) {
         if (r->open[d] == N_INSU_ENTRY) {
             insurance_done(a, true, r->entry_index);
-        } else if (r->open[d] == N_FEE_ENTRY) {
+        } else if (r->open[d] == N_RESULT_ENTRY) {
+            /* Whichever answer this is, its reader looks only at its own summary. */
             fee_done(a, true, r->fees_seen - 1u);
+            recon_diff_done(a);
         }
         return EVT_OK;
     }
@@ -304,12 +344,13 @@ static evt_err on_token(void *ctx, evt_jstream_event ev, const evt_jstream_token
             id = N_NONE;
         }
     } else if (parent == N_RESULT) {
-        id = N_FEE_ENTRY;
+        id = N_RESULT_ENTRY;
         r->fees_seen++;
         if (ev == EVT_JSTREAM_OBJECT_BEGIN) {
-            slots_reset(a, N_FEE_ENTRY, N_F_LEVEL);
+            slots_reset(a, N_RESULT_ENTRY, N_R_STMT_RSLT);
         } else {
             fee_done(a, false, r->fees_seen - 1u);
+            a->diff_total++; /* not an object: still a difference the platform reported */
             id = N_NONE;
         }
     }
@@ -872,5 +913,43 @@ evt_err evt_proto_parse_fee_lines(const evt_proto_response *resp, uint32_t lines
         return EVT_ERR_MONEY_MISMATCH;
     }
     *out = a->fees;
+    return EVT_OK;
+}
+
+evt_err evt_proto_parse_recon_totals(const evt_proto_response *resp, bool *balanced,
+                                     char dscr[EVT_PROTO_MSG_BYTES], evt_json_diag *diag)
+{
+    evt_err err = output_object(resp, N_DATA, diag);
+    char rslt[2];
+    const str_field fields[] = {{N_D_STMT_RSLT, rslt, sizeof rslt, true},
+                                {N_D_STMT_DSCR, dscr, EVT_PROTO_MSG_BYTES, false}};
+    dscr[0] = '\0';
+    if (err == EVT_OK) {
+        err = get_strings(resp->output, fields, 2, "output.data", diag);
+    }
+    if (err == EVT_OK && strcmp(rslt, "0") != 0 && strcmp(rslt, "1") != 0) {
+        evt_json_diag_set(diag, "output.data.stmt_rslt");
+        err = EVT_ERR_PROTO_FIELD_INVALID;
+    }
+    *balanced = err == EVT_OK && rslt[0] == '0';
+    return err;
+}
+
+evt_err evt_proto_parse_recon_detail(const evt_proto_response *resp,
+                                     const evt_proto_recon_diff **diffs, unsigned *count,
+                                     uint32_t *total, evt_json_diag *diag)
+{
+    evt_err err = evt_proto_parse_ack(resp);
+    if (err == EVT_OK &&
+        (resp->output == NULL || value_of(resp->output, N_RESULT)->kind != EVT_JSON_ARRAY)) {
+        evt_json_diag_set(diag, "output.result");
+        err = EVT_ERR_PROTO_FIELD_MISSING;
+    }
+    if (err != EVT_OK) {
+        return err;
+    }
+    *diffs = resp->output->diffs;
+    *count = resp->output->diff_count;
+    *total = resp->output->diff_total;
     return EVT_OK;
 }

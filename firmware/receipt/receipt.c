@@ -733,6 +733,47 @@ evt_err evt_receipt_print(const evt_receipt *r, const evt_hal_printer *printer,
     return err;
 }
 
+evt_err evt_receipt_print_report(evt_receipt_paper paper, const char *title,
+                                 const evt_receipt_line *lines, size_t count,
+                                 const evt_hal_printer *printer, const char *job_name)
+{
+    if (printer == NULL || title == NULL || (lines == NULL && count > 0)) {
+        return EVT_ERR_ARG;
+    }
+    evt_err err = printer->begin(printer->ctx, job_name);
+    if (err != EVT_OK) {
+        return err;
+    }
+    evt_hal_printer target = *printer;
+    job j = {.write = printer_write,
+             .ctx = &target,
+             .err = EVT_OK,
+             .cols = (unsigned)evt_receipt_columns(paper)};
+    const uint8_t init[] = {ESC, '@', FS, '&'}; /* as a receipt: reset, GB18030 mode */
+    put(&j, init, sizeof init);
+    bold(&j, true);
+    char_size(&j, 1, 2);
+    line_centered(&j, title);
+    char_size(&j, 1, 1);
+    bold(&j, false);
+    separator(&j);
+    for (size_t i = 0; i < count; i++) {
+        if (lines[i].value != NULL) {
+            line_pair(&j, lines[i].label, lines[i].value);
+        } else if (lines[i].label[0] == '\0') {
+            separator(&j);
+        } else {
+            line_text(&j, lines[i].label);
+        }
+    }
+    feed_lines(&j, 3);
+    const uint8_t cut[] = {GS, 'V', 66, 0};
+    put(&j, cut, sizeof cut);
+    flush(&j);
+    evt_err end_err = printer->end(printer->ctx);
+    return j.err == EVT_OK ? end_err : j.err;
+}
+
 /* evt_receipt_build's sink: appends to the caller's buffer while it has room. */
 typedef struct buffer_sink {
     uint8_t *out;

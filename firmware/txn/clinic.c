@@ -386,6 +386,10 @@ evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_
     if (!visit_valid(visit)) {
         return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_INVALID, NULL);
     }
+    evt_err off_shift = evt_txn_refuse_off_shift(t, result);
+    if (off_shift != EVT_OK) {
+        return off_shift;
+    }
     if (visit->line_count > EVT_VISIT_MAX_LINES ||
         (t->cfg->order_max_total > 0 && visit->total > t->cfg->order_max_total)) {
         char detail[64];

@@ -438,6 +438,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     r->rec.day = evt_txn_day_of(&now);
     r->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
     r->rec.total = r->sale.total;
+    evt_txn_record_operator(t, &r->rec);
     return refund_money(r);
 }
 

@@ -267,6 +267,7 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     if (err != EVT_OK) {
         return sale_end(s, r, stop, err, platform_msg);
     }
+    evt_txn_record_operator(t, &s->rec);
 
     /* 4. pre-settlement: the split, nothing moves yet */
     err = evt_txn_platform_step(t, "正在预结算", EVT_INFNO_PRESETTLE, s->p.insu->insuplc_admdvs,
@@ -337,6 +338,10 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     }
     if (t->cfg->order_max_total > 0 && order->total > t->cfg->order_max_total) {
         return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, NULL);
+    }
+    evt_err off_shift = evt_txn_refuse_off_shift(t, result);
+    if (off_shift != EVT_OK) {
+        return off_shift;
     }
     bool start = false;
     evt_err err = order_may_start(t, order, result, &start);

@@ -48,6 +48,18 @@ evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status 
 /* The result in the terminal's counters. */
 void evt_txn_count_result(evt_txn *t, evt_ecr_status status);
 
+/* The operator on shift into rec->opter (the one who confirms the case at the terminal). */
+void evt_txn_record_operator(evt_txn *t, evt_order_record *rec);
+/* The name a receipt prints for the operator id a record keeps: the provisioned name, the id
+ * of an operator no longer provisioned, the legacy opter for records from before operators. */
+#define TXN_OPERATOR_NAME_BYTES 51
+void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPERATOR_NAME_BYTES]);
+
+/* Nobody on shift: the order or visit is refused at once (EVT_ERR_NOT_SIGNED_IN, 请操作员先登录
+ * 签到), nothing recorded, nothing sent; the POS may send it again after the login. EVT_OK when
+ * an operator is signed in. */
+evt_err evt_txn_refuse_off_shift(evt_txn *t, evt_ecr_result *result);
+
 /* ---- records ------------------------------------------------------------------------------- */
 
 /* The platform's words (may be NULL) into the record, cut on a UTF-8 character boundary. */

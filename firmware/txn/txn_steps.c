@@ -64,22 +64,44 @@ void evt_txn_insurance_refusal(const evt_insurance *insu, char *out, size_t cap)
     }
 }
 
-evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
-                                    const char *notice, bool *quit)
+evt_err evt_txn_refuse_off_shift(evt_txn *t, evt_ecr_result *result)
+{
+    if (evt_platform_operator(t->platform) != NULL) {
+        return EVT_OK;
+    }
+    return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_NOT_SIGNED_IN,
+                                     "请操作员先登录签到");
+}
+
+void evt_txn_record_operator(evt_txn *t, evt_order_record *rec)
+{
+    const char *op = evt_platform_operator(t->platform);
+    snprintf(rec->opter, sizeof rec->opter, "%s", op != NULL ? op : "");
+}
+
+void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPERATOR_NAME_BYTES])
+{
+    const evt_config *c = t->cfg;
+    evt_config_operator op;
+    const char *name = c->opter_name[0] ? c->opter_name : c->opter;
+    if (evt_config_operator_find(c, opter, &op) == EVT_OK) {
+        name = op.name;
+    } else if (opter[0] != '\0' && strcmp(opter, c->opter) != 0) {
+        name = opter;
+    }
+    snprintf(out, TXN_OPERATOR_NAME_BYTES, "%s", name);
+}
+
+evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
+                             const char *title, const char *line, const char *notice, bool *quit)
 {
     *quit = false;
-    if (!t->cfg->supervisor_pin.set) {
-        evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
-                                    "未配置主管密码，请联系技术员");
-        return EVT_ERR_CONFIG_MISSING;
-    }
     char pin[EVT_AUTH_PIN_MAX + 1];
     evt_err err =
         evt_ui_read_pin(t->ui, title, line, notice, t->decision_timeout_ms, pin, sizeof pin, quit);
     if (err == EVT_OK) {
         uint32_t retry_s = 0;
-        err = evt_auth_check_pin(t->journal, t->hal->sys, "supervisor", &t->cfg->supervisor_pin,
-                                 pin, &retry_s);
+        err = evt_auth_check_pin(t->journal, t->hal->sys, role, hash, pin, &retry_s);
         char detail[64] = "未获授权，请重新办理";
         if (err == EVT_ERR_AUTH_LOCKED) {
             snprintf(detail, sizeof detail, "请 %u 分钟后再试", (unsigned)(retry_s + 59) / 60);
@@ -91,6 +113,19 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
     memset(pin, 0, sizeof pin);
     t->quit_requested = t->quit_requested || *quit;
     return err;
+}
+
+evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
+                                    const char *notice, bool *quit)
+{
+    *quit = false;
+    if (!t->cfg->supervisor_pin.set) {
+        evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
+                                    "未配置主管密码，请联系技术员");
+        return EVT_ERR_CONFIG_MISSING;
+    }
+    return evt_txn_pin_approves(t, "supervisor", &t->cfg->supervisor_pin, title, line, notice,
+                                quit);
 }
 
 /* ---- scanning ------------------------------------------------------------------------------ */
@@ -656,6 +691,8 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     }
     evt_settlement setl;
     receipt_settlement(rec, rc, &setl);
+    char operator_name[TXN_OPERATOR_NAME_BYTES];
+    evt_txn_operator_name(t, rec->opter, operator_name);
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
@@ -666,7 +703,7 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,
         .terminal_id = t->cfg->dev_no,
-        .operator_name = t->cfg->opter_name[0] ? t->cfg->opter_name : t->cfg->opter,
+        .operator_name = operator_name,
         .datetime = when,
         .msgid = msgid,
         .order = items,

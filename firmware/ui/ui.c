@@ -141,11 +141,25 @@ static const char *region_province(const char *admdvs)
 }
 
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
-                         unsigned pending_reversals)
+                         const char *not_ready, unsigned pending_reversals)
 {
-    screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 就绪", "[功能] 手工录入  等待收银系统订单");
+    /* Not ready: nobody may sell, and the titles say why (neither contains 就绪). */
+    if (not_ready != NULL) {
+        screen_begin(ui, EVT_UI_ERROR, "医保电子凭证终端 签到失败", "[功能] 操作员登录签到");
+    } else if (operator_name == NULL) {
+        screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 未签到", "[功能] 操作员登录签到");
+    } else {
+        screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 就绪",
+                     "[功能] 手工录入  等待收银系统订单");
+    }
     screen_line(ui, "%s", institution);
-    screen_line(ui, "操作员：%s", operator_name);
+    if (not_ready != NULL) {
+        screen_line(ui, "暂停收费：%s", not_ready);
+    } else if (operator_name == NULL) {
+        screen_line(ui, "暂停收费：没有操作员签到");
+    } else {
+        screen_line(ui, "操作员：%s", operator_name);
+    }
     if (pending_reversals > 0) {
         screen_line(ui, "待冲正交易：%u 笔（自动重试中）", pending_reversals);
     }
@@ -166,6 +180,16 @@ evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *
     screen_line(ui, "请扫描患者手机上的医保码");
     if (notice != NULL && notice[0] != '\0') {
         screen_line(ui, "%s", notice);
+    }
+    return screen_show(ui);
+}
+
+evt_err evt_ui_show_lines(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                          const char *const *lines, unsigned count)
+{
+    screen_begin(ui, tone, title, hint);
+    for (unsigned i = 0; i < count; i++) {
+        screen_line(ui, "%s", lines[i]);
     }
     return screen_show(ui);
 }

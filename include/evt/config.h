@@ -6,7 +6,8 @@
  * inline comments (tokens and names may contain '#'). Every key at most once; unknown keys
  * are errors, so a typo never silently falls back to a default.
  *
- * Parsed into a fixed struct (no heap). Errors name the key and the line in a caller's
+ * Parsed into a fixed struct (no heap); only the operator lines are read from the text again
+ * later (evt_config_operator_get). Errors name the key and the line in a caller's
  * buffer and never quote a value, so a message can be logged or shown as is (the secrets,
  * paas_token and ecr_key, never appear in it). Field sizes are the platform's field lengths in
  * bytes, + 1 for NUL.
@@ -45,6 +46,25 @@ typedef struct evt_pin_hash {
     uint8_t hash[EVT_PIN_HASH_BYTES];
 } evt_pin_hash;
 
+/* Operators (operator_1 .. operator_8 = "id|name|cashier or supervisor|PIN hash"): each logs
+ * in at the terminal with a PIN and signs in (9001) for the shift. Without operator lines the
+ * legacy opter/opter_name is the terminal's one operator, signed in at start-up without a PIN.
+ * The lines are checked by evt_config_parse but not held in evt_config (8 x 160 B of RAM the
+ * sale would carry): evt_config_operator_get reads one from the text when it is needed. */
+#define EVT_CONFIG_MAX_OPERATORS 8
+#define EVT_CONFIG_OPERATOR_ID   31 /* 30 characters + NUL: the envelope's opter */
+typedef enum evt_operator_role {
+    EVT_OPERATOR_CASHIER = 1,
+    EVT_OPERATOR_SUPERVISOR = 2,
+} evt_operator_role;
+
+typedef struct evt_config_operator {
+    char id[EVT_CONFIG_OPERATOR_ID]; /* "" = unused slot */
+    char name[51];                   /* UTF-8, staff name as printed on receipts */
+    uint8_t role;                    /* evt_operator_role */
+    evt_pin_hash pin;
+} evt_config_operator;
+
 typedef struct evt_config_item {
     char med_list_codg[51];
     char medins_list_codg[31];
@@ -72,7 +92,7 @@ typedef struct evt_config {
     char recer_sys_code[11];
     char dev_no[101];    /* terminal id */
     uint8_t msgid_slot;  /* 0..9, different for each terminal of one institution */
-    char opter[31];      /* operator id */
+    char opter[31];      /* legacy single operator id ("" when operator_N lines are used) */
     char opter_name[51]; /* UTF-8 */
     uint8_t opter_type;  /* 1 staff, 2 self-service terminal, 3 mobile terminal */
     char paas_id[65];
@@ -96,6 +116,12 @@ typedef struct evt_config {
      * below the platform's idle timeout (docs/performance.md). */
     uint32_t keep_connection_s;
 
+    uint8_t operator_count; /* operator_1 .. operator_<count>; 0 = legacy opter */
+    /* The text parsed (the caller's, not copied): evt_config_operator_get reads the operator
+     * lines from it, so it must outlive the struct when operator_count is not 0. */
+    const char *text;
+    size_t text_len;
+
     char office_id[31];    /* for ec.query officeId */
     char office_name[101]; /* for ec.query officeName, UTF-8 */
     char business_type[6]; /* ec.query businessType, default "02121" (pharmacy purchase) */
@@ -114,5 +140,11 @@ typedef struct evt_config {
  * On error *out is left zeroed, never half-filled.
  */
 evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *msg, size_t msg_cap);
+
+/* Operator index (0-based, < operator_count) read from cfg->text into *out. EVT_ERR_NOT_FOUND
+ * beyond operator_count; EVT_ERR_CONFIG_INVALID if the text no longer holds it (changed). */
+evt_err evt_config_operator_get(const evt_config *cfg, unsigned index, evt_config_operator *out);
+/* The operator with this id, or EVT_ERR_NOT_FOUND (*out zeroed). */
+evt_err evt_config_operator_find(const evt_config *cfg, const char *id, evt_config_operator *out);
 
 #endif /* EVT_CONFIG_H */

@@ -218,4 +218,27 @@ void evt_ecr_set_external_busy(evt_ecr *ecr, bool busy);
 /* True when an order from poll is waiting for its evt_ecr_reply. */
 bool evt_ecr_order_open(const evt_ecr *ecr);
 
+/* ---- the daily close's batch report (docs/ecr-link.md "batch_report") ---------------- */
+
+#define EVT_ECR_REPORT_VERSION   1
+#define EVT_ECR_REPORT_OPERATORS 9
+typedef struct evt_ecr_report_operator {
+    char id[31];
+    uint32_t sales, refunds;
+    evt_fen sold, refunded;
+} evt_ecr_report_operator;
+
+typedef struct evt_ecr_report {
+    const char *date; /* yyyy-MM-dd */
+    bool balanced;
+    uint32_t sales, refunds, reversals, differences;
+    evt_fen sold, refunded;
+    const evt_ecr_report_operator *operators;
+    unsigned operator_count;
+} evt_ecr_report;
+
+/* Pushes the report to the paired POS as one signed line. EVT_ERR_NOT_FOUND when no POS is
+ * connected (the report is printed anyway); send errors. */
+evt_err evt_ecr_send_report(evt_ecr *ecr, const evt_ecr_report *report);
+
 #endif /* EVT_ECR_H */

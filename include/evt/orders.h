@@ -105,6 +105,10 @@ typedef struct evt_order_record {
     evt_fen total;          /* order total; medfee_sumamt once settled */
     evt_fen fund, account, mutual_aid, cash, balance; /* SETTLED: the split */
     char detail[EVT_ORDERS_DETAIL_BYTES];             /* the platform's words, if any */
+    /* The operator on shift who confirmed the patient's identity ("" in records written before
+     * operators were recorded, or before the identity check). Stored after the detail, which
+     * then keeps only what fits in one twin record (a 30-character id leaves it 53 bytes). */
+    char opter[31];
 } evt_order_record;
 
 /*

@@ -83,9 +83,23 @@ void evt_platform_set_owner(evt_platform *p, const evt_platform_owner *owner);
  */
 evt_err evt_platform_recover(evt_platform *p);
 
-/* 9001 for the configured operator; keeps sign_no. */
+/* 9001 for the operator on shift; keeps sign_no. */
 evt_err evt_platform_sign_in(evt_platform *p);
 bool evt_platform_signed_in(const evt_platform *p);
+
+/*
+ * The operator on shift (the envelope's opter/opter_name; both strings must outlive the shift,
+ * e.g. the provisioning's). Drops the sign_no: the next call signs the new operator in. NULL:
+ * nobody — every call that needs a sign_no is then refused with EVT_ERR_NOT_SIGNED_IN before
+ * anything is sent. Legacy provisioning (opter without operator_N lines) starts with opter on
+ * shift; otherwise nobody is.
+ */
+void evt_platform_set_operator(evt_platform *p, const char *opter, const char *opter_name);
+/* The operator id on shift, NULL when nobody. */
+const char *evt_platform_operator(const evt_platform *p);
+/* 9002 for the sign_no held (if any; a sign_no the platform says is dead counts as signed out),
+ * then nobody is on shift, whatever the answer. */
+evt_err evt_platform_sign_out(evt_platform *p);
 
 /*
  * Sends one transaction and parses the envelope.
@@ -97,6 +111,9 @@ bool evt_platform_signed_in(const evt_platform *p);
  * platform may have seen it.
  * settle != NULL marks a settlement-type request: it is journalled (pending) before sending
  * and must be finished with evt_platform_settle_done.
+ * A refusal naming the sign_no (expired, signed out) drops it, so the next call signs in
+ * again (9001); a call that cannot move money (settle == NULL, not 9002) is then sent once more
+ * at once, a settlement-type one never (its refusal is its known outcome).
  */
 evt_err evt_platform_call(evt_platform *p, const char *infno, const char *insuplc_admdvs,
                           evt_platform_build_fn build, void *build_arg,

@@ -28,6 +28,8 @@
 /* Transaction codes (infno). */
 #define EVT_INFNO_SIGN_IN       "9001"
 #define EVT_INFNO_SIGN_OUT      "9002"
+#define EVT_INFNO_RECON_TOTALS  "3201"
+#define EVT_INFNO_RECON_DETAIL  "3202"
 #define EVT_INFNO_EC_QUERY      "ec.query"
 #define EVT_INFNO_PERSON        "1101"
 #define EVT_INFNO_PRESETTLE     "2101"
@@ -390,5 +392,50 @@ evt_err evt_proto_check_settlement(const evt_settlement *s, bool psn_part_presen
 /* True for the transactions that move money and so need the unknown-outcome protocol
  * (journal before sending, 2601 until acknowledged): 2102, 2103, 2207, 2208. */
 bool evt_proto_is_settlement(const char *infno);
+
+/* ---- the daily close: 3201 (totals) and 3202 (settlements), docs/platform-emulator.md ---- */
+
+/* One reconciliation: the period (yyyy-MM-dd, inclusive), clearing type ("41" pharmacy) and
+ * clearing institution (the insured city + "00"); for 3201 also the insurance type and the
+ * terminal's totals of the settlements standing. */
+typedef struct evt_proto_recon {
+    const char *insutype, *clr_type, *setl_optins, *begndate, *enddate;
+    evt_fen total, fund, account;
+    uint32_t count;
+} evt_proto_recon;
+
+/* 3201 {"data": {insutype, clr_type, setl_optins, stmt_begndate, stmt_enddate, medfee_sumamt,
+ * fund_pay_sumamt, acct_pay, fixmedins_setl_cnt}}. */
+evt_err evt_proto_write_recon_totals(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_proto_recon *r, evt_json_writer *w,
+                                     evt_json_diag *diag);
+/* 3202 {"data": {the period}, "detail": [lines]}: lines writes the elements (with
+ * evt_proto_write_recon_line), the same ones each time it is called (twice per request). */
+typedef evt_err (*evt_proto_recon_lines_fn)(void *ctx, evt_json_writer *w);
+evt_err evt_proto_write_recon_detail(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                     const evt_proto_recon *r, evt_proto_recon_lines_fn lines,
+                                     void *ctx, evt_json_writer *w, evt_json_diag *diag);
+/* One detail element {setl_id, refd_setl_flag ("1": refunded), medfee_sumamt, fund_pay_sumamt,
+ * acct_pay}. */
+evt_err evt_proto_write_recon_line(evt_json_writer *w, const char *setl_id, bool refunded,
+                                   evt_fen total, evt_fen fund, evt_fen account);
+
+/* 3201: output.data.stmt_rslt ("0" balanced, "1" not) and stmt_rslt_dscr (the platform's
+ * figures, "" when absent; EVT_PROTO_MSG_BYTES, cut on a character). */
+evt_err evt_proto_parse_recon_totals(const evt_proto_response *resp, bool *balanced,
+                                     char dscr[EVT_PROTO_MSG_BYTES], evt_json_diag *diag);
+
+/* 3202: output.result[], the settlements that differ: the first EVT_PROTO_RECON_DIFF_MAX kept
+ * while the answer arrived (*diffs points into resp, valid until it is freed), *total how many
+ * the list had. stmt_rslt: "1" platform only, "2" terminal only, "3" amounts, "4" refunded on
+ * one side. */
+#define EVT_PROTO_RECON_DIFF_MAX 8
+typedef struct evt_proto_recon_diff {
+    char setl_id[31];
+    char rslt[2];
+} evt_proto_recon_diff;
+evt_err evt_proto_parse_recon_detail(const evt_proto_response *resp,
+                                     const evt_proto_recon_diff **diffs, unsigned *count,
+                                     uint32_t *total, evt_json_diag *diag);
 
 #endif /* EVT_PROTO_H */

@@ -100,6 +100,19 @@ evt_err evt_receipt_stream(const evt_receipt *receipt, evt_receipt_write_fn writ
 evt_err evt_receipt_print(const evt_receipt *receipt, const evt_hal_printer *printer,
                           const char *job_name, size_t *written);
 
+/* One line of a report: label and value (value flush right), label alone (value NULL), or a
+ * separator (label "", value NULL). */
+typedef struct evt_receipt_line {
+    const char *label;
+    const char *value;
+} evt_receipt_line;
+
+/* A report (the daily close's batch report) printed like a receipt: the title, then the lines,
+ * streamed through the same stage (no job buffer). */
+evt_err evt_receipt_print_report(evt_receipt_paper paper, const char *title,
+                                 const evt_receipt_line *lines, size_t count,
+                                 const evt_hal_printer *printer, const char *job_name);
+
 /*
  * The job into out[0..cap) (tests, tools); *len gets its length. The errors of
  * evt_receipt_stream, EVT_ERR_ARG for NULL out/len, and EVT_ERR_OVERFLOW when cap is too

@@ -156,6 +156,16 @@ evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit);
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
 
 /*
+ * The one "ask for a PIN" step: the PIN screen (title, line and notice may be NULL), the check
+ * against hash for role (evt_auth: "supervisor", "op/<operator id>") with its lockout, and the
+ * screen that says why not. EVT_OK when right; EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown,
+ * acknowledged); EVT_ERR_CANCELLED or EVT_ERR_TIMEOUT (*quit set for the board's QUIT);
+ * journal errors.
+ */
+evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
+                             const char *title, const char *line, const char *notice, bool *quit);
+
+/*
  * The one "ask for the supervisor's PIN" step: the PIN screen (title, line and notice may be
  * NULL), the check against the provisioned hash with its lockout (evt_auth), and the screen
  * that says why not. EVT_OK when the supervisor approved; EVT_ERR_CONFIG_MISSING (no PIN
@@ -215,5 +225,28 @@ evt_err evt_txn_release_order(evt_txn *t, const char *order_id);
 /* Up to max ids of orders waiting for a supervisor's release (ids: EVT_ORDER_ID_BYTES each). */
 evt_err evt_txn_blocked_orders(evt_txn *t, char (*ids)[EVT_ORDER_ID_BYTES], unsigned max,
                                unsigned *count);
+
+/* What the daily close found (the batch report's figures). */
+typedef struct evt_txn_close_summary {
+    char date[16]; /* yyyy-MM-dd */
+    bool balanced; /* every group's 3201 balanced, no settlement differs, nothing unreadable */
+    bool printed;  /* the batch report reached the printer */
+    uint32_t sales, refunds, reversals, differences;
+    evt_fen sold, refunded;
+    /* Per operator (id as the records keep it), the report's table. */
+    evt_ecr_report_operator operators[EVT_ECR_REPORT_OPERATORS];
+    unsigned operator_count;
+} evt_txn_close_summary;
+
+/*
+ * The daily close (日结) of today: totals of the settled sales standing (not refunded) per
+ * insurance type and clearing institution, computed from the order records one at a time
+ * (bounded memory, whatever the day's length); 3201 for each; where any differs, 3202 with the
+ * day's settlements finds which; the batch report (sales, refunds, reversals, per operator,
+ * both sides of every total, the differing settlements by masked reference) printed and shown.
+ * A balanced day is marked closed (evt_orders_close_day). EVT_OK when the close ran (balanced or
+ * not: *summary says); journal errors, EVT_ERR_NOMEM.
+ */
+evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary);
 
 #endif /* EVT_TXN_H */

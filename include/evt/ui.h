@@ -44,9 +44,11 @@ void evt_ui_set_background(evt_ui *ui, void (*fn)(void *ctx), void *ctx);
 /* Runs the background work once (the wait loops outside evt_ui call it per slice too). */
 void evt_ui_background(evt_ui *ui);
 
-/* Idle: terminal ready, institution and operator, pending reversals if any. */
+/* Idle: terminal ready, institution and operator (NULL: nobody signed in, the terminal does not
+ * sell), or not ready with the reason (not_ready, e.g. why the sign-in failed; NULL when ready);
+ * pending reversals if any. */
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
-                         unsigned pending_reversals);
+                         const char *not_ready, unsigned pending_reversals);
 /* "请出示医保电子凭证" with the order total and item count. notice is an optional extra line
  * (e.g. why the last scan was refused), NULL for none. */
 evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice);
@@ -83,6 +85,10 @@ evt_err evt_ui_show_refund(evt_ui *ui, const evt_ui_refund *r, bool done, evt_er
  * (a reprint: EVT_UI_SUCCESS, "[确认] 返回"), or what to do now (the refund's scan prompt). */
 evt_err evt_ui_show_message(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
                             const char *line, const char *notice);
+
+/* A screen of up to EVT_UI_MAX_LINES lines (more are dropped) under title, with hint. */
+evt_err evt_ui_show_lines(evt_ui *ui, evt_ui_tone tone, const char *title, const char *hint,
+                          const char *const *lines, unsigned count);
 
 /* An error or refusal: the evt_err's cashier text, plus an optional detail (e.g. the
  * platform's err_msg) on its own line. */

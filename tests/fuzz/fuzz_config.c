@@ -39,12 +39,28 @@ static void check_accepted(const evt_config *c)
                    TERMINATED(c->ecr_bind) && TERMINATED(c->office_id) &&
                    TERMINATED(c->office_name) && TERMINATED(c->business_type),
                "a string field is not terminated");
-    const char *required[] = {c->platform_url,   c->host,           c->tls_server_name, c->ca_file,
-                              c->fixmedins_name, c->recer_sys_code, c->dev_no,          c->opter,
-                              c->opter_name,     c->paas_id,        c->paas_token,      c->infver,
-                              c->ecr_bind,       c->office_id,      c->office_name};
+    const char *required[] = {
+        c->platform_url,   c->host,      c->tls_server_name, c->ca_file,    c->fixmedins_name,
+        c->recer_sys_code, c->dev_no,    c->paas_id,         c->paas_token, c->infver,
+        c->ecr_bind,       c->office_id, c->office_name};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         FUZZ_CHECK(required[i][0] != '\0', "required field %zu empty", i);
+    }
+    /* Either the legacy single operator or operator lines, never both, never neither. */
+    FUZZ_CHECK(c->operator_count <= EVT_CONFIG_MAX_OPERATORS, "operator count");
+    FUZZ_CHECK(c->operator_count > 0 ? c->opter[0] == '\0' && c->opter_name[0] == '\0'
+                                     : c->opter[0] != '\0' && c->opter_name[0] != '\0',
+               "operators and the legacy opter");
+    /* Every operator the parser accepted reads back from the text, whole. */
+    for (unsigned i = 0; i <= c->operator_count; i++) {
+        evt_config_operator op;
+        evt_err err = evt_config_operator_get(c, i, &op);
+        FUZZ_CHECK(TERMINATED(op.id) && TERMINATED(op.name), "operator %u not terminated", i);
+        FUZZ_CHECK(i < c->operator_count
+                       ? err == EVT_OK && op.id[0] != '\0' && op.name[0] != '\0' && op.pin.set &&
+                             (op.role == EVT_OPERATOR_CASHIER || op.role == EVT_OPERATOR_SUPERVISOR)
+                       : err == EVT_ERR_NOT_FOUND && op.id[0] == '\0',
+                   "operator %u: %s", i, evt_err_name(err));
     }
     FUZZ_CHECK(strlen(c->fixmedins_code) == 12 && strlen(c->mdtrtarea_admvs) == 6 &&
                    strlen(c->business_type) == 5,
@@ -220,6 +236,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     FUZZ_CHECK(err2 == err && strcmp(msg2, msg) == 0,
                "blanks and CR LF change the result: %s \"%s\" vs %s \"%s\"", evt_err_name(err), msg,
                evt_err_name(err2), msg2);
+    for (unsigned i = 0; err == EVT_OK && i < cfg.operator_count; i++) {
+        evt_config_operator a, b;
+        evt_config_operator_get(&cfg, i, &a);
+        evt_config_operator_get(&again, i, &b);
+        FUZZ_CHECK(memcmp(&a, &b, sizeof a) == 0, "blanks and CR LF change operator %u", i);
+    }
+    /* Which text each was read from (operator lines are read from it again) may differ. */
+    again.text = cfg.text;
+    again.text_len = cfg.text_len;
     FUZZ_CHECK(memcmp(&cfg, &again, sizeof cfg) == 0, "blanks and CR LF change the config");
     free(reformatted);
     free(msg2);

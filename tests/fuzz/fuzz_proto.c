@@ -306,6 +306,14 @@ typedef struct seen {
     evt_err person_err, settle_err, fees_err;
     evt_person person;
     evt_settlement settlement;
+    /* The daily close's answers: 3201's verdict, 3202's differing settlements (a list reduced
+     * while it arrives, like insuinfo). */
+    evt_err recon_err, detail_err;
+    bool balanced;
+    char dscr[EVT_PROTO_MSG_BYTES];
+    unsigned diff_count;
+    uint32_t diff_total;
+    evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
     evt_fee_summary fees; /* a 2204 answer of one line of 1.00 */
 } seen;
 
@@ -325,6 +333,24 @@ static void observe(evt_err err, evt_proto_response *resp, const evt_json_diag *
     out->person_err = evt_proto_parse_person(resp, &out->person, &d);
     out->settle_err =
         evt_proto_parse_settlement(resp, EVT_PROTO_SETTLE, 0, "", &out->settlement, &d);
+    out->recon_err = evt_proto_parse_recon_totals(resp, &out->balanced, out->dscr, &d);
+    const evt_proto_recon_diff *diffs = NULL;
+    out->detail_err =
+        evt_proto_parse_recon_detail(resp, &diffs, &out->diff_count, &out->diff_total, &d);
+    if (out->detail_err == EVT_OK) {
+        FUZZ_CHECK(out->diff_count <= EVT_PROTO_RECON_DIFF_MAX &&
+                       out->diff_count <= out->diff_total,
+                   "3202 differences: %u kept of %u", out->diff_count, (unsigned)out->diff_total);
+        memcpy(out->diffs, diffs, out->diff_count * sizeof *diffs);
+        for (unsigned i = 0; i < out->diff_count; i++) {
+            CHECK_TEXT(out->diffs[i].setl_id);
+            CHECK_TEXT(out->diffs[i].rslt);
+        }
+    } else {
+        out->diff_count = 0;
+        out->diff_total = 0;
+    }
+    CHECK_TEXT(out->dscr);
     if (out->person_err != EVT_OK) {
         memset(&out->person, 0, sizeof out->person);
     }

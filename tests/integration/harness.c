@@ -409,13 +409,14 @@ int term_start(term *t, const emu *e, const char *name, const term_options *opt)
                      "ca_file = %s\n"
                      "fixmedins_code = H12010400001\nfixmedins_name = 和平区康宁大药房\n"
                      "mdtrtarea_admvs = 120104\nrecer_sys_code = EVTTEST\ndev_no = EVT-IT-%s\n"
-                     "msgid_slot = %u\nopter = 0001\nopter_name = 刘晓梅\nopter_type = 1\n"
+                     "msgid_slot = %u\n%sopter_type = 1\n"
                      "paas_id = evt-paas-demo\npaas_token = evt-demo-token-1234\n"
                      "office_id = YF01\noffice_name = 药房收费处\n"
                      "paper_width_mm = 58\nreceipt_qr = raster\n"
                      "http_timeout_ms = %u\nconnect_timeout_ms = %u\n",
                      opt->host ? opt->host : "localhost", opt->port ? opt->port : e->port, ca_path,
                      name, opt->msgid_slot ? opt->msgid_slot - 1u : 2u,
+                     opt->operators ? opt->operators : "opter = 0001\nopter_name = 刘晓梅\n",
                      opt->http_timeout_ms ? opt->http_timeout_ms : 4000u,
                      opt->connect_timeout_ms ? opt->connect_timeout_ms : 3000u);
     if (opt->server_name != NULL) {
@@ -671,6 +672,15 @@ void supervisor_pin_line(const char *pin, char *out, size_t cap)
     assert_non_null(p);
     assert_non_null(fgets(out, (int)cap, p));
     assert_int_equal(pclose(p), 0);
+}
+
+void pin_hash_of(const char *pin, char *out, size_t cap)
+{
+    char line[256];
+    supervisor_pin_line(pin, line, sizeof line);
+    const char *v = strstr(line, "pbkdf2-sha256$");
+    assert_non_null(v);
+    snprintf(out, cap, "%.*s", (int)strcspn(v, "\r\n"), v);
 }
 
 bool term_run_script(term *t, int max_steps)

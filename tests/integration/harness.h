@@ -88,7 +88,9 @@ typedef struct term_options {
     uint32_t connect_timeout_ms; /* TCP connect + TLS handshake; default 3000 */
     bool reuse_flash;            /* keep the journal of a previous terminal of this name */
     const char *extra_config;    /* appended to the provisioning text */
-    uint32_t flash_bytes;        /* journal flash size; default 64 KiB (4 KiB sectors) */
+    /* operator_N lines in place of the legacy single operator (opter 0001 刘晓梅). */
+    const char *operators;
+    uint32_t flash_bytes; /* journal flash size; default 64 KiB (4 KiB sectors) */
     /* msgid_slot + 1 (0 = the default slot 2): terminals started on fresh flash within one
      * second need different slots, or their msgids collide at the platform. */
     unsigned msgid_slot;
@@ -170,6 +172,8 @@ size_t term_receipts(const term *t); /* *.bin files in the print directory */
 
 /* The provisioning line tools/pin-hash makes for a supervisor PIN (supervisor_pin = ...). */
 void supervisor_pin_line(const char *pin, char *out, size_t cap);
+/* The PIN hash alone (pbkdf2-sha256$...), as an operator_N line's last field takes it. */
+void pin_hash_of(const char *pin, char *out, size_t cap);
 /* Steps the main loop until the key script is used up (it then reads QUIT) or max_steps ran.
  * Returns true when the script ended. */
 bool term_run_script(term *t, int max_steps);

@@ -592,13 +592,82 @@ static void test_missing_keys(void **state)
         const char *eol = strchr(line, '\n');
         char buf[4096];
         snprintf(buf, sizeof buf, "%.*s%s", (int)(line - minimal), minimal, eol + 1);
-        char key[40];
+        char key[64];
         size_t klen = (size_t)(strchr(line, ' ') - line);
-        snprintf(key, sizeof key, "missing key: %.*s", (int)klen, line);
+        /* The legacy single operator may be replaced by operator_N lines: the message says so. */
+        bool legacy = strncmp(line, "opter ", 6) == 0 || strncmp(line, "opter_name ", 11) == 0;
+        snprintf(key, sizeof key, "missing key: %.*s%s", (int)klen, line,
+                 legacy ? " (or operator_1 lines)" : "");
         assert_int_equal(parse(buf), EVT_ERR_CONFIG_MISSING);
         assert_string_equal(msg, key);
         line = eol + 1;
     }
+}
+
+#define OP_HASH                                                                                    \
+    "pbkdf2-sha256$20000$00112233445566778899aabbccddeeff$"                                        \
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+/* minimal without the legacy opter lines, + extra. */
+static evt_err parse_operators(const char *extra)
+{
+    static char buf[4096];
+    const char *a = strstr(minimal, "opter = ");
+    const char *b = strstr(minimal, "opter_type");
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(a - minimal), minimal, b, extra);
+    return parse(buf);
+}
+
+static void test_operators(void **state)
+{
+    (void)state;
+    /* Legacy: the one operator, no operator lines. */
+    assert_int_equal(parse(minimal), EVT_OK);
+    assert_int_equal(cfg.operator_count, 0);
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|" OP_HASH "\n"
+                                     "operator_2 = 0002|王主管|supervisor|" OP_HASH "\n"),
+                     EVT_OK);
+    assert_int_equal(cfg.operator_count, 2);
+    /* Read from the text when needed, not held in the struct. */
+    evt_config_operator op;
+    assert_int_equal(evt_config_operator_get(&cfg, 0, &op), EVT_OK);
+    assert_string_equal(op.id, "0001");
+    assert_string_equal(op.name, "刘晓梅");
+    assert_int_equal(op.role, EVT_OPERATOR_CASHIER);
+    assert_int_equal(evt_config_operator_get(&cfg, 1, &op), EVT_OK);
+    assert_int_equal(op.role, EVT_OPERATOR_SUPERVISOR);
+    assert_true(op.pin.set);
+    assert_int_equal(op.pin.iterations, 20000);
+    assert_int_equal(op.pin.salt_len, 16);
+    assert_int_equal(evt_config_operator_get(&cfg, 2, &op), EVT_ERR_NOT_FOUND);
+    assert_int_equal(evt_config_operator_find(&cfg, "0002", &op), EVT_OK);
+    assert_string_equal(op.name, "王主管");
+    assert_int_equal(evt_config_operator_find(&cfg, "0003", &op), EVT_ERR_NOT_FOUND);
+    /* Neither the legacy operator nor any operator line: who signs in? */
+    assert_int_equal(parse_operators(""), EVT_ERR_CONFIG_MISSING);
+    assert_string_equal(msg, "missing key: opter (or operator_1 lines)");
+    /* Both at once: ambiguous. */
+    assert_int_equal(parse_with("operator_1 = 0001|刘晓梅|cashier|" OP_HASH),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg,
+                        "opter/opter_name: not with operator_N lines (each operator signs in)");
+    assert_int_equal(parse_operators("operator_2 = 0001|刘晓梅|cashier|" OP_HASH "\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg, "operator_N: numbered without gaps from operator_1");
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|" OP_HASH "\n"
+                                     "operator_2 = 0001|王主管|supervisor|" OP_HASH "\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg, "operator_N: two operators with one id");
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|boss|" OP_HASH "\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg, "line 14: operator_1: role must be cashier or supervisor");
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|123456\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_non_null(strstr(msg, "line 14: operator_1: must be pbkdf2-sha256$"));
+    assert_int_equal(parse_operators("operator_1 = 0001|cashier|" OP_HASH "\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(msg,
+                        "line 14: operator_1: expected id|name|cashier or supervisor|PIN hash");
 }
 
 static void test_invalid_utf8_and_nul(void **state)
@@ -646,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_order_max_total),
         cmocka_unit_test(test_item_prices),
         cmocka_unit_test(test_missing_keys),
+        cmocka_unit_test(test_operators),
         cmocka_unit_test(test_invalid_utf8_and_nul),
         cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),
     };

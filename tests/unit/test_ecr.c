@@ -1535,6 +1535,38 @@ static void test_visit_header_refusals(void **state)
     assert_null(evt_ecr_visit(&fx.ecr));
 }
 
+/* The daily close's batch report reaches the paired POS as one signed line (docs/ecr-link.md
+ * "batch_report", the example there is this line). */
+static void test_batch_report(void **state)
+{
+    (void)state;
+    const evt_ecr_report_operator ops[] = {{"0001", 2, 1, 5000, 2500}, {"0002", 1, 0, 1860, 0}};
+    const evt_ecr_report rep = {.date = "2026-11-28",
+                                .balanced = false,
+                                .sales = 3,
+                                .refunds = 1,
+                                .reversals = 1,
+                                .differences = 1,
+                                .sold = 6860,
+                                .refunded = 2500,
+                                .operators = ops,
+                                .operator_count = 2};
+    assert_int_equal(evt_ecr_send_report(&fx.ecr, &rep), EVT_OK);
+    char line[1024];
+    assert_string_equal(
+        pump_reply(&fx.pos, line, sizeof line, NULL),
+        "{\"v\":2,\"type\":\"batch_report\",\"report_version\":1,\"date\":\"2026-11-28\","
+        "\"balanced\":false,\"sales\":3,\"sales_total\":\"68.60\",\"refunds\":1,"
+        "\"refunds_total\":\"25.00\",\"reversals\":1,\"differences\":1,\"operators\":["
+        "{\"opter\":\"0001\",\"sales\":2,\"sales_total\":\"50.00\",\"refunds\":1,"
+        "\"refunds_total\":\"25.00\"},{\"opter\":\"0002\",\"sales\":1,\"sales_total\":"
+        "\"18.60\",\"refunds\":0,\"refunds_total\":\"0.00\"}]}");
+    /* No POS connected: nothing to send it to (it is printed anyway). */
+    ecr_pos_close(&fx.pos);
+    no_more_replies();
+    assert_int_equal(evt_ecr_send_report(&fx.ecr, &rep), EVT_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     evt_arena_init(arena, sizeof arena);
@@ -1581,6 +1613,7 @@ int main(void)
         cmocka_unit_test(test_ram_store_ring),
         cmocka_unit_test_setup_teardown(test_custom_store_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_report, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1108,6 +1108,112 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* ---- operators and shifts ------------------------------------------------------------------ */
+
+#define SIGN_NO_DEAD "签到编号sign_no无效、已签退或不属于当前操作员"
+
+/* The platform expired the sign_no (midnight, a sign-in elsewhere): a person query is refused
+ * for it, the terminal signs in again and sends the query once more. */
+static void stale_sign_no_renewed_and_query_sent_again(void **state)
+{
+    fx *f = fixture(state);
+    sign_in(f);
+    ss_push(f->srv, ss_refused(SIGN_NO_DEAD));
+    ss_push(f->srv, ss_sign_in());
+    ss_push(f->srv, ss_person(SS_PSN_NO, SS_CERTNO, SS_NAME, "1", ""));
+    evt_platform_reply r;
+    assert_int_equal(call_person(f, &r), EVT_OK);
+    evt_platform_reply_free(&r);
+    assert_infnos(f, 0, "9001,1101,9001,1101");
+    char a[64], b[64];
+    ss_request_field(f->srv, 1, "msgid", a, sizeof a);
+    ss_request_field(f->srv, 3, "msgid", b, sizeof b);
+    assert_string_not_equal(a, b); /* a new request, not a replay */
+    assert_true(evt_platform_signed_in(f->p));
+}
+
+/* A settlement refused for its sign_no is never sent again by the platform client: the refusal
+ * is its outcome (the owner records it); only the next call signs in again. */
+static void stale_sign_no_never_resends_a_settlement(void **state)
+{
+    fx *f = fixture(state);
+    sign_in(f);
+    ss_push(f->srv, ss_refused(SIGN_NO_DEAD));
+    evt_platform_reply r;
+    assert_int_equal(call_settle(f, "ORD-S1", &r), EVT_ERR_PLATFORM_REJECTED);
+    assert_true(r.answered);
+    bool reversed = true;
+    assert_int_equal(evt_platform_settle_done(f->p, r.msgid, true, &reversed), EVT_OK);
+    evt_platform_reply_free(&r);
+    assert_infnos(f, 0, "9001,2102");
+    assert_false(evt_platform_signed_in(f->p));
+    ss_push(f->srv, ss_sign_in());
+    person_call_ok(f);
+    assert_infnos(f, 0, "9001,2102,9001,1101");
+}
+
+/* A refusal that does not name the sign_no is only a refusal: no new sign-in, nothing resent. */
+static void other_refusal_keeps_sign_no(void **state)
+{
+    fx *f = fixture(state);
+    sign_in(f);
+    ss_push(f->srv, ss_refused("人员信息不存在"));
+    evt_platform_reply r;
+    assert_int_equal(call_person(f, &r), EVT_ERR_PLATFORM_REJECTED);
+    evt_platform_reply_free(&r);
+    assert_infnos(f, 0, "9001,1101");
+    assert_true(evt_platform_signed_in(f->p));
+}
+
+/* Nobody on shift: nothing that needs a sign_no leaves the terminal, not even a 9001. */
+static void nobody_on_shift_sends_nothing(void **state)
+{
+    fx *f = fixture(state);
+    evt_platform_set_operator(f->p, NULL, NULL);
+    assert_null(evt_platform_operator(f->p));
+    evt_platform_reply r;
+    assert_int_equal(call_person(f, &r), EVT_ERR_NOT_SIGNED_IN);
+    assert_false(r.request_sent);
+    evt_platform_reply_free(&r);
+    assert_int_equal(call_settle(f, "ORD-N1", &r), EVT_ERR_NOT_SIGNED_IN);
+    evt_platform_reply_free(&r);
+    assert_int_equal(evt_platform_sign_in(f->p), EVT_ERR_NOT_SIGNED_IN);
+    assert_int_equal(requests(f), 0);
+    assert_string_equal(r.msgid, ""); /* not even a msgid was spent, nothing journalled */
+    assert_int_equal(evt_platform_pending_reversals(f->p), 0);
+}
+
+/* An operator's shift: 9001 in their name, their sign_no on every call, 9002 at the end. */
+static void operator_shift_signs_in_and_out(void **state)
+{
+    fx *f = fixture(state);
+    evt_platform_set_operator(f->p, "0002", "王丽");
+    assert_string_equal(evt_platform_operator(f->p), "0002");
+    sign_in(f);
+    person_call_ok(f);
+    ss_push(f->srv, ss_ack());
+    assert_int_equal(evt_platform_sign_out(f->p), EVT_OK);
+    assert_null(evt_platform_operator(f->p));
+    assert_false(evt_platform_signed_in(f->p));
+    assert_infnos(f, 0, "9001,1101,9002");
+    char v[64];
+    ss_request_field(f->srv, 0, "opter_no", v, sizeof v);
+    assert_string_equal(v, "0002");
+    for (size_t i = 0; i < 3; i++) {
+        ss_request_field(f->srv, i, "opter", v, sizeof v);
+        assert_string_equal(v, "0002");
+    }
+    ss_request_field(f->srv, 2, "sign_no", v, sizeof v);
+    assert_string_equal(v, SS_SIGN_NO);
+    /* A sign-out refused because the sign_no is dead already ends the shift too, without a
+     * new 9001 just to sign it out. */
+    evt_platform_set_operator(f->p, "0002", "王丽");
+    sign_in(f);
+    ss_push(f->srv, ss_refused(SIGN_NO_DEAD));
+    assert_int_equal(evt_platform_sign_out(f->p), EVT_OK);
+    assert_infnos(f, 0, "9001,1101,9002,9001,9002");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1135,6 +1241,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(retry_left_counts_what_is_still_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(owe_reversal_once_per_msgid, setup, teardown),
         cmocka_unit_test_setup_teardown(unreadable_reversal_record_stays_owed, setup, teardown),
+        cmocka_unit_test_setup_teardown(stale_sign_no_renewed_and_query_sent_again, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stale_sign_no_never_resends_a_settlement, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_refusal_keeps_sign_no, setup, teardown),
+        cmocka_unit_test_setup_teardown(nobody_on_shift_sends_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(operator_shift_signs_in_and_out, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -68,9 +68,10 @@ confirm_after() {
 }
 
 # The cashier ends the day at the idle screen (q): the firmware stops (logging its figures) and
-# QEMU exits with the firmware's status, which must be 0. $1 names the moment for the message.
+# QEMU exits with the firmware's status, which must be 0. $1 names the moment for the message;
+# $2 the idle screen's title when it is not 就绪 (a board without its platform is not ready).
 mps2_quit() {
-    key_after "医保电子凭证终端 就绪" "q"
+    key_after "${2:-医保电子凭证终端 就绪}" "q"
     wait "$QEMU_PID" || fail "firmware exit status $? $1"
     QEMU_PID=""
     kill "$CAT_PID" 2>/dev/null || true

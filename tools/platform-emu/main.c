@@ -12,7 +12,9 @@
  *   platform-emu fault   --db F --clear
  *   platform-emu balance --db F --person ALIAS
  *   platform-emu show    --db F
- *   platform-emu count   --db F --what settlements|reversals|cancellations|handled:INFNO
+ *   platform-emu count   --db F --what settlements|reversals|cancellations|handled:INFNO|
+ *                                  signed_in:OPTER
+ *   platform-emu expire-sign-ins --db F   (every sign_no issued so far is refused from now on)
  *   platform-emu handled --db F --msgid M [--wait MS]
  *   platform-emu snapshot --db F --to FILE | --from FILE
  *   platform-emu audit   --db F
@@ -98,7 +100,9 @@ static int usage(const char *msg)
     if (msg)
         fprintf(stderr, "platform-emu: %s\n", msg);
     fprintf(stderr,
-            "usage: platform-emu init|serve|code|fault|balance|show|count|handled|audit --db FILE "
+            "usage: platform-emu "
+            "init|serve|code|fault|balance|show|count|handled|audit|expire-sign-ins "
+            "--db FILE "
             "[options]\n"
             "       (see the header of tools/platform-emu/main.c or docs/platform-emulator.md)\n");
     return 2;
@@ -425,10 +429,13 @@ static int cmd_count(const args *a)
         sql = "SELECT count(*) FROM visits WHERE state='cancelled'";
     else if (a->what && strcmp(a->what, "live_fee_lines") == 0)
         sql = "SELECT count(*) FROM fee_lines WHERE live=1";
-    else
+    else if (a->what && strncmp(a->what, "signed_in:", 10) == 0) {
+        sql = "SELECT count(*) FROM sign_ins WHERE opter=? AND signed_out=0";
+        bind = a->what + 10;
+    } else
         return usage("--what is settlements, reversals, cancellations, live_settlements, "
-                     "live_amount (fen), open_visits, cancelled_visits, live_fee_lines or "
-                     "handled:INFNO");
+                     "live_amount (fen), open_visits, cancelled_visits, live_fee_lines, "
+                     "handled:INFNO or signed_in:OPTER");
     sqlite3 *db;
     if (open_ready_db(a->db, &db) != 0)
         return 1;
@@ -439,6 +446,20 @@ static int cmd_count(const args *a)
         return 1;
     printf("%lld\n", (long long)n);
     return 0;
+}
+
+/* What a platform does at midnight or when an operator signs in on another terminal: every
+ * sign_no issued so far stops being valid (refused like a signed-out one). */
+static int cmd_expire_sign_ins(const args *a)
+{
+    sqlite3 *db;
+    if (open_ready_db(a->db, &db) != 0)
+        return 1;
+    int rc = emu_db_exec(db, "UPDATE sign_ins SET signed_out=1 WHERE signed_out=0");
+    if (rc == 0)
+        printf("%d\n", sqlite3_changes(db));
+    sqlite3_close(db);
+    return rc == 0 ? 0 : 1;
 }
 
 static const char *col(sqlite3_stmt *st, int i)
@@ -665,5 +686,7 @@ int main(int argc, char **argv)
         return cmd_audit(&a);
     if (strcmp(cmd, "snapshot") == 0)
         return cmd_snapshot(&a);
+    if (strcmp(cmd, "expire-sign-ins") == 0)
+        return cmd_expire_sign_ins(&a);
     return usage("unknown subcommand");
 }
