@@ -31,6 +31,7 @@ struct evt_app {
     evt_ecr ecr;
     bool ecr_open;
     evt_txn txn;
+    bool reply_owed; /* the flow running came from the ECR link and its result is not sent */
     bool idle_shown;
     unsigned reversals_shown;
     uint64_t next_reversal_retry;
@@ -42,6 +43,8 @@ struct evt_app {
      * and name; its PIN hash is wiped once checked. */
     evt_config_operator shift;
 };
+
+static void send_result_to_pos(void *ctx, const evt_ecr_result *result);
 
 /* Journal-backed ECR store: the POS gets the same answer for an order after a reboot. */
 static evt_err ecr_store_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
@@ -151,6 +154,7 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
     if (err != EVT_OK) {
         return fail_start(app, err, msg, msg_cap, "transaction engine");
     }
+    evt_txn_set_result_hook(&app->txn, send_result_to_pos, app);
     /* Before anything else talks to the platform: what was in flight when power went. */
     err = evt_txn_recover(&app->txn);
     if (err != EVT_OK) {
@@ -251,17 +255,29 @@ static void retry_reversals(evt_app *app)
     evt_platform_disconnect(app->platform);
 }
 
+/* The result of an order or visit from the ECR link goes to the POS (or HIS) once: the moment
+ * the flow publishes it (evt_txn_set_result_hook: outcome final and recorded, before the
+ * cashier's key), or when the flow returns if it never did (a repeated order's stored result). */
+static void send_result_to_pos(void *ctx, const evt_ecr_result *result)
+{
+    evt_app *app = ctx;
+    if (!app->reply_owed) {
+        return;
+    }
+    app->reply_owed = false;
+    evt_err err = evt_ecr_reply(&app->ecr, result);
+    if (err != EVT_OK) {
+        EVT_LOGW(MOD, "order %s: result not delivered to the POS (%s)", result->order_id,
+                 evt_err_name(err));
+    }
+}
+
 static void serve_order(evt_app *app, const evt_order *order, bool from_ecr)
 {
     evt_ecr_result result;
+    app->reply_owed = from_ecr;
     evt_txn_pharmacy_sale(&app->txn, order, &result);
-    if (from_ecr) {
-        evt_err err = evt_ecr_reply(&app->ecr, &result);
-        if (err != EVT_OK) {
-            EVT_LOGW(MOD, "order %s: result not delivered to the POS (%s)", order->order_id,
-                     evt_err_name(err));
-        }
-    }
+    send_result_to_pos(app, &result);
     app->idle_shown = false;
 }
 
@@ -585,10 +601,9 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
         if (visit != NULL) {
             /* An outpatient visit from the HIS: its fee lines come batch by batch. */
             evt_ecr_result result;
+            app->reply_owed = true;
             evt_txn_clinic_visit(&app->txn, visit, evt_ecr_visit_fees, &app->ecr, &result);
-            if (evt_ecr_reply(&app->ecr, &result) != EVT_OK) {
-                EVT_LOGW(MOD, "visit %s: result not delivered to the HIS", result.order_id);
-            }
+            send_result_to_pos(app, &result);
             app->idle_shown = false;
             *quit = app->txn.quit_requested;
             return EVT_OK;

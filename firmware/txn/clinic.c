@@ -192,6 +192,7 @@ static evt_err visit_end(visit_state *s, evt_ecr_result *r, evt_order_state stat
     evt_txn_result_from_record(s->visit->visit_id, &s->rec, r);
     evt_txn_count_result(s->t, r->status);
     EVT_LOGI(MOD, "visit %s: %s (%s)", r->order_id, evt_order_state_name(state), evt_err_name(err));
+    evt_txn_publish(s->t, r);
     return r->error;
 }
 
@@ -200,13 +201,15 @@ static evt_err visit_end(visit_state *s, evt_ecr_result *r, evt_order_state stat
 static evt_err abandon(visit_state *s, evt_ecr_result *r, const char *title, evt_err err,
                        evt_order_state state, const char *detail)
 {
-    if (title != NULL) {
-        evt_txn_show_error_and_wait(s->t, title, err, detail);
-    }
     if (unregister(s) != EVT_OK) {
         EVT_LOGW(MOD, "visit %s: registration left open, undone later", s->visit->visit_id);
     }
-    return visit_end(s, r, state, err, detail);
+    /* Recorded and told to the HIS first; then the cashier reads why. */
+    evt_err ended = visit_end(s, r, state, err, detail);
+    if (title != NULL) {
+        evt_txn_show_error_and_wait(s->t, title, err, detail);
+    }
+    return ended;
 }
 
 /* 2204 of the batch in the order buffer. An answer lost or unusable may still have stored the
@@ -314,7 +317,9 @@ static evt_err run_visit(visit_state *s, evt_visit_next_fn next, void *ctx, evt_
     evt_order_state stop = EVT_ORDER_REFUSED;
     evt_err err = evt_txn_identify(&s->p, &stop, msg);
     if (err != EVT_OK) {
-        return visit_end(s, r, stop, err, msg);
+        evt_err ended = visit_end(s, r, stop, err, msg);
+        evt_txn_tell_failure(&s->p, err, msg);
+        return ended;
     }
     snprintf(s->open.visit_id, sizeof s->open.visit_id, "%s", v->visit_id);
     snprintf(s->open.psn_no, sizeof s->open.psn_no, "%s", s->p.person.psn_no);
@@ -324,8 +329,9 @@ static evt_err run_visit(visit_state *s, evt_visit_next_fn next, void *ctx, evt_
     /* 4. registration: the open visit is journalled before it leaves, and again with its id */
     err = open_put(t, &s->open);
     if (err != EVT_OK) {
+        evt_err ended = visit_end(s, r, EVT_ORDER_FAILED, err, NULL);
         evt_txn_show_error_and_wait(t, "挂号失败", err, NULL);
-        return visit_end(s, r, EVT_ORDER_FAILED, err, NULL);
+        return ended;
     }
     err = visit_step(s, "正在挂号", EVT_INFNO_VISIT_REGISTER, parse_register, msg);
     if (err == EVT_OK) {
@@ -394,14 +400,16 @@ evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_
         (t->cfg->order_max_total > 0 && visit->total > t->cfg->order_max_total)) {
         char detail[64];
         snprintf(detail, sizeof detail, "一次就诊最多 %u 项费用明细", EVT_VISIT_MAX_LINES);
+        evt_err refused =
+            evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE, detail);
         evt_txn_show_error_and_wait(t, "不能开始就诊结算", EVT_ERR_ORDER_TOO_LARGE, detail);
-        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, EVT_ERR_ORDER_TOO_LARGE,
-                                         detail);
+        return refused;
     }
     evt_err err = evt_txn_clinic_recover(t);
     if (err != EVT_OK) {
+        evt_err failed = evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
         evt_txn_show_error_and_wait(t, "不能开始就诊结算", err, "上一就诊尚未撤销，请稍后重试");
-        return evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
+        return failed;
     }
     evt_order_record rec;
     err = evt_orders_book_get(t->journal, EVT_ORDERS_VISITS, visit->visit_id, &rec);
@@ -424,8 +432,9 @@ evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_
     visit_state *s = err == EVT_OK ? evt_calloc(1, sizeof *s) : NULL;
     if (s == NULL) {
         err = err == EVT_OK ? EVT_ERR_NOMEM : err;
+        evt_err refused = evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
         evt_txn_show_error_and_wait(t, "不能开始就诊结算", err, NULL);
-        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
+        return refused;
     }
     EVT_LOGI(MOD, "visit %s: med_type %s, %lu fee lines announced", visit->visit_id,
              visit->med_type, (unsigned long)visit->line_count);

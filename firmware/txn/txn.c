@@ -54,6 +54,13 @@ evt_order *evt_txn_order(evt_txn *t)
     return t->order;
 }
 
+void evt_txn_set_result_hook(evt_txn *t, void (*fn)(void *ctx, const evt_ecr_result *result),
+                             void *ctx)
+{
+    t->on_result = fn;
+    t->on_result_ctx = ctx;
+}
+
 void evt_txn_forget_last_receipt(evt_txn *t)
 {
     t->items_msgid[0] = '\0';
@@ -152,6 +159,7 @@ evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status 
     evt_txn_count_result(t, status);
     EVT_LOGI(MOD, "order %s: %s (%s), not recorded", r->order_id, evt_ecr_status_name(status),
              evt_err_name(err));
+    evt_txn_publish(t, r);
     return err;
 }
 
@@ -171,6 +179,7 @@ static evt_err sale_end(sale_state *s, evt_ecr_result *r, evt_order_state state,
     evt_txn_result_from_record(s->order->order_id, &s->rec, r);
     evt_txn_count_result(t, r->status);
     EVT_LOGI(MOD, "order %s: %s (%s)", r->order_id, evt_order_state_name(state), evt_err_name(err));
+    evt_txn_publish(t, r);
     return state == EVT_ORDER_SETTLED ? EVT_OK : r->error;
 }
 
@@ -202,12 +211,14 @@ static evt_err build_settle(void *arg, const evt_proto_identity *id, const evt_p
     return build_drug(arg, true, id, env, w, diag);
 }
 
-/* A step failed before any money could move: the cashier reads why, the order ends. */
+/* A step failed before any money could move: the order ends (recorded, the POS told), then
+ * the cashier reads why. */
 static evt_err step_failed(sale_state *s, evt_ecr_result *r, const char *title, evt_err err,
                            const char *platform_msg)
 {
+    evt_err ended = sale_end(s, r, evt_txn_state_for_call_error(err), err, platform_msg);
     evt_txn_show_error_and_wait(s->t, title, err, platform_msg);
-    return sale_end(s, r, evt_txn_state_for_call_error(err), err, platform_msg);
+    return ended;
 }
 
 static evt_err parse_presettlement(void *arg, const evt_proto_response *resp, evt_json_diag *diag)
@@ -265,7 +276,9 @@ static evt_err run_sale(sale_state *s, evt_ecr_result *r)
     evt_order_state stop = EVT_ORDER_REFUSED;
     err = evt_txn_identify(&s->p, &stop, platform_msg);
     if (err != EVT_OK) {
-        return sale_end(s, r, stop, err, platform_msg);
+        evt_err ended = sale_end(s, r, stop, err, platform_msg);
+        evt_txn_tell_failure(&s->p, err, platform_msg);
+        return ended;
     }
     evt_txn_record_operator(t, &s->rec);
 
@@ -310,10 +323,11 @@ static evt_err order_may_start(evt_txn *t, const evt_order *order, evt_ecr_resul
         /* The terminal cannot prove this order did not settle: it refuses, and says who can
          * decide. */
         result->blocked = true;
+        evt_err refused = evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED,
+                                                    EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
         evt_txn_show_error_and_wait(t, "不能结算", EVT_ERR_ORDER_RECORD_UNREADABLE,
                                     order->order_id);
-        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED,
-                                         EVT_ERR_ORDER_RECORD_UNREADABLE, NULL);
+        return refused;
     }
     return evt_txn_result_unrecorded(t, result, EVT_ECR_FAILED, err, NULL);
 }
@@ -355,8 +369,9 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     if (err != EVT_OK) {
         /* Better no sale than a sale the terminal could not remember. */
+        evt_err refused = evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
         evt_txn_show_error_and_wait(t, "不能开始交易", err, NULL);
-        return evt_txn_result_unrecorded(t, result, EVT_ECR_REFUSED, err, NULL);
+        return refused;
     }
     char total[24];
     evt_money_format(order->total, total, sizeof total);

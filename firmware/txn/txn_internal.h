@@ -55,6 +55,10 @@ void evt_txn_record_operator(evt_txn *t, evt_order_record *rec);
 #define TXN_OPERATOR_NAME_BYTES 51
 void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPERATOR_NAME_BYTES]);
 
+/* The flow's outcome is final and recorded: it goes to the result hook (evt_txn_set_result_hook)
+ * before anything the cashier has to acknowledge. */
+void evt_txn_publish(evt_txn *t, const evt_ecr_result *result);
+
 /* Nobody on shift: the order or visit is refused at once (EVT_ERR_NOT_SIGNED_IN, 请操作员先登录
  * 签到), nothing recorded, nothing sent; the POS may send it again after the login. EVT_OK when
  * an operator is signed in. */
@@ -109,17 +113,23 @@ typedef struct evt_txn_patient {
     char scan_notice[EVT_UI_LINE_BYTES];
     char qr_text[TXN_SCAN_BYTES + 1];
     bool connection_prepared;
+    /* Why the patient step stopped, for the screen shown once the flow's outcome is recorded
+     * and sent (evt_txn_tell_failure); NULL when the cashier needs no screen (a cancel). */
+    const char *fail_title;
 } evt_txn_patient;
 
 /*
  * scan -> ec.query (its refusals shown under the prompt: the customer may show another code)
  * -> 1101 (the same person as the voucher) -> the insurance to settle under -> the identity
- * screen confirmed by the cashier. EVT_OK, or why not: the cashier was shown why, *stop is the
- * state the flow records (REFUSED, or FAILED when the platform could not be reached) and detail
- * what it records with it ("" none).
+ * screen confirmed by the cashier. EVT_OK, or why not: *stop is the state the flow records
+ * (REFUSED, or FAILED when the platform could not be reached) and detail what it records with
+ * it ("" none). The cashier is told why by evt_txn_tell_failure, after the flow recorded and
+ * sent its outcome.
  */
 evt_err evt_txn_identify(evt_txn_patient *p, evt_order_state *stop,
                          char detail[EVT_PROTO_MSG_BYTES]);
+/* The screen of a failed evt_txn_identify (p->fail_title), acknowledged by the cashier. */
+void evt_txn_tell_failure(const evt_txn_patient *p, evt_err err, const char *detail);
 
 /* The patient has a personal account (employee insurance): the split shows it. */
 bool evt_txn_has_account(const evt_insurance *insu);

@@ -151,11 +151,19 @@ evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt
                                        evt_txn_scan_accept_fn accept, void *arg, char *notice)
 {
     uint64_t start = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
+    t->scan_seconds_left = (t->scan_timeout_ms + 999u) / 1000u;
     prompt(arg, notice);
     for (;;) {
         uint64_t now = t->hal->sys->monotonic_ms(t->hal->sys->ctx);
         if (now - start >= t->scan_timeout_ms) {
             return EVT_TXN_SCAN_TIMED_OUT;
+        }
+        /* The prompt counts down in steps of ten seconds: the cashier sees the order will not
+         * wait for ever, without a redraw every second. */
+        uint32_t left = (uint32_t)((t->scan_timeout_ms - (now - start) + 999u) / 1000u);
+        if ((left + 9u) / 10u != (t->scan_seconds_left + 9u) / 10u) {
+            t->scan_seconds_left = left;
+            prompt(arg, notice);
         }
         /* The POS is answered while the patient opens the code (an order now is "busy"). */
         evt_ui_background(t->ui);
@@ -196,7 +204,7 @@ evt_txn_scan_outcome evt_txn_wait_scan(evt_txn *t, evt_txn_scan_prompt_fn prompt
 static void voucher_prompt(void *arg, const char *notice)
 {
     evt_txn_patient *s = arg;
-    evt_ui_show_scan_prompt(s->t->ui, s->order, notice);
+    evt_ui_show_scan_prompt(s->t->ui, s->order, notice, s->t->scan_seconds_left);
     if (!s->connection_prepared) {
         /* While the patient opens the code on the phone: the connection and its handshake
          * leave the critical path (docs/performance.md). The prompt is already drawn, a code
@@ -339,11 +347,25 @@ bool evt_txn_has_account(const evt_insurance *insu)
 }
 
 /* The step failed before money could move: the cashier reads why (title, err, detail). */
-static evt_err identify_failed(evt_txn_patient *s, const char *title, evt_err err,
-                               const char *detail)
+static evt_err identify_failed(evt_txn_patient *s, const char *title, evt_err err)
 {
-    evt_txn_show_error_and_wait(s->t, title, err, detail[0] ? detail : NULL);
+    s->fail_title = title;
     return err;
+}
+
+void evt_txn_tell_failure(const evt_txn_patient *p, evt_err err, const char *detail)
+{
+    if (p->fail_title != NULL) {
+        evt_txn_show_error_and_wait(p->t, p->fail_title, err,
+                                    detail != NULL && detail[0] ? detail : NULL);
+    }
+}
+
+void evt_txn_publish(evt_txn *t, const evt_ecr_result *result)
+{
+    if (t->on_result != NULL) {
+        t->on_result(t->on_result_ctx, result);
+    }
 }
 
 evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
@@ -353,6 +375,7 @@ evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
     evt_err err;
     *stop = EVT_ORDER_REFUSED;
     detail[0] = '\0';
+    s->fail_title = NULL;
     /* 1. a voucher; ec.query refusals (expired, used) send the customer back to refresh */
     for (;;) {
         /* Refusals are shown under the prompt; the flow stays open so the customer can show
@@ -363,8 +386,9 @@ evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
             return EVT_ERR_CANCELLED;
         }
         if (got == EVT_TXN_SCAN_TIMED_OUT) {
-            snprintf(detail, EVT_PROTO_MSG_BYTES, "未扫描到医保电子凭证");
-            return EVT_ERR_TIMEOUT;
+            /* The cashier may have been away: the screen says the order ended and why. */
+            snprintf(detail, EVT_PROTO_MSG_BYTES, "未扫描到医保电子凭证，本单已取消");
+            return identify_failed(s, "等待扫码超时", EVT_ERR_TIMEOUT);
         }
         err = evt_txn_platform_step(t, "正在解码电子凭证", EVT_INFNO_EC_QUERY, NULL, build_ec_query,
                                     parse_voucher, s, detail);
@@ -379,8 +403,7 @@ evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
             /* Only the platform's answer is about the code; a network or TLS failure of the
              * flow's first call is the connection's, and the patient's code is not to blame. */
             return identify_failed(
-                s, evt_err_is_connection(err) ? "医保平台通信失败" : "电子凭证解码失败", err,
-                detail);
+                s, evt_err_is_connection(err) ? "医保平台通信失败" : "电子凭证解码失败", err);
         }
         break;
     }
@@ -390,11 +413,11 @@ evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
                                 build_person, parse_person, s, detail);
     if (err == EVT_ERR_PERSON_VOUCHER_MISMATCH) {
         detail[0] = '\0';
-        return identify_failed(s, "身份核验失败", err, detail);
+        return identify_failed(s, "身份核验失败", err);
     }
     if (err != EVT_OK) {
         *stop = evt_txn_state_for_call_error(err);
-        return identify_failed(s, "参保信息查询失败", err, detail);
+        return identify_failed(s, "参保信息查询失败", err);
     }
     detail[0] = '\0';
     err = evt_proto_select_insurance(&s->person, NULL, &s->insu);
@@ -402,7 +425,7 @@ evt_err evt_txn_identify(evt_txn_patient *s, evt_order_state *stop,
         if (err == EVT_ERR_INSURANCE_SUSPENDED) {
             evt_txn_insurance_refusal(s->insu, detail, EVT_PROTO_MSG_BYTES);
         }
-        return identify_failed(s, "不能结算", err, detail);
+        return identify_failed(s, "不能结算", err);
     }
     EVT_LOGI(MOD, "order %s: patient insutype %s, family-account display %s", s->order->order_id,
              s->insu->insutype, s->voucher.via_family_account ? "yes" : "no");
@@ -603,6 +626,7 @@ evt_txn_money_outcome evt_txn_settle(evt_txn_money_call *c, const evt_txn_patien
     evt_txn_count_result(t, r->status);
     EVT_LOGI(MOD, "order %s: %s (%s)", c->order_id, evt_order_state_name(c->rec->state),
              evt_err_name(c->why));
+    evt_txn_publish(t, r);
     if (out == EVT_TXN_MONEY_REFUSED) {
         evt_txn_show_error_and_wait(t, "结算失败", c->why, c->platform_msg);
     } else if (out == EVT_TXN_MONEY_UNKNOWN && c->reversed && c->rec->needs_supervisor) {

@@ -166,7 +166,8 @@ evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operat
     return screen_show(ui);
 }
 
-evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice)
+evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice,
+                                unsigned seconds_left)
 {
     char total[24];
     screen_begin(ui, EVT_UI_NORMAL, "请出示医保电子凭证", "[取消] 终止本单");
@@ -177,7 +178,7 @@ evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *
     } else { /* an outpatient visit: its fee lines come after the registration */
         screen_line(ui, "门诊费用合计 %s 元", yuan(order->total, total));
     }
-    screen_line(ui, "请扫描患者手机上的医保码");
+    screen_line(ui, "请扫描患者手机上的医保码（%u 秒内）", seconds_left);
     if (notice != NULL && notice[0] != '\0') {
         screen_line(ui, "%s", notice);
     }

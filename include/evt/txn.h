@@ -65,12 +65,27 @@ typedef struct evt_txn {
      * a copy marked 重打印 ("" none). RAM only: after a power-off every print is a copy. */
     char unprinted_msgid[EVT_MSGID_BYTES];
     uint32_t scan_timeout_ms;
+    uint32_t scan_seconds_left; /* of the scan wait running: its prompt counts them down */
     uint32_t decision_timeout_ms;
     uint32_t order_keep_days; /* retention of order records (evt_orders_make_room) */
+    /* evt_txn_set_result_hook */
+    void (*on_result)(void *ctx, const evt_ecr_result *result);
+    void *on_result_ctx;
 } evt_txn;
 
 evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_platform *platform,
                      evt_journal *journal, evt_ui *ui);
+
+/*
+ * fn is called once per sale or visit, the moment its outcome is final and recorded — before
+ * the receipt prints and before the cashier acknowledges the result or error screen — with the
+ * result the flow then also returns. The app sends it to the POS from there, so the POS never
+ * waits for the cashier's key (issue 7). Refusals before the flow starts (an invalid order, no
+ * operator, a full journal) are published too; a stored result returned for a repeated order
+ * comes back only as the flow's return. NULL: none.
+ */
+void evt_txn_set_result_hook(evt_txn *t, void (*fn)(void *ctx, const evt_ecr_result *result),
+                             void *ctx);
 void evt_txn_deinit(evt_txn *t);
 
 /*

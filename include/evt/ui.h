@@ -49,9 +49,10 @@ void evt_ui_background(evt_ui *ui);
  * pending reversals if any. */
 evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
                          const char *not_ready, unsigned pending_reversals);
-/* "请出示医保电子凭证" with the order total and item count. notice is an optional extra line
- * (e.g. why the last scan was refused), NULL for none. */
-evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice);
+/* "请出示医保电子凭证" with the order total and item count and the seconds the wait has left.
+ * notice is an optional extra line (e.g. why the last scan was refused), NULL for none. */
+evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice,
+                                unsigned seconds_left);
 /* A short progress screen ("正在查询参保信息…"). */
 evt_err evt_ui_show_progress(evt_ui *ui, const char *title, const char *line);
 /* Identity check before money moves: masked name and ID, gender, age, insurance type,

@@ -623,6 +623,9 @@ typedef struct busy_pos {
     fx *f;
     ecr_pos pos;
     bool sent;
+    const char *screen;    /* the screen at which the POS looks for its result */
+    bool result_at_screen; /* the result had arrived when that screen appeared */
+    char result[1024];
 } busy_pos;
 
 static void pos_key(uint8_t key[32])
@@ -660,6 +663,28 @@ static const char *pump_app(ecr_pos *p, char *out, size_t cap, void *arg)
     return NULL;
 }
 
+/* Starts the terminal with its ECR link on a free loopback port and pairs a POS with it. */
+static void start_with_pos(fx *f, busy_pos *b)
+{
+    uint16_t port = free_port();
+    char extra[160] = "ecr_bind = 127.0.0.1\n";
+    snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+             "ecr_port = %u\necr_key = ", (unsigned)port);
+    uint8_t key[32];
+    pos_key(key);
+    for (int i = 0; i < 32; i++) {
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%02x", key[i]);
+    }
+    strcat(extra, "\n");
+    ss_config_text(f->config, sizeof f->config, tls_ts_port(f->srv), extra);
+    start(f);
+    memset(b, 0, sizeof *b);
+    b->f = f;
+    ecr_pos_connect(&b->pos, port, key);
+    char line[1024];
+    ecr_pos_pair(&b->pos, pump_app, f, line, sizeof line);
+}
+
 /* The POS sends its order the moment the function menu is on the screen. */
 static void send_when_menu_opens(void *arg, const evt_ui_screen *screen)
 {
@@ -676,24 +701,9 @@ static void send_when_menu_opens(void *arg, const evt_ui_screen *screen)
 static void order_during_the_menu_is_answered_busy(void **state)
 {
     fx *f = fixture(state);
-    uint16_t port = free_port();
-    char extra[160] = "ecr_bind = 127.0.0.1\n";
-    snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-             "ecr_port = %u\necr_key = ", (unsigned)port);
-    uint8_t key[32];
-    pos_key(key);
-    for (int i = 0; i < 32; i++) {
-        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%02x", key[i]);
-    }
-    strcat(extra, "\n");
-    ss_config_text(f->config, sizeof f->config, tls_ts_port(f->srv), extra);
-    start(f);
     static busy_pos b;
-    memset(&b, 0, sizeof b);
-    b.f = f;
-    ecr_pos_connect(&b.pos, port, key);
+    start_with_pos(f, &b);
     char line[1024];
-    ecr_pos_pair(&b.pos, pump_app, f, line, sizeof line);
     f->ui.on_show = send_when_menu_opens;
     f->ui.on_show_arg = &b;
     fake_ui_key(&f->ui, IDLE, EVT_KEY_MENU);
@@ -713,6 +723,72 @@ static void order_during_the_menu_is_answered_busy(void **state)
     }
     assert_int_equal(fake_ui_seen(&f->ui, "请出示医保电子凭证"), 0);
     assert_null(ecr_pos_take_line(&b.pos, line, sizeof line));
+    f->ui.on_show = NULL;
+    ecr_pos_close(&b.pos);
+}
+
+/* The POS looks for the result the moment b->screen appears (it reads what has arrived). */
+static void look_for_result(void *arg, const evt_ui_screen *screen)
+{
+    busy_pos *b = arg;
+    if (b->result_at_screen || strstr(screen->title, b->screen) == NULL) {
+        return;
+    }
+    char line[1024];
+    const char *got;
+    while ((got = ecr_pos_take_line(&b->pos, line, sizeof line)) != NULL) {
+        if (strstr(got, "\"type\":\"result\"") != NULL) {
+            b->result_at_screen = true;
+            snprintf(b->result, sizeof b->result, "%s", got);
+        }
+    }
+}
+
+#define POS_SALE_OF(id, qty, total)                                                                \
+    "{\"v\":2,\"type\":\"sale\",\"order_id\":\"" id "\",\"use_personal_account\":true,"            \
+    "\"items\":[{\"med_list_codg\":\"XJ01CAA040A001010100001\",\"medins_list_codg\":\"YP0001\","   \
+    "\"name\":\"阿莫西林胶囊\",\"qty\":" qty ",\"price\":\"15.90\"}],\"total\":\"" total "\"}\n"
+
+/* Steps the terminal until the screen appeared (bounded). */
+static void step_until_screen(fx *f, const char *title)
+{
+    for (int i = 0; i < 50 && fake_ui_seen(&f->ui, title) == 0; i++) {
+        bool quit = false;
+        step(f, 20, &quit);
+    }
+    assert_true(fake_ui_seen(&f->ui, title) > 0);
+}
+
+/* The POS gets a sale's result as soon as it is final: a settled sale's before the result
+ * screen waits for 下一位, a failed one's before the error screen waits for [确认] (issue 7). */
+static void result_reaches_the_pos_before_the_cashiers_key(void **state)
+{
+    fx *f = fixture(state);
+    static busy_pos b;
+    start_with_pos(f, &b);
+    f->ui.on_show = look_for_result;
+    f->ui.on_show_arg = &b;
+
+    b.screen = "结算成功";
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement("S-FINAL", SS_PSN_NO, &SS_SPLIT));
+    ecr_pos_send(&b.pos, POS_SALE_OF("POS-FINAL-1", "2", "31.80"));
+    step_until_screen(f, b.screen);
+    assert_true(b.result_at_screen);
+    assert_non_null(strstr(b.result, "\"status\":\"settled\""));
+
+    /* 1101 cannot be reached: the POS has "failed" when the error screen appears. */
+    b.screen = "参保信息查询失败";
+    b.result_at_screen = false;
+    fake_scanner_push(&f->scan, SS_CODE_2);
+    ss_push(f->srv, ss_voucher(SS_CERTNO, SS_NAME));
+    ss_push_status(f->srv, 503, "busy", false);
+    ecr_pos_send(&b.pos, POS_SALE_OF("POS-FINAL-2", "1", "15.90"));
+    step_until_screen(f, b.screen);
+    assert_true(b.result_at_screen);
+    assert_non_null(strstr(b.result, "\"order_id\":\"POS-FINAL-2\""));
+    assert_non_null(strstr(b.result, "\"status\":\"failed\""));
     f->ui.on_show = NULL;
     ecr_pos_close(&b.pos);
 }
@@ -761,6 +837,7 @@ int main(void)
         APP_TEST(menu_reprint_and_keyed_sale),
         APP_TEST(keyed_entry_checks_what_is_typed),
         APP_TEST(order_during_the_menu_is_answered_busy),
+        APP_TEST(result_reaches_the_pos_before_the_cashiers_key),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

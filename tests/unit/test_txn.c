@@ -367,11 +367,18 @@ static void scan_timed_out_refused(void **state)
     assert_true(sys.skew_ms - before >= 180000);
     assert_int_equal(r.status, EVT_ECR_REFUSED);
     assert_int_equal(r.error, EVT_ERR_TIMEOUT);
-    assert_string_equal(r.message, "操作超时：未扫描到医保电子凭证");
+    assert_string_equal(r.message, "操作超时：未扫描到医保电子凭证，本单已取消");
     evt_order_record rec = record_of(f, "ORD-T");
     assert_int_equal(rec.state, EVT_ORDER_REFUSED);
     assert_int_equal(rec.error, EVT_ERR_TIMEOUT);
-    assert_string_equal(rec.detail, "未扫描到医保电子凭证");
+    assert_string_equal(rec.detail, "未扫描到医保电子凭证，本单已取消");
+    /* The prompt counted the wait down, ten seconds at a time. */
+    assert_true(fake_ui_seen(&f->ui, "（20 秒内）") > 0);
+    assert_true(fake_ui_seen(&f->ui, "（10 秒内）") > 0);
+    /* Not back to 就绪 without a word: the cashier may have been away. */
+    const evt_ui_screen *s = fake_ui_last_titled(&f->ui, "等待扫码超时");
+    assert_non_null(s);
+    assert_true(fake_ui_screen_has(s, "本单已取消"));
     assert_infnos(f, "");
     assert_no_money_step(f, "ORD-T");
 }
