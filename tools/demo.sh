@@ -312,6 +312,10 @@ FEES
     *": balanced (4 sales, 1 refunds, 0 differences)") log "daily close: balanced with the platform, report in $OUT/receipts/daily-close.png" ;;
     *) echo "demo: the daily close did not balance: ${close_line:-no daily close in the log}" >&2; exit 1 ;;
     esac
+    # The visit is reconciled too, under the outpatient clearing type (11), apart from the sales.
+    grep -q 'daily close [0-9-]* 310/[0-9]*/11: 1 settlements, balanced' "$OUT/terminal.log" ||
+        { echo "demo: the outpatient visit was not reconciled (3201, clr_type 11)" >&2; exit 1; }
+    log "daily close: the outpatient visit reconciled under clearing type 11"
     # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
     # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only (2983.76) — and
     # by the visit's 77.00 below.

@@ -14,7 +14,9 @@
  * handful (employee and resident insurance, the city and a few others). */
 #define CLOSE_GROUPS    8
 #define CLOSE_OPERATORS EVT_ECR_REPORT_OPERATORS
-#define CLOSE_CLR_TYPE  "41" /* pharmacy sale (clr_type of 2102) */
+/* Clearing types (clr_type) the terminal settles under: each is reconciled apart. */
+#define CLOSE_CLR_PHARMACY "41" /* pharmacy sale (2102) */
+#define CLOSE_CLR_CLINIC   "11" /* general or chronic outpatient visit (2207) */
 /* Lines of the printed batch report (each CLOSE_TEXT bytes). */
 #define CLOSE_LINES 64
 #define CLOSE_TEXT  72
@@ -22,6 +24,7 @@
 /* Settlements of one insurance type and clearing institution standing at the end of the day,
  * and the platform's verdict on them. */
 typedef struct close_group {
+    bool clinic; /* clearing type CLOSE_CLR_CLINIC, else CLOSE_CLR_PHARMACY */
     char insutype[7];
     char optins[7]; /* the insured city: the first four digits of the region + "00" */
     uint32_t count;
@@ -48,7 +51,10 @@ typedef struct close_state {
     evt_proto_recon_diff diffs[EVT_PROTO_RECON_DIFF_MAX];
     unsigned diff_count;
     uint32_t diff_total;
+    uint32_t visits; /* outpatient visits settled */
+    evt_fen visited;
     const char *optins; /* the 3202 being written: its clearing institution */
+    bool clinic;        /* and its clearing type */
     evt_json_writer *w;
     evt_receipt_line lines[CLOSE_LINES];
     char text[CLOSE_LINES][CLOSE_TEXT];
@@ -87,6 +93,44 @@ static bool refunded(close_state *s, const char *order_id)
            rf.state == EVT_ORDER_SETTLED;
 }
 
+/* A settlement of the day standing at the platform, into its group (insurance type, clearing
+ * institution, clearing type). */
+static const char *clr_type_of(bool clinic)
+{
+    return clinic ? CLOSE_CLR_CLINIC : CLOSE_CLR_PHARMACY;
+}
+
+static void add_to_group(close_state *s, const evt_order_record *rec, bool clinic)
+{
+    evt_orders_receipt rc;
+    char optins[7];
+    optins_of(rec, optins);
+    if (evt_orders_receipt_get(s->t->journal, rec->msgid, &rc) != EVT_OK || rc.insutype[0] == 0) {
+        s->ungrouped++;
+        return;
+    }
+    unsigned i = 0;
+    while (i < s->groups && (strcmp(s->g[i].insutype, rc.insutype) != 0 ||
+                             strcmp(s->g[i].optins, optins) != 0 || s->g[i].clinic != clinic)) {
+        i++;
+    }
+    if (i == CLOSE_GROUPS) {
+        s->ungrouped++;
+        return;
+    }
+    close_group *g = &s->g[i];
+    if (i == s->groups) {
+        s->groups++;
+        g->clinic = clinic;
+        snprintf(g->insutype, sizeof g->insutype, "%s", rc.insutype);
+        snprintf(g->optins, sizeof g->optins, "%s", optins);
+    }
+    g->count++;
+    g->total += rec->total;
+    g->fund += rec->fund;
+    g->account += rec->account;
+}
+
 static evt_err visit_sale(void *arg, const char *order_id, const evt_order_record *rec)
 {
     close_state *s = arg;
@@ -107,32 +151,27 @@ static evt_err visit_sale(void *arg, const char *order_id, const evt_order_recor
     if (refunded(s, order_id)) {
         return EVT_OK; /* with its cancelling entry it nets to nothing at the platform */
     }
-    evt_orders_receipt rc;
-    char optins[7];
-    optins_of(rec, optins);
-    if (evt_orders_receipt_get(s->t->journal, rec->msgid, &rc) != EVT_OK || rc.insutype[0] == 0) {
-        s->ungrouped++;
+    add_to_group(s, rec, false);
+    return EVT_OK;
+}
+
+/* An outpatient visit of the day (EVT_ORDERS_VISITS): reconciled under its own clearing type. */
+static evt_err visit_visit(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    (void)order_id;
+    close_state *s = arg;
+    if (rec->day != s->day) {
         return EVT_OK;
     }
-    unsigned i = 0;
-    while (i < s->groups &&
-           (strcmp(s->g[i].insutype, rc.insutype) != 0 || strcmp(s->g[i].optins, optins) != 0)) {
-        i++;
+    if (rec->state == EVT_ORDER_REVERSED) {
+        s->reversals++;
     }
-    if (i == CLOSE_GROUPS) {
-        s->ungrouped++;
+    if (rec->state != EVT_ORDER_SETTLED) {
         return EVT_OK;
     }
-    close_group *g = &s->g[i];
-    if (i == s->groups) {
-        s->groups++;
-        snprintf(g->insutype, sizeof g->insutype, "%s", rc.insutype);
-        snprintf(g->optins, sizeof g->optins, "%s", optins);
-    }
-    g->count++;
-    g->total += rec->total;
-    g->fund += rec->fund;
-    g->account += rec->account;
+    s->visits++;
+    s->visited += rec->total;
+    add_to_group(s, rec, true);
     return EVT_OK;
 }
 
@@ -152,10 +191,11 @@ static evt_err visit_refund(void *arg, const char *order_id, const evt_order_rec
 
 /* ---- the platform ------------------------------------------------------------------------- */
 
-static void period_of(const close_state *s, const char *optins, evt_proto_recon *r)
+static void period_of(const close_state *s, const char *optins, const char *clr_type,
+                      evt_proto_recon *r)
 {
     memset(r, 0, sizeof *r);
-    r->clr_type = CLOSE_CLR_TYPE;
+    r->clr_type = clr_type;
     r->setl_optins = optins;
     r->begndate = s->date;
     r->enddate = s->date;
@@ -171,7 +211,7 @@ static evt_err build_totals(void *arg, const evt_proto_identity *id, const evt_p
 static void reconcile_totals(close_state *s, close_group *g)
 {
     evt_proto_recon r;
-    period_of(s, g->optins, &r);
+    period_of(s, g->optins, clr_type_of(g->clinic), &r);
     r.insutype = g->insutype;
     r.total = g->total;
     r.fund = g->fund;
@@ -185,16 +225,17 @@ static void reconcile_totals(close_state *s, close_group *g)
     } else if (g->err == EVT_ERR_PLATFORM_REJECTED) {
         snprintf(g->platform, sizeof g->platform, "%s", reply.resp.err_msg);
     }
-    EVT_LOGI(MOD, "daily close %s %s/%s: %u settlements, %s", s->date, g->insutype, g->optins,
-             (unsigned)g->count,
+    EVT_LOGI(MOD, "daily close %s %s/%s/%s: %u settlements, %s", s->date, g->insutype, g->optins,
+             clr_type_of(g->clinic), (unsigned)g->count,
              g->err != EVT_OK ? evt_err_name(g->err)
              : g->balanced    ? "balanced"
                               : "not balanced");
     evt_platform_reply_free(&reply);
 }
 
-/* 3202's detail: every settled sale of the day of that clearing institution, refunded ones
- * flagged; written straight from the journal into the request (twice: counted, then sent). */
+/* 3202's detail: every settlement of the day of that clearing institution and type (sales,
+ * refunded ones flagged; or visits); written straight from the journal into the request
+ * (twice: counted, then sent). */
 static evt_err visit_line(void *arg, const char *order_id, const evt_order_record *rec)
 {
     close_state *s = arg;
@@ -203,15 +244,16 @@ static evt_err visit_line(void *arg, const char *order_id, const evt_order_recor
     if (rec->day != s->day || rec->state != EVT_ORDER_SETTLED || strcmp(optins, s->optins) != 0) {
         return EVT_OK;
     }
-    return evt_proto_write_recon_line(s->w, rec->setl_id, refunded(s, order_id), rec->total,
-                                      rec->fund, rec->account);
+    return evt_proto_write_recon_line(s->w, rec->setl_id, !s->clinic && refunded(s, order_id),
+                                      rec->total, rec->fund, rec->account);
 }
 
 static evt_err write_lines(void *ctx, evt_json_writer *w)
 {
     close_state *s = ctx;
     s->w = w;
-    return evt_orders_iterate(s->t->journal, visit_line, s, NULL);
+    evt_orders_book book = s->clinic ? EVT_ORDERS_VISITS : EVT_ORDERS_SALES;
+    return evt_orders_book_iterate(s->t->journal, book, visit_line, s, NULL);
 }
 
 typedef struct detail_arg {
@@ -226,12 +268,13 @@ static evt_err build_detail(void *arg, const evt_proto_identity *id, const evt_p
     return evt_proto_write_recon_detail(id, env, &d->r, write_lines, d->s, w, diag);
 }
 
-/* 3202 for a clearing institution: the settlements that differ, added to s->diffs. */
-static evt_err reconcile_detail(close_state *s, const char *optins)
+/* 3202 for a clearing institution and type: the settlements that differ, added to s->diffs. */
+static evt_err reconcile_detail(close_state *s, const char *optins, bool clinic)
 {
     detail_arg d = {.s = s};
-    period_of(s, optins, &d.r);
+    period_of(s, optins, clr_type_of(clinic), &d.r);
     s->optins = optins;
+    s->clinic = clinic;
     evt_platform_reply reply;
     evt_err err = evt_platform_call(s->t->platform, EVT_INFNO_RECON_DETAIL, NULL, build_detail, &d,
                                     NULL, &reply);
@@ -326,6 +369,9 @@ static void build_report(close_state *s)
     s->screen_mode = true;
     add(s, "销售", "%u 笔 %s", (unsigned)s->sales, yuan(s->sold, a));
     add(s, "退费", "%u 笔 %s", (unsigned)s->refunds, yuan(s->refunded, a));
+    if (s->visits > 0) {
+        add(s, "门诊结算", "%u 笔 %s", (unsigned)s->visits, yuan(s->visited, a));
+    }
     add(s, "冲正（未扣款）", "%u 笔", (unsigned)s->reversals);
     s->screen_mode = false;
     for (unsigned i = 0; i < s->op_count; i++) {
@@ -338,7 +384,8 @@ static void build_report(close_state *s)
     s->screen_mode = true;
     for (unsigned i = 0; i < s->groups; i++) {
         const close_group *g = &s->g[i];
-        add(s, "险种/清算机构", "%s/%s", g->insutype, g->optins);
+        add(s, g->clinic ? "门诊 险种/清算机构" : "药店 险种/清算机构", "%s/%s", g->insutype,
+            g->optins);
         add(s, "本机", "%u笔 %s 基金%s 个账%s", (unsigned)g->count, yuan(g->total, a),
             yuan(g->fund, b), yuan(g->account, e));
         s->on_screen[s->line_count - 1] = !g->balanced || g->err != EVT_OK;
@@ -413,25 +460,34 @@ evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary)
     if (err == EVT_OK) {
         err = evt_orders_book_iterate(t->journal, EVT_ORDERS_REFUNDS, visit_refund, s, NULL);
     }
+    uint32_t unreadable_visits = 0; /* the iteration sets its count: added to the sales' */
+    if (err == EVT_OK) {
+        err = evt_orders_book_iterate(t->journal, EVT_ORDERS_VISITS, visit_visit, s,
+                                      &unreadable_visits);
+        s->unreadable += unreadable_visits;
+    }
     if (err == EVT_OK) {
         evt_ui_show_progress(t->ui, "正在日结", "与医保平台对总账");
         for (unsigned i = 0; i < s->groups; i++) {
             reconcile_totals(s, &s->g[i]);
         }
-        /* Where the totals differ, 3202 finds the settlements, once per clearing institution. */
+        /* Where the totals differ, 3202 finds the settlements, once per clearing institution
+         * and type. */
         for (unsigned i = 0; i < s->groups; i++) {
+            const close_group *gi = &s->g[i];
             bool done = false;
             for (unsigned k = 0; k < i; k++) {
-                done = done || strcmp(s->g[k].optins, s->g[i].optins) == 0;
+                done = done ||
+                       (strcmp(s->g[k].optins, gi->optins) == 0 && s->g[k].clinic == gi->clinic);
             }
-            bool differs = s->g[i].err != EVT_OK || !s->g[i].balanced;
+            bool differs = gi->err != EVT_OK || !gi->balanced;
             for (unsigned k = i + 1; k < s->groups && !differs; k++) {
-                differs = strcmp(s->g[k].optins, s->g[i].optins) == 0 &&
+                differs = strcmp(s->g[k].optins, gi->optins) == 0 && s->g[k].clinic == gi->clinic &&
                           (s->g[k].err != EVT_OK || !s->g[k].balanced);
             }
             if (!done && differs) {
                 evt_ui_show_progress(t->ui, "正在日结", "明细对账");
-                reconcile_detail(s, s->g[i].optins);
+                reconcile_detail(s, gi->optins, gi->clinic);
             }
         }
         evt_platform_disconnect(t->platform);
