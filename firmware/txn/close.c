@@ -131,16 +131,22 @@ static void add_to_group(close_state *s, const evt_order_record *rec, bool clini
     g->account += rec->account;
 }
 
-static evt_err visit_sale(void *arg, const char *order_id, const evt_order_record *rec)
+/* A record of the day's: a reversal is counted; true when it settled. */
+static bool settled_today(close_state *s, const evt_order_record *rec)
 {
-    close_state *s = arg;
     if (rec->day != s->day) {
-        return EVT_OK;
+        return false;
     }
     if (rec->state == EVT_ORDER_REVERSED) {
         s->reversals++;
     }
-    if (rec->state != EVT_ORDER_SETTLED) {
+    return rec->state == EVT_ORDER_SETTLED;
+}
+
+static evt_err visit_sale(void *arg, const char *order_id, const evt_order_record *rec)
+{
+    close_state *s = arg;
+    if (!settled_today(s, rec)) {
         return EVT_OK;
     }
     s->sales++;
@@ -160,13 +166,7 @@ static evt_err visit_visit(void *arg, const char *order_id, const evt_order_reco
 {
     (void)order_id;
     close_state *s = arg;
-    if (rec->day != s->day) {
-        return EVT_OK;
-    }
-    if (rec->state == EVT_ORDER_REVERSED) {
-        s->reversals++;
-    }
-    if (rec->state != EVT_ORDER_SETTLED) {
+    if (!settled_today(s, rec)) {
         return EVT_OK;
     }
     s->visits++;
