@@ -410,19 +410,23 @@ static void power_cut_as_the_settlement_is_recorded(void **state)
 /* From the idle screen: [功能] → 5 退费 from today's list → the newest. */
 #define REFUND_FROM_LIST "就绪 => MENU\n功能菜单 => TYPE:5\n退费：选择今日交易 => TYPE:1\n"
 /* From the idle screen: [功能] → 4 退费 by the receipt's QR (the code is already waiting). */
-#define REFUND_BY_SCAN   "就绪 => MENU\n功能菜单 => TYPE:4\n"
-#define CONFIRM_WITH_PIN "请确认退费 => OK\n主管密码 => DIGITS:" PIN "\n"
+#define REFUND_BY_SCAN        "就绪 => MENU\n功能菜单 => TYPE:4\n"
+#define CONFIRM_WITH_PIN      "请确认退费 => OK\n主管密码 => DIGITS:" PIN "\n"
+#define REFUND_FROM_LIST_NONE "就绪 => MENU\n功能菜单 => TYPE:5\n今日没有可退费的交易 => OK\n"
 
 /* A terminal with the supervisor's PIN; then the chronic visit of `parent` (共济 from
  * `employee`), settled: 160.00 = fund 107.80 + own account 35.20 + 共济 11.00 + cash 6.00. */
-static void settled_chronic_visit(fixture *f, const char *keys, const char *visit_id,
+static char pin_line[256];
+
+static void settled_chronic_visit(fixture *f, const term_options *more, const char *visit_id,
                                   const char *otp, evt_ecr_result *r)
 {
-    static char pin_line[256];
     if (pin_line[0] == '\0') {
         supervisor_pin_line(PIN, pin_line, sizeof pin_line);
     }
-    term_options opt = {.keys = keys, .extra_config = pin_line, .keys_no_wait = true};
+    term_options opt = *more;
+    opt.extra_config = pin_line;
+    opt.keys_no_wait = true;
     start(f, NULL, &opt);
     const fee lines[] = {{METFORMIN, 5, Y(20, 0)}, {HBA1C, 1, Y(60, 0)}};
     his h = {.lines = lines, .count = 2, .total = 2, .batch_max = 100};
@@ -455,8 +459,9 @@ static void visit_refunded_from_the_list(void **state)
 {
     fixture *f = *state;
     evt_ecr_result r;
-    settled_chronic_visit(f, VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n",
-                          "V-REFUND-1", "MZ2208", &r);
+    settled_chronic_visit(
+        f, &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n"},
+        "V-REFUND-1", "MZ2208", &r);
     char *text = NULL, qr[EVT_RECEIPT_REF_MAX];
     assert_int_equal(term_receipt(&f->t, NULL, &text, qr, sizeof qr), 0);
     assert_non_null(strstr(text, "退费、补打凭此码办理\n")); /* the 门诊结算单's QR hint */
@@ -497,11 +502,12 @@ static void visit_refund_twice_is_refused_with_the_date(void **state)
 {
     fixture *f = *state;
     evt_ecr_result r;
-    settled_chronic_visit(f,
-                          VISIT_KEYS REFUND_BY_SCAN CONFIRM_WITH_PIN
-                          "退费成功 => OK\n" REFUND_BY_SCAN "不能退费 => OK\n"
-                          "就绪 => MENU\n功能菜单 => TYPE:5\n今日没有可退费的交易 => OK\n",
-                          "V-REFUND-2", "MZ2209", &r);
+    settled_chronic_visit(
+        f,
+        &(term_options){.keys = VISIT_KEYS REFUND_BY_SCAN CONFIRM_WITH_PIN
+                        "退费成功 => OK\n" REFUND_BY_SCAN "不能退费 => OK\n"
+                        "就绪 => MENU\n功能菜单 => TYPE:5\n今日没有可退费的交易 => OK\n"},
+        "V-REFUND-2", "MZ2209", &r);
     char *text = NULL, qr[EVT_RECEIPT_REF_MAX];
     assert_int_equal(term_receipt(&f->t, NULL, &text, qr, sizeof qr), 0);
     free(text);
@@ -523,8 +529,9 @@ static void visit_refund_whose_answer_is_lost_ends_reversed(void **state)
     fixture *f = *state;
     evt_ecr_result r;
     settled_chronic_visit(f,
-                          VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN
-                          "退费未完成 => OK\n" REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n",
+                          &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN
+                                          "退费未完成 => OK\n" REFUND_FROM_LIST CONFIRM_WITH_PIN
+                                          "退费成功 => OK\n"},
                           "V-REFUND-3", "MZ2210", &r);
     assert_int_equal(emu_fault(&f->e, "2208", "close_mid", NULL, 1), 0);
     assert_true(term_run_script(&f->t, 400));
@@ -537,6 +544,53 @@ static void visit_refund_whose_answer_is_lost_ends_reversed(void **state)
     evt_app_get_figures(f->t.app, &fig);
     assert_int_equal(fig.reversals_pending, 0);
     assert_int_equal(term_receipts(&f->t), 2); /* the visit's and the one refund's */
+}
+
+/* The power goes as the terminal records that the 2208 refunded (the refund record's second
+ * write): the platform gave the money back, the terminal cannot know. At the next start the
+ * 2208 is in doubt: reversed (2601 of the 2208), the visit's settlement stands again (nothing
+ * was handed back); then the visit is refunded, once. */
+static void visit_refund_in_doubt_at_start_up_is_reversed(void **state)
+{
+    fixture *f = *state;
+    key_cut cut = {.f = f, .key = "vrefund/V-REFUND-4", .nth = 2};
+    evt_ecr_result r;
+    settled_chronic_visit(
+        f,
+        &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费结果未知 => OK\n",
+                        .write_tap = cut_at_key,
+                        .write_tap_arg = &cut},
+        "V-REFUND-4", "MZ2211", &r);
+    assert_true(term_run_script(&f->t, 400));
+    assert_true(evt_sim_storage_is_cut(f->t.flash));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), Y(35, 20)); /* the platform refunded */
+
+    /* Power back on, the platform not answering 2601 for a while: the 2208 found in doubt at
+     * start-up blocks a second refund (the visit is not in the list). */
+    assert_int_equal(emu_fault(&f->e, "2601", "close_before", NULL, 100), 0);
+    term_stop(&f->t);
+    term_options opt = {.keys = REFUND_FROM_LIST_NONE,
+                        .extra_config = pin_line,
+                        .keys_no_wait = true,
+                        .reuse_flash = true};
+    start(f, NULL, &opt);
+    assert_true(term_run_script(&f->t, 300));
+    assert_true(term_screen_seen(&f->t, "今日没有可退费的交易"));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_int_equal(emu_fault_clear(&f->e), 0);
+    assert_int_equal(term_deliver_reversals(&f->t, 10), 0u);
+    assert_int_equal(emu_count(&f->e, "reversals"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0); /* the refund undone */
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), Y(2989, 0));
+    assert_int_equal(emu_count(&f->e, "live_amount"), Y(160, 0));
+
+    term_stop(&f->t);
+    opt.keys = REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n";
+    start(f, NULL, &opt);
+    assert_true(term_run_script(&f->t, 400));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 2);
+    visit_refunded_once(f, 2);
 }
 
 static term *ecr_term;
@@ -662,6 +716,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(visit_refund_twice_is_refused_with_the_date, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(visit_refund_whose_answer_is_lost_ends_reversed, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refund_in_doubt_at_start_up_is_reversed, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(visit_from_the_his_over_the_ecr_link, it_setup,
                                         it_teardown),
