@@ -487,7 +487,7 @@ evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
 typedef struct ref_scan {
     evt_txn *t;
     evt_receipt_ref ref;
-    evt_orders_book book; /* walked; then the found one's */
+    evt_orders_book book; /* the book walked: the found sale's or visit's once found */
     char order_id[EVT_ORDER_ID_BYTES];
     evt_err found;
 } ref_scan;
@@ -501,7 +501,6 @@ static evt_err sale_of_ref_visit(void *arg, const char *order_id, const evt_orde
         bool same =
             strcmp(rec->msgid, rs->ref.msgid) == 0 && strcmp(rec->psn_no, rs->ref.psn_no) == 0;
         rs->found = same ? EVT_OK : EVT_ERR_RECEIPT_REF_INVALID;
-        rs->book = rs->book == EVT_ORDERS_VISITS ? EVT_ORDERS_VISITS : EVT_ORDERS_SALES;
         snprintf(rs->order_id, sizeof rs->order_id, "%s", order_id);
     }
     return EVT_OK;
