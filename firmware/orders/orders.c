@@ -53,8 +53,28 @@ _Static_assert(ORDERS_RECEIPT_MAX <= EVT_JOURNAL_VALUE_MAX, "receipt record must
 static const char *book_name(evt_orders_book book)
 {
     static const char *const names[EVT_ORDERS_BOOK_COUNT] = {
-        EVT_ORDERS_TWIN_NAME, EVT_ORDERS_REFUND_TWIN_NAME, EVT_ORDERS_VISIT_TWIN_NAME};
+        EVT_ORDERS_TWIN_NAME, EVT_ORDERS_REFUND_TWIN_NAME, EVT_ORDERS_VISIT_TWIN_NAME,
+        EVT_ORDERS_VISIT_REFUND_TWIN_NAME};
     return names[(unsigned)book < EVT_ORDERS_BOOK_COUNT ? book : EVT_ORDERS_SALES];
+}
+
+evt_orders_book evt_orders_book_partner(evt_orders_book book)
+{
+    switch (book) {
+    case EVT_ORDERS_REFUNDS:
+        return EVT_ORDERS_SALES;
+    case EVT_ORDERS_VISITS:
+        return EVT_ORDERS_VISIT_REFUNDS;
+    case EVT_ORDERS_VISIT_REFUNDS:
+        return EVT_ORDERS_VISITS;
+    default:
+        return EVT_ORDERS_REFUNDS;
+    }
+}
+
+bool evt_orders_book_is_refund(evt_orders_book book)
+{
+    return book == EVT_ORDERS_REFUNDS || book == EVT_ORDERS_VISIT_REFUNDS;
 }
 
 const char *evt_order_state_name(evt_order_state state)
@@ -627,14 +647,11 @@ static bool order_removable(const prune_walk *w, const char *order_id, const evt
         return false;
     }
     evt_order_record other;
-    if (w->book == EVT_ORDERS_SALES) {
-        evt_err err = evt_orders_book_get(w->j, EVT_ORDERS_REFUNDS, order_id, &other);
+    evt_err err = evt_orders_book_get(w->j, evt_orders_book_partner(w->book), order_id, &other);
+    if (!evt_orders_book_is_refund(w->book)) {
         return err == EVT_ERR_NOT_FOUND || (err == EVT_OK && removable(w, &other));
     }
-    if (w->book == EVT_ORDERS_VISITS) {
-        return true; /* a visit's record stands alone */
-    }
-    return evt_orders_book_get(w->j, EVT_ORDERS_SALES, order_id, &other) == EVT_ERR_NOT_FOUND;
+    return err == EVT_ERR_NOT_FOUND;
 }
 
 static evt_err prune_visit(void *arg, const char *order_id, const evt_order_record *rec)

@@ -833,11 +833,15 @@ static evt_err check_person_region(const evt_proto_envelope *env, evt_json_diag 
     return EVT_OK;
 }
 
-evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
-                                      const char *setl_id, const char *psn_no, evt_json_writer *w,
-                                      evt_json_diag *diag)
+/* 2103 and 2208 differ only by the visit's mdtrt_id (NULL: a sale's 2103). */
+static evt_err write_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                            const char *setl_id, const char *mdtrt_id, const char *psn_no,
+                            evt_json_writer *w, evt_json_diag *diag)
 {
     evt_err err = check_arg("setl_id", setl_id, true, 30, diag);
+    if (err == EVT_OK && mdtrt_id != NULL) {
+        err = check_arg("mdtrt_id", mdtrt_id, true, 30, diag);
+    }
     if (err == EVT_OK) {
         err = check_arg("psn_no", psn_no, true, 30, diag);
     }
@@ -847,12 +851,32 @@ evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_pr
     if (err != EVT_OK) {
         return err;
     }
-    err = request_begin(w, id, env, EVT_INFNO_SETTLE_CANCEL, true, env->insuplc_admdvs, diag);
+    err = request_begin(w, id, env,
+                        mdtrt_id != NULL ? EVT_INFNO_VISIT_SETTLE_CANCEL : EVT_INFNO_SETTLE_CANCEL,
+                        true, env->insuplc_admdvs, diag);
     if (err != EVT_OK) {
         return err;
     }
-    const kv fields[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
-    return request_finish_strings(w, "data", fields, sizeof fields / sizeof fields[0]);
+    const kv sale[] = {{"setl_id", setl_id}, {"psn_no", psn_no}};
+    const kv visit[] = {{"setl_id", setl_id}, {"mdtrt_id", mdtrt_id}, {"psn_no", psn_no}};
+    return mdtrt_id != NULL
+               ? request_finish_strings(w, "data", visit, sizeof visit / sizeof visit[0])
+               : request_finish_strings(w, "data", sale, sizeof sale / sizeof sale[0]);
+}
+
+evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
+                                      const char *setl_id, const char *psn_no, evt_json_writer *w,
+                                      evt_json_diag *diag)
+{
+    return write_cancel(id, env, setl_id, NULL, psn_no, w, diag);
+}
+
+evt_err evt_proto_write_visit_settle_cancel(const evt_proto_identity *id,
+                                            const evt_proto_envelope *env, const char *setl_id,
+                                            const char *mdtrt_id, const char *psn_no,
+                                            evt_json_writer *w, evt_json_diag *diag)
+{
+    return write_cancel(id, env, setl_id, mdtrt_id, psn_no, w, diag);
 }
 
 evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,

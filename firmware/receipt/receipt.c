@@ -277,12 +277,17 @@ static const char *insutype_label(const char *insutype)
     return name != NULL ? name : insutype;
 }
 
+static bool is_refund(const evt_receipt *r)
+{
+    return r->kind == EVT_RECEIPT_REFUND || r->kind == EVT_RECEIPT_CLINIC_REFUND;
+}
+
 static void header(job *j, const evt_receipt *r)
 {
     const uint8_t init[] = {ESC, '@', FS, '&'}; /* reset, then Chinese (GB18030) mode on */
     put(j, init, sizeof init);
 
-    bool refund = r->kind == EVT_RECEIPT_REFUND;
+    bool refund = is_refund(r);
     align(j, 1);
     bold(j, true);
     char_size(j, 2, 2);
@@ -291,7 +296,7 @@ static void header(job *j, const evt_receipt *r)
                                                  : "医保结算单");
     char_size(j, 1, 2);
     if (refund) {
-        line_text(j, "** 退费 **");
+        line_text(j, r->kind == EVT_RECEIPT_CLINIC_REFUND ? "** 门诊退费 **" : "** 退费 **");
     }
     if (r->reprint) {
         line_text(j, "** 重打印 **");
@@ -468,10 +473,10 @@ static void references(job *j, const evt_receipt *r)
 {
     const evt_settlement *s = r->settlement;
     line_pair(j, "结算ID", s->setl_id);
-    if (r->kind == EVT_RECEIPT_CLINIC) {
+    if (r->kind == EVT_RECEIPT_CLINIC || r->kind == EVT_RECEIPT_CLINIC_REFUND) {
         line_pair(j, "就诊ID", s->mdtrt_id);
     }
-    if (r->kind == EVT_RECEIPT_REFUND && str_or_empty(r->original_setl_id)[0] != '\0') {
+    if (is_refund(r) && str_or_empty(r->original_setl_id)[0] != '\0') {
         line_pair(j, "原结算ID", r->original_setl_id);
     }
     line_pair(j, "报文ID", str_or_empty(r->msgid));
@@ -601,7 +606,7 @@ static evt_err prepare(const evt_receipt *r, prepared *p)
     p->dots = evt_receipt_dots(r->paper);
     if (p->cols == 0 ||
         (r->qr_mode != EVT_RECEIPT_QR_RASTER && r->qr_mode != EVT_RECEIPT_QR_NATIVE) ||
-        (unsigned)r->kind > (unsigned)EVT_RECEIPT_CLINIC ||
+        (unsigned)r->kind > (unsigned)EVT_RECEIPT_CLINIC_REFUND ||
         (r->order != NULL && r->order->item_count > EVT_ORDER_MAX_ITEMS)) {
         return EVT_ERR_ARG;
     }
@@ -642,7 +647,10 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
     job j = {.write = write, .ctx = ctx, .err = EVT_OK, .cols = p->cols};
     header(&j, r);
     patient(&j, r);
-    if (r->kind == EVT_RECEIPT_CLINIC) {
+    if (r->kind == EVT_RECEIPT_CLINIC_REFUND) {
+        line_text(&j, "全单退费，费用明细见医院收费清单");
+        separator(&j);
+    } else if (r->kind == EVT_RECEIPT_CLINIC) {
         /* Hundreds of fee lines: the hospital's list carries them, the terminal never holds
          * them all. */
         line_text(&j, "费用明细见医院收费清单");
@@ -655,7 +663,7 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
                                                     : "药品明细见原结算单");
         separator(&j);
     }
-    amounts(&j, r->settlement, r->kind == EVT_RECEIPT_REFUND);
+    amounts(&j, r->settlement, is_refund(r));
     references(&j, r);
 
     /* A blank line above and below keeps the QR's quiet zone clear of text. */
@@ -667,10 +675,8 @@ static evt_err emit(const evt_receipt *r, const prepared *p, evt_receipt_write_f
         qr_native(&j, p->payload, p->dots);
     }
     newline(&j);
-    /* A visit's settlement is cancelled (2208) at the HIS's request, not from this code. */
-    line_text(&j, r->kind == EVT_RECEIPT_REFUND   ? "退费凭证，补打凭此码办理"
-                  : r->kind == EVT_RECEIPT_CLINIC ? "门诊结算凭证"
-                                                  : "退费、补打凭此码办理");
+    /* A sale's and a visit's receipt are refunded (2103, 2208) and reprinted from this code. */
+    line_text(&j, is_refund(r) ? "退费凭证，补打凭此码办理" : "退费、补打凭此码办理");
     if (r->reprint) {
         line_text(&j, "重打印");
     }

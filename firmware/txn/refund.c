@@ -1,5 +1,5 @@
-/* evt_txn: the refund of a settled sale (2103) and the reprint of any receipt of the day, made
- * of the steps in txn_steps.c. See txn.h. */
+/* evt_txn: the refund of a settled sale (2103) or visit (2208) and the reprint of any receipt of
+ * the day, made of the steps in txn_steps.c. See txn.h. */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,8 +58,8 @@ static bool refund_allows_another(const evt_order_record *refund)
     return refund->state != EVT_ORDER_SETTLED && !evt_orders_in_doubt(refund);
 }
 
-/* Both lists come from today's receipt records: every receipt; or the sales' receipts whose
- * sale has not been refunded (a settled sale always has one, unless its record could not be
+/* Both lists come from today's receipt records: every receipt; or the receipts of the sales and
+ * visits that have not been refunded (a settled sale always has one, unless its record could not be
  * written: it is then refunded from its receipt's QR code). */
 static evt_err day_visit(void *arg, const char *msgid, const evt_orders_receipt *rc)
 {
@@ -71,10 +71,11 @@ static evt_err day_visit(void *arg, const char *msgid, const evt_orders_receipt 
     }
     if (w->list == EVT_TXN_DAY_REFUNDABLE) {
         evt_order_record refund;
-        evt_err err =
-            rc->book == EVT_ORDERS_SALES
-                ? evt_orders_book_get(w->t->journal, EVT_ORDERS_REFUNDS, rc->order_id, &refund)
-                : EVT_ERR_ARG;
+        /* Sales and visits are refunded; a refund's receipt is not. */
+        evt_err err = evt_orders_book_is_refund(rc->book)
+                          ? EVT_ERR_ARG
+                          : evt_orders_book_get(w->t->journal, evt_orders_book_partner(rc->book),
+                                                rc->order_id, &refund);
         if (err == EVT_ERR_STORAGE_IO) {
             return err;
         }
@@ -114,10 +115,10 @@ static void entry_text(const evt_txn_day_entry *e, evt_txn_day_list list, char *
 {
     char total[24];
     evt_money_format(e->total, total, sizeof total);
-    const char *kind = list == EVT_TXN_DAY_REFUNDABLE  ? ""
-                       : e->book == EVT_ORDERS_REFUNDS ? "退费 "
-                       : e->book == EVT_ORDERS_VISITS  ? "门诊 "
-                                                       : "结算 ";
+    const char *kind = e->book == EVT_ORDERS_VISITS         ? "门诊 "
+                       : list == EVT_TXN_DAY_REFUNDABLE     ? ""
+                       : evt_orders_book_is_refund(e->book) ? "退费 "
+                                                            : "结算 ";
     int n = snprintf(out, EVT_UI_LINE_BYTES, "%02u:%02u %s%s %s元 %s", (unsigned)(e->hms / 10000u),
                      (unsigned)(e->hms / 100u % 100u), kind, e->patient[0] ? e->patient : "—",
                      total, e->order_id);
@@ -195,7 +196,9 @@ evt_err evt_txn_reprint(evt_txn *t, const char *msgid)
     }
     evt_order_record sale;
     const char *original = NULL;
-    if (rc.book == EVT_ORDERS_REFUNDS && evt_orders_get(t->journal, rc.order_id, &sale) == EVT_OK) {
+    if (evt_orders_book_is_refund(rc.book) &&
+        evt_orders_book_get(t->journal, evt_orders_book_partner(rc.book), rc.order_id, &sale) ==
+            EVT_OK) {
         original = sale.setl_id;
     }
     const evt_order *items =
@@ -227,8 +230,9 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit)
 
 typedef struct refund_state {
     evt_txn *t;
-    const char *order_id;
-    evt_order_record sale;
+    evt_orders_book book;  /* what is refunded: a sale (2103) or a visit (2208) */
+    const char *order_id;  /* its key: the POS order id, the HIS visit id */
+    evt_order_record sale; /* the sale's or the visit's record */
     evt_order_record rec;  /* the refund's */
     evt_orders_receipt rc; /* the sale's receipt record (who, masked); empty when not kept */
     evt_settlement back;   /* the 2103's answer: the cancelling entry, amounts negative */
@@ -236,11 +240,12 @@ typedef struct refund_state {
     evt_ui_refund view; /* what the screens show */
 } refund_state;
 
-/* Whether the sale may be refunded: EVT_OK, or why not (detail: what the screen adds). */
-static evt_err refund_may_start(evt_txn *t, const char *order_id, evt_order_record *sale,
-                                char detail[48])
+/* Whether the sale or visit (book) may be refunded: EVT_OK, or why not (detail: what the screen
+ * adds). */
+static evt_err refund_may_start(evt_txn *t, evt_orders_book book, const char *order_id,
+                                evt_order_record *sale, char detail[48])
 {
-    evt_err err = evt_orders_get(t->journal, order_id, sale);
+    evt_err err = evt_orders_book_get(t->journal, book, order_id, sale);
     if (err != EVT_OK) {
         return err == EVT_ERR_NOT_FOUND         ? EVT_ERR_REFUND_UNKNOWN_SALE
                : err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_ORDER_RECORD_UNREADABLE
@@ -250,7 +255,7 @@ static evt_err refund_may_start(evt_txn *t, const char *order_id, evt_order_reco
         return evt_orders_in_doubt(sale) ? EVT_ERR_OUTCOME_UNKNOWN : EVT_ERR_REFUND_NOT_SETTLED;
     }
     evt_order_record refund;
-    err = evt_orders_book_get(t->journal, EVT_ORDERS_REFUNDS, order_id, &refund);
+    err = evt_orders_book_get(t->journal, evt_orders_book_partner(book), order_id, &refund);
     if (err == EVT_ERR_NOT_FOUND) {
         return EVT_OK;
     }
@@ -276,6 +281,10 @@ static evt_err build_cancel(void *arg, const evt_proto_identity *id, const evt_p
                             evt_json_writer *w, evt_json_diag *diag)
 {
     const refund_state *r = arg;
+    if (r->book == EVT_ORDERS_VISITS) {
+        return evt_proto_write_visit_settle_cancel(id, env, r->sale.setl_id, r->rc.mdtrt_id,
+                                                   r->sale.psn_no, w, diag);
+    }
     return evt_proto_write_settle_cancel(id, env, r->sale.setl_id, r->sale.psn_no, w, diag);
 }
 
@@ -331,7 +340,7 @@ static evt_err refund_done(refund_state *r)
     evt_txn *t = r->t;
     EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refunded", r->rec.msgid);
     evt_orders_receipt rc = r->rc; /* the patient, as on the sale's receipt */
-    rc.book = EVT_ORDERS_REFUNDS;
+    rc.book = evt_orders_book_partner(r->book);
     if (rc.patient[0] == '\0') {
         /* A sale recorded before receipt records existed: the platform's answer names them. */
         evt_txn_mask_into(r->back.psn_name, false, rc.patient);
@@ -363,10 +372,11 @@ static evt_err refund_money(refund_state *r)
     evt_ui_show_progress(t->ui, "正在退费", "请勿离开");
     evt_txn_money_call c = {
         .t = t,
-        .book = EVT_ORDERS_REFUNDS,
+        .book = evt_orders_book_partner(r->book),
         .order_id = r->order_id,
         .rec = &r->rec,
-        .infno = EVT_INFNO_SETTLE_CANCEL,
+        .infno =
+            r->book == EVT_ORDERS_VISITS ? EVT_INFNO_VISIT_SETTLE_CANCEL : EVT_INFNO_SETTLE_CANCEL,
         .psn_no = r->sale.psn_no,
         .insuplc = r->sale.insuplc_admdvs,
         .build = build_cancel,
@@ -409,15 +419,20 @@ static evt_err refund_run(refund_state *r, bool *quit)
         err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     }
     if (err == EVT_OK) {
-        err = refund_may_start(t, r->order_id, &r->sale, detail);
+        err = refund_may_start(t, r->book, r->order_id, &r->sale, detail);
+    }
+    if (err == EVT_OK && evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
+        memset(&r->rc, 0, sizeof r->rc); /* older than receipt records, or removed for room */
+    }
+    if (err == EVT_OK && r->book == EVT_ORDERS_VISITS && r->rc.mdtrt_id[0] == '\0') {
+        /* The 2208 names the visit's mdtrt_id, which only its receipt record keeps. */
+        snprintf(detail, 48, "终端已无该就诊的就诊ID");
+        err = EVT_ERR_NOT_FOUND;
     }
     if (err != EVT_OK) {
         EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refused", evt_err_name(err));
         evt_txn_show_error_and_wait(t, "不能退费", err, detail);
         return err;
-    }
-    if (evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
-        memset(&r->rc, 0, sizeof r->rc); /* older than receipt records, or removed for room */
     }
     evt_txn_format_when(r->sale.day, r->sale.hms, r->sold_at);
     refund_view(r);
@@ -442,7 +457,8 @@ static evt_err refund_run(refund_state *r, bool *quit)
     return refund_money(r);
 }
 
-evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
+/* The refund of the settled sale or visit (book) order_id. */
+static evt_err refund_order(evt_txn *t, evt_orders_book book, const char *order_id, bool *quit)
 {
     *quit = false;
     refund_state *r = evt_calloc(1, sizeof *r);
@@ -451,6 +467,7 @@ evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
         return EVT_ERR_NOMEM;
     }
     r->t = t;
+    r->book = book;
     r->order_id = order_id;
     evt_err err = refund_run(r, quit);
     evt_platform_disconnect(t->platform);
@@ -460,16 +477,23 @@ evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
     return err;
 }
 
+evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
+{
+    return refund_order(t, EVT_ORDERS_SALES, order_id, quit);
+}
+
 /* ---- the refund's two starts --------------------------------------------------------------- */
 
 typedef struct ref_scan {
     evt_txn *t;
     evt_receipt_ref ref;
+    evt_orders_book book; /* the book walked: the found sale's or visit's once found */
     char order_id[EVT_ORDER_ID_BYTES];
     evt_err found;
 } ref_scan;
 
-/* The settled sale the receipt's reference names (settlement, msgid and person all match). */
+/* The settled sale or visit the receipt's reference names (settlement, msgid and person all
+ * match). */
 static evt_err sale_of_ref_visit(void *arg, const char *order_id, const evt_order_record *rec)
 {
     ref_scan *rs = arg;
@@ -503,10 +527,17 @@ static evt_err ref_accept(void *arg, const uint8_t *code, size_t len)
         return EVT_ERR_RECEIPT_REF_FOREIGN;
     }
     rs->found = EVT_ERR_REFUND_UNKNOWN_SALE;
-    err = evt_orders_book_iterate(rs->t->journal, EVT_ORDERS_SALES, sale_of_ref_visit, rs, NULL);
-    if (err == EVT_OK && rs->found == EVT_ERR_REFUND_UNKNOWN_SALE) {
-        err = evt_orders_book_iterate(rs->t->journal, EVT_ORDERS_REFUNDS, refund_of_ref_visit, rs,
-                                      NULL);
+    /* Sales, visits, then the refunds of either (a refund's receipt is not refunded). */
+    static const evt_orders_book books[] = {EVT_ORDERS_SALES, EVT_ORDERS_VISITS, EVT_ORDERS_REFUNDS,
+                                            EVT_ORDERS_VISIT_REFUNDS};
+    for (size_t b = 0; b < sizeof books / sizeof books[0] && err == EVT_OK &&
+                       rs->found == EVT_ERR_REFUND_UNKNOWN_SALE;
+         b++) {
+        rs->book = books[b];
+        err = evt_orders_book_iterate(rs->t->journal, books[b],
+                                      evt_orders_book_is_refund(books[b]) ? refund_of_ref_visit
+                                                                          : sale_of_ref_visit,
+                                      rs, NULL);
     }
     return err != EVT_OK ? err : rs->found;
 }
@@ -535,7 +566,7 @@ evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit)
         evt_txn_show_error_and_wait(t, "退费", EVT_ERR_TIMEOUT, "未扫描到结算单二维码，未退费");
         return EVT_ERR_TIMEOUT;
     }
-    return evt_txn_refund(t, rs.order_id, quit);
+    return refund_order(t, rs.book, rs.order_id, quit);
 }
 
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
@@ -543,5 +574,5 @@ evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
     evt_txn_day_entry e;
     evt_err err = choose_from_day(t, EVT_TXN_DAY_REFUNDABLE, "退费：选择今日交易",
                                   "今日没有可退费的交易", &e, quit);
-    return err != EVT_OK ? err : evt_txn_refund(t, e.order_id, quit);
+    return err != EVT_OK ? err : refund_order(t, e.book, e.order_id, quit);
 }

@@ -404,15 +404,16 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
 
 /* A settlement-type request of an order is a sale's 2102 or a refund's 2103: the book whose
  * record names the msgid. */
-static const evt_orders_book txn_books[] = {EVT_ORDERS_SALES, EVT_ORDERS_REFUNDS,
-                                            EVT_ORDERS_VISITS};
+static const evt_orders_book txn_books[] = {EVT_ORDERS_SALES, EVT_ORDERS_REFUNDS, EVT_ORDERS_VISITS,
+                                            EVT_ORDERS_VISIT_REFUNDS};
 #define TXN_BOOK_COUNT (sizeof txn_books / sizeof txn_books[0])
 
 static const char *infno_of(evt_orders_book book)
 {
-    return book == EVT_ORDERS_REFUNDS  ? EVT_INFNO_SETTLE_CANCEL
-           : book == EVT_ORDERS_VISITS ? EVT_INFNO_VISIT_SETTLE
-                                       : EVT_INFNO_SETTLE;
+    return book == EVT_ORDERS_REFUNDS         ? EVT_INFNO_SETTLE_CANCEL
+           : book == EVT_ORDERS_VISITS        ? EVT_INFNO_VISIT_SETTLE
+           : book == EVT_ORDERS_VISIT_REFUNDS ? EVT_INFNO_VISIT_SETTLE_CANCEL
+                                              : EVT_INFNO_SETTLE;
 }
 
 static bool owner_outcome_recorded(void *ctx, const char *order_ref, const char *msgid)
@@ -447,11 +448,11 @@ static evt_err owner_reversed(void *ctx, const char *order_ref, const char *msgi
         rec.state = EVT_ORDER_REVERSED;
         /* A sale reversed after an unusable answer waits for a supervisor's release; a refund
          * needs none: a supervisor authorises every refund anyway. */
-        rec.needs_supervisor = rec.answer_unusable && txn_books[b] != EVT_ORDERS_REFUNDS;
+        rec.needs_supervisor = rec.answer_unusable && !evt_orders_book_is_refund(txn_books[b]);
         err = evt_orders_book_put(t->journal, txn_books[b], order_ref, &rec);
         if (err == EVT_OK) {
             EVT_LOGI(MOD, "%s %s: reversed%s",
-                     txn_books[b] == EVT_ORDERS_REFUNDS ? "refund of" : "order", order_ref,
+                     evt_orders_book_is_refund(txn_books[b]) ? "refund of" : "order", order_ref,
                      rec.needs_supervisor ? ", waits for a supervisor" : "");
         }
         return err;
@@ -497,7 +498,7 @@ static evt_err recover_order(evt_txn *t, evt_orders_book book, const char *order
         }
     }
     EVT_LOGW(MOD, "%s %s was in doubt at start-up (%s): reversal owed",
-             book == EVT_ORDERS_REFUNDS ? "refund of" : "order", order_id,
+             evt_orders_book_is_refund(book) ? "refund of" : "order", order_id,
              evt_order_state_name(rec.state));
     rec.state = EVT_ORDER_UNKNOWN;
     rec.error = EVT_ERR_OUTCOME_UNKNOWN;

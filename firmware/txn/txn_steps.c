@@ -720,9 +720,10 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
-        .kind = rc->book == EVT_ORDERS_REFUNDS  ? EVT_RECEIPT_REFUND
-                : rc->book == EVT_ORDERS_VISITS ? EVT_RECEIPT_CLINIC
-                                                : EVT_RECEIPT_SALE,
+        .kind = rc->book == EVT_ORDERS_REFUNDS         ? EVT_RECEIPT_REFUND
+                : rc->book == EVT_ORDERS_VISITS        ? EVT_RECEIPT_CLINIC
+                : rc->book == EVT_ORDERS_VISIT_REFUNDS ? EVT_RECEIPT_CLINIC_REFUND
+                                                       : EVT_RECEIPT_SALE,
         .reprint = reprint,
         .fixmedins_name = t->cfg->fixmedins_name,
         .fixmedins_code = t->cfg->fixmedins_code,

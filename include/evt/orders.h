@@ -45,6 +45,8 @@
 /* Journal twin name of the outpatient visits' settlement records (2207), by the HIS's visit id:
  * "visit/<id>", "visit#<id>". */
 #define EVT_ORDERS_VISIT_TWIN_NAME "visit"
+/* Journal twin name of the refund records of visits (2208), by the visit id: "vrefund/<id>". */
+#define EVT_ORDERS_VISIT_REFUND_TWIN_NAME "vrefund"
 /* Journal key prefix of the receipt records, by the msgid that settled: "rcpt/<msgid>". */
 #define EVT_ORDERS_PREFIX_RECEIPT "rcpt/"
 /* Journal key prefix of the day-closed markers: "close/<yyyymmdd>". */
@@ -87,8 +89,16 @@ typedef enum evt_orders_book {
     /* An outpatient visit's 2207, by the visit id, in the states of a sale (its msgid the
      * 2207's, total the visit's). */
     EVT_ORDERS_VISITS = 2, /* EVT_ORDERS_VISIT_TWIN_NAME */
+    /* The refund (2208) of a settled visit, by the visit id, as EVT_ORDERS_REFUNDS is a sale's. */
+    EVT_ORDERS_VISIT_REFUNDS = 3, /* EVT_ORDERS_VISIT_REFUND_TWIN_NAME */
 } evt_orders_book;
-#define EVT_ORDERS_BOOK_COUNT 3
+#define EVT_ORDERS_BOOK_COUNT 4
+
+/* The refund book of a book that settles (SALES, VISITS), or the settling book of a refund
+ * book: the record that goes with an order's. */
+evt_orders_book evt_orders_book_partner(evt_orders_book book);
+/* A refund book (REFUNDS, VISIT_REFUNDS). */
+bool evt_orders_book_is_refund(evt_orders_book book);
 
 typedef struct evt_order_record {
     evt_order_state state;

@@ -37,13 +37,14 @@
 #define EVT_INFNO_SETTLE_CANCEL "2103"
 #define EVT_INFNO_REVERSAL      "2601"
 /* The outpatient visit (门诊). */
-#define EVT_INFNO_VISIT_REGISTER   "2201"
-#define EVT_INFNO_VISIT_UNREGISTER "2202"
-#define EVT_INFNO_VISIT_INFO       "2203"
-#define EVT_INFNO_VISIT_FEES       "2204"
-#define EVT_INFNO_VISIT_FEES_UNDO  "2205"
-#define EVT_INFNO_VISIT_PRESETTLE  "2206"
-#define EVT_INFNO_VISIT_SETTLE     "2207"
+#define EVT_INFNO_VISIT_REGISTER      "2201"
+#define EVT_INFNO_VISIT_UNREGISTER    "2202"
+#define EVT_INFNO_VISIT_INFO          "2203"
+#define EVT_INFNO_VISIT_FEES          "2204"
+#define EVT_INFNO_VISIT_FEES_UNDO     "2205"
+#define EVT_INFNO_VISIT_PRESETTLE     "2206"
+#define EVT_INFNO_VISIT_SETTLE        "2207"
+#define EVT_INFNO_VISIT_SETTLE_CANCEL "2208"
 
 #define EVT_MSGID_LEN       30
 #define EVT_MSGID_BYTES     (EVT_MSGID_LEN + 1)
@@ -232,6 +233,13 @@ evt_err evt_proto_write_settle_cancel(const evt_proto_identity *id, const evt_pr
 evt_err evt_proto_build_settle_cancel(const evt_proto_identity *id, const evt_proto_envelope *env,
                                       const char *setl_id, const char *psn_no, char *out,
                                       size_t cap, size_t *len, evt_json_diag *diag);
+
+/* 2208 {"data": {setl_id, mdtrt_id, psn_no}}: a visit's 2207 cancelled (its answer is parsed
+ * as a 2103's, EVT_PROTO_CANCEL); env->insuplc_admdvs required. */
+evt_err evt_proto_write_visit_settle_cancel(const evt_proto_identity *id,
+                                            const evt_proto_envelope *env, const char *setl_id,
+                                            const char *mdtrt_id, const char *psn_no,
+                                            evt_json_writer *w, evt_json_diag *diag);
 
 /* 2601 {"data": {psn_no, omsgid, oinfno}}: reverses the transaction sent as omsgid/oinfno
  * whose outcome is unknown; env->insuplc_admdvs required. */

@@ -44,6 +44,7 @@ typedef enum evt_receipt_kind {
                            amounts, and where each part goes is printed beside it */
     EVT_RECEIPT_CLINIC, /* 2207 settled: the outpatient visit's 门诊结算单 (its fee lines are on
                            the hospital's list, not on the receipt) */
+    EVT_RECEIPT_CLINIC_REFUND, /* 2208 (门诊退费): a refund (as EVT_RECEIPT_REFUND) of a visit */
 } evt_receipt_kind;
 
 /* Everything one receipt shows. Strings are UTF-8, NUL-terminated; NULL is read as "". */

@@ -140,7 +140,7 @@ typedef struct evt_txn_day_entry {
 
 typedef enum evt_txn_day_list {
     EVT_TXN_DAY_RECEIPTS,   /* receipts printed today (sales and refunds) */
-    EVT_TXN_DAY_REFUNDABLE, /* today's settled sales that have not been refunded */
+    EVT_TXN_DAY_REFUNDABLE, /* today's settled sales and visits that have not been refunded */
 } evt_txn_day_list;
 
 #define EVT_TXN_DAY_PAGE 8u /* entries per page: the menu keys 1-8, 9 for the next page */
@@ -165,9 +165,11 @@ void evt_txn_reprint_from_list(evt_txn *t, bool *quit);
  * refunded, else why not (the screens said so).
  */
 evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit);
-/* The refund started by scanning the receipt's QR code (EVTS1 reference). */
+/* The refund started by scanning the receipt's QR code (EVTS1 reference): of a sale (2103) or,
+ * from a 门诊结算单, of a visit (2208, on the same steps, its record in
+ * EVT_ORDERS_VISIT_REFUNDS; the registration stays: docs/protocol-decisions.md). */
 evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit);
-/* The refund of a sale chosen from today's settled sales. */
+/* The refund of a sale or a visit chosen from today's settled sales and visits. */
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
 
 /*

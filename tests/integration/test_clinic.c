@@ -404,6 +404,195 @@ static void power_cut_as_the_settlement_is_recorded(void **state)
 
 /* ---- the visit from the HIS over the ECR link ---------------------------------------------- */
 
+/* ---- the refund of a settled visit (2208) --------------------------------------------- */
+
+#define PIN "246810"
+/* From the idle screen: [功能] → 5 退费 from today's list → the newest. */
+#define REFUND_FROM_LIST "就绪 => MENU\n功能菜单 => TYPE:5\n退费：选择今日交易 => TYPE:1\n"
+/* From the idle screen: [功能] → 4 退费 by the receipt's QR (the code is already waiting). */
+#define REFUND_BY_SCAN        "就绪 => MENU\n功能菜单 => TYPE:4\n"
+#define CONFIRM_WITH_PIN      "请确认退费 => OK\n主管密码 => DIGITS:" PIN "\n"
+#define REFUND_FROM_LIST_NONE "就绪 => MENU\n功能菜单 => TYPE:5\n今日没有可退费的交易 => OK\n"
+
+/* A terminal with the supervisor's PIN; then the chronic visit of `parent` (共济 from
+ * `employee`), settled: 160.00 = fund 107.80 + own account 35.20 + 共济 11.00 + cash 6.00. */
+static char pin_line[256];
+
+static void settled_chronic_visit(fixture *f, const term_options *more, const char *visit_id,
+                                  const char *otp, evt_ecr_result *r)
+{
+    if (pin_line[0] == '\0') {
+        supervisor_pin_line(PIN, pin_line, sizeof pin_line);
+    }
+    term_options opt = *more;
+    opt.extra_config = pin_line;
+    opt.keys_no_wait = true;
+    start(f, NULL, &opt);
+    const fee lines[] = {{METFORMIN, 5, Y(20, 0)}, {HBA1C, 1, Y(60, 0)}};
+    his h = {.lines = lines, .count = 2, .total = 2, .batch_max = 100};
+    evt_visit v;
+    visit_make(&v, visit_id, otp, "14", "E11.900", 2, Y(160, 0));
+    show_code(f, "parent");
+    assert_int_equal(evt_app_visit(f->t.app, &v, his_next, &h, r), EVT_OK);
+    assert_split(r, Y(160, 0), Y(107, 80), Y(35, 20), Y(11, 0), Y(6, 0));
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), Y(2989, 0));
+}
+
+/* The ledger holds the visit's settlement cancelled, nothing of it live, both accounts back to
+ * the fen, the registration standing (2208 alone: docs/protocol-decisions.md). entries: the
+ * cancelling entries the ledger holds (a reversed one stays, undone). */
+static void visit_refunded_once(fixture *f, int entries)
+{
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), Y(35, 20));
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), Y(3000, 0));
+    assert_int_equal(emu_count(&f->e, "cancellations"), entries);
+    assert_int_equal(emu_count(&f->e, "live_settlements"), 0);
+    assert_int_equal(emu_count(&f->e, "live_amount"), 0);
+    assert_int_equal(emu_handled_count(&f->e, "2202"), 0);
+    assert_int_equal(emu_count(&f->e, "open_visits"), 1);
+}
+
+/* From today's list (the visit shown as 门诊): the refund screen says where each part goes,
+ * the supervisor authorises, the 2208 gives both accounts back, the 医保退费单 (门诊) prints. */
+static void visit_refunded_from_the_list(void **state)
+{
+    fixture *f = *state;
+    evt_ecr_result r;
+    settled_chronic_visit(
+        f, &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n"},
+        "V-REFUND-1", "MZ2208", &r);
+    char *text = NULL, qr[EVT_RECEIPT_REF_MAX];
+    assert_int_equal(term_receipt(&f->t, NULL, &text, qr, sizeof qr), 0);
+    assert_non_null(strstr(text, "退费、补打凭此码办理\n")); /* the 门诊结算单's QR hint */
+    assert_null(strstr(text, "门诊结算凭证"));
+    free(text);
+
+    assert_true(term_run_script(&f->t, 400));
+    visit_refunded_once(f, 1);
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_int_equal(emu_handled_count(&f->e, "2103"), 0);
+    assert_true(term_screen_seen(&f->t, "门诊 李*英 160.00元 V-REFUND-1"));
+    assert_true(term_screen_seen(&f->t, "退费总额：160.00 元"));
+    assert_true(term_screen_seen(&f->t, "退回医保基金：107.80 元"));
+    assert_true(term_screen_seen(&f->t, "退回本人个人账户：35.20 元"));
+    assert_true(term_screen_seen(&f->t, "退回亲属账户（共济）：11.00 元"));
+    assert_true(term_screen_seen(&f->t, "请退还顾客现金：6.00 元"));
+
+    assert_int_equal(term_receipts(&f->t), 2);
+    assert_int_equal(term_receipt(&f->t, NULL, &text, qr, sizeof qr), 0);
+    assert_non_null(strstr(text, "医保退费单\n"));
+    assert_non_null(strstr(text, "** 门诊退费 **\n"));
+    assert_non_null(strstr(text, "全单退费，费用明细见医院收费清单"));
+    assert_non_null(strstr(text, "就诊ID"));
+    assert_non_null(strstr(text, r.setl_id)); /* 原结算ID */
+    assert_non_null(strstr(text, "160.00"));
+    assert_non_null(strstr(text, "107.80"));
+    assert_non_null(strstr(text, "35.20"));
+    assert_non_null(strstr(text, "11.00"));
+    assert_non_null(strstr(text, "6.00"));
+    assert_non_null(strstr(text, "退费凭证，补打凭此码办理"));
+    assert_null(strstr(text, "李建英"));
+    free(text);
+}
+
+/* By the 门诊结算单's QR; the second time refused with the date of the first, by the QR and in
+ * the list alike; one 2208. */
+static void visit_refund_twice_is_refused_with_the_date(void **state)
+{
+    fixture *f = *state;
+    evt_ecr_result r;
+    settled_chronic_visit(
+        f,
+        &(term_options){.keys = VISIT_KEYS REFUND_BY_SCAN CONFIRM_WITH_PIN
+                        "退费成功 => OK\n" REFUND_BY_SCAN "不能退费 => OK\n"
+                        "就绪 => MENU\n功能菜单 => TYPE:5\n今日没有可退费的交易 => OK\n"},
+        "V-REFUND-2", "MZ2209", &r);
+    char *text = NULL, qr[EVT_RECEIPT_REF_MAX];
+    assert_int_equal(term_receipt(&f->t, NULL, &text, qr, sizeof qr), 0);
+    free(text);
+    term_scan(&f->t, qr);
+    term_scan(&f->t, qr);
+    assert_true(term_run_script(&f->t, 400));
+    visit_refunded_once(f, 1);
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_true(term_screen_seen(&f->t, "该笔结算已退费，不能重复退费"));
+    assert_true(term_screen_seen(&f->t, "已于 "));
+    assert_true(term_screen_seen(&f->t, "今日没有可退费的交易"));
+    assert_int_equal(term_receipts(&f->t), 2);
+}
+
+/* The 2208's answer is lost after the platform refunded: reversed at once (2601 of the 2208),
+ * the visit's settlement stands again, nothing handed back; done again, it refunds once. */
+static void visit_refund_whose_answer_is_lost_ends_reversed(void **state)
+{
+    fixture *f = *state;
+    evt_ecr_result r;
+    settled_chronic_visit(f,
+                          &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN
+                                          "退费未完成 => OK\n" REFUND_FROM_LIST CONFIRM_WITH_PIN
+                                          "退费成功 => OK\n"},
+                          "V-REFUND-3", "MZ2210", &r);
+    assert_int_equal(emu_fault(&f->e, "2208", "close_mid", NULL, 1), 0);
+    assert_true(term_run_script(&f->t, 400));
+    assert_true(term_screen_seen(&f->t, "已冲正，未退费；可重新办理"));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 2);
+    assert_int_equal(emu_handled_count(&f->e, "2601"), 1);
+    assert_int_equal(emu_count(&f->e, "reversals"), 1); /* the first 2208, undone */
+    visit_refunded_once(f, 2);
+    evt_app_figures fig;
+    evt_app_get_figures(f->t.app, &fig);
+    assert_int_equal(fig.reversals_pending, 0);
+    assert_int_equal(term_receipts(&f->t), 2); /* the visit's and the one refund's */
+}
+
+/* The power goes as the terminal records that the 2208 refunded (the refund record's second
+ * write): the platform gave the money back, the terminal cannot know. At the next start the
+ * 2208 is in doubt: reversed (2601 of the 2208), the visit's settlement stands again (nothing
+ * was handed back); then the visit is refunded, once. */
+static void visit_refund_in_doubt_at_start_up_is_reversed(void **state)
+{
+    fixture *f = *state;
+    key_cut cut = {.f = f, .key = "vrefund/V-REFUND-4", .nth = 2};
+    evt_ecr_result r;
+    settled_chronic_visit(
+        f,
+        &(term_options){.keys = VISIT_KEYS REFUND_FROM_LIST CONFIRM_WITH_PIN "退费结果未知 => OK\n",
+                        .write_tap = cut_at_key,
+                        .write_tap_arg = &cut},
+        "V-REFUND-4", "MZ2211", &r);
+    assert_true(term_run_script(&f->t, 400));
+    assert_true(evt_sim_storage_is_cut(f->t.flash));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), Y(35, 20)); /* the platform refunded */
+
+    /* Power back on, the platform not answering 2601 for a while: the 2208 found in doubt at
+     * start-up blocks a second refund (the visit is not in the list). */
+    assert_int_equal(emu_fault(&f->e, "2601", "close_before", NULL, 100), 0);
+    term_stop(&f->t);
+    term_options opt = {.keys = REFUND_FROM_LIST_NONE,
+                        .extra_config = pin_line,
+                        .keys_no_wait = true,
+                        .reuse_flash = true};
+    start(f, NULL, &opt);
+    assert_true(term_run_script(&f->t, 300));
+    assert_true(term_screen_seen(&f->t, "今日没有可退费的交易"));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_int_equal(emu_fault_clear(&f->e), 0);
+    assert_int_equal(term_deliver_reversals(&f->t, 10), 0u);
+    assert_int_equal(emu_count(&f->e, "reversals"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0); /* the refund undone */
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), Y(2989, 0));
+    assert_int_equal(emu_count(&f->e, "live_amount"), Y(160, 0));
+
+    term_stop(&f->t);
+    opt.keys = REFUND_FROM_LIST CONFIRM_WITH_PIN "退费成功 => OK\n";
+    start(f, NULL, &opt);
+    assert_true(term_run_script(&f->t, 400));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 2);
+    visit_refunded_once(f, 2);
+}
+
 static term *ecr_term;
 
 static const char *step_until_line(ecr_pos *p, char *out, size_t cap, void *arg)
@@ -522,6 +711,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(power_cut_during_the_fee_lines_undone_at_start, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(power_cut_as_the_settlement_is_recorded, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refunded_from_the_list, it_setup, it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refund_twice_is_refused_with_the_date, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refund_whose_answer_is_lost_ends_reversed, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refund_in_doubt_at_start_up_is_reversed, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(visit_from_the_his_over_the_ecr_link, it_setup,
                                         it_teardown),
