@@ -85,12 +85,17 @@ static void optins_of(const evt_order_record *rec, char out[7])
     snprintf(out, 7, "%.4s00", rec->insuplc_admdvs);
 }
 
-/* A sale of the day that settled and was not refunded stands at the platform. */
-static bool refunded(close_state *s, const char *order_id)
+/* A sale (or visit) of the day that settled and was not refunded stands at the platform. */
+static bool refunded_in(close_state *s, evt_orders_book refunds, const char *id)
 {
     evt_order_record rf;
-    return evt_orders_book_get(s->t->journal, EVT_ORDERS_REFUNDS, order_id, &rf) == EVT_OK &&
+    return evt_orders_book_get(s->t->journal, refunds, id, &rf) == EVT_OK &&
            rf.state == EVT_ORDER_SETTLED;
+}
+
+static bool refunded(close_state *s, const char *order_id)
+{
+    return refunded_in(s, EVT_ORDERS_REFUNDS, order_id);
 }
 
 /* A settlement of the day standing at the platform, into its group (insurance type, clearing
@@ -164,13 +169,15 @@ static evt_err visit_sale(void *arg, const char *order_id, const evt_order_recor
 /* An outpatient visit of the day (EVT_ORDERS_VISITS): reconciled under its own clearing type. */
 static evt_err visit_visit(void *arg, const char *order_id, const evt_order_record *rec)
 {
-    (void)order_id;
     close_state *s = arg;
     if (!settled_today(s, rec)) {
         return EVT_OK;
     }
     s->visits++;
     s->visited += rec->total;
+    if (refunded_in(s, EVT_ORDERS_VISIT_REFUNDS, order_id)) {
+        return EVT_OK; /* cancelled by its 2208: nothing stands at the platform */
+    }
     add_to_group(s, rec, true);
     return EVT_OK;
 }
@@ -244,7 +251,8 @@ static evt_err visit_line(void *arg, const char *order_id, const evt_order_recor
     if (rec->day != s->day || rec->state != EVT_ORDER_SETTLED || strcmp(optins, s->optins) != 0) {
         return EVT_OK;
     }
-    return evt_proto_write_recon_line(s->w, rec->setl_id, !s->clinic && refunded(s, order_id),
+    evt_orders_book refunds = s->clinic ? EVT_ORDERS_VISIT_REFUNDS : EVT_ORDERS_REFUNDS;
+    return evt_proto_write_recon_line(s->w, rec->setl_id, refunded_in(s, refunds, order_id),
                                       rec->total, rec->fund, rec->account);
 }
 
@@ -459,6 +467,9 @@ evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary)
     evt_err err = evt_orders_iterate(t->journal, visit_sale, s, &s->unreadable);
     if (err == EVT_OK) {
         err = evt_orders_book_iterate(t->journal, EVT_ORDERS_REFUNDS, visit_refund, s, NULL);
+    }
+    if (err == EVT_OK) { /* a visit's refund (2208) is a refund of the day like a sale's */
+        err = evt_orders_book_iterate(t->journal, EVT_ORDERS_VISIT_REFUNDS, visit_refund, s, NULL);
     }
     uint32_t unreadable_visits = 0; /* the iteration sets its count: added to the sales' */
     if (err == EVT_OK) {
