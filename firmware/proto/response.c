@@ -80,8 +80,8 @@
     X(N_S_CASH, N_SETLINFO, "psn_cash_pay", 24)                                                    \
     X(N_S_HOSP, N_SETLINFO, "hosp_part_amt", 24)                                                   \
     X(N_S_BALC, N_SETLINFO, "balc", 24)                                                            \
-    /* result[]: a 2204's fee lines or a 3202's differing settlements, read one element at a   \
-     * time; an element's members are the union of both (an answer has only one of them). */   \
+    /* result[]: a 2204's fee lines or a 3202's differing settlements, read one element at a       \
+     * time; an element's members are the union of both (an answer has only one of them). */       \
     X(N_RESULT, N_OUTPUT, "result", 1)                                                             \
     X(N_RESULT_ENTRY, N_RESULT, "", 1)                                                             \
     X(N_F_AMOUNT, N_RESULT_ENTRY, "det_item_fee_sumamt", 24)                                       \
