@@ -202,6 +202,9 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$SIM_ECR") 2>/dev/null && b
 "$EMU" code --db platform.db --person employee >&7
 "$ECR" --port "$SIM_ECR" --provision sim.conf --json "$(order100 MPS2-0001)" --timeout 60 \
     >pos-sim.jsonl || fail "the sim board's sale did not settle: $(cat pos-sim.jsonl)"
+# The POS has the result as soon as it is final, before the receipt prints: wait (bounded) for
+# the sim's log to say the receipt is out before stopping it.
+for _ in $(seq 100); do grep -q "receipt for msgid .* printed" sim.log && break; sleep 0.1; done
 kill "$SIM_PID" 2>/dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 SIM_PID=""
