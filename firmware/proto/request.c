@@ -698,6 +698,23 @@ static evt_err check_order(const evt_order *order, evt_json_diag *diag)
     return EVT_OK;
 }
 
+/* The amounts a detail line of a drug sale (2101/2102) and of a visit (2204) both end with,
+ * and the end of the line's object. */
+static evt_err end_line_amounts(evt_json_writer *w, const evt_order_item *it)
+{
+    evt_err err = evt_json_write_money(w, "det_item_fee_sumamt", it->amount);
+    if (err == EVT_OK) {
+        err = evt_json_write_int(w, "cnt", (int64_t)it->quantity);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_money(w, "pric", it->price);
+    }
+    if (err == EVT_OK) {
+        err = evt_json_write_end(w);
+    }
+    return err;
+}
+
 /* One drugdetail line. feedetl_sn is the line's 1-based position in decimal. */
 static evt_err add_drug_detail(evt_json_writer *w, const evt_order_item *it, unsigned line,
                                const char *fee_time)
@@ -716,19 +733,7 @@ static evt_err add_drug_detail(evt_json_writer *w, const evt_order_item *it, uns
         };
         err = add_strings(w, fields, sizeof fields / sizeof fields[0]);
     }
-    if (err == EVT_OK) {
-        err = evt_json_write_money(w, "det_item_fee_sumamt", it->amount);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_int(w, "cnt", (int64_t)it->quantity);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_money(w, "pric", it->price);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_end(w);
-    }
-    return err;
+    return err == EVT_OK ? end_line_amounts(w, it) : err;
 }
 
 evt_err evt_proto_write_drug_settle(const evt_proto_identity *id, const evt_proto_envelope *env,
@@ -945,19 +950,7 @@ static evt_err add_fee_line(evt_json_writer *w, const evt_proto_visit *v, const 
         };
         err = add_strings(w, fields, sizeof fields / sizeof fields[0]);
     }
-    if (err == EVT_OK) {
-        err = evt_json_write_money(w, "det_item_fee_sumamt", it->amount);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_int(w, "cnt", (int64_t)it->quantity);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_money(w, "pric", it->price);
-    }
-    if (err == EVT_OK) {
-        err = evt_json_write_end(w);
-    }
-    return err;
+    return err == EVT_OK ? end_line_amounts(w, it) : err;
 }
 
 /* The fields every request of a visit carries are checked once, whatever the infno takes. */
