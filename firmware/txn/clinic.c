@@ -448,9 +448,7 @@ evt_err evt_txn_clinic_visit(evt_txn *t, const evt_visit *visit, evt_visit_next_
     s->p.t = t;
     s->p.order = o;
     s->begntime = now;
-    s->rec.day = evt_txn_day_of(&now);
-    s->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
-    s->rec.total = visit->total;
+    evt_txn_record_begin(&s->rec, &now, visit->total);
     evt_voucher_guard_reset(&t->guard);
     err = run_visit(s, next, ctx, result);
     evt_voucher_guard_reset(&t->guard);

@@ -450,9 +450,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     if (err != EVT_OK) {
         return err;
     }
-    r->rec.day = evt_txn_day_of(&now);
-    r->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
-    r->rec.total = r->sale.total;
+    evt_txn_record_begin(&r->rec, &now, r->sale.total);
     evt_txn_record_operator(t, &r->rec);
     return refund_money(r);
 }

@@ -387,9 +387,7 @@ evt_err evt_txn_pharmacy_sale(evt_txn *t, const evt_order *given, evt_ecr_result
     s->p.t = t;
     s->p.order = order;
     s->begntime = now;
-    s->rec.day = evt_txn_day_of(&now);
-    s->rec.hms = (uint32_t)now.hour * 10000u + (uint32_t)now.minute * 100u + now.second;
-    s->rec.total = order->total;
+    evt_txn_record_begin(&s->rec, &now, order->total);
     evt_voucher_guard_reset(&t->guard);
     err = run_sale(s, result);
     evt_voucher_guard_reset(&t->guard);

@@ -204,6 +204,8 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
 void evt_txn_format_when(uint32_t day, uint32_t hms, char out[TXN_WHEN_BYTES]);
 /* yyyymmdd of a local time. */
 uint32_t evt_txn_day_of(const evt_datetime *d);
+/* A new flow's record: its day and time (yyyymmdd, hhmmss) and the total it is about. */
+void evt_txn_record_begin(evt_order_record *rec, const evt_datetime *now, evt_fen total);
 
 /* masked copy of a name or ID number into out (EVT_ORDERS_MASKED_BYTES); "***" when it cannot
  * be masked, cut on a character boundary when it is longer. */

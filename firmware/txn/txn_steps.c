@@ -668,6 +668,13 @@ uint32_t evt_txn_day_of(const evt_datetime *d)
     return (uint32_t)d->year * 10000u + (uint32_t)d->month * 100u + (uint32_t)d->day;
 }
 
+void evt_txn_record_begin(evt_order_record *rec, const evt_datetime *now, evt_fen total)
+{
+    rec->day = evt_txn_day_of(now);
+    rec->hms = (uint32_t)now->hour * 10000u + (uint32_t)now->minute * 100u + now->second;
+    rec->total = total;
+}
+
 void evt_txn_mask_into(const char *clear, bool is_id, char out[EVT_ORDERS_MASKED_BYTES])
 {
     char masked[EVT_NAME_BYTES * 2];
