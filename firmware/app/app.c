@@ -10,6 +10,7 @@
 #include "evt/journal.h"
 #include "evt/json.h"
 #include "evt/log.h"
+#include "evt/money.h"
 #include "evt/platform.h"
 #include "evt/txn.h"
 #include "evt/ui.h"
@@ -42,6 +43,9 @@ struct evt_app {
     /* The operator on shift (operator_N provisioning): the platform's envelope points at its id
      * and name; its PIN hash is wiped once checked. */
     evt_config_operator shift;
+    /* How the last order or visit ended, for the idle screen ("" before the first). */
+    char last_order[EVT_ORDER_ID_BYTES];
+    char last_outcome[EVT_UI_LINE_BYTES];
 };
 
 static void send_result_to_pos(void *ctx, const evt_ecr_result *result);
@@ -222,8 +226,15 @@ static void show_idle(evt_app *app)
         app->idle_shown = false;
     }
     if (!app->idle_shown || pending != app->reversals_shown) {
-        evt_ui_show_idle(&app->ui, app->cfg.fixmedins_name, operator_on_shift(app),
-                         app->not_ready[0] ? app->not_ready : NULL, pending);
+        evt_ui_idle idle = {
+            .institution = app->cfg.fixmedins_name,
+            .operator_name = operator_on_shift(app),
+            .not_ready = app->not_ready[0] ? app->not_ready : NULL,
+            .pending_reversals = pending,
+            .last_order = app->last_order[0] ? app->last_order : NULL,
+            .last_outcome = app->last_outcome,
+        };
+        evt_ui_show_idle(&app->ui, &idle);
         app->idle_shown = true;
         app->reversals_shown = pending;
     }
@@ -272,13 +283,53 @@ static void send_result_to_pos(void *ctx, const evt_ecr_result *result)
     }
 }
 
+/* The idle screen's line on how the order ended: whether money moved, and for a cancel or a
+ * timeout that the order is over (nothing else says so once the terminal is back at idle). */
+static void remember_outcome(evt_app *app, const evt_ecr_result *r)
+{
+    char total[24], cash[24];
+    switch (r->status) {
+    case EVT_ECR_SETTLED:
+        evt_money_format(r->total, total, sizeof total);
+        evt_money_format(r->cash, cash, sizeof cash);
+        snprintf(app->last_outcome, sizeof app->last_outcome, "已结算 %s 元，现金 %s 元", total,
+                 cash);
+        break;
+    case EVT_ECR_UNKNOWN:
+        snprintf(app->last_outcome, sizeof app->last_outcome, "结果未知，已冲正或待冲正，勿另收款");
+        break;
+    case EVT_ECR_REFUSED:
+    case EVT_ECR_FAILED:
+        if (r->blocked) {
+            snprintf(app->last_outcome, sizeof app->last_outcome, "未扣款，需主管放行后重办");
+        } else if (r->error == EVT_ERR_CANCELLED) {
+            snprintf(app->last_outcome, sizeof app->last_outcome, "已取消，未扣款");
+        } else {
+            snprintf(app->last_outcome, sizeof app->last_outcome, "未扣款：%s",
+                     evt_err_cashier_text(r->error));
+        }
+        break;
+    case EVT_ECR_BUSY:
+        return; /* answered for another order; this one never started */
+    }
+    snprintf(app->last_order, sizeof app->last_order, "%s", r->order_id);
+}
+
+/* A sale or visit has ended: the POS gets the result if the flow did not publish it yet, and
+ * the idle screen says how it ended. */
+static void flow_ended(evt_app *app, const evt_ecr_result *result)
+{
+    send_result_to_pos(app, result);
+    remember_outcome(app, result);
+    app->idle_shown = false;
+}
+
 static void serve_order(evt_app *app, const evt_order *order, bool from_ecr)
 {
     evt_ecr_result result;
     app->reply_owed = from_ecr;
     evt_txn_pharmacy_sale(&app->txn, order, &result);
-    send_result_to_pos(app, &result);
-    app->idle_shown = false;
+    flow_ended(app, &result);
 }
 
 #define APP_KEYED_TIMEOUT_MS 120000u
@@ -603,8 +654,7 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
             evt_ecr_result result;
             app->reply_owed = true;
             evt_txn_clinic_visit(&app->txn, visit, evt_ecr_visit_fees, &app->ecr, &result);
-            send_result_to_pos(app, &result);
-            app->idle_shown = false;
+            flow_ended(app, &result);
             *quit = app->txn.quit_requested;
             return EVT_OK;
         }
@@ -673,13 +723,13 @@ evt_err evt_app_visit(evt_app *app, const evt_visit *visit, evt_visit_next_fn ne
                       evt_ecr_result *result)
 {
     evt_err err = evt_txn_clinic_visit(&app->txn, visit, next, ctx, result);
-    app->idle_shown = false;
+    flow_ended(app, result);
     return err;
 }
 
 evt_err evt_app_sale(evt_app *app, const evt_order *order, evt_ecr_result *result)
 {
     evt_err err = evt_txn_pharmacy_sale(&app->txn, order, result);
-    app->idle_shown = false;
+    flow_ended(app, result);
     return err;
 }

@@ -140,28 +140,31 @@ static const char *region_province(const char *admdvs)
     return "未知地区";
 }
 
-evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
-                         const char *not_ready, unsigned pending_reversals)
+evt_err evt_ui_show_idle(evt_ui *ui, const evt_ui_idle *idle)
 {
     /* Not ready: nobody may sell, and the titles say why (neither contains 就绪). */
-    if (not_ready != NULL) {
+    if (idle->not_ready != NULL) {
         screen_begin(ui, EVT_UI_ERROR, "医保电子凭证终端 签到失败", "[功能] 操作员登录签到");
-    } else if (operator_name == NULL) {
+    } else if (idle->operator_name == NULL) {
         screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 未签到", "[功能] 操作员登录签到");
     } else {
         screen_begin(ui, EVT_UI_NORMAL, "医保电子凭证终端 就绪",
                      "[功能] 手工录入  等待收银系统订单");
     }
-    screen_line(ui, "%s", institution);
-    if (not_ready != NULL) {
-        screen_line(ui, "暂停收费：%s", not_ready);
-    } else if (operator_name == NULL) {
+    screen_line(ui, "%s", idle->institution);
+    if (idle->not_ready != NULL) {
+        screen_line(ui, "暂停收费：%s", idle->not_ready);
+    } else if (idle->operator_name == NULL) {
         screen_line(ui, "暂停收费：没有操作员签到");
     } else {
-        screen_line(ui, "操作员：%s", operator_name);
+        screen_line(ui, "操作员：%s", idle->operator_name);
     }
-    if (pending_reversals > 0) {
-        screen_line(ui, "待冲正交易：%u 笔（自动重试中）", pending_reversals);
+    if (idle->pending_reversals > 0) {
+        screen_line(ui, "待冲正交易：%u 笔（自动重试中）", idle->pending_reversals);
+    }
+    if (idle->last_order != NULL && idle->last_outcome != NULL) {
+        screen_line(ui, "上一单：%s", idle->last_order);
+        screen_line(ui, "%s", idle->last_outcome);
     }
     return screen_show(ui);
 }

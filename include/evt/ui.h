@@ -44,11 +44,21 @@ void evt_ui_set_background(evt_ui *ui, void (*fn)(void *ctx), void *ctx);
 /* Runs the background work once (the wait loops outside evt_ui call it per slice too). */
 void evt_ui_background(evt_ui *ui);
 
-/* Idle: terminal ready, institution and operator (NULL: nobody signed in, the terminal does not
- * sell), or not ready with the reason (not_ready, e.g. why the sign-in failed; NULL when ready);
- * pending reversals if any. */
-evt_err evt_ui_show_idle(evt_ui *ui, const char *institution, const char *operator_name,
-                         const char *not_ready, unsigned pending_reversals);
+/* What the idle screen shows. */
+typedef struct evt_ui_idle {
+    const char *institution;
+    const char *operator_name; /* NULL: nobody signed in, the terminal does not sell */
+    const char *not_ready;     /* why not ready (e.g. the sign-in failed); NULL when ready */
+    unsigned pending_reversals;
+    /* How the last order or visit ended ("已取消，未扣款"): a cancel or a scan timeout drops
+     * back to idle, and the cashier sees it ended and whether money moved. NULL: none yet. */
+    const char *last_order;
+    const char *last_outcome;
+} evt_ui_idle;
+
+/* Idle: ready (or not ready with the reason), institution, operator, pending reversals, the
+ * last order's outcome. */
+evt_err evt_ui_show_idle(evt_ui *ui, const evt_ui_idle *idle);
 /* "请出示医保电子凭证" with the order total and item count and the seconds the wait has left.
  * notice is an optional extra line (e.g. why the last scan was refused), NULL for none. */
 evt_err evt_ui_show_scan_prompt(evt_ui *ui, const evt_order *order, const char *notice,

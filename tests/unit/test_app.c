@@ -27,6 +27,7 @@
 #include "evt/gb18030.h"
 #include "evt/https.h"
 #include "evt/log.h"
+#include "evt/money.h"
 #include "evt/orders.h"
 #include "evt/proto.h"
 #include "ecr_pos.h"
@@ -793,6 +794,44 @@ static void result_reaches_the_pos_before_the_cashiers_key(void **state)
     ecr_pos_close(&b.pos);
 }
 
+/* Back at idle, the screen says how the last order ended: settled with its amounts, or
+ * cancelled at the scan prompt with no money moved (issue 7: a cancel dropped back to 就绪
+ * without a word). */
+static void idle_says_how_the_last_order_ended(void **state)
+{
+    fx *f = fixture(state);
+    start(f);
+    bool quit = false;
+    step(f, 20, &quit);
+    assert_false(fake_ui_screen_has(fake_ui_last_titled(&f->ui, IDLE), "上一单"));
+
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement("S-LAST", SS_PSN_NO, &SS_SPLIT));
+    evt_order o;
+    ss_order(&o, "ORD-LAST-1");
+    evt_ecr_result r;
+    assert_int_equal(evt_app_sale(f->app, &o, &r), EVT_OK);
+    assert_int_equal(r.status, EVT_ECR_SETTLED);
+    step(f, 20, &quit);
+    const evt_ui_screen *idle = fake_ui_last_titled(&f->ui, IDLE);
+    char total[24], cash[24], line[96];
+    evt_money_format(r.total, total, sizeof total);
+    evt_money_format(r.cash, cash, sizeof cash);
+    snprintf(line, sizeof line, "已结算 %s 元，现金 %s 元", total, cash);
+    assert_true(fake_ui_screen_has(idle, "上一单：ORD-LAST-1"));
+    assert_true(fake_ui_screen_has(idle, line));
+
+    fake_ui_key(&f->ui, "请出示医保电子凭证", EVT_KEY_CANCEL);
+    ss_order(&o, "ORD-LAST-2");
+    evt_app_sale(f->app, &o, &r);
+    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    step(f, 20, &quit);
+    idle = fake_ui_last_titled(&f->ui, IDLE);
+    assert_true(fake_ui_screen_has(idle, "上一单：ORD-LAST-2"));
+    assert_true(fake_ui_screen_has(idle, "已取消，未扣款"));
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -838,6 +877,7 @@ int main(void)
         APP_TEST(keyed_entry_checks_what_is_typed),
         APP_TEST(order_during_the_menu_is_answered_busy),
         APP_TEST(result_reaches_the_pos_before_the_cashiers_key),
+        APP_TEST(idle_says_how_the_last_order_ended),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
