@@ -521,11 +521,8 @@ static void operator_login(evt_app *app, bool *quit)
                           : evt_ui_choose(&app->ui, "操作员登录：选择操作员", options,
                                           c->operator_count, APP_KEYED_TIMEOUT_MS, &choice, quit);
         const evt_config_operator *op = err == EVT_OK ? &ops[choice - 1] : NULL;
-        char role[EVT_JOURNAL_KEY_MAX];
         if (op != NULL) {
-            snprintf(role, sizeof role, "op/%s", op->id);
-            err =
-                evt_txn_pin_approves(&app->txn, role, &op->pin, "操作员密码", op->name, NULL, quit);
+            err = evt_txn_operator_approves(&app->txn, op, "操作员密码", op->name, NULL, quit);
         }
         if (err == EVT_OK) {
             if (evt_platform_operator(app->platform) != NULL) {

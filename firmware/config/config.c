@@ -924,6 +924,7 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
     evt_config_operator a, b;
     for (unsigned i = 0; i < ops && why == NULL; i++) {
         evt_config_operator_get(out, i, &a);
+        out->supervisor_count += a.role == EVT_OPERATOR_SUPERVISOR;
         for (unsigned k = 0; k < i && why == NULL; k++) {
             evt_config_operator_get(out, k, &b);
             if (strcmp(a.id, b.id) == 0) {
@@ -933,6 +934,10 @@ evt_err evt_config_parse(const char *text, size_t len, evt_config *out, char *ms
     }
     if (why == NULL && ops > 0 && (out->opter[0] != '\0' || out->opter_name[0] != '\0')) {
         why = "opter/opter_name: not with operator_N lines (each operator signs in)";
+    }
+    if (why == NULL && out->supervisor_count > 0 && out->supervisor_pin.set) {
+        /* A shared PIN beside the supervisors' own would authorise without saying who. */
+        why = "supervisor_pin: not with supervisor operators (each supervisor has their own PIN)";
     }
     if (why != NULL) {
         memset(out, 0, sizeof *out);

@@ -13,8 +13,11 @@
 /* Layout version of a stored record (byte 0). */
 #define ORDERS_RECORD_VERSION 2
 /* Fixed part: version, state, flags, 0, error (u16), 0 (u16), day, hms, msgid, setl_id,
- * psn_no, insuplc, six amounts, detail length. Then the detail and, optional (records of
- * before it end after the detail), the operator's id with its length first. */
+ * psn_no, insuplc, six amounts, detail length. Then the detail and two optional ids, each with
+ * its length first: the operator's (records of before it end after the detail), then the
+ * approving supervisor's (records of before it end after the operator's id; a record with an
+ * approver but no operator holds the operator's as length 0). Optional tails keep every older
+ * record readable without a new version byte. */
 #define ORDERS_FIXED_BYTES (16u + 30u + 30u + 30u + 6u + 6u * 8u + 1u)
 #define ORDERS_RECORD_MAX  EVT_JOURNAL_TWIN_VALUE_MAX
 _Static_assert(ORDERS_FIXED_BYTES + EVT_ORDERS_DETAIL_BYTES <= ORDERS_RECORD_MAX, "record fits");
@@ -223,7 +226,11 @@ static size_t encode(const evt_order_record *r, uint8_t out[ORDERS_RECORD_MAX])
         put_uint(&c, (uint64_t)amounts[i], 8);
     }
     size_t opter_len = bounded_len(r->opter, sizeof r->opter);
-    size_t detail_room = ORDERS_RECORD_MAX - ORDERS_FIXED_BYTES - (opter_len ? 1u + opter_len : 0u);
+    size_t approver_len = bounded_len(r->approver, sizeof r->approver);
+    bool opter_stored = opter_len > 0 || approver_len > 0;
+    size_t detail_room = ORDERS_RECORD_MAX - ORDERS_FIXED_BYTES -
+                         (opter_stored ? 1u + opter_len : 0u) -
+                         (approver_len ? 1u + approver_len : 0u);
     if (detail_room > EVT_ORDERS_DETAIL_BYTES - 1) {
         detail_room = EVT_ORDERS_DETAIL_BYTES - 1;
     }
@@ -231,8 +238,11 @@ static size_t encode(const evt_order_record *r, uint8_t out[ORDERS_RECORD_MAX])
         evt_json_utf8_prefix(r->detail, bounded_len(r->detail, sizeof r->detail), detail_room);
     put_uint(&c, detail_len, 1);
     put_bytes(&c, r->detail, detail_len);
-    if (opter_len > 0) {
+    if (opter_stored) {
         put_str(&c, r->opter, sizeof r->opter - 1);
+    }
+    if (approver_len > 0) {
+        put_str(&c, r->approver, sizeof r->approver - 1);
     }
     return c.ok ? (size_t)(c.p - out) : 0;
 }
@@ -270,6 +280,9 @@ static evt_err decode(const uint8_t *in, size_t len, evt_order_record *r)
     }
     if (c.ok && c.p < c.end) {
         get_str(&c, r->opter, sizeof r->opter);
+    }
+    if (c.ok && c.p < c.end) {
+        get_str(&c, r->approver, sizeof r->approver);
     }
     bool amounts_ok = true;
     for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {

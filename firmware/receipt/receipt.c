@@ -2,6 +2,7 @@
 #include "evt/receipt.h"
 
 #include <qrencode.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "evt/gb18030.h"
@@ -282,6 +283,19 @@ static bool is_refund(const evt_receipt *r)
     return r->kind == EVT_RECEIPT_REFUND || r->kind == EVT_RECEIPT_CLINIC_REFUND;
 }
 
+/* 授权主管: who authorised a refund. The name masked like a patient's: the receipt goes home with
+ * the patient, and the id already tells the institution who it was. */
+static void approver(job *j, const evt_receipt *r)
+{
+    char name[MASKED_TEXT], value[MASKED_TEXT + 32];
+    name[0] = '\0';
+    if (str_or_empty(r->approver_name)[0] != '\0') {
+        masked_name(r->approver_name, name, sizeof name);
+    }
+    snprintf(value, sizeof value, "%s%s%.30s", name, name[0] != '\0' ? " " : "", r->approver_id);
+    line_pair(j, "授权主管", value);
+}
+
 static void header(job *j, const evt_receipt *r)
 {
     const uint8_t init[] = {ESC, '@', FS, '&'}; /* reset, then Chinese (GB18030) mode on */
@@ -310,6 +324,9 @@ static void header(job *j, const evt_receipt *r)
     line_pair(j, "机构编码", str_or_empty(r->fixmedins_code));
     line_pair(j, "终端号", str_or_empty(r->terminal_id));
     line_pair(j, "操作员", str_or_empty(r->operator_name));
+    if (refund && str_or_empty(r->approver_id)[0] != '\0') {
+        approver(j, r);
+    }
     line_pair(j, "打印时间", str_or_empty(r->datetime));
     separator(j);
 }

@@ -452,6 +452,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     }
     evt_txn_record_begin(&r->rec, &now, r->sale.total);
     evt_txn_record_operator(t, &r->rec);
+    snprintf(r->rec.approver, sizeof r->rec.approver, "%s", t->approver);
     return refund_money(r);
 }
 

@@ -559,9 +559,12 @@ evt_err evt_txn_release_order(evt_txn *t, const char *order_id)
         return EVT_ERR_NOT_FOUND;
     }
     rec.needs_supervisor = false;
+    /* Who released it (evt_txn_supervisor_approves just before), in the record and the log. */
+    snprintf(rec.approver, sizeof rec.approver, "%s", t->approver);
     err = evt_orders_put(t->journal, order_id, &rec);
     if (err == EVT_OK) {
-        EVT_LOGI(MOD, "order %s released by a supervisor", order_id);
+        EVT_LOGI(MOD, "order %s released by supervisor %s", order_id,
+                 t->approver[0] != '\0' ? t->approver : "(supervisor_pin)");
     }
     return err;
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "evt/arena.h"
 #include "evt/auth.h"
 #include "evt/json.h"
 #include "evt/log.h"
@@ -115,10 +116,85 @@ evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *h
     return err;
 }
 
+evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op, const char *title,
+                                  const char *line, const char *notice, bool *quit)
+{
+    char role[EVT_JOURNAL_KEY_MAX];
+    snprintf(role, sizeof role, "op/%s", op->id);
+    return evt_txn_pin_approves(t, role, &op->pin, title, line, notice, quit);
+}
+
+/* The supervisors the approval lists: operators of role supervisor, in provisioning order. */
+typedef struct supervisor_list {
+    char names[EVT_CONFIG_MAX_OPERATORS][sizeof(((evt_config_operator *)0)->name)];
+    const char *options[EVT_CONFIG_MAX_OPERATORS];
+    uint8_t index[EVT_CONFIG_MAX_OPERATORS]; /* for evt_config_operator_get */
+    unsigned count;
+} supervisor_list;
+
+static void supervisors_of(const evt_config *c, supervisor_list *l)
+{
+    evt_config_operator op;
+    for (unsigned i = 0; i < c->operator_count; i++) {
+        /* The one role check: a cashier is never offered, so their PIN is never asked for. */
+        if (evt_config_operator_get(c, i, &op) == EVT_OK && op.role == EVT_OPERATOR_SUPERVISOR) {
+            snprintf(l->names[l->count], sizeof l->names[0], "%s", op.name);
+            l->options[l->count] = l->names[l->count];
+            l->index[l->count++] = (uint8_t)i;
+        }
+    }
+    memset(&op, 0, sizeof op);
+}
+
+/* Which supervisor (the list, skipped for one), then their PIN. */
+static evt_err supervisor_operator_approves(evt_txn *t, const char *title, const char *line,
+                                            const char *notice, bool *quit)
+{
+    supervisor_list *l = evt_calloc(1, sizeof *l); /* only while the supervisor is chosen */
+    evt_config_operator op;
+    memset(&op, 0, sizeof op);
+    unsigned choice = 1;
+    evt_err err = l == NULL ? EVT_ERR_NOMEM : EVT_OK;
+    if (l != NULL) {
+        supervisors_of(t->cfg, l);
+        err = l->count == 0 ? EVT_ERR_CONFIG_INVALID : EVT_OK; /* the text changed under us */
+    }
+    if (err == EVT_OK && l->count > 1) {
+        err = evt_ui_choose(t->ui, "选择授权主管", l->options, l->count, t->decision_timeout_ms,
+                            &choice, quit);
+    }
+    if (err == EVT_OK) {
+        err = evt_config_operator_get(t->cfg, l->index[choice - 1], &op);
+    }
+    evt_free(l);
+    if (err == EVT_ERR_NOMEM || err == EVT_ERR_CONFIG_INVALID) {
+        evt_txn_show_error_and_wait(t, title, err, NULL);
+    }
+    if (err == EVT_OK) {
+        /* Whose PIN is asked for, above the caller's notice. */
+        char who[EVT_UI_LINE_BYTES];
+        snprintf(who, sizeof who, "主管：%s%s%s", op.name, notice != NULL ? "  " : "",
+                 notice != NULL ? notice : "");
+        who[evt_json_utf8_prefix(who, strlen(who), sizeof who - 1)] = '\0';
+        err = evt_txn_operator_approves(t, &op, title, line, who, quit);
+    }
+    if (err == EVT_OK) {
+        snprintf(t->approver, sizeof t->approver, "%s", op.id);
+        EVT_LOGI(MOD, "supervisor %s approved", op.id);
+    }
+    memset(&op, 0, sizeof op);
+    t->quit_requested = t->quit_requested || *quit;
+    return err;
+}
+
 evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
                                     const char *notice, bool *quit)
 {
     *quit = false;
+    t->approver[0] = '\0';
+    if (t->cfg->supervisor_count > 0) {
+        return supervisor_operator_approves(t, title, line, notice, quit);
+    }
     if (!t->cfg->supervisor_pin.set) {
         evt_txn_show_error_and_wait(t, title, EVT_ERR_CONFIG_MISSING,
                                     "未配置主管密码，请联系技术员");
@@ -724,6 +800,9 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
     receipt_settlement(rec, rc, &setl);
     char operator_name[TXN_OPERATOR_NAME_BYTES];
     evt_txn_operator_name(t, rec->opter, operator_name);
+    /* The approving supervisor's provisioned name ("" when no longer provisioned: the id). */
+    evt_config_operator approver;
+    evt_config_operator_find(t->cfg, rec->approver, &approver);
     evt_receipt r = {
         .paper = t->cfg->paper_width_mm == 80 ? EVT_RECEIPT_PAPER_80MM : EVT_RECEIPT_PAPER_58MM,
         .qr_mode = t->cfg->receipt_qr,
@@ -748,10 +827,13 @@ evt_err evt_txn_print_receipt(evt_txn *t, const char *msgid, const evt_order_rec
         .via_family_account = rc->via_family_account,
         .holder_name = rc->holder,
         .original_setl_id = original_setl_id,
+        .approver_id = rec->approver,
+        .approver_name = approver.name,
     };
     /* Streamed to the printer as it is made: no job buffer, whatever the order's length. */
     size_t len = 0;
     evt_err err = evt_receipt_print(&r, t->hal->printer, msgid, &len);
+    memset(&approver.pin, 0, sizeof approver.pin);
     if (err != EVT_OK) {
         t->counters.receipts_failed++;
         snprintf(t->unprinted_msgid, sizeof t->unprinted_msgid, "%s", msgid);

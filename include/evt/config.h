@@ -104,9 +104,11 @@ typedef struct evt_config {
     /* Secret shared with the pharmacy POS: never log. Required when ecr_port is not 0. */
     uint8_t ecr_key[EVT_CONFIG_ECR_KEY_BYTES];
     bool ecr_key_set;
-    evt_fen order_max_total;        /* largest order total accepted, > 0; default 20000.00 yuan */
-    uint32_t order_keep_days;       /* order records kept at least this long, 1..366 (default 2) */
-    evt_pin_hash supervisor_pin;    /* releases blocked orders; unset = nobody at the terminal */
+    evt_fen order_max_total;  /* largest order total accepted, > 0; default 20000.00 yuan */
+    uint32_t order_keep_days; /* order records kept at least this long, 1..366 (default 2) */
+    /* Releases blocked orders and authorises refunds when no operator is a supervisor (then it
+     * is refused: supervisor_count); unset without supervisors = nobody at the terminal. */
+    evt_pin_hash supervisor_pin;
     uint8_t paper_width_mm;         /* 58 (default) or 80 */
     evt_receipt_qr_mode receipt_qr; /* default raster */
     uint32_t http_timeout_ms;       /* default 15000 */
@@ -117,6 +119,10 @@ typedef struct evt_config {
     uint32_t keep_connection_s;
 
     uint8_t operator_count; /* operator_1 .. operator_<count>; 0 = legacy opter */
+    /* Operators of role supervisor among them. When not 0 they, and only they, authorise
+     * refunds and releases, each with their own PIN, and supervisor_pin is not allowed (one
+     * rule: who authorised is always known); when 0 supervisor_pin does, as before. */
+    uint8_t supervisor_count;
     /* The text parsed (the caller's, not copied): evt_config_operator_get reads the operator
      * lines from it, so it must outlive the struct when operator_count is not 0. */
     const char *text;

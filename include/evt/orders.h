@@ -119,6 +119,10 @@ typedef struct evt_order_record {
      * operators were recorded, or before the identity check). Stored after the detail, which
      * then keeps only what fits in one twin record (a 30-character id leaves it 53 bytes). */
     char opter[31];
+    /* The supervisor operator whose PIN authorised it (a refund; a sale's release after an
+     * unusable answer): "" when the shared supervisor_pin did, or in records written before
+     * supervisors were recorded. Stored last, after the opter, and cuts the detail the same way. */
+    char approver[31];
 } evt_order_record;
 
 /*

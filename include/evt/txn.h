@@ -68,6 +68,9 @@ typedef struct evt_txn {
     uint32_t scan_seconds_left; /* of the scan wait running: its prompt counts them down */
     uint32_t decision_timeout_ms;
     uint32_t order_keep_days; /* retention of order records (evt_orders_make_room) */
+    /* Who the last evt_txn_supervisor_approves let through: the supervisor operator's id, ""
+     * when the shared supervisor_pin did (or it refused). What they authorise records it. */
+    char approver[EVT_CONFIG_OPERATOR_ID];
     /* evt_txn_set_result_hook */
     void (*on_result)(void *ctx, const evt_ecr_result *result);
     void *on_result_ctx;
@@ -182,12 +185,22 @@ evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
 evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
                              const char *title, const char *line, const char *notice, bool *quit);
 
+/* evt_txn_pin_approves with an operator's own PIN and lockout (evt_auth "op/<operator id>"):
+ * their login, and their approval as a supervisor, count wrong PINs together. */
+evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op, const char *title,
+                                  const char *line, const char *notice, bool *quit);
+
 /*
- * The one "ask for the supervisor's PIN" step: the PIN screen (title, line and notice may be
- * NULL), the check against the provisioned hash with its lockout (evt_auth), and the screen
- * that says why not. EVT_OK when the supervisor approved; EVT_ERR_CONFIG_MISSING (no PIN
- * provisioned), EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown, acknowledged); EVT_ERR_CANCELLED
- * or EVT_ERR_TIMEOUT (the PIN was not given; *quit set for the board's QUIT); journal errors.
+ * The one "ask for the supervisor's PIN" step. With supervisor operators provisioned
+ * (cfg->supervisor_count): which supervisor (a list of the supervisors only, skipped when there
+ * is one), then that supervisor's PIN, checked against their own hash with their own lockout
+ * (evt_auth "op/<id>", the counter of their login); a cashier's PIN never authorises. Without
+ * them: the shared supervisor_pin (evt_auth "supervisor"). The PIN screen shows title, line
+ * and notice (may be NULL) and the supervisor's name; a refusal is shown until acknowledged.
+ * EVT_OK when a supervisor approved, t->approver then names them ("" for supervisor_pin);
+ * EVT_ERR_CONFIG_MISSING (nobody provisioned to authorise), EVT_ERR_AUTH_FAILED,
+ * EVT_ERR_AUTH_LOCKED; EVT_ERR_CANCELLED or EVT_ERR_TIMEOUT (no supervisor chosen or no PIN
+ * given; *quit set for the board's QUIT); EVT_ERR_NOMEM, journal errors.
  */
 evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *line,
                                     const char *notice, bool *quit);
@@ -236,7 +249,8 @@ evt_err evt_txn_clinic_recover(evt_txn *t);
 evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *out);
 
 /* A supervisor's release of an order blocked after an unusable settlement answer (it may be
- * tried again). EVT_ERR_NOT_FOUND when no such blocked order; journal errors. */
+ * tried again), after evt_txn_supervisor_approves: the record and the log line keep who
+ * (t->approver). EVT_ERR_NOT_FOUND when no such blocked order; journal errors. */
 evt_err evt_txn_release_order(evt_txn *t, const char *order_id);
 
 /* Up to max ids of orders waiting for a supervisor's release (ids: EVT_ORDER_ID_BYTES each). */

@@ -51,10 +51,13 @@ static void check_accepted(const evt_config *c)
     FUZZ_CHECK(c->operator_count > 0 ? c->opter[0] == '\0' && c->opter_name[0] == '\0'
                                      : c->opter[0] != '\0' && c->opter_name[0] != '\0',
                "operators and the legacy opter");
-    /* Every operator the parser accepted reads back from the text, whole. */
+    /* Every operator the parser accepted reads back from the text, whole; supervisor_count
+     * counts the supervisors among them, and excludes the shared supervisor_pin. */
+    unsigned supervisors = 0;
     for (unsigned i = 0; i <= c->operator_count; i++) {
         evt_config_operator op;
         evt_err err = evt_config_operator_get(c, i, &op);
+        supervisors += err == EVT_OK && op.role == EVT_OPERATOR_SUPERVISOR;
         FUZZ_CHECK(TERMINATED(op.id) && TERMINATED(op.name), "operator %u not terminated", i);
         FUZZ_CHECK(i < c->operator_count
                        ? err == EVT_OK && op.id[0] != '\0' && op.name[0] != '\0' && op.pin.set &&
@@ -62,6 +65,10 @@ static void check_accepted(const evt_config *c)
                        : err == EVT_ERR_NOT_FOUND && op.id[0] == '\0',
                    "operator %u: %s", i, evt_err_name(err));
     }
+    FUZZ_CHECK(c->supervisor_count == supervisors, "supervisor_count %u of %u supervisors",
+               (unsigned)c->supervisor_count, supervisors);
+    FUZZ_CHECK(c->supervisor_count == 0 || !c->supervisor_pin.set,
+               "supervisor_pin beside supervisor operators");
     FUZZ_CHECK(strlen(c->fixmedins_code) == 12 && strlen(c->mdtrtarea_admvs) == 6 &&
                    strlen(c->business_type) == 5,
                "fixed-length field of another length");

@@ -713,6 +713,17 @@ int term_receipt(term *t, const char *bin_path, char **text, char *qr, size_t qr
     return codes == 1 && *text != NULL ? 0 : -1;
 }
 
+char *term_close_report(term *t)
+{
+    char path[PATH_MAX], qr[8], *text = NULL;
+    snprintf(path, sizeof path, "%s/daily-close.bin", t->print_dir);
+    /* term_receipt says -1 for a page without exactly one QR code: a report has none, its
+     * text is what counts. */
+    assert_int_equal(term_receipt(t, path, &text, qr, sizeof qr), -1);
+    assert_non_null(text);
+    return text;
+}
+
 /* ---- the audit of campaigns and money tests ---------------------------------------------- */
 
 /* The app retries owed reversals this often while idle (APP_REVERSAL_RETRY_MS in app.c). */

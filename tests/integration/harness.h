@@ -181,6 +181,9 @@ bool term_run_script(term *t, int max_steps);
  * text (caller frees; one line per printed line) and the text of its QR code, read back from
  * the rendered page by zbar as a scanner would. Returns 0 on success. */
 int term_receipt(term *t, const char *bin_path, char **text, char *qr, size_t qr_cap);
+/* The daily close's batch report as printed last (`daily-close` job), rendered to text (caller
+ * frees); fails the running test when there is none. */
+char *term_close_report(term *t);
 
 /* ---- the audit of campaigns and money tests ---------------------------------------------- */
 

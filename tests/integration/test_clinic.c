@@ -593,6 +593,79 @@ static void visit_refund_in_doubt_at_start_up_is_reversed(void **state)
     visit_refunded_once(f, 2);
 }
 
+/* ---- the daily close of a day with a refunded visit -------------------------------------------
+ */
+
+#define CLOSE_KEYS "就绪 => MENU\n功能菜单 => TYPE:8\n日结 => OK\n"
+
+/* A general visit (11) of one 甲 line within its ceiling: 18.00 = fund 9.00 + own account 9.00. */
+static void blood_test_visit(fixture *f, const char *visit_id, const char *otp, const char *person)
+{
+    const fee lines[] = {{BLOOD, 1, Y(18, 0)}};
+    his h = {.lines = lines, .count = 1, .total = 1, .batch_max = 100};
+    evt_visit v;
+    visit_make(&v, visit_id, otp, "11", "", 1, Y(18, 0));
+    show_code(f, person);
+    evt_ecr_result r;
+    assert_int_equal(evt_app_visit(f->t.app, &v, his_next, &h, &r), EVT_OK);
+    assert_split(&r, Y(18, 0), Y(9, 0), Y(9, 0), 0, 0);
+}
+
+/* A visit cancelled by its 2208 nets to nothing at the platform: the daily close leaves it out of
+ * the clearing-type-11 totals (3201 of the visit that stands) and the day balances; the report
+ * still counts both visits and the refund. When another terminal's visit makes the totals
+ * differ, 3202 lists the cancelled visit flagged refunded, so the only difference is the
+ * settlement this terminal never made. */
+static void refunded_visit_left_out_of_the_close(void **state)
+{
+    fixture *f = *state;
+    evt_ecr_result a;
+    /* Visit A (chronic, 160.00) then visit B (18.00); A refunded from the list (B is newest). */
+    settled_chronic_visit(f,
+                          &(term_options){.keys = VISIT_KEYS VISIT_KEYS
+                                          "就绪 => MENU\n功能菜单 => TYPE:5\n退费：选择今日交易 => "
+                                          "TYPE:2\n" CONFIRM_WITH_PIN
+                                          "退费成功 => OK\n" CLOSE_KEYS},
+                          "V-CLOSE-A", "MZ3001", &a);
+    blood_test_visit(f, "V-CLOSE-B", "MZ3002", "employee");
+    assert_true(term_run_script(&f->t, 400));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    assert_true(term_screen_seen(&f->t, "门诊 李*英 160.00元 V-CLOSE-A"));
+    assert_int_equal(emu_count(&f->e, "live_settlements"), 1);
+
+    assert_true(term_screen_seen(&f->t, "日结完成：对账一致"));
+    assert_int_equal(emu_handled_count(&f->e, "3201"), 1); /* one group: 门诊 310/120100 */
+    assert_int_equal(emu_handled_count(&f->e, "3202"), 0);
+    assert_true(term_screen_seen(&f->t, "门诊结算 2 笔 178.00"));
+    assert_true(term_screen_seen(&f->t, "退费 1 笔 160.00"));
+    assert_true(term_screen_seen(&f->t, "门诊 险种/清算机构 310/120100"));
+    char *text = term_close_report(&f->t);
+    assert_non_null(strstr(text, "1笔 18.00 基金9.00 个账9.00")); /* B alone */
+    assert_non_null(strstr(text, "对账一致：平台结算1笔"));
+    assert_non_null(strstr(text, "对账结果：一致，本日已结"));
+    free(text);
+
+    /* Another terminal of the institution settles a visit this one has no record of. */
+    term_stop(&f->t);
+    term_options other = {.keys = VISIT_KEYS, .keys_no_wait = true, .msgid_slot = 6};
+    assert_int_equal(term_start(&f->t, &f->e, "clinic-2", &other), 0);
+    blood_test_visit(f, "V-CLOSE-L", "MZ3003", "stranger");
+    term_stop(&f->t);
+    start(f, NULL, &(term_options){.keys = CLOSE_KEYS, .keys_no_wait = true, .reuse_flash = true});
+    assert_true(term_run_script(&f->t, 100));
+    assert_true(term_screen_seen(&f->t, "日结：对账不平"));
+    assert_int_equal(emu_handled_count(&f->e, "3201"), 2);
+    assert_int_equal(emu_handled_count(&f->e, "3202"), 1);
+    assert_true(term_screen_seen(&f->t, "本机 1笔 18.00")); /* still B alone */
+    assert_true(term_screen_seen(&f->t, "明细对账差异 1 笔"));
+    assert_true(term_screen_seen(&f->t, "平台有结算，本机无记录"));
+    /* A's cancelling entry agrees with the flag: no 一方已退费或冲正 about it. */
+    char masked[64];
+    snprintf(masked, sizeof masked, "%.4s****%s", a.setl_id, a.setl_id + strlen(a.setl_id) - 4);
+    assert_false(term_screen_seen(&f->t, masked));
+    assert_false(term_screen_seen(&f->t, "一方已退费或冲正"));
+}
+
 static term *ecr_term;
 
 static const char *step_until_line(ecr_pos *p, char *out, size_t cap, void *arg)
@@ -718,6 +791,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(visit_refund_whose_answer_is_lost_ends_reversed, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(visit_refund_in_doubt_at_start_up_is_reversed, it_setup,
+                                        it_teardown),
+        cmocka_unit_test_setup_teardown(refunded_visit_left_out_of_the_close, it_setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(visit_from_the_his_over_the_ecr_link, it_setup,
                                         it_teardown),

@@ -39,18 +39,6 @@ static void sell(fixture *f, const char *person, evt_ecr_result *r)
     assert_int_equal(r->status, EVT_ECR_SETTLED);
 }
 
-/* The batch report as printed (caller frees). */
-static char *report(fixture *f)
-{
-    char path[PATH_MAX], qr[8], *text = NULL;
-    snprintf(path, sizeof path, "%s/daily-close.bin", f->t.print_dir);
-    /* term_receipt says -1 for a page without exactly one QR code: a report has none, its
-     * text is what counts. */
-    assert_int_equal(term_receipt(&f->t, path, &text, qr, sizeof qr), -1);
-    assert_non_null(text);
-    return text;
-}
-
 /* Two sales of two insurance types (employee 310, resident 390): each total agrees with the
  * platform's, no detail needed, the report prints both and says the day is closed. */
 static void balanced_day(void **state)
@@ -66,7 +54,7 @@ static void balanced_day(void **state)
     assert_false(term_screen_seen(&f->t, "本机 ")); /* shown only where a total differs */
     assert_int_equal(emu_handled_count(&f->e, "3201"), 2);
     assert_int_equal(emu_handled_count(&f->e, "3202"), 0);
-    char *text = report(f);
+    char *text = term_close_report(&f->t);
     assert_non_null(strstr(text, "日结对账单"));
     assert_non_null(strstr(text, "对账结果：一致，本日已结"));
     assert_non_null(strstr(text, "刘晓梅")); /* the operator's line */
@@ -96,7 +84,7 @@ static void unbalanced_day_finds_the_settlement(void **state)
     snprintf(line, sizeof line, "%s 平台有结算，本机无记录", masked);
     assert_true(term_screen_seen(&f->t, line));
     assert_true(term_screen_seen(&f->t, "本机 1笔 25.00"));
-    char *text = report(f);
+    char *text = term_close_report(&f->t);
     assert_non_null(strstr(text, masked));
     assert_null(strstr(text, lost.setl_id)); /* never the whole reference */
     assert_non_null(strstr(text, "平台结算2笔"));

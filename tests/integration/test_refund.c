@@ -329,6 +329,74 @@ static void wrong_supervisor_pin_refunds_nothing(void **state)
     free(text);
 }
 
+/* Issue 7, supervisors provisioned as operators: the refund asks which supervisor (the list
+ * names the supervisors only), then that supervisor's own PIN; a cashier's PIN authorises
+ * nothing. The refund receipt names who authorised it (masked name and id), and so does its
+ * reprint from the journal after a restart: the refund's record keeps the supervisor's id. */
+static void supervisor_operator_authorises_refund(void **state)
+{
+    fixture *f = *state;
+    static char operators[1024];
+    if (operators[0] == '\0') {
+        char cashier[256], wang[256], li[256];
+        pin_hash_of("135790", cashier, sizeof cashier);
+        pin_hash_of("246802", wang, sizeof wang);
+        pin_hash_of(PIN, li, sizeof li);
+        snprintf(operators, sizeof operators,
+                 "operator_1 = 0001|刘晓梅|cashier|%s\noperator_2 = 0002|王建华|supervisor|%s\n"
+                 "operator_3 = 0003|李秀芳|supervisor|%s\n",
+                 cashier, wang, li);
+    }
+#define LOGIN_CASHIER                                                                              \
+    "未签到 => MENU\n功能菜单 => TYPE:6\n操作员登录：选择操作员 => TYPE:1\n"     \
+    "操作员密码 => DIGITS:135790\n"
+    term_options opt = {.keys = LOGIN_CASHIER SALE_KEYS REFUND_FROM_LIST
+                        "请确认退费 => OK\n选择授权主管 => TYPE:1\n主管密码 => DIGITS:135790\n"
+                        "密码错误 => OK\n" REFUND_FROM_LIST
+                        "请确认退费 => OK\n选择授权主管 => TYPE:2\n主管密码 => DIGITS:" PIN "\n"
+                        "退费成功 => OK\n",
+                        .operators = operators,
+                        .keys_no_wait = true};
+    assert_int_equal(term_start(&f->t, &f->e, "supervisors", &opt), 0);
+    term_run_script(&f->t, 2); /* the cashier's login */
+    evt_order o;
+    evt_ecr_result r;
+    sale(f, "employee", NULL, AMLODIPINE, "苯磺酸氨氯地平片", 1, 2800, &o, &r);
+    char qr[EVT_RECEIPT_REF_MAX], qr_refund[EVT_RECEIPT_REF_MAX];
+    char *text = last_receipt(f, qr, sizeof qr);
+    assert_null(strstr(text, "授权主管")); /* a sale needs no supervisor */
+    free(text);
+    assert_true(term_run_script(&f->t, 400));
+
+    assert_true(term_screen_seen(&f->t, "1 王建华"));
+    assert_true(term_screen_seen(&f->t, "2 李秀芳"));
+    assert_false(term_screen_seen(&f->t, "3 刘晓梅")); /* the cashier is never offered */
+    assert_true(term_screen_seen(&f->t, "主管：李秀芳"));
+    assert_true(term_screen_seen(&f->t, "未获授权，请重新办理"));
+    assert_int_equal(emu_handled_count(&f->e, "2103"), 1); /* after 李秀芳's PIN only */
+    assert_int_equal(settlement_cancelled_once(f, o.order_id), 0);
+    text = last_receipt(f, qr_refund, sizeof qr_refund);
+    assert_true(has_pair(text, "操作员", "刘晓梅"));
+    assert_true(has_pair(text, "授权主管", "李*芳 0003"));
+    assert_null(strstr(text, "李秀芳"));
+    free(text);
+
+    /* From the journal, after a restart (nobody on shift: a reprint needs nobody). */
+    term_stop(&f->t);
+    opt.keys = "未签到 => MENU\n功能菜单 => TYPE:2\n补打：选择今日结算单 => TYPE:1\n"
+               "结算单已补打 => OK\n";
+    opt.reuse_flash = true;
+    assert_int_equal(term_start(&f->t, &f->e, "supervisors", &opt), 0);
+    assert_true(term_run_script(&f->t, 300));
+    evt_receipt_ref refund;
+    assert_int_equal(evt_receipt_ref_parse(qr_refund, strlen(qr_refund), &refund), EVT_OK);
+    text = copy_of(f, refund.msgid, qr, sizeof qr);
+    assert_non_null(strstr(text, "** 重打印 **\n"));
+    assert_true(has_pair(text, "授权主管", "李*芳 0003"));
+    free(text);
+#undef LOGIN_CASHIER
+}
+
 /* The 2103's answer is lost after the platform refunded: the terminal reverses it at once (the
  * sale stands again, nothing was handed back), says so, and the refund done again refunds once. */
 static void refund_whose_answer_is_lost_ends_reversed(void **state)
@@ -652,6 +720,7 @@ int main(void)
                                         it_teardown),
         cmocka_unit_test_setup_teardown(refund_twice_is_refused_with_the_date, setup, it_teardown),
         cmocka_unit_test_setup_teardown(wrong_supervisor_pin_refunds_nothing, setup, it_teardown),
+        cmocka_unit_test_setup_teardown(supervisor_operator_authorises_refund, setup, it_teardown),
         cmocka_unit_test_setup_teardown(refund_whose_answer_is_lost_ends_reversed, setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(refund_refused_or_unusable_moves_no_money, setup,

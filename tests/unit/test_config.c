@@ -643,6 +643,7 @@ static void test_operators(void **state)
     assert_int_equal(evt_config_operator_find(&cfg, "0002", &op), EVT_OK);
     assert_string_equal(op.name, "王主管");
     assert_int_equal(evt_config_operator_find(&cfg, "0003", &op), EVT_ERR_NOT_FOUND);
+    assert_int_equal(cfg.supervisor_count, 1);
     /* Neither the legacy operator nor any operator line: who signs in? */
     assert_int_equal(parse_operators(""), EVT_ERR_CONFIG_MISSING);
     assert_string_equal(msg, "missing key: opter (or operator_1 lines)");
@@ -668,6 +669,40 @@ static void test_operators(void **state)
                      EVT_ERR_CONFIG_INVALID);
     assert_string_equal(msg,
                         "line 14: operator_1: expected id|name|cashier or supervisor|PIN hash");
+}
+
+/* Who authorises refunds and releases: the supervisor operators when there are any, else the
+ * shared supervisor_pin — never both, so a refund always says which supervisor it was. */
+static void test_supervisor_role_and_supervisor_pin(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|" OP_HASH "\n"
+                                     "operator_2 = 0002|王主管|supervisor|" OP_HASH "\n"
+                                     "operator_3 = 0003|李主管|supervisor|" OP_HASH "\n"),
+                     EVT_OK);
+    assert_int_equal(cfg.operator_count, 3);
+    assert_int_equal(cfg.supervisor_count, 2);
+    assert_false(cfg.supervisor_pin.set);
+    /* Cashiers only: the shared supervisor PIN still authorises. */
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|" OP_HASH "\n"
+                                     "supervisor_pin = " OP_HASH "\n"),
+                     EVT_OK);
+    assert_int_equal(cfg.supervisor_count, 0);
+    assert_true(cfg.supervisor_pin.set);
+    /* The legacy operator with the shared PIN: as before. */
+    assert_int_equal(parse_with("supervisor_pin = " OP_HASH), EVT_OK);
+    assert_int_equal(cfg.supervisor_count, 0);
+    assert_true(cfg.supervisor_pin.set);
+    /* A supervisor operator and the shared PIN: refused, the struct left zeroed. */
+    assert_int_equal(parse_operators("operator_1 = 0001|刘晓梅|cashier|" OP_HASH "\n"
+                                     "operator_2 = 0002|王主管|supervisor|" OP_HASH "\n"
+                                     "supervisor_pin = " OP_HASH "\n"),
+                     EVT_ERR_CONFIG_INVALID);
+    assert_string_equal(
+        msg, "supervisor_pin: not with supervisor operators (each supervisor has their own PIN)");
+    assert_int_equal(cfg.operator_count, 0);
+    assert_int_equal(cfg.supervisor_count, 0);
+    assert_false(cfg.supervisor_pin.set);
 }
 
 static void test_invalid_utf8_and_nul(void **state)
@@ -716,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_item_prices),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_operators),
+        cmocka_unit_test(test_supervisor_role_and_supervisor_pin),
         cmocka_unit_test(test_invalid_utf8_and_nul),
         cmocka_unit_test(test_error_leaves_struct_zeroed_and_small_msg),
     };

@@ -118,6 +118,48 @@ static void round_trip_every_state(void **state)
     assert_int_equal(evt_orders_put(&f->j, "POS-3", &bad), EVT_ERR_ARG);
 }
 
+/* The record's optional tails: the operator's id and the approving supervisor's. Records of
+ * the layouts before them (ending after the detail, or after the operator's id) are exactly what
+ * a record without those ids encodes to, so they read as before; each id comes back alone or
+ * with the other; with two 30-character ids the platform's words keep 29 bytes, cut on a
+ * character. */
+static void operator_and_approver_ids(void **state)
+{
+    fixture *f = *state;
+    static const char words[] = "定点机构结算资格暂停定点机构结算资格暂停定点机构结算资格暂停";
+    const char *id30 = "OPERATOR-ID-OF-THIRTY-CHARS-01";
+    const struct {
+        const char *opter, *approver;
+        size_t stored_bytes; /* the twin value: fixed part, detail, tails */
+        size_t detail_bytes;
+    } cases[] = {
+        {"", "", 161 + 63, 63},         /* before operators were recorded */
+        {"0001", "", 161 + 63 + 5, 63}, /* before supervisors were recorded */
+        {"0001", "0002", 161 + 63 + 5 + 5, 63},
+        {"", "0002", 161 + 63 + 1 + 5, 63},   /* the operator's id stored empty */
+        {id30, id30, 161 + 27 + 31 + 31, 27}, /* 29 bytes of room: nine whole characters */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        evt_order_record in = settled_on(20261127, 2500), out;
+        memcpy(in.detail, words, sizeof in.detail - 1);
+        in.detail[sizeof in.detail - 1] = '\0';
+        snprintf(in.opter, sizeof in.opter, "%s", cases[i].opter);
+        snprintf(in.approver, sizeof in.approver, "%s", cases[i].approver);
+        assert_int_equal(evt_orders_book_put(&f->j, EVT_ORDERS_REFUNDS, "R-1", &in), EVT_OK);
+        uint8_t raw[512];
+        size_t len = 0;
+        assert_int_equal(evt_journal_twin_get(&f->j, "refund", "R-1", raw, sizeof raw, &len, NULL),
+                         EVT_OK);
+        assert_int_equal(len, cases[i].stored_bytes);
+        assert_int_equal(evt_orders_book_get(&f->j, EVT_ORDERS_REFUNDS, "R-1", &out), EVT_OK);
+        assert_string_equal(out.opter, cases[i].opter);
+        assert_string_equal(out.approver, cases[i].approver);
+        assert_int_equal(strlen(out.detail), cases[i].detail_bytes);
+        assert_memory_equal(out.detail, words, cases[i].detail_bytes);
+        assert_int_equal(out.total, 2500);
+    }
+}
+
 static void retry_rules(void **state)
 {
     (void)state;
@@ -479,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(round_trip_every_state, setup, teardown),
         cmocka_unit_test_setup_teardown(record_with_amount_beyond_16_2_is_unreadable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(operator_and_approver_ids, setup, teardown),
         cmocka_unit_test(retry_rules),
         cmocka_unit_test_setup_teardown(retention_oldest_removable_first, setup_small, teardown),
         cmocka_unit_test_setup_teardown(refund_book_and_receipt_records, setup, teardown),

@@ -412,6 +412,24 @@ static void test_reprint_and_refund_marks(void **state)
     assert_null(find_line(f, "全自费", line, sizeof line));
     assert_true(has_text(f, "S20240615093012000000000000000\n"));
     assert_true(has_text(f, "退费凭证，补打凭此码办理\n"));
+    /* Authorised with the shared supervisor_pin: nobody to name. */
+    assert_null(find_line(f, "授权主管", line, sizeof line));
+
+    /* Authorised by a supervisor operator: masked like a patient's name, with the id; an id
+     * whose operator is no longer provisioned prints alone. A sale never names one. */
+    f->receipt.approver_id = "0002";
+    f->receipt.approver_name = "王建华";
+    build_and_render(f);
+    assert_pair(f, "授权主管", "王*华 0002");
+    assert_false(has_text(f, "王建华"));
+    f->receipt.approver_name = "";
+    build_and_render(f);
+    assert_pair(f, "授权主管", " 0002");
+    f->receipt.kind = EVT_RECEIPT_SALE;
+    build_and_render(f);
+    assert_null(find_line(f, "授权主管", line, sizeof line));
+    f->receipt.kind = EVT_RECEIPT_REFUND;
+    f->receipt.approver_id = NULL;
 
     f->receipt.reprint = true;
     build_and_render(f);

@@ -18,6 +18,7 @@
 
 #include "arena_fixture.h"
 #include "evt/arena.h"
+#include "evt/auth.h"
 #include "evt/config.h"
 #include "evt/gb18030.h"
 #include "evt/https.h"
@@ -1424,6 +1425,152 @@ static void receipt_memory_does_not_grow_with_lines(void **state)
     assert_true(job_len[1] > job_len[0] + (EVT_ORDER_MAX_ITEMS - 1) * 48u);
 }
 
+/* ---- supervisors ------------------------------------------------------------------------------
+ */
+
+/* PIN hashes made by tools/pin-hash --iterations 1000 (the PINs are never provisioned). */
+#define HASH_111111                                                                                \
+    "pbkdf2-sha256$1000$1e51db8d0dc517018f37d7f21dd03031$"                                         \
+    "1055692e68d32f69263210a505e59a4aa91433beb2dc2269629946da862ec5e3"
+#define HASH_222222                                                                                \
+    "pbkdf2-sha256$1000$bd74d0f78414a3d137643137d8e01e5d$"                                         \
+    "06884382b3fecefe974347db9158831bcd4c1bb0480f99e58fee2cf84d5ce1ec"
+#define HASH_333333                                                                                \
+    "pbkdf2-sha256$1000$ac713b4501c22734471440261d1e43e1$"                                         \
+    "2e961e9e72eb19729d208517928f83b28c34cbce8c0d20108ba51fb93bd8e30a"
+#define CASHIER_0001 "operator_1 = 0001|刘晓梅|cashier|" HASH_111111 "\n"
+#define SUPERVISORS_0002_0003                                                                      \
+    "operator_2 = 0002|王建华|supervisor|" HASH_222222 "\n"                                        \
+    "operator_3 = 0003|李秀芳|supervisor|" HASH_333333 "\n"
+#define APPROVE_TITLE "主管授权退费"
+#define CHOOSE_TITLE  "选择授权主管"
+
+/* The fixture's terminal provisioned again: the legacy opter lines replaced by extra (operator
+ * lines, supervisor_pin). The engine reads f->cfg, so it sees the new file at once. */
+static void provision(fx *f, const char *extra)
+{
+    static char text[4096]; /* operator lines are read from the text while the terminal runs */
+    char base[4096], msg[160];
+    ss_config_text(base, sizeof base, tls_ts_port(f->srv), extra);
+    const char *a = strstr(base, "opter = ");
+    const char *b = strstr(base, "opter_type");
+    bool legacy = strstr(extra, "operator_1") == NULL;
+    snprintf(text, sizeof text, "%.*s%s", legacy ? (int)strlen(base) : (int)(a - base), base,
+             legacy ? "" : b);
+    if (evt_config_parse(text, strlen(text), &f->cfg, msg, sizeof msg) != EVT_OK) {
+        fail_msg("provisioning refused: %s", msg);
+    }
+}
+
+static evt_err approve(fx *f)
+{
+    bool quit = false;
+    evt_err err = evt_txn_supervisor_approves(&f->t, APPROVE_TITLE, "退费 31.80 元", NULL, &quit);
+    assert_false(quit);
+    return err;
+}
+
+/* Issue 7: only a supervisor authorises. The list offers the supervisors, never a cashier, so a
+ * cashier's PIN is checked against the chosen supervisor's hash and refused; each supervisor's
+ * own PIN approves and the engine knows who it was. */
+static void only_a_supervisor_operator_approves(void **state)
+{
+    fx *f = fixture(state);
+    provision(f, CASHIER_0001 SUPERVISORS_0002_0003);
+    assert_int_equal(f->cfg.supervisor_count, 2);
+
+    fake_ui_char(&f->ui, CHOOSE_TITLE, '1');
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "111111"); /* the cashier's own PIN */
+    assert_int_equal(approve(f), EVT_ERR_AUTH_FAILED);
+    assert_string_equal(f->t.approver, "");
+    const evt_ui_screen *list = fake_ui_last_titled(&f->ui, CHOOSE_TITLE);
+    assert_non_null(list);
+    assert_int_equal(list->line_count, 2);
+    assert_true(fake_ui_screen_has(list, "1 王建华"));
+    assert_true(fake_ui_screen_has(list, "2 李秀芳"));
+    assert_false(fake_ui_screen_has(list, "刘晓梅"));
+    assert_true(fake_ui_seen(&f->ui, "未获授权，请重新办理") > 0);
+
+    fake_ui_char(&f->ui, CHOOSE_TITLE, '2');
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "333333");
+    assert_int_equal(approve(f), EVT_OK);
+    assert_string_equal(f->t.approver, "0003");
+    assert_true(fake_ui_screen_has(fake_ui_last_titled(&f->ui, APPROVE_TITLE), "主管：李秀芳"));
+
+    /* Another supervisor's PIN is not this one's. */
+    fake_ui_char(&f->ui, CHOOSE_TITLE, '1');
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "333333");
+    assert_int_equal(approve(f), EVT_ERR_AUTH_FAILED);
+    assert_string_equal(f->t.approver, "");
+
+    /* Cancelled at the list: nothing approved, no PIN asked. */
+    fake_ui_clear(&f->ui);
+    fake_ui_key(&f->ui, CHOOSE_TITLE, EVT_KEY_CANCEL);
+    assert_int_equal(approve(f), EVT_ERR_CANCELLED);
+    assert_null(fake_ui_last_titled(&f->ui, APPROVE_TITLE));
+    assert_int_equal(fake_ui_keys_left(&f->ui), 0);
+}
+
+/* Five wrong PINs lock that supervisor (their login too: one counter per person), not the other
+ * one; a locked supervisor's right PIN is refused. */
+static void wrong_pins_lock_one_supervisor(void **state)
+{
+    fx *f = fixture(state);
+    provision(f, CASHIER_0001 SUPERVISORS_0002_0003);
+    for (unsigned i = 0; i < EVT_AUTH_MAX_FAILURES; i++) {
+        fake_ui_char(&f->ui, CHOOSE_TITLE, '1');
+        fake_ui_digits(&f->ui, APPROVE_TITLE, "999999");
+        assert_int_equal(approve(f),
+                         i + 1 < EVT_AUTH_MAX_FAILURES ? EVT_ERR_AUTH_FAILED : EVT_ERR_AUTH_LOCKED);
+    }
+    fake_ui_char(&f->ui, CHOOSE_TITLE, '1');
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "222222");
+    assert_int_equal(approve(f), EVT_ERR_AUTH_LOCKED);
+    assert_true(fake_ui_seen(&f->ui, "请 15 分钟后再试") > 0);
+    fake_ui_char(&f->ui, CHOOSE_TITLE, '2');
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "333333");
+    assert_int_equal(approve(f), EVT_OK);
+    assert_string_equal(f->t.approver, "0003");
+    /* Their login counts against the same lock. */
+    evt_config_operator op;
+    assert_int_equal(evt_config_operator_find(&f->cfg, "0002", &op), EVT_OK);
+    fake_ui_digits(&f->ui, "操作员密码", "222222");
+    bool quit = false;
+    assert_int_equal(evt_txn_operator_approves(&f->t, &op, "操作员密码", op.name, NULL, &quit),
+                     EVT_ERR_AUTH_LOCKED);
+}
+
+/* One supervisor: no list, their PIN at once; the release of a blocked order keeps who released
+ * it. Without supervisor operators the shared supervisor_pin approves (nobody named); with
+ * neither, nobody can. */
+static void one_supervisor_shared_pin_or_nobody(void **state)
+{
+    fx *f = fixture(state);
+    provision(f, CASHIER_0001 "operator_2 = 0002|王建华|supervisor|" HASH_222222 "\n");
+    put_record(f, "ORD-HELD", EVT_ORDER_REVERSED, true);
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "222222");
+    assert_int_equal(approve(f), EVT_OK);
+    assert_string_equal(f->t.approver, "0002");
+    assert_null(fake_ui_last_titled(&f->ui, CHOOSE_TITLE));
+    assert_int_equal(evt_txn_release_order(&f->t, "ORD-HELD"), EVT_OK);
+    evt_order_record rec = record_of(f, "ORD-HELD");
+    assert_false(rec.needs_supervisor);
+    assert_string_equal(rec.approver, "0002");
+
+    provision(f, CASHIER_0001 "supervisor_pin = " HASH_222222 "\n");
+    assert_int_equal(f->cfg.supervisor_count, 0);
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "111111");
+    assert_int_equal(approve(f), EVT_ERR_AUTH_FAILED);
+    fake_ui_digits(&f->ui, APPROVE_TITLE, "222222");
+    assert_int_equal(approve(f), EVT_OK);
+    assert_string_equal(f->t.approver, "");
+
+    provision(f, CASHIER_0001);
+    fake_ui_clear(&f->ui);
+    assert_int_equal(approve(f), EVT_ERR_CONFIG_MISSING);
+    assert_true(fake_ui_seen(&f->ui, "未配置主管密码，请联系技术员") > 0);
+}
+
 /* ---- program -------------------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -1493,6 +1640,9 @@ int main(void)
         TXN_TEST(failed_receipt_reprinted),
         TXN_TEST(receipt_failing_mid_job),
         TXN_TEST(receipt_memory_does_not_grow_with_lines),
+        TXN_TEST(only_a_supervisor_operator_approves),
+        TXN_TEST(wrong_pins_lock_one_supervisor),
+        TXN_TEST(one_supervisor_shared_pin_or_nobody),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

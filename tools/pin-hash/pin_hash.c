@@ -5,6 +5,9 @@
  *   printf '%s\n' 246810 | pin-hash [--iterations N]
  *   supervisor_pin = pbkdf2-sha256$20000$<salt hex>$<hash hex>
  *
+ * The part after "supervisor_pin = " is also the last field of an operator_N line (a cashier's
+ * or a supervisor's own PIN).
+ *
  * The PIN is read from stdin (a command-line argument would show in the process list). The
  * salt is 16 random bytes from GnuTLS; the hash is PBKDF2-HMAC-SHA256, GnuTLS's — the
  * terminal checks it with mbedTLS, an independent implementation of the same standard.
