@@ -349,6 +349,8 @@ evt_err evt_ecr_send_report(evt_ecr *ecr, const evt_ecr_report *rep)
     evt_json_write_bool(&r.w, "balanced", rep->balanced);
     evt_json_write_int(&r.w, "sales", rep->sales);
     add_amount(&r, "sales_total", rep->sold, true);
+    evt_json_write_int(&r.w, "visits", rep->visits);
+    add_amount(&r, "visits_total", rep->visited, true);
     evt_json_write_int(&r.w, "refunds", rep->refunds);
     add_amount(&r, "refunds_total", rep->refunded, true);
     evt_json_write_int(&r.w, "reversals", rep->reversals);
@@ -360,6 +362,8 @@ evt_err evt_ecr_send_report(evt_ecr *ecr, const evt_ecr_report *rep)
         evt_json_write_string(&r.w, "opter", op->id);
         evt_json_write_int(&r.w, "sales", op->sales);
         add_amount(&r, "sales_total", op->sold, true);
+        evt_json_write_int(&r.w, "visits", op->visits);
+        add_amount(&r, "visits_total", op->visited, true);
         evt_json_write_int(&r.w, "refunds", op->refunds);
         add_amount(&r, "refunds_total", op->refunded, true);
         evt_json_write_end(&r.w);

@@ -321,6 +321,8 @@ static evt_err run_visit(visit_state *s, evt_visit_next_fn next, void *ctx, evt_
         evt_txn_tell_failure(&s->p, err, msg);
         return ended;
     }
+    /* The operator who confirmed the identity: on the record, the 门诊结算单 and the close. */
+    evt_txn_record_operator(t, &s->rec);
     snprintf(s->open.visit_id, sizeof s->open.visit_id, "%s", v->visit_id);
     snprintf(s->open.psn_no, sizeof s->open.psn_no, "%s", s->p.person.psn_no);
     snprintf(s->open.insuplc, sizeof s->open.insuplc, "%s", s->p.insu->insuplc_admdvs);

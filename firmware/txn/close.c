@@ -175,6 +175,10 @@ static evt_err visit_visit(void *arg, const char *order_id, const evt_order_reco
     }
     s->visits++;
     s->visited += rec->total;
+    /* The operator's visits too: their refunds (2208) are counted against them in visit_refund. */
+    close_operator *op = operator_of(s, rec->opter);
+    op->visits++;
+    op->visited += rec->total;
     if (refunded_in(s, EVT_ORDERS_VISIT_REFUNDS, order_id)) {
         return EVT_OK; /* cancelled by its 2208: nothing stands at the platform */
     }
@@ -385,8 +389,9 @@ static void build_report(close_state *s)
     for (unsigned i = 0; i < s->op_count; i++) {
         const close_operator *op = &s->ops[i];
         evt_txn_operator_name(s->t, op->id, s->names[i]);
-        add(s, s->names[i], "销%u 退%u %s", (unsigned)op->sales, (unsigned)op->refunds,
-            yuan(op->sold - op->refunded, a));
+        /* Net of the operator's day: sales and visits less the refunds they made. */
+        add(s, s->names[i], "销%u 诊%u 退%u %s", (unsigned)op->sales, (unsigned)op->visits,
+            (unsigned)op->refunds, yuan(op->sold + op->visited - op->refunded, a));
     }
     add(s, NULL, NULL);
     s->screen_mode = true;
@@ -508,6 +513,8 @@ evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary)
         summary->refunds = s->refunds;
         summary->reversals = s->reversals;
         summary->sold = s->sold;
+        summary->visits = s->visits;
+        summary->visited = s->visited;
         summary->refunded = s->refunded;
         summary->differences = s->diff_total;
         memcpy(summary->date, s->date, sizeof summary->date);

@@ -220,19 +220,19 @@ bool evt_ecr_order_open(const evt_ecr *ecr);
 
 /* ---- the daily close's batch report (docs/ecr-link.md "batch_report") ---------------- */
 
-#define EVT_ECR_REPORT_VERSION   1
+#define EVT_ECR_REPORT_VERSION   2
 #define EVT_ECR_REPORT_OPERATORS 9
 typedef struct evt_ecr_report_operator {
     char id[31];
-    uint32_t sales, refunds;
-    evt_fen sold, refunded;
+    uint32_t sales, visits, refunds; /* refunds: of sales (2103) and visits (2208) */
+    evt_fen sold, visited, refunded;
 } evt_ecr_report_operator;
 
 typedef struct evt_ecr_report {
     const char *date; /* yyyy-MM-dd */
     bool balanced;
-    uint32_t sales, refunds, reversals, differences;
-    evt_fen sold, refunded;
+    uint32_t sales, visits, refunds, reversals, differences;
+    evt_fen sold, visited, refunded;
     const evt_ecr_report_operator *operators;
     unsigned operator_count;
 } evt_ecr_report;

@@ -262,8 +262,8 @@ typedef struct evt_txn_close_summary {
     char date[16]; /* yyyy-MM-dd */
     bool balanced; /* every group's 3201 balanced, no settlement differs, nothing unreadable */
     bool printed;  /* the batch report reached the printer */
-    uint32_t sales, refunds, reversals, differences;
-    evt_fen sold, refunded;
+    uint32_t sales, visits, refunds, reversals, differences; /* refunds: 2103s and 2208s */
+    evt_fen sold, visited, refunded;
     /* Per operator (id as the records keep it), the report's table. */
     evt_ecr_report_operator operators[EVT_ECR_REPORT_OPERATORS];
     unsigned operator_count;

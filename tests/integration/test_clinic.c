@@ -641,6 +641,8 @@ static void refunded_visit_left_out_of_the_close(void **state)
     assert_true(term_screen_seen(&f->t, "门诊 险种/清算机构 310/120100"));
     char *text = term_close_report(&f->t);
     assert_non_null(strstr(text, "1笔 18.00 基金9.00 个账9.00")); /* B alone */
+    /* The operator's line: both visits, the refund, net what stands (178.00 - 160.00). */
+    assert_non_null(strstr(text, "销0 诊2 退1 18.00"));
     assert_non_null(strstr(text, "对账一致：平台结算1笔"));
     assert_non_null(strstr(text, "对账结果：一致，本日已结"));
     free(text);

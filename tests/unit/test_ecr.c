@@ -1540,14 +1540,17 @@ static void test_visit_header_refusals(void **state)
 static void test_batch_report(void **state)
 {
     (void)state;
-    const evt_ecr_report_operator ops[] = {{"0001", 2, 1, 5000, 2500}, {"0002", 1, 0, 1860, 0}};
+    const evt_ecr_report_operator ops[] = {{"0001", 2, 1, 1, 5000, 11800, 2500},
+                                           {"0002", 1, 0, 0, 1860, 0, 0}};
     const evt_ecr_report rep = {.date = "2026-11-28",
                                 .balanced = false,
                                 .sales = 3,
+                                .visits = 1,
                                 .refunds = 1,
                                 .reversals = 1,
                                 .differences = 1,
                                 .sold = 6860,
+                                .visited = 11800,
                                 .refunded = 2500,
                                 .operators = ops,
                                 .operator_count = 2};
@@ -1555,12 +1558,13 @@ static void test_batch_report(void **state)
     char line[1024];
     assert_string_equal(
         pump_reply(&fx.pos, line, sizeof line, NULL),
-        "{\"v\":2,\"type\":\"batch_report\",\"report_version\":1,\"date\":\"2026-11-28\","
-        "\"balanced\":false,\"sales\":3,\"sales_total\":\"68.60\",\"refunds\":1,"
-        "\"refunds_total\":\"25.00\",\"reversals\":1,\"differences\":1,\"operators\":["
-        "{\"opter\":\"0001\",\"sales\":2,\"sales_total\":\"50.00\",\"refunds\":1,"
-        "\"refunds_total\":\"25.00\"},{\"opter\":\"0002\",\"sales\":1,\"sales_total\":"
-        "\"18.60\",\"refunds\":0,\"refunds_total\":\"0.00\"}]}");
+        "{\"v\":2,\"type\":\"batch_report\",\"report_version\":2,\"date\":\"2026-11-28\","
+        "\"balanced\":false,\"sales\":3,\"sales_total\":\"68.60\",\"visits\":1,"
+        "\"visits_total\":\"118.00\",\"refunds\":1,\"refunds_total\":\"25.00\",\"reversals\":1,"
+        "\"differences\":1,\"operators\":[{\"opter\":\"0001\",\"sales\":2,\"sales_total\":"
+        "\"50.00\",\"visits\":1,\"visits_total\":\"118.00\",\"refunds\":1,\"refunds_total\":"
+        "\"25.00\"},{\"opter\":\"0002\",\"sales\":1,\"sales_total\":\"18.60\",\"visits\":0,"
+        "\"visits_total\":\"0.00\",\"refunds\":0,\"refunds_total\":\"0.00\"}]}");
     /* No POS connected: nothing to send it to (it is printed anyway). */
     ecr_pos_close(&fx.pos);
     no_more_replies();
