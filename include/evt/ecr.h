@@ -18,7 +18,10 @@
  *
  * Idempotency by order id: results go through an evt_ecr_store. A sale request for an
  * order already settled, in doubt, or blocked for a supervisor gets the stored result again
- * and is not handed to the app. evt_ecr_ram_store is a small in-RAM table; the transaction
+ * and is not handed to the app. A refund request ("refund": a sale or visit of the day given
+ * back) is answered through the store's refund_lookup when its refund was made, is in doubt or
+ * cannot be made; otherwise it is handed out (evt_ecr_refund) like a sale, and every other
+ * order gets "busy" until its result. evt_ecr_ram_store is a small in-RAM table; the transaction
  * engine supplies a persistent store (the journal) through the same two hooks.
  *
  * Memory: the current connection's line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the
