@@ -194,10 +194,16 @@ static void check_reply(conn *c)
     if (strcmp(type, "result") == 0) {
         char status[16] = "";
         evt_json_get_string(root, "status", true, status, sizeof status, NULL);
-        FUZZ_CHECK(strcmp(status, "settled") == 0 || strcmp(status, "refused") == 0 ||
-                       strcmp(status, "failed") == 0 || strcmp(status, "unknown") == 0 ||
-                       strcmp(status, "busy") == 0,
-                   "result status \"%s\"", status);
+        char request[16] = "";
+        evt_json_get_string(root, "request", false, request, sizeof request, NULL);
+        bool refund = strcmp(request, "refund") == 0;
+        FUZZ_CHECK(request[0] == '\0' || refund, "request \"%s\"", request);
+        /* "refunded" answers a refund only; "settled" never does. */
+        FUZZ_CHECK((!refund && strcmp(status, "settled") == 0) ||
+                       (refund && strcmp(status, "refunded") == 0) ||
+                       strcmp(status, "refused") == 0 || strcmp(status, "failed") == 0 ||
+                       strcmp(status, "unknown") == 0 || strcmp(status, "busy") == 0,
+                   "result status \"%s\"%s", status, refund ? " of a refund" : "");
     }
     memcpy(f.last_type, type, sizeof type);
     f.last_order_id[0] = '\0';
