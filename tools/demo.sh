@@ -11,8 +11,10 @@
 #                                  pays first, 张建国's account pays the rest of the
 #                                  policy-scope share
 #   4. serial scanner, own code    王丽华
-# then (sim board) the cashier refunds sale 3 from the function menu: [功能] → 退费：从今日交易中
-# 选择, the supervisor's PIN (demo PIN 246810), and both accounts get their share back; and the
+# then (sim board) the POS asks for the refund of sale 3 over the ECR link (ecr-send --refund,
+# retrying while the terminal answers "busy"), the cashier confirms the refund screen, the
+# supervisor gives the PIN (demo PIN 246810), both accounts get their share back and the POS
+# gets the result with what went back; and the
 # clinic's HIS sends an outpatient visit (门诊) over the same link — its header, then its four
 # fee lines in two batches as the terminal asks for them — which 张建国 settles with his code.
 # Codes 1-3 arrive as phone-screen photos in the camera's scan directory (zbar decodes them),
@@ -151,7 +153,7 @@ if [ "$BOARD" = sim ]; then
     # salted hash is stored; docs/provisioning.md). A published demo PIN, never a real one.
     printf '%s\n' 246810 | "$BUILD/tools/pin-hash/pin-hash" >>"$OUT/terminal.conf"
     # The cashier checks identity and split, and confirms both, for each of the four sales;
-    # then refunds the 共济 sale (the second newest of today's list) with the supervisor.
+    # then confirms the refund of the 共济 sale the POS asks for, with the supervisor's PIN.
     cat >"$OUT/cashier.keys" <<'KEYS'
 # <text on the screen> => key
 请核对患者身份 => OK
@@ -166,9 +168,6 @@ if [ "$BOARD" = sim ]; then
 请核对患者身份 => OK
 请确认结算金额 => OK
 结算成功 => OK
-就绪 => MENU
-功能菜单 => TYPE:5
-退费：选择今日交易 => TYPE:2
 请确认退费 => OK
 主管密码 => DIGITS:246810
 退费成功 => OK
@@ -276,8 +275,16 @@ sale "serial scanner (串口扫码)" DEMO-0004 \
     stranger "" serial
 
 if [ "$BOARD" = sim ]; then
+    # The POS refunds sale 3 (共济). The terminal may still be finishing sale 4 (its receipt, the
+    # cashier's key): it answers "busy" at once and ecr-send asks again, a bounded number of times.
+    log "refund of sale DEMO-0003 from the POS: the supervisor authorises it at the terminal"
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --refund DEMO-0003 \
+        --busy-retries 40 --busy-pause-ms 250 --timeout 60 | tee "$OUT/pos-refund.jsonl"
+    grep -q '"request":"refund","status":"refunded".*"fund":"42.00","account":"35.20","mutual_aid":"6.80","cash":"0.00"' \
+        "$OUT/pos-refund.jsonl" ||
+        { echo "demo: the POS was not told the refund of DEMO-0003 with its amounts" >&2; exit 1; }
     # The clinic's HIS: an outpatient visit (门诊) of four fee lines in two batches, once the
-    # cashier's refund above has finished (the menu answers the link "busy" while it is open).
+    # refund above has finished at the counter (its receipt printed, the cashier's key).
     for _ in $(seq 300); do
         [ "$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)" -ge 5 ] && break
         sleep 0.1

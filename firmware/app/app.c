@@ -65,6 +65,13 @@ static evt_err ecr_store_save(void *ctx, const evt_ecr_result *result)
     return EVT_OK;
 }
 
+/* A refund the POS asks for: answered by the link itself when its outcome stands or it cannot
+ * be made (docs/ecr-link.md "refund"); EVT_ERR_NOT_FOUND lets it start. */
+static evt_err ecr_refund_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    return evt_txn_refund_answer(ctx, order_id, out) ? EVT_OK : EVT_ERR_NOT_FOUND;
+}
+
 /* While the cashier is busy at the terminal (a sale, the menu, a refund), the POS is answered
  * from every wait of the UI: a new order gets "busy" at once and never starts by itself later
  * (docs/ecr-link.md). */
@@ -170,7 +177,10 @@ evt_err evt_app_start(const evt_app_boot *boot, evt_app **out, char *msg, size_t
             .sys = boot->hal->sys,
             .bind_addr = app->cfg.ecr_bind,
             .port = app->cfg.ecr_port,
-            .store = {.ctx = &app->txn, .lookup = ecr_store_lookup, .save = ecr_store_save},
+            .store = {.ctx = &app->txn,
+                      .lookup = ecr_store_lookup,
+                      .save = ecr_store_save,
+                      .refund_lookup = ecr_refund_lookup},
             .order_max_total = app->cfg.order_max_total,
             .terminal_id = app->cfg.dev_no,
         };
@@ -310,7 +320,8 @@ static void remember_outcome(evt_app *app, const evt_ecr_result *r)
         }
         break;
     case EVT_ECR_BUSY:
-        return; /* answered for another order; this one never started */
+    case EVT_ECR_REFUNDED:
+        return; /* answered for another order; a refund's own screens say how it ended */
     }
     snprintf(app->last_order, sizeof app->last_order, "%s", r->order_id);
 }
@@ -330,6 +341,20 @@ static void serve_order(evt_app *app, const evt_order *order, bool from_ecr)
     app->reply_owed = from_ecr;
     evt_txn_pharmacy_sale(&app->txn, order, &result);
     flow_ended(app, &result);
+}
+
+/* A refund from the POS (acked by the link): the refund's own steps, its result sent the
+ * moment it is final. While it runs the link answers "busy" (an order is open). */
+static void serve_refund(evt_app *app, const char *refund_id, bool *quit)
+{
+    char order_id[EVT_ORDER_ID_BYTES];
+    snprintf(order_id, sizeof order_id, "%s", refund_id);
+    evt_ecr_result result;
+    app->reply_owed = true;
+    evt_txn_refund_for_pos(&app->txn, order_id, &result, quit);
+    send_result_to_pos(app, &result);
+    app->idle_shown = false;
+    *quit = *quit || app->txn.quit_requested;
 }
 
 #define APP_KEYED_TIMEOUT_MS 120000u
@@ -648,6 +673,11 @@ evt_err evt_app_step(evt_app *app, uint32_t timeout_ms, bool *quit)
             EVT_LOGW(MOD, "ECR link: %s", evt_err_name(err));
         }
         const evt_visit *visit = got ? evt_ecr_visit(&app->ecr) : NULL;
+        const char *refund_id = got ? evt_ecr_refund(&app->ecr) : NULL;
+        if (refund_id != NULL) {
+            serve_refund(app, refund_id, quit);
+            return EVT_OK;
+        }
         if (visit != NULL) {
             /* An outpatient visit from the HIS: its fee lines come batch by batch. */
             evt_ecr_result result;

@@ -37,6 +37,8 @@ const char *evt_ecr_status_name(evt_ecr_status status)
         return "failed";
     case EVT_ECR_UNKNOWN:
         return "unknown";
+    case EVT_ECR_REFUNDED:
+        return "refunded";
     case EVT_ECR_BUSY:
         break;
     }
@@ -289,10 +291,19 @@ static void send_unauthenticated(evt_ecr *ecr, evt_ecr_conn *c, const char *deta
     reply_send(ecr, c, &r, false);
 }
 
-static evt_err send_ack(evt_ecr *ecr, const char *order_id)
+/* A refund's replies say so: the sale and its refund share the order id. */
+static void reply_of_refund(reply *r, bool refund)
+{
+    if (refund) {
+        evt_json_write_string(&r->w, "request", "refund");
+    }
+}
+
+static evt_err send_ack(evt_ecr *ecr, const char *order_id, bool refund)
 {
     reply r;
     reply_begin(&r, "ack", order_id);
+    reply_of_refund(&r, refund);
     return reply_send(ecr, &ecr->client, &r, true);
 }
 
@@ -309,16 +320,24 @@ static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *res)
 {
     reply r;
     reply_begin(&r, "result", res->order_id);
+    reply_of_refund(&r, res->refund);
     const char *message = res->message;
     if (message[0] == '\0') {
-        message = res->status == EVT_ECR_SETTLED ? "结算成功" : evt_err_cashier_text(res->error);
+        message = res->status == EVT_ECR_SETTLED    ? "结算成功"
+                  : res->status == EVT_ECR_REFUNDED ? "退费成功"
+                                                    : evt_err_cashier_text(res->error);
     }
     evt_json_write_string(&r.w, "status", evt_ecr_status_name(res->status));
     evt_json_write_string(&r.w, "error", evt_err_name(res->error));
     evt_json_write_string(&r.w, "message", message);
-    if (res->status == EVT_ECR_SETTLED) {
+    /* A refund refused because it was made before names that refund (its date and references)
+     * for the POS's books; its amounts are the sale's, which the POS has. */
+    bool refunded_before = res->refund && res->error == EVT_ERR_REFUND_DONE;
+    if (res->status == EVT_ECR_SETTLED || res->status == EVT_ECR_REFUNDED || refunded_before) {
         evt_json_write_string(&r.w, "setl_id", res->setl_id);
         evt_json_write_string(&r.w, "msgid", res->msgid);
+    }
+    if (res->status == EVT_ECR_SETTLED || res->status == EVT_ECR_REFUNDED) {
         static const char *const keys[] = {"total", "fund", "account", "mutual_aid", "cash"};
         const evt_fen values[] = {res->total, res->fund, res->account, res->mutual_aid, res->cash};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -327,6 +346,9 @@ static evt_err send_result(evt_ecr *ecr, const evt_ecr_result *res)
         add_amount(&r, "balance", res->balance, res->balance_present);
     } else if (res->status == EVT_ECR_UNKNOWN && res->msgid[0] != '\0') {
         evt_json_write_string(&r.w, "msgid", res->msgid);
+    }
+    if (res->refund && res->refunded_at[0] != '\0') {
+        evt_json_write_string(&r.w, "refunded_at", res->refunded_at);
     }
     if (res->blocked) {
         evt_json_write_bool(&r.w, "blocked", true);
@@ -372,13 +394,14 @@ evt_err evt_ecr_send_report(evt_ecr *ecr, const evt_ecr_report *rep)
     return reply_send(ecr, &ecr->client, &r, true);
 }
 
-static evt_err send_busy(evt_ecr *ecr, const char *order_id)
+static evt_err send_busy(evt_ecr *ecr, const char *order_id, bool refund)
 {
     evt_ecr_result busy;
     memset(&busy, 0, sizeof busy);
     memcpy(busy.order_id, order_id, strlen(order_id) + 1);
     busy.status = EVT_ECR_BUSY;
     busy.error = EVT_ERR_BUSY;
+    busy.refund = refund;
     return send_result(ecr, &busy);
 }
 
@@ -389,16 +412,20 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
         return EVT_ERR_ARG;
     }
     evt_err save_err = EVT_OK;
-    if (result->status != EVT_ECR_BUSY) {
+    /* A refund's outcome is its record (store.refund_lookup reads it): saved under the order
+     * id it would take the place of the sale's result. */
+    if (result->status != EVT_ECR_BUSY && !result->refund) {
         save_err = ecr->store.save(ecr->store.ctx, result);
         if (save_err != EVT_OK) {
             EVT_LOGE(LOG_MOD, "could not store the result of order %s: %s", result->order_id,
                      evt_err_log_text(save_err));
         }
     }
-    if (ecr->order_open && strcmp(ecr->open_order_id, result->order_id) == 0) {
+    if (ecr->order_open && strcmp(ecr->open_order_id, result->order_id) == 0 &&
+        result->refund == ecr->refund_open) {
         ecr->order_open = false;
         ecr->visit_open = false;
+        ecr->refund_open = false;
     }
     EVT_LOGI(LOG_MOD, "order %s: %s (%s)", result->order_id, evt_ecr_status_name(result->status),
              evt_err_name(result->error));
@@ -419,7 +446,7 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result)
  */
 
 /* The messages a POS sends; a member's bit set says which of them may carry it. */
-enum { MSG_SALE, MSG_STATUS, MSG_AUTH, MSG_VISIT, MSG_FEES, MSG_KINDS };
+enum { MSG_SALE, MSG_STATUS, MSG_AUTH, MSG_VISIT, MSG_FEES, MSG_REFUND, MSG_KINDS };
 #define IN(msg) (1u << (msg))
 
 /* Members of the messages; anything else is refused, so a misspelt optional field (a "totl"
@@ -456,7 +483,7 @@ static const char *const root_keys[R_COUNT] = {
     "dise_name", "dept_code",  "dept_name", "atddr_no",
     "dr_name",   "caty",       "lines",     "batch",
     "last"};
-#define ALL_ORDERS (IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_VISIT) | IN(MSG_FEES))
+#define ALL_ORDERS (IN(MSG_SALE) | IN(MSG_STATUS) | IN(MSG_VISIT) | IN(MSG_FEES) | IN(MSG_REFUND))
 #define VISIT_TEXT IN(MSG_VISIT)
 static const uint8_t root_in[R_COUNT] = {
     ALL_ORDERS | IN(MSG_AUTH),    /* v */
@@ -674,7 +701,8 @@ static void root_value(line_reader *r, const evt_json_value *v)
         break;
     case R_TYPE:
         if (v->kind == EVT_JSON_STRING) {
-            static const char *const types[MSG_KINDS] = {"sale", "status", "auth", "visit", "fees"};
+            static const char *const types[MSG_KINDS] = {"sale",  "status", "auth",
+                                                         "visit", "fees",   "refund"};
             r->type = find_key(v->text, types, MSG_KINDS);
             r->type = v->len == v->full_len && r->type != NO_MEMBER ? r->type : MSG_KINDS;
         }
@@ -1035,9 +1063,9 @@ static evt_err visit_verdict(const evt_ecr *ecr, const line_reader *r, char *det
  * being served. true when the link answered (the order is not handed out). */
 static bool answered_already(evt_ecr *ecr, const char *order_id, evt_err *err)
 {
-    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
+    if (ecr->order_open && !ecr->refund_open && strcmp(ecr->open_order_id, order_id) == 0) {
         /* The POS resent the order it is waiting for (e.g. after reconnecting). */
-        *err = send_ack(ecr, order_id);
+        *err = send_ack(ecr, order_id, false);
         return true;
     }
     evt_ecr_result stored;
@@ -1051,7 +1079,7 @@ static bool answered_already(evt_ecr *ecr, const char *order_id, evt_err *err)
     }
     if (ecr->order_open || ecr->external_busy || ecr->serving_busy) {
         /* serving_busy: a pass of evt_ecr_serve_busy, which never hands anything out. */
-        *err = send_busy(ecr, order_id);
+        *err = send_busy(ecr, order_id, false);
         return true;
     }
     return false;
@@ -1079,7 +1107,7 @@ static evt_err handle_visit(evt_ecr *ecr, const line_reader *r, const char *orde
     memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
     *got = true;
     EVT_LOGI(LOG_MOD, "visit %s accepted: %u fee lines announced", order_id, (unsigned)r->lines);
-    return send_ack(ecr, order_id);
+    return send_ack(ecr, order_id, false);
 }
 
 /* A batch of the open visit's fee lines, answering the terminal's "fees" request. */
@@ -1155,7 +1183,49 @@ static evt_err handle_sale(evt_ecr *ecr, line_reader *r, const uint8_t *text, si
     char total[EVT_MONEY_TEXT_BYTES];
     evt_money_format(order_total, total, sizeof total);
     EVT_LOGI(LOG_MOD, "order %s accepted: %u items, total %s", order_id, item_count, total);
-    return send_ack(ecr, order_id);
+    return send_ack(ecr, order_id, false);
+}
+
+/* A refund of the sale or visit order_id (docs/ecr-link.md "refund"): its stored outcome or
+ * why it cannot be, at once; busy while anything runs (the same refund too: it waits for the
+ * supervisor at the terminal); else handed out, acked. */
+static evt_err handle_refund(evt_ecr *ecr, const line_reader *r, const char *order_id, bool *got)
+{
+    char detail[DETAIL_BYTES];
+    if (unknown_member(r, MSG_REFUND, detail)) {
+        return send_error(ecr, order_id, EVT_ERR_ECR_MALFORMED, detail);
+    }
+    if (ecr->store.refund_lookup == NULL) {
+        return send_error(ecr, order_id, EVT_ERR_UNSUPPORTED, "refund: not taken from the POS");
+    }
+    bool running = ecr->order_open && ecr->refund_open && strcmp(ecr->open_order_id, order_id) == 0;
+    evt_ecr_result answer;
+    evt_err found = EVT_ERR_NOT_FOUND;
+    if (!running) {
+        memset(&answer, 0, sizeof answer);
+        found = ecr->store.refund_lookup(ecr->store.ctx, order_id, &answer);
+    }
+    if (found == EVT_OK) {
+        /* Never a second 2103: a refund made, in doubt or impossible is answered from the
+         * order book. */
+        memcpy(answer.order_id, order_id, strlen(order_id) + 1);
+        answer.refund = true;
+        EVT_LOGI(LOG_MOD, "refund of order %s answered: %s (%s)", order_id,
+                 evt_ecr_status_name(answer.status), evt_err_name(answer.error));
+        return send_result(ecr, &answer);
+    }
+    if (found != EVT_ERR_NOT_FOUND) {
+        return send_error(ecr, order_id, found, "refund: the order book could not be read");
+    }
+    if (running || ecr->order_open || ecr->external_busy || ecr->serving_busy) {
+        return send_busy(ecr, order_id, true);
+    }
+    ecr->order_open = true;
+    ecr->refund_open = true;
+    memcpy(ecr->open_order_id, order_id, strlen(order_id) + 1);
+    *got = true;
+    EVT_LOGI(LOG_MOD, "refund of order %s accepted", order_id);
+    return send_ack(ecr, order_id, true);
 }
 
 static evt_err handle_status(evt_ecr *ecr, const line_reader *r, const char *order_id)
@@ -1164,8 +1234,8 @@ static evt_err handle_status(evt_ecr *ecr, const line_reader *r, const char *ord
     if (unknown_member(r, MSG_STATUS, detail)) {
         return send_error(ecr, order_id, EVT_ERR_ECR_MALFORMED, detail);
     }
-    if (ecr->order_open && strcmp(ecr->open_order_id, order_id) == 0) {
-        return send_ack(ecr, order_id);
+    if (ecr->order_open && !ecr->refund_open && strcmp(ecr->open_order_id, order_id) == 0) {
+        return send_ack(ecr, order_id, false);
     }
     evt_ecr_result stored;
     if (ecr->store.lookup(ecr->store.ctx, order_id, &stored) == EVT_OK) {
@@ -1213,7 +1283,7 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
                          type == EVT_JSON_ABSENT ? "type: missing" : "type: must be a string");
     } else if (r.type == MSG_AUTH || r.type == MSG_KINDS) {
         err = send_error(ecr, reply_id, EVT_ERR_ECR_MALFORMED,
-                         "type: must be \"sale\", \"status\", \"visit\" or \"fees\"");
+                         "type: must be \"sale\", \"status\", \"visit\", \"fees\" or \"refund\"");
     } else if (why != NULL) {
         char detail[DETAIL_BYTES];
         snprintf(detail, sizeof detail, "order_id: %s",
@@ -1225,6 +1295,8 @@ static evt_err dispatch_line(evt_ecr *ecr, const uint8_t *text, size_t len, evt_
         err = handle_visit(ecr, &r, order_id, got);
     } else if (r.type == MSG_FEES) {
         err = handle_fees(ecr, &r, text, len, order_id);
+    } else if (r.type == MSG_REFUND) {
+        err = handle_refund(ecr, &r, order_id, got);
     } else {
         err = handle_status(ecr, &r, order_id);
     }
@@ -1539,6 +1611,11 @@ evt_err evt_ecr_serve_busy(evt_ecr *ecr, uint32_t timeout_ms)
 const evt_visit *evt_ecr_visit(const evt_ecr *ecr)
 {
     return ecr != NULL && ecr->visit_open ? &ecr->visit : NULL;
+}
+
+const char *evt_ecr_refund(const evt_ecr *ecr)
+{
+    return ecr != NULL && ecr->order_open && ecr->refund_open ? ecr->open_order_id : NULL;
 }
 
 evt_err evt_ecr_visit_fees(void *ctx, evt_order *batch, bool *last)

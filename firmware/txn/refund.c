@@ -237,13 +237,64 @@ typedef struct refund_state {
     evt_orders_receipt rc; /* the sale's receipt record (who, masked); empty when not kept */
     evt_settlement back;   /* the 2103's answer: the cancelling entry, amounts negative */
     char sold_at[TXN_WHEN_BYTES];
-    evt_ui_refund view; /* what the screens show */
+    evt_ui_refund view;     /* what the screens show */
+    evt_ecr_result *result; /* the outcome, published the moment it is final (the POS's) */
 } refund_state;
+
+_Static_assert(TXN_WHEN_BYTES == EVT_ECR_WHEN_BYTES, "one date format for screen and POS");
+
+/* What the POS is told of a refund, from the refund's record. A refund that moved no money is
+ * not blocked: the supervisor authorises every refund. */
+static void refund_result_from_record(const char *order_id, const evt_order_record *refund,
+                                      evt_ecr_result *out)
+{
+    evt_txn_result_from_record(order_id, refund, out);
+    out->refund = true;
+    out->blocked = false;
+    if (refund->state == EVT_ORDER_SETTLED) {
+        out->status = EVT_ECR_REFUNDED;
+        evt_txn_format_when(refund->day, refund->hms, out->refunded_at);
+    } else if (out->status == EVT_ECR_UNKNOWN) {
+        out->error = EVT_ERR_REFUND_IN_DOUBT;
+        evt_txn_result_message(out, out->error, "终端将自动冲正，请勿退还现金");
+    } else if (refund->state == EVT_ORDER_REVERSED) {
+        evt_txn_result_message(out, out->error, "已冲正，未退费；可重新办理");
+    }
+}
+
+/* A refund that ended without a record of its own (refused before its 2103, cancelled, not
+ * authorised), for the POS. */
+static void refund_result_unrecorded(const char *order_id, evt_ecr_status status, evt_err err,
+                                     const char *detail, evt_ecr_result *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
+    out->refund = true;
+    out->status = status;
+    out->error = err;
+    evt_txn_result_message(out, err, detail);
+}
+
+/* The refund's outcome is final (and, with money, recorded): the POS is told before the cashier
+ * acknowledges anything. */
+static void refund_publish(refund_state *r)
+{
+    EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id,
+             evt_ecr_status_name(r->result->status), evt_err_name(r->result->error));
+    evt_txn_publish(r->t, r->result);
+}
+
+static void refund_ends_unrecorded(refund_state *r, evt_ecr_status status, evt_err err,
+                                   const char *detail)
+{
+    refund_result_unrecorded(r->order_id, status, err, detail, r->result);
+    refund_publish(r);
+}
 
 /* Whether the sale or visit (book) may be refunded: EVT_OK, or why not (detail: what the screen
  * adds). */
 static evt_err refund_may_start(evt_txn *t, evt_orders_book book, const char *order_id,
-                                evt_order_record *sale, char detail[48])
+                                evt_order_record *sale, evt_order_record *refund, char detail[48])
 {
     evt_err err = evt_orders_book_get(t->journal, book, order_id, sale);
     if (err != EVT_OK) {
@@ -254,8 +305,7 @@ static evt_err refund_may_start(evt_txn *t, evt_orders_book book, const char *or
     if (sale->state != EVT_ORDER_SETTLED) {
         return evt_orders_in_doubt(sale) ? EVT_ERR_OUTCOME_UNKNOWN : EVT_ERR_REFUND_NOT_SETTLED;
     }
-    evt_order_record refund;
-    err = evt_orders_book_get(t->journal, evt_orders_book_partner(book), order_id, &refund);
+    err = evt_orders_book_get(t->journal, evt_orders_book_partner(book), order_id, refund);
     if (err == EVT_ERR_NOT_FOUND) {
         return EVT_OK;
     }
@@ -263,14 +313,14 @@ static evt_err refund_may_start(evt_txn *t, evt_orders_book book, const char *or
         /* Damaged: it cannot be proven that the sale was not refunded. */
         return err == EVT_ERR_JOURNAL_CORRUPT ? EVT_ERR_ORDER_RECORD_UNREADABLE : err;
     }
-    if (refund.state == EVT_ORDER_SETTLED) {
+    if (refund->state == EVT_ORDER_SETTLED) {
         /* Refunded once: a second refund is refused with the first one's date. */
         char when[TXN_WHEN_BYTES];
-        evt_txn_format_when(refund.day, refund.hms, when);
+        evt_txn_format_when(refund->day, refund->hms, when);
         snprintf(detail, 48, "已于 %s 退费", when);
         return EVT_ERR_REFUND_DONE;
     }
-    if (evt_orders_in_doubt(&refund)) {
+    if (evt_orders_in_doubt(refund)) {
         /* Its 2103 may have moved money: not again before the reversal says it did not. */
         return EVT_ERR_REFUND_IN_DOUBT;
     }
@@ -339,6 +389,8 @@ static evt_err refund_done(refund_state *r)
 {
     evt_txn *t = r->t;
     EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refunded", r->rec.msgid);
+    refund_result_from_record(r->order_id, &r->rec, r->result);
+    refund_publish(r);
     evt_orders_receipt rc = r->rc; /* the patient, as on the sale's receipt */
     rc.book = evt_orders_book_partner(r->book);
     if (rc.patient[0] == '\0') {
@@ -383,7 +435,18 @@ static evt_err refund_money(refund_state *r)
         .answer = answer_cancel,
         .arg = r,
     };
-    switch (evt_txn_money(&c)) {
+    evt_txn_money_outcome outcome = evt_txn_money(&c);
+    if (outcome == EVT_TXN_MONEY_NOT_SENT) {
+        refund_ends_unrecorded(r,
+                               evt_txn_state_for_call_error(c.why) == EVT_ORDER_REFUSED
+                                   ? EVT_ECR_REFUSED
+                                   : EVT_ECR_FAILED,
+                               c.why, c.platform_msg);
+    } else if (outcome != EVT_TXN_MONEY_DONE) {
+        refund_result_from_record(r->order_id, &r->rec, r->result);
+        refund_publish(r);
+    }
+    switch (outcome) {
     case EVT_TXN_MONEY_NOT_SENT:
     case EVT_TXN_MONEY_REFUSED:
         EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "not refunded",
@@ -418,8 +481,9 @@ static evt_err refund_run(refund_state *r, bool *quit)
          * it removes is then not what the refund reads. */
         err = evt_orders_make_room(t->journal, evt_txn_day_of(&now), t->order_keep_days, NULL);
     }
+    evt_order_record refund;
     if (err == EVT_OK) {
-        err = refund_may_start(t, r->book, r->order_id, &r->sale, detail);
+        err = refund_may_start(t, r->book, r->order_id, &r->sale, &refund, detail);
     }
     if (err == EVT_OK && evt_orders_receipt_get(t->journal, r->sale.msgid, &r->rc) != EVT_OK) {
         memset(&r->rc, 0, sizeof r->rc); /* older than receipt records, or removed for room */
@@ -430,7 +494,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
         err = EVT_ERR_NOT_FOUND;
     }
     if (err != EVT_OK) {
-        EVT_LOGI(MOD, "refund of order %s: %s (%s)", r->order_id, "refused", evt_err_name(err));
+        refund_ends_unrecorded(r, EVT_ECR_REFUSED, err, detail);
         evt_txn_show_error_and_wait(t, "不能退费", err, detail);
         return err;
     }
@@ -440,6 +504,7 @@ static evt_err refund_run(refund_state *r, bool *quit)
     /* The confirmation that moves money: the same dwell as the sale's split. */
     err = evt_txn_cashier_confirmed(t, EVT_UI_MONEY_CONFIRM_DWELL_MS);
     if (err != EVT_OK) {
+        refund_ends_unrecorded(r, EVT_ECR_REFUSED, err, "收银员未确认退费，未退费");
         *quit = t->quit_requested;
         return err;
     }
@@ -448,6 +513,8 @@ static evt_err refund_run(refund_state *r, bool *quit)
     snprintf(line, sizeof line, "退费 %s 元  订单 %s", total, r->order_id);
     err = evt_txn_supervisor_approves(t, "主管授权退费", line, NULL, quit);
     if (err != EVT_OK) {
+        /* Known once the PIN step returns (after its own screen of why, if any). */
+        refund_ends_unrecorded(r, EVT_ECR_REFUSED, err, "主管未授权，未退费");
         return err;
     }
     evt_txn_record_begin(&r->rec, &now, r->sale.total);
@@ -456,18 +523,23 @@ static evt_err refund_run(refund_state *r, bool *quit)
     return refund_money(r);
 }
 
-/* The refund of the settled sale or visit (book) order_id. */
-static evt_err refund_order(evt_txn *t, evt_orders_book book, const char *order_id, bool *quit)
+/* The refund of the settled sale or visit (book) order_id, whichever way it was started: its
+ * outcome in *result, published (evt_txn_publish) the moment it is final. */
+static evt_err refund_order(evt_txn *t, evt_orders_book book, const char *order_id,
+                            evt_ecr_result *result, bool *quit)
 {
     *quit = false;
     refund_state *r = evt_calloc(1, sizeof *r);
     if (r == NULL) {
+        refund_result_unrecorded(order_id, EVT_ECR_FAILED, EVT_ERR_NOMEM, NULL, result);
+        evt_txn_publish(t, result);
         evt_txn_show_error_and_wait(t, "不能退费", EVT_ERR_NOMEM, NULL);
         return EVT_ERR_NOMEM;
     }
     r->t = t;
     r->book = book;
     r->order_id = order_id;
+    r->result = result;
     evt_err err = refund_run(r, quit);
     evt_platform_disconnect(t->platform);
     memset(r, 0, sizeof *r);
@@ -478,7 +550,98 @@ static evt_err refund_order(evt_txn *t, evt_orders_book book, const char *order_
 
 evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit)
 {
-    return refund_order(t, EVT_ORDERS_SALES, order_id, quit);
+    evt_ecr_result result;
+    return refund_order(t, EVT_ORDERS_SALES, order_id, &result, quit);
+}
+
+/* ---- the refund the POS asks for (docs/ecr-link.md "refund") ------------------------------ */
+
+/* The sale or visit the POS names: today's sale, else today's visit (a sale's and a visit's ids
+ * are keys of two books); else the first that exists, *today false. EVT_ERR_NOT_FOUND when
+ * neither exists; journal errors. */
+static evt_err pos_refund_target(evt_txn *t, const char *order_id, evt_orders_book *book,
+                                 bool *today)
+{
+    evt_datetime now;
+    if (t->hal->sys->local_time(t->hal->sys->ctx, &now) != EVT_OK) {
+        return EVT_ERR_INTERNAL;
+    }
+    static const evt_orders_book books[] = {EVT_ORDERS_SALES, EVT_ORDERS_VISITS};
+    evt_err first = EVT_ERR_NOT_FOUND;
+    *today = false;
+    for (size_t b = 0; b < sizeof books / sizeof books[0]; b++) {
+        evt_order_record rec;
+        evt_err err = evt_orders_book_get(t->journal, books[b], order_id, &rec);
+        if (err == EVT_OK && rec.day == evt_txn_day_of(&now)) {
+            *book = books[b];
+            *today = true;
+            return EVT_OK;
+        }
+        if (err != EVT_ERR_NOT_FOUND && first == EVT_ERR_NOT_FOUND) {
+            first = err; /* an older one, or one that cannot be read */
+            *book = books[b];
+        }
+    }
+    return first;
+}
+
+bool evt_txn_refund_answer(evt_txn *t, const char *order_id, evt_ecr_result *out)
+{
+    evt_orders_book book = EVT_ORDERS_SALES;
+    bool today = false;
+    char detail[48] = "";
+    evt_err err = pos_refund_target(t, order_id, &book, &today);
+    evt_order_record sale, refund;
+    if (err == EVT_ERR_NOT_FOUND) {
+        err = EVT_ERR_REFUND_UNKNOWN_SALE;
+    } else if (err == EVT_OK || err == EVT_ERR_JOURNAL_CORRUPT) {
+        err = refund_may_start(t, book, order_id, &sale, &refund, detail);
+    }
+    if (err == EVT_ERR_REFUND_DONE || err == EVT_ERR_REFUND_IN_DOUBT) {
+        /* The refund's own outcome stands: refunded (refused again, with its date and
+         * references), or in doubt (the POS hands nothing back). */
+        refund_result_from_record(order_id, &refund, out);
+        if (err == EVT_ERR_REFUND_DONE) {
+            out->status = EVT_ECR_REFUSED;
+            out->error = err;
+            evt_txn_result_message(out, err, detail);
+        }
+        return true;
+    }
+    if (err == EVT_OK && !today) {
+        err = EVT_ERR_REFUND_NOT_TODAY;
+    }
+    if (err == EVT_OK) {
+        return false;
+    }
+    refund_result_unrecorded(order_id, EVT_ECR_REFUSED, err, detail, out);
+    return true;
+}
+
+evt_err evt_txn_refund_for_pos(evt_txn *t, const char *order_id, evt_ecr_result *result, bool *quit)
+{
+    *quit = false;
+    if (evt_platform_operator(t->platform) == NULL) {
+        /* As a sale's: done in an operator's name, refused at once while nobody is on shift. */
+        refund_result_unrecorded(order_id, EVT_ECR_REFUSED, EVT_ERR_NOT_SIGNED_IN,
+                                 "请操作员先登录签到", result);
+        evt_txn_publish(t, result);
+        return result->error;
+    }
+    /* The link checked it a moment ago (evt_txn_refund_answer); whatever changed since is
+     * answered the same way. */
+    evt_orders_book book = EVT_ORDERS_SALES;
+    bool today = false;
+    evt_err err = EVT_OK;
+    if (!evt_txn_refund_answer(t, order_id, result)) {
+        err = pos_refund_target(t, order_id, &book, &today);
+        if (err == EVT_OK) {
+            return refund_order(t, book, order_id, result, quit);
+        }
+        refund_result_unrecorded(order_id, EVT_ECR_FAILED, err, NULL, result);
+    }
+    evt_txn_publish(t, result);
+    return result->error;
 }
 
 /* ---- the refund's two starts --------------------------------------------------------------- */
@@ -565,7 +728,8 @@ evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit)
         evt_txn_show_error_and_wait(t, "退费", EVT_ERR_TIMEOUT, "未扫描到结算单二维码，未退费");
         return EVT_ERR_TIMEOUT;
     }
-    return refund_order(t, rs.book, rs.order_id, quit);
+    evt_ecr_result result;
+    return refund_order(t, rs.book, rs.order_id, &result, quit);
 }
 
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
@@ -573,5 +737,6 @@ evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit)
     evt_txn_day_entry e;
     evt_err err = choose_from_day(t, EVT_TXN_DAY_REFUNDABLE, "退费：选择今日交易",
                                   "今日没有可退费的交易", &e, quit);
-    return err != EVT_OK ? err : refund_order(t, e.book, e.order_id, quit);
+    evt_ecr_result result;
+    return err != EVT_OK ? err : refund_order(t, e.book, e.order_id, &result, quit);
 }

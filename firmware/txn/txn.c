@@ -88,6 +88,11 @@ static void message_set(evt_ecr_result *r, evt_err err, const char *detail)
     r->message[evt_json_utf8_prefix(r->message, strlen(r->message), sizeof r->message - 1)] = '\0';
 }
 
+void evt_txn_result_message(evt_ecr_result *r, evt_err err, const char *detail)
+{
+    message_set(r, err, detail);
+}
+
 /* What the POS is told about an order, from its record. */
 void evt_txn_result_from_record(const char *order_id, const evt_order_record *rec,
                                 evt_ecr_result *r)

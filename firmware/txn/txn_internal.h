@@ -41,6 +41,9 @@ void evt_txn_insurance_refusal(const evt_insurance *insu, char *out, size_t cap)
 /* What the POS (or the HIS) is told about an order or a visit, from its record. */
 void evt_txn_result_from_record(const char *order_id, const evt_order_record *rec,
                                 evt_ecr_result *r);
+/* The result's message for the POS: err's cashier text, then "：" and detail when given (NULL or
+ * ""), cut on a UTF-8 character boundary. */
+void evt_txn_result_message(evt_ecr_result *r, evt_err err, const char *detail);
 /* A result that is not the record's (nothing recorded: invalid input, no room), for the POS
  * and the counters; returns err. */
 evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status status, evt_err err,

@@ -18,7 +18,10 @@
  *
  * Idempotency by order id: results go through an evt_ecr_store. A sale request for an
  * order already settled, in doubt, or blocked for a supervisor gets the stored result again
- * and is not handed to the app. evt_ecr_ram_store is a small in-RAM table; the transaction
+ * and is not handed to the app. A refund request ("refund": a sale or visit of the day given
+ * back) is answered through the store's refund_lookup when its refund was made, is in doubt or
+ * cannot be made; otherwise it is handed out (evt_ecr_refund) like a sale, and every other
+ * order gets "busy" until its result. evt_ecr_ram_store is a small in-RAM table; the transaction
  * engine supplies a persistent store (the journal) through the same two hooks.
  *
  * Memory: the current connection's line buffer (EVT_ECR_LINE_MAX + 2 bytes) comes from the
@@ -50,16 +53,18 @@
 #define EVT_ECR_ITEM_QTY_MAX     99999
 #define EVT_ECR_MESSAGE_BYTES    192   /* Chinese message for the POS operator, UTF-8 */
 #define EVT_ECR_FEES_TIMEOUT_MS  30000 /* the HIS answers a "fees" request within this */
+#define EVT_ECR_WHEN_BYTES       17    /* "yyyy-MM-dd HH:mm" and its NUL */
 
 typedef enum evt_ecr_status {
-    EVT_ECR_SETTLED, /* money moved; setl_id and the split are valid */
-    EVT_ECR_REFUSED, /* refused before money moved (wrong code, insurance, cashier cancel) */
-    EVT_ECR_FAILED,  /* failed before money moved (network, platform error) */
-    EVT_ECR_UNKNOWN, /* settlement sent, outcome unknown: reversal queued, do not charge */
-    EVT_ECR_BUSY,    /* terminal busy with another sale; try again later */
+    EVT_ECR_SETTLED,  /* money moved; setl_id and the split are valid */
+    EVT_ECR_REFUSED,  /* refused before money moved (wrong code, insurance, cashier cancel) */
+    EVT_ECR_FAILED,   /* failed before money moved (network, platform error) */
+    EVT_ECR_UNKNOWN,  /* settlement sent, outcome unknown: reversal queued, do not charge */
+    EVT_ECR_BUSY,     /* terminal busy with another sale; try again later */
+    EVT_ECR_REFUNDED, /* a refund: the sale's or visit's money went back (2103 / 2208) */
 } evt_ecr_status;
 
-/* "settled", "refused", "failed", "unknown", "busy" as on the wire. */
+/* "settled", "refused", "failed", "unknown", "busy", "refunded" as on the wire. */
 const char *evt_ecr_status_name(evt_ecr_status status);
 
 typedef struct evt_ecr_result {
@@ -79,6 +84,14 @@ typedef struct evt_ecr_result {
     /* Refused or failed, yet not to be started again: a supervisor must decide first (the
      * settlement answer was unusable and reversed, or the order's record is unreadable). */
     bool blocked;
+    /* The answer to a "refund" request (docs/ecr-link.md "refund"): sent with
+     * "request":"refund", since a sale and its refund share the order id. setl_id and msgid are
+     * then the refund's (the cancelling entry, the 2103's or 2208's msgid) and the amounts what
+     * went back. Never saved in the store: the refund's record is its outcome. */
+    bool refund;
+    /* A refund's "yyyy-MM-dd HH:mm": when it was made (refunded, or refused as
+     * EVT_ERR_REFUND_DONE); "" otherwise. */
+    char refunded_at[EVT_ECR_WHEN_BYTES];
 } evt_ecr_result;
 
 /*
@@ -90,6 +103,13 @@ typedef struct evt_ecr_store {
     void *ctx;
     evt_err (*lookup)(void *ctx, const char *order_id, evt_ecr_result *out);
     evt_err (*save)(void *ctx, const evt_ecr_result *result);
+    /* A "refund" request for order_id: EVT_OK with *out when the link answers it by itself and
+     * nothing starts — the refund's stored outcome (refunded once already: refused with its
+     * date; in doubt) or why it cannot be refunded (no such sale or visit, not of today, not
+     * settled); EVT_ERR_NOT_FOUND when no outcome stands and the refund may start; other errors
+     * when the order book cannot be read. NULL: the terminal takes no refunds from the POS
+     * (answered with an error EVT_ERR_UNSUPPORTED). */
+    evt_err (*refund_lookup)(void *ctx, const char *order_id, evt_ecr_result *out);
 } evt_ecr_store;
 
 #define EVT_ECR_RAM_STORE_SLOTS 32
@@ -141,7 +161,8 @@ typedef struct evt_ecr {
     evt_ecr_conn client; /* the authenticated POS connection (sock NULL when none) */
     evt_ecr_conn pending[EVT_ECR_PENDING_MAX];
     uint8_t pending_buf[EVT_ECR_PENDING_MAX][EVT_ECR_AUTH_LINE_MAX + 2];
-    bool order_open; /* an order was handed to the app and has no reply yet */
+    bool order_open;  /* an order was handed to the app and has no reply yet */
+    bool refund_open; /* the open order is a refund of open_order_id (evt_ecr_refund) */
     /* The open order is an outpatient visit (its header here), fed batch by batch. */
     bool visit_open;
     evt_visit visit;
@@ -202,6 +223,11 @@ evt_err evt_ecr_reply(evt_ecr *ecr, const evt_ecr_result *result);
 /* The visit handed out by the last evt_ecr_poll that set *got (its *out left alone), or NULL
  * when that was a sale. */
 const evt_visit *evt_ecr_visit(const evt_ecr *ecr);
+
+/* The order id of the refund handed out by the last evt_ecr_poll that set *got (its *out left
+ * alone; the POS has its "ack"), or NULL when that was a sale or a visit. Valid until its
+ * evt_ecr_reply. The app runs the refund and replies with a result whose refund flag is set. */
+const char *evt_ecr_refund(const evt_ecr *ecr);
 
 /*
  * The next batch of the open visit's fee lines (an evt_visit_next_fn: ctx is the evt_ecr): asks

@@ -115,7 +115,9 @@
     X(EVT_ERR_REFUND_UNKNOWN_SALE, "sale not in the order book", "本终端没有这笔结算的记录，不能退费") \
     X(EVT_ERR_RECEIPT_REF_FOREIGN, "receipt of another institution",                               \
       "这是其他机构的结算单，不能在本机构退费")                                                    \
-    X(EVT_ERR_RECEIPT_IS_REFUND, "refund receipt scanned", "这是退费凭证，请扫描原结算单")
+    X(EVT_ERR_RECEIPT_IS_REFUND, "refund receipt scanned", "这是退费凭证，请扫描原结算单")      \
+    X(EVT_ERR_REFUND_NOT_TODAY, "sale not of today: the POS refunds only today's",                \
+      "不是今日的交易，请在终端扫描结算单二维码办理退费")
 
 typedef enum evt_err {
 #define EVT_ERR_ENUM_(code, log, cashier) code,

@@ -80,12 +80,13 @@ evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_
                      evt_journal *journal, evt_ui *ui);
 
 /*
- * fn is called once per sale or visit, the moment its outcome is final and recorded — before
- * the receipt prints and before the cashier acknowledges the result or error screen — with the
- * result the flow then also returns. The app sends it to the POS from there, so the POS never
- * waits for the cashier's key (issue 7). Refusals before the flow starts (an invalid order, no
- * operator, a full journal) are published too; a stored result returned for a repeated order
- * comes back only as the flow's return. NULL: none.
+ * fn is called once per sale, visit or refund, the moment its outcome is final and recorded —
+ * before the receipt prints and before the cashier acknowledges the result or error screen —
+ * with the result the flow then also returns (a refund's has its refund flag set; one refused
+ * by the supervisor's PIN step comes once that step returned). The app sends it to the POS from
+ * there, so the POS never waits for the cashier's key (issue 7). Refusals before the flow starts
+ * (an invalid order, no operator, a full journal) are published too; a stored result returned for a
+ * repeated order comes back only as the flow's return. NULL: none.
  */
 void evt_txn_set_result_hook(evt_txn *t, void (*fn)(void *ctx, const evt_ecr_result *result),
                              void *ctx);
@@ -174,6 +175,28 @@ evt_err evt_txn_refund(evt_txn *t, const char *order_id, bool *quit);
 evt_err evt_txn_refund_by_scan(evt_txn *t, bool *quit);
 /* The refund of a sale or a visit chosen from today's settled sales and visits. */
 evt_err evt_txn_refund_from_list(evt_txn *t, bool *quit);
+
+/*
+ * A refund the POS asks for over the ECR link (docs/ecr-link.md "refund"), judged without a
+ * screen: today's sale order_id, else today's visit. true with *out (refund flag set) when it
+ * must not start — its refund's outcome stands (refunded: refused EVT_ERR_REFUND_DONE with the
+ * date and the refund's references; in doubt: unknown, EVT_ERR_REFUND_IN_DOUBT) or it cannot
+ * be refunded (EVT_ERR_REFUND_UNKNOWN_SALE, EVT_ERR_REFUND_NOT_TODAY, EVT_ERR_REFUND_NOT_SETTLED,
+ * the sale in doubt, an unreadable record); false when it may start (nothing refunded, or its
+ * last refund moved no money). Reads the journal only.
+ */
+bool evt_txn_refund_answer(evt_txn *t, const char *order_id, evt_ecr_result *out);
+
+/*
+ * Runs the refund the POS asked for (after evt_txn_refund_answer let it start and the POS got
+ * its ack) on the same steps as the menu's: the refund screen, the cashier's confirmation, the
+ * supervisor's PIN, the 2103 or 2208 with its record and reversal discipline, the refund
+ * receipt. *result (refund flag set): refunded with the amounts that went back, refused (why),
+ * failed or unknown; published through the result hook the moment it is final. Nobody on
+ * shift: refused EVT_ERR_NOT_SIGNED_IN at once, as a sale.
+ */
+evt_err evt_txn_refund_for_pos(evt_txn *t, const char *order_id, evt_ecr_result *result,
+                               bool *quit);
 
 /*
  * The one "ask for a PIN" step: the PIN screen (title, line and notice may be NULL), the check

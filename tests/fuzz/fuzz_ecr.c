@@ -19,8 +19,9 @@
  * session's MAC and a growing "seq" once the connection is paired; a stranger never gets anything
  * but hello and error, and never starts a sale; an order settled or unknown is never handed out
  * again (one order id, at most one settlement); a visit header handed out is valid and acked, its
- * batches are valid as a sale's items; connections and arena blocks are all given
- * back after evt_ecr_close.
+ * batches are valid as a sale's items; a refund handed out was acked and its order was never
+ * refunded before (the store's refund_lookup answers a refunded order by itself: one refund per
+ * order id); connections and arena blocks are all given back after evt_ecr_close.
  */
 #include <stdio.h>
 #include <string.h>
@@ -193,10 +194,16 @@ static void check_reply(conn *c)
     if (strcmp(type, "result") == 0) {
         char status[16] = "";
         evt_json_get_string(root, "status", true, status, sizeof status, NULL);
-        FUZZ_CHECK(strcmp(status, "settled") == 0 || strcmp(status, "refused") == 0 ||
-                       strcmp(status, "failed") == 0 || strcmp(status, "unknown") == 0 ||
-                       strcmp(status, "busy") == 0,
-                   "result status \"%s\"", status);
+        char request[16] = "";
+        evt_json_get_string(root, "request", false, request, sizeof request, NULL);
+        bool refund = strcmp(request, "refund") == 0;
+        FUZZ_CHECK(request[0] == '\0' || refund, "request \"%s\"", request);
+        /* "refunded" answers a refund only; "settled" never does. */
+        FUZZ_CHECK((!refund && strcmp(status, "settled") == 0) ||
+                       (refund && strcmp(status, "refunded") == 0) ||
+                       strcmp(status, "refused") == 0 || strcmp(status, "failed") == 0 ||
+                       strcmp(status, "unknown") == 0 || strcmp(status, "busy") == 0,
+                   "result status \"%s\"%s", status, refund ? " of a refund" : "");
     }
     memcpy(f.last_type, type, sizeof type);
     f.last_order_id[0] = '\0';
@@ -408,6 +415,24 @@ static void check_visit(const evt_visit *v, const ledger *l)
                "visit %s settled before is handed out again", v->visit_id);
 }
 
+/* Orders refunded so far (the refund book the app's hook reads). */
+static ledger refunded;
+
+/* The store's refund hook: a refunded order is answered by the link (refused, refunded before);
+ * any other may start. */
+static evt_err refund_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    (void)ctx;
+    if (!ledger_has(&refunded, order_id)) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    memset(out, 0, sizeof *out);
+    out->status = EVT_ECR_REFUSED;
+    out->error = EVT_ERR_REFUND_DONE;
+    snprintf(out->refunded_at, sizeof out->refunded_at, "2024-03-15 10:30");
+    return EVT_OK;
+}
+
 static void finish_sale(evt_ecr *ecr, const evt_order *o, ledger *l)
 {
     evt_ecr_result r;
@@ -465,6 +490,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     memset(&l, 0, sizeof l);
     evt_ecr_config cfg = {.net = &net, .sys = &sys, .port = 9100, .terminal_id = "T01"};
     evt_ecr_ram_store_init(&rs, &cfg.store);
+    cfg.store.refund_lookup = refund_lookup;
+    memset(&refunded, 0, sizeof refunded);
     memcpy(cfg.key, pairing_key, sizeof cfg.key);
     FUZZ_CHECK(evt_ecr_open(&ecr, &cfg) == EVT_OK, "open");
 
@@ -475,7 +502,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         evt_err err = evt_ecr_poll(&ecr, 0, &order, &got);
         FUZZ_CHECK(err == EVT_OK || err == EVT_ERR_NOMEM, "poll: %s", evt_err_name(err));
         const evt_visit *visit = got ? evt_ecr_visit(&ecr) : NULL;
-        if (visit != NULL) {
+        const char *refund = got ? evt_ecr_refund(&ecr) : NULL;
+        if (refund != NULL) {
+            FUZZ_CHECK(!f.stranger, "a stranger started a refund");
+            FUZZ_CHECK(visit == NULL, "a refund handed out as a visit");
+            FUZZ_CHECK(printable_id(refund, EVT_ORDER_ID_BYTES), "refund order id");
+            FUZZ_CHECK(!ledger_has(&refunded, refund), "order %s refunded twice", refund);
+            FUZZ_CHECK(strcmp(f.last_type, "ack") == 0 && strcmp(f.last_order_id, refund) == 0,
+                       "refund handed out without its ack");
+            evt_ecr_result r;
+            memset(&r, 0, sizeof r);
+            memcpy(r.order_id, refund, strlen(refund) + 1);
+            r.refund = true;
+            r.status = EVT_ECR_REFUNDED;
+            if (refunded.count < EVT_ECR_RAM_STORE_SLOTS) {
+                memcpy(refunded.id[refunded.count++], r.order_id, sizeof r.order_id);
+            }
+            evt_ecr_reply(&ecr, &r);
+            FUZZ_CHECK(evt_ecr_refund(&ecr) == NULL && !evt_ecr_order_open(&ecr),
+                       "refund still open after its result");
+        } else if (visit != NULL) {
             FUZZ_CHECK(!f.stranger, "a stranger started a visit");
             check_visit(visit, &l);
             FUZZ_CHECK(strcmp(f.last_type, "ack") == 0 &&

@@ -19,6 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "ecr_pos.h"
 #include "evt/money.h"
 #include "qr_decode.h"
 #include "ram_nor.h"
@@ -661,6 +666,44 @@ int it_teardown(void **state)
     emu_stop(&f->e);
     free(f);
     return 0;
+}
+
+int term_ecr_lines(char *out, size_t cap, unsigned seed, uint16_t *port, uint8_t key[32])
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    *port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        *port = ntohs(sa.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    size_t n = (size_t)snprintf(out, cap, "ecr_port = %u\necr_key = ", (unsigned)*port);
+    for (int i = 0; i < 32; i++) {
+        key[i] = (uint8_t)(seed ^ (unsigned)(i * 5));
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%02x", key[i]);
+    }
+    snprintf(out + n, n < cap ? cap - n : 0, "\n");
+    return *port != 0 && n + 1 < cap ? 0 : -1;
+}
+
+const char *term_pos_wait(struct ecr_pos *p, char *out, size_t cap, void *arg)
+{
+    term *t = arg;
+    for (int i = 0; i < 2000; i++) {
+        const char *line = ecr_pos_take_line(p, out, cap);
+        if (line != NULL) {
+            return line;
+        }
+        bool quit = false;
+        evt_app_step(t->app, 10, &quit);
+    }
+    fail_msg("no line from the terminal's ECR link");
+    return NULL;
 }
 
 void supervisor_pin_line(const char *pin, char *out, size_t cap)

@@ -206,6 +206,17 @@ bool audit_no_reversal_owed(term *t, const char *what);
  * Prints "FAIL <what>: order ..." and returns false when one does not hold. */
 bool audit_order(const emu *e, term *t, const char *order_id, const char *what);
 
+/* ---- the POS on the terminal's ECR link (tests/support/ecr_pos) ---------------------------- */
+
+struct ecr_pos;
+/* Provisioning lines that open the terminal's ECR link on a free loopback port with a pairing
+ * key (seed: which key): "ecr_port = ...\necr_key = ...\n" into out; *port and key[32] for the
+ * POS. Returns 0 when a port was found. */
+int term_ecr_lines(char *out, size_t cap, unsigned seed, uint16_t *port, uint8_t key[32]);
+/* An ecr_pos_wait_fn stepping the terminal (arg: the term) until the POS has a line (bounded:
+ * fails the test after 2000 steps of the main loop). */
+const char *term_pos_wait(struct ecr_pos *p, char *out, size_t cap, void *arg);
+
 /* A fresh emulator per test, and the terminal the test starts against it (cmocka
  * setup/teardown signatures; *state is an it_fixture). */
 typedef struct it_fixture {

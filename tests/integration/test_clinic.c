@@ -14,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "evt/arena.h"
 #include "evt/journal.h"
 #include "evt/receipt.h"
@@ -424,8 +419,11 @@ static void settled_chronic_visit(fixture *f, const term_options *more, const ch
     if (pin_line[0] == '\0') {
         supervisor_pin_line(PIN, pin_line, sizeof pin_line);
     }
+    static char extra[512];
+    snprintf(extra, sizeof extra, "%s%s", pin_line,
+             more->extra_config != NULL ? more->extra_config : "");
     term_options opt = *more;
-    opt.extra_config = pin_line;
+    opt.extra_config = extra;
     opt.keys_no_wait = true;
     start(f, NULL, &opt);
     const fee lines[] = {{METFORMIN, 5, Y(20, 0)}, {HBA1C, 1, Y(60, 0)}};
@@ -668,36 +666,48 @@ static void refunded_visit_left_out_of_the_close(void **state)
     assert_false(term_screen_seen(&f->t, "一方已退费或冲正"));
 }
 
-static term *ecr_term;
-
-static const char *step_until_line(ecr_pos *p, char *out, size_t cap, void *arg)
+/* The HIS asks for the refund of a settled visit over the ECR link: the same refund screen and
+ * supervisor's PIN at the terminal, one 2208, both accounts back to the fen, the result with
+ * what went back; asked again, refused with the first refund's date, no second 2208. */
+static void visit_refunded_from_the_pos(void **state)
 {
-    (void)arg;
-    for (int i = 0; i < 2000; i++) {
-        const char *line = ecr_pos_take_line(p, out, cap);
-        if (line != NULL) {
-            return line;
-        }
-        bool quit = false;
-        evt_app_step(ecr_term->app, 10, &quit);
-    }
-    fail_msg("no line from the terminal's ECR link");
-    return NULL;
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
+    fixture *f = *state;
+    char ecr[256];
+    uint8_t key[32];
     uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-        port = ntohs(sa.sin_port);
-    }
-    close(fd);
-    return port;
+    assert_int_equal(term_ecr_lines(ecr, sizeof ecr, 0x5A, &port, key), 0);
+    evt_ecr_result r;
+    settled_chronic_visit(f,
+                          &(term_options){.keys = VISIT_KEYS CONFIRM_WITH_PIN "退费成功 => OK\n",
+                                          .extra_config = ecr,
+                                          .ui_stall_limit = 100000},
+                          "V-REFUND-5", "MZ2212", &r);
+    ecr_pos hisc;
+    char line[4096];
+    ecr_pos_connect(&hisc, port, key);
+    ecr_pos_pair(&hisc, term_pos_wait, &f->t, line, sizeof line);
+    ecr_pos_send(&hisc, "{\"v\":2,\"type\":\"refund\",\"order_id\":\"V-REFUND-5\"}\n");
+    assert_string_equal(term_pos_wait(&hisc, line, sizeof line, &f->t),
+                        "{\"v\":2,\"type\":\"ack\",\"order_id\":\"V-REFUND-5\","
+                        "\"request\":\"refund\"}");
+    const char *result = term_pos_wait(&hisc, line, sizeof line, &f->t);
+    assert_non_null(strstr(result, "\"request\":\"refund\",\"status\":\"refunded\""));
+    assert_non_null(strstr(result, "\"total\":\"160.00\",\"fund\":\"107.80\","
+                                   "\"account\":\"35.20\",\"mutual_aid\":\"11.00\","
+                                   "\"cash\":\"6.00\""));
+    assert_true(term_screen_seen(&f->t, "退回亲属账户（共济）：11.00 元"));
+    assert_true(term_screen_seen(&f->t, "请退还顾客现金：6.00 元"));
+    visit_refunded_once(f, 1);
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+
+    ecr_pos_send(&hisc, "{\"v\":2,\"type\":\"refund\",\"order_id\":\"V-REFUND-5\"}\n");
+    result = term_pos_wait(&hisc, line, sizeof line, &f->t);
+    assert_non_null(strstr(result, "\"status\":\"refused\",\"error\":\"EVT_ERR_REFUND_DONE\""));
+    assert_non_null(strstr(result, "已于 "));
+    assert_int_equal(emu_handled_count(&f->e, "2208"), 1);
+    visit_refunded_once(f, 1);
+    assert_int_equal(term_receipts(&f->t), 2);
+    ecr_pos_close(&hisc);
 }
 
 /* The HIS sends the visit of 300 lines: its header, then three batches of 100 as the terminal
@@ -707,22 +717,15 @@ static void visit_from_the_his_over_the_ecr_link(void **state)
 {
     fixture *f = *state;
     uint8_t key[32];
-    char cfg[256], *p = cfg;
-    uint16_t port = free_port();
-    assert_int_not_equal(port, 0);
-    p += sprintf(p, "ecr_port = %u\necr_key = ", port);
-    for (int i = 0; i < 32; i++) {
-        key[i] = (uint8_t)(0x3C ^ (i * 5));
-        p += sprintf(p, "%02x", key[i]);
-    }
-    sprintf(p, "\n");
+    char cfg[256];
+    uint16_t port = 0;
+    assert_int_equal(term_ecr_lines(cfg, sizeof cfg, 0x3C, &port, key), 0);
     term_options opt = {.keys = VISIT_KEYS, .extra_config = cfg, .ui_stall_limit = 100000};
     start(f, NULL, &opt);
-    ecr_term = &f->t;
     ecr_pos hisc;
     char line[4096];
     ecr_pos_connect(&hisc, port, key);
-    ecr_pos_pair(&hisc, step_until_line, NULL, line, sizeof line);
+    ecr_pos_pair(&hisc, term_pos_wait, &f->t, line, sizeof line);
 
     static char text[4 * 16384];
     char *w = text;
@@ -749,7 +752,7 @@ static void visit_from_the_his_over_the_ecr_link(void **state)
     }
     show_code(f, "employee");
     ecr_pos_send(&hisc, text);
-    assert_string_equal(step_until_line(&hisc, line, sizeof line, NULL),
+    assert_string_equal(term_pos_wait(&hisc, line, sizeof line, &f->t),
                         "{\"v\":2,\"type\":\"ack\",\"order_id\":\"HIS-V-300\"}");
     for (int b = 1; b <= 3; b++) {
         char want[128];
@@ -757,9 +760,9 @@ static void visit_from_the_his_over_the_ecr_link(void **state)
                  "{\"v\":2,\"type\":\"fees\",\"order_id\":\"HIS-V-300\","
                  "\"batch\":%d}",
                  b);
-        assert_string_equal(step_until_line(&hisc, line, sizeof line, NULL), want);
+        assert_string_equal(term_pos_wait(&hisc, line, sizeof line, &f->t), want);
     }
-    const char *result = step_until_line(&hisc, line, sizeof line, NULL);
+    const char *result = term_pos_wait(&hisc, line, sizeof line, &f->t);
     assert_non_null(strstr(result, "\"status\":\"settled\""));
     assert_non_null(strstr(result, "\"total\":\"350.00\""));
     assert_non_null(strstr(result, "\"fund\":\"140.00\""));
@@ -770,7 +773,7 @@ static void visit_from_the_his_over_the_ecr_link(void **state)
 
     /* The HIS asks for the visit's status: the stored result. */
     ecr_pos_send(&hisc, "{\"v\":2,\"type\":\"status\",\"order_id\":\"HIS-V-300\"}\n");
-    assert_non_null(strstr(step_until_line(&hisc, line, sizeof line, NULL), "\"settled\""));
+    assert_non_null(strstr(term_pos_wait(&hisc, line, sizeof line, &f->t), "\"settled\""));
     ecr_pos_close(&hisc);
 }
 
@@ -796,6 +799,7 @@ int main(void)
                                         it_teardown),
         cmocka_unit_test_setup_teardown(refunded_visit_left_out_of_the_close, it_setup,
                                         it_teardown),
+        cmocka_unit_test_setup_teardown(visit_refunded_from_the_pos, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(visit_from_the_his_over_the_ecr_link, it_setup,
                                         it_teardown),
     };

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ecr_pos.h"
 #include "evt/journal.h"
 #include "evt/receipt.h"
 #include "harness.h"
@@ -293,6 +294,91 @@ static void refund_twice_is_refused_with_the_date(void **state)
     assert_int_equal(emu_count(&f->e, "cancellations"), 1);
     assert_int_equal(emu_balance_fen(&f->e, "stranger"), before);
     assert_int_equal(term_receipts(&f->t), 2);
+}
+
+/* The POS refunds a 共济 sale over the ECR link (docs/ecr-link.md "refund"): the terminal shows
+ * the same refund screen (the relative's share named), the supervisor's PIN authorises it, one
+ * 2103 gives the parent's own account and the relative's account back their shares to the fen,
+ * and the POS's result says what went back. The POS sends it again: refused with the first
+ * refund's date, no second 2103, the ledger unchanged. */
+static void mutual_aid_sale_refunded_from_the_pos(void **state)
+{
+    fixture *f = *state;
+    char extra[512];
+    uint8_t key[32];
+    uint16_t port = 0;
+    size_t n = (size_t)snprintf(extra, sizeof extra, "%s", pin_line);
+    assert_int_equal(term_ecr_lines(extra + n, sizeof extra - n, 0x77, &port, key), 0);
+    term_options opt = {.keys = SALE_KEYS CONFIRM_WITH_PIN "退费成功 => OK\n",
+                        .extra_config = extra,
+                        .keys_no_wait = true,
+                        .ui_stall_limit = 100000};
+    assert_int_equal(term_start(&f->t, &f->e, "pos", &opt), 0);
+    int64_t employee = emu_balance_fen(&f->e, "employee");
+    int64_t parent = emu_balance_fen(&f->e, "parent");
+    evt_order o;
+    evt_ecr_result r;
+    sale(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800, &o, &r);
+    assert_int_equal(r.total, 8400);
+    assert_true(r.mutual_aid > 0);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee - r.mutual_aid);
+
+    ecr_pos pos;
+    char line[4096], request[128];
+    ecr_pos_connect(&pos, port, key);
+    ecr_pos_pair(&pos, term_pos_wait, &f->t, line, sizeof line);
+    snprintf(request, sizeof request, "{\"v\":2,\"type\":\"refund\",\"order_id\":\"%s\"}\n",
+             o.order_id);
+    ecr_pos_send(&pos, request);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"v\":2,\"type\":\"ack\",\"order_id\":\"%s\",\"request\":\"refund\"}", o.order_id);
+    assert_string_equal(term_pos_wait(&pos, line, sizeof line, &f->t), want);
+    const char *result = term_pos_wait(&pos, line, sizeof line, &f->t);
+    char account[24], mutual_aid[24];
+    money(r.account, account, sizeof account);
+    money(r.mutual_aid, mutual_aid, sizeof mutual_aid);
+    snprintf(want, sizeof want,
+             "\"total\":\"84.00\",\"fund\":\"42.00\",\"account\":\"%s\",\"mutual_aid\":\"%s\","
+             "\"cash\":\"0.00\"",
+             account, mutual_aid);
+    assert_non_null(strstr(result, "\"request\":\"refund\",\"status\":\"refunded\""));
+    assert_non_null(strstr(result, want));
+    char today[11];
+    today_cst(today);
+    snprintf(want, sizeof want, "\"refunded_at\":\"%s ", today);
+    assert_non_null(strstr(result, want));
+
+    /* The ledger: both accounts back to the fen, the settlement cancelled once. */
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), parent);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee);
+    assert_int_equal(emu_handled_count(&f->e, "2103"), 1);
+    assert_int_equal(settlement_cancelled_once(f, o.order_id), 0);
+    /* At the terminal: the refund screen said where each part goes, the PIN was asked. */
+    snprintf(line, sizeof line, "退回亲属账户（共济）：%s 元", mutual_aid);
+    assert_true(term_screen_seen(&f->t, line));
+    assert_true(term_screen_seen(&f->t, "患者：李*英"));
+    assert_true(term_screen_seen(&f->t, "主管密码"));
+    assert_int_equal(term_receipts(&f->t), 2);
+
+    /* Sent again: refused with the first refund's date; nothing reaches the platform. */
+    ecr_pos_send(&pos, request);
+    result = term_pos_wait(&pos, line, sizeof line, &f->t);
+    assert_non_null(strstr(result, "\"request\":\"refund\",\"status\":\"refused\","
+                                   "\"error\":\"EVT_ERR_REFUND_DONE\""));
+    snprintf(want, sizeof want, "已于 %s ", today);
+    assert_non_null(strstr(result, want));
+    assert_int_equal(emu_handled_count(&f->e, "2103"), 1);
+    assert_int_equal(emu_count(&f->e, "cancellations"), 1);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), parent);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee);
+    assert_int_equal(term_receipts(&f->t), 2);
+    /* An order the terminal never sold: refused at once. */
+    ecr_pos_send(&pos, "{\"v\":2,\"type\":\"refund\",\"order_id\":\"NEVER-SOLD\"}\n");
+    result = term_pos_wait(&pos, line, sizeof line, &f->t);
+    assert_non_null(strstr(result, "\"error\":\"EVT_ERR_REFUND_UNKNOWN_SALE\""));
+    ecr_pos_close(&pos);
 }
 
 /* Nothing is refunded without the supervisor: a cancel at the refund screen and a wrong PIN
@@ -719,6 +805,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refund_of_mutual_aid_sale_by_scanning_its_receipt, setup,
                                         it_teardown),
         cmocka_unit_test_setup_teardown(refund_twice_is_refused_with_the_date, setup, it_teardown),
+        cmocka_unit_test_setup_teardown(mutual_aid_sale_refunded_from_the_pos, setup, it_teardown),
         cmocka_unit_test_setup_teardown(wrong_supervisor_pin_refunds_nothing, setup, it_teardown),
         cmocka_unit_test_setup_teardown(supervisor_operator_authorises_refund, setup, it_teardown),
         cmocka_unit_test_setup_teardown(refund_whose_answer_is_lost_ends_reversed, setup,

@@ -664,11 +664,12 @@ static const char *pump_app(ecr_pos *p, char *out, size_t cap, void *arg)
     return NULL;
 }
 
-/* Starts the terminal with its ECR link on a free loopback port and pairs a POS with it. */
-static void start_with_pos(fx *f, busy_pos *b)
+/* Starts the terminal with its ECR link on a free loopback port (and more provisioning lines,
+ * may be NULL) and pairs a POS with it. */
+static void start_with_pos_and(fx *f, busy_pos *b, const char *more)
 {
     uint16_t port = free_port();
-    char extra[160] = "ecr_bind = 127.0.0.1\n";
+    char extra[512] = "ecr_bind = 127.0.0.1\n";
     snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
              "ecr_port = %u\necr_key = ", (unsigned)port);
     uint8_t key[32];
@@ -677,6 +678,9 @@ static void start_with_pos(fx *f, busy_pos *b)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%02x", key[i]);
     }
     strcat(extra, "\n");
+    if (more != NULL) {
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s", more);
+    }
     ss_config_text(f->config, sizeof f->config, tls_ts_port(f->srv), extra);
     start(f);
     memset(b, 0, sizeof *b);
@@ -684,6 +688,11 @@ static void start_with_pos(fx *f, busy_pos *b)
     ecr_pos_connect(&b->pos, port, key);
     char line[1024];
     ecr_pos_pair(&b->pos, pump_app, f, line, sizeof line);
+}
+
+static void start_with_pos(fx *f, busy_pos *b)
+{
+    start_with_pos_and(f, b, NULL);
 }
 
 /* The POS sends its order the moment the function menu is on the screen. */
@@ -832,6 +841,286 @@ static void idle_says_how_the_last_order_ended(void **state)
     assert_true(fake_ui_screen_has(idle, "已取消，未扣款"));
 }
 
+/* ---- refunds the POS asks for (docs/ecr-link.md "refund") ------------------------------------ */
+
+/* The supervisor's PIN 246810 as tools/pin-hash provisions it (a published test PIN). */
+#define SUPERVISOR_PIN_LINE                                                                        \
+    "supervisor_pin = pbkdf2-sha256$1000$532b58c74e49dc5e2180ddfd5e73f36d$"                        \
+    "14260f5d6f3482ff1cf051d0eeb4ba583b59f57206c1f41e5a6c7db466211888\n"
+#define PIN_SCREEN     "主管授权退费"
+#define REFUND_SCREEN  "请确认退费"
+#define POS_REFUND(id) "{\"v\":2,\"type\":\"refund\",\"order_id\":\"" id "\"}\n"
+
+/* The 2103's answer for the canned sale: the cancelling entry gives back its whole split. */
+static const char *cancel_answer(const char *setl_id)
+{
+    static const ss_split back = {.total = -3180,
+                                  .fund = -1556,
+                                  .account = -1624,
+                                  .balance = 100000,
+                                  .balance_present = true};
+    return ss_settlement(setl_id, SS_PSN_NO, &back);
+}
+
+/* What the POS saw, as the terminal's screens came: every line it got, in order; what it sends
+ * when a given screen appears. */
+typedef struct pos_watch {
+    ecr_pos *pos;
+    char lines[8][1024];
+    unsigned count;
+    const char *screen;       /* when this screen appears ... */
+    const char *send[2];      /* ... the POS sends these (NULL: none) */
+    unsigned lines_at_screen; /* lines the POS had when it appeared */
+    bool sent;
+    const char *result_screen; /* the screen at which the result must be there */
+    bool result_before;        /* a "result" line had come when it appeared */
+} pos_watch;
+
+static void watch_take(pos_watch *w)
+{
+    char line[1024];
+    const char *got;
+    while ((got = ecr_pos_take_line(w->pos, line, sizeof line)) != NULL) {
+        assert_true(w->count < 8);
+        snprintf(w->lines[w->count++], sizeof w->lines[0], "%s", got);
+    }
+}
+
+static bool watch_has(const pos_watch *w, unsigned from, unsigned to, const char *text)
+{
+    for (unsigned i = from; i < to && i < w->count; i++) {
+        if (strstr(w->lines[i], text) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void watch_screens(void *arg, const evt_ui_screen *screen)
+{
+    pos_watch *w = arg;
+    watch_take(w);
+    if (w->screen != NULL && !w->sent && strstr(screen->title, w->screen) != NULL) {
+        w->sent = true;
+        w->lines_at_screen = w->count;
+        for (int i = 0; i < 2 && w->send[i] != NULL; i++) {
+            ecr_pos_send(w->pos, w->send[i]);
+        }
+    }
+    if (w->result_screen != NULL && strstr(screen->title, w->result_screen) != NULL &&
+        !w->result_before) {
+        w->result_before = watch_has(w, 0, w->count, "\"type\":\"result\"");
+    }
+}
+
+/* Steps the terminal until the POS has a line containing text (bounded). */
+static void step_until_pos_has(fx *f, pos_watch *w, const char *text)
+{
+    for (int i = 0; i < 300 && !watch_has(w, 0, w->count, text); i++) {
+        bool quit = false;
+        step(f, 20, &quit);
+        watch_take(w);
+    }
+    if (!watch_has(w, 0, w->count, text)) {
+        fail_msg("the POS never got %s (%u lines, last: %s)", text, w->count,
+                 w->count ? w->lines[w->count - 1] : "none");
+    }
+}
+
+/* The flow that published its result ran to its end within the same step: one more step
+ * draws the idle screen again. */
+static void back_to_idle(fx *f)
+{
+    bool quit = false;
+    step(f, 20, &quit);
+    assert_non_null(strstr(fake_ui_screen(&f->ui, 0)->title, IDLE));
+}
+
+/* A sale from the POS, settled (31.80: fund 15.56, own account 16.24), its lines taken. */
+static void pos_sale_settled(fx *f, pos_watch *w, const char *sale, const char *setl_id)
+{
+    fake_scanner_push(&f->scan, SS_CODE);
+    ss_push_until_2102(f->srv);
+    ss_push(f->srv, ss_settlement(setl_id, SS_PSN_NO, &SS_SPLIT));
+    ecr_pos_send(w->pos, sale);
+    step_until_pos_has(f, w, "\"status\":\"settled\"");
+    back_to_idle(f);
+}
+
+/* The POS refunds a sale it sent: ack, the refund screen and the supervisor's PIN at the
+ * terminal, the 2103, and the result — refunded, with what went back — reaches the POS before
+ * the success screen waits for the cashier's key. Sent again afterwards: refused with the
+ * first refund's date, and nothing reaches the platform. */
+static void refund_from_the_pos(void **state)
+{
+    fx *f = fixture(state);
+    static busy_pos b;
+    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
+    static pos_watch w;
+    memset(&w, 0, sizeof w);
+    w.pos = &b.pos;
+    f->ui.on_show = watch_screens;
+    f->ui.on_show_arg = &w;
+    pos_sale_settled(f, &w, POS_SALE_OF("POS-R-1", "2", "31.80"), "S-R-1");
+    w.count = 0;
+
+    size_t sent = tls_ts_request_count(f->srv);
+    w.result_screen = "退费成功";
+    fake_ui_digits(&f->ui, PIN_SCREEN, "246810");
+    ss_push(f->srv, cancel_answer("C-R-1"));
+    ecr_pos_send(&b.pos, POS_REFUND("POS-R-1"));
+    step_until_pos_has(f, &w, "\"type\":\"result\"");
+    back_to_idle(f);
+    assert_string_equal(
+        w.lines[0], "{\"v\":2,\"type\":\"ack\",\"order_id\":\"POS-R-1\",\"request\":\"refund\"}");
+    assert_int_equal(w.count, 2);
+    const char *result = w.lines[1];
+    assert_non_null(strstr(result, "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-R-1\","
+                                   "\"request\":\"refund\",\"status\":\"refunded\","
+                                   "\"error\":\"EVT_OK\",\"message\":\"退费成功\","
+                                   "\"setl_id\":\"C-R-1\",\"msgid\":\"H12010400001"));
+    assert_non_null(strstr(result, "\"total\":\"31.80\",\"fund\":\"15.56\",\"account\":\"16.24\","
+                                   "\"mutual_aid\":\"0.00\",\"cash\":\"0.00\","
+                                   "\"balance\":\"1000.00\",\"refunded_at\":\""));
+    assert_true(w.result_before);
+    /* The refund screen said where the money goes, the supervisor's PIN was asked. */
+    assert_true(fake_ui_seen(&f->ui, REFUND_SCREEN) > 0);
+    assert_true(fake_ui_seen(&f->ui, "退回本人个人账户：16.24 元") > 0);
+    assert_true(fake_ui_seen(&f->ui, PIN_SCREEN) > 0);
+    char infnos[64];
+    ss_infnos(f->srv, sent, infnos, sizeof infnos);
+    assert_string_equal(infnos, "2103");
+    assert_int_equal(fake_ui_keys_left(&f->ui), 0);
+
+    /* Sent again: the stored outcome at once — refused, with the date and the refund's
+     * references; no screen, no second 2103. */
+    w.count = 0;
+    size_t screens = f->ui.shown;
+    ecr_pos_send(&b.pos, POS_REFUND("POS-R-1"));
+    step_until_pos_has(f, &w, "\"type\":\"result\"");
+    assert_int_equal(w.count, 1);
+    assert_non_null(strstr(w.lines[0], "\"request\":\"refund\",\"status\":\"refused\","
+                                       "\"error\":\"EVT_ERR_REFUND_DONE\","
+                                       "\"message\":\"该笔结算已退费，不能重复退费：已于 "));
+    assert_non_null(strstr(w.lines[0], "\"setl_id\":\"C-R-1\""));
+    assert_non_null(strstr(w.lines[0], "\"refunded_at\":\""));
+    assert_null(strstr(w.lines[0], "\"total\""));
+    assert_int_equal(tls_ts_request_count(f->srv), sent + 1);
+    assert_int_equal(f->ui.shown, screens);
+    /* The sale itself is still reported as it settled. */
+    ecr_pos_send(&b.pos, "{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-R-1\"}\n");
+    step_until_pos_has(f, &w, "\"setl_id\":\"S-R-1\"");
+    f->ui.on_show = NULL;
+    ecr_pos_close(&b.pos);
+}
+
+/* What cannot be refunded is answered at once, without an ack and without a screen: an order
+ * the terminal never sold; a refund the supervisor does not authorise (a wrong PIN) is refused
+ * with the reason and sends nothing. */
+static void refund_from_the_pos_refused(void **state)
+{
+    fx *f = fixture(state);
+    static busy_pos b;
+    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
+    static pos_watch w;
+    memset(&w, 0, sizeof w);
+    w.pos = &b.pos;
+    f->ui.on_show = watch_screens;
+    f->ui.on_show_arg = &w;
+    size_t sent = tls_ts_request_count(f->srv);
+    size_t screens = f->ui.shown;
+    ecr_pos_send(&b.pos, POS_REFUND("NEVER-SOLD"));
+    step_until_pos_has(f, &w, "\"type\":\"result\"");
+    assert_int_equal(w.count, 1);
+    assert_string_equal(w.lines[0], "{\"v\":2,\"type\":\"result\",\"order_id\":\"NEVER-SOLD\","
+                                    "\"request\":\"refund\",\"status\":\"refused\","
+                                    "\"error\":\"EVT_ERR_REFUND_UNKNOWN_SALE\","
+                                    "\"message\":\"本终端没有这笔结算的记录，不能退费\"}");
+    assert_int_equal(f->ui.shown, screens);
+    assert_int_equal(tls_ts_request_count(f->srv), sent);
+
+    pos_sale_settled(f, &w, POS_SALE_OF("POS-R-2", "2", "31.80"), "S-R-2");
+    w.count = 0;
+    sent = tls_ts_request_count(f->srv);
+    fake_ui_digits(&f->ui, PIN_SCREEN, "135790");
+    ecr_pos_send(&b.pos, POS_REFUND("POS-R-2"));
+    step_until_pos_has(f, &w, "\"type\":\"result\"");
+    assert_non_null(strstr(w.lines[w.count - 1], "\"request\":\"refund\",\"status\":\"refused\","
+                                                 "\"error\":\"EVT_ERR_AUTH_FAILED\""));
+    assert_true(fake_ui_seen(&f->ui, PIN_SCREEN) > 0);
+    assert_int_equal(tls_ts_request_count(f->srv), sent);
+    f->ui.on_show = NULL;
+    ecr_pos_close(&b.pos);
+}
+
+/* While the refund waits for the supervisor's PIN, a new sale and the same refund sent again
+ * are answered "busy" at once (from the PIN screen's wait), and neither starts afterwards; a
+ * refund sent while a sale runs is "busy" too. */
+static void refund_from_the_pos_busy_meanwhile(void **state)
+{
+    fx *f = fixture(state);
+    static busy_pos b;
+    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
+    static pos_watch w;
+    memset(&w, 0, sizeof w);
+    w.pos = &b.pos;
+    f->ui.on_show = watch_screens;
+    f->ui.on_show_arg = &w;
+    pos_sale_settled(f, &w, POS_SALE_OF("POS-R-3", "2", "31.80"), "S-R-3");
+    w.count = 0;
+
+    /* A sale runs (its identity screen up): the refund of the first gets "busy". */
+    w.screen = "请核对患者身份";
+    w.send[0] = POS_REFUND("POS-R-3");
+    pos_sale_settled(f, &w, POS_SALE_OF("POS-R-4", "2", "31.80"), "S-R-4");
+    assert_true(w.sent);
+    assert_int_equal(w.count, 3);
+    assert_non_null(strstr(w.lines[0], "\"type\":\"ack\",\"order_id\":\"POS-R-4\""));
+    assert_string_equal(w.lines[1], "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-R-3\","
+                                    "\"request\":\"refund\",\"status\":\"busy\","
+                                    "\"error\":\"EVT_ERR_BUSY\",\"message\":\"终端忙，请稍候\"}");
+    assert_non_null(strstr(w.lines[2], "\"order_id\":\"POS-R-4\",\"status\":\"settled\""));
+
+    /* The refund of the first, at its PIN screen: a new sale and the same refund arrive. */
+    memset(&w, 0, sizeof w);
+    w.pos = &b.pos;
+    w.screen = PIN_SCREEN;
+    w.send[0] = POS_SALE;
+    w.send[1] = POS_REFUND("POS-R-3");
+    size_t sent = tls_ts_request_count(f->srv);
+    fake_ui_digits(&f->ui, PIN_SCREEN, "246810");
+    ss_push(f->srv, cancel_answer("C-R-3"));
+    ecr_pos_send(&b.pos, POS_REFUND("POS-R-3"));
+    step_until_pos_has(f, &w, "\"status\":\"refunded\"");
+    back_to_idle(f);
+    assert_true(w.sent);
+    assert_int_equal(w.count, 4);
+    assert_non_null(strstr(w.lines[0], "\"type\":\"ack\",\"order_id\":\"POS-R-3\""));
+    assert_string_equal(w.lines[1], "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-BUSY-1\","
+                                    "\"status\":\"busy\",\"error\":\"EVT_ERR_BUSY\","
+                                    "\"message\":\"终端忙，请稍候\"}");
+    assert_string_equal(w.lines[2],
+                        "{\"v\":2,\"type\":\"result\",\"order_id\":\"POS-R-3\","
+                        "\"request\":\"refund\",\"status\":\"busy\",\"error\":\"EVT_ERR_BUSY\","
+                        "\"message\":\"终端忙，请稍候\"}");
+    assert_non_null(strstr(w.lines[3], "\"request\":\"refund\",\"status\":\"refunded\""));
+    char infnos[64];
+    ss_infnos(f->srv, sent, infnos, sizeof infnos);
+    assert_string_equal(infnos, "2103");
+    /* Back at idle, nothing left in the link starts by itself. */
+    size_t scans = fake_ui_seen(&f->ui, "请出示医保电子凭证");
+    for (int i = 0; i < 5; i++) {
+        bool quit = false;
+        step(f, 20, &quit);
+    }
+    watch_take(&w);
+    assert_int_equal(w.count, 4);
+    assert_int_equal(fake_ui_seen(&f->ui, "请出示医保电子凭证"), scans);
+    assert_int_equal(tls_ts_request_count(f->srv), sent + 1);
+    f->ui.on_show = NULL;
+    ecr_pos_close(&b.pos);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -878,6 +1167,9 @@ int main(void)
         APP_TEST(order_during_the_menu_is_answered_busy),
         APP_TEST(result_reaches_the_pos_before_the_cashiers_key),
         APP_TEST(idle_says_how_the_last_order_ended),
+        APP_TEST(refund_from_the_pos),
+        APP_TEST(refund_from_the_pos_refused),
+        APP_TEST(refund_from_the_pos_busy_meanwhile),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

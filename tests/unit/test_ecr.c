@@ -429,7 +429,27 @@ static const bad_case bad_cases[] = {
     {"[1,2]", "EVT_ERR_ECR_MALFORMED", "not one valid JSON value"},
     {"{\"v\":2}", "EVT_ERR_ECR_MALFORMED", "type: missing"},
     {"{\"v\":2,\"type\":7}", "EVT_ERR_ECR_MALFORMED", "type: must be a string"},
-    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED", "type: must be"},
+    {"{\"v\":2,\"type\":\"void\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
+     "type: must be \\\"sale\\\", \\\"status\\\", \\\"visit\\\", \\\"fees\\\" or \\\"refund\\\""},
+    /* A refund names the order and nothing else; its id follows the order id's rules. */
+    {"{\"v\":2,\"type\":\"refund\"}", "EVT_ERR_ECR_MALFORMED", "order_id: missing"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":7}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must be a string"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must not be empty"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"A B\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: must be printable"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"12345678901234567890123456789012345678901\"}",
+     "EVT_ERR_ECR_MALFORMED", "order_id: longer than 40 characters"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"" X400 "\"}", "EVT_ERR_ECR_MALFORMED",
+     "order_id: longer than 40 characters"},
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"O1\",\"total\":\"1.00\"}",
+     "EVT_ERR_ECR_MALFORMED", "unknown field total"},
+    {"{\"v\":3,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION",
+     "v: this terminal"},
+    /* A link whose store takes no refunds says so (the fixture's RAM store). */
+    {"{\"v\":2,\"type\":\"refund\",\"order_id\":\"O1\"}", "EVT_ERR_UNSUPPORTED",
+     "refund: not taken from the POS"},
     {"{\"v\":1,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
     {"{\"v\":3,\"type\":\"sale\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v: this terminal"},
     {"{\"v\":\"2\",\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
@@ -557,7 +577,7 @@ static const bad_case bad_cases[] = {
     {"{\"v\":null,\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
     {"{\"v\":[2],\"type\":\"status\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_VERSION", "v:"},
     {"{\"v\":2,\"type\":\"auth\",\"order_id\":\"O1\"}", "EVT_ERR_ECR_MALFORMED",
-     "type: must be \\\"sale\\\", \\\"status\\\", \\\"visit\\\" or \\\"fees\\\""},
+     "type: must be \\\"sale\\\", \\\"status\\\", \\\"visit\\\", \\\"fees\\\" or \\\"refund\\\""},
     {"{\"v\":2,\"type\":\"sale\",\"order_id\":\"O1\",\"use_personal_account\":{\"a\":true},"
      "\"items\":[" ITEM_OK "]}",
      "EVT_ERR_ECR_MALFORMED", "use_personal_account: must be true or false"},
@@ -1537,6 +1557,228 @@ static void test_visit_header_refusals(void **state)
 
 /* The daily close's batch report reaches the paired POS as one signed line (docs/ecr-link.md
  * "batch_report", the example there is this line). */
+/* ---- refunds from the POS (docs/ecr-link.md "refund") ------------------------------------- */
+
+/* The order book's answers the app's hook would give, by order id. */
+static unsigned refund_lookups;
+static evt_err refund_book(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    (void)ctx;
+    refund_lookups++;
+    if (strncmp(order_id, "SOLD-", 5) == 0) {
+        return EVT_ERR_NOT_FOUND; /* settled today, never refunded: it may start */
+    }
+    if (strcmp(order_id, "BROKEN") == 0) {
+        return EVT_ERR_STORAGE_IO;
+    }
+    memset(out, 0, sizeof *out);
+    out->status = EVT_ECR_REFUSED;
+    if (strcmp(order_id, "DONE-1") == 0) {
+        out->error = EVT_ERR_REFUND_DONE;
+        snprintf(out->message, sizeof out->message,
+                 "该笔结算已退费，不能重复退费：已于 "
+                 "2026-05-01 10:15 退费");
+        snprintf(out->refunded_at, sizeof out->refunded_at, "2026-05-01 10:15");
+        snprintf(out->setl_id, sizeof out->setl_id, "C120104000000000009");
+        snprintf(out->msgid, sizeof out->msgid, "H12010400001202605011015002001");
+        out->total = 2820; /* not sent: the sale's amounts, which the POS has */
+    } else if (strcmp(order_id, "DOUBT-1") == 0) {
+        out->status = EVT_ECR_UNKNOWN;
+        out->error = EVT_ERR_REFUND_IN_DOUBT;
+        snprintf(out->msgid, sizeof out->msgid, "H12010400001202605011015002002");
+    } else if (strcmp(order_id, "OLD-1") == 0) {
+        out->error = EVT_ERR_REFUND_NOT_TODAY;
+    } else {
+        out->error = EVT_ERR_REFUND_UNKNOWN_SALE;
+    }
+    return EVT_OK;
+}
+
+/* The fixture's link, its store taking refunds through refund_book. */
+static int setup_refunds(void **state)
+{
+    setup(state);
+    evt_ecr_close(&fx.ecr);
+    close(fx.pos.fd);
+    fx.store.refund_lookup = refund_book;
+    refund_lookups = 0;
+    open_link(&fx.store);
+    return 0;
+}
+
+#define REFUND_OF(id) "{\"v\":2,\"type\":\"refund\",\"order_id\":\"" id "\"}\n"
+
+/* A refund that may start is acked and handed out (the app's order buffer untouched); while it
+ * runs every other order, a second refund of the same order and the sale's resend get "busy"
+ * or their stored answer, nothing is handed out; its result goes out with "request":"refund"
+ * and does not take the place of the sale's stored result. */
+static void test_refund_handed_out_busy_meanwhile_and_answered(void **state)
+{
+    (void)state;
+    open_sale_a();
+    settle("POS-20240501-0001");
+    char line[4096];
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    evt_order before = fx.order;
+
+    bool got = false;
+    const char *reply = exchange(REFUND_OF("SOLD-1"), &got);
+    assert_string_equal(
+        reply, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"SOLD-1\",\"request\":\"refund\"}");
+    assert_true(got);
+    assert_true(evt_ecr_order_open(&fx.ecr));
+    assert_non_null(evt_ecr_refund(&fx.ecr));
+    assert_string_equal(evt_ecr_refund(&fx.ecr), "SOLD-1");
+    assert_null(evt_ecr_visit(&fx.ecr));
+    assert_memory_equal(&fx.order, &before, sizeof before);
+
+    /* The same refund again while it waits for the supervisor: busy, never a second one. */
+    reply = exchange(REFUND_OF("SOLD-1"), &got);
+    assert_false(got);
+    assert_string_equal(reply, "{\"v\":2,\"type\":\"result\",\"order_id\":\"SOLD-1\","
+                               "\"request\":\"refund\",\"status\":\"busy\","
+                               "\"error\":\"EVT_ERR_BUSY\",\"message\":\"终端忙，请稍候\"}");
+    /* Another refund, and a new sale: busy. A refund already made: its stored answer. */
+    reply = exchange(REFUND_OF("SOLD-2"), &got);
+    assert_false(got);
+    assert_contains(reply, "\"request\":\"refund\",\"status\":\"busy\"");
+    reply = exchange("{\"v\":2,\"type\":\"sale\",\"order_id\":\"B2\",\"use_personal_account\":"
+                     "false,\"items\":[" ITEM_OK "]}\n",
+                     &got);
+    assert_false(got);
+    assert_contains(reply, "\"order_id\":\"B2\",\"status\":\"busy\"");
+    reply = exchange(REFUND_OF("DONE-1"), &got);
+    assert_false(got);
+    assert_contains(reply, "\"error\":\"EVT_ERR_REFUND_DONE\"");
+    /* The sale resent or asked for while its refund runs: the sale's stored result. */
+    reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"settled\"");
+    reply = exchange("{\"v\":2,\"type\":\"status\",\"order_id\":\"POS-20240501-0001\"}\n", &got);
+    assert_contains(reply, "\"status\":\"settled\"");
+    assert_string_equal(evt_ecr_refund(&fx.ecr), "SOLD-1");
+
+    /* The refund's result: refunded, what went back, when. */
+    evt_ecr_result r = result_of("SOLD-1", EVT_ECR_REFUNDED, EVT_OK);
+    r.refund = true;
+    snprintf(r.setl_id, sizeof r.setl_id, "C120104000000000010");
+    snprintf(r.msgid, sizeof r.msgid, "H12010400001202605011015002003");
+    snprintf(r.refunded_at, sizeof r.refunded_at, "2026-05-01 10:15");
+    r.total = 8400;
+    r.fund = 4200;
+    r.account = 3520;
+    r.mutual_aid = 680;
+    r.cash = 0;
+    r.balance = 3520;
+    r.balance_present = true;
+    assert_int_equal(evt_ecr_reply(&fx.ecr, &r), EVT_OK);
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    assert_null(evt_ecr_refund(&fx.ecr));
+    pump_reply(&fx.pos, line, sizeof line, NULL);
+    assert_string_equal(
+        line, "{\"v\":2,\"type\":\"result\",\"order_id\":\"SOLD-1\",\"request\":\"refund\","
+              "\"status\":\"refunded\",\"error\":\"EVT_OK\",\"message\":\"退费成功\","
+              "\"setl_id\":\"C120104000000000010\",\"msgid\":\"H12010400001202605011015002003\","
+              "\"total\":\"84.00\",\"fund\":\"42.00\",\"account\":\"35.20\","
+              "\"mutual_aid\":\"6.80\",\"cash\":\"0.00\",\"balance\":\"35.20\","
+              "\"refunded_at\":\"2026-05-01 10:15\"}");
+    /* Not saved in the sale's store: the sale's result is what status gives. */
+    reply = exchange("{\"v\":2,\"type\":\"status\",\"order_id\":\"SOLD-1\"}\n", &got);
+    assert_contains(reply, "\"error\":\"EVT_ERR_NOT_FOUND\"");
+    reply = exchange(SALE_A, &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"settled\"");
+    /* Free again: the next refund is taken. */
+    reply = exchange(REFUND_OF("SOLD-2"), &got);
+    assert_true(got);
+    assert_contains(reply, "\"type\":\"ack\"");
+}
+
+/* What the order book answers goes back at once, with no ack and nothing handed out: no such
+ * sale, not of today, refunded before (its date and references, no amounts), in doubt; a book
+ * that cannot be read is an error. */
+static void test_refund_answered_at_once(void **state)
+{
+    (void)state;
+    bool got = false;
+    const char *reply = exchange(REFUND_OF("NOPE-1"), &got);
+    assert_false(got);
+    assert_string_equal(reply, "{\"v\":2,\"type\":\"result\",\"order_id\":\"NOPE-1\","
+                               "\"request\":\"refund\",\"status\":\"refused\","
+                               "\"error\":\"EVT_ERR_REFUND_UNKNOWN_SALE\","
+                               "\"message\":\"本终端没有这笔结算的记录，不能退费\"}");
+    reply = exchange(REFUND_OF("OLD-1"), &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"refused\",\"error\":\"EVT_ERR_REFUND_NOT_TODAY\"");
+    reply = exchange(REFUND_OF("DONE-1"), &got);
+    assert_false(got);
+    assert_string_equal(
+        reply, "{\"v\":2,\"type\":\"result\",\"order_id\":\"DONE-1\",\"request\":\"refund\","
+               "\"status\":\"refused\",\"error\":\"EVT_ERR_REFUND_DONE\","
+               "\"message\":\"该笔结算已退费，不能重复退费：已于 2026-05-01 10:15 退费\","
+               "\"setl_id\":\"C120104000000000009\",\"msgid\":\"H12010400001202605011015002001\","
+               "\"refunded_at\":\"2026-05-01 10:15\"}");
+    reply = exchange(REFUND_OF("DOUBT-1"), &got);
+    assert_false(got);
+    assert_contains(reply, "\"status\":\"unknown\",\"error\":\"EVT_ERR_REFUND_IN_DOUBT\"");
+    assert_contains(reply, "\"msgid\":\"H12010400001202605011015002002\"");
+    reply = exchange(REFUND_OF("BROKEN"), &got);
+    assert_false(got);
+    assert_contains(reply, "\"type\":\"error\",\"order_id\":\"BROKEN\"");
+    assert_contains(reply, "\"error\":\"EVT_ERR_STORAGE_IO\"");
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    assert_int_equal(refund_lookups, 5);
+    /* Malformed: refused before the order book is asked. */
+    reply = exchange("{\"v\":2,\"type\":\"refund\",\"order_id\":\"SOLD-1\",\"items\":[]}\n", &got);
+    assert_false(got);
+    assert_contains(reply, "unknown field items");
+    assert_int_equal(refund_lookups, 5);
+}
+
+/* While the cashier works at the terminal (evt_ecr_serve_busy) a refund that could start gets
+ * "busy" and is not left in the link to start by itself. */
+static void test_refund_during_serve_busy(void **state)
+{
+    (void)state;
+    ecr_pos_send(&fx.pos, REFUND_OF("SOLD-1"));
+    char line[1024];
+    const char *reply = NULL;
+    for (int i = 0; i < 200 && reply == NULL; i++) { /* bounded; the line is on loopback */
+        assert_int_equal(evt_ecr_serve_busy(&fx.ecr, 10), EVT_OK);
+        reply = ecr_pos_take_line(&fx.pos, line, sizeof line);
+    }
+    assert_non_null(reply);
+    assert_contains(reply, "\"request\":\"refund\",\"status\":\"busy\"");
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    no_more_replies();
+}
+
+/* A refund line is authenticated like every other: altered (another order id under the same
+ * MAC) or unsigned, it closes the connection and nothing starts. */
+static void test_refund_needs_its_mac(void **state)
+{
+    (void)state;
+    char wire[512];
+    const char *text = REFUND_OF("SOLD-1");
+    size_t n = ecr_pos_seal(&fx.pos, text, strlen(text) - 1, wire, sizeof wire - 1);
+    char *id = strstr(wire, "SOLD-1");
+    assert_non_null(id);
+    id[5] = '2'; /* SOLD-2: the MAC no longer fits */
+    wire[n++] = '\n';
+    ecr_pos_send_raw(&fx.pos, wire, n);
+    assert_true(pos_sees_eof_after_pumping(&fx.pos));
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    assert_int_equal(refund_lookups, 0);
+
+    close(fx.pos.fd);
+    pos_connect(&fx.pos, fx.port);
+    pos_pair(&fx.pos);
+    ecr_pos_send_raw(&fx.pos, text, strlen(text)); /* no seq, no MAC */
+    assert_true(pos_sees_eof_after_pumping(&fx.pos));
+    assert_false(evt_ecr_order_open(&fx.ecr));
+    assert_int_equal(refund_lookups, 0);
+}
+
 static void test_batch_report(void **state)
 {
     (void)state;
@@ -1618,6 +1860,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_custom_store_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_handed_out_busy_meanwhile_and_answered,
+                                        setup_refunds, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_answered_at_once, setup_refunds, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_during_serve_busy, setup_refunds, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_needs_its_mac, setup_refunds, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,14 @@
  * request with its sequence number and MAC, and checks the MAC and sequence of every reply.
  * The HMAC here is GnuTLS's, an implementation independent of the firmware's mbedTLS.
  *
- * Exit status: 0 when the final reply is a settled result, 1 for anything else (refused,
- * failed, unknown, busy, error reply, timeout, connection trouble, a reply that fails its
- * MAC), 2 for usage errors. Host tool: POSIX sockets, libcjson, GnuTLS (HMAC, randomness).
+ * A "busy" result (the terminal is serving another order, or the cashier works at it) may be
+ * retried as a real POS would: --busy-retries N sends the request again up to N times, on a
+ * new connection after --busy-pause-ms each.
+ *
+ * Exit status: 0 when the final reply is a settled result (a sale, a visit) or a refunded one
+ * (a refund), 1 for anything else (refused, failed, unknown, busy after the retries, error
+ * reply, timeout, connection trouble, a reply that fails its MAC), 2 for usage errors. Host
+ * tool: POSIX sockets, libcjson, GnuTLS (HMAC, randomness).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -36,17 +41,25 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ecr-send --port P [--host 127.0.0.1] (--order FILE.json | --json TEXT)\n"
-                 "                (--key HEX64 | --provision FILE) [--timeout SECONDS]\n"
-                 "                [--fees FILE.jsonl]\n"
-                 "A visit (\"type\":\"visit\") gets its fee lines from --fees: one batch\n"
-                 "{\"items\":[...],\"last\":false} per line, line n sent when the terminal asks\n"
-                 "for batch n.\n"
-                 "Sends one ECR request (sale or status) and prints the reply lines until the\n"
-                 "final one. The pairing key is the terminal's ecr_key (64 hex digits), given\n"
-                 "directly or read from the terminal's provisioning file.\n"
-                 "Exit 0: settled; 1: anything else; 2: usage error.\n"
-                 "Default timeout 180 s (a sale waits for the cashier and the customer).\n");
+    fprintf(out,
+            "usage: ecr-send --port P [--host 127.0.0.1]\n"
+            "                (--order FILE.json | --json TEXT | --refund ORDER_ID)\n"
+            "                (--key HEX64 | --provision FILE) [--timeout SECONDS]\n"
+            "                [--fees FILE.jsonl] [--busy-retries N] [--busy-pause-ms MS]\n"
+            "Sends one ECR request (sale, visit, status, refund) and prints the reply lines\n"
+            "until the final one. The pairing key is the terminal's ecr_key (64 hex digits),\n"
+            "given directly or read from the terminal's provisioning file.\n"
+            "--refund ORDER_ID: the refund of that sale or visit of today\n"
+            "  ({\"type\":\"refund\",\"order_id\":...}); the supervisor authorises it at the\n"
+            "  terminal.\n"
+            "A visit (\"type\":\"visit\") gets its fee lines from --fees: one batch\n"
+            "{\"items\":[...],\"last\":false} per line, line n sent when the terminal asks\n"
+            "for batch n.\n"
+            "--busy-retries N (0-100, default 0): a \"busy\" result is retried up to N times,\n"
+            "  on a new connection after --busy-pause-ms (1-60000, default 2000) each.\n"
+            "Exit 0: settled or refunded; 1: anything else; 2: usage error.\n"
+            "Default timeout 180 s for all tries (a sale waits for the cashier and the\n"
+            "customer).\n");
 }
 
 /* ---- pairing key and MACs (docs/ecr-link.md) ---------------------------------------------- */
@@ -281,7 +294,10 @@ static bool send_all(int fd, const char *data, size_t len)
     return true;
 }
 
-/* Returns -1 to keep waiting, otherwise the exit status the reply line decides. */
+/* judge_reply: the terminal answered "busy" (the request may be sent again later). */
+#define VERDICT_BUSY 3
+
+/* Returns -1 to keep waiting, VERDICT_BUSY, otherwise the exit status the reply line decides. */
 static int judge_reply(const char *line)
 {
     cJSON *root = cJSON_Parse(line);
@@ -291,7 +307,10 @@ static int judge_reply(const char *line)
         verdict = -1;
     } else if (cJSON_IsString(type) && strcmp(type->valuestring, "result") == 0) {
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
-        verdict = cJSON_IsString(status) && strcmp(status->valuestring, "settled") == 0 ? 0 : 1;
+        const char *st = cJSON_IsString(status) ? status->valuestring : "";
+        verdict = strcmp(st, "settled") == 0 || strcmp(st, "refunded") == 0 ? 0
+                  : strcmp(st, "busy") == 0                                 ? VERDICT_BUSY
+                                                                            : 1;
     } else if (root == NULL) {
         fprintf(stderr, "ecr-send: reply is not JSON\n");
     }
@@ -399,14 +418,19 @@ static int handshake_step(int fd, const unsigned char key[KEY_BYTES], const char
     return verdict != -2 ? verdict : judge_reply(line);
 }
 
+static int exchange_once(const char *host, const char *port, const unsigned char key[KEY_BYTES],
+                         const char *signed_request, long long deadline, long timeout_s);
+
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     const char *port = NULL;
     const char *order_file = NULL;
     const char *json = NULL;
+    const char *refund_id = NULL;
     const char *key_hex = NULL, *provision = NULL;
     long timeout_s = 180;
+    long busy_retries = 0, busy_pause_ms = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -426,6 +450,17 @@ int main(int argc, char **argv)
             order_file = v;
         } else if (strcmp(a, "--json") == 0) {
             json = v;
+        } else if (strcmp(a, "--refund") == 0) {
+            refund_id = v;
+        } else if (strcmp(a, "--busy-retries") == 0 || strcmp(a, "--busy-pause-ms") == 0) {
+            bool retries = strcmp(a, "--busy-retries") == 0;
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end != '\0' || n < (retries ? 0 : 1) || n > (retries ? 100 : 60000)) {
+                fprintf(stderr, "ecr-send: %s must be %s\n", a, retries ? "0..100" : "1..60000");
+                return 2;
+            }
+            *(retries ? &busy_retries : &busy_pause_ms) = n;
         } else if (strcmp(a, "--key") == 0) {
             key_hex = v;
         } else if (strcmp(a, "--provision") == 0) {
@@ -451,8 +486,9 @@ int main(int argc, char **argv)
     }
     char *end = NULL;
     long port_no = port != NULL ? strtol(port, &end, 10) : 0;
+    int requests = (order_file != NULL) + (json != NULL) + (refund_id != NULL);
     if (port == NULL || end == port || *end != '\0' || port_no < 1 || port_no > 65535 ||
-        (order_file == NULL) == (json == NULL) || (key_hex == NULL) == (provision == NULL)) {
+        requests != 1 || (key_hex == NULL) == (provision == NULL)) {
         usage(stderr);
         return 2;
     }
@@ -469,6 +505,14 @@ int main(int argc, char **argv)
     char *request;
     if (order_file != NULL) {
         request = read_file(order_file, &len);
+    } else if (refund_id != NULL) {
+        /* The terminal judges the order id (docs/ecr-link.md); the tool only writes it. */
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "type", "refund");
+        cJSON_AddStringToObject(r, "order_id", refund_id);
+        request = cJSON_PrintUnformatted(r);
+        cJSON_Delete(r);
+        len = request != NULL ? strlen(request) : 0;
     } else {
         len = strlen(json);
         request = len <= MAX_REQUEST ? malloc(len + 2) : NULL;
@@ -502,15 +546,41 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    long long deadline = now_ms() + timeout_s * 1000;
+    int verdict = VERDICT_BUSY;
+    /* Bounded: busy_retries + 1 tries, each on a connection of its own (a new session). */
+    for (long attempt = 0; verdict == VERDICT_BUSY; attempt++) {
+        if (attempt > 0) {
+            if (attempt > busy_retries) {
+                verdict = 1;
+                break;
+            }
+            fprintf(stderr, "ecr-send: terminal busy; trying again in %ld ms (%ld of %ld)\n",
+                    busy_pause_ms, attempt, busy_retries);
+            struct timespec pause = {.tv_sec = busy_pause_ms / 1000,
+                                     .tv_nsec = busy_pause_ms % 1000 * 1000000L};
+            while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+            }
+        }
+        verdict = exchange_once(host, port, key, signed_request, deadline, timeout_s);
+    }
+    free(signed_request);
+    return verdict;
+}
+
+/* One try: connects, pairs, sends the request and reads until the final reply. Returns the
+ * exit status, or VERDICT_BUSY. */
+static int exchange_once(const char *host, const char *port, const unsigned char key[KEY_BYTES],
+                         const char *signed_request, long long deadline, long timeout_s)
+{
     int fd = connect_to(host, port, 5000);
     if (fd < 0) {
-        free(signed_request);
         return 1;
     }
     static char buf[MAX_REPLY + 1];
     size_t fill = 0;
-    long long deadline = now_ms() + timeout_s * 1000;
     int verdict = -1;
+    tx_seq = 2; /* the request's seq on this connection; fee batches follow */
     /* hello -> auth -> auth_ok -> request: states of the handshake */
     int stage = 0; /* WAIT_HELLO */
     char session[2 * 2 * NONCE_BYTES + 1] = "";
@@ -558,6 +628,5 @@ int main(int argc, char **argv)
         }
     }
     close(fd);
-    free(signed_request);
     return verdict;
 }

@@ -75,8 +75,11 @@ static void drain(child *c)
     c->out[c->out_len] = '\0';
 }
 
+/* While set, the terminal is busy (external_busy) until the POS has been told so once. */
+static bool busy_once;
+
 /* Runs the link until the child exits (bounded); returns its exit status. With a reply
- * given, a sale handed out is answered with it. */
+ * given, a sale or refund handed out is answered with it. */
 static int run(child *c, const evt_ecr_result *reply, bool *got_order)
 {
     if (got_order != NULL) {
@@ -92,11 +95,18 @@ static int run(child *c, const evt_ecr_result *reply, bool *got_order)
             }
             if (reply != NULL) {
                 evt_ecr_result r = *reply;
-                memcpy(r.order_id, order.order_id, sizeof r.order_id);
+                const char *refund = evt_ecr_refund(&ecr);
+                snprintf(r.order_id, sizeof r.order_id, "%s",
+                         refund != NULL ? refund : order.order_id);
+                r.refund = refund != NULL;
                 evt_ecr_reply(&ecr, &r);
             }
         }
         drain(c);
+        if (busy_once && strstr(c->out, "\"status\":\"busy\"") != NULL) {
+            busy_once = false;
+            evt_ecr_set_external_busy(&ecr, false);
+        }
         int status;
         if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
             drain(c);
@@ -209,6 +219,71 @@ static void test_wrong_key_refused(void **state)
     assert_non_null(strstr(c.out, "EVT_ERR_ECR_UNAUTHENTICATED"));
 }
 
+/* The refund of an order: the request the terminal takes ("type":"refund"), exit 0 when
+ * refunded. */
+static void test_refund_exits_0(void **state)
+{
+    (void)state;
+    child c;
+    start(&c, (const char *[]){"--refund", "CLI-R-1", NULL});
+    evt_ecr_result r = {.status = EVT_ECR_REFUNDED, .error = EVT_OK, .total = 3000, .fund = 3000};
+    snprintf(r.setl_id, sizeof r.setl_id, "C1");
+    snprintf(r.refunded_at, sizeof r.refunded_at, "2026-05-01 10:15");
+    bool got = false;
+    assert_int_equal(run(&c, &r, &got), 0);
+    assert_true(got);
+    assert_non_null(strstr(c.out, "{\"v\":2,\"type\":\"ack\",\"order_id\":\"CLI-R-1\","
+                                  "\"request\":\"refund\",\"seq\":2,"));
+    assert_non_null(strstr(c.out, "\"request\":\"refund\",\"status\":\"refunded\""));
+    assert_non_null(strstr(c.out, "\"refunded_at\":\"2026-05-01 10:15\""));
+    /* A refund the terminal refuses (here: no such sale) exits 1. */
+    start(&c, (const char *[]){"--refund", "NOT-SOLD", NULL});
+    assert_int_equal(run(&c, &r, &got), 1);
+    assert_false(got);
+    assert_non_null(strstr(c.out, "EVT_ERR_REFUND_UNKNOWN_SALE"));
+}
+
+/* "busy" is sent again after the pause, on a new connection, as a POS would; the terminal free
+ * again takes it. */
+static void test_busy_retried(void **state)
+{
+    (void)state;
+    char json[512];
+    snprintf(json, sizeof json, SALE, "CLI-B-1");
+    evt_ecr_set_external_busy(&ecr, true);
+    busy_once = true;
+    child c;
+    start(&c,
+          (const char *[]){"--json", json, "--busy-retries", "3", "--busy-pause-ms", "50", NULL});
+    evt_ecr_result r = {.status = EVT_ECR_SETTLED, .error = EVT_OK, .total = 3000};
+    bool got = false;
+    assert_int_equal(run(&c, &r, &got), 0);
+    assert_true(got);
+    const char *busy = strstr(c.out, "\"order_id\":\"CLI-B-1\",\"status\":\"busy\"");
+    assert_non_null(busy);
+    assert_non_null(strstr(busy, "\"type\":\"hello\"")); /* a new connection */
+    assert_non_null(strstr(busy, "\"status\":\"settled\""));
+}
+
+/* Busy every time: the tries are bounded, exit 1. */
+static void test_busy_retries_bounded(void **state)
+{
+    (void)state;
+    evt_ecr_set_external_busy(&ecr, true);
+    child c;
+    start(&c, (const char *[]){"--refund", "CLI-R-2", "--busy-retries", "2", "--busy-pause-ms",
+                               "20", NULL});
+    bool got = true;
+    assert_int_equal(run(&c, NULL, &got), 1);
+    evt_ecr_set_external_busy(&ecr, false);
+    assert_false(got);
+    unsigned answers = 0;
+    for (const char *p = c.out; (p = strstr(p, "\"status\":\"busy\"")) != NULL; p++) {
+        answers++;
+    }
+    assert_int_equal(answers, 3);
+}
+
 static void test_usage_errors_exit_2(void **state)
 {
     (void)state;
@@ -219,10 +294,29 @@ static void test_usage_errors_exit_2(void **state)
     assert_int_equal(run(&c, NULL, NULL), 2);
     start(&c, (const char *[]){"--json", "{}", "--order", "x.json", NULL});
     assert_int_equal(run(&c, NULL, NULL), 2);
+    start(&c, (const char *[]){"--refund", "R1", "--json", "{}", NULL});
+    assert_int_equal(run(&c, NULL, NULL), 2);
+    start(&c, (const char *[]){"--refund", "R1", "--busy-retries", "101", NULL});
+    assert_int_equal(run(&c, NULL, NULL), 2);
+    start(&c, (const char *[]){"--refund", "R1", "--busy-pause-ms", "0", NULL});
+    assert_int_equal(run(&c, NULL, NULL), 2);
     key_arg = "0011"; /* not 64 hex digits */
     start(&c, (const char *[]){"--json", "{}", NULL});
     assert_int_equal(run(&c, NULL, NULL), 2);
     key_arg = TEST_KEY;
+}
+
+/* Orders CLI-R-* may be refunded; any other is not a sale of the terminal. */
+static evt_err refund_lookup(void *ctx, const char *order_id, evt_ecr_result *out)
+{
+    (void)ctx;
+    if (strncmp(order_id, "CLI-R-", 6) == 0) {
+        return EVT_ERR_NOT_FOUND;
+    }
+    memset(out, 0, sizeof *out);
+    out->status = EVT_ECR_REFUSED;
+    out->error = EVT_ERR_REFUND_UNKNOWN_SALE;
+    return EVT_OK;
 }
 
 int main(int argc, char **argv)
@@ -235,6 +329,7 @@ int main(int argc, char **argv)
     evt_arena_init(arena, sizeof arena);
     evt_sim_net_posix_init(&net);
     evt_ecr_ram_store_init(&rs, &store);
+    store.refund_lookup = refund_lookup;
     evt_sim_sys *sys = NULL;
     evt_sim_sys_options sopt = {0};
     if (evt_sim_sys_open(&sys, &sopt) != EVT_OK) {
@@ -258,6 +353,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_error_reply_and_status_exit_1),
         cmocka_unit_test(test_timeout_exits_1),
         cmocka_unit_test(test_wrong_key_refused),
+        cmocka_unit_test(test_refund_exits_0),
+        cmocka_unit_test(test_busy_retried),
+        cmocka_unit_test(test_busy_retries_bounded),
         cmocka_unit_test(test_usage_errors_exit_2),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
