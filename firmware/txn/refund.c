@@ -291,6 +291,11 @@ static void refund_ends_unrecorded(refund_state *r, evt_ecr_status status, evt_e
     refund_publish(r);
 }
 
+static void supervisor_refused(void *ctx, evt_err err)
+{
+    refund_ends_unrecorded(ctx, EVT_ECR_REFUSED, err, "主管未授权，未退费");
+}
+
 /* Whether the sale or visit (book) may be refunded: EVT_OK, or why not (detail: what the screen
  * adds). */
 static evt_err refund_may_start(evt_txn *t, evt_orders_book book, const char *order_id,
@@ -511,10 +516,18 @@ static evt_err refund_run(refund_state *r, bool *quit)
     char total[24], line[EVT_UI_LINE_BYTES];
     evt_money_format(r->sale.total, total, sizeof total);
     snprintf(line, sizeof line, "退费 %s 元  订单 %s", total, r->order_id);
+    /* A refusal (wrong PIN, locked, nobody provisioned) ends the refund: published before the
+     * PIN step's screen of why waits for the cashier; a cancel or a timeout has no such screen
+     * and is published when the step returns. */
+    t->before_error_screen = supervisor_refused;
+    t->before_error_screen_ctx = r;
     err = evt_txn_supervisor_approves(t, "主管授权退费", line, NULL, quit);
+    bool published = t->before_error_screen == NULL;
+    t->before_error_screen = NULL;
     if (err != EVT_OK) {
-        /* Known once the PIN step returns (after its own screen of why, if any). */
-        refund_ends_unrecorded(r, EVT_ECR_REFUSED, err, "主管未授权，未退费");
+        if (!published) {
+            supervisor_refused(r, err);
+        }
         return err;
     }
     evt_txn_record_begin(&r->rec, &now, r->sale.total);

@@ -36,6 +36,11 @@ evt_err evt_txn_cashier_confirmed(evt_txn *t, uint32_t min_dwell_ms)
 
 void evt_txn_show_error_and_wait(evt_txn *t, const char *title, evt_err err, const char *detail)
 {
+    void (*before)(void *ctx, evt_err err) = t->before_error_screen;
+    t->before_error_screen = NULL;
+    if (before != NULL) {
+        before(t->before_error_screen_ctx, err);
+    }
     evt_ui_show_error(t->ui, title, err, detail);
     bool ok = false;
     evt_txn_cashier_decision(t, 0, &ok);

@@ -74,6 +74,11 @@ typedef struct evt_txn {
     /* evt_txn_set_result_hook */
     void (*on_result)(void *ctx, const evt_ecr_result *result);
     void *on_result_ctx;
+    /* Set by a flow around a step that ends it when refused (the supervisor's PIN of a refund):
+     * called once, with the refusal, just before that step draws its screen of why, so the
+     * POS has the outcome before a screen waits for the cashier's key. Cleared when called. */
+    void (*before_error_screen)(void *ctx, evt_err err);
+    void *before_error_screen_ctx;
 } evt_txn;
 
 evt_err evt_txn_init(evt_txn *t, const evt_hal *hal, const evt_config *cfg, evt_platform *platform,

@@ -874,6 +874,8 @@ typedef struct pos_watch {
     bool sent;
     const char *result_screen; /* the screen at which the result must be there */
     bool result_before;        /* a "result" line had come when it appeared */
+    bool error_seen;           /* an error screen appeared ... */
+    bool result_before_error;  /* ... and a "result" line had come by then */
 } pos_watch;
 
 static void watch_take(pos_watch *w)
@@ -910,6 +912,10 @@ static void watch_screens(void *arg, const evt_ui_screen *screen)
     if (w->result_screen != NULL && strstr(screen->title, w->result_screen) != NULL &&
         !w->result_before) {
         w->result_before = watch_has(w, 0, w->count, "\"type\":\"result\"");
+    }
+    if (screen->tone == EVT_UI_ERROR && !w->error_seen) {
+        w->error_seen = true;
+        w->result_before_error = watch_has(w, 0, w->count, "\"type\":\"result\"");
     }
 }
 
@@ -1041,6 +1047,7 @@ static void refund_from_the_pos_refused(void **state)
 
     pos_sale_settled(f, &w, POS_SALE_OF("POS-R-2", "2", "31.80"), "S-R-2");
     w.count = 0;
+    w.error_seen = false;
     sent = tls_ts_request_count(f->srv);
     fake_ui_digits(&f->ui, PIN_SCREEN, "135790");
     ecr_pos_send(&b.pos, POS_REFUND("POS-R-2"));
@@ -1048,6 +1055,9 @@ static void refund_from_the_pos_refused(void **state)
     assert_non_null(strstr(w.lines[w.count - 1], "\"request\":\"refund\",\"status\":\"refused\","
                                                  "\"error\":\"EVT_ERR_AUTH_FAILED\""));
     assert_true(fake_ui_seen(&f->ui, PIN_SCREEN) > 0);
+    /* The POS had the refusal before the screen of why waited for the cashier's key. */
+    assert_true(w.error_seen);
+    assert_true(w.result_before_error);
     assert_int_equal(tls_ts_request_count(f->srv), sent);
     f->ui.on_show = NULL;
     ecr_pos_close(&b.pos);
