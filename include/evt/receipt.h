@@ -70,10 +70,11 @@ typedef struct evt_receipt {
     bool via_family_account;          /* code shown through a family account (亲情账户) */
     const char *holder_name;          /* clear text; printed masked when via_family_account */
     const char *original_setl_id;     /* REFUND: the settlement it cancels (optional) */
-    /* REFUND: the supervisor operator who authorised it (授权主管), printed as the masked name
-     * and the id; only the id when the name is empty; no line without the id (supervisor_pin). */
+    /* REFUND: the supervisor operator who authorised it (授权主管), printed as the name and the
+     * id (staff, in clear like operator_name); only the id when the name is empty; no line
+     * without the id (supervisor_pin). */
     const char *approver_id;
-    const char *approver_name; /* clear text; printed masked */
+    const char *approver_name;
 } evt_receipt;
 
 /* The job leaves in pieces of at most this many bytes, staged on the stack. Measured: a 58 mm

@@ -463,8 +463,7 @@ static void supervisor_operator_authorises_refund(void **state)
     assert_int_equal(settlement_cancelled_once(f, o.order_id), 0);
     text = last_receipt(f, qr_refund, sizeof qr_refund);
     assert_true(has_pair(text, "操作员", "刘晓梅"));
-    assert_true(has_pair(text, "授权主管", "李*芳 0003"));
-    assert_null(strstr(text, "李秀芳"));
+    assert_true(has_pair(text, "授权主管", "李秀芳 0003"));
     free(text);
 
     /* From the journal, after a restart (nobody on shift: a reprint needs nobody). */
@@ -478,7 +477,7 @@ static void supervisor_operator_authorises_refund(void **state)
     assert_int_equal(evt_receipt_ref_parse(qr_refund, strlen(qr_refund), &refund), EVT_OK);
     text = copy_of(f, refund.msgid, qr, sizeof qr);
     assert_non_null(strstr(text, "** 重打印 **\n"));
-    assert_true(has_pair(text, "授权主管", "李*芳 0003"));
+    assert_true(has_pair(text, "授权主管", "李秀芳 0003"));
     free(text);
 #undef LOGIN_CASHIER
 }
