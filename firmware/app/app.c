@@ -547,7 +547,9 @@ static void operator_login(evt_app *app, bool *quit)
                                           c->operator_count, APP_KEYED_TIMEOUT_MS, &choice, quit);
         const evt_config_operator *op = err == EVT_OK ? &ops[choice - 1] : NULL;
         if (op != NULL) {
-            err = evt_txn_operator_approves(&app->txn, op, "操作员密码", op->name, NULL, quit);
+            /* The operator's own PIN: the screen does not call it a supervisor's. */
+            evt_txn_pin_ask ask = {.title = "操作员密码", .line = op->name, .label = "密码"};
+            err = evt_txn_operator_approves(&app->txn, op, &ask, quit);
         }
         if (err == EVT_OK) {
             if (evt_platform_operator(app->platform) != NULL) {

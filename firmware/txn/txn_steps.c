@@ -99,12 +99,13 @@ void evt_txn_operator_name(const evt_txn *t, const char *opter, char out[TXN_OPE
 }
 
 evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
-                             const char *title, const char *line, const char *notice, bool *quit)
+                             const evt_txn_pin_ask *ask, bool *quit)
 {
     *quit = false;
     char pin[EVT_AUTH_PIN_MAX + 1];
-    evt_err err =
-        evt_ui_read_pin(t->ui, title, line, notice, t->decision_timeout_ms, pin, sizeof pin, quit);
+    const char *title = ask->title, *line = ask->line, *label = ask->label, *notice = ask->notice;
+    evt_err err = evt_ui_read_pin(t->ui, title, line, label, notice, t->decision_timeout_ms, pin,
+                                  sizeof pin, quit);
     if (err == EVT_OK) {
         uint32_t retry_s = 0;
         err = evt_auth_check_pin(t->journal, t->hal->sys, role, hash, pin, &retry_s);
@@ -121,12 +122,12 @@ evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *h
     return err;
 }
 
-evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op, const char *title,
-                                  const char *line, const char *notice, bool *quit)
+evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op,
+                                  const evt_txn_pin_ask *ask, bool *quit)
 {
     char role[EVT_JOURNAL_KEY_MAX];
     snprintf(role, sizeof role, "op/%s", op->id);
-    return evt_txn_pin_approves(t, role, &op->pin, title, line, notice, quit);
+    return evt_txn_pin_approves(t, role, &op->pin, ask, quit);
 }
 
 /* The supervisors the approval lists: operators of role supervisor, in provisioning order. */
@@ -181,7 +182,8 @@ static evt_err supervisor_operator_approves(evt_txn *t, const char *title, const
         snprintf(who, sizeof who, "主管：%s%s%s", op.name, notice != NULL ? "  " : "",
                  notice != NULL ? notice : "");
         who[evt_json_utf8_prefix(who, strlen(who), sizeof who - 1)] = '\0';
-        err = evt_txn_operator_approves(t, &op, title, line, who, quit);
+        evt_txn_pin_ask ask = {.title = title, .line = line, .label = "主管密码", .notice = who};
+        err = evt_txn_operator_approves(t, &op, &ask, quit);
     }
     if (err == EVT_OK) {
         snprintf(t->approver, sizeof t->approver, "%s", op.id);
@@ -205,8 +207,8 @@ evt_err evt_txn_supervisor_approves(evt_txn *t, const char *title, const char *l
                                     "未配置主管密码，请联系技术员");
         return EVT_ERR_CONFIG_MISSING;
     }
-    return evt_txn_pin_approves(t, "supervisor", &t->cfg->supervisor_pin, title, line, notice,
-                                quit);
+    evt_txn_pin_ask ask = {.title = title, .line = line, .label = "主管密码", .notice = notice};
+    return evt_txn_pin_approves(t, "supervisor", &t->cfg->supervisor_pin, &ask, quit);
 }
 
 /* ---- scanning ------------------------------------------------------------------------------ */

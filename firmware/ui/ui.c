@@ -506,6 +506,7 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
 typedef struct pin_entry {
     const char *title;
     const char *line;
+    const char *label;
     const char *notice;
 } pin_entry;
 
@@ -521,17 +522,17 @@ static void redraw_pin(evt_ui *ui, const char *typed, const void *arg)
     if (p->line != NULL) {
         screen_line(ui, "%s", p->line);
     }
-    screen_line(ui, "主管密码：%s", stars);
+    screen_line(ui, "%s：%s", p->label, stars);
     if (p->notice != NULL) {
         screen_line(ui, "%s", p->notice);
     }
     screen_show(ui);
 }
 
-evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
-                        uint32_t timeout_ms, char *out, size_t cap, bool *quit)
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *label,
+                        const char *notice, uint32_t timeout_ms, char *out, size_t cap, bool *quit)
 {
-    pin_entry p = {.title = title, .line = line, .notice = notice};
+    pin_entry p = {.title = title, .line = line, .label = label, .notice = notice};
     return read_digits(ui, timeout_ms, out, cap, quit, redraw_pin, &p);
 }
 

@@ -203,20 +203,29 @@ bool evt_txn_refund_answer(evt_txn *t, const char *order_id, evt_ecr_result *out
 evt_err evt_txn_refund_for_pos(evt_txn *t, const char *order_id, evt_ecr_result *result,
                                bool *quit);
 
+/* What the PIN screen says: title, line (may be NULL), whose PIN it asks for after the stars'
+ * label ("主管密码" for a supervisor's approval, "密码" for an operator's login) and a notice
+ * (may be NULL). */
+typedef struct evt_txn_pin_ask {
+    const char *title;
+    const char *line;
+    const char *label;
+    const char *notice;
+} evt_txn_pin_ask;
+
 /*
- * The one "ask for a PIN" step: the PIN screen (title, line and notice may be NULL), the check
- * against hash for role (evt_auth: "supervisor", "op/<operator id>") with its lockout, and the
- * screen that says why not. EVT_OK when right; EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown,
- * acknowledged); EVT_ERR_CANCELLED or EVT_ERR_TIMEOUT (*quit set for the board's QUIT);
- * journal errors.
+ * The one "ask for a PIN" step: the PIN screen (*ask), the check against hash for role (evt_auth:
+ * "supervisor", "op/<operator id>") with its lockout, and the screen that says why not. EVT_OK when
+ * right; EVT_ERR_AUTH_FAILED, EVT_ERR_AUTH_LOCKED (shown, acknowledged); EVT_ERR_CANCELLED or
+ * EVT_ERR_TIMEOUT (*quit set for the board's QUIT); journal errors.
  */
 evt_err evt_txn_pin_approves(evt_txn *t, const char *role, const evt_pin_hash *hash,
-                             const char *title, const char *line, const char *notice, bool *quit);
+                             const evt_txn_pin_ask *ask, bool *quit);
 
 /* evt_txn_pin_approves with an operator's own PIN and lockout (evt_auth "op/<operator id>"):
  * their login, and their approval as a supervisor, count wrong PINs together. */
-evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op, const char *title,
-                                  const char *line, const char *notice, bool *quit);
+evt_err evt_txn_operator_approves(evt_txn *t, const evt_config_operator *op,
+                                  const evt_txn_pin_ask *ask, bool *quit);
 
 /*
  * The one "ask for the supervisor's PIN" step. With supervisor operators provisioned

@@ -129,11 +129,12 @@ evt_err evt_ui_read_number(evt_ui *ui, const evt_config *cfg, const evt_order *o
                            size_t cap, bool *quit);
 
 /*
- * A PIN typed on the keypad, shown as one '*' per digit under title and line (may be NULL);
- * notice (may be NULL) says why a previous try failed. Returns as evt_ui_read_number.
+ * A PIN typed on the keypad, shown as one '*' per digit after label ("主管密码", "密码") under
+ * title and line (may be NULL); notice (may be NULL) says why a previous try failed. Returns as
+ * evt_ui_read_number.
  */
-evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *notice,
-                        uint32_t timeout_ms, char *out, size_t cap, bool *quit);
+evt_err evt_ui_read_pin(evt_ui *ui, const char *title, const char *line, const char *label,
+                        const char *notice, uint32_t timeout_ms, char *out, size_t cap, bool *quit);
 
 /*
  * A numbered menu: shows title and options ("1 …", "2 …") and waits for a digit key naming

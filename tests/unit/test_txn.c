@@ -1536,8 +1536,13 @@ static void wrong_pins_lock_one_supervisor(void **state)
     assert_int_equal(evt_config_operator_find(&f->cfg, "0002", &op), EVT_OK);
     fake_ui_digits(&f->ui, "操作员密码", "222222");
     bool quit = false;
-    assert_int_equal(evt_txn_operator_approves(&f->t, &op, "操作员密码", op.name, NULL, &quit),
-                     EVT_ERR_AUTH_LOCKED);
+    const evt_txn_pin_ask login = {.title = "操作员密码", .line = op.name, .label = "密码"};
+    size_t supervisor_prompts = fake_ui_seen(&f->ui, "主管密码");
+    size_t pin_prompts = fake_ui_seen(&f->ui, "密码：");
+    assert_int_equal(evt_txn_operator_approves(&f->t, &op, &login, &quit), EVT_ERR_AUTH_LOCKED);
+    /* A login asks for the operator's own PIN: its screen does not call it a supervisor's. */
+    assert_true(fake_ui_seen(&f->ui, "密码：") > pin_prompts);
+    assert_int_equal(fake_ui_seen(&f->ui, "主管密码"), supervisor_prompts);
 }
 
 /* One supervisor: no list, their PIN at once; the release of a blocked order keeps who released
