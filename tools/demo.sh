@@ -132,8 +132,6 @@ mdtrtarea_admvs = 120104
 recer_sys_code = EVTDEMO
 dev_no = $DEV_NO
 msgid_slot = 1
-opter = 0001
-opter_name = 刘晓梅
 opter_type = 1
 paas_id = evt-paas-demo
 paas_token = evt-demo-token-1234
@@ -149,13 +147,25 @@ keep_connection_s = 30
 CONF
 
 if [ "$BOARD" = sim ]; then
-    # The supervisor's PIN for the refund, as the technician's tool provisions it (only the
-    # salted hash is stored; docs/provisioning.md). A published demo PIN, never a real one.
-    printf '%s\n' 246810 | "$BUILD/tools/pin-hash/pin-hash" >>"$OUT/terminal.conf"
-    # The cashier checks identity and split, and confirms both, for each of the four sales;
-    # then confirms the refund of the 共济 sale the POS asks for, with the supervisor's PIN.
+    # The counter's staff (docs/provisioning.md "Operators"): a cashier who logs in for her
+    # shift (9001 in her name) and a supervisor who authorises the refund, each with a PIN of
+    # their own, provisioned as the technician's tool makes it (only the salted hash is
+    # stored). Published demo PINs, never real ones.
+    pin_hash() { printf '%s\n' "$1" | "$BUILD/tools/pin-hash/pin-hash" | sed 's/^supervisor_pin = //'; }
+    {
+        echo "operator_1 = 0001|刘晓梅|cashier|$(pin_hash 135790)"
+        echo "operator_2 = 0002|王建华|supervisor|$(pin_hash 246810)"
+    } >>"$OUT/terminal.conf"
+    # The cashier logs in; checks identity and split, and confirms both, for each of the four
+    # sales; confirms the refund of the 共济 sale the POS asks for, which the supervisor
+    # authorises with her PIN; after the clinic visit reprints its 门诊结算单 from the journal;
+    # runs the daily close and signs out.
     cat >"$OUT/cashier.keys" <<'KEYS'
 # <text on the screen> => key
+未签到 => MENU
+功能菜单 => TYPE:6
+操作员登录：选择操作员 => TYPE:1
+操作员密码 => DIGITS:135790
 请核对患者身份 => OK
 请确认结算金额 => OK
 结算成功 => OK
@@ -175,8 +185,14 @@ if [ "$BOARD" = sim ]; then
 请确认结算金额 => OK
 结算成功 => OK
 就绪 => MENU
+功能菜单 => TYPE:2
+补打：选择今日结算单 => TYPE:1
+结算单已补打 => OK
+就绪 => MENU
 功能菜单 => TYPE:8
 日结 => OK
+就绪 => MENU
+功能菜单 => TYPE:7
 KEYS
 
     mkfifo "$OUT/serial-scanner"
@@ -187,6 +203,8 @@ KEYS
         --print-dir "$OUT/receipts" --log "$OUT/terminal.log" &
     SIM_PID=$!
 else
+    # The board's one operator (legacy provisioning: signed in at start-up, no login).
+    printf 'opter = 0001\nopter_name = 刘晓梅\n' >>"$OUT/terminal.conf"
     printf 'tls_server_name = platform.evt.test\necr_bind = 0.0.0.0\n' >>"$OUT/terminal.conf"
     # shellcheck source=tools/lib/mps2-console.sh
     . "$ROOT/tools/lib/mps2-console.sh" # boot, screens, cashier keys, quit (as sale_mps2.sh)
@@ -260,6 +278,14 @@ if [ "$BOARD" = sim ]; then
         (exec 3<>"/dev/tcp/127.0.0.1/$ECR_PORT") 2>/dev/null && break
         sleep 0.1
     done
+    # Nobody sells before an operator is on shift: the POS waits for the cashier's login (9001).
+    for _ in $(seq 300); do
+        grep -q "operator 0001 signed in" "$OUT/terminal.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q "operator 0001 signed in" "$OUT/terminal.log" ||
+        { echo "demo: the cashier did not log in (9001)" >&2; exit 1; }
+    log "cashier 刘晓梅 (0001) logged in with her PIN and signed in (9001) for the shift"
 fi
 sale "own code (本人)" DEMO-0001 \
     '[{"med_list_codg":"XJ01CAA040A001010100001","medins_list_codg":"YP0001","name":"阿莫西林胶囊","qty":2,"price":"12.50"},{"med_list_codg":"XR05XAL047A001010100001","medins_list_codg":"YP0007","name":"维生素C片","qty":1,"price":"6.80"}]' \
@@ -308,10 +334,24 @@ FEES
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 7 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 7 print jobs (4 sales, 1 refund, 1 visit, the daily close)" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 8 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 8 print jobs (4 sales, 1 refund, 1 visit, its reprint, the daily close)" >&2
         exit 1
     fi
+    # The reprint of the visit's 门诊结算单, from the journal: the same receipt, marked a copy.
+    reprint=$(ls "$OUT/receipts"/*-2.bin 2>/dev/null | head -1)
+    [ -n "$reprint" ] && LC_ALL=C grep -qaF "$(printf '重打印' | iconv -f utf-8 -t gb18030)" "$reprint" ||
+        { echo "demo: no reprint marked 重打印 among the receipts" >&2; exit 1; }
+    log "reprint from the journal: $(basename "$reprint") (marked 重打印)"
+    # The refund receipt names the supervisor who authorised it (her id is in the refund's record).
+    LC_ALL=C grep -laF "$(printf '王建华 0002' | iconv -f utf-8 -t gb18030)" "$OUT/receipts"/*.bin >/dev/null &&
+        grep -q "supervisor 0002 approved" "$OUT/terminal.log" ||
+        { echo "demo: the refund was not authorised by supervisor 0002 (授权主管 on its receipt)" >&2; exit 1; }
+    log "refund authorised by supervisor 王建华 (0002) with her own PIN: 授权主管 on the refund receipt"
+    # The shift ends with the cashier's sign-out (9002) after the daily close.
+    grep -q "operator 0001 sign-out: EVT_OK" "$OUT/terminal.log" ||
+        { echo "demo: the cashier's sign-out (9002) did not reach the platform" >&2; exit 1; }
+    log "cashier 0001 signed out (9002) at the end of the shift"
     # The day ends with the daily close (日结): the journal's totals per insurance type agree
     # with the platform's (3201), the batch report is printed (daily-close.bin/.png).
     close_line=$(grep 'daily close [0-9-]*: ' "$OUT/terminal.log" | tail -1)
