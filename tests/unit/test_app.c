@@ -47,10 +47,7 @@
 
 static unsigned char app_arena[ARENA_BYTES] __attribute__((aligned(16)));
 static fake_sys sys;
-static tls_ts_certs certs;
-static char *ca_pem;
-static bool have_peer;
-static const char *peer_problem = "GnuTLS test peer not set up";
+static tls_ts_peer peer;
 
 typedef struct fx {
     tls_test_server *srv;
@@ -73,12 +70,12 @@ static int setup(void **state)
     arena_fixture_setup(state);
     fake_sys_init(&sys);
     *state = NULL;
-    if (!have_peer) {
+    if (!peer.have_peer) {
         return 0;
     }
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    tls_ts_options o = {.cert_file = certs.server_pem, .key_file = certs.server_key};
+    tls_ts_options o = {.cert_file = peer.certs.server_pem, .key_file = peer.certs.server_key};
     f->srv = tls_ts_start(&o);
     assert_non_null(f->srv);
     gate_net_init(&f->net);
@@ -120,7 +117,7 @@ static int teardown(void **state)
 static fx *fixture(void **state)
 {
     if (*state == NULL) {
-        skip_policy_cannot_run(peer_problem);
+        tls_ts_peer_require(&peer);
     }
     return *state;
 }
@@ -131,8 +128,8 @@ static evt_err app_start(fx *f)
         .hal = &f->hal,
         .config_text = f->config,
         .config_len = strlen(f->config),
-        .ca_pem = (const uint8_t *)ca_pem,
-        .ca_len = strlen(ca_pem) + 1,
+        .ca_pem = (const uint8_t *)peer.ca_pem,
+        .ca_len = strlen(peer.ca_pem) + 1,
         .arena = app_arena,
         .arena_len = sizeof app_arena,
     };
@@ -1137,26 +1134,13 @@ static int group_setup(void **state)
     evt_arena_init(app_arena, sizeof app_arena);
     fake_sys_init(&sys);
     evt_log_init(&sys.hal);
-    const char *missing = tls_ts_unavailable_reason();
-    if (missing != NULL) {
-        peer_problem = missing;
-    } else if (tls_ts_make_certs(&certs) != 0) {
-        peer_problem = "certtool could not make the test certificates (see above)";
-    } else {
-        ca_pem = tls_ts_read_file(certs.ca_pem);
-        have_peer = ca_pem != NULL;
-        peer_problem = "test certificates unreadable";
-    }
-    return have_peer ? 0 : skip_policy_group_cannot_run("test_app", peer_problem);
+    return tls_ts_peer_setup(&peer, "test_app");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (certs.dir[0] != '\0') {
-        tls_ts_remove_certs(&certs);
-    }
-    free(ca_pem);
+    tls_ts_peer_teardown(&peer);
     return 0;
 }
 
