@@ -950,6 +950,17 @@ static void pos_sale_settled(fx *f, pos_watch *w, const char *sale, const char *
     back_to_idle(f);
 }
 
+/* Starts the app with the POS paired and a supervisor's PIN provisioned (refunds need one), w
+ * watching what reaches the POS as the screens come. */
+static void start_refunding_pos(fx *f, busy_pos *b, pos_watch *w)
+{
+    start_with_pos_and(f, b, SUPERVISOR_PIN_LINE);
+    memset(w, 0, sizeof *w);
+    w->pos = &b->pos;
+    f->ui.on_show = watch_screens;
+    f->ui.on_show_arg = w;
+}
+
 /* The POS refunds a sale it sent: ack, the refund screen and the supervisor's PIN at the
  * terminal, the 2103, and the result — refunded, with what went back — reaches the POS before
  * the success screen waits for the cashier's key. Sent again afterwards: refused with the
@@ -958,12 +969,8 @@ static void refund_from_the_pos(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     pos_sale_settled(f, &w, POS_SALE_OF("POS-R-1", "2", "31.80"), "S-R-1");
     w.count = 0;
 
@@ -1024,12 +1031,8 @@ static void refund_from_the_pos_refused(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     size_t sent = tls_ts_request_count(f->srv);
     size_t screens = f->ui.shown;
     ecr_pos_send(&b.pos, POS_REFUND("NEVER-SOLD"));
@@ -1067,12 +1070,8 @@ static void refund_from_the_pos_busy_meanwhile(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     pos_sale_settled(f, &w, POS_SALE_OF("POS-R-3", "2", "31.80"), "S-R-3");
     w.count = 0;
 
