@@ -33,152 +33,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <valgrind/callgrind.h>
 
 #include "delay_proxy.h"
 #include "evt/https.h"
 #include "harness.h"
+#include "net_tap.h"
 #include "ram_nor.h"
 
 #define MAX_SALES    200
 #define MAX_RTTS     4
 #define PROTOCOL_MIN 4u /* ec.query, 1101, 2101, 2102: each needs the previous answer */
 #define KEEP_SECONDS "30"
-#define SOCKETS_KEPT 8
 
-/* ---- the counting network HAL ------------------------------------------------------------ */
-
-typedef struct net_counts {
-    unsigned round_trips;
-    unsigned connects;
-    unsigned long long bytes_up, bytes_down;
-    double wait_ms; /* time in the receive that ended each round trip: the RTT plus the
-                     * platform's processing (at RTT 0, the processing alone) */
-} net_counts;
-
-typedef struct counting_net {
-    evt_hal_net inner;
-    uint32_t connect_delay_ms; /* the RTT the kernel does not add on loopback */
-    net_counts n;
-    evt_net_sock *sock[SOCKETS_KEPT];
-    bool awaiting[SOCKETS_KEPT]; /* sent since the peer's last bytes */
-} counting_net;
-
-static int slot_of(counting_net *cn, evt_net_sock *s)
-{
-    for (int i = 0; i < SOCKETS_KEPT; i++) {
-        if (cn->sock[i] == s) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static evt_err cn_connect(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
-                          evt_net_sock **out)
-{
-    counting_net *cn = ctx;
-    if (cn->connect_delay_ms) {
-        sleep_ms(cn->connect_delay_ms);
-    }
-    evt_err err = cn->inner.connect(cn->inner.ctx, host, port, timeout_ms, out);
-    cn->n.connects++;
-    cn->n.round_trips++;
-    int i = err == EVT_OK ? slot_of(cn, NULL) : -1;
-    if (i >= 0) {
-        cn->sock[i] = *out;
-        cn->awaiting[i] = false;
-    }
-    return err;
-}
-
-static evt_err cn_send(void *ctx, evt_net_sock *s, const uint8_t *d, size_t len, uint32_t t,
-                       size_t *sent)
-{
-    counting_net *cn = ctx;
-    evt_err err = cn->inner.send(cn->inner.ctx, s, d, len, t, sent);
-    int i = slot_of(cn, s);
-    if (err == EVT_OK && i >= 0) {
-        cn->n.bytes_up += *sent;
-        cn->awaiting[i] = true;
-    }
-    return err;
-}
-
-static evt_err cn_recv(void *ctx, evt_net_sock *s, uint8_t *buf, size_t cap, uint32_t t,
-                       size_t *got)
-{
-    counting_net *cn = ctx;
-    double t0 = now_ms();
-    evt_err err = cn->inner.recv(cn->inner.ctx, s, buf, cap, t, got);
-    int i = slot_of(cn, s);
-    if (err == EVT_OK && i >= 0) {
-        cn->n.bytes_down += *got;
-        if (cn->awaiting[i]) {
-            cn->n.round_trips++;
-            cn->n.wait_ms += now_ms() - t0;
-            cn->awaiting[i] = false;
-        }
-    }
-    return err;
-}
-
-static void cn_close(void *ctx, evt_net_sock *s)
-{
-    counting_net *cn = ctx;
-    int i = s ? slot_of(cn, s) : -1;
-    if (i >= 0) {
-        cn->sock[i] = NULL;
-    }
-    cn->inner.close(cn->inner.ctx, s);
-}
-
-/* Listening, accepting and the local identity go straight to the driver (pass-throughs). */
-static evt_err cn_listen(void *ctx, const char *a, uint16_t p, evt_net_sock **o)
-{
-    counting_net *cn = ctx;
-    return cn->inner.listen(cn->inner.ctx, a, p, o);
-}
-
-static evt_err cn_accept(void *ctx, evt_net_sock *l, uint32_t t, evt_net_sock **o)
-{
-    counting_net *cn = ctx;
-    return cn->inner.accept(cn->inner.ctx, l, t, o);
-}
-
-static evt_err cn_identity(void *ctx, char *ip, size_t ic, char *mac, size_t mc)
-{
-    counting_net *cn = ctx;
-    return cn->inner.local_identity(cn->inner.ctx, ip, ic, mac, mc);
-}
-
-static void wrap_net(void *arg, evt_hal_net *net)
-{
-    counting_net *cn = arg;
-    cn->inner = *net;
-    *net = (evt_hal_net){.ctx = cn,
-                         .connect = cn_connect,
-                         .send = cn_send,
-                         .recv = cn_recv,
-                         .close = cn_close,
-                         .listen = net->listen ? cn_listen : NULL,
-                         .accept = net->accept ? cn_accept : NULL,
-                         .local_identity = net->local_identity ? cn_identity : NULL};
-}
+/* The terminal's network HAL is wrapped in a net_tap (tests/support/net_tap.h), which counts
+ * round trips, connects and bytes as defined above; connect_delay_ms adds the RTT to connects. */
 
 /* ---- the scan mark: the critical path starts when the code is read -------------------------- */
 
@@ -188,9 +57,9 @@ static void wrap_net(void *arg, evt_hal_net *net)
  * the code; a sale's figures are split there. */
 typedef struct scan_mark {
     evt_hal_scanner inner;
-    counting_net *net;
+    net_tap *net;
     bool marked;
-    net_counts net_at_scan;
+    net_tap_counts net_at_scan;
     evt_https_totals tls_at_scan;
     double ms_at_scan;
 } scan_mark;
@@ -206,9 +75,9 @@ static evt_err sm_read(void *ctx, uint32_t timeout_ms, uint8_t *buf, size_t cap,
         /* A round trip begun before the scan (the handshake's last flight, answered by the
          * server's NewSessionTickets) waited while the prompt showed: its answer is already
          * in the socket and costs the critical path nothing. */
-        memset(sm->net->awaiting, 0, sizeof sm->net->awaiting);
+        net_tap_forget_waiting(sm->net);
         evt_https_get_totals(&sm->tls_at_scan);
-        sm->ms_at_scan = now_ms();
+        sm->ms_at_scan = net_tap_now_ms();
     }
     return err;
 }
@@ -239,7 +108,7 @@ static const flow flows[] = {
 /* One sale, split at the scan: `ahead` is what the sale did while the prompt showed (the
  * prepared connection), the rest is the critical path from the code's reading to the end. */
 typedef struct sale_figures {
-    net_counts n;               /* after the scan */
+    net_tap_counts n;           /* after the scan */
     unsigned full, resumed;     /* handshakes after the scan */
     unsigned ahead_round_trips; /* before the scan: connect, handshake, ticket flight */
     unsigned ahead_connects, ahead_handshakes, ahead_full;
@@ -278,7 +147,7 @@ static int run_flow(const flow *f, int sales, uint32_t rtt_ms, sale_figures *out
     for (int i = 0; i < sales; i++) {
         strcat(keys, "请核对患者身份 => OK\n请确认结算金额 => OK\n结算成功 => OK\n");
     }
-    static counting_net cn;
+    static net_tap cn;
     static scan_mark sm;
     memset(&cn, 0, sizeof cn);
     memset(&sm, 0, sizeof sm);
@@ -294,7 +163,7 @@ static int run_flow(const flow *f, int sales, uint32_t rtt_ms, sale_figures *out
                         /* the PNG preview is the sim printer's, not the terminal's work */
                         .no_receipt_preview = true,
                         .extra_config = f->keep ? "keep_connection_s = " KEEP_SECONDS "\n" : NULL,
-                        .wrap_net = wrap_net,
+                        .wrap_net = net_tap_wrap,
                         .wrap_net_arg = &cn,
                         .wrap_scanner = wrap_scanner,
                         .wrap_scanner_arg = &sm,
@@ -324,7 +193,7 @@ static int run_flow(const flow *f, int sales, uint32_t rtt_ms, sale_figures *out
             CALLGRIND_TOGGLE_COLLECT; /* steady-state sales only, the prepared connection too */
         }
         evt_app_sale(t.app, &o, &r);
-        double end_ms = now_ms();
+        double end_ms = net_tap_now_ms();
         if (i > 0) {
             CALLGRIND_TOGGLE_COLLECT;
         }
@@ -334,12 +203,12 @@ static int run_flow(const flow *f, int sales, uint32_t rtt_ms, sale_figures *out
             sm.tls_at_scan = h1;
             sm.ms_at_scan = end_ms;
         }
-        const net_counts *at = &sm.net_at_scan;
-        out[i].n = (net_counts){.round_trips = cn.n.round_trips - at->round_trips,
-                                .connects = cn.n.connects - at->connects,
-                                .bytes_up = cn.n.bytes_up - at->bytes_up,
-                                .bytes_down = cn.n.bytes_down - at->bytes_down,
-                                .wait_ms = cn.n.wait_ms - at->wait_ms};
+        const net_tap_counts *at = &sm.net_at_scan;
+        out[i].n = (net_tap_counts){.round_trips = cn.n.round_trips - at->round_trips,
+                                    .connects = cn.n.connects - at->connects,
+                                    .bytes_up = cn.n.bytes_up - at->bytes_up,
+                                    .bytes_down = cn.n.bytes_down - at->bytes_down,
+                                    .wait_ms = cn.n.wait_ms - at->wait_ms};
         out[i].ms = end_ms - sm.ms_at_scan;
         out[i].full = h1.full_handshakes - sm.tls_at_scan.full_handshakes;
         out[i].resumed = h1.resumed_handshakes - sm.tls_at_scan.resumed_handshakes;

@@ -17,6 +17,7 @@
 
 #include "evt/https.h"
 #include "harness.h"
+#include "net_tap.h"
 
 #define AMOXICILLIN "XJ01CAA040A001010100001"
 
@@ -105,7 +106,7 @@ static void expired_ticket_full_handshake(void **state)
 /* The identity of the ticket, as the ClientHello of a resumed handshake carries it in the
  * clear (RFC 8446 4.2.11, pre_shared_key): the terminal's network HAL is wrapped to read it. */
 typedef struct ticket_spy {
-    evt_hal_net inner;
+    net_tap tap;
     uint8_t identity[1024];
     size_t identity_len;
 } ticket_spy;
@@ -154,49 +155,18 @@ static void spy_client_hello(ticket_spy *s, const uint8_t *d, size_t len)
     }
 }
 
-static evt_err spy_send(void *ctx, evt_net_sock *sock, const uint8_t *d, size_t len, uint32_t t,
-                        size_t *sent)
+/* net_tap's on_send: every buffer the terminal sends is looked at. */
+static void spy_send(void *arg, const uint8_t *d, size_t len)
 {
-    ticket_spy *s = ctx;
-    spy_client_hello(s, d, len);
-    return s->inner.send(s->inner.ctx, sock, d, len, t, sent);
-}
-
-static evt_err spy_connect(void *ctx, const char *h, uint16_t port, uint32_t t, evt_net_sock **o)
-{
-    ticket_spy *s = ctx;
-    return s->inner.connect(s->inner.ctx, h, port, t, o);
-}
-
-static evt_err spy_recv(void *ctx, evt_net_sock *sock, uint8_t *b, size_t cap, uint32_t t,
-                        size_t *got)
-{
-    ticket_spy *s = ctx;
-    return s->inner.recv(s->inner.ctx, sock, b, cap, t, got);
-}
-
-static void spy_close(void *ctx, evt_net_sock *sock)
-{
-    ticket_spy *s = ctx;
-    s->inner.close(s->inner.ctx, sock);
-}
-
-static evt_err spy_identity(void *ctx, char *ip, size_t ic, char *mac, size_t mc)
-{
-    ticket_spy *s = ctx;
-    return s->inner.local_identity(s->inner.ctx, ip, ic, mac, mc);
+    spy_client_hello(arg, d, len);
 }
 
 static void wrap_spy(void *arg, evt_hal_net *net)
 {
     ticket_spy *s = arg;
-    s->inner = *net;
-    *net = (evt_hal_net){.ctx = s,
-                         .connect = spy_connect,
-                         .send = spy_send,
-                         .recv = spy_recv,
-                         .close = spy_close,
-                         .local_identity = net->local_identity ? spy_identity : NULL};
+    s->tap.on_send = spy_send;
+    s->tap.on_send_arg = s;
+    net_tap_wrap(&s->tap, net);
 }
 
 static char *read_all(const char *path, size_t *len)

@@ -1,5 +1,6 @@
 /* Scriptable GnuTLS loopback HTTPS server for tests; see tls_test_server.h. */
 #include "tls_test_server.h"
+#include "skip_policy.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -270,6 +271,44 @@ char *tls_ts_read_file(const char *path)
     }
     fclose(f);
     return buf;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The peer of a test programme */
+
+int tls_ts_peer_setup(tls_ts_peer *peer, const char *program)
+{
+    memset(peer, 0, sizeof *peer);
+    const char *missing = tls_ts_unavailable_reason();
+    if (missing != NULL) {
+        peer->problem = missing;
+    } else if (tls_ts_make_certs(&peer->certs) != 0) {
+        peer->problem = "certtool could not make the test certificates (see above)";
+    } else {
+        peer->ca_pem = tls_ts_read_file(peer->certs.ca_pem);
+        peer->rogue_ca_pem = tls_ts_read_file(peer->certs.rogue_ca_pem);
+        peer->have_peer = peer->ca_pem != NULL && peer->rogue_ca_pem != NULL;
+        peer->problem = "test certificates unreadable";
+    }
+    return peer->have_peer ? 0 : skip_policy_group_cannot_run(program, peer->problem);
+}
+
+void tls_ts_peer_teardown(tls_ts_peer *peer)
+{
+    tls_ts_remove_certs(&peer->certs);
+    free(peer->ca_pem);
+    free(peer->rogue_ca_pem);
+    peer->ca_pem = NULL;
+    peer->rogue_ca_pem = NULL;
+    peer->have_peer = false;
+}
+
+void tls_ts_peer_require(const tls_ts_peer *peer)
+{
+    if (!peer->have_peer) {
+        skip_policy_cannot_run(peer->problem != NULL ? peer->problem
+                                                     : "GnuTLS test peer not set up");
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */

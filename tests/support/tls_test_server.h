@@ -104,6 +104,30 @@ void tls_ts_remove_certs(const tls_ts_certs *certs);
 /* Reads a whole file into a malloc'ed NUL-terminated string (the caller frees); NULL on error. */
 char *tls_ts_read_file(const char *path);
 
+/*
+ * The test peer of a cmocka programme: the certificates, made once in its group setup, and the
+ * text of the CAs the client under test trusts. When GnuTLS, certtool or the certificates are
+ * missing, have_peer is false and problem says what and which Debian package brings it.
+ */
+typedef struct tls_ts_peer {
+    tls_ts_certs certs;
+    char *ca_pem;       /* the text of certs.ca_pem */
+    char *rogue_ca_pem; /* the text of certs.rogue_ca_pem */
+    bool have_peer;
+    const char *problem;
+} tls_ts_peer;
+
+/* For a group setup: makes the certificates and reads both CAs. Returns 0 with the peer there;
+ * otherwise what skip_policy_group_cannot_run(program, problem) returns: -1 (every test of the
+ * programme fails) unless EVT_ALLOW_SKIP=1, when each test must call skip_policy_cannot_run
+ * (tls_ts_peer_require) itself. */
+int tls_ts_peer_setup(tls_ts_peer *peer, const char *program);
+/* For the group teardown: removes the certificates and frees the CA texts. */
+void tls_ts_peer_teardown(tls_ts_peer *peer);
+/* In a test: ends it through skip_policy_cannot_run (failed, or skipped with EVT_ALLOW_SKIP=1)
+ * unless the peer is there. */
+void tls_ts_peer_require(const tls_ts_peer *peer);
+
 /* Starts listening on an ephemeral port and serving in a thread; NULL on error. */
 tls_test_server *tls_ts_start(const tls_ts_options *opt);
 /* Stops the thread, closes everything. NULL is ignored. */

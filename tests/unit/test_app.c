@@ -47,10 +47,7 @@
 
 static unsigned char app_arena[ARENA_BYTES] __attribute__((aligned(16)));
 static fake_sys sys;
-static tls_ts_certs certs;
-static char *ca_pem;
-static bool have_peer;
-static const char *peer_problem = "GnuTLS test peer not set up";
+static tls_ts_peer peer;
 
 typedef struct fx {
     tls_test_server *srv;
@@ -73,12 +70,12 @@ static int setup(void **state)
     arena_fixture_setup(state);
     fake_sys_init(&sys);
     *state = NULL;
-    if (!have_peer) {
+    if (!peer.have_peer) {
         return 0;
     }
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    tls_ts_options o = {.cert_file = certs.server_pem, .key_file = certs.server_key};
+    tls_ts_options o = {.cert_file = peer.certs.server_pem, .key_file = peer.certs.server_key};
     f->srv = tls_ts_start(&o);
     assert_non_null(f->srv);
     gate_net_init(&f->net);
@@ -120,7 +117,7 @@ static int teardown(void **state)
 static fx *fixture(void **state)
 {
     if (*state == NULL) {
-        skip_policy_cannot_run(peer_problem);
+        tls_ts_peer_require(&peer);
     }
     return *state;
 }
@@ -131,8 +128,8 @@ static evt_err app_start(fx *f)
         .hal = &f->hal,
         .config_text = f->config,
         .config_len = strlen(f->config),
-        .ca_pem = (const uint8_t *)ca_pem,
-        .ca_len = strlen(ca_pem) + 1,
+        .ca_pem = (const uint8_t *)peer.ca_pem,
+        .ca_len = strlen(peer.ca_pem) + 1,
         .arena = app_arena,
         .arena_len = sizeof app_arena,
     };
@@ -953,6 +950,17 @@ static void pos_sale_settled(fx *f, pos_watch *w, const char *sale, const char *
     back_to_idle(f);
 }
 
+/* Starts the app with the POS paired and a supervisor's PIN provisioned (refunds need one), w
+ * watching what reaches the POS as the screens come. */
+static void start_refunding_pos(fx *f, busy_pos *b, pos_watch *w)
+{
+    start_with_pos_and(f, b, SUPERVISOR_PIN_LINE);
+    memset(w, 0, sizeof *w);
+    w->pos = &b->pos;
+    f->ui.on_show = watch_screens;
+    f->ui.on_show_arg = w;
+}
+
 /* The POS refunds a sale it sent: ack, the refund screen and the supervisor's PIN at the
  * terminal, the 2103, and the result — refunded, with what went back — reaches the POS before
  * the success screen waits for the cashier's key. Sent again afterwards: refused with the
@@ -961,12 +969,8 @@ static void refund_from_the_pos(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     pos_sale_settled(f, &w, POS_SALE_OF("POS-R-1", "2", "31.80"), "S-R-1");
     w.count = 0;
 
@@ -1027,12 +1031,8 @@ static void refund_from_the_pos_refused(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     size_t sent = tls_ts_request_count(f->srv);
     size_t screens = f->ui.shown;
     ecr_pos_send(&b.pos, POS_REFUND("NEVER-SOLD"));
@@ -1070,12 +1070,8 @@ static void refund_from_the_pos_busy_meanwhile(void **state)
 {
     fx *f = fixture(state);
     static busy_pos b;
-    start_with_pos_and(f, &b, SUPERVISOR_PIN_LINE);
     static pos_watch w;
-    memset(&w, 0, sizeof w);
-    w.pos = &b.pos;
-    f->ui.on_show = watch_screens;
-    f->ui.on_show_arg = &w;
+    start_refunding_pos(f, &b, &w);
     pos_sale_settled(f, &w, POS_SALE_OF("POS-R-3", "2", "31.80"), "S-R-3");
     w.count = 0;
 
@@ -1137,26 +1133,13 @@ static int group_setup(void **state)
     evt_arena_init(app_arena, sizeof app_arena);
     fake_sys_init(&sys);
     evt_log_init(&sys.hal);
-    const char *missing = tls_ts_unavailable_reason();
-    if (missing != NULL) {
-        peer_problem = missing;
-    } else if (tls_ts_make_certs(&certs) != 0) {
-        peer_problem = "certtool could not make the test certificates (see above)";
-    } else {
-        ca_pem = tls_ts_read_file(certs.ca_pem);
-        have_peer = ca_pem != NULL;
-        peer_problem = "test certificates unreadable";
-    }
-    return have_peer ? 0 : skip_policy_group_cannot_run("test_app", peer_problem);
+    return tls_ts_peer_setup(&peer, "test_app");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (certs.dir[0] != '\0') {
-        tls_ts_remove_certs(&certs);
-    }
-    free(ca_pem);
+    tls_ts_peer_teardown(&peer);
     return 0;
 }
 

@@ -31,11 +31,7 @@
 
 static unsigned char arena_buf[ARENA_BYTES];
 static evt_hal_net net;
-static tls_ts_certs certs;
-static char *ca_pem;
-static char *rogue_ca_pem;
-static bool have_tls_peer;
-static const char *tls_peer_problem = "GnuTLS test peer not set up";
+static tls_ts_peer peer;
 
 /* ---------------------------------------------------------------------------------------- */
 /* A small sys HAL: real clocks with a settable wall-clock offset, getrandom entropy, and a
@@ -104,31 +100,29 @@ static const evt_hal_sys test_sys = {
  * set EVT_ALLOW_SKIP=1 (skip_policy.h). */
 #define SKIP_WITHOUT_PEER()                                                                        \
     do {                                                                                           \
-        if (!have_tls_peer) {                                                                      \
-            skip_policy_cannot_run(tls_peer_problem);                                              \
-        }                                                                                          \
+        tls_ts_peer_require(&peer);                                                                \
     } while (0)
 
 /* The key of a server certificate made by tls_ts_make_certs. */
 static const char *key_of(const char *cert)
 {
-    if (cert == certs.server_rsa_pem) {
-        return certs.server_rsa_key;
+    if (cert == peer.certs.server_rsa_pem) {
+        return peer.certs.server_rsa_key;
     }
-    if (cert == certs.server_p384_pem) {
-        return certs.server_p384_key;
+    if (cert == peer.certs.server_p384_pem) {
+        return peer.certs.server_p384_key;
     }
-    if (cert == certs.server_p521_pem) {
-        return certs.server_p521_key;
+    if (cert == peer.certs.server_p521_pem) {
+        return peer.certs.server_p521_key;
     }
-    return certs.server_key;
+    return peer.certs.server_key;
 }
 
 static tls_test_server *start_server_opts(const char *cert, const char *priority,
                                           const char *bind_addr, bool no_tls)
 {
     tls_ts_options o = {
-        .cert_file = cert ? cert : certs.server_pem,
+        .cert_file = cert ? cert : peer.certs.server_pem,
         .key_file = key_of(cert),
         .priority = priority,
         .bind_addr = bind_addr,
@@ -164,7 +158,7 @@ static evt_https_client *new_client_full(const char *ca, const char *host, const
 
 static evt_https_client *new_client(uint16_t port)
 {
-    return new_client_full(ca_pem, "localhost", NULL, port, 0, 0);
+    return new_client_full(peer.ca_pem, "localhost", NULL, port, 0, 0);
 }
 
 static const evt_https_header gateway_headers[] = {
@@ -368,11 +362,11 @@ static void test_arena_peak_handshake_and_post(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     /* The client's first choice, then the AES-GCM suite a server may insist on. */
-    measure_handshake_peak("ECDSA P-256 server", certs.server_pem, NULL);
-    measure_handshake_peak("RSA-2048 server", certs.server_rsa_pem, NULL);
+    measure_handshake_peak("ECDSA P-256 server", peer.certs.server_pem, NULL);
+    measure_handshake_peak("RSA-2048 server", peer.certs.server_rsa_pem, NULL);
     const char *aes = "NORMAL:-CIPHER-ALL:+AES-256-GCM";
-    measure_handshake_peak("ECDSA P-256 server", certs.server_pem, aes);
-    measure_handshake_peak("RSA-2048 server", certs.server_rsa_pem, aes);
+    measure_handshake_peak("ECDSA P-256 server", peer.certs.server_pem, aes);
+    measure_handshake_peak("RSA-2048 server", peer.certs.server_rsa_pem, aes);
 }
 
 static void test_tls12_only_server_works(void **state)
@@ -450,7 +444,8 @@ static bool suite_allowed(const char *suite)
 
 static tls_test_server *start_offer(const server_offer *o)
 {
-    return start_server_opts(o->rsa_cert ? certs.server_rsa_pem : NULL, o->priority, NULL, false);
+    return start_server_opts(o->rsa_cert ? peer.certs.server_rsa_pem : NULL, o->priority, NULL,
+                             false);
 }
 
 /* Returns the mbedTLS error the client logged. */
@@ -631,7 +626,8 @@ static void test_server_key_curves(void **state)
     const char *versions[] = {TLS12_ONLY "%SERVER_PRECEDENCE", TLS13_ONLY "%SERVER_PRECEDENCE"};
     const char *names[] = {"TLSv1.2", "TLSv1.3"};
     for (size_t v = 0; v < 2; v++) {
-        tls_test_server *srv = start_server_opts(certs.server_p384_pem, versions[v], NULL, false);
+        tls_test_server *srv =
+            start_server_opts(peer.certs.server_p384_pem, versions[v], NULL, false);
         evt_https_client *c = client_of(srv);
         evt_https_response resp;
         assert_int_equal(post(c, &resp), EVT_OK);
@@ -640,7 +636,7 @@ static void test_server_key_curves(void **state)
         evt_https_response_free(&resp);
         stop_both(srv, c);
 
-        srv = start_server_opts(certs.server_p521_pem, versions[v], NULL, false);
+        srv = start_server_opts(peer.certs.server_p521_pem, versions[v], NULL, false);
         c = client_of(srv);
         evt_err err = post(c, &resp);
         if (err != EVT_ERR_TLS_HANDSHAKE && err != EVT_ERR_TLS_CERT_UNTRUSTED) {
@@ -703,13 +699,13 @@ static void test_untrusted_certificate(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     /* A server whose chain ends in a CA we were not provisioned with. */
-    tls_test_server *srv = start_server_opts(certs.rogue_server_pem, NULL, NULL, false);
+    tls_test_server *srv = start_server_opts(peer.certs.rogue_server_pem, NULL, NULL, false);
     evt_https_client *c = client_of(srv);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
     stop_both(srv, c);
     /* And the right server seen through the wrong trust store. */
     srv = start_server();
-    c = new_client_full(rogue_ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 0);
+    c = new_client_full(peer.rogue_ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 0);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_UNTRUSTED, MBEDTLS_X509_BADCERT_NOT_TRUSTED);
     stop_both(srv, c);
 }
@@ -721,15 +717,15 @@ static void test_hostname_mismatch(void **state)
     tls_test_server *srv = start_server();
     /* Connect by address, but expect the certificate of another name. */
     evt_https_client *c =
-        new_client_full(ca_pem, "127.0.0.1", "hsa.example.gov.cn", tls_ts_port(srv), 0, 0);
+        new_client_full(peer.ca_pem, "127.0.0.1", "hsa.example.gov.cn", tls_ts_port(srv), 0, 0);
     expect_cert_failure(srv, c, EVT_ERR_TLS_HOSTNAME, MBEDTLS_X509_BADCERT_CN_MISMATCH);
     evt_https_client_free(c);
     /* The same address with the right name works: the override only changes the check. */
-    c = new_client_full(ca_pem, "127.0.0.1", "localhost", tls_ts_port(srv), 0, 0);
+    c = new_client_full(peer.ca_pem, "127.0.0.1", "localhost", tls_ts_port(srv), 0, 0);
     post_ok(c);
     evt_https_client_free(c);
     /* By address alone: the certificate's IP SAN matches. */
-    c = new_client_full(ca_pem, "127.0.0.1", NULL, tls_ts_port(srv), 0, 0);
+    c = new_client_full(peer.ca_pem, "127.0.0.1", NULL, tls_ts_port(srv), 0, 0);
     post_ok(c);
     stop_both(srv, c);
 }
@@ -738,7 +734,7 @@ static void test_expired_certificate(void **state)
 {
     (void)state;
     SKIP_WITHOUT_PEER();
-    tls_test_server *srv = start_server_opts(certs.expired_pem, NULL, NULL, false);
+    tls_test_server *srv = start_server_opts(peer.certs.expired_pem, NULL, NULL, false);
     evt_https_client *c = client_of(srv);
     expect_cert_failure(srv, c, EVT_ERR_TLS_CERT_EXPIRED, MBEDTLS_X509_BADCERT_EXPIRED);
     stop_both(srv, c);
@@ -773,11 +769,11 @@ static void test_bad_ca_pem_refused(void **state)
         assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_TLS_CONFIG);
         assert_null(c);
     }
-    if (ca_pem) {
+    if (peer.ca_pem) {
         /* A good certificate followed by a corrupt one: a half-read trust store is refused. */
-        size_t n = strlen(ca_pem);
+        size_t n = strlen(peer.ca_pem);
         char *mixed = malloc(n + 128);
-        snprintf(mixed, n + 128, "%s%s", ca_pem, bad[2]);
+        snprintf(mixed, n + 128, "%s%s", peer.ca_pem, bad[2]);
         evt_https_config cfg = {.host = "localhost", .path = PATH, .ca_pem = mixed};
         evt_https_client *c = NULL;
         assert_int_equal(evt_https_client_new(&cfg, &net, &test_sys, &c), EVT_ERR_TLS_CONFIG);
@@ -836,8 +832,8 @@ static void test_keepalive_reuses_one_connection(void **state)
 
 static tls_test_server *start_ticket_server(unsigned lifetime_s)
 {
-    tls_ts_options o = {.cert_file = certs.server_pem,
-                        .key_file = certs.server_key,
+    tls_ts_options o = {.cert_file = peer.certs.server_pem,
+                        .key_file = peer.certs.server_key,
                         .ticket_lifetime_s = lifetime_s};
     tls_test_server *srv = tls_ts_start(&o);
     assert_non_null(srv);
@@ -1334,7 +1330,7 @@ static void test_response_timeout(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server();
-    evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 300, 0);
+    evt_https_client *c = new_client_full(peer.ca_pem, "localhost", NULL, tls_ts_port(srv), 300, 0);
     push(srv, TLS_TS_SILENT);
     expect_timeout(c, true);
     stop_both(srv, c);
@@ -1345,7 +1341,7 @@ static void test_handshake_timeout(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server_opts(NULL, NULL, NULL, true); /* TCP only, mute */
-    evt_https_client *c = new_client_full(ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 300);
+    evt_https_client *c = new_client_full(peer.ca_pem, "localhost", NULL, tls_ts_port(srv), 0, 300);
     expect_timeout(c, false);
     stop_both(srv, c);
 }
@@ -1355,7 +1351,7 @@ static void test_ipv6_loopback(void **state)
     (void)state;
     SKIP_WITHOUT_PEER();
     tls_test_server *srv = start_server_opts(NULL, NULL, "::1", false);
-    evt_https_client *c = new_client_full(ca_pem, "::1", "localhost", tls_ts_port(srv), 0, 0);
+    evt_https_client *c = new_client_full(peer.ca_pem, "::1", "localhost", tls_ts_port(srv), 0, 0);
     evt_https_response resp;
     assert_int_equal(post(c, &resp), EVT_OK);
     assert_string_equal(resp.tls_version, "TLSv1.3");
@@ -1403,7 +1399,7 @@ static evt_https_client *new_faulty_client(uint16_t port)
     faulty_net = net;
     faulty_net.send = faulty_send;
     net_fault = FAULT_NONE;
-    evt_https_config cfg = {.host = "localhost", .port = port, .path = PATH, .ca_pem = ca_pem};
+    evt_https_config cfg = {.host = "localhost", .port = port, .path = PATH, .ca_pem = peer.ca_pem};
     evt_https_client *c = NULL;
     assert_int_equal(evt_https_client_new(&cfg, &faulty_net, &test_sys, &c), EVT_OK);
     return c;
@@ -1599,26 +1595,13 @@ static int group_setup(void **state)
     if (evt_https_platform_init(&test_sys) != EVT_OK) {
         return -1;
     }
-    const char *missing = tls_ts_unavailable_reason();
-    if (missing) {
-        tls_peer_problem = missing;
-    } else if (tls_ts_make_certs(&certs) != 0) {
-        tls_peer_problem = "certtool could not make the test certificates (see above)";
-    } else {
-        ca_pem = tls_ts_read_file(certs.ca_pem);
-        rogue_ca_pem = tls_ts_read_file(certs.rogue_ca_pem);
-        have_tls_peer = ca_pem && rogue_ca_pem;
-        tls_peer_problem = "test certificates unreadable";
-    }
-    return have_tls_peer ? 0 : skip_policy_group_cannot_run("test_https", tls_peer_problem);
+    return tls_ts_peer_setup(&peer, "test_https");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    free(ca_pem);
-    free(rogue_ca_pem);
-    tls_ts_remove_certs(&certs);
+    tls_ts_peer_teardown(&peer);
     return 0;
 }
 

@@ -40,10 +40,7 @@
 
 static unsigned char arena_buf[ARENA_BYTES] __attribute__((aligned(16)));
 static fake_sys sys;
-static tls_ts_certs certs;
-static char *ca_pem;
-static bool have_peer;
-static const char *peer_problem = "GnuTLS test peer not set up";
+static tls_ts_peer peer;
 
 /* The transaction engine's side of the settlement bookkeeping, as the platform sees it. */
 typedef struct owner_probe {
@@ -108,7 +105,7 @@ static void fx_boot(fx *f, unsigned port)
     assert_int_equal(evt_config_parse(text, strlen(text), &f->cfg, msg, sizeof msg), EVT_OK);
     assert_int_equal(evt_journal_open(&f->j, &f->flash.hal, f->work, sizeof f->work, NULL), EVT_OK);
     f->hal = (evt_hal){.sys = &sys.hal, .net = &f->net.hal, .storage = &f->flash.hal};
-    assert_int_equal(evt_platform_new(&f->cfg, ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
+    assert_int_equal(evt_platform_new(&f->cfg, peer.ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
     f->owner.p = f->p;
     evt_platform_owner owner = {
         .ctx = &f->owner, .outcome_recorded = probe_outcome_recorded, .reversed = probe_reversed};
@@ -130,13 +127,13 @@ static int setup(void **state)
     arena_fixture_setup(state);
     fake_sys_init(&sys);
     *state = NULL;
-    if (!have_peer) {
+    if (!peer.have_peer) {
         return 0;
     }
     assert_int_equal(evt_https_platform_init(&sys.hal), EVT_OK);
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    tls_ts_options o = {.cert_file = certs.server_pem, .key_file = certs.server_key};
+    tls_ts_options o = {.cert_file = peer.certs.server_pem, .key_file = peer.certs.server_key};
     f->srv = tls_ts_start(&o);
     assert_non_null(f->srv);
     gate_net_init(&f->net);
@@ -164,7 +161,7 @@ static int teardown(void **state)
 static fx *fixture(void **state)
 {
     if (*state == NULL) {
-        skip_policy_cannot_run(peer_problem);
+        tls_ts_peer_require(&peer);
     }
     return *state;
 }
@@ -318,7 +315,7 @@ static void kept_connection_reused_then_closed_after_idle(void **state)
     ss_config_text(text, sizeof text, tls_ts_port(f->srv), "keep_connection_s = 30\n");
     assert_int_equal(evt_config_parse(text, strlen(text), &f->cfg, msg, sizeof msg), EVT_OK);
     assert_int_equal(f->cfg.keep_connection_s, 30);
-    assert_int_equal(evt_platform_new(&f->cfg, ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
+    assert_int_equal(evt_platform_new(&f->cfg, peer.ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
 
     /* The sign-in's connection outlives the conversation and serves the next one. */
     sign_in(f);
@@ -1085,26 +1082,13 @@ static int group_setup(void **state)
     evt_arena_init(arena_buf, sizeof arena_buf);
     fake_sys_init(&sys);
     evt_log_init(&sys.hal);
-    const char *missing = tls_ts_unavailable_reason();
-    if (missing != NULL) {
-        peer_problem = missing;
-    } else if (tls_ts_make_certs(&certs) != 0) {
-        peer_problem = "certtool could not make the test certificates (see above)";
-    } else {
-        ca_pem = tls_ts_read_file(certs.ca_pem);
-        have_peer = ca_pem != NULL;
-        peer_problem = "test certificates unreadable";
-    }
-    return have_peer ? 0 : skip_policy_group_cannot_run("test_platform", peer_problem);
+    return tls_ts_peer_setup(&peer, "test_platform");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (certs.dir[0] != '\0') {
-        tls_ts_remove_certs(&certs);
-    }
-    free(ca_pem);
+    tls_ts_peer_teardown(&peer);
     return 0;
 }
 

@@ -43,10 +43,7 @@
 
 static unsigned char arena_buf[ARENA_BYTES] __attribute__((aligned(16)));
 static fake_sys sys;
-static tls_ts_certs certs;
-static char *ca_pem;
-static bool have_peer;
-static const char *peer_problem = "GnuTLS test peer not set up";
+static tls_ts_peer peer;
 
 typedef struct fx {
     tls_test_server *srv;
@@ -74,7 +71,7 @@ typedef struct fx {
 static void fx_boot(fx *f, bool recover)
 {
     assert_int_equal(evt_journal_open(&f->j, &f->flash.hal, f->work, sizeof f->work, NULL), EVT_OK);
-    assert_int_equal(evt_platform_new(&f->cfg, ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
+    assert_int_equal(evt_platform_new(&f->cfg, peer.ca_pem, &f->hal, &f->j, &f->p), EVT_OK);
     evt_ui_init(&f->eui, &f->ui.hal, f->hal.sys);
     assert_int_equal(evt_txn_init(&f->t, &f->hal, &f->cfg, f->p, &f->j, &f->eui), EVT_OK);
     f->txn_up = true;
@@ -117,13 +114,13 @@ static int setup(void **state)
     arena_fixture_setup(state);
     fake_sys_init(&sys);
     *state = NULL;
-    if (!have_peer) {
+    if (!peer.have_peer) {
         return 0;
     }
     assert_int_equal(evt_https_platform_init(&sys.hal), EVT_OK);
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    tls_ts_options o = {.cert_file = certs.server_pem, .key_file = certs.server_key};
+    tls_ts_options o = {.cert_file = peer.certs.server_pem, .key_file = peer.certs.server_key};
     f->srv = tls_ts_start(&o);
     assert_non_null(f->srv);
     gate_net_init(&f->net);
@@ -168,7 +165,7 @@ static int teardown(void **state)
 static fx *fixture(void **state)
 {
     if (*state == NULL) {
-        skip_policy_cannot_run(peer_problem);
+        tls_ts_peer_require(&peer);
     }
     return *state;
 }
@@ -189,6 +186,18 @@ static evt_order_record record_of(fx *f, const char *order_id)
     if (err != EVT_OK) {
         fail_msg("order %s: no record (%s)", order_id, evt_err_name(err));
     }
+    return rec;
+}
+
+/* Runs the sale of order_id and checks how it ended: what the engine returned, the POS's status
+ * in *r and the state of the order's record, which it returns. */
+static evt_order_record sale_ends(fx *f, const char *order_id, evt_err err, evt_ecr_status status,
+                                  evt_order_state state, evt_ecr_result *r)
+{
+    assert_int_equal(sale(f, order_id, r), err);
+    assert_int_equal(r->status, status);
+    evt_order_record rec = record_of(f, order_id);
+    assert_int_equal(rec.state, state);
     return rec;
 }
 
@@ -343,12 +352,10 @@ static void scan_cancelled_refused(void **state)
     fx *f = fixture(state);
     fake_ui_key(&f->ui, SCAN_PROMPT, EVT_KEY_CANCEL);
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-C", &r), EVT_ERR_CANCELLED);
-    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-C", EVT_ERR_CANCELLED, EVT_ECR_REFUSED, EVT_ORDER_REFUSED, &r);
     assert_int_equal(r.error, EVT_ERR_CANCELLED);
     assert_string_equal(r.message, "已取消");
-    evt_order_record rec = record_of(f, "ORD-C");
-    assert_int_equal(rec.state, EVT_ORDER_REFUSED);
     assert_int_equal(rec.error, EVT_ERR_CANCELLED);
     assert_infnos(f, "");
     assert_no_money_step(f, "ORD-C");
@@ -426,10 +433,8 @@ static void malformed_voucher_answer_fails(void **state)
     ss_push(f->srv, "{\"infcode\":0,\"output\":{\"data\":{\"idNo\":\"" SS_CERTNO
                     "\",\"userName\":\"" SS_NAME "\"}}}");
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-M", &r), EVT_ERR_PROTO_FIELD_MISSING);
-    assert_int_equal(r.status, EVT_ECR_FAILED);
-    evt_order_record rec = record_of(f, "ORD-M");
-    assert_int_equal(rec.state, EVT_ORDER_FAILED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-M", EVT_ERR_PROTO_FIELD_MISSING, EVT_ECR_FAILED, EVT_ORDER_FAILED, &r);
     assert_int_equal(rec.error, EVT_ERR_PROTO_FIELD_MISSING);
     assert_infnos(f, "ec.query");
     assert_non_null(fake_ui_last_titled(&f->ui, "电子凭证解码失败"));
@@ -517,22 +522,29 @@ static void terminated_insurance_refused(void **state)
 
 /* ---- before the money: the cashier --------------------------------------------------------- */
 
-static void cashier_declines_identity(void **state)
+/* The cashier presses Cancel at `screen`: the sale is refused with why, recorded as refused,
+ * nothing after `infnos` is sent and no money step begins. */
+static void cashier_declines(void **state, const char *screen, const char *order_id,
+                             const char *message, const char *detail, const char *infnos)
 {
     fx *f = fixture(state);
     fake_scanner_push(&f->scan, SS_CODE);
     ss_push_until_2102(f->srv);
-    fake_ui_key(&f->ui, IDENTITY, EVT_KEY_CANCEL);
+    fake_ui_key(&f->ui, screen, EVT_KEY_CANCEL);
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-I", &r), EVT_ERR_CANCELLED);
-    assert_int_equal(r.status, EVT_ECR_REFUSED);
-    assert_string_equal(r.message, "已取消：收银员未确认身份");
-    evt_order_record rec = record_of(f, "ORD-I");
-    assert_int_equal(rec.state, EVT_ORDER_REFUSED);
+    evt_order_record rec =
+        sale_ends(f, order_id, EVT_ERR_CANCELLED, EVT_ECR_REFUSED, EVT_ORDER_REFUSED, &r);
+    assert_string_equal(r.message, message);
     assert_int_equal(rec.error, EVT_ERR_CANCELLED);
-    assert_string_equal(rec.detail, "收银员未确认身份");
-    assert_infnos(f, "ec.query,1101");
-    assert_no_money_step(f, "ORD-I");
+    assert_string_equal(rec.detail, detail);
+    assert_infnos(f, infnos);
+    assert_no_money_step(f, order_id);
+}
+
+static void cashier_declines_identity(void **state)
+{
+    cashier_declines(state, IDENTITY, "ORD-I", "已取消：收银员未确认身份", "收银员未确认身份",
+                     "ec.query,1101");
 }
 
 static void cashier_silent_at_identity(void **state)
@@ -542,10 +554,8 @@ static void cashier_silent_at_identity(void **state)
     ss_push_until_2102(f->srv);
     f->ui.auto_ack = false;
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-I2", &r), EVT_ERR_TIMEOUT);
-    assert_int_equal(r.status, EVT_ECR_REFUSED);
-    evt_order_record rec = record_of(f, "ORD-I2");
-    assert_int_equal(rec.state, EVT_ORDER_REFUSED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-I2", EVT_ERR_TIMEOUT, EVT_ECR_REFUSED, EVT_ORDER_REFUSED, &r);
     assert_int_equal(rec.error, EVT_ERR_TIMEOUT);
     assert_string_equal(rec.detail, "收银员未确认身份");
     assert_infnos(f, "ec.query,1101");
@@ -553,19 +563,8 @@ static void cashier_silent_at_identity(void **state)
 
 static void cashier_declines_split(void **state)
 {
-    fx *f = fixture(state);
-    fake_scanner_push(&f->scan, SS_CODE);
-    ss_push_until_2102(f->srv);
-    fake_ui_key(&f->ui, SPLIT, EVT_KEY_CANCEL);
-    evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-X", &r), EVT_ERR_CANCELLED);
-    assert_int_equal(r.status, EVT_ECR_REFUSED);
-    assert_string_equal(r.message, "已取消：收银员未确认金额");
-    evt_order_record rec = record_of(f, "ORD-X");
-    assert_int_equal(rec.state, EVT_ORDER_REFUSED);
-    assert_string_equal(rec.detail, "收银员未确认金额");
-    assert_infnos(f, "ec.query,1101,2101");
-    assert_no_money_step(f, "ORD-X");
+    cashier_declines(state, SPLIT, "ORD-X", "已取消：收银员未确认金额", "收银员未确认金额",
+                     "ec.query,1101,2101");
 }
 
 /* ---- before the money: pre-settlement ------------------------------------------------------ */
@@ -580,10 +579,8 @@ static void presettlement_not_adding_up_fails(void **state)
     off.cash = 1; /* one fen more than the total */
     ss_push(f->srv, ss_settlement(NULL, SS_PSN_NO, &off));
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-2101", &r), EVT_ERR_MONEY_MISMATCH);
-    assert_int_equal(r.status, EVT_ECR_FAILED);
-    evt_order_record rec = record_of(f, "ORD-2101");
-    assert_int_equal(rec.state, EVT_ORDER_FAILED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-2101", EVT_ERR_MONEY_MISMATCH, EVT_ECR_FAILED, EVT_ORDER_FAILED, &r);
     assert_int_equal(rec.error, EVT_ERR_MONEY_MISMATCH);
     assert_infnos(f, "ec.query,1101,2101");
     assert_non_null(fake_ui_last_titled(&f->ui, "预结算失败"));
@@ -599,11 +596,9 @@ static void presettlement_refused(void **state)
     ss_push(f->srv, ss_person(SS_PSN_NO, SS_CERTNO, SS_NAME, "1", ""));
     ss_push(f->srv, ss_refused("药品目录编码不存在"));
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-2101R", &r), EVT_ERR_PLATFORM_REJECTED);
-    assert_int_equal(r.status, EVT_ECR_REFUSED);
+    evt_order_record rec = sale_ends(f, "ORD-2101R", EVT_ERR_PLATFORM_REJECTED, EVT_ECR_REFUSED,
+                                     EVT_ORDER_REFUSED, &r);
     assert_string_equal(r.message, "医保平台拒绝交易：药品目录编码不存在");
-    evt_order_record rec = record_of(f, "ORD-2101R");
-    assert_int_equal(rec.state, EVT_ORDER_REFUSED);
     assert_string_equal(rec.detail, "药品目录编码不存在");
     assert_infnos(f, "ec.query,1101,2101");
     assert_no_money_step(f, "ORD-2101R");
@@ -704,13 +699,11 @@ static void lost_answer_reversed_may_retry(void **state)
     tls_ts_push(f->srv, (tls_ts_step){.action = TLS_TS_CLOSE_NO_RESPONSE});
     ss_push(f->srv, ss_ack());
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-L", &r), EVT_ERR_NET_CLOSED);
-    assert_int_equal(r.status, EVT_ECR_FAILED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-L", EVT_ERR_NET_CLOSED, EVT_ECR_FAILED, EVT_ORDER_REVERSED, &r);
     assert_int_equal(r.error, EVT_ERR_NET_CLOSED);
     assert_false(r.blocked);
     assert_true(message_has(&r, "已冲正，未扣款"));
-    evt_order_record rec = record_of(f, "ORD-L");
-    assert_int_equal(rec.state, EVT_ORDER_REVERSED);
     assert_false(rec.answer_unusable);
     assert_false(rec.needs_supervisor);
     assert_string_equal(r.msgid, rec.msgid);
@@ -738,11 +731,9 @@ static void lost_answer_unreversed_stays_unknown(void **state)
     tls_ts_push(f->srv, (tls_ts_step){.action = TLS_TS_CLOSE_NO_RESPONSE});
     tls_ts_push(f->srv, (tls_ts_step){.action = TLS_TS_CLOSE_NO_RESPONSE});
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-U", &r), EVT_ERR_OUTCOME_UNKNOWN);
-    assert_int_equal(r.status, EVT_ECR_UNKNOWN);
+    evt_order_record rec =
+        sale_ends(f, "ORD-U", EVT_ERR_OUTCOME_UNKNOWN, EVT_ECR_UNKNOWN, EVT_ORDER_UNKNOWN, &r);
     assert_int_equal(r.error, EVT_ERR_OUTCOME_UNKNOWN);
-    evt_order_record rec = record_of(f, "ORD-U");
-    assert_int_equal(rec.state, EVT_ORDER_UNKNOWN);
     assert_int_equal(rec.error, EVT_ERR_NET_CLOSED);
     assert_string_equal(r.msgid, rec.msgid);
     assert_int_equal(evt_platform_owed(f->p, rec.msgid), EVT_PLATFORM_OWED_REVERSAL);
@@ -782,11 +773,9 @@ static void gateway_5xx_reversed_not_blocked(void **state)
     ss_push_status(f->srv, 503, ss_settlement("S-503", SS_PSN_NO, &SS_SPLIT), false);
     ss_push(f->srv, ss_ack());
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-5", &r), EVT_ERR_HTTP_STATUS);
-    assert_int_equal(r.status, EVT_ECR_FAILED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-5", EVT_ERR_HTTP_STATUS, EVT_ECR_FAILED, EVT_ORDER_REVERSED, &r);
     assert_false(r.blocked);
-    evt_order_record rec = record_of(f, "ORD-5");
-    assert_int_equal(rec.state, EVT_ORDER_REVERSED);
     assert_false(rec.answer_unusable);
     assert_false(rec.needs_supervisor);
     assert_string_equal(rec.setl_id, "");
@@ -802,12 +791,10 @@ static void http_202_reversed_and_blocked_until_released(void **state)
     ss_push_status(f->srv, 202, ss_settlement("S-202", SS_PSN_NO, &SS_SPLIT), false);
     ss_push(f->srv, ss_ack());
     evt_ecr_result r;
-    assert_int_equal(sale(f, "ORD-B", &r), EVT_ERR_HTTP_STATUS);
-    assert_int_equal(r.status, EVT_ECR_FAILED);
+    evt_order_record rec =
+        sale_ends(f, "ORD-B", EVT_ERR_HTTP_STATUS, EVT_ECR_FAILED, EVT_ORDER_REVERSED, &r);
     assert_true(r.blocked);
     assert_true(message_has(&r, "需主管核实"));
-    evt_order_record rec = record_of(f, "ORD-B");
-    assert_int_equal(rec.state, EVT_ORDER_REVERSED);
     assert_true(rec.answer_unusable);
     assert_true(rec.needs_supervisor);
     assert_infnos(f, "ec.query,1101,2101,2102,2601");
@@ -1584,26 +1571,13 @@ static int group_setup(void **state)
     evt_arena_init(arena_buf, sizeof arena_buf);
     fake_sys_init(&sys);
     evt_log_init(&sys.hal);
-    const char *missing = tls_ts_unavailable_reason();
-    if (missing != NULL) {
-        peer_problem = missing;
-    } else if (tls_ts_make_certs(&certs) != 0) {
-        peer_problem = "certtool could not make the test certificates (see above)";
-    } else {
-        ca_pem = tls_ts_read_file(certs.ca_pem);
-        have_peer = ca_pem != NULL;
-        peer_problem = "test certificates unreadable";
-    }
-    return have_peer ? 0 : skip_policy_group_cannot_run("test_txn", peer_problem);
+    return tls_ts_peer_setup(&peer, "test_txn");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (certs.dir[0] != '\0') {
-        tls_ts_remove_certs(&certs);
-    }
-    free(ca_pem);
+    tls_ts_peer_teardown(&peer);
     return 0;
 }
 

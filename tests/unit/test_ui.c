@@ -70,6 +70,23 @@ static void person(evt_person *p, evt_insurance **insu)
     *insu = &p->insu[0];
 }
 
+/* Draws the identity screen (which must succeed) and expects present on it and not absent. */
+static void expect_identity(fixture *f, const evt_voucher_info *v, const evt_person *p,
+                            const evt_insurance *insu, const char *const *present,
+                            const char *const *absent)
+{
+    assert_int_equal(evt_ui_show_identity(&f->ui, v, p, insu), EVT_OK);
+    expect_screen(f, present, absent);
+}
+
+/* Draws the amounts screen of s for an insured with an account (which must succeed) and expects
+ * present on it. */
+static void expect_split(fixture *f, const evt_settlement *s, const char *const *present)
+{
+    assert_int_equal(evt_ui_show_split(&f->ui, s, true), EVT_OK);
+    expect_screen(f, present, NULL);
+}
+
 static void identity_screen_masks_and_marks_family_account(void **state)
 {
     (void)state;
@@ -77,16 +94,12 @@ static void identity_screen_masks_and_marks_family_account(void **state)
     evt_person p;
     evt_insurance *insu;
     person(&p, &insu);
-    evt_voucher_info v;
-    memset(&v, 0, sizeof v);
-    v.via_family_account = true;
-    strcpy(v.holder_name, "张建国");
-    assert_int_equal(evt_ui_show_identity(&f->ui, &v, &p, insu), EVT_OK);
+    evt_voucher_info v = {.via_family_account = true, .holder_name = "张建国"};
     static const char *const on_screen[] = {
         "李*英", "1201**********0468", "女",    "72", "职工基本医疗保险", "天津市 120104",
         "35.20", "亲情账户代展码",     "张*国", NULL};
     static const char *const not_on_screen[] = {"李秀英", "张建国", "120104195301020468", NULL};
-    expect_screen(f, on_screen, not_on_screen);
+    expect_identity(f, &v, &p, insu, on_screen, not_on_screen);
     evt_sim_ui_close(f->sim);
 }
 
@@ -99,13 +112,11 @@ static void resident_without_account(void **state)
     person(&p, &insu);
     strcpy(insu->insutype, "390");
     insu->balc_present = false;
-    evt_voucher_info v;
-    memset(&v, 0, sizeof v);
-    evt_ui_show_identity(&f->ui, &v, &p, insu);
+    evt_voucher_info v = {0};
     static const char *const on_screen[] = {"城乡居民基本医疗保险",
                                             "个人账户：无（居民医保不设个人账户）", NULL};
     static const char *const not_on_screen[] = {"亲情账户", NULL};
-    expect_screen(f, on_screen, not_on_screen);
+    expect_identity(f, &v, &p, insu, on_screen, not_on_screen);
     evt_sim_ui_close(f->sim);
 }
 
@@ -119,16 +130,13 @@ static void employee_without_account_and_unknown_insutype(void **state)
     evt_insurance *insu;
     person(&p, &insu);
     insu->balc_present = false; /* 310, no balance in the answer */
-    evt_voucher_info v;
-    memset(&v, 0, sizeof v);
-    evt_ui_show_identity(&f->ui, &v, &p, insu);
+    evt_voucher_info v = {0};
     static const char *const employee[] = {"职工基本医疗保险", "个人账户：无", NULL};
     static const char *const not_resident[] = {"居民", NULL};
-    expect_screen(f, employee, not_resident);
+    expect_identity(f, &v, &p, insu, employee, not_resident);
     strcpy(insu->insutype, "999");
-    evt_ui_show_identity(&f->ui, &v, &p, insu);
     static const char *const code[] = {"险种：代码 999", NULL};
-    expect_screen(f, code, NULL);
+    expect_identity(f, &v, &p, insu, code, NULL);
     evt_sim_ui_close(f->sim);
 }
 
@@ -137,16 +145,13 @@ static void split_shows_the_platform_note(void **state)
 {
     (void)state;
     fixture *f = open_ui("");
-    evt_settlement s;
-    memset(&s, 0, sizeof s);
-    s.medfee_sumamt = 8400;
-    s.fund_pay_sumamt = 4200;
-    s.psn_cash_pay = 4200;
-    strcpy(s.platform_note, "家庭共济未支付：授权人个人账户余额未超过留存额度");
-    evt_ui_show_split(&f->ui, &s, true);
+    evt_settlement s = {.medfee_sumamt = 8400,
+                        .fund_pay_sumamt = 4200,
+                        .psn_cash_pay = 4200,
+                        .platform_note = "家庭共济未支付：授权人个人账户余额未超过留存额度"};
     static const char *const on_screen[] = {
         "平台提示：家庭共济未支付：授权人个人账户余额未超过留存额度", NULL};
-    expect_screen(f, on_screen, NULL);
+    expect_split(f, &s, on_screen);
     evt_sim_ui_close(f->sim);
 }
 
@@ -154,15 +159,12 @@ static void split_shows_every_amount(void **state)
 {
     (void)state;
     fixture *f = open_ui("");
-    evt_settlement s;
-    memset(&s, 0, sizeof s);
-    s.medfee_sumamt = 8400;
-    s.fund_pay_sumamt = 4200;
-    s.acct_pay = 3520;
-    s.acct_mulaid_pay = 680;
-    s.balc = 0;
-    s.balc_present = true;
-    evt_ui_show_split(&f->ui, &s, true);
+    evt_settlement s = {.medfee_sumamt = 8400,
+                        .fund_pay_sumamt = 4200,
+                        .acct_pay = 3520,
+                        .acct_mulaid_pay = 680,
+                        .balc = 0,
+                        .balc_present = true};
     static const char *const on_screen[] = {"医疗费总额：84.00",
                                             "基金支付：  42.00",
                                             "个人账户：  35.20",
@@ -170,7 +172,7 @@ static void split_shows_every_amount(void **state)
                                             "现金支付：  0.00",
                                             "结算后个人账户余额：0.00",
                                             NULL};
-    expect_screen(f, on_screen, NULL);
+    expect_split(f, &s, on_screen);
     evt_ui_show_settled(&f->ui, &s, true, EVT_ERR_PRINTER_IO);
     assert_true(shown(f, "结算单打印失败（打印机故障），可在功能菜单补打"));
     evt_ui_show_settled(&f->ui, &s, true, EVT_ERR_PRINTER_PAPER_OUT);
