@@ -212,6 +212,23 @@ static void refund_of_own_account_sale_restores_the_account(void **state)
     assert_int_equal(st.status, EVT_ECR_SETTLED);
 }
 
+/* The parent's 84.00 from the employee's phone: the fund pays half, the parent's own account
+ * all it holds, 共济 from the employee's account the rest. The balances before, in the ledger. */
+static void mutual_aid_sale(fixture *f, int64_t *employee, int64_t *parent, evt_order *o,
+                            evt_ecr_result *r)
+{
+    *employee = emu_balance_fen(&f->e, "employee");
+    *parent = emu_balance_fen(&f->e, "parent");
+    sale(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800, o, r);
+    assert_int_equal(r->total, 8400);
+    assert_int_equal(r->fund, 4200);
+    assert_int_equal(r->account, *parent);
+    assert_int_equal(r->mutual_aid, 4200 - *parent);
+    assert_true(r->mutual_aid > 0);
+    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
+    assert_int_equal(emu_balance_fen(&f->e, "employee"), *employee - r->mutual_aid);
+}
+
 /* 共济 by scanning the printed receipt: the parent's own account and the relative's account
  * both get back what they paid. A code that is no receipt, and a receipt of another
  * institution, are told apart before the right one is scanned. */
@@ -219,17 +236,10 @@ static void refund_of_mutual_aid_sale_by_scanning_its_receipt(void **state)
 {
     fixture *f = *state;
     start(f, "mulaid", SALE_KEYS REFUND_BY_SCAN CONFIRM_WITH_PIN "退费成功 => OK\n", false);
-    int64_t employee = emu_balance_fen(&f->e, "employee");
-    int64_t parent = emu_balance_fen(&f->e, "parent");
+    int64_t employee, parent;
     evt_order o;
     evt_ecr_result r;
-    sale(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800, &o, &r);
-    assert_int_equal(r.total, 8400);
-    assert_int_equal(r.fund, 4200);
-    assert_int_equal(r.account, parent);
-    assert_int_equal(r.mutual_aid, 4200 - parent);
-    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
-    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee - r.mutual_aid);
+    mutual_aid_sale(f, &employee, &parent, &o, &r);
     char qr[EVT_RECEIPT_REF_MAX];
     free(last_receipt(f, qr, sizeof qr));
 
@@ -314,15 +324,10 @@ static void mutual_aid_sale_refunded_from_the_pos(void **state)
                         .keys_no_wait = true,
                         .ui_stall_limit = 100000};
     assert_int_equal(term_start(&f->t, &f->e, "pos", &opt), 0);
-    int64_t employee = emu_balance_fen(&f->e, "employee");
-    int64_t parent = emu_balance_fen(&f->e, "parent");
+    int64_t employee, parent;
     evt_order o;
     evt_ecr_result r;
-    sale(f, "parent", "employee", AMLODIPINE, "苯磺酸氨氯地平片", 3, 2800, &o, &r);
-    assert_int_equal(r.total, 8400);
-    assert_true(r.mutual_aid > 0);
-    assert_int_equal(emu_balance_fen(&f->e, "parent"), 0);
-    assert_int_equal(emu_balance_fen(&f->e, "employee"), employee - r.mutual_aid);
+    mutual_aid_sale(f, &employee, &parent, &o, &r);
 
     ecr_pos pos;
     char line[4096], request[128];
