@@ -184,6 +184,12 @@ if [ "$BOARD" = sim ]; then
 请核对患者身份 => OK
 请确认结算金额 => OK
 结算成功 => OK
+请核对患者身份 => OK
+请确认结算金额 => OK
+结算成功 => OK
+请确认退费 => OK
+主管密码 => DIGITS:246810
+退费成功 => OK
 就绪 => MENU
 功能菜单 => TYPE:2
 补打：选择今日结算单 => TYPE:1
@@ -309,12 +315,15 @@ if [ "$BOARD" = sim ]; then
     grep -q '"request":"refund","status":"refunded".*"fund":"42.00","account":"35.20","mutual_aid":"6.80","cash":"0.00"' \
         "$OUT/pos-refund.jsonl" ||
         { echo "demo: the POS was not told the refund of DEMO-0003 with its amounts" >&2; exit 1; }
+    wait_receipts() { # count: the terminal has printed that many (the cashier is past them)
+        for _ in $(seq 300); do
+            [ "$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)" -ge "$1" ] && return
+            sleep 0.1
+        done
+    }
     # The clinic's HIS: an outpatient visit (门诊) of four fee lines in two batches, once the
     # refund above has finished at the counter (its receipt printed, the cashier's key).
-    for _ in $(seq 300); do
-        [ "$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)" -ge 5 ] && break
-        sleep 0.1
-    done
+    wait_receipts 5
     log "outpatient visit DEMO-V-0001 (门诊, general 11): 甲 over its ceiling, 甲, 乙, 丙 in two batches"
     cat >"$OUT/visit-fees.jsonl" <<'FEES'
 {"items":[{"med_list_codg":"001102000010000","medins_list_codg":"MZ-001","name":"普通门诊诊查费","qty":1,"price":"15.00"},{"med_list_codg":"250101001000000","medins_list_codg":"JY-101","name":"血细胞分析","qty":1,"price":"18.00"}],"last":false}
@@ -325,6 +334,23 @@ FEES
     "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --fees "$OUT/visit-fees.jsonl" \
         --timeout 60 --json '{"type":"visit","order_id":"DEMO-V-0001","ipt_otp_no":"MZ20260001","med_type":"11","dise_codg":"","dise_name":"","dept_code":"A03","dept_name":"内科","atddr_no":"D001","dr_name":"刘医生","caty":"A03","use_personal_account":true,"lines":4,"total":"118.00"}' |
         tee -a "$OUT/ecr-results.jsonl"
+    # A second visit of 张建国's, billed by mistake: settled, then the HIS asks for its refund
+    # (2208) over the link, which the supervisor authorises at the terminal.
+    wait_receipts 6
+    log "outpatient visit DEMO-V-0002 (门诊, general 11), then its refund (2208) asked by the HIS"
+    printf '%s\n' '{"items":[{"med_list_codg":"250101001000000","medins_list_codg":"JY-101","name":"血细胞分析","qty":1,"price":"18.00"}],"last":true}' \
+        >"$OUT/visit-2-fees.jsonl"
+    "$VGEN" --emu "$EMU" --db "$DB" --person employee --out "$OUT/scan/DEMO-V-0002.png" --rotate 8 \
+        --noise 10 --seed "$RANDOM" >/dev/null
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --fees "$OUT/visit-2-fees.jsonl" \
+        --busy-retries 40 --busy-pause-ms 250 --timeout 60 --json '{"type":"visit","order_id":"DEMO-V-0002","ipt_otp_no":"MZ20260002","med_type":"11","dise_codg":"","dise_name":"","dept_code":"A03","dept_name":"内科","atddr_no":"D001","dr_name":"刘医生","caty":"A03","use_personal_account":true,"lines":1,"total":"18.00"}' |
+        tee -a "$OUT/ecr-results.jsonl"
+    wait_receipts 7
+    "$ECR" --port "$ECR_PORT" --provision "$OUT/terminal.conf" --refund DEMO-V-0002 \
+        --busy-retries 40 --busy-pause-ms 250 --timeout 60 | tee "$OUT/his-refund.jsonl"
+    grep -q '"request":"refund","status":"refunded".*"total":"18.00","fund":"9.00","account":"9.00","mutual_aid":"0.00","cash":"0.00"' \
+        "$OUT/his-refund.jsonl" ||
+        { echo "demo: the HIS was not told the refund of DEMO-V-0002 with its amounts" >&2; exit 1; }
     sim_status=0
     wait "$SIM_PID" || sim_status=$?
     SIM_PID=""
@@ -334,11 +360,11 @@ FEES
     "$EMU" show --db "$DB"
     receipts=$(ls "$OUT/receipts"/*.bin 2>/dev/null | wc -l)
     log "done in $(($(date +%s) - start))s; $receipts receipts in $OUT/receipts, terminal log $OUT/terminal.log"
-    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 8 ]; then
-        echo "demo incomplete: terminal exit $sim_status, $receipts of 8 print jobs (4 sales, 1 refund, 1 visit, its reprint, the daily close)" >&2
+    if [ "$sim_status" -ne 0 ] || [ "$receipts" -ne 10 ]; then
+        echo "demo incomplete: terminal exit $sim_status, $receipts of 10 print jobs (4 sales, 1 refund, 2 visits, 1 visit refund, a reprint, the daily close)" >&2
         exit 1
     fi
-    # The reprint of the visit's 门诊结算单, from the journal: the same receipt, marked a copy.
+    # The reprint of the day's newest receipt, from the journal: the same receipt, marked a copy.
     reprint=$(ls "$OUT/receipts"/*-2.bin 2>/dev/null | head -1)
     [ -n "$reprint" ] && LC_ALL=C grep -qaF "$(printf '重打印' | iconv -f utf-8 -t gb18030)" "$reprint" ||
         { echo "demo: no reprint marked 重打印 among the receipts" >&2; exit 1; }
@@ -356,26 +382,28 @@ FEES
     # with the platform's (3201), the batch report is printed (daily-close.bin/.png).
     close_line=$(grep 'daily close [0-9-]*: ' "$OUT/terminal.log" | tail -1)
     case "$close_line" in
-    *": balanced (4 sales, 1 refunds, 0 differences)") log "daily close: balanced with the platform, report in $OUT/receipts/daily-close.png" ;;
+    *": balanced (4 sales, 2 refunds, 0 differences)") log "daily close: balanced with the platform, report in $OUT/receipts/daily-close.png" ;;
     *) echo "demo: the daily close did not balance: ${close_line:-no daily close in the log}" >&2; exit 1 ;;
     esac
-    # The visit is reconciled too, under the outpatient clearing type (11), apart from the sales.
+    # The visit is reconciled too, under the outpatient clearing type (11), apart from the sales;
+    # the refunded one (DEMO-V-0002, cancelled by its 2208) nets to nothing and is left out.
     grep -q 'daily close [0-9-]* 310/[0-9]*/11: 1 settlements, balanced' "$OUT/terminal.log" ||
         { echo "demo: the outpatient visit was not reconciled (3201, clr_type 11)" >&2; exit 1; }
-    log "daily close: the outpatient visit reconciled under clearing type 11"
+    log "daily close: the outpatient visit reconciled under clearing type 11, the refunded one left out"
     # The refund of sale 3 gave both accounts back their share: the parent's 35.20, and the
     # 6.80 of 共济 to 张建国, whose account is then down by sale 1's 16.24 only (2983.76) — and
-    # by the visit's 77.00 below.
-    refunded="$("$EMU" count --db "$DB" --what cancellations) $("$EMU" balance --db "$DB" --person parent) $("$EMU" balance --db "$DB" --person employee)"
-    if [ "$refunded" != "1 35.20 2906.76" ]; then
-        echo "demo: the refund did not restore the accounts (cancellations, parent, employee: $refunded)" >&2
+    # by the visit's 77.00 below; the 2208 of DEMO-V-0002 gave him its 9.00 back.
+    refunded="$("$EMU" count --db "$DB" --what cancellations) $("$EMU" count --db "$DB" --what handled:2208) $("$EMU" balance --db "$DB" --person parent) $("$EMU" balance --db "$DB" --person employee)"
+    if [ "$refunded" != "2 1 35.20 2906.76" ]; then
+        echo "demo: the refunds did not restore the accounts (cancellations, 2208s, parent, employee: $refunded)" >&2
         exit 1
     fi
-    log "refund of sale 3: parent 35.20 again, employee 2983.76 before the visit (1 cancellation)"
+    log "refund of sale 3: parent 35.20 again, employee 2983.76 before the visits; visit DEMO-V-0002 refunded (2208): its 9.00 back"
     # The visit: 118.00, fund 41.00 (50 % of the 82.00 in scope), own account 77.00; two 2204
-    # batches, no registration undone, its four lines live at the platform.
+    # batches, no registration undone, its four lines live at the platform (and the refunded
+    # visit's one line: a 2208 cancels the settlement, the registration and its lines stay).
     visit="$("$EMU" count --db "$DB" --what handled:2204) $("$EMU" count --db "$DB" --what cancelled_visits) $("$EMU" count --db "$DB" --what live_fee_lines)"
-    if [ "$visit" != "2 0 4" ] ||
+    if [ "$visit" != "3 0 5" ] ||
         ! grep -q '"order_id":"DEMO-V-0001".*"status":"settled".*"fund":"41.00","account":"77.00"' "$OUT/ecr-results.jsonl"; then
         echo "demo: the outpatient visit did not settle as expected (2204s, undone, live lines: $visit)" >&2
         exit 1
