@@ -530,11 +530,12 @@ evt_err evt_txn_daily_close(evt_txn *t, evt_txn_close_summary *summary)
         }
         show_close(s, summary);
     }
-    EVT_LOGI(MOD, "daily close %s: %s (%u sales, %u refunds, %u differences)", s->date,
+    EVT_LOGI(MOD, "daily close %s: %s (%u sales, %u visits, %u refunds, %u differences)", s->date,
              err != EVT_OK       ? evt_err_name(err)
              : summary->balanced ? "balanced"
                                  : "not balanced",
-             (unsigned)s->sales, (unsigned)s->refunds, (unsigned)s->diff_total);
+             (unsigned)s->sales, (unsigned)s->visits, (unsigned)s->refunds,
+             (unsigned)s->diff_total);
     evt_free(s);
     return err;
 }
