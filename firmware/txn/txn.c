@@ -77,7 +77,7 @@ void evt_txn_deinit(evt_txn *t)
 
 /* ---- results: the order's record is the result ------------------------------------------- */
 
-static void message_set(evt_ecr_result *r, evt_err err, const char *detail)
+void evt_txn_result_message(evt_ecr_result *r, evt_err err, const char *detail)
 {
     if (detail != NULL && detail[0] != '\0') {
         snprintf(r->message, sizeof r->message, "%s：%s", evt_err_cashier_text(err), detail);
@@ -86,11 +86,6 @@ static void message_set(evt_ecr_result *r, evt_err err, const char *detail)
     }
     /* snprintf may have cut a character in half; the POS must get valid UTF-8. */
     r->message[evt_json_utf8_prefix(r->message, strlen(r->message), sizeof r->message - 1)] = '\0';
-}
-
-void evt_txn_result_message(evt_ecr_result *r, evt_err err, const char *detail)
-{
-    message_set(r, err, detail);
 }
 
 /* What the POS is told about an order, from its record. */
@@ -127,12 +122,13 @@ void evt_txn_result_from_record(const char *order_id, const evt_order_record *re
     case EVT_ORDER_REVERSED:
         r->status = EVT_ECR_FAILED;
         r->blocked = rec->needs_supervisor;
-        message_set(r, rec->error,
-                    rec->needs_supervisor ? "已冲正，未扣款；平台应答异常，需主管核实后放行"
-                                          : "已冲正，未扣款");
+        evt_txn_result_message(r, rec->error,
+                               rec->needs_supervisor
+                                   ? "已冲正，未扣款；平台应答异常，需主管核实后放行"
+                                   : "已冲正，未扣款");
         return;
     }
-    message_set(r, r->error, rec->detail);
+    evt_txn_result_message(r, r->error, rec->detail);
 }
 
 void evt_txn_count_result(evt_txn *t, evt_ecr_status status)
@@ -160,7 +156,7 @@ evt_err evt_txn_result_unrecorded(evt_txn *t, evt_ecr_result *r, evt_ecr_status 
 {
     r->status = status;
     r->error = err;
-    message_set(r, err, detail);
+    evt_txn_result_message(r, err, detail);
     evt_txn_count_result(t, status);
     EVT_LOGI(MOD, "order %s: %s (%s), not recorded", r->order_id, evt_ecr_status_name(status),
              evt_err_name(err));
@@ -544,7 +540,7 @@ evt_err evt_txn_lookup_order(evt_txn *t, const char *order_id, evt_ecr_result *o
         out->status = EVT_ECR_REFUSED;
         out->error = EVT_ERR_ORDER_RECORD_UNREADABLE;
         out->blocked = true;
-        message_set(out, out->error, NULL);
+        evt_txn_result_message(out, out->error, NULL);
         return EVT_OK;
     }
     if (err == EVT_OK) {
