@@ -216,7 +216,7 @@ static bool int64_text(const char *s, int64_t *out)
  * (IS_LOW_SURROGATE(uc) is (uc & 0xFC00) == 0xDC00, json_tokener.c): a supplementary code
  * point whose low 16 bits fall in D800-DFFF (U+1DE00 from \ud837\ude00) comes out as U+FFFD or
  * is held as a "high surrogate". For a tree with such a string or key json-c is no reference
- * (its keys can even collide); the firmware's strings are still checked to be valid UTF-8. */
+ * (its keys can even collide); check_nodes still checks the firmware's strings are UTF-8. */
 static bool json_c_misdecodes(const char *s, size_t n)
 {
     const uint8_t *u = (const uint8_t *)s;
@@ -233,25 +233,17 @@ static bool json_c_misdecodes(const char *s, size_t n)
     return false;
 }
 
-/* True when a string or key of the tree is one json-c misdecodes; every string and key is
- * checked to be valid UTF-8 on the way. */
+/* True when a string or key of the tree is one json-c misdecodes. */
 static bool tree_json_c_misdecodes(const cJSON *e)
 {
-    bool found = false;
     for (; e != NULL; e = e->next) {
-        const char *texts[2] = {e->string, cJSON_IsString(e) ? e->valuestring : NULL};
-        for (int i = 0; i < 2; i++) {
-            if (texts[i] != NULL) {
-                size_t n = strlen(texts[i]);
-                FUZZ_CHECK(fuzz_utf8_valid((const uint8_t *)texts[i], n),
-                           "a decoded string is not UTF-8");
-                found = found || json_c_misdecodes(texts[i], n);
-            }
+        if ((e->string != NULL && json_c_misdecodes(e->string, strlen(e->string))) ||
+            (cJSON_IsString(e) && json_c_misdecodes(e->valuestring, strlen(e->valuestring))) ||
+            tree_json_c_misdecodes(e->child)) { /* depth bounded by the parser */
+            return true;
         }
-        /* the parser bounds the depth (EVT_JSON_MAX_DEPTH), so does this recursion */
-        found = tree_json_c_misdecodes(e->child) || found;
     }
-    return found;
+    return false;
 }
 
 static void compare_trees(const cJSON *e, struct json_object *j, unsigned depth)
@@ -306,6 +298,11 @@ static void compare_trees(const cJSON *e, struct json_object *j, unsigned depth)
 static void check_nodes(const cJSON *e)
 {
     FUZZ_CHECK(!cJSON_IsNumber(e), "a cJSON_Number in a parsed tree");
+    FUZZ_CHECK(e->string == NULL || fuzz_utf8_valid((const uint8_t *)e->string, strlen(e->string)),
+               "a decoded key is not UTF-8");
+    FUZZ_CHECK(!cJSON_IsString(e) ||
+                   fuzz_utf8_valid((const uint8_t *)e->valuestring, strlen(e->valuestring)),
+               "a decoded string is not UTF-8");
     if (evt_json_is_number(e)) {
         const char *text = evt_json_number_text(e);
         FUZZ_CHECK(rfc_number((const uint8_t *)text, strlen(text)), "number text [%s]", text);
